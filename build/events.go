@@ -1,0 +1,177 @@
+package build
+
+import (
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// Event is one thing that happened during a build. The executor publishes
+// events on one channel, in order; printers and the TUI consume them. Every
+// event is one of the concrete types below.
+type Event interface {
+	// EventType is the "type" field of the JSON form (docs/events.md).
+	EventType() string
+	isEvent()
+}
+
+// StepKind is the instruction a step runs (upper case, as in a Dockerfile).
+type StepKind string
+
+// StepInfo describes one step of the plan.
+type StepInfo struct {
+	Index      int      `json:"index"`       // position in the whole plan, 0-based
+	Stage      int      `json:"stage"`       // index of the stage in the Dockerfile
+	StageName  string   `json:"stage_name"`  // AS name, or "" when unnamed
+	Number     int      `json:"number"`      // 1-based number within the stage
+	StageSteps int      `json:"stage_steps"` // steps in this stage (for "[2/5]")
+	Kind       StepKind `json:"kind"`        // FROM, RUN, COPY, ...
+	Text       string   `json:"text"`        // the instruction as written (continuations joined)
+	StartLine  int      `json:"start_line"`  // 1-based Dockerfile lines
+	EndLine    int      `json:"end_line"`
+	// MetadataOnly is true for instructions that only change the image
+	// config (ENV, CMD, LABEL, ...): they never run a container.
+	MetadataOnly bool `json:"metadata_only"`
+}
+
+// Snapshot is the state of the image after a step: its layer chain, its
+// config and the change this step made. It is what the TUI opens.
+type Snapshot struct {
+	// Layers are the diffIDs of the layer chain, base first.
+	Layers []v1.Hash
+	// Config is the image config after the step (history included).
+	Config *v1.ConfigFile
+	// Changes is this step's change list (nil for metadata-only steps).
+	Changes []layers.Change
+	// DiffID is the layer the step added ("" hash when none).
+	DiffID v1.Hash
+	// Parent is the snapshot this one was built on (nil for a stage's base).
+	Parent *Snapshot
+	// Step is the plan index of the step that made this snapshot.
+	Step int
+	// UpperDir is set for a failed RUN: the kept upper dir of the failed
+	// container, so its partial result can be inspected.
+	UpperDir string
+}
+
+type eventBase struct {
+	Time time.Time `json:"time"`
+}
+
+func (eventBase) isEvent() {}
+
+// PlanReady is sent once, after the Dockerfile is parsed and the stages the
+// target needs are known.
+type PlanReady struct {
+	eventBase
+	Dockerfile string     `json:"dockerfile"` // path as given
+	Source     []byte     `json:"-"`          // the Dockerfile's bytes
+	Target     string     `json:"target,omitempty"`
+	Steps      []StepInfo `json:"steps"`
+	Stages     []string   `json:"stages"` // display name of every stage built
+}
+
+// Warning is a build check (linter) or front-end warning.
+type Warning struct {
+	eventBase
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message"`
+	URL     string `json:"url,omitempty"`
+	Line    int    `json:"line,omitempty"` // 1-based, 0 when not tied to a line
+}
+
+// StepStarted is sent when a step begins.
+type StepStarted struct {
+	eventBase
+	Step int `json:"step"`
+	// Container is the id of the temporary container for RUN steps.
+	Container string `json:"container,omitempty"`
+}
+
+// StepLog is one line of a step's output.
+type StepLog struct {
+	eventBase
+	Step   int    `json:"step"`
+	Stream string `json:"stream"` // "stdout", "stderr" or "info"
+	Line   string `json:"line"`
+}
+
+// StepProgress reports bytes done for a step that moves data (pulls, ADD URL).
+type StepProgress struct {
+	eventBase
+	Step  int    `json:"step"`
+	What  string `json:"what"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+}
+
+// StepCached is sent instead of running a step whose result came from cache.
+type StepCached struct {
+	eventBase
+	Step     int       `json:"step"`
+	Key      string    `json:"key"`
+	ImageID  string    `json:"image_id"`
+	DiffID   string    `json:"diff_id,omitempty"`
+	Size     int64     `json:"size"`
+	Files    int       `json:"files"`
+	Snapshot *Snapshot `json:"-"`
+}
+
+// StepDone is sent when a step finished successfully.
+type StepDone struct {
+	eventBase
+	Step     int                `json:"step"`
+	ImageID  string             `json:"image_id"`          // config digest after the step
+	DiffID   string             `json:"diff_id,omitempty"` // layer made by the step, "" if none
+	Size     int64              `json:"size"`              // uncompressed layer size in bytes
+	Files    int                `json:"files"`             // entries in the change list
+	Stats    layers.ChangeStats `json:"stats"`
+	Duration time.Duration      `json:"duration_ns"`
+	// Reason says why the step was built rather than taken from cache.
+	Reason   string    `json:"reason,omitempty"`
+	Key      string    `json:"key,omitempty"`
+	Snapshot *Snapshot `json:"-"`
+}
+
+// StepFailed is sent when a step failed; the build stops after it.
+type StepFailed struct {
+	eventBase
+	Step     int           `json:"step"`
+	Error    string        `json:"error"`
+	ExitCode int           `json:"exit_code,omitempty"` // RUN: the command's exit code
+	Command  string        `json:"command,omitempty"`
+	Last     []string      `json:"last_lines,omitempty"` // last lines of output
+	Duration time.Duration `json:"duration_ns"`
+	Snapshot *Snapshot     `json:"-"`
+}
+
+// BuildDone is the last event of every build.
+type BuildDone struct {
+	eventBase
+	ImageID  string        `json:"image_id,omitempty"`
+	Digest   string        `json:"digest,omitempty"` // manifest digest
+	Tags     []string      `json:"tags,omitempty"`
+	Outputs  []string      `json:"outputs,omitempty"`
+	Size     int64         `json:"size"`
+	Layers   int           `json:"layers"`
+	Duration time.Duration `json:"duration_ns"`
+	Cached   int           `json:"cached"`
+	Built    int           `json:"built"`
+	Error    string        `json:"error,omitempty"`
+	// Line is the Dockerfile line the error is about (0 when none).
+	Line int `json:"line,omitempty"`
+}
+
+func (PlanReady) EventType() string    { return "plan" }
+func (Warning) EventType() string      { return "warning" }
+func (StepStarted) EventType() string  { return "step_started" }
+func (StepLog) EventType() string      { return "log" }
+func (StepProgress) EventType() string { return "progress" }
+func (StepCached) EventType() string   { return "step_cached" }
+func (StepDone) EventType() string     { return "step_done" }
+func (StepFailed) EventType() string   { return "step_failed" }
+func (BuildDone) EventType() string    { return "build_done" }
+
+func stamp() eventBase { return eventBase{Time: time.Now()} }

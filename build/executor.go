@@ -1,0 +1,705 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// DefaultPathEnv is the PATH of images built FROM scratch (BuildKit's).
+const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+const historyComment = "buildkit.dockerfile.v0"
+
+// Runner executes RUN steps (the sandbox). The executor knows only this.
+type Runner interface {
+	Run(ctx context.Context, req *RunRequest) (exitCode int, err error)
+}
+
+// Executor runs a plan step by step.
+type Executor struct {
+	Store  *layers.Store
+	Plan   *Plan
+	Opt    Options
+	Runner Runner // nil: RUN steps fail with a clear message
+	// Resolve opens a base image that is not a stage: "scratch" never
+	// reaches it. The default handles oci:, docker-archive: and the local
+	// store.
+	Resolve func(ctx context.Context, ref string, platform *v1.Platform) (*v1.ConfigFile, error)
+	// LogDir keeps each step's whole log (step-N.log); "" = a scratch dir.
+	LogDir string
+
+	events chan<- Event
+	stages map[int]*stageState
+	start  time.Time
+	cached int
+	built  int
+	lint   *linter.Linter
+}
+
+// Result is what a successful build made.
+type Result struct {
+	Config   *v1.ConfigFile
+	ImageID  v1.Hash // config digest
+	Manifest v1.Hash // local store manifest
+	Size     int64
+	Tags     []string
+}
+
+type stageState struct {
+	stage    *Stage
+	cfg      *v1.ConfigFile
+	args     []instructions.KeyValuePairOptional // ARGs declared in the stage, with values
+	cmdSet   bool
+	snap     *Snapshot
+	platform v1.Platform
+}
+
+func (st *stageState) view(s *layers.Store) *layers.View {
+	ids := st.cfg.RootFS.DiffIDs
+	v := &layers.View{}
+	for i := len(ids) - 1; i >= 0; i-- {
+		v.Lowers = append(v.Lowers, s.LayerFS(ids[i]))
+	}
+	return v
+}
+
+// env is what words are expanded with: ARGs in effect, then ENV (ENV
+// wins over an ARG of the same name, as documented by Docker).
+func (st *stageState) env() mapEnv {
+	m := mapEnv{}
+	for _, a := range st.args {
+		if a.Value != nil {
+			m[a.Key] = *a.Value
+		}
+	}
+	for _, kv := range st.cfg.Config.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func (e *Executor) emit(ev Event) {
+	if e.events != nil {
+		e.events <- ev
+	}
+}
+
+// Build runs the plan, publishing events on events (closed when done).
+func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result, err error) {
+	e.events = events
+	e.start = time.Now()
+	e.stages = map[int]*stageState{}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v", r)
+		}
+		done := BuildDone{eventBase: stamp(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
+		if err != nil {
+			done.Error = err.Error()
+			done.Line = ErrorLine(err)
+		} else if res != nil {
+			done.ImageID = res.ImageID.String()
+			done.Digest = res.Manifest.String()
+			done.Tags = res.Tags
+			done.Size = res.Size
+			done.Layers = len(res.Config.RootFS.DiffIDs)
+			for _, o := range e.Opt.Outputs {
+				done.Outputs = append(done.Outputs, o.Type+":"+o.Dest)
+			}
+		}
+		e.emit(done)
+		if events != nil {
+			close(events)
+		}
+	}()
+	p := e.Plan
+	e.lint = linter.New(&linter.Config{Warn: func(rule, desc, url, msg string, loc []parser.Range) {
+		e.emit(Warning{eventBase: stamp(), Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+	}})
+	names := make([]string, 0, len(p.Order))
+	for _, si := range p.Order {
+		names = append(names, p.Stages[si].DisplayName())
+	}
+	e.emit(PlanReady{eventBase: stamp(), Dockerfile: p.File, Source: p.Source, Target: e.Opt.Target, Steps: p.Steps, Stages: names})
+	for _, w := range p.Warnings {
+		w.eventBase = stamp()
+		e.emit(w)
+	}
+	if e.LogDir == "" {
+		d, err := e.Store.TempDir("logs-")
+		if err != nil {
+			return nil, err
+		}
+		e.LogDir = d
+	}
+	for _, si := range p.Order {
+		if err := e.buildStage(ctx, p.Stages[si]); err != nil {
+			return nil, err
+		}
+	}
+	final := e.stages[p.Target]
+	cfg := final.cfg.DeepCopy()
+	cfg.Created = v1.Time{Time: time.Now().UTC().Truncate(time.Second)}
+	rec, err := e.Store.SaveImage(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("save image: %w", err)
+	}
+	res = &Result{Config: cfg, ImageID: rec.Config, Manifest: rec.Manifest, Size: rec.Size}
+	for _, t := range e.Opt.Tags {
+		if err := e.Store.Tag(t, rec); err != nil {
+			return nil, fmt.Errorf("-t %s: %w", t, err)
+		}
+		n, _ := layers.NormalizeName(t)
+		res.Tags = append(res.Tags, n)
+	}
+	for _, o := range e.Opt.Outputs {
+		if err := e.export(ctx, cfg, o); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o Output) error {
+	switch o.Type {
+	case "oci", "docker":
+		img, err := e.Store.ExportImage(cfg)
+		if err != nil {
+			return fmt.Errorf("--output type=%s: %w", o.Type, err)
+		}
+		if o.Type == "oci" {
+			if err := layers.WriteOCILayout(o.Dest, img, e.Opt.Tags); err != nil {
+				return fmt.Errorf("--output type=oci,dest=%s: %w", o.Dest, err)
+			}
+			return nil
+		}
+		if err := layers.WriteDockerArchive(o.Dest, img, e.Opt.Tags); err != nil {
+			return fmt.Errorf("--output type=docker,dest=%s: %w", o.Dest, err)
+		}
+		return nil
+	case "registry":
+		return errors.New("--output type=registry: pushing to registries is not available in this version of strata; export with type=oci,dest=DIR and push with skopeo")
+	}
+	return fmt.Errorf("--output: unknown type %q", o.Type)
+}
+
+func (e *Executor) stepErr(st *stageState, c instructions.Command, err error) error {
+	var le *LineError
+	if errors.As(err, &le) {
+		return err
+	}
+	return &LineError{File: e.Plan.File, Line: lineOf(c.Location()), Err: err}
+}
+
+func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
+	st, err := e.from(ctx, s)
+	if err != nil {
+		return err
+	}
+	e.stages[s.Index] = st
+	for i, c := range s.Commands {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		step := s.Steps[i+1]
+		if err := e.dispatch(ctx, st, step, c); err != nil {
+			return e.stepErr(st, c, err)
+		}
+	}
+	return nil
+}
+
+// from makes a stage's starting state (the FROM step).
+func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
+	step := s.Steps[0]
+	t0 := time.Now()
+	e.emit(StepStarted{eventBase: stamp(), Step: step})
+	platform := e.Plan.Platform
+	if s.Platform != "" {
+		platform, _ = ParsePlatform(s.Platform)
+	}
+	st := &stageState{stage: s, platform: platform}
+	fail := func(err error) (*stageState, error) {
+		le := &LineError{File: e.Plan.File, Line: lineOf(s.Location), Err: err}
+		e.emit(StepFailed{eventBase: stamp(), Step: step, Error: le.Error(), Duration: time.Since(t0)})
+		return nil, le
+	}
+	switch {
+	case s.BaseStage >= 0:
+		base, ok := e.stages[s.BaseStage]
+		if !ok {
+			return fail(fmt.Errorf("stage %s was not built", e.Plan.Stages[s.BaseStage].DisplayName()))
+		}
+		st.cfg = base.cfg.DeepCopy()
+		st.snap = base.snap
+	case strings.EqualFold(s.Base, "scratch"):
+		st.cfg = emptyConfig(platform)
+	default:
+		resolve := e.Resolve
+		if resolve == nil {
+			resolve = e.defaultResolve
+		}
+		cfg, err := resolve(ctx, s.Base, &platform)
+		if err != nil {
+			return fail(fmt.Errorf("FROM %s: %w", s.Base, err))
+		}
+		st.cfg = cfg.DeepCopy()
+		if st.cfg.RootFS.Type == "" {
+			st.cfg.RootFS.Type = "layers"
+		}
+	}
+	st.snap = &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
+	id := configID(st.cfg)
+	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap})
+	if len(st.cfg.Config.OnBuild) > 0 && s.BaseStage < 0 {
+		if err := e.onbuild(ctx, st, step); err != nil {
+			return fail(err)
+		}
+	}
+	return st, nil
+}
+
+// onbuild runs the base image's ONBUILD triggers right after FROM, as
+// Docker does, then clears them from the config.
+func (e *Executor) onbuild(ctx context.Context, st *stageState, step int) error {
+	triggers := st.cfg.Config.OnBuild
+	st.cfg.Config.OnBuild = nil
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil {
+			return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+		}
+		for _, n := range res.AST.Children {
+			c, err := instructions.ParseCommand(n)
+			if err != nil {
+				return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+			}
+			switch strings.ToUpper(c.Name()) {
+			case "ONBUILD", "FROM", "MAINTAINER":
+				return fmt.Errorf("ONBUILD trigger %q: %s is not allowed as an ONBUILD trigger", t, strings.ToUpper(c.Name()))
+			}
+			e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "running ONBUILD trigger: " + t})
+			if err := e.dispatch(ctx, st, step, c); err != nil {
+				return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
+			}
+		}
+	}
+	return nil
+}
+
+func emptyConfig(p v1.Platform) *v1.ConfigFile {
+	cfg := &v1.ConfigFile{
+		Architecture: p.Architecture,
+		OS:           p.OS,
+		Variant:      p.Variant,
+		RootFS:       v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{}},
+	}
+	cfg.Config.WorkingDir = "/"
+	cfg.Config.Env = []string{"PATH=" + DefaultPathEnv}
+	return cfg
+}
+
+func configID(cfg *v1.ConfigFile) string {
+	b, _ := json.Marshal(cfg)
+	h := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// expand expands a command's words with the stage's ARGs and ENV and
+// reports undefined variables (UndefinedVar).
+func (e *Executor) expand(st *stageState, c instructions.Command) error {
+	env := st.env()
+	lex := e.Plan.lex
+	expander := func(word string) (string, error) {
+		res, err := lex.ProcessWordWithMatches(word, env)
+		if err != nil {
+			return "", err
+		}
+		for name := range res.Unmatched {
+			if _, ok := env[name]; ok {
+				continue
+			}
+			if e.declaredAnywhere(name) {
+				continue
+			}
+			e.lint.Run(&linter.RuleUndefinedVar, c.Location(), linter.RuleUndefinedVar.Format(name, ""))
+		}
+		return res.Result, nil
+	}
+	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if err := ex.Expand(expander); err != nil {
+			return err
+		}
+	}
+	if ex, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		if err := ex.ExpandRaw(expander); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Executor) declaredAnywhere(name string) bool {
+	if _, ok := e.Plan.GlobalArgs[name]; ok {
+		return true
+	}
+	return argDeclared(e.Plan.MetaArgs, name)
+}
+
+// metaDone records a metadata-only step: a history entry with empty_layer.
+func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created string) {
+	st.cfg.History = append(st.cfg.History, v1.History{
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: true,
+	})
+	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	st.snap = snap
+	e.built++
+	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap, Reason: "metadata only"})
+}
+
+// layerDone records a step that produced a change: the layer (unless
+// empty, as BuildKit drops empty layers) and a history entry.
+func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created string, pl *layers.PendingLayer) error {
+	empty := len(pl.Changes) == 0
+	var meta layers.LayerMeta
+	if !empty {
+		var err error
+		meta, err = e.Store.CommitLayer(pl)
+		if err != nil {
+			return err
+		}
+		st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, meta.DiffID)
+	} else {
+		os.Remove(pl.Tar)
+		if pl.FS != "" {
+			layers.RemoveAll(pl.FS)
+		}
+	}
+	st.cfg.History = append(st.cfg.History, v1.History{
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: empty,
+	})
+	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
+	if !empty {
+		snap.DiffID = meta.DiffID
+	}
+	st.snap = snap
+	e.built++
+	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
+		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
+	if !empty {
+		done.DiffID = meta.DiffID.String()
+		done.Size = meta.Size
+	}
+	e.emit(done)
+	return nil
+}
+
+// dispatch runs one instruction: the one switch of the executor.
+func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
+	t0 := time.Now()
+	e.emit(StepStarted{eventBase: stamp(), Step: step})
+	if err := e.expand(st, c); err != nil {
+		e.fail(step, t0, err)
+		return err
+	}
+	var err error
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		msg := "ENV"
+		for _, kv := range c.Env {
+			if kv.Key == "" {
+				err = errors.New("ENV names a variable with an empty name: write ENV NAME=value")
+				break
+			}
+			msg += " " + kv.String()
+			st.cfg.Config.Env = addEnv(st.cfg.Config.Env, kv.Key, kv.Value)
+		}
+		if err == nil {
+			e.metaDone(st, step, t0, msg)
+		}
+	case *instructions.LabelCommand:
+		msg := "LABEL"
+		if st.cfg.Config.Labels == nil {
+			st.cfg.Config.Labels = map[string]string{}
+		}
+		for _, kv := range c.Labels {
+			st.cfg.Config.Labels[kv.Key] = kv.Value
+			msg += " " + kv.String()
+		}
+		e.metaDone(st, step, t0, msg)
+	case *instructions.MaintainerCommand:
+		st.cfg.Author = c.Maintainer
+		e.metaDone(st, step, t0, "MAINTAINER "+c.Maintainer)
+	case *instructions.CmdCommand:
+		args := c.CmdLine
+		if c.PrependShell {
+			args = withShell(st.cfg, args)
+		}
+		st.cfg.Config.Cmd = args
+		st.cfg.Config.ArgsEscaped = true
+		st.cmdSet = true
+		e.metaDone(st, step, t0, fmt.Sprintf("CMD %q", args))
+	case *instructions.EntrypointCommand:
+		args := c.CmdLine
+		if c.PrependShell {
+			args = withShell(st.cfg, args)
+		}
+		st.cfg.Config.Entrypoint = args
+		if !st.cmdSet {
+			st.cfg.Config.Cmd = nil
+		}
+		e.metaDone(st, step, t0, fmt.Sprintf("ENTRYPOINT %q", args))
+	case *instructions.ExposeCommand:
+		var ports []string
+		ports, err = expandPorts(c.Ports)
+		if err == nil {
+			if st.cfg.Config.ExposedPorts == nil {
+				st.cfg.Config.ExposedPorts = map[string]struct{}{}
+			}
+			for _, p := range ports {
+				st.cfg.Config.ExposedPorts[p] = struct{}{}
+			}
+			e.metaDone(st, step, t0, fmt.Sprintf("EXPOSE %v", ports))
+		}
+	case *instructions.UserCommand:
+		if c.User == "" {
+			err = errors.New("USER needs a user name or uid[:gid]")
+			break
+		}
+		st.cfg.Config.User = c.User
+		e.metaDone(st, step, t0, "USER "+c.User)
+	case *instructions.VolumeCommand:
+		if st.cfg.Config.Volumes == nil {
+			st.cfg.Config.Volumes = map[string]struct{}{}
+		}
+		for _, v := range c.Volumes {
+			if v == "" {
+				err = errors.New("VOLUME specified can not be an empty string")
+				break
+			}
+			st.cfg.Config.Volumes[v] = struct{}{}
+		}
+		if err == nil {
+			e.metaDone(st, step, t0, fmt.Sprintf("VOLUME %v", c.Volumes))
+		}
+	case *instructions.StopSignalCommand:
+		if err = checkSignal(c.Signal); err == nil {
+			st.cfg.Config.StopSignal = c.Signal
+			e.metaDone(st, step, t0, "STOPSIGNAL "+c.Signal)
+		}
+	case *instructions.ShellCommand:
+		st.cfg.Config.Shell = c.Shell
+		e.metaDone(st, step, t0, fmt.Sprintf("SHELL %v", c.Shell))
+	case *instructions.OnbuildCommand:
+		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)
+		e.metaDone(st, step, t0, "ONBUILD "+c.Expression)
+	case *instructions.HealthCheckCommand:
+		h := c.Health
+		st.cfg.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+		e.metaDone(st, step, t0, fmt.Sprintf("HEALTHCHECK %+v", *h))
+	case *instructions.ArgCommand:
+		err = e.arg(st, step, t0, c)
+	case *instructions.WorkdirCommand:
+		err = e.workdir(ctx, st, step, t0, c)
+	case *instructions.CopyCommand:
+		err = e.copyCmd(ctx, st, step, t0, c)
+	case *instructions.AddCommand:
+		err = e.addCmd(ctx, st, step, t0, c)
+	case *instructions.RunCommand:
+		err = e.run(ctx, st, step, t0, c)
+	default:
+		err = fmt.Errorf("%s is not supported", strings.ToUpper(c.Name()))
+	}
+	if err != nil {
+		var rf *RunFailure
+		if !errors.As(err, &rf) {
+			e.fail(step, t0, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func (e *Executor) fail(step int, t0 time.Time, err error) {
+	e.emit(StepFailed{eventBase: stamp(), Step: step, Error: err.Error(), Duration: time.Since(t0)})
+}
+
+func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.ArgCommand) error {
+	var strs []string
+	for _, kv := range c.Args {
+		if kv.Key == "" {
+			return errors.New("ARG needs a name: ARG NAME or ARG NAME=default")
+		}
+		v, given := e.Plan.BuildArgs[kv.Key]
+		switch {
+		case given:
+			kv.Value = &v
+		case kv.Value != nil:
+			res, err := e.Plan.lex.ProcessWordWithMatches(*kv.Value, st.env())
+			if err != nil {
+				return fmt.Errorf("ARG %s: %w", kv.Key, err)
+			}
+			kv.Value = &res.Result
+		default:
+			if g, ok := e.Plan.GlobalArgs[kv.Key]; ok {
+				kv.Value = &g
+			}
+		}
+		// Replace an earlier declaration of the same ARG.
+		replaced := false
+		for i := range st.args {
+			if st.args[i].Key == kv.Key {
+				st.args[i] = kv
+				replaced = true
+			}
+		}
+		if !replaced {
+			st.args = append(st.args, kv)
+		}
+		s := kv.Key
+		if kv.Value != nil {
+			s += "=" + *kv.Value
+		}
+		strs = append(strs, s)
+	}
+	e.metaDone(st, step, t0, "ARG "+strings.Join(strs, " "))
+	return nil
+}
+
+func addEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		key, _, _ := strings.Cut(kv, "=")
+		if key == k {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+func withShell(cfg *v1.ConfigFile, args []string) []string {
+	sh := []string{"/bin/sh", "-c"}
+	if len(cfg.Config.Shell) > 0 {
+		sh = slices.Clone(cfg.Config.Shell)
+	}
+	return append(sh, strings.Join(args, " "))
+}
+
+// expandPorts parses EXPOSE values as Docker does: PORT[/PROTO] and
+// ranges START-END[/PROTO]; the result is sorted.
+func expandPorts(in []string) ([]string, error) {
+	set := map[string]bool{}
+	for _, raw := range in {
+		p, proto, _ := strings.Cut(raw, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		proto = strings.ToLower(proto)
+		if proto != "tcp" && proto != "udp" && proto != "sctp" {
+			return nil, fmt.Errorf("EXPOSE %s: invalid protocol %q (tcp, udp or sctp)", raw, proto)
+		}
+		if strings.Contains(p, ":") {
+			// host-ip:host-port:container-port is docker run syntax: keep the container port
+			parts := strings.Split(p, ":")
+			p = parts[len(parts)-1]
+		}
+		lo, hi, isRange := strings.Cut(p, "-")
+		a, err := parsePort(lo)
+		if err != nil {
+			return nil, fmt.Errorf("EXPOSE %s: %w", raw, err)
+		}
+		b := a
+		if isRange {
+			if b, err = parsePort(hi); err != nil || b < a {
+				return nil, fmt.Errorf("EXPOSE %s: invalid port range (want START-END with START <= END)", raw)
+			}
+		}
+		for n := a; n <= b; n++ {
+			set[fmt.Sprintf("%d/%s", n, proto)] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func parsePort(s string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n < 0 || n > 65535 {
+		return 0, fmt.Errorf("invalid port %q (want a number from 0 to 65535)", s)
+	}
+	return n, nil
+}
+
+var signals = map[string]bool{"ABRT": true, "ALRM": true, "BUS": true, "CHLD": true, "CONT": true, "FPE": true, "HUP": true, "ILL": true, "INT": true, "IO": true, "IOT": true, "KILL": true, "PIPE": true, "POLL": true, "PROF": true, "PWR": true, "QUIT": true, "SEGV": true, "STKFLT": true, "STOP": true, "SYS": true, "TERM": true, "TRAP": true, "TSTP": true, "TTIN": true, "TTOU": true, "URG": true, "USR1": true, "USR2": true, "VTALRM": true, "WINCH": true, "XCPU": true, "XFSZ": true}
+
+func checkSignal(s string) error {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err == nil && fmt.Sprint(n) == s {
+		if n > 0 && n <= 64 {
+			return nil
+		}
+		return fmt.Errorf("STOPSIGNAL %s: invalid signal number (1 to 64)", s)
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if signals[name] || strings.HasPrefix(name, "RTMIN") || strings.HasPrefix(name, "RTMAX") {
+		return nil
+	}
+	return fmt.Errorf("STOPSIGNAL %s: unknown signal (use a name like SIGTERM or a number)", s)
+}
+
+// workdir sets WorkingDir and, as BuildKit does, creates the directory
+// (owned by the current USER) as a layer when it is missing.
+func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.WorkdirCommand) error {
+	wd := c.Path
+	if !path.IsAbs(wd) {
+		wd = path.Join("/", st.cfg.Config.WorkingDir, wd)
+	}
+	wd = path.Clean(wd)
+	st.cfg.Config.WorkingDir = wd
+	if wd == "/" {
+		e.metaDone(st, step, t0, "WORKDIR "+wd)
+		return nil
+	}
+	view := st.view(e.Store)
+	uid, gid := 0, 0
+	if st.cfg.Config.User != "" {
+		u, err := lookupUser(view, st.cfg.Config.User)
+		if err != nil {
+			return err
+		}
+		uid, gid = u.UID, u.GID
+	}
+	pl, err := e.makeLayer(view, func(stage *stager) error {
+		return stage.mkdirAll(wd, 0o755, uid, gid, true)
+	})
+	if err != nil {
+		return err
+	}
+	return e.layerDone(st, step, t0, "WORKDIR "+wd, pl)
+}
+
+// shellEnv returns an EnvGetter for tests and callers outside the package.
+var _ shell.EnvGetter = mapEnv{}

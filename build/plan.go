@@ -1,0 +1,822 @@
+package build
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+// LineError is a user error tied to a Dockerfile line.
+type LineError struct {
+	File string
+	Line int // 1-based; 0 when the error is about the whole file
+	Err  error
+}
+
+func (e *LineError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("%s: %v", e.File, e.Err)
+}
+
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ErrorLine returns the Dockerfile line an error is about, or 0.
+func ErrorLine(err error) int {
+	var le *LineError
+	if errors.As(err, &le) {
+		return le.Line
+	}
+	var pe *parser.LocationError
+	if errors.As(err, &pe) && len(pe.Locations) > 0 && len(pe.Locations[0]) > 0 {
+		return pe.Locations[0][0].Start.Line
+	}
+	return 0
+}
+
+func lineOf(loc []parser.Range) int {
+	if len(loc) == 0 {
+		return 0
+	}
+	return loc[0].Start.Line
+}
+
+// Options are what a build is asked to do (the build flags).
+type Options struct {
+	ContextDir string
+	Dockerfile string // path; default CONTEXT/Dockerfile
+	Target     string
+	BuildArgs  map[string]string
+	Platform   string // e.g. linux/amd64; default: the host's
+	NoCache    bool
+	Network    string // host (default) | none
+	Tags       []string
+	Outputs    []Output
+	Memory     int64
+	PidsLimit  int64
+	Secrets    map[string]string // id -> host file
+}
+
+// Output is one -o/--output destination.
+type Output struct {
+	Type string // oci | docker | registry
+	Dest string
+}
+
+// ParseOutput parses an -o value: "type=oci,dest=DIR", or a bare path
+// (which, as with docker, means a local directory export, not supported
+// here: strata says what to write instead).
+func ParseOutput(s string) (Output, error) {
+	var o Output
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return o, fmt.Errorf("--output %q: want type=oci,dest=DIR | type=docker,dest=FILE | type=registry", s)
+		}
+		switch strings.TrimSpace(k) {
+		case "type":
+			o.Type = v
+		case "dest":
+			o.Dest = v
+		case "name":
+			// accepted for docker compatibility; tags come from -t
+		default:
+			return o, fmt.Errorf("--output %q: unknown key %q (known: type, dest)", s, k)
+		}
+	}
+	switch o.Type {
+	case "oci", "docker":
+		if o.Dest == "" {
+			return o, fmt.Errorf("--output %q: type=%s needs dest=PATH", s, o.Type)
+		}
+	case "registry":
+	case "":
+		return o, fmt.Errorf("--output %q: missing type= (oci, docker or registry)", s)
+	default:
+		return o, fmt.Errorf("--output %q: unknown type %q (want oci, docker or registry)", s, o.Type)
+	}
+	return o, nil
+}
+
+// Stage is one FROM block of the Dockerfile.
+type Stage struct {
+	Index    int
+	Name     string // lower-cased AS name, "" when unnamed
+	BaseName string // as written (before expansion)
+	Base     string // expanded base image or stage name
+	// BaseStage is the stage index this stage starts from, or -1.
+	BaseStage int
+	Platform  string // --platform, expanded
+	Commands  []instructions.Command
+	Location  []parser.Range
+	// Deps are the stages whose results this stage reads (FROM, COPY
+	// --from, RUN --mount from=).
+	Deps  []int
+	Steps []int // indexes into Plan.Steps (the FROM step first)
+	inst  instructions.Stage
+}
+
+// DisplayName is how the TUI and printers name a stage.
+func (s *Stage) DisplayName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return "stage-" + strconv.Itoa(s.Index)
+}
+
+// Plan is a parsed Dockerfile ready to execute.
+type Plan struct {
+	File     string // Dockerfile path as given
+	Source   []byte
+	Escape   rune
+	Syntax   string
+	Stages   []*Stage
+	Order    []int // stages to build, in order
+	Target   int   // the stage whose result is the image
+	Steps    []StepInfo
+	MetaArgs []instructions.ArgCommand
+	// GlobalArgs are the values of the ARGs before the first FROM (and the
+	// predefined ones), after --build-arg.
+	GlobalArgs map[string]string
+	BuildArgs  map[string]string
+	Platform   v1.Platform
+	Warnings   []Warning
+	Ignore     *Ignore
+	// UnusedBuildArgs are --build-arg names no stage declares.
+	UnusedBuildArgs []string
+	lex             *shell.Lex
+}
+
+// predefined platform and proxy args (BuildKit's automatic ARGs).
+var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+
+func isProxyArg(k string) bool {
+	for _, p := range proxyArgs {
+		if p == k {
+			return true
+		}
+	}
+	return false
+}
+
+func platformArgs(build, target v1.Platform) map[string]string {
+	return map[string]string{
+		"BUILDPLATFORM":  platformString(build),
+		"BUILDOS":        build.OS,
+		"BUILDARCH":      build.Architecture,
+		"BUILDVARIANT":   build.Variant,
+		"TARGETPLATFORM": platformString(target),
+		"TARGETOS":       target.OS,
+		"TARGETARCH":     target.Architecture,
+		"TARGETVARIANT":  target.Variant,
+	}
+}
+
+func platformString(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// ParsePlatform parses os/arch[/variant].
+func ParsePlatform(s string) (v1.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/amd64", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	if p.Architecture == "arm64" && p.Variant == "" {
+		p.Variant = "v8"
+	}
+	return p, nil
+}
+
+func hostPlatform() v1.Platform {
+	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+	if runtime.GOARCH == "arm64" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+type mapEnv map[string]string
+
+func (m mapEnv) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
+func (m mapEnv) Keys() []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// NewPlan reads and parses the Dockerfile, applies --target and collects
+// build-check warnings. Every error names the Dockerfile line or flag.
+func NewPlan(opt Options) (*Plan, error) {
+	if opt.ContextDir == "" {
+		opt.ContextDir = "."
+	}
+	st, err := os.Stat(opt.ContextDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("build context %q does not exist: give a directory (strata build DIR)", opt.ContextDir)
+		}
+		return nil, fmt.Errorf("build context %q: %w", opt.ContextDir, err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("build context %q is not a directory: give the directory that holds the files COPY reads", opt.ContextDir)
+	}
+	if _, err := os.ReadDir(opt.ContextDir); err != nil {
+		return nil, fmt.Errorf("build context %q cannot be read: %w", opt.ContextDir, err)
+	}
+	file := opt.Dockerfile
+	if file == "" {
+		file = filepath.Join(opt.ContextDir, "Dockerfile")
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if opt.Dockerfile == "" {
+				return nil, fmt.Errorf("no Dockerfile in %s: create one or name it with -f FILE", opt.ContextDir)
+			}
+			return nil, fmt.Errorf("-f %s: no such file", opt.Dockerfile)
+		}
+		return nil, fmt.Errorf("read Dockerfile: %w", err)
+	}
+	p, err := Parse(file, src, opt)
+	if err != nil {
+		return p, err
+	}
+	ign, err := LoadIgnore(opt.ContextDir, file)
+	if err != nil {
+		return p, err
+	}
+	p.Ignore = ign
+	return p, nil
+}
+
+// Parse parses Dockerfile bytes. On error the returned plan (when not nil)
+// still carries the source, for the TUI to show the error on its line.
+func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
+	defer func() {
+		// The front end must never panic on any input.
+		if r := recover(); r != nil {
+			err = &LineError{File: file, Err: fmt.Errorf("cannot parse the Dockerfile: %v", r)}
+		}
+	}()
+	p = &Plan{File: file, Source: src, BuildArgs: opt.BuildArgs, Target: -1}
+	if p.BuildArgs == nil {
+		p.BuildArgs = map[string]string{}
+	}
+	target := hostPlatform()
+	if opt.Platform != "" {
+		tp, err := ParsePlatform(opt.Platform)
+		if err != nil {
+			return p, fmt.Errorf("--platform: %w", err)
+		}
+		target = tp
+	}
+	p.Platform = target
+	if syn, _, _, ok := parser.DetectSyntax(src); ok {
+		p.Syntax = syn
+	}
+	warn := func(rule, desc, url, msg string, loc []parser.Range) {
+		p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+	}
+	lintCfg := &linter.Config{Warn: warn}
+	if check, _, _, ok := parser.ParseDirective("check", src); ok {
+		if c, err := linter.ParseLintOptions(check); err == nil {
+			c.Warn = warn
+			lintCfg = c
+		} else {
+			return p, &LineError{File: file, Line: 1, Err: fmt.Errorf("check directive: %w", err)}
+		}
+	}
+	lint := linter.New(lintCfg)
+
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return p, &LineError{File: file, Line: ErrorLine(err), Err: unwrapLoc(err)}
+	}
+	p.Escape = res.EscapeToken
+	p.lex = shell.NewLex(res.EscapeToken)
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		rule := ""
+		if strings.Contains(w.Short, "Empty continuation") {
+			rule = linter.RuleNoEmptyContinuation.Name
+		}
+		p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: w.Short, URL: w.URL, Line: line})
+	}
+	checkCasing(res.AST, lint)
+	stages, metaArgs, err := instructions.Parse(res.AST, lint)
+	if err != nil {
+		return p, &LineError{File: file, Line: ErrorLine(err), Err: friendlyParseError(unwrapLoc(err))}
+	}
+	if len(stages) == 0 {
+		return p, &LineError{File: file, Err: errors.New("no FROM instruction: a Dockerfile starts with FROM IMAGE (or FROM scratch), after optional ARGs")}
+	}
+	p.MetaArgs = metaArgs
+
+	// Global args: predefined, then ARGs before FROM with --build-arg.
+	global := mapEnv{}
+	for k, v := range platformArgs(hostPlatform(), target) {
+		global[k] = v
+	}
+	for _, k := range proxyArgs {
+		if v, ok := p.BuildArgs[k]; ok {
+			global[k] = v
+		}
+	}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			if v, ok := p.BuildArgs[kv.Key]; ok {
+				global[kv.Key] = v
+				continue
+			}
+			if kv.Value != nil {
+				res, err := p.lex.ProcessWordWithMatches(*kv.Value, global)
+				if err != nil {
+					return p, &LineError{File: file, Line: lineOf(a.Location()), Err: fmt.Errorf("ARG %s: %w", kv.Key, err)}
+				}
+				global[kv.Key] = res.Result
+			} else if _, ok := global[kv.Key]; !ok {
+				// Declared without a value: known, but empty unless given.
+			}
+		}
+	}
+	p.GlobalArgs = global
+
+	byName := map[string]int{}
+	for i := range stages {
+		s := &Stage{Index: i, Name: strings.ToLower(stages[i].Name), BaseName: stages[i].BaseName,
+			Commands: stages[i].Commands, Location: stages[i].Location, BaseStage: -1, inst: stages[i]}
+		line := lineOf(s.Location)
+		if s.Name != "" {
+			if prev, dup := byName[s.Name]; dup {
+				msg := linter.RuleDuplicateStageName.Format(s.Name)
+				lint.Run(&linter.RuleDuplicateStageName, s.Location, msg)
+				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("duplicate stage name %q (first used on line %d): give each stage its own name", s.Name, lineOf(p.Stages[prev].Location))}
+			}
+			if s.Name == "scratch" || s.Name == "context" {
+				msg := linter.RuleReservedStageName.Format(s.Name)
+				lint.Run(&linter.RuleReservedStageName, s.Location, msg)
+			}
+		}
+		// Expand the base name with the global args only.
+		exp, err := p.lex.ProcessWordWithMatches(stages[i].BaseName, global)
+		if err != nil {
+			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s: %w", stages[i].BaseName, err)}
+		}
+		for name := range exp.Unmatched {
+			if !argDeclared(metaArgs, name) {
+				msg := linter.RuleUndefinedArgInFrom.Format(name, "")
+				lint.Run(&linter.RuleUndefinedArgInFrom, s.Location, msg)
+			}
+		}
+		if exp.Result == "" {
+			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s expands to an empty base image name: give the ARG a value (ARG NAME=image before FROM, or --build-arg NAME=image)", stages[i].BaseName)}
+		}
+		s.Base = exp.Result
+		if stages[i].Platform != "" {
+			pl, err := p.lex.ProcessWordWithMatches(stages[i].Platform, global)
+			if err != nil {
+				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform: %w", err)}
+			}
+			if pl.Result == "$BUILDPLATFORM" || stages[i].Platform == "$TARGETPLATFORM" || stages[i].Platform == "${TARGETPLATFORM}" {
+				msg := linter.RuleRedundantTargetPlatform.Format(stages[i].Platform)
+				lint.Run(&linter.RuleRedundantTargetPlatform, s.Location, msg)
+			} else if !strings.Contains(stages[i].Platform, "$") {
+				msg := linter.RuleFromPlatformFlagConstDisallowed.Format(stages[i].Platform)
+				lint.Run(&linter.RuleFromPlatformFlagConstDisallowed, s.Location, msg)
+			}
+			if _, err := ParsePlatform(pl.Result); err != nil {
+				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform=%s: %w", stages[i].Platform, err)}
+			}
+			s.Platform = pl.Result
+		}
+		if j, ok := byName[strings.ToLower(s.Base)]; ok {
+			s.BaseStage = j
+			s.Deps = append(s.Deps, j)
+		} else if strings.EqualFold(s.Base, s.Name) && s.Name != "" {
+			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("stage %q cannot be based on itself", s.Name)}
+		}
+		if s.Name != "" {
+			byName[s.Name] = i
+		}
+		p.Stages = append(p.Stages, s)
+		lintStage(p, s, lint)
+	}
+	// Second pass: COPY --from and RUN --mount from= can name any stage.
+	for _, s := range p.Stages {
+		for _, c := range s.Commands {
+			for _, ref := range stageRefs(c) {
+				exp, err := p.lex.ProcessWordWithMatches(ref.name, global)
+				if err == nil {
+					ref.name = exp.Result
+				}
+				j, isStage, err := p.resolveStageRef(ref.name, byName)
+				if err != nil {
+					return p, &LineError{File: file, Line: lineOf(c.Location()), Err: err}
+				}
+				if !isStage {
+					continue
+				}
+				if j == s.Index {
+					return p, &LineError{File: file, Line: lineOf(c.Location()), Err: fmt.Errorf("%s --from=%s: a stage cannot copy from itself; name an earlier stage", strings.ToUpper(c.Name()), ref.name)}
+				}
+				s.Deps = append(s.Deps, j)
+			}
+		}
+	}
+	// Target.
+	target0 := len(p.Stages) - 1
+	if opt.Target != "" {
+		j, ok := byName[strings.ToLower(opt.Target)]
+		if !ok {
+			var names []string
+			for _, s := range p.Stages {
+				if s.Name != "" {
+					names = append(names, s.Name)
+				}
+			}
+			hint := "the Dockerfile names no stage (use FROM image AS name)"
+			if len(names) > 0 {
+				hint = "stages: " + strings.Join(names, ", ")
+			}
+			return p, fmt.Errorf("--target %s: no stage of that name in %s (%s)", opt.Target, file, hint)
+		}
+		target0 = j
+	}
+	p.Target = target0
+	order, err := p.buildOrder(target0)
+	if err != nil {
+		return p, err
+	}
+	p.Order = order
+	p.makeSteps()
+	// Build args nobody declares.
+	declared := map[string]bool{}
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			declared[kv.Key] = true
+		}
+	}
+	for _, s := range p.Stages {
+		for _, c := range s.Commands {
+			if a, ok := c.(*instructions.ArgCommand); ok {
+				for _, kv := range a.Args {
+					declared[kv.Key] = true
+				}
+			}
+		}
+	}
+	for k := range p.BuildArgs {
+		if !declared[k] && !isProxyArg(k) && platformArgs(hostPlatform(), target)[k] == "" {
+			p.UnusedBuildArgs = append(p.UnusedBuildArgs, k)
+		}
+	}
+	sort.Strings(p.UnusedBuildArgs)
+	if len(p.UnusedBuildArgs) > 0 {
+		p.Warnings = append(p.Warnings, Warning{Message: fmt.Sprintf("build arg(s) %s were not consumed by any ARG in %s", strings.Join(p.UnusedBuildArgs, ", "), filepath.Base(file))})
+	}
+	sort.SliceStable(p.Warnings, func(i, j int) bool { return p.Warnings[i].Line < p.Warnings[j].Line })
+	return p, nil
+}
+
+func argDeclared(meta []instructions.ArgCommand, name string) bool {
+	for _, a := range meta {
+		for _, kv := range a.Args {
+			if kv.Key == name {
+				return true
+			}
+		}
+	}
+	_, ok := platformArgs(v1.Platform{}, v1.Platform{})[name]
+	return ok || isProxyArg(name)
+}
+
+func unwrapLoc(err error) error {
+	var le *parser.LocationError
+	if errors.As(err, &le) {
+		return errors.Unwrap(le)
+	}
+	return err
+}
+
+func friendlyParseError(err error) error {
+	var ue *instructions.UnknownInstructionError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%w (instructions are: ADD, ARG, CMD, COPY, ENTRYPOINT, ENV, EXPOSE, FROM, HEALTHCHECK, LABEL, MAINTAINER, ONBUILD, RUN, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR)", err)
+	}
+	return err
+}
+
+type stageRef struct{ name string }
+
+// stageRefs lists the --from references of a command.
+func stageRefs(c instructions.Command) []*stageRef {
+	var out []*stageRef
+	switch c := c.(type) {
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			out = append(out, &stageRef{name: c.From})
+		}
+	case *instructions.RunCommand:
+		for _, m := range instructions.GetMounts(c) {
+			if m.From != "" {
+				out = append(out, &stageRef{name: m.From})
+			}
+		}
+	}
+	return out
+}
+
+// resolveStageRef maps a --from value to a stage: a name or an index. A
+// value that is neither is an image reference (isStage false).
+func (p *Plan) resolveStageRef(ref string, byName map[string]int) (int, bool, error) {
+	if j, ok := byName[strings.ToLower(ref)]; ok {
+		return j, true, nil
+	}
+	if n, err := strconv.Atoi(ref); err == nil {
+		if n < 0 || n >= len(p.Stages) && n >= countStages(p) {
+			return 0, false, fmt.Errorf("--from=%d: there is no stage %d (the Dockerfile has stages 0 to %d)", n, n, countStages(p)-1)
+		}
+		return n, true, nil
+	}
+	return 0, false, nil
+}
+
+func countStages(p *Plan) int { return len(p.Stages) }
+
+// buildOrder lists the stages the target needs, dependencies first, and
+// refuses cycles.
+func (p *Plan) buildOrder(target int) ([]int, error) {
+	state := make([]int, len(p.Stages)) // 0 new, 1 visiting, 2 done
+	var order []int
+	var visit func(i int, path []int) error
+	visit = func(i int, path []int) error {
+		switch state[i] {
+		case 2:
+			return nil
+		case 1:
+			var names []string
+			for _, j := range append(path, i) {
+				names = append(names, p.Stages[j].DisplayName())
+			}
+			return &LineError{File: p.File, Line: lineOf(p.Stages[i].Location), Err: fmt.Errorf("circular dependency between stages: %s", strings.Join(names, " -> "))}
+		}
+		state[i] = 1
+		for _, d := range p.Stages[i].Deps {
+			if d >= len(p.Stages) {
+				continue
+			}
+			if err := visit(d, append(path, i)); err != nil {
+				return err
+			}
+		}
+		state[i] = 2
+		order = append(order, i)
+		return nil
+	}
+	if err := visit(target, nil); err != nil {
+		return nil, err
+	}
+	sort.Ints(order) // Dockerfile order; deps of a stage always come first once cycles are excluded? not necessarily
+	// Re-sort topologically while keeping Dockerfile order where free.
+	return p.topo(order), nil
+}
+
+func (p *Plan) topo(set []int) []int {
+	in := map[int]bool{}
+	for _, i := range set {
+		in[i] = true
+	}
+	done := map[int]bool{}
+	var out []int
+	for len(out) < len(set) {
+		progressed := false
+		for _, i := range set {
+			if done[i] {
+				continue
+			}
+			ready := true
+			for _, d := range p.Stages[i].Deps {
+				if in[d] && !done[d] {
+					ready = false
+					break
+				}
+			}
+			if ready {
+				done[i] = true
+				out = append(out, i)
+				progressed = true
+				break
+			}
+		}
+		if !progressed {
+			break
+		}
+	}
+	return out
+}
+
+// makeSteps flattens the stages to build into the step list.
+func (p *Plan) makeSteps() {
+	for _, si := range p.Order {
+		s := p.Stages[si]
+		total := 1 + len(s.Commands)
+		add := func(kind StepKind, text string, loc []parser.Range, meta bool) {
+			start, end := 0, 0
+			if len(loc) > 0 {
+				start, end = loc[0].Start.Line, loc[len(loc)-1].End.Line
+			}
+			s.Steps = append(s.Steps, len(p.Steps))
+			p.Steps = append(p.Steps, StepInfo{
+				Index: len(p.Steps), Stage: si, StageName: s.Name, Number: len(s.Steps), StageSteps: total,
+				Kind: kind, Text: text, StartLine: start, EndLine: end, MetadataOnly: meta,
+			})
+		}
+		add("FROM", s.inst.SourceCode, s.Location, false)
+		for _, c := range s.Commands {
+			kind := StepKind(strings.ToUpper(c.Name()))
+			add(kind, sourceText(p.Source, c.Location(), strings.ToUpper(c.Name())), c.Location(), isMetadata(kind))
+		}
+	}
+}
+
+func isMetadata(k StepKind) bool {
+	switch k {
+	case "RUN", "COPY", "ADD", "WORKDIR", "FROM":
+		return false
+	}
+	return true
+}
+
+// sourceText is the instruction as written, continuation lines joined.
+func sourceText(src []byte, loc []parser.Range, fallback string) string {
+	if len(loc) == 0 {
+		return fallback
+	}
+	lines := strings.Split(string(src), "\n")
+	start, end := loc[0].Start.Line, loc[len(loc)-1].End.Line
+	if start < 1 || end > len(lines) || start > end {
+		return fallback
+	}
+	var parts []string
+	for _, l := range lines[start-1 : end] {
+		l = strings.TrimRight(l, "\r")
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, "#") {
+			continue
+		}
+		t = strings.TrimSuffix(t, "\\")
+		t = strings.TrimSuffix(t, "`")
+		parts = append(parts, strings.TrimSpace(t))
+	}
+	return strings.Join(parts, " ")
+}
+
+// checkCasing runs ConsistentInstructionCasing: all upper or all lower.
+func checkCasing(ast *parser.Node, lint *linter.Linter) {
+	upper, lower := 0, 0
+	for _, n := range ast.Children {
+		w := strings.Fields(n.Original)
+		if len(w) == 0 {
+			continue
+		}
+		switch w[0] {
+		case strings.ToUpper(w[0]):
+			upper++
+		case strings.ToLower(w[0]):
+			lower++
+		}
+	}
+	for _, n := range ast.Children {
+		w := strings.Fields(n.Original)
+		if len(w) == 0 {
+			continue
+		}
+		if upper >= lower && w[0] != strings.ToUpper(w[0]) {
+			msg := linter.RuleConsistentInstructionCasing.Format(w[0], "uppercase")
+			lint.Run(&linter.RuleConsistentInstructionCasing, n.Location(), msg)
+		} else if lower > upper && w[0] != strings.ToLower(w[0]) {
+			msg := linter.RuleConsistentInstructionCasing.Format(w[0], "lowercase")
+			lint.Run(&linter.RuleConsistentInstructionCasing, n.Location(), msg)
+		}
+	}
+}
+
+// lintStage runs the per-stage build checks that need no execution.
+func lintStage(p *Plan, s *Stage, lint *linter.Linter) {
+	var seenCmd, seenEntry, seenHealth bool
+	for _, c := range s.Commands {
+		switch c := c.(type) {
+		case *instructions.CmdCommand:
+			if seenCmd {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("CMD"))
+			}
+			seenCmd = true
+			if c.PrependShell && !shellSet(s) {
+				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("CMD"))
+			}
+		case *instructions.EntrypointCommand:
+			if seenEntry {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("ENTRYPOINT"))
+			}
+			seenEntry = true
+			if c.PrependShell && !shellSet(s) {
+				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
+			}
+		case *instructions.HealthCheckCommand:
+			if seenHealth {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("HEALTHCHECK"))
+			}
+			seenHealth = true
+		case *instructions.EnvCommand:
+			for _, kv := range c.Env {
+				if kv.NoDelim {
+					lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format("ENV"))
+				}
+				secretKeyCheck("ENV", kv.Key, c.Location(), lint)
+			}
+		case *instructions.LabelCommand:
+			for _, kv := range c.Labels {
+				if kv.NoDelim {
+					lint.Run(&linter.RuleLegacyKeyValueFormat, c.Location(), linter.RuleLegacyKeyValueFormat.Format("LABEL"))
+				}
+			}
+		case *instructions.ArgCommand:
+			for _, kv := range c.Args {
+				secretKeyCheck("ARG", kv.Key, c.Location(), lint)
+			}
+		case *instructions.WorkdirCommand:
+			if !strings.HasPrefix(c.Path, "/") && !strings.HasPrefix(c.Path, "$") {
+				lint.Run(&linter.RuleWorkdirRelativePath, c.Location(), linter.RuleWorkdirRelativePath.Format(c.Path))
+			}
+		case *instructions.ExposeCommand:
+			for _, port := range c.Ports {
+				if strings.Contains(port, ":") {
+					lint.Run(&linter.RuleExposeInvalidFormat, c.Location(), linter.RuleExposeInvalidFormat.Format(port))
+				}
+				if _, proto, ok := strings.Cut(port, "/"); ok && proto != strings.ToLower(proto) {
+					lint.Run(&linter.RuleExposeProtoCasing, c.Location(), linter.RuleExposeProtoCasing.Format(port))
+				}
+			}
+		}
+	}
+}
+
+func shellSet(s *Stage) bool {
+	for _, c := range s.Commands {
+		if _, ok := c.(*instructions.ShellCommand); ok {
+			return true
+		}
+	}
+	return false
+}
+
+var secretTokens = []string{"apikey", "auth", "credential", "credentials", "key", "password", "pword", "passwd", "secret", "token"}
+var allowTokens = []string{"public"}
+
+// secretKeyCheck is BuildKit's SecretsUsedInArgOrEnv heuristic.
+func secretKeyCheck(inst, key string, loc []parser.Range, lint *linter.Linter) {
+	words := strings.FieldsFunc(strings.ToLower(key), func(r rune) bool { return r == '_' || r == '-' || r == '.' })
+	for _, w := range words {
+		for _, a := range allowTokens {
+			if w == a {
+				return
+			}
+		}
+	}
+	for _, w := range words {
+		for _, t := range secretTokens {
+			if w == t {
+				lint.Run(&linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(inst, key))
+				return
+			}
+		}
+	}
+}

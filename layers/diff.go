@@ -1,0 +1,563 @@
+package layers
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DiffOptions tunes Diff.
+type DiffOptions struct {
+	// Exclude reports paths (absolute in the image, e.g. "/etc/hosts")
+	// that must never be captured. An excluded directory is skipped whole.
+	Exclude func(path string) bool
+}
+
+// Diff reads the change recorded in an overlay upper dir (or a staging dir
+// laid out the same way: plain entries are added or modified, a 0/0 char
+// device is a deletion, a directory with trusted.overlay.opaque=y replaces
+// the lower one) relative to the read-only lower dirs, top first like
+// overlay's lowerdir=, writes it to w as an uncompressed OCI layer tar and
+// returns the change list.
+//
+// Only the upper dir is walked; the lowers are stat'ed for the paths the
+// upper dir holds and nothing else. The tar is in PAX format, sorted with
+// parents first, with OCI whiteouts (".wh.NAME", ".wh..wh..opq"), hardlinks
+// within the layer as link entries, owners, modes, mtimes (to the second,
+// like Docker), symlinks, fifos, device nodes and xattrs (but overlayfs' own
+// and security.selinux). Sockets are skipped. A directory that is in the
+// upper dir only because something below it changed is reported Modified,
+// as docker diff does.
+func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change, error) {
+	root, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("diff: open upper dir: %w", err)
+	}
+	defer unix.Close(root)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	d := &differ{
+		upper:  upper,
+		lowers: lowers,
+		opt:    opt,
+		tw:     tar.NewWriter(bw),
+		buf:    make([]byte, 512<<10),
+		dents:  make([]byte, 32<<10),
+		xbuf:   make([]byte, 4096),
+		vbuf:   make([]byte, 4096),
+	}
+	// Every lower's root is a directory; the first opaque one hides the
+	// layers below it.
+	var vis []int
+	for i, l := range lowers {
+		var st unix.Stat_t
+		if err := unix.Stat(l, &st); err != nil {
+			return nil, fmt.Errorf("diff: lower dir: %w", err)
+		}
+		vis = append(vis, i)
+		if d.lowerOpaque(l) {
+			break
+		}
+	}
+	if err := d.walk(root, "", vis); err != nil {
+		return nil, err
+	}
+	if err := d.tw.Close(); err != nil {
+		return nil, fmt.Errorf("diff: writing tar: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return nil, fmt.Errorf("diff: writing tar: %w", err)
+	}
+	return d.changes, nil
+}
+
+type devIno struct{ dev, ino uint64 }
+
+type differ struct {
+	upper   string
+	lowers  []string
+	opt     DiffOptions
+	tw      *tar.Writer
+	changes []Change
+	links   map[devIno]string // first tar name of an inode with nlink > 1
+	buf     []byte            // file content
+	dents   []byte            // getdents
+	xbuf    []byte            // xattr names
+	vbuf    []byte            // xattr values
+	hdr     tar.Header
+}
+
+// upperEntry is what the walk learned about one path of the upper dir.
+type upperEntry struct {
+	rel    string // "etc/passwd"
+	st     unix.Stat_t
+	xattrs map[string]string // PAX records, nil when none
+	opaque bool
+}
+
+// walk writes the entries of the upper directory dirfd (at rel, "" for the
+// root) whose lower counterparts are in the lowers vis (indices, top first).
+func (d *differ) walk(dirfd int, rel string, vis []int) error {
+	names, err := readDirNames(dirfd, d.dents, nil)
+	if err != nil {
+		return fmt.Errorf("diff: reading %s: %w", d.upperPath(rel), err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		var e upperEntry
+		if rel == "" {
+			e.rel = name
+		} else {
+			e.rel = rel + "/" + name
+		}
+		if d.opt.Exclude != nil && d.opt.Exclude("/"+e.rel) {
+			continue
+		}
+		if err := unix.Fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("diff: %w", &fs.PathError{Op: "lstat", Path: d.upperPath(e.rel), Err: err})
+		}
+		if err := d.entry(dirfd, name, &e, vis); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *differ) upperPath(rel string) string {
+	if rel == "" {
+		return d.upper
+	}
+	return d.upper + "/" + rel
+}
+
+func isWhiteoutDev(st *unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
+	ft := e.st.Mode & unix.S_IFMT
+	if ft == unix.S_IFSOCK {
+		return nil // tar has no sockets
+	}
+	isDir := ft == unix.S_IFDIR
+	lower, childVis, err := d.lookup(vis, e.rel, isDir)
+	if err != nil {
+		return err
+	}
+
+	if isWhiteoutDev(&e.st) {
+		if !lower.found {
+			return nil // hides nothing
+		}
+		dir, base := splitRel(e.rel)
+		wname := whiteoutPrefix + base
+		if dir != "." {
+			wname = dir + "/" + wname
+		}
+		if err := d.writeMarker(wname, &e.st); err != nil {
+			return err
+		}
+		d.changes = append(d.changes, Change{Path: "/" + e.rel, Kind: Deleted, Type: fileType(lower.st.Mode)})
+		return nil
+	}
+
+	kind := Added
+	if lower.found {
+		kind = Modified
+	}
+	switch ft {
+	case unix.S_IFDIR:
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("diff: %w", &fs.PathError{Op: "open", Path: d.upperPath(e.rel), Err: err})
+		}
+		defer unix.Close(fd)
+		if err := d.readXattrs(fd, "", e); err != nil {
+			return err
+		}
+		// Opaque only matters over a lower directory.
+		opaque := e.opaque && lower.found && lower.st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if e.opaque {
+			childVis = nil
+		}
+		if err := d.writeHeader(e, tar.TypeDir, e.rel+"/", ""); err != nil {
+			return err
+		}
+		c := d.change(e, kind, TypeDir, "")
+		c.Opaque = opaque
+		d.changes = append(d.changes, c)
+		if opaque {
+			if err := d.writeMarker(e.rel+"/"+whiteoutOpaque, &e.st); err != nil {
+				return err
+			}
+		}
+		return d.walk(fd, e.rel, childVis)
+
+	case unix.S_IFREG:
+		if e.st.Nlink > 1 {
+			if first, ok := d.links[devIno{e.st.Dev, e.st.Ino}]; ok {
+				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
+					return err
+				}
+				d.changes = append(d.changes, d.change(e, kind, TypeHardlink, "/"+first))
+				return nil
+			}
+		}
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("diff: %w", &fs.PathError{Op: "open", Path: d.upperPath(e.rel), Err: err})
+		}
+		err = d.regular(fd, e)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+		d.rememberLink(e)
+		d.changes = append(d.changes, d.change(e, kind, TypeRegular, ""))
+		return nil
+
+	case unix.S_IFLNK, unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK:
+		if e.st.Nlink > 1 {
+			if first, ok := d.links[devIno{e.st.Dev, e.st.Ino}]; ok {
+				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
+					return err
+				}
+				d.changes = append(d.changes, d.change(e, kind, TypeHardlink, "/"+first))
+				return nil
+			}
+		}
+		if err := d.readXattrs(-1, d.upperPath(e.rel), e); err != nil {
+			return err
+		}
+		var typ byte
+		var ct FileType
+		var target string
+		switch ft {
+		case unix.S_IFLNK:
+			typ, ct = tar.TypeSymlink, TypeSymlink
+			target, err = readlinkAt(dirfd, name, d.buf)
+			if err != nil {
+				return fmt.Errorf("diff: %w", &fs.PathError{Op: "readlink", Path: d.upperPath(e.rel), Err: err})
+			}
+		case unix.S_IFIFO:
+			typ, ct = tar.TypeFifo, TypeFIFO
+		case unix.S_IFCHR:
+			typ, ct = tar.TypeChar, TypeChar
+		default:
+			typ, ct = tar.TypeBlock, TypeBlock
+		}
+		if err := d.writeHeader(e, typ, e.rel, target); err != nil {
+			return err
+		}
+		d.rememberLink(e)
+		d.changes = append(d.changes, d.change(e, kind, ct, target))
+		return nil
+	}
+	return nil
+}
+
+func (d *differ) rememberLink(e *upperEntry) {
+	if e.st.Nlink > 1 {
+		if d.links == nil {
+			d.links = make(map[devIno]string)
+		}
+		d.links[devIno{e.st.Dev, e.st.Ino}] = e.rel
+	}
+}
+
+func readlinkAt(dirfd int, name string, buf []byte) (string, error) {
+	for {
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// regular writes the header and content of a regular file.
+func (d *differ) regular(fd int, e *upperEntry) error {
+	if err := d.readXattrs(fd, "", e); err != nil {
+		return err
+	}
+	if err := d.writeHeader(e, tar.TypeReg, e.rel, ""); err != nil {
+		return err
+	}
+	remaining := e.st.Size
+	for remaining > 0 {
+		b := d.buf
+		if int64(len(b)) > remaining {
+			b = b[:remaining]
+		}
+		n, err := unix.Read(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("diff: %w", &fs.PathError{Op: "read", Path: d.upperPath(e.rel), Err: err})
+		}
+		if n == 0 {
+			return fmt.Errorf("diff: %s: file shrank while it was read", d.upperPath(e.rel))
+		}
+		if _, err := d.tw.Write(b[:n]); err != nil {
+			return fmt.Errorf("diff: writing tar: %w", err)
+		}
+		remaining -= int64(n)
+	}
+	return nil
+}
+
+// writeHeader writes the tar header of e.
+func (d *differ) writeHeader(e *upperEntry, typ byte, name, link string) error {
+	h := &d.hdr
+	*h = tar.Header{
+		Typeflag:   typ,
+		Name:       name,
+		Linkname:   link,
+		Mode:       int64(e.st.Mode & 0o7777),
+		Uid:        int(e.st.Uid),
+		Gid:        int(e.st.Gid),
+		ModTime:    time.Unix(e.st.Mtim.Sec, 0),
+		PAXRecords: e.xattrs,
+		Format:     tar.FormatPAX,
+	}
+	switch typ {
+	case tar.TypeReg:
+		h.Size = e.st.Size
+	case tar.TypeChar, tar.TypeBlock:
+		h.Devmajor = int64(unix.Major(e.st.Rdev))
+		h.Devminor = int64(unix.Minor(e.st.Rdev))
+	case tar.TypeLink:
+		h.PAXRecords = nil
+	}
+	if err := d.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("diff: writing tar header for %s: %w", name, err)
+	}
+	return nil
+}
+
+// writeMarker writes an OCI whiteout file.
+func (d *differ) writeMarker(name string, st *unix.Stat_t) error {
+	h := &d.hdr
+	*h = tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     name,
+		ModTime:  time.Unix(st.Mtim.Sec, 0),
+		Format:   tar.FormatPAX,
+	}
+	if err := d.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("diff: writing tar header for %s: %w", name, err)
+	}
+	return nil
+}
+
+func (d *differ) change(e *upperEntry, kind ChangeKind, t FileType, link string) Change {
+	c := Change{
+		Path:     "/" + e.rel,
+		Kind:     kind,
+		Type:     t,
+		Mode:     fileMode(e.st.Mode),
+		UID:      int(e.st.Uid),
+		GID:      int(e.st.Gid),
+		Linkname: link,
+		ModTime:  time.Unix(e.st.Mtim.Sec, e.st.Mtim.Nsec),
+	}
+	if t == TypeRegular || t == TypeHardlink || t == TypeSymlink {
+		c.Size = e.st.Size
+	}
+	return c
+}
+
+// readXattrs reads the xattrs of e (through fd, or path when fd is -1)
+// into PAX records, noting overlayfs' opaque marker and refusing its
+// redirect and metacopy features, whose content lives in the lowers.
+func (d *differ) readXattrs(fd int, path string, e *upperEntry) error {
+	var n int
+	var err error
+	for {
+		if fd >= 0 {
+			n, err = unix.Flistxattr(fd, d.xbuf)
+		} else {
+			n, err = unix.Llistxattr(path, d.xbuf)
+		}
+		if err == unix.ERANGE {
+			d.xbuf = make([]byte, 2*len(d.xbuf))
+			continue
+		}
+		break
+	}
+	if err == unix.ENOTSUP || n == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("diff: listing xattrs of %s: %w", d.upperPath(e.rel), err)
+	}
+	for names := d.xbuf[:n]; len(names) > 0; {
+		i := bytes.IndexByte(names, 0)
+		if i < 0 {
+			i = len(names)
+		}
+		name := string(names[:i])
+		names = names[min(i+1, len(names)):]
+		if name == "" || name == "security.selinux" {
+			continue
+		}
+		val, err := d.getXattr(fd, path, name)
+		if err == unix.ENODATA {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("diff: reading xattr %s of %s: %w", name, d.upperPath(e.rel), err)
+		}
+		if isOverlayXattr(name) {
+			switch strings.TrimPrefix(strings.TrimPrefix(name, ovlTrustedPrefix), ovlUserPrefix) {
+			case "opaque":
+				e.opaque = val == "y"
+			case "redirect":
+				return fmt.Errorf("diff: %s: overlayfs redirect_dir is in use, which is not supported", d.upperPath(e.rel))
+			case "metacopy":
+				return fmt.Errorf("diff: %s: overlayfs metacopy is in use, which is not supported", d.upperPath(e.rel))
+			}
+			continue
+		}
+		if e.xattrs == nil {
+			e.xattrs = make(map[string]string, 1)
+		}
+		e.xattrs[paxXattrPrefix+name] = val
+	}
+	return nil
+}
+
+func (d *differ) getXattr(fd int, path, name string) (string, error) {
+	for {
+		var n int
+		var err error
+		if fd >= 0 {
+			n, err = unix.Fgetxattr(fd, name, d.vbuf)
+		} else {
+			n, err = unix.Lgetxattr(path, name, d.vbuf)
+		}
+		if err == unix.ERANGE {
+			d.vbuf = make([]byte, 2*len(d.vbuf))
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		return string(d.vbuf[:n]), nil
+	}
+}
+
+// lowerEntry is what the lowers hold at a path: the topmost visible entry.
+type lowerEntry struct {
+	found bool
+	st    unix.Stat_t
+}
+
+// lookup finds rel in the lowers vis the way overlayfs does: the topmost
+// layer that has it decides (a whiteout there means it is not there). For a
+// directory it also returns the layers whose rel is a directory merged into
+// it (top first, down to the first opaque one), where its children are to
+// be looked up.
+func (d *differ) lookup(vis []int, rel string, wantDirs bool) (lowerEntry, []int, error) {
+	var le lowerEntry
+	var dirs []int
+	for _, li := range vis {
+		var st unix.Stat_t
+		p := d.lowers[li] + "/" + rel
+		err := unix.Lstat(p, &st)
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			continue
+		}
+		if err != nil {
+			return le, nil, fmt.Errorf("diff: %w", &fs.PathError{Op: "lstat", Path: p, Err: err})
+		}
+		if !le.found {
+			if isWhiteoutDev(&st) {
+				return le, nil, nil
+			}
+			le.found, le.st = true, st
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || !wantDirs {
+			break // a non-directory hides the layers below
+		}
+		dirs = append(dirs, li)
+		if d.lowerOpaque(p) {
+			break
+		}
+	}
+	if le.found && le.st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		dirs = nil
+	}
+	return le, dirs, nil
+}
+
+func (d *differ) lowerOpaque(path string) bool {
+	var b [1]byte
+	for _, name := range []string{ovlOpaqueXattr, ovlUserPrefix + "opaque"} {
+		if n, err := unix.Lgetxattr(path, name, b[:]); err == nil && n == 1 && b[0] == 'y' {
+			return true
+		}
+	}
+	return false
+}
+
+// fileType maps a stat mode to a FileType.
+func fileType(mode uint32) FileType {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return TypeRegular
+	case unix.S_IFDIR:
+		return TypeDir
+	case unix.S_IFLNK:
+		return TypeSymlink
+	case unix.S_IFIFO:
+		return TypeFIFO
+	case unix.S_IFCHR:
+		return TypeChar
+	case unix.S_IFBLK:
+		return TypeBlock
+	case unix.S_IFSOCK:
+		return TypeSocket
+	}
+	return 0
+}
+
+// fileMode maps a stat mode to an fs.FileMode.
+func fileMode(mode uint32) fs.FileMode {
+	m := fs.FileMode(mode & 0o777)
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= fs.ModeDir
+	case unix.S_IFLNK:
+		m |= fs.ModeSymlink
+	case unix.S_IFIFO:
+		m |= fs.ModeNamedPipe
+	case unix.S_IFCHR:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= fs.ModeDevice
+	case unix.S_IFSOCK:
+		m |= fs.ModeSocket
+	}
+	if mode&unix.S_ISUID != 0 {
+		m |= fs.ModeSetuid
+	}
+	if mode&unix.S_ISGID != 0 {
+		m |= fs.ModeSetgid
+	}
+	if mode&unix.S_ISVTX != 0 {
+		m |= fs.ModeSticky
+	}
+	return m
+}

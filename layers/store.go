@@ -1,0 +1,667 @@
+package layers
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// Store is strata's state folder (DESIGN.md, "State on disk"):
+//
+//	ROOT/blobs/sha256/<hex>    content store: layer tars (uncompressed and
+//	                           compressed), configs, manifests
+//	ROOT/layers/<hex>/fs       the unpacked layer with diffID <hex>, in
+//	                           overlay lower-dir form (read-only by contract)
+//	ROOT/layers/<hex>/meta.json
+//	ROOT/cache/                cache index
+//	ROOT/images/index.json     names -> manifests
+//	ROOT/tmp/<id>/             per-process scratch, swept at start
+//
+// Everything is written to a temp file or dir under ROOT/tmp and renamed
+// into place, so a crash never leaves a half-written object. Every process
+// holds a shared lock on ROOT/lock; prune takes it exclusively.
+type Store struct {
+	root    string
+	lock    *os.File
+	tmp     string // this process's scratch dir
+	tmpLock *os.File
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Open opens (creating when needed) the store at root and sweeps scratch
+// dirs left by processes that are gone.
+func Open(root string) (*Store, error) {
+	if root == "" {
+		return nil, errors.New("store: empty root (set --root)")
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"blobs/sha256", "layers", "cache", "images", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	lf, err := os.OpenFile(filepath.Join(root, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := unix.Flock(int(lf.Fd()), unix.LOCK_SH); err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("store: lock %s: %w", lf.Name(), err)
+	}
+	s := &Store{root: root, lock: lf}
+	s.sweep()
+	tmp, err := os.MkdirTemp(filepath.Join(root, "tmp"), strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	tl, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = unix.Flock(int(tl.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		s.Close()
+		return nil, fmt.Errorf("store: scratch lock: %w", err)
+	}
+	s.tmp, s.tmpLock = tmp, tl
+	return s, nil
+}
+
+// sweep removes scratch dirs whose owner is gone: a live owner holds an
+// exclusive flock on <dir>/.lock.
+func (s *Store) sweep() {
+	entries, _ := os.ReadDir(filepath.Join(s.root, "tmp"))
+	for _, e := range entries {
+		dir := filepath.Join(s.root, "tmp", e.Name())
+		f, err := os.Open(filepath.Join(dir, ".lock"))
+		if err == nil {
+			if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+				f.Close()
+				continue // owner alive
+			}
+			f.Close()
+		} else if info, serr := os.Stat(dir); serr == nil && time.Since(info.ModTime()) < time.Minute {
+			continue // being created right now
+		}
+		removeAllForce(dir)
+	}
+}
+
+// Close releases the store and removes this process's scratch dir.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.tmp != "" {
+		removeAllForce(s.tmp)
+	}
+	if s.tmpLock != nil {
+		s.tmpLock.Close()
+	}
+	return s.lock.Close()
+}
+
+// Root is the store's folder.
+func (s *Store) Root() string { return s.root }
+
+// TempDir makes a new scratch dir on the store's filesystem; it is removed
+// by Close at the latest.
+func (s *Store) TempDir(prefix string) (string, error) {
+	return os.MkdirTemp(s.tmp, prefix)
+}
+
+// removeAllForce removes a tree even when directories in it are read-only.
+func removeAllForce(dir string) {
+	if err := os.RemoveAll(dir); err == nil {
+		return
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// RemoveAll removes a scratch tree (read-only dirs included).
+func RemoveAll(dir string) { removeAllForce(dir) }
+
+func (s *Store) blobPath(h v1.Hash) string {
+	return filepath.Join(s.root, "blobs", h.Algorithm, h.Hex)
+}
+
+// HasBlob reports whether the blob is stored.
+func (s *Store) HasBlob(h v1.Hash) bool {
+	_, err := os.Stat(s.blobPath(h))
+	return err == nil
+}
+
+// OpenBlob opens a stored blob.
+func (s *Store) OpenBlob(h v1.Hash) (*os.File, error) {
+	f, err := os.Open(s.blobPath(h))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("blob %s: %w", h, fs.ErrNotExist)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// ReadBlob reads a small stored blob whole (configs, manifests).
+func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
+	b, err := os.ReadFile(s.blobPath(h))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s: %w", h, err)
+	}
+	return b, nil
+}
+
+// BlobWriter writes one blob to scratch while hashing it; Commit verifies
+// the digest (when one is expected) and renames it into the content store.
+type BlobWriter struct {
+	s    *Store
+	f    *os.File
+	h    hash.Hash
+	n    int64
+	done bool
+}
+
+// NewBlobWriter starts a blob.
+func (s *Store) NewBlobWriter() (*BlobWriter, error) {
+	f, err := os.CreateTemp(s.tmp, "blob-")
+	if err != nil {
+		return nil, err
+	}
+	return &BlobWriter{s: s, f: f, h: sha256.New()}, nil
+}
+
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Size is the number of bytes written so far.
+func (w *BlobWriter) Size() int64 { return w.n }
+
+// Digest is the digest of what was written so far.
+func (w *BlobWriter) Digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(w.h.Sum(nil))}
+}
+
+// Commit stores the blob. If expected is non-zero and differs from the
+// content's digest, nothing is stored and an error says so.
+func (w *BlobWriter) Commit(expected v1.Hash) (v1.Hash, int64, error) {
+	if w.done {
+		return v1.Hash{}, 0, errors.New("blob already committed")
+	}
+	w.done = true
+	got := w.Digest()
+	name := w.f.Name()
+	if err := w.f.Close(); err != nil {
+		os.Remove(name)
+		return got, w.n, err
+	}
+	if expected.Hex != "" && expected != got {
+		os.Remove(name)
+		return got, w.n, fmt.Errorf("digest mismatch: expected %s, content is %s", expected, got)
+	}
+	if err := os.Chmod(name, 0o444); err != nil {
+		os.Remove(name)
+		return got, w.n, err
+	}
+	if err := os.Rename(name, w.s.blobPath(got)); err != nil {
+		os.Remove(name)
+		return got, w.n, err
+	}
+	return got, w.n, nil
+}
+
+// Abort throws the blob away.
+func (w *BlobWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	name := w.f.Name()
+	w.f.Close()
+	os.Remove(name)
+}
+
+// PutBlob stores r's content; expected may be zero.
+func (s *Store) PutBlob(r io.Reader, expected v1.Hash) (v1.Hash, int64, error) {
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return v1.Hash{}, 0, err
+	}
+	return w.Commit(expected)
+}
+
+// PutBytes stores a small blob.
+func (s *Store) PutBytes(b []byte) (v1.Hash, error) {
+	h, _, err := s.PutBlob(bytes.NewReader(b), v1.Hash{})
+	return h, err
+}
+
+// LayerMeta is what the store knows of one unpacked layer.
+type LayerMeta struct {
+	DiffID v1.Hash `json:"diff_id"`
+	Size   int64   `json:"size"`  // uncompressed tar size
+	Files  int     `json:"files"` // entries in the change list
+	// Compressed is the gzip blob made on first export (zero until then).
+	Compressed     v1.Hash `json:"compressed,omitzero"`
+	CompressedSize int64   `json:"compressed_size,omitempty"`
+	Created        time.Time `json:"created"`
+}
+
+func (s *Store) layerDir(diffID v1.Hash) string {
+	return filepath.Join(s.root, "layers", diffID.Hex)
+}
+
+// LayerFS is the unpacked layer, usable as an overlay lower dir.
+func (s *Store) LayerFS(diffID v1.Hash) string {
+	return filepath.Join(s.layerDir(diffID), "fs")
+}
+
+// HasLayer reports whether the layer is stored and unpacked.
+func (s *Store) HasLayer(diffID v1.Hash) bool {
+	_, err := os.Stat(filepath.Join(s.layerDir(diffID), "meta.json"))
+	return err == nil && s.HasBlob(diffID)
+}
+
+// Layer returns a stored layer's metadata.
+func (s *Store) Layer(diffID v1.Hash) (LayerMeta, error) {
+	var m LayerMeta
+	b, err := os.ReadFile(filepath.Join(s.layerDir(diffID), "meta.json"))
+	if err != nil {
+		return m, fmt.Errorf("layer %s: %w", diffID, err)
+	}
+	err = json.Unmarshal(b, &m)
+	return m, err
+}
+
+func (s *Store) writeLayerMeta(m LayerMeta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return atomicWrite(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
+}
+
+// LayerChanges reads the change list kept with a layer.
+func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
+	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var c []Change
+	err = json.NewDecoder(f).Decode(&c)
+	return c, err
+}
+
+// PendingLayer is a layer made in scratch: its tar (uncompressed) and
+// optionally its unpacked, overlay-form tree. CommitLayer moves both into
+// the store.
+type PendingLayer struct {
+	Tar     string   // path of the uncompressed tar in scratch
+	DiffID  v1.Hash  // sha256 of Tar
+	Size    int64    // bytes of Tar
+	FS      string   // unpacked tree in scratch, or "" to unpack from Tar
+	Changes []Change // the change list written with the tar
+}
+
+// CommitLayer stores a pending layer: the tar as a blob, the tree as
+// layers/<diffID>/fs. If the layer already exists the pending files are
+// dropped. The pending paths are consumed either way.
+func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
+	defer func() {
+		os.Remove(p.Tar)
+		if p.FS != "" {
+			removeAllForce(p.FS)
+		}
+	}()
+	if s.HasLayer(p.DiffID) {
+		return s.Layer(p.DiffID)
+	}
+	// The blob.
+	if !s.HasBlob(p.DiffID) {
+		if err := os.Chmod(p.Tar, 0o444); err != nil {
+			return LayerMeta{}, err
+		}
+		if err := os.Rename(p.Tar, s.blobPath(p.DiffID)); err != nil {
+			return LayerMeta{}, err
+		}
+	}
+	// The tree, staged in scratch then renamed to layers/<hex>.
+	stage, err := s.TempDir("layer-")
+	if err != nil {
+		return LayerMeta{}, err
+	}
+	defer removeAllForce(stage)
+	fsDir := filepath.Join(stage, "fs")
+	if p.FS != "" {
+		if err := os.Rename(p.FS, fsDir); err != nil {
+			return LayerMeta{}, fmt.Errorf("commit layer: %w", err)
+		}
+		p.FS = ""
+	} else {
+		if err := os.Mkdir(fsDir, 0o755); err != nil {
+			return LayerMeta{}, err
+		}
+		f, err := s.OpenBlob(p.DiffID)
+		if err != nil {
+			return LayerMeta{}, err
+		}
+		_, err = Extract(f, fsDir)
+		f.Close()
+		if err != nil {
+			return LayerMeta{}, fmt.Errorf("unpack layer %s: %w", p.DiffID, err)
+		}
+	}
+	if p.Changes != nil {
+		b, err := json.Marshal(p.Changes)
+		if err != nil {
+			return LayerMeta{}, err
+		}
+		if err := os.WriteFile(filepath.Join(stage, "changes.json"), b, 0o444); err != nil {
+			return LayerMeta{}, err
+		}
+	}
+	m := LayerMeta{DiffID: p.DiffID, Size: p.Size, Files: len(p.Changes), Created: time.Now().UTC()}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(stage, "meta.json"), b, 0o644); err != nil {
+		return LayerMeta{}, err
+	}
+	if err := os.Rename(stage, s.layerDir(p.DiffID)); err != nil {
+		if s.HasLayer(p.DiffID) { // another process won the race
+			return s.Layer(p.DiffID)
+		}
+		return LayerMeta{}, fmt.Errorf("commit layer: %w", err)
+	}
+	os.Chmod(s.layerDir(p.DiffID), 0o755)
+	return m, nil
+}
+
+// ImportLayer stores a layer read from an uncompressed tar stream (a base
+// image's layer): the blob and the unpacked tree are written in one pass.
+// If expected is non-zero the content must have that digest.
+func (s *Store) ImportLayer(r io.Reader, expected v1.Hash) (LayerMeta, error) {
+	if expected.Hex != "" && s.HasLayer(expected) {
+		return s.Layer(expected)
+	}
+	w, err := s.NewBlobWriter()
+	if err != nil {
+		return LayerMeta{}, err
+	}
+	fsDir, err := s.TempDir("import-")
+	if err != nil {
+		w.Abort()
+		return LayerMeta{}, err
+	}
+	tee := io.TeeReader(r, w)
+	if _, err := Extract(tee, fsDir); err != nil {
+		w.Abort()
+		removeAllForce(fsDir)
+		return LayerMeta{}, err
+	}
+	// Drain padding after the tar's end so the digest covers every byte.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		w.Abort()
+		removeAllForce(fsDir)
+		return LayerMeta{}, err
+	}
+	got := w.Digest()
+	if expected.Hex != "" && got != expected {
+		w.Abort()
+		removeAllForce(fsDir)
+		return LayerMeta{}, fmt.Errorf("layer content is %s, but the image says %s", got, expected)
+	}
+	size := w.Size()
+	name := w.f.Name()
+	w.done = true
+	w.f.Close()
+	return s.CommitLayer(&PendingLayer{Tar: name, DiffID: got, Size: size, FS: fsDir})
+}
+
+// Layers lists every stored layer.
+func (s *Store) Layers() ([]LayerMeta, error) {
+	entries, err := os.ReadDir(filepath.Join(s.root, "layers"))
+	if err != nil {
+		return nil, err
+	}
+	var out []LayerMeta
+	for _, e := range entries {
+		m, err := s.Layer(v1.Hash{Algorithm: "sha256", Hex: e.Name()})
+		if err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// atomicWrite writes a file via a temp file and rename.
+func atomicWrite(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// ImageRecord is one name in the local image store.
+type ImageRecord struct {
+	Name     string    `json:"name"`
+	Manifest v1.Hash   `json:"manifest"`
+	Config   v1.Hash   `json:"config"` // the image id
+	Size     int64     `json:"size"`   // uncompressed layers
+	Created  time.Time `json:"created"`
+}
+
+func (s *Store) withIndex(exclusive bool, fn func(idx map[string]ImageRecord) (bool, error)) error {
+	lockPath := filepath.Join(s.root, "images", "lock")
+	lf, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if err := unix.Flock(int(lf.Fd()), how); err != nil {
+		return err
+	}
+	idx := map[string]ImageRecord{}
+	path := filepath.Join(s.root, "images", "index.json")
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return fmt.Errorf("image index %s: %w", path, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	changed, err := fn(idx)
+	if err != nil || !changed || !exclusive {
+		return err
+	}
+	b, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicWrite(path, b)
+}
+
+// NormalizeName turns "name" into "name:latest" and checks the name is a
+// valid reference name.
+func NormalizeName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("empty image name")
+	}
+	if strings.ContainsAny(name, " \t\n") || strings.HasPrefix(name, "-") {
+		return "", fmt.Errorf("invalid image name %q", name)
+	}
+	if strings.Contains(name, "@") {
+		return name, nil
+	}
+	last := name[strings.LastIndex(name, "/")+1:]
+	if !strings.Contains(last, ":") {
+		name += ":latest"
+	}
+	return name, nil
+}
+
+// Tag points name at a stored image.
+func (s *Store) Tag(name string, rec ImageRecord) error {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return err
+	}
+	rec.Name = n
+	return s.withIndex(true, func(idx map[string]ImageRecord) (bool, error) {
+		idx[n] = rec
+		return true, nil
+	})
+}
+
+// Images lists the local image store, newest first.
+func (s *Store) Images() ([]ImageRecord, error) {
+	var out []ImageRecord
+	err := s.withIndex(false, func(idx map[string]ImageRecord) (bool, error) {
+		for _, r := range idx {
+			out = append(out, r)
+		}
+		return false, nil
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, err
+}
+
+// LookupImage finds a local image by name (with or without tag), by full
+// or abbreviated id ("sha256:abc…" or "abc…", at least 4 hex digits).
+func (s *Store) LookupImage(ref string) (ImageRecord, bool, error) {
+	var found ImageRecord
+	var ok bool
+	err := s.withIndex(false, func(idx map[string]ImageRecord) (bool, error) {
+		if n, err := NormalizeName(ref); err == nil {
+			if r, hit := idx[n]; hit {
+				found, ok = r, true
+				return false, nil
+			}
+		}
+		id := strings.TrimPrefix(ref, "sha256:")
+		if len(id) >= 4 && isHex(id) {
+			for _, r := range idx {
+				if strings.HasPrefix(r.Config.Hex, id) {
+					found, ok = r, true
+					return false, nil
+				}
+			}
+		}
+		return false, nil
+	})
+	return found, ok, err
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Untag removes names (or every name of an id) from the local store. It
+// returns the names removed; an unknown reference is an error and changes
+// nothing.
+func (s *Store) Untag(refs ...string) ([]string, error) {
+	var removed []string
+	err := s.withIndex(true, func(idx map[string]ImageRecord) (bool, error) {
+		var names []string
+		for _, ref := range refs {
+			var match []string
+			if n, err := NormalizeName(ref); err == nil {
+				if _, hit := idx[n]; hit {
+					match = append(match, n)
+				}
+			}
+			if len(match) == 0 {
+				id := strings.TrimPrefix(ref, "sha256:")
+				if len(id) >= 4 && isHex(id) {
+					for n, r := range idx {
+						if strings.HasPrefix(r.Config.Hex, id) {
+							match = append(match, n)
+						}
+					}
+				}
+			}
+			if len(match) == 0 {
+				return false, fmt.Errorf("no such image: %s", ref)
+			}
+			names = append(names, match...)
+		}
+		for _, n := range names {
+			delete(idx, n)
+		}
+		removed = names
+		sort.Strings(removed)
+		return true, nil
+	})
+	return removed, err
+}

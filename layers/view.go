@@ -1,0 +1,285 @@
+package layers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// View is the merged filesystem of a layer chain, read without mounting:
+// overlay rules applied by hand (0/0 character devices hide lower paths,
+// opaque directories hide lower contents). It serves COPY (destination
+// rules, /etc/passwd for --chown), COPY --from a stage, and the TUI's
+// "whole filesystem" tree and file pager.
+type View struct {
+	// Lowers are the unpacked layer dirs, TOP FIRST.
+	Lowers []string
+}
+
+// Entry is one path found in a View.
+type Entry struct {
+	Path  string // path inside the image ("/etc/passwd")
+	Host  string // where it is on the host (in one layer dir)
+	Layer int    // index into Lowers
+	Info  fs.FileInfo
+}
+
+func isWhiteout(fi fs.FileInfo) bool {
+	if fi.Mode()&fs.ModeCharDevice == 0 || fi.Mode()&fs.ModeDevice == 0 {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Rdev == 0
+}
+
+func isOpaque(hostDir string) bool {
+	buf := make([]byte, 4)
+	n, err := unix.Lgetxattr(hostDir, "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
+}
+
+// IsOpaqueDir reports whether a dir in a layer or upper dir is opaque.
+func IsOpaqueDir(hostDir string) bool { return isOpaque(hostDir) }
+
+// Lstat finds p (absolute, cleaned; symlinks not followed) in the view.
+func (v *View) Lstat(p string) (*Entry, error) {
+	p = path.Clean("/" + p)
+	comps := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if p == "/" {
+		comps = nil
+	}
+	for i, lower := range v.Lowers {
+		stop := false
+		hidden := false
+		// Ancestors in this layer.
+		q := lower
+		for _, c := range comps[:max(len(comps)-1, 0)] {
+			q = filepath.Join(q, c)
+			fi, err := os.Lstat(q)
+			if err != nil {
+				break // not in this layer; lower layers decide
+			}
+			if isWhiteout(fi) || !fi.IsDir() {
+				hidden = true
+				break
+			}
+			if isOpaque(q) {
+				stop = true
+			}
+		}
+		if hidden {
+			return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+		}
+		host := filepath.Join(lower, p)
+		fi, err := os.Lstat(host)
+		if err == nil {
+			if isWhiteout(fi) {
+				return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+			}
+			return &Entry{Path: p, Host: host, Layer: i, Info: fi}, nil
+		}
+		if stop {
+			break
+		}
+	}
+	if p == "/" {
+		// An empty image still has a root.
+		fi, err := os.Lstat(os.TempDir())
+		if err != nil {
+			return nil, err
+		}
+		return &Entry{Path: "/", Host: "", Layer: -1, Info: rootInfo{fi}}, nil
+	}
+	return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+}
+
+type rootInfo struct{ fs.FileInfo }
+
+func (rootInfo) Name() string      { return "/" }
+func (rootInfo) Mode() fs.FileMode { return fs.ModeDir | 0o755 }
+func (rootInfo) IsDir() bool       { return true }
+
+// ErrEscapes is returned when a symlink chain needs more than 255 hops.
+var errLoop = errors.New("too many levels of symbolic links")
+
+// Resolve follows symlinks in p inside the view, the root being the
+// image's root (a link can never leave it), and returns the resolved
+// path. When follow is false the last component is not followed. The
+// resolved path need not exist (its missing tail is kept).
+func (v *View) Resolve(p string, follow bool) (string, error) {
+	p = path.Clean("/" + p)
+	rest := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	if p == "/" {
+		return "/", nil
+	}
+	cur := "/"
+	hops := 0
+	for len(rest) > 0 {
+		c := rest[0]
+		rest = rest[1:]
+		if c == "" || c == "." {
+			continue
+		}
+		if c == ".." {
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, c)
+		if len(rest) == 0 && !follow {
+			cur = next
+			break
+		}
+		e, err := v.Lstat(next)
+		if err != nil {
+			// Missing: keep the remaining components as they are.
+			cur = path.Join(append([]string{next}, rest...)...)
+			return cur, nil
+		}
+		if e.Info.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		hops++
+		if hops > 255 {
+			return "", fmt.Errorf("%s: %w", p, errLoop)
+		}
+		target, err := os.Readlink(e.Host)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(target) {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return cur, nil
+}
+
+// Stat finds p following symlinks.
+func (v *View) Stat(p string) (*Entry, error) {
+	r, err := v.Resolve(p, true)
+	if err != nil {
+		return nil, err
+	}
+	return v.Lstat(r)
+}
+
+// ReadFile reads a file (symlinks followed), at most max bytes (max <= 0:
+// all of it).
+func (v *View) ReadFile(p string, max int64) ([]byte, error) {
+	e, err := v.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !e.Info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", p)
+	}
+	f, err := os.Open(e.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size := e.Info.Size()
+	if max > 0 && size > max {
+		size = max
+	}
+	buf := make([]byte, size)
+	n, err := io.ReadFull(f, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
+	}
+	return buf[:n], err
+}
+
+// ReadDir lists a directory of the view (symlinks in p followed), sorted
+// by name.
+func (v *View) ReadDir(p string) ([]*Entry, error) {
+	r, err := v.Resolve(p, true)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := v.Lstat(r)
+	if err != nil {
+		return nil, err
+	}
+	if !dir.Info.IsDir() {
+		return nil, fmt.Errorf("%s: not a directory", p)
+	}
+	seen := map[string]bool{}
+	var out []*Entry
+	start := max(dir.Layer, 0)
+	for i := start; i < len(v.Lowers); i++ {
+		host := filepath.Join(v.Lowers[i], r)
+		fi, err := os.Lstat(host)
+		if err != nil {
+			continue
+		}
+		if isWhiteout(fi) || !fi.IsDir() {
+			break
+		}
+		des, err := os.ReadDir(host)
+		if err != nil {
+			return nil, err
+		}
+		for _, de := range des {
+			if seen[de.Name()] {
+				continue
+			}
+			seen[de.Name()] = true
+			info, err := de.Info()
+			if err != nil {
+				continue
+			}
+			if isWhiteout(info) {
+				continue
+			}
+			out = append(out, &Entry{Path: path.Join(r, de.Name()), Host: filepath.Join(host, de.Name()), Layer: i, Info: info})
+		}
+		if isOpaque(host) {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+// Walk visits every path of the view under root (root included), parents
+// before children, in lexical order. Symlinks are not followed.
+func (v *View) Walk(root string, fn func(e *Entry) error) error {
+	e, err := v.Lstat(root)
+	if err != nil {
+		return err
+	}
+	return v.walk(e, fn)
+}
+
+func (v *View) walk(e *Entry, fn func(e *Entry) error) error {
+	if err := fn(e); err != nil {
+		if errors.Is(err, fs.SkipDir) {
+			return nil
+		}
+		return err
+	}
+	if !e.Info.IsDir() {
+		return nil
+	}
+	kids, err := v.ReadDir(e.Path)
+	if err != nil {
+		return err
+	}
+	for _, k := range kids {
+		if err := v.walk(k, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package sandbox
+
+// initArg is argv[0] of the re-executed binary: Init recognises itself by it.
+const initArg = "strata-sandbox-init"
+
+// The init inherits the config pipe as fd 3 and the message pipe as fd 4.
+const (
+	configFD  = 3
+	messageFD = 4
+)
+
+// initConfig is what Run sends to the init, as JSON over the config pipe.
+type initConfig struct {
+	Rootfs   string   // host directory the overlay is mounted on
+	Lower    []string // top first
+	Upper    string
+	Work     string
+	Args     []string
+	Env      []string
+	Dir      string
+	User     string
+	Hostname string
+	NetNone  bool
+	Mounts   []Mount
+	EtcFiles []etcFile // /etc/hosts, /etc/hostname, /etc/resolv.conf
+	Tty      bool
+}
+
+type etcFile struct {
+	Target string // path in the container
+	Source string // host file
+}
+
+// initMsg is what the init sends back over the message pipe, as a stream of
+// JSON values. The pipe is close-on-exec: EOF without an Error or Exec message
+// means the command was started.
+type initMsg struct {
+	Error string     `json:",omitempty"` // setup failed
+	Exec  *ExecError `json:",omitempty"` // the command could not be executed
+	Stubs *stubs     `json:",omitempty"` // mount points created in the rootfs
+}
+
+// stubs records what the sandbox itself changed in the upper directory, so
+// the parent can undo it after the run.
+type stubs struct {
+	Created []stubEntry // files and dirs created as mount points, in creation order
+	Touched []dirEntry  // directories whose entries changed because of them
+}
+
+type stubEntry struct {
+	Path string // container path (symlinks resolved)
+	Dir  bool
+}
+
+type dirEntry struct {
+	Path     string // container path (symlinks resolved)
+	CopiedUp bool   // existed only in a lower dir before: copied up by the stub
+	Mode     uint32
+	UID, GID uint32
+	Atime    int64 // ns, before the stubs were created
+	Mtime    int64
+	After    int64 // mtime in Upper once all stubs were created
+}

@@ -1,0 +1,465 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const runDirPrefix = "strata-run-"
+
+// Supported reports why the sandbox cannot run here, or nil.
+func Supported() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("sandbox: needs root (euid is %d); rootless containers are not implemented", os.Geteuid())
+	}
+	b, err := os.ReadFile("/proc/filesystems")
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if !strings.Contains(string(b), "\toverlay\n") {
+		return errors.New("sandbox: the kernel has no overlay filesystem (modprobe overlay)")
+	}
+	for _, ns := range []string{"mnt", "pid", "uts", "ipc", "net"} {
+		if _, err := os.Stat("/proc/self/ns/" + ns); err != nil {
+			return fmt.Errorf("sandbox: the kernel has no %s namespaces: %w", ns, err)
+		}
+	}
+	if _, err := os.Stat("/proc/self/exe"); err != nil {
+		return fmt.Errorf("sandbox: cannot re-execute this binary: %w", err)
+	}
+	return nil
+}
+
+func validate(spec *Spec) error {
+	if spec == nil {
+		return errors.New("sandbox: nil spec")
+	}
+	if len(spec.Args) == 0 {
+		return errors.New("sandbox: spec has no command (Args is empty)")
+	}
+	if spec.Upper == "" || spec.Work == "" {
+		return errors.New("sandbox: spec needs Upper and Work directories")
+	}
+	switch spec.Network {
+	case "", "host", "none":
+	default:
+		return fmt.Errorf("sandbox: network %q is not supported (want host or none)", spec.Network)
+	}
+	if spec.ID != "" {
+		if _, err := hex.DecodeString(spec.ID); err != nil || len(spec.ID) < 12 {
+			return fmt.Errorf("sandbox: container id %q: want at least 12 hex digits", spec.ID)
+		}
+	}
+	for _, m := range spec.Mounts {
+		if !filepath.IsAbs(m.Target) {
+			return fmt.Errorf("sandbox: mount target %q: must be absolute", m.Target)
+		}
+	}
+	return nil
+}
+
+// Run starts the container described by spec and waits for its command.
+// exitCode is the command's exit status (128+signal when killed). err reports
+// setup failures (naming the failed operation), an *ExecError when the
+// command cannot be executed (with exitCode 127 or 126), and cancellation of
+// ctx (the whole container is killed first; exitCode is then 137).
+//
+// Run leaves no process, mount, cgroup or temporary directory behind, and
+// removes from spec.Upper the mount points it had to create.
+func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode int, err error) {
+	if err := validate(spec); err != nil {
+		return -1, err
+	}
+	if err := ctx.Err(); err != nil {
+		return -1, err
+	}
+	id := spec.ID
+	if id == "" {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	tmpRoot := spec.TmpDir
+	if tmpRoot == "" {
+		tmpRoot = os.TempDir()
+	}
+	runDir, err := os.MkdirTemp(tmpRoot, runDirPrefix+id[:12]+"-")
+	if err != nil {
+		return -1, fmt.Errorf("sandbox: create run directory: %w", err)
+	}
+	defer os.RemoveAll(runDir)
+
+	cfg := initConfig{
+		Rootfs:   filepath.Join(runDir, "rootfs"),
+		Lower:    spec.Lower,
+		Upper:    spec.Upper,
+		Work:     spec.Work,
+		Args:     spec.Args,
+		Env:      spec.Env,
+		Dir:      spec.Dir,
+		User:     spec.User,
+		Hostname: hostname,
+		NetNone:  spec.Network == "none",
+		Mounts:   spec.Mounts,
+		Tty:      spec.Tty,
+	}
+	if err := prepareRunDir(runDir, &cfg); err != nil {
+		return -1, err
+	}
+
+	cg, err := newCgroup(id, spec.Memory, spec.PidsLimit)
+	if err != nil {
+		return -1, err
+	}
+	defer cg.remove()
+
+	c, err := start(ctx, &cfg, spec, stdout, stderr)
+	if err != nil {
+		return -1, err
+	}
+	defer c.release()
+	pid := c.cmd.Process.Pid
+
+	if err := cg.add(pid); err != nil {
+		c.kill()
+		c.wait()
+		return -1, err
+	}
+	if err := c.sendConfig(&cfg); err != nil {
+		c.kill()
+		c.wait()
+		return -1, err
+	}
+	msgs, readErr := c.readMessages()
+	var st *stubs
+	var setupErr error
+	for _, m := range msgs {
+		switch {
+		case m.Stubs != nil:
+			st = m.Stubs
+		case m.Exec != nil:
+			setupErr = m.Exec
+			exitCode = m.Exec.Code
+		case m.Error != "":
+			setupErr = errors.New("sandbox: " + m.Error)
+		}
+	}
+	if setupErr == nil && readErr != nil {
+		setupErr = fmt.Errorf("sandbox: read init messages: %w", readErr)
+	}
+	if setupErr != nil {
+		c.kill()
+	} else {
+		c.startIO()
+	}
+	state := c.wait()
+	if st != nil {
+		if err := cleanStubs(spec.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
+			setupErr = err
+		}
+	}
+	if ctx.Err() != nil {
+		return 128 + int(syscall.SIGKILL), fmt.Errorf("sandbox: container %s: %w", id[:12], context.Cause(ctx))
+	}
+	if setupErr != nil {
+		var execErr *ExecError
+		if errors.As(setupErr, &execErr) {
+			return exitCode, setupErr
+		}
+		return -1, setupErr
+	}
+	if state == nil {
+		return -1, errors.New("sandbox: container init vanished")
+	}
+	return exitStatus(state), nil
+}
+
+func exitStatus(ps *os.ProcessState) int {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// prepareRunDir creates the overlay mount point, the empty lower dir for
+// scratch, and the /etc files.
+func prepareRunDir(runDir string, cfg *initConfig) error {
+	if err := os.WriteFile(filepath.Join(runDir, "owner"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if err := os.Mkdir(cfg.Rootfs, 0o755); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if len(cfg.Lower) == 0 {
+		empty := filepath.Join(runDir, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		cfg.Lower = []string{empty}
+	}
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+	hosts += "127.0.1.1\t" + cfg.Hostname + "\n"
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || cfg.NetNone {
+		resolv = nil
+	}
+	if len(resolv) == 0 && !cfg.NetNone {
+		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
+	}
+	files := []struct{ name, target, content string }{
+		{"hosts", "/etc/hosts", hosts},
+		{"hostname", "/etc/hostname", cfg.Hostname + "\n"},
+		{"resolv.conf", "/etc/resolv.conf", string(resolv)},
+	}
+	for _, f := range files {
+		p := filepath.Join(runDir, f.name)
+		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+		cfg.EtcFiles = append(cfg.EtcFiles, etcFile{Target: f.target, Source: p})
+	}
+	return nil
+}
+
+// container is the started init process and the parent's ends of its pipes.
+type container struct {
+	cmd        *exec.Cmd
+	configW    *os.File
+	messagesR  *os.File
+	tty        *ttyIO
+	stdinPipe  *os.File // parent's write end when Stdin is not a file
+	stdin      io.Reader
+	stopStdin  chan struct{}
+	stopCancel func() bool
+	waited     bool
+	state      *os.ProcessState
+}
+
+func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.Writer) (*container, error) {
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: pipe: %w", err)
+	}
+	messagesR, messagesW, err := os.Pipe()
+	if err != nil {
+		configR.Close()
+		configW.Close()
+		return nil, fmt.Errorf("sandbox: pipe: %w", err)
+	}
+	c := &container{configW: configW, messagesR: messagesR, stopStdin: make(chan struct{})}
+	cmd := exec.Command("/proc/self/exe")
+	cmd.Args = []string{initArg}
+	cmd.Env = []string{}
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{configR, messagesW}
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if cfg.NetNone {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: flags,
+		Pdeathsig:  syscall.SIGKILL,
+		Setsid:     true,
+	}
+	var childFiles []*os.File // closed in the parent after Start
+	if spec.Tty {
+		t, err := openTTY()
+		if err != nil {
+			configR.Close()
+			configW.Close()
+			messagesR.Close()
+			messagesW.Close()
+			return nil, err
+		}
+		c.tty = t
+		t.stdin, t.stdout = spec.Stdin, stdout
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.slave, t.slave, t.slave
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+		childFiles = append(childFiles, t.slave)
+	} else {
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		if f, ok := spec.Stdin.(*os.File); ok {
+			cmd.Stdin = f
+		} else if spec.Stdin != nil {
+			// Our own pipe: exec.Cmd would make Wait block on a reader that
+			// never returns.
+			r, w, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("sandbox: pipe: %w", err)
+			}
+			cmd.Stdin = r
+			childFiles = append(childFiles, r)
+			c.stdinPipe, c.stdin = w, spec.Stdin
+		}
+		cmd.WaitDelay = 5 * time.Second
+	}
+	childFiles = append(childFiles, configR, messagesW)
+	c.cmd = cmd
+	if err := cmd.Start(); err != nil {
+		for _, f := range childFiles {
+			f.Close()
+		}
+		c.release()
+		return nil, fmt.Errorf("sandbox: start container init %s: %w", "/proc/self/exe", err)
+	}
+	for _, f := range childFiles {
+		f.Close()
+	}
+	if c.tty != nil {
+		c.tty.slave = nil
+	}
+	// Killing the init (PID 1 of the namespace) kills everything in it.
+	c.stopCancel = context.AfterFunc(ctx, c.kill)
+	return c, nil
+}
+
+func (c *container) sendConfig(cfg *initConfig) error {
+	defer func() {
+		c.configW.Close()
+		c.configW = nil
+	}()
+	if err := json.NewEncoder(c.configW).Encode(cfg); err != nil {
+		return fmt.Errorf("sandbox: send config to container init: %w", err)
+	}
+	return nil
+}
+
+// readMessages reads the init's messages until EOF: the pipe is close-on-exec,
+// so EOF means the command was executed or the init died.
+func (c *container) readMessages() ([]initMsg, error) {
+	defer func() {
+		c.messagesR.Close()
+		c.messagesR = nil
+	}()
+	var out []initMsg
+	dec := json.NewDecoder(c.messagesR)
+	for {
+		var m initMsg
+		err := dec.Decode(&m)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, m)
+	}
+}
+
+// startIO starts copying stdin (and the tty) once the command runs.
+func (c *container) startIO() {
+	if c.tty != nil {
+		c.tty.start(c.stopStdin)
+	}
+	if c.stdinPipe != nil {
+		go func(w *os.File, r io.Reader) {
+			copyUntil(w, r, c.stopStdin)
+			w.Close()
+		}(c.stdinPipe, c.stdin)
+		c.stdinPipe = nil
+	}
+}
+
+func (c *container) kill() {
+	if c.cmd != nil && c.cmd.Process != nil {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+// wait reaps the init; when it returns, every process of the PID namespace
+// is gone (the kernel kills them when PID 1 exits and waits for them).
+func (c *container) wait() *os.ProcessState {
+	if c.waited {
+		return c.state
+	}
+	c.waited = true
+	_ = c.cmd.Wait()
+	c.state = c.cmd.ProcessState
+	close(c.stopStdin)
+	if c.tty != nil {
+		c.tty.finish()
+	}
+	return c.state
+}
+
+func (c *container) release() {
+	if c.stopCancel != nil {
+		c.stopCancel()
+	}
+	if c.cmd != nil && c.cmd.Process != nil && !c.waited {
+		c.kill()
+		c.wait()
+	}
+	for _, f := range []*os.File{c.configW, c.messagesR, c.stdinPipe} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if c.tty != nil {
+		c.tty.close()
+	}
+}
+
+// copyUntil copies r to w until EOF, an error, or stop. A file is polled so
+// that the copy really ends at stop (and does not eat the next keystroke).
+func copyUntil(w io.Writer, r io.Reader, stop <-chan struct{}) {
+	f, ok := r.(*os.File)
+	if !ok {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = io.Copy(w, r)
+		}()
+		select {
+		case <-done:
+		case <-stop:
+		}
+		return
+	}
+	buf := make([]byte, 32*1024)
+	fd := int(f.Fd())
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		if n <= 0 {
+			continue
+		}
+		nr, err := unix.Read(fd, buf)
+		if nr > 0 {
+			if _, werr := w.Write(buf[:nr]); werr != nil {
+				return
+			}
+		}
+		if nr == 0 || (err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR)) {
+			return
+		}
+	}
+}

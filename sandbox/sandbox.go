@@ -1,0 +1,86 @@
+// Package sandbox runs one command in a temporary Linux container that it sets
+// up itself: no runc, no daemon.
+//
+// Run re-executes the current binary (/proc/self/exe) as the container init in
+// new mount, PID, UTS, IPC (and optionally network) namespaces. The init reads
+// its configuration as JSON from an inherited pipe, mounts an overlay root
+// filesystem, /proc, /dev, /sys and the requested mounts, pivots into the new
+// root, drops privileges (user, groups, capabilities, no_new_privs, rlimits,
+// seccomp) and execs the command. Setup errors travel back to the parent over a
+// close-on-exec pipe, so a failed mount is a real error naming the operation,
+// source, target and flags.
+//
+// Every program that calls Run must call Init first thing in main (and tests
+// in TestMain), because the re-executed binary has to recognise itself.
+//
+// The package knows nothing about Dockerfiles or images: it gets directories,
+// an argv and an environment.
+package sandbox
+
+import (
+	"fmt"
+	"io"
+)
+
+// Mount is an extra mount in the container.
+type Mount struct {
+	Type     string   // "bind" or "tmpfs"
+	Source   string   // host path for bind
+	Target   string   // absolute path inside the container
+	ReadOnly bool     // read-only (recursively for binds)
+	Options  []string // mount flags ("nosuid", "nodev", "noexec", "exec", ...) and data ("size=64m", "mode=1777")
+}
+
+// Spec describes one container run.
+type Spec struct {
+	// Root filesystem: overlayfs of Lower (read-only dirs, top first, like
+	// overlay's lowerdir=) with the fresh Upper and Work dirs (the caller
+	// creates them empty, on the same filesystem). Lower may be empty
+	// (scratch). After Run, Upper holds exactly what the command changed:
+	// mount points the sandbox had to create are removed again.
+	Lower       []string
+	Upper, Work string
+
+	Args []string // argv; Args[0] is looked up in the container's PATH when it has no slash
+	Env  []string // KEY=VALUE; PATH defaults to DefaultPath, HOME to the user's home
+	Dir  string   // working directory (default "/"); created (0755, owned by the user) if missing
+	// User is "", "name", "uid", "name:group" or "uid:gid", resolved from the
+	// container's /etc/passwd and /etc/group like Docker does.
+	User     string
+	Hostname string // default: the first 12 characters of ID
+	Network  string // "host" (default) or "none" (new network namespace with lo up)
+	Mounts   []Mount
+
+	Memory    int64 // memory limit in bytes, 0 = unlimited
+	PidsLimit int64 // maximum number of processes, 0 = unlimited
+
+	Tty   bool      // run the command on a new pseudo-terminal; Stdin is its input
+	Stdin io.Reader // nil = /dev/null
+
+	ID string // container id (hex); generated when empty
+
+	// TmpDir is where the run's scratch directory (overlay mount point,
+	// hosts/resolv.conf/hostname files) is created and removed again.
+	// Default os.TempDir(). Sweep(TmpDir) removes what a crashed process left.
+	TmpDir string
+}
+
+// DefaultPath is the PATH a container gets when Spec.Env has none (Docker's).
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// ExecError is returned by Run when the container was set up but its command
+// could not be started, like Docker's `exec: "foo": executable file not found
+// in $PATH`. Run returns it together with the exit code a shell would give:
+// 127 (not found) or 126 (found but not executable).
+type ExecError struct {
+	Command string
+	Code    int
+	Err     string
+}
+
+func (e *ExecError) Error() string {
+	return fmt.Sprintf("exec: %q: %s", e.Command, e.Err)
+}
+
+// ExitCode returns the exit code that goes with the error (126 or 127).
+func (e *ExecError) ExitCode() int { return e.Code }

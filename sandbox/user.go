@@ -1,0 +1,168 @@
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// execUser is a resolved Spec.User.
+type execUser struct {
+	UID, GID int
+	Groups   []int // supplementary groups
+	Home     string
+}
+
+type passwdEntry struct {
+	Name     string
+	UID, GID int
+	Home     string
+}
+
+type groupEntry struct {
+	Name    string
+	GID     int
+	Members []string
+}
+
+func parsePasswd(r io.Reader) []passwdEntry {
+	var out []passwdEntry
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) < 4 {
+			continue
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		e := passwdEntry{Name: f[0], UID: uid, GID: gid}
+		if len(f) > 5 {
+			e.Home = f[5]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func parseGroup(r io.Reader) []groupEntry {
+	var out []groupEntry
+	s := bufio.NewScanner(r)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) < 3 {
+			continue
+		}
+		gid, err := strconv.Atoi(f[2])
+		if err != nil {
+			continue
+		}
+		e := groupEntry{Name: f[0], GID: gid}
+		if len(f) > 3 && f[3] != "" {
+			for _, m := range strings.Split(f[3], ",") {
+				if m = strings.TrimSpace(m); m != "" {
+					e.Members = append(e.Members, m)
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// readEntries reads a passwd or group file; a missing file is empty, like Docker.
+func readEntries[T any](path string, parse func(io.Reader) []T) ([]T, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	defer f.Close()
+	return parse(f), nil
+}
+
+// resolveUser resolves a Docker USER string against passwd and group entries,
+// following moby/sys/user.GetExecUser: a numeric user or group that is not in
+// the files is used as is; a name that is not found is an error; supplementary
+// groups come from the group file when no group was given explicitly.
+func resolveUser(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
+	u := execUser{UID: 0, GID: 0, Home: "/"}
+	userSpec, groupSpec, hasGroup := strings.Cut(spec, ":")
+	if userSpec == "" {
+		userSpec = "0"
+		if spec == "" {
+			hasGroup = false
+		}
+	}
+	var entry *passwdEntry
+	uid, numErr := strconv.Atoi(userSpec)
+	for i := range passwd {
+		p := &passwd[i]
+		if (numErr == nil && p.UID == uid) || (numErr != nil && p.Name == userSpec) {
+			entry = p
+			break
+		}
+	}
+	switch {
+	case entry != nil:
+		u.UID, u.GID = entry.UID, entry.GID
+		if entry.Home != "" {
+			u.Home = entry.Home
+		}
+	case numErr == nil:
+		if uid < 0 {
+			return u, fmt.Errorf("invalid user %q: negative uid", spec)
+		}
+		u.UID = uid
+	default:
+		return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userSpec)
+	}
+
+	if hasGroup && groupSpec != "" {
+		gid, numErr := strconv.Atoi(groupSpec)
+		found := false
+		for _, g := range groups {
+			if (numErr == nil && g.GID == gid) || (numErr != nil && g.Name == groupSpec) {
+				u.GID, found = g.GID, true
+				break
+			}
+		}
+		if !found {
+			if numErr != nil {
+				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", groupSpec)
+			}
+			if gid < 0 {
+				return u, fmt.Errorf("invalid group %q: negative gid", groupSpec)
+			}
+			u.GID = gid
+		}
+		return u, nil
+	}
+	if entry != nil {
+		seen := map[int]bool{}
+		for _, g := range groups {
+			for _, m := range g.Members {
+				if m == entry.Name && !seen[g.GID] {
+					seen[g.GID] = true
+					u.Groups = append(u.Groups, g.GID)
+				}
+			}
+		}
+	}
+	return u, nil
+}

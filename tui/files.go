@@ -1,0 +1,565 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+)
+
+// FilesKeyMap are the keys of the Files tab.
+type FilesKeyMap struct {
+	NavKeyMap
+	Open     key.Binding
+	Collapse key.Binding
+	Expand   key.Binding
+	Filter   key.Binding
+	Sort     key.Binding
+	Whole    key.Binding
+	Search   key.Binding
+	Clear    key.Binding
+}
+
+// DefaultFilesKeyMap returns the Files tab keys.
+func DefaultFilesKeyMap() FilesKeyMap {
+	return FilesKeyMap{
+		NavKeyMap: DefaultNavKeyMap(),
+		Open:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open/fold")),
+		Collapse:  key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "collapse")),
+		Expand:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "expand")),
+		Filter:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "filter kind")),
+		Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort size/name")),
+		Whole:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "step/whole fs")),
+		Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Clear:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear search")),
+	}
+}
+
+// fileFilter selects which entries the Files tab lists.
+type fileFilter int
+
+const (
+	filterAll fileFilter = iota
+	filterChanged
+	filterAdded
+	filterModified
+	filterDeleted
+)
+
+func (f fileFilter) String() string {
+	return [...]string{"all", "changed", "added", "modified", "deleted"}[f]
+}
+
+// FilesModel is the change tree of a snapshot: this step's changes, or the
+// whole filesystem at the snapshot with the changes marked.
+type FilesModel struct {
+	c       *common
+	be      Backend
+	keys    FilesKeyMap
+	w, h    int
+	focused bool
+
+	step  int
+	snap  *build.Snapshot
+	whole bool
+
+	tree      *ftree
+	treeSnap  *build.Snapshot
+	treeWhole bool
+	loading   bool
+	err       string
+	seq       int
+
+	expanded []bool
+	filter   fileFilter
+	bySize   bool
+	input    lineInput
+	query    string
+	qmatch   []bool
+	vis      []int32
+	cursor   int
+	off      int
+}
+
+func newFiles(c *common, be Backend) FilesModel {
+	return FilesModel{c: c, be: be, keys: DefaultFilesKeyMap(), step: -1}
+}
+
+type filesLoadedMsg struct {
+	seq   int
+	snap  *build.Snapshot
+	whole bool
+	tree  *ftree
+	err   error
+}
+
+// openFileMsg asks the root to show a file in the File tab.
+type openFileMsg struct {
+	step int
+	snap *build.Snapshot
+	ch   layers.Change // Path set; Kind is the mark (0 when unchanged)
+}
+
+// SetSize sets the content size.
+func (m *FilesModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis)) }
+
+// SetFocus marks the pane focused.
+func (m *FilesModel) SetFocus(f bool) { m.focused = f }
+
+// Capturing is true while the search input takes every key.
+func (m FilesModel) Capturing() bool { return m.input.active }
+
+func (m FilesModel) body() int {
+	h := m.h - 1
+	if m.input.active {
+		h--
+	}
+	return max(1, h)
+}
+
+// SetStep points the tab at a step's snapshot; Load fetches it.
+func (m *FilesModel) SetStep(step int, snap *build.Snapshot) {
+	m.step, m.snap = step, snap
+}
+
+// Load returns the Cmd that builds the tree when what is shown is stale.
+func (m *FilesModel) Load() tea.Cmd {
+	if m.snap == nil || (m.tree != nil && m.treeSnap == m.snap && m.treeWhole == m.whole) {
+		return nil
+	}
+	if m.loading && m.treeSnap == m.snap && m.treeWhole == m.whole {
+		return nil
+	}
+	m.seq++
+	m.loading, m.err = true, ""
+	m.treeSnap, m.treeWhole = m.snap, m.whole
+	return loadTree(m.be, m.seq, m.snap, m.whole)
+}
+
+func loadTree(be Backend, seq int, snap *build.Snapshot, whole bool) tea.Cmd {
+	return func() tea.Msg {
+		if !whole {
+			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(snap.Changes, nil)}
+		}
+		all, err := be.Tree(snap)
+		if err != nil {
+			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
+		}
+		marks := snap.Changes
+		if marks == nil {
+			marks = []layers.Change{}
+		}
+		return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: buildTree(all, marks)}
+	}
+}
+
+func (m *FilesModel) loaded(msg filesLoadedMsg) {
+	if msg.seq != m.seq {
+		return
+	}
+	m.loading = false
+	if msg.err != nil {
+		m.err = msg.err.Error()
+		m.tree = nil
+		return
+	}
+	m.tree = msg.tree
+	m.bySize = false
+	m.query, m.qmatch = "", nil
+	m.cursor, m.off = 0, 0
+	m.defaultExpand()
+	m.flatten()
+}
+
+// defaultExpand opens small trees fully; large ones down to where the
+// changes are, a few levels deep.
+func (m *FilesModel) defaultExpand() {
+	n := len(m.tree.nodes)
+	if cap(m.expanded) >= n {
+		m.expanded = m.expanded[:n]
+		clear(m.expanded)
+	} else {
+		m.expanded = make([]bool, n)
+	}
+	small := n <= 2000
+	for i := range m.tree.nodes {
+		nd := &m.tree.nodes[i]
+		if !nd.dir {
+			continue
+		}
+		switch {
+		case m.treeWhole:
+			m.expanded[i] = nd.kinds[0] > 0 && (small || nd.depth < 4)
+		default:
+			m.expanded[i] = small || nd.depth < 3
+		}
+	}
+	m.expanded[0] = true
+}
+
+func (m *FilesModel) keep(n int32) bool {
+	nd := &m.tree.nodes[n]
+	switch m.filter {
+	case filterChanged:
+		if nd.kinds[0] == 0 {
+			return false
+		}
+	case filterAdded, filterModified, filterDeleted:
+		if nd.kinds[m.filter-1] == 0 {
+			return false
+		}
+	}
+	return m.qmatch == nil || m.qmatch[n]
+}
+
+// flatten lists the visible rows: depth first, folded directories skipped.
+func (m *FilesModel) flatten() {
+	m.vis = m.vis[:0]
+	if m.tree == nil {
+		return
+	}
+	searching := m.qmatch != nil
+	var walk func(n int32)
+	walk = func(n int32) {
+		for _, c := range m.tree.nodes[n].children {
+			if !m.keep(c) {
+				continue
+			}
+			m.vis = append(m.vis, c)
+			if m.tree.nodes[c].dir && (m.expanded[c] || searching) {
+				walk(c)
+			}
+		}
+	}
+	walk(0)
+	m.cursor = clamp(m.cursor, 0, max(0, len(m.vis)-1))
+	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+}
+
+// setQuery filters the tree to names containing q (and their parents).
+func (m *FilesModel) setQuery(q string) {
+	m.query = q
+	if q == "" || m.tree == nil {
+		m.qmatch = nil
+		m.flatten()
+		return
+	}
+	mt := newMatcher(q)
+	qm := make([]bool, len(m.tree.nodes))
+	for i := len(m.tree.nodes) - 1; i > 0; i-- {
+		nd := &m.tree.nodes[i]
+		if qm[i] || mt.match(nd.name) {
+			qm[i] = true
+			qm[nd.parent] = true
+		}
+	}
+	m.qmatch = qm
+	m.cursor = 0
+	m.flatten()
+	// put the cursor on the first real match
+	for i, n := range m.vis {
+		if mt.match(m.tree.nodes[n].name) {
+			m.cursor = i
+			break
+		}
+	}
+	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+}
+
+// Update handles keys and loaded trees.
+func (m FilesModel) Update(msg tea.Msg) (FilesModel, tea.Cmd) {
+	switch msg := msg.(type) {
+	case filesLoadedMsg:
+		m.loaded(msg)
+	case tea.KeyPressMsg:
+		if m.input.active {
+			switch m.input.update(msg) {
+			case inputChanged:
+				m.setQuery(m.input.value)
+			case inputCanceled:
+				m.setQuery("")
+			}
+			return m, nil
+		}
+		return m.keyPress(msg)
+	}
+	return m, nil
+}
+
+func (m FilesModel) keyPress(msg tea.KeyPressMsg) (FilesModel, tea.Cmd) {
+	if key.Matches(msg, m.keys.Whole) {
+		m.whole = !m.whole
+		return m, m.Load()
+	}
+	if m.tree == nil {
+		return m, nil
+	}
+	if cur, ok := navDelta(m.keys.NavKeyMap, msg, m.cursor, len(m.vis), m.body()); ok {
+		m.cursor = cur
+		m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, m.keys.Open):
+		return m, m.open()
+	case key.Matches(msg, m.keys.Expand):
+		m.fold(true)
+	case key.Matches(msg, m.keys.Collapse):
+		m.fold(false)
+	case key.Matches(msg, m.keys.Filter):
+		m.filter = (m.filter + 1) % 5
+		if m.filter == filterChanged && !m.treeWhole {
+			m.filter = filterAdded // every entry is a change already
+		}
+		m.flatten()
+	case key.Matches(msg, m.keys.Sort):
+		m.bySize = !m.bySize
+		cur := m.current()
+		m.tree.sortBy(m.bySize)
+		m.flatten()
+		m.reveal(cur)
+	case key.Matches(msg, m.keys.Search):
+		m.input.start("/", m.query)
+	case key.Matches(msg, m.keys.Clear):
+		m.setQuery("")
+	}
+	return m, nil
+}
+
+func (m FilesModel) current() int32 {
+	if m.cursor >= 0 && m.cursor < len(m.vis) {
+		return m.vis[m.cursor]
+	}
+	return -1
+}
+
+// reveal puts the cursor on node n when it is visible.
+func (m *FilesModel) reveal(n int32) {
+	for i, v := range m.vis {
+		if v == n {
+			m.cursor = i
+			break
+		}
+	}
+	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+}
+
+func (m *FilesModel) fold(open bool) {
+	n := m.current()
+	if n < 0 {
+		return
+	}
+	nd := &m.tree.nodes[n]
+	if nd.dir && m.expanded[n] != open && len(nd.children) > 0 {
+		m.expanded[n] = open
+		m.flatten()
+		return
+	}
+	if !open && nd.parent > 0 { // on a leaf or a folded dir: go to the parent
+		m.reveal(nd.parent)
+	}
+}
+
+func (m *FilesModel) open() tea.Cmd {
+	n := m.current()
+	if n < 0 {
+		return nil
+	}
+	nd := &m.tree.nodes[n]
+	if nd.dir {
+		m.expanded[n] = !m.expanded[n]
+		m.flatten()
+		return nil
+	}
+	ch := nd.ch
+	ch.Path, ch.Kind = nd.path, nd.mark
+	step, snap := m.step, m.treeSnap
+	return func() tea.Msg { return openFileMsg{step: step, snap: snap, ch: ch} }
+}
+
+// Click moves the cursor to the clicked row (a second click opens it).
+func (m *FilesModel) Click(row int) tea.Cmd {
+	i := m.off + row - 1 // row 0 is the header
+	if i < 0 || i >= len(m.vis) {
+		return nil
+	}
+	if i == m.cursor {
+		return m.open()
+	}
+	m.cursor = i
+	return nil
+}
+
+// Scroll moves the cursor by n rows.
+func (m *FilesModel) Scroll(n int) {
+	m.cursor = clamp(m.cursor+n, 0, max(0, len(m.vis)-1))
+	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+}
+
+func (m FilesModel) header() string {
+	st := &m.c.st
+	if m.tree == nil {
+		return ""
+	}
+	s := m.tree.stats
+	what := "this step"
+	if m.treeWhole {
+		what = "whole filesystem"
+	}
+	left := st.bold.Render(what) + ": " +
+		st.added.Render("+"+itoa(s.Added)) + " " + st.modified.Render("~"+itoa(s.Modified)) + " " +
+		st.deleted.Render("-"+itoa(s.Deleted)) + " " + humanBytes(s.Bytes)
+	sort := "name"
+	if m.bySize {
+		sort = "size"
+	}
+	right := "filter " + m.filter.String() + " · sort " + sort
+	if m.query != "" && !m.input.active {
+		right = "/" + m.query + " · " + right
+	}
+	return leftRight(left, st.dim.Render(" "+right), m.w)
+}
+
+// View renders the tab.
+func (m FilesModel) View() string {
+	st := &m.c.st
+	lines := make([]string, 0, m.h)
+	switch {
+	case m.snap == nil:
+		lines = append(lines, st.dim.Render("no snapshot yet: the step has not finished"))
+	case m.loading || m.treeSnap != m.snap || m.treeWhole != m.whole:
+		lines = append(lines, st.dim.Render("loading…"))
+	case m.err != "":
+		lines = append(lines, st.failed.Render("files: "+m.err))
+	case m.tree == nil:
+		lines = append(lines, st.dim.Render("loading…"))
+	case !m.treeWhole && len(m.snap.Changes) == 0:
+		lines = append(lines, m.header(),
+			st.dim.Render("no filesystem change: this step only changed the image config (see Config)."),
+			st.dim.Render("press w to browse the whole filesystem at this snapshot."))
+	default:
+		lines = append(lines, m.header())
+		body := m.body()
+		wide := m.w >= 70
+		for i := m.off; i < len(m.vis) && len(lines) < body+1; i++ {
+			lines = append(lines, m.row(m.vis[i], i == m.cursor, wide))
+		}
+		if len(m.vis) == 0 {
+			lines = append(lines, st.dim.Render("nothing matches"))
+		}
+	}
+	if m.input.active {
+		for len(lines) < m.h-1 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, m.input.view(st, m.w))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m FilesModel) row(n int32, cur, wide bool) string {
+	st := &m.c.st
+	nd := &m.tree.nodes[n]
+	var b strings.Builder
+	mark, ms := " ", st.plain
+	switch nd.mark {
+	case layers.Added:
+		mark, ms = "+", st.added
+	case layers.Modified:
+		mark, ms = "~", st.modified
+	case layers.Deleted:
+		mark, ms = "-", st.deleted
+	default:
+		if !m.treeWhole || nd.ch.Path == "" {
+			ms = st.dim
+		}
+	}
+	b.WriteString(mark)
+	b.WriteByte(' ')
+	if wide {
+		b.WriteString(fit(modeString(nd), 10))
+		b.WriteByte(' ')
+		own := ""
+		if nd.ch.Path != "" && nd.mark != layers.Deleted {
+			own = itoa(nd.ch.UID) + ":" + itoa(nd.ch.GID)
+		}
+		b.WriteString(fit(own, 9))
+	}
+	sz := ""
+	if nd.mark != layers.Deleted && (nd.dir || nd.ch.Type == layers.TypeRegular) {
+		sz = humanBytes(nd.size)
+	}
+	b.WriteString(strings.Repeat(" ", max(0, 9-len(sz))))
+	b.WriteString(sz)
+	b.WriteString("  ")
+	b.WriteString(strings.Repeat("  ", int(nd.depth-1)))
+	name := nd.name
+	if nd.dir {
+		if m.expanded[n] || m.qmatch != nil {
+			b.WriteString("▾ ")
+		} else {
+			b.WriteString("▸ ")
+		}
+		name += "/"
+	} else {
+		b.WriteString("  ")
+	}
+	plain := b.String()
+	tail := ""
+	if nd.ch.Type == layers.TypeSymlink || nd.ch.Type == layers.TypeHardlink {
+		tail = " → " + nd.ch.Linkname
+	}
+	if nd.ch.Opaque {
+		tail += " (opaque)"
+	}
+	if cur {
+		s := st.selected
+		if !m.focused {
+			s = st.selectedBlur
+		}
+		return s.Render(fit(plain+name+tail, m.w))
+	}
+	return fit(ms.Render(plain)+ms.Render(name)+st.dim.Render(tail), m.w)
+}
+
+// modeString is "drwxr-xr-x" for an entry.
+func modeString(nd *fnode) string {
+	if nd.ch.Path == "" || nd.mark == layers.Deleted {
+		if nd.dir && nd.ch.Path == "" {
+			return "d"
+		}
+		return ""
+	}
+	t := byte('-')
+	switch nd.ch.Type {
+	case layers.TypeDir:
+		t = 'd'
+	case layers.TypeSymlink:
+		t = 'l'
+	case layers.TypeHardlink:
+		t = 'h'
+	case layers.TypeFIFO:
+		t = 'p'
+	case layers.TypeChar:
+		t = 'c'
+	case layers.TypeBlock:
+		t = 'b'
+	case layers.TypeSocket:
+		t = 's'
+	}
+	perm := nd.ch.Mode.Perm()
+	const rwx = "rwxrwxrwx"
+	var buf [10]byte
+	buf[0] = t
+	for i := 0; i < 9; i++ {
+		if perm&(1<<uint(8-i)) != 0 {
+			buf[i+1] = rwx[i]
+		} else {
+			buf[i+1] = '-'
+		}
+	}
+	return string(buf[:])
+}

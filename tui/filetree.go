@@ -1,0 +1,177 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// fnode is one path of a file tree. The tree holds no UI state (expanded
+// flags live in the pane), like dive's filetree.
+type fnode struct {
+	name     string // last path element ("" for the root)
+	path     string // absolute path
+	parent   int32
+	children []int32
+	ch       layers.Change // the entry (Path empty for a synthesized directory)
+	mark     layers.ChangeKind
+	dir      bool
+	depth    int32
+	size     int64    // regular-file bytes in the subtree
+	kinds    [4]int32 // changed entries in the subtree by kind (index = ChangeKind)
+}
+
+// ftree is a file tree built from a change list.
+type ftree struct {
+	nodes []fnode
+	byKey map[nodeKey]int32
+	stats layers.ChangeStats
+}
+
+type nodeKey struct {
+	parent int32
+	name   string
+}
+
+// buildTree makes a tree of entries. marks, when not nil, are the step's
+// changes laid over a whole-filesystem listing; otherwise every entry is
+// itself a change and is marked with its Kind.
+func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
+	t := &ftree{
+		nodes: make([]fnode, 1, len(entries)+len(entries)/8+1),
+		byKey: make(map[nodeKey]int32, len(entries)+len(entries)/8),
+	}
+	t.nodes[0] = fnode{path: "/", dir: true, parent: -1}
+	overlay := marks != nil
+	for i := range entries {
+		n := t.insert(entries[i].Path)
+		t.set(n, &entries[i], !overlay)
+	}
+	if overlay {
+		for i := range marks {
+			n := t.insert(marks[i].Path)
+			nd := &t.nodes[n]
+			if marks[i].Kind == layers.Deleted || nd.ch.Path == "" {
+				t.set(n, &marks[i], true)
+			} else {
+				nd.mark = marks[i].Kind
+			}
+		}
+		t.stats = layers.Stats(marks)
+	} else {
+		t.stats = layers.Stats(entries)
+	}
+	t.sum(0)
+	t.sortBy(false)
+	return t
+}
+
+func (t *ftree) set(n int32, c *layers.Change, mark bool) {
+	nd := &t.nodes[n]
+	nd.ch = *c
+	nd.dir = c.Type == layers.TypeDir
+	if mark {
+		nd.mark = c.Kind
+	}
+}
+
+// insert returns the node for path, creating it and its parents.
+func (t *ftree) insert(path string) int32 {
+	cur := int32(0)
+	p := strings.TrimRight(path, "/")
+	if p == "" {
+		return 0
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	for start := 1; start < len(p); {
+		end := strings.IndexByte(p[start:], '/')
+		if end < 0 {
+			end = len(p)
+		} else {
+			end += start
+		}
+		name := p[start:end]
+		if name == "" || name == "." {
+			start = end + 1
+			continue
+		}
+		k := nodeKey{cur, name}
+		n, ok := t.byKey[k]
+		if !ok {
+			n = int32(len(t.nodes))
+			t.nodes = append(t.nodes, fnode{name: name, path: p[:end], parent: cur, dir: true, depth: t.nodes[cur].depth + 1})
+			t.nodes[cur].children = append(t.nodes[cur].children, n)
+			t.byKey[k] = n
+			t.nodes[cur].dir = true
+		}
+		cur = n
+		start = end + 1
+	}
+	return cur
+}
+
+// sum fills size and kinds bottom-up. Parents always have smaller indexes
+// than their children, so one reverse pass is enough.
+func (t *ftree) sum(_ int32) {
+	for i := len(t.nodes) - 1; i >= 0; i-- {
+		nd := &t.nodes[i]
+		if nd.ch.Type == layers.TypeRegular && nd.mark != layers.Deleted {
+			nd.size += nd.ch.Size
+		}
+		if nd.mark != 0 {
+			nd.kinds[nd.mark]++
+			nd.kinds[0]++
+		}
+		if nd.parent >= 0 {
+			p := &t.nodes[nd.parent]
+			p.size += nd.size
+			for k := range nd.kinds {
+				p.kinds[k] += nd.kinds[k]
+			}
+		}
+	}
+}
+
+// sortBy orders every directory's children by name, or by size (largest
+// first) when bySize.
+func (t *ftree) sortBy(bySize bool) {
+	for i := range t.nodes {
+		c := t.nodes[i].children
+		if len(c) < 2 {
+			continue
+		}
+		if bySize {
+			slices.SortFunc(c, func(a, b int32) int {
+				sa, sb := t.nodes[a].size, t.nodes[b].size
+				switch {
+				case sa > sb:
+					return -1
+				case sa < sb:
+					return 1
+				}
+				return strings.Compare(t.nodes[a].name, t.nodes[b].name)
+			})
+		} else {
+			slices.SortFunc(c, func(a, b int32) int { return strings.Compare(t.nodes[a].name, t.nodes[b].name) })
+		}
+	}
+}
+
+// find returns the node at path, or -1.
+func (t *ftree) find(path string) int32 {
+	cur := int32(0)
+	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		n, ok := t.byKey[nodeKey{cur, name}]
+		if !ok {
+			return -1
+		}
+		cur = n
+	}
+	return cur
+}

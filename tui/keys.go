@@ -1,0 +1,77 @@
+package tui
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap holds the keys that work everywhere.
+type KeyMap struct {
+	NextPane key.Binding
+	PrevPane key.Binding
+	NextTab  key.Binding
+	PrevTab  key.Binding
+	Tabs     key.Binding // 1…7 pick a tab of the lower pane
+	Help     key.Binding
+	Quit     key.Binding
+}
+
+// DefaultKeyMap returns the global keys.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
+		NextTab:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next tab")),
+		PrevTab:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "prev tab")),
+		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "tabs")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// NavKeyMap moves a cursor or a view in a list; every pane embeds it.
+type NavKeyMap struct {
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+}
+
+// DefaultNavKeyMap returns the list movement keys.
+func DefaultNavKeyMap() NavKeyMap {
+	return NavKeyMap{
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u", "b"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "space"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom")),
+	}
+}
+
+func (k NavKeyMap) bindings() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+}
+
+// navDelta interprets a navigation key as a cursor change; ok is false when
+// the key is not a navigation key. page is the visible height.
+func navDelta(k NavKeyMap, msg fmtStringer, cur, n, page int) (int, bool) {
+	switch {
+	case key.Matches(msg, k.Up):
+		cur--
+	case key.Matches(msg, k.Down):
+		cur++
+	case key.Matches(msg, k.PageUp):
+		cur -= max(1, page-1)
+	case key.Matches(msg, k.PageDown):
+		cur += max(1, page-1)
+	case key.Matches(msg, k.Top):
+		cur = 0
+	case key.Matches(msg, k.Bottom):
+		cur = n - 1
+	default:
+		return cur, false
+	}
+	return clamp(cur, 0, max(0, n-1)), true
+}
+
+type fmtStringer interface{ String() string }

@@ -1,0 +1,449 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// LogsKeyMap are the keys of the log pane.
+type LogsKeyMap struct {
+	NavKeyMap
+	Search key.Binding
+	Next   key.Binding
+	Prev   key.Binding
+	Follow key.Binding
+}
+
+// DefaultLogsKeyMap returns the log pane keys.
+func DefaultLogsKeyMap() LogsKeyMap {
+	return LogsKeyMap{
+		NavKeyMap: DefaultNavKeyMap(),
+		Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Next:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n/N", "next/prev match")),
+		Prev:      key.NewBinding(key.WithKeys("N")),
+		Follow:    key.NewBinding(key.WithKeys("f", "F"), key.WithHelp("f", "follow")),
+	}
+}
+
+// logWindowMin is the smallest window of a finished step's log kept in
+// memory; the window is 3× the pane height when that is larger.
+const logWindowMin = 300
+
+// searchChunk is how many lines a search reads from the backend at a time.
+const searchChunk = 8192
+
+// LogsModel shows one step's output: live while it runs, the full log from
+// the backend once it is done. Only a window of lines is ever in memory.
+type LogsModel struct {
+	c       *common
+	b       *buildState
+	be      Backend
+	keys    LogsKeyMap
+	w, h    int
+	focused bool
+
+	step   int
+	beLen  int // lines the backend has for a finished step
+	off    int // first line shown
+	follow bool
+
+	// the window of lines read from the backend
+	winFrom  int
+	win      []string
+	winStep  int
+	pending  bool
+	seq      int
+	fetchErr string
+
+	input  lineInput
+	query  string
+	match  int // line of the current match, -1 when none
+	status string
+}
+
+func newLogs(c *common, b *buildState, be Backend) LogsModel {
+	return LogsModel{c: c, b: b, be: be, keys: DefaultLogsKeyMap(), step: -1, follow: true, match: -1, winStep: -1}
+}
+
+type logChunkMsg struct {
+	seq, step, from int
+	lines           []string
+	err             error
+}
+
+type logSearchMsg struct {
+	seq, step, line int
+	query           string
+	err             error
+}
+
+// SetSize sets the content size.
+func (m *LogsModel) SetSize(w, h int) { m.w, m.h = w, h; m.clampOff() }
+
+// SetFocus marks the pane focused.
+func (m *LogsModel) SetFocus(f bool) { m.focused = f }
+
+// Capturing is true while the search input takes every key.
+func (m LogsModel) Capturing() bool { return m.input.active }
+
+func (m LogsModel) body() int { return max(1, m.h-1) } // one header row
+
+// SetStep shows step i's log.
+func (m *LogsModel) SetStep(i int) tea.Cmd {
+	if i == m.step {
+		return nil
+	}
+	m.step, m.match, m.status, m.fetchErr = i, -1, "", ""
+	m.win, m.winFrom, m.winStep, m.pending = nil, 0, -1, false
+	m.seq++
+	m.refreshLen()
+	if m.follow {
+		m.off = m.total() - m.body()
+	}
+	m.clampOff()
+	return m.ensure()
+}
+
+// Refresh is called when the step's state or log changed.
+func (m *LogsModel) Refresh() tea.Cmd {
+	if r := m.b.step(m.step); r != nil && r.status != statusRunning {
+		m.refreshLen()
+	}
+	if m.follow {
+		m.off = m.total() - m.body()
+	}
+	m.clampOff()
+	return m.ensure()
+}
+
+func (m *LogsModel) refreshLen() {
+	m.beLen = 0
+	if m.be != nil && m.step >= 0 {
+		m.beLen = m.be.LogLen(m.step)
+	}
+}
+
+func (m LogsModel) total() int {
+	r := m.b.step(m.step)
+	if r == nil {
+		return 0
+	}
+	if r.status == statusRunning {
+		return r.logN
+	}
+	return max(r.logN, m.beLen)
+}
+
+func (m *LogsModel) clampOff() {
+	m.off = clamp(m.off, 0, max(0, m.total()-m.body()))
+}
+
+// line returns line i from the live tail or the window.
+func (m LogsModel) line(i int) (string, bool) {
+	if r := m.b.step(m.step); r != nil {
+		if s, ok := r.tailLine(i); ok {
+			return s, true
+		}
+	}
+	if m.winStep == m.step && i >= m.winFrom && i < m.winFrom+len(m.win) {
+		return m.win[i-m.winFrom], true
+	}
+	return "", false
+}
+
+// ensure asks the backend for the window around the view when lines are
+// missing; at most one request is in flight.
+func (m *LogsModel) ensure() tea.Cmd {
+	if m.be == nil || m.step < 0 || m.pending {
+		return nil
+	}
+	total, body := m.total(), m.body()
+	end := min(total, m.off+body)
+	missing := false
+	for i := m.off; i < end; i++ {
+		if _, ok := m.line(i); !ok {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return nil
+	}
+	size := max(3*body, logWindowMin)
+	from := clamp(m.off-(size-body)/2, 0, max(0, total-size))
+	to := min(total, from+size)
+	m.pending = true
+	m.seq++
+	be, step, seq := m.be, m.step, m.seq
+	return func() tea.Msg {
+		lines, err := be.LogLines(step, from, to)
+		return logChunkMsg{seq: seq, step: step, from: from, lines: lines, err: err}
+	}
+}
+
+func (m *LogsModel) gotChunk(msg logChunkMsg) tea.Cmd {
+	if msg.seq != m.seq || msg.step != m.step {
+		return nil
+	}
+	m.pending = false
+	if msg.err != nil {
+		m.fetchErr = msg.err.Error()
+		return nil
+	}
+	m.fetchErr = ""
+	for i := range msg.lines {
+		msg.lines[i] = sanitize(msg.lines[i])
+	}
+	m.win, m.winFrom, m.winStep = msg.lines, msg.from, msg.step
+	return m.ensure() // the view may have moved while we waited
+}
+
+// Update handles keys and loaded data.
+func (m LogsModel) Update(msg tea.Msg) (LogsModel, tea.Cmd) {
+	switch msg := msg.(type) {
+	case logChunkMsg:
+		return m, m.gotChunk(msg)
+	case logSearchMsg:
+		return m, m.gotSearch(msg)
+	case tea.KeyPressMsg:
+		if m.input.active {
+			switch m.input.update(msg) {
+			case inputAccepted:
+				m.query = m.input.value
+				return m, m.search(m.off, 1)
+			case inputCanceled:
+			}
+			return m, nil
+		}
+		return m.keyPress(msg)
+	}
+	return m, nil
+}
+
+func (m LogsModel) keyPress(msg tea.KeyPressMsg) (LogsModel, tea.Cmd) {
+	total, body := m.total(), m.body()
+	if off, ok := navDelta(m.keys.NavKeyMap, msg, m.off, max(1, total-body+1), body); ok {
+		m.off = off
+		m.follow = key.Matches(msg, m.keys.Bottom)
+		if m.follow {
+			m.off = total - body
+		}
+		m.clampOff()
+		return m, m.ensure()
+	}
+	switch {
+	case key.Matches(msg, m.keys.Search):
+		m.input.start("/", "")
+		m.status = ""
+	case key.Matches(msg, m.keys.Next):
+		return m, m.search(m.from(1), 1)
+	case key.Matches(msg, m.keys.Prev):
+		return m, m.search(m.from(-1), -1)
+	case key.Matches(msg, m.keys.Follow):
+		m.follow = !m.follow
+		if m.follow {
+			m.off = total - body
+			m.clampOff()
+		}
+		return m, m.ensure()
+	}
+	return m, nil
+}
+
+func (m LogsModel) from(dir int) int {
+	if m.match >= 0 {
+		return m.match + dir
+	}
+	return m.off
+}
+
+// Scroll moves the view by n lines.
+func (m *LogsModel) Scroll(n int) tea.Cmd {
+	m.off += n
+	m.follow = false
+	m.clampOff()
+	return m.ensure()
+}
+
+// search looks for the query from line `from` in direction dir, through
+// the backend in chunks (wrapping once), in a Cmd.
+func (m *LogsModel) search(from, dir int) tea.Cmd {
+	if m.query == "" || m.step < 0 {
+		return nil
+	}
+	m.seq++
+	m.status = "searching…"
+	r := m.b.step(m.step)
+	total := m.total()
+	// the live tail, copied: the Cmd must not read the model
+	tailFrom := r.logN - len(r.tail)
+	var tail []string
+	if r.status == statusRunning { // else the backend has every line
+		tail = make([]string, 0, len(r.tail))
+		for i := tailFrom; i < r.logN; i++ {
+			s, _ := r.tailLine(i)
+			tail = append(tail, s)
+		}
+	}
+	be, step, seq, q := m.be, m.step, m.seq, m.query
+	if total == 0 {
+		return func() tea.Msg { return logSearchMsg{seq: seq, step: step, line: -1, query: q} }
+	}
+	from = ((from % total) + total) % total
+	return func() tea.Msg {
+		line, err := searchLog(be, step, q, from, dir, total, tail, tailFrom)
+		return logSearchMsg{seq: seq, step: step, line: line, query: q, err: err}
+	}
+}
+
+func searchLog(be Backend, step int, q string, from, dir, total int, tail []string, tailFrom int) (int, error) {
+	mt := newMatcher(q)
+	hasTail := len(tail) > 0
+	get := func(a, b int) ([]string, error) { // lines [a,b), maybe fewer
+		if hasTail && a >= tailFrom {
+			return tail[min(a-tailFrom, len(tail)):min(b-tailFrom, len(tail))], nil
+		}
+		if hasTail && b > tailFrom {
+			b = tailFrom
+		}
+		if be == nil {
+			return nil, nil
+		}
+		return be.LogLines(step, a, b)
+	}
+	pos := from // the next line to look at
+	for done := 0; done < total; {
+		n := min(searchChunk, total-done)
+		var a, b int
+		if dir > 0 {
+			a, b = pos, min(total, pos+n)
+		} else {
+			a, b = max(0, pos+1-n), pos+1
+			if hasTail && a < tailFrom && b > tailFrom {
+				a = tailFrom
+			}
+		}
+		lines, err := get(a, b)
+		if err != nil {
+			return -1, err
+		}
+		if len(lines) == 0 {
+			return -1, nil
+		}
+		if dir > 0 {
+			for i, s := range lines {
+				if mt.match(s) {
+					return a + i, nil
+				}
+			}
+			pos = (a + len(lines)) % total
+		} else {
+			for i := len(lines) - 1; i >= 0; i-- {
+				if mt.match(lines[i]) {
+					return a + i, nil
+				}
+			}
+			pos = a - 1
+			if pos < 0 {
+				pos = total - 1
+			}
+		}
+		done += len(lines)
+	}
+	return -1, nil
+}
+
+func (m *LogsModel) gotSearch(msg logSearchMsg) tea.Cmd {
+	if msg.seq != m.seq || msg.step != m.step {
+		return nil
+	}
+	m.pending = false // a search supersedes a window fetch
+	switch {
+	case msg.err != nil:
+		m.status = "search: " + msg.err.Error()
+	case msg.line < 0:
+		m.status = "no match for " + msg.query
+		m.match = -1
+	default:
+		m.match = msg.line
+		m.status = "match at line " + itoa(msg.line+1)
+		m.follow = false
+		m.off = msg.line - m.body()/3
+		m.clampOff()
+	}
+	return m.ensure()
+}
+
+// Header is the pane's first row.
+func (m LogsModel) header() string {
+	st := &m.c.st
+	r := m.b.step(m.step)
+	if r == nil {
+		return st.dim.Render("no step selected")
+	}
+	parts := []string{itoa(m.total()) + " lines"}
+	if m.follow {
+		parts = append(parts, "following")
+	}
+	if m.status != "" {
+		parts = append(parts, m.status)
+	}
+	return leftRight(st.bold.Render(r.label()), st.dim.Render(" "+strings.Join(parts, " · ")), m.w)
+}
+
+// View renders the log.
+func (m LogsModel) View() string {
+	st := &m.c.st
+	lines := make([]string, 0, m.h)
+	lines = append(lines, m.header())
+	body := m.body()
+	if m.input.active {
+		body--
+	}
+	r := m.b.step(m.step)
+	total := m.total()
+	switch {
+	case r == nil:
+	case total == 0:
+		msg := "no output yet"
+		switch {
+		case r.info.MetadataOnly:
+			msg = "no output: " + string(r.info.Kind) + " only changes the image config, no container runs"
+		case r.status == statusCached:
+			msg = "no output: the result came from cache, nothing ran"
+		case r.status == statusPending:
+			msg = "not started"
+		}
+		lines = append(lines, st.dim.Render(msg))
+	default:
+		nw := len(itoa(total))
+		mt := newMatcher(m.query)
+		for i := m.off; i < total && len(lines) < body+1; i++ {
+			num := itoa(i + 1)
+			g := strings.Repeat(" ", nw-len(num)) + num
+			s, ok := m.line(i)
+			if !ok {
+				s = st.dim.Render("…")
+			} else {
+				s = highlightMatches(st, expandTabs(s), mt)
+			}
+			gs := st.lineNo
+			if i == m.match {
+				gs = st.match
+			}
+			lines = append(lines, fit(gs.Render(g)+" "+s, m.w))
+		}
+		if m.fetchErr != "" && len(lines) < body+1 {
+			lines = append(lines, st.failed.Render("log: "+m.fetchErr))
+		}
+	}
+	for len(lines) < m.h-1 {
+		lines = append(lines, "")
+	}
+	if m.input.active {
+		lines = append(lines, m.input.view(st, m.w))
+	}
+	return strings.Join(lines, "\n")
+}
