@@ -693,7 +693,17 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 		uid, gid = u.UID, u.GID
 	}
 	pl, err := e.makeLayer(view, func(stage *stager) error {
-		return stage.mkdirAll(wd, 0o755, uid, gid, true)
+		if en, err := view.Stat(wd); err == nil {
+			if en.Info.IsDir() {
+				return nil // exists: BuildKit's mkdir changes nothing, so no layer
+			}
+			return fmt.Errorf("WORKDIR %s: the image has a file there, not a directory", wd)
+		}
+		real, err := view.Resolve(wd, true)
+		if err != nil {
+			return err
+		}
+		return stage.mkdirAll(real, 0o755, uid, gid, true)
 	})
 	if err != nil {
 		return err

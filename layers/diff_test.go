@@ -270,12 +270,13 @@ func TestDiffOverlay(t *testing.T) {
 	writeFile(t, m("/h/one"), "linked", 0o644)
 	must(t, os.Link(m("/h/one"), m("/h/two")))
 	must(t, os.Symlink("/etc/passwd", m("/lnk")))
-	must(t, os.Chmod(m("/bin/tool"), 0o4755))
+	must(t, unix.Chmod(m("/bin/tool"), 0o4755))
 	must(t, os.Lchown(m("/etc/keep"), 1000, 1001))
 	writeFile(t, m("/bin/ping"), "elf", 0o755)
 	must(t, unix.Setxattr(m("/bin/ping"), "security.capability", []byte(capNetRaw), 0))
 	must(t, os.MkdirAll(m("/run"), 0o755))
 	must(t, unix.Mkfifo(m("/run/fifo"), 0o620))
+	must(t, unix.Chmod(m("/run/fifo"), 0o620))
 	must(t, unix.Mknod(m("/devnull"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))))
 	writeFile(t, m("/tmp/gone"), "created then deleted", 0o644)
 	must(t, os.Remove(m("/tmp/gone")))
@@ -349,21 +350,23 @@ func TestDiffOverlay(t *testing.T) {
 
 	order, ents := readTar(t, buf.Bytes())
 	for name, check := range map[string]func(tarRead) bool{
-		"del/.wh.file":           func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg && e.hdr.Size == 0 },
-		"usr/.wh.lib":            func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg },
-		"data/.wh..wh..opq":      func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg },
-		"data/":                  func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeDir },
-		"data/z":                 func(e tarRead) bool { return e.body == "z" && e.hdr.Mode == 0o600 },
-		"etc/passwd":             func(e tarRead) bool { return e.body == "root:x:0:0\nu:x:1000:1000\n" },
-		"etc/keep":               func(e tarRead) bool { return e.hdr.Uid == 1000 && e.hdr.Gid == 1001 && e.body == "k" },
-		"etc/new":                func(e tarRead) bool { return e.hdr.PAXRecords["SCHILY.xattr.user.note"] == "hi" },
-		"bin/tool":               func(e tarRead) bool { return e.hdr.Mode == 0o4755 && e.body == "tool" },
-		"bin/ping":               func(e tarRead) bool { return e.hdr.PAXRecords["SCHILY.xattr.security.capability"] == capNetRaw },
-		"h/one":                  func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg && e.body == "linked" },
-		"h/two":                  func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeLink && e.hdr.Linkname == "h/one" },
-		"lnk":                    func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeSymlink && e.hdr.Linkname == "/etc/passwd" },
-		"run/fifo":               func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeFifo && e.hdr.Mode == 0o620 },
-		"devnull":                func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeChar && e.hdr.Devmajor == 1 && e.hdr.Devminor == 3 },
+		"del/.wh.file":      func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg && e.hdr.Size == 0 },
+		"usr/.wh.lib":       func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg },
+		"data/.wh..wh..opq": func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg },
+		"data/":             func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeDir },
+		"data/z":            func(e tarRead) bool { return e.body == "z" && e.hdr.Mode == 0o600 },
+		"etc/passwd":        func(e tarRead) bool { return e.body == "root:x:0:0\nu:x:1000:1000\n" },
+		"etc/keep":          func(e tarRead) bool { return e.hdr.Uid == 1000 && e.hdr.Gid == 1001 && e.body == "k" },
+		"etc/new":           func(e tarRead) bool { return e.hdr.PAXRecords["SCHILY.xattr.user.note"] == "hi" },
+		"bin/tool":          func(e tarRead) bool { return e.hdr.Mode == 0o4755 && e.body == "tool" },
+		"bin/ping":          func(e tarRead) bool { return e.hdr.PAXRecords["SCHILY.xattr.security.capability"] == capNetRaw },
+		"h/one":             func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeReg && e.body == "linked" },
+		"h/two":             func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeLink && e.hdr.Linkname == "h/one" },
+		"lnk":               func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeSymlink && e.hdr.Linkname == "/etc/passwd" },
+		"run/fifo":          func(e tarRead) bool { return e.hdr.Typeflag == tar.TypeFifo && e.hdr.Mode == 0o620 },
+		"devnull": func(e tarRead) bool {
+			return e.hdr.Typeflag == tar.TypeChar && e.hdr.Devmajor == 1 && e.hdr.Devminor == 3
+		},
 		"tmp/":                   func(e tarRead) bool { return true },
 		"etc/":                   func(e tarRead) bool { return e.hdr.Format == tar.FormatPAX || true },
 		"usr/":                   func(e tarRead) bool { return true },

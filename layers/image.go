@@ -144,7 +144,8 @@ func ReadOCILayout(dir, tag string, platform *v1.Platform) (v1.Image, error) {
 	var pick *v1.Descriptor
 	for i, d := range im.Manifests {
 		ref := d.Annotations["org.opencontainers.image.ref.name"]
-		if tag == "" && len(im.Manifests) == 1 || tag != "" && (ref == tag || strings.HasSuffix(ref, ":"+tag)) {
+		full := d.Annotations["io.containerd.image.name"]
+		if tag == "" && len(im.Manifests) == 1 || tag != "" && (ref == tag || full == tag || strings.HasSuffix(full, "/"+tag) || strings.HasSuffix(ref, ":"+tag)) {
 			pick = &im.Manifests[i]
 			break
 		}
@@ -353,19 +354,25 @@ func WriteOCILayout(dir string, img v1.Image, refs []string) error {
 		refs = []string{""}
 	}
 	for _, r := range refs {
-		var opts []layout.Option
-		if r != "" {
-			opts = append(opts, layout.WithAnnotations(map[string]string{
-				"org.opencontainers.image.ref.name": r,
-				"io.containerd.image.name":          r,
-			}))
-			// Replace an earlier image of the same name.
-			if err := p.ReplaceImage(img, refMatcher(r), opts...); err != nil {
+		if r == "" {
+			if err := p.AppendImage(img); err != nil {
 				return fmt.Errorf("oci layout %s: %w", dir, err)
 			}
 			continue
 		}
-		if err := p.AppendImage(img); err != nil {
+		// As BuildKit's oci exporter: ref.name is the tag, the containerd
+		// annotation the full name.
+		full := r
+		short := r
+		if t, err := name.NewTag(r); err == nil {
+			full = t.Name()
+			short = t.TagStr()
+		}
+		ann := map[string]string{
+			"org.opencontainers.image.ref.name": short,
+			"io.containerd.image.name":          full,
+		}
+		if err := p.ReplaceImage(img, refMatcher(short), layout.WithAnnotations(ann)); err != nil {
 			return fmt.Errorf("oci layout %s: %w", dir, err)
 		}
 	}

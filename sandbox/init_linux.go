@@ -134,8 +134,8 @@ func (s *initState) run() (err error) {
 		return err
 	}
 
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 1048576, Max: 1048576}); err != nil {
-		return fmt.Errorf("setrlimit RLIMIT_NOFILE 1048576: %w", err)
+	if err := setNofile(); err != nil {
+		return err
 	}
 	if err := closeExtraFDs(); err != nil {
 		return err
@@ -256,6 +256,26 @@ func closeExtraFDs() error {
 		if err == nil && fd > 2 {
 			unix.CloseOnExec(fd)
 		}
+	}
+	return nil
+}
+
+// setNofile sets RLIMIT_NOFILE to 1048576 like Docker. Without
+// CAP_SYS_RESOURCE the hard limit cannot be raised: then both become the
+// current hard limit.
+func setNofile() error {
+	want := syscall.Rlimit{Cur: 1048576, Max: 1048576}
+	err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want)
+	if err == nil {
+		return nil
+	}
+	var cur syscall.Rlimit
+	if gerr := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &cur); gerr != nil || cur.Max >= want.Max {
+		return fmt.Errorf("setrlimit RLIMIT_NOFILE %d: %w", want.Max, err)
+	}
+	cur.Cur = cur.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &cur); err != nil {
+		return fmt.Errorf("setrlimit RLIMIT_NOFILE %d: %w", cur.Max, err)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ type ttyIO struct {
 	winch    chan os.Signal
 	outDone  chan struct{}
 	stopOnce sync.Once
+	started  bool
 }
 
 func openTTY() (*ttyIO, error) {
@@ -61,6 +62,7 @@ func openTTY() (*ttyIO, error) {
 // start puts the caller's terminal in raw mode, forwards its size and
 // copies input and output.
 func (t *ttyIO) start(stop <-chan struct{}) {
+	t.started = true
 	if f, ok := t.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		fd := int(f.Fd())
 		if st, err := term.MakeRaw(fd); err == nil {
@@ -103,27 +105,20 @@ func (t *ttyIO) resize(from int) {
 	_ = unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
 }
 
-// finish waits for the output (all of it: the namespace is dead) and
-// restores the terminal.
+// finish waits for the output (all of it: the namespace is dead, so every
+// slave fd is closed) and restores the terminal.
 func (t *ttyIO) finish() {
 	t.stopOnce.Do(func() {
 		if t.winch != nil {
 			signal.Stop(t.winch)
 			close(t.winch)
 		}
-		select {
-		case <-t.outDone:
-		default:
-			// Started? If start was never called outDone is never closed.
-			if t.restore != nil {
-				<-t.outDoneOrNow()
-			}
+		if t.started {
+			<-t.outDone
 		}
 		t.restore()
 	})
 }
-
-func (t *ttyIO) outDoneOrNow() <-chan struct{} { return t.outDone }
 
 func (t *ttyIO) close() {
 	if t.slave != nil {

@@ -104,7 +104,10 @@ type openFileMsg struct {
 }
 
 // SetSize sets the content size.
-func (m *FilesModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis)) }
+func (m *FilesModel) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
+}
 
 // SetFocus marks the pane focused.
 func (m *FilesModel) SetFocus(f bool) { m.focused = f }

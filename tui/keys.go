@@ -75,3 +75,61 @@ func navDelta(k NavKeyMap, msg fmtStringer, cur, n, page int) (int, bool) {
 }
 
 type fmtStringer interface{ String() string }
+
+// ShortHelp implements help.KeyMap.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.NextPane, k.Tabs, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab}, {k.Help, k.Quit}}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k NavKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down} }
+
+// FullHelp implements help.KeyMap.
+func (k NavKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings()} }
+
+// ShortHelp implements help.KeyMap.
+func (k DockerfileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open} }
+
+// FullHelp implements help.KeyMap.
+func (k DockerfileKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.bindings(), {k.Open}}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k StepsKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open, k.Follow} }
+
+// FullHelp implements help.KeyMap.
+func (k StepsKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.bindings(), {k.Open, k.Follow}}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k LogsKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.Search, k.Next, k.Follow}
+}
+
+// FullHelp implements help.KeyMap.
+func (k LogsKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.bindings(), {k.Search, k.Next, k.Follow}}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k FilesKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Open, k.Expand, k.Collapse, k.Filter, k.Sort, k.Whole, k.Search}
+}
+
+// FullHelp implements help.KeyMap.
+func (k FilesKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.bindings(), {k.Open, k.Expand, k.Collapse}, {k.Filter, k.Sort, k.Whole, k.Search, k.Clear}}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k FileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Back} }
+
+// FullHelp implements help.KeyMap.
+func (k FileKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings(), {k.Back}} }

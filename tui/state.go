@@ -106,7 +106,7 @@ type buildState struct {
 	lastStep  int              // the step most recently touched
 	started   time.Time
 	done      *build.BuildDone
-	closed    bool // the event channel closed
+	closed    bool        // the event channel closed
 	lineSteps map[int]int // Dockerfile line → step index
 }
 

@@ -1,0 +1,174 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Printer is a consumer of build events that writes progress.
+type Printer interface {
+	Print(Event)
+}
+
+// Consume feeds every event of a build to p until the channel closes.
+func Consume(events <-chan Event, p Printer) {
+	for ev := range events {
+		p.Print(ev)
+	}
+}
+
+// NewPrinter returns the printer for --progress plain|json.
+func NewPrinter(mode string, w io.Writer) (Printer, error) {
+	switch mode {
+	case "plain", "auto", "tty", "":
+		return &PlainPrinter{W: w}, nil
+	case "json", "rawjson":
+		return &JSONPrinter{W: w}, nil
+	}
+	return nil, fmt.Errorf("--progress %q: want auto, tty, plain or json", mode)
+}
+
+// PlainPrinter writes the classic builder's output:
+//
+//	Step 2/4 : COPY . /app
+//	 ---> Running in 3f2a1b2c3d4e
+//	 ---> 9c1d0e3f4a5b
+type PlainPrinter struct {
+	W io.Writer
+	// NoTimes leaves durations out (golden tests).
+	NoTimes bool
+	steps   []StepInfo
+	started int // 1 + the step whose header was printed last
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func (p *PlainPrinter) dur(d time.Duration) string {
+	if p.NoTimes {
+		return ""
+	}
+	return " in " + d.Round(time.Millisecond).String()
+}
+
+// HumanSize formats bytes the way docker images does (kB = 1000 B).
+func HumanSize(n int64) string {
+	f := float64(n)
+	units := []string{"B", "kB", "MB", "GB", "TB"}
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%dB", n)
+	}
+	return fmt.Sprintf("%.3g%s", f, units[i])
+}
+
+func (p *PlainPrinter) Print(ev Event) {
+	w := p.W
+	switch ev := ev.(type) {
+	case PlanReady:
+		p.steps = ev.Steps
+	case Warning:
+		if ev.Line > 0 {
+			fmt.Fprintf(w, "WARN: %s: %s (line %d)\n", ruleOr(ev.Rule), ev.Message, ev.Line)
+		} else {
+			fmt.Fprintf(w, "WARN: %s: %s\n", ruleOr(ev.Rule), ev.Message)
+		}
+	case StepStarted:
+		if ev.Step < len(p.steps) && !(ev.Container != "" && p.started == ev.Step+1) {
+			s := p.steps[ev.Step]
+			fmt.Fprintf(w, "Step %d/%d : %s\n", ev.Step+1, len(p.steps), s.Text)
+		}
+		p.started = ev.Step + 1
+		if ev.Container != "" {
+			fmt.Fprintf(w, " ---> Running in %s\n", shortID(ev.Container))
+		}
+	case StepLog:
+		if ev.Stream == "info" {
+			fmt.Fprintf(w, " ---> %s\n", ev.Line)
+		} else {
+			fmt.Fprintln(w, ev.Line)
+		}
+	case StepProgress:
+	case StepCached:
+		fmt.Fprintf(w, " ---> Using cache\n ---> %s\n", shortID(ev.ImageID))
+	case StepDone:
+		if ev.Reason != "" && ev.Reason != "metadata only" {
+			fmt.Fprintf(w, " ---> cache miss: %s\n", ev.Reason)
+		}
+		if ev.DiffID != "" {
+			fmt.Fprintf(w, " ---> layer %s: %d files, %s%s\n", shortID(ev.DiffID), ev.Files, HumanSize(ev.Size), p.dur(ev.Duration))
+		} else if ev.Step < len(p.steps) && p.steps[ev.Step].Kind != "FROM" && !p.steps[ev.Step].MetadataOnly {
+			fmt.Fprintf(w, " ---> no changes, no layer%s\n", p.dur(ev.Duration))
+		}
+		fmt.Fprintf(w, " ---> %s\n", shortID(ev.ImageID))
+	case StepFailed:
+		fmt.Fprintf(w, "ERROR: %s\n", ev.Error)
+		if len(ev.Last) > 0 {
+			fmt.Fprintf(w, "------ last %d lines of output ------\n", len(ev.Last))
+			for _, l := range ev.Last {
+				fmt.Fprintf(w, " > %s\n", l)
+			}
+			fmt.Fprintln(w, "------")
+		}
+	case BuildDone:
+		if ev.Error != "" {
+			return
+		}
+		fmt.Fprintf(w, "Successfully built %s (%d layers, %s, %d steps built, %d cached)%s\n", shortID(ev.ImageID), ev.Layers, HumanSize(ev.Size), ev.Built, ev.Cached, p.dur(ev.Duration))
+		for _, t := range ev.Tags {
+			fmt.Fprintf(w, "Successfully tagged %s\n", t)
+		}
+		for _, o := range ev.Outputs {
+			fmt.Fprintf(w, "Exported to %s\n", o)
+		}
+	}
+}
+
+func ruleOr(r string) string {
+	if r == "" {
+		return "Warning"
+	}
+	return r
+}
+
+// JSONPrinter writes one JSON object per event (docs/events.md).
+type JSONPrinter struct {
+	W io.Writer
+}
+
+func (p *JSONPrinter) Print(ev Event) {
+	b, err := MarshalEvent(ev)
+	if err != nil {
+		return
+	}
+	p.W.Write(append(b, '\n'))
+}
+
+// MarshalEvent is the JSON form of an event: its fields plus "type".
+func MarshalEvent(ev Event) ([]byte, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	t, _ := json.Marshal(ev.EventType())
+	out := append([]byte(`{"type":`), t...)
+	if len(b) > 2 {
+		out = append(out, ',')
+		out = append(out, b[1:]...)
+	} else {
+		out = append(out, '}')
+	}
+	return out, nil
+}

@@ -1,0 +1,13 @@
+package sandbox
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain lets the test binary act as the container init when Run
+// re-executes it.
+func TestMain(m *testing.M) {
+	Init()
+	os.Exit(m.Run())
+}

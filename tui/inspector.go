@@ -1,0 +1,572 @@
+package tui
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-build/strata/build"
+)
+
+// infoKind says which text tab an InfoModel renders.
+type infoKind int
+
+const (
+	infoStep infoKind = iota
+	infoConfig
+	infoCache
+	infoSummary
+)
+
+// InfoModel is a scrollable text tab whose content is rendered from the
+// build state: the Step story, the image Config, the Cache decision and the
+// build Summary.
+type InfoModel struct {
+	c       *common
+	b       *buildState
+	kind    infoKind
+	keys    NavKeyMap
+	w, h    int
+	focused bool
+	step    int
+	off     int
+}
+
+func newInfo(c *common, b *buildState, kind infoKind) InfoModel {
+	return InfoModel{c: c, b: b, kind: kind, keys: DefaultNavKeyMap(), step: -1}
+}
+
+// SetSize sets the content size.
+func (m *InfoModel) SetSize(w, h int) { m.w, m.h = w, h }
+
+// SetFocus marks the pane focused.
+func (m *InfoModel) SetFocus(f bool) { m.focused = f }
+
+// SetStep picks the step shown.
+func (m *InfoModel) SetStep(i int) {
+	if i != m.step {
+		m.step, m.off = i, 0
+	}
+}
+
+// Update scrolls.
+func (m InfoModel) Update(msg tea.Msg) (InfoModel, tea.Cmd) {
+	if msg, ok := msg.(tea.KeyPressMsg); ok {
+		n := len(m.lines())
+		if off, ok := navDelta(m.keys, msg, m.off, max(1, n-m.h+1), m.h); ok {
+			m.off = off
+		}
+	}
+	return m, nil
+}
+
+// Scroll moves the view by n lines.
+func (m *InfoModel) Scroll(n int) { m.off = clamp(m.off+n, 0, max(0, len(m.lines())-m.h)) }
+
+func (m InfoModel) lines() []string {
+	w := max(10, m.w)
+	switch m.kind {
+	case infoStep:
+		return stepStory(m.c, m.b, m.step, w)
+	case infoConfig:
+		return configView(m.c, m.b, m.step, w)
+	case infoCache:
+		return cacheView(m.c, m.b, m.step, w)
+	}
+	return summaryView(m.c, m.b, w)
+}
+
+// View renders the visible part.
+func (m InfoModel) View() string {
+	all := m.lines()
+	off := clamp(m.off, 0, max(0, len(all)-m.h))
+	out := make([]string, 0, m.h)
+	for i := off; i < len(all) && len(out) < m.h; i++ {
+		out = append(out, fit(all[i], m.w))
+	}
+	return strings.Join(out, "\n")
+}
+
+// wrap word-wraps s to w cells, indenting continuation lines by indent.
+func wrap(s string, w int, indent string) []string {
+	if w <= len(indent)+4 {
+		return []string{s}
+	}
+	out := strings.Split(ansi.Wrap(s, w-len(indent), ""), "\n")
+	for i := 1; i < len(out); i++ {
+		out[i] = indent + out[i]
+	}
+	return out
+}
+
+func kv(c *common, k, v string, w int) []string {
+	const kw = 12
+	k = fit(k, kw)
+	ls := wrap(v, w-kw, "")
+	for i := range ls {
+		if i == 0 {
+			ls[i] = c.st.dim.Render(k) + ls[i]
+		} else {
+			ls[i] = strings.Repeat(" ", kw) + ls[i]
+		}
+	}
+	return ls
+}
+
+func changeSummary(r *stepRec) string {
+	s := r.stats
+	parts := []string{}
+	if s.Added > 0 || (s.Modified == 0 && s.Deleted == 0) {
+		parts = append(parts, itoa(s.Added)+" added")
+	}
+	if s.Modified > 0 {
+		parts = append(parts, itoa(s.Modified)+" modified")
+	}
+	if s.Deleted > 0 {
+		parts = append(parts, itoa(s.Deleted)+" deleted")
+	}
+	size := r.size
+	if size == 0 {
+		size = s.Bytes
+	}
+	return strings.Join(parts, ", ") + ", " + humanBytes(size)
+}
+
+// stepStory explains a step in a learner's words: the temporary container,
+// the snapshot, the new image handed to the next step.
+func stepStory(c *common, b *buildState, step int, w int) []string {
+	st := &c.st
+	r := b.step(step)
+	if r == nil {
+		return []string{st.dim.Render("no step selected")}
+	}
+	var out []string
+	add := func(s string) { out = append(out, wrap(s, w, "  ")...) }
+	out = append(out, st.bold.Render(r.label()), "")
+	layer := shortID(r.diffID, 12)
+	image := shortID(r.imageID, 12)
+	next := ""
+	if n := b.step(step + 1); n != nil && n.info.Stage == r.info.Stage {
+		next = n.label()
+	}
+	forward := func() {
+		switch {
+		case next != "":
+			add("→ The new image " + image + " is forwarded to the next step, " + next + ", which starts from it.")
+		case r.imageID != "":
+			add("→ Image " + image + " is the result of this stage.")
+		}
+	}
+	kind := r.info.Kind
+	switch r.status {
+	case statusPending:
+		add("Waiting: this step has not run yet.")
+		if r.info.MetadataOnly {
+			add(string(kind) + " only changes the image config: no container will run and no layer will be made.")
+		}
+	case statusRunning:
+		if r.container != "" {
+			add("Running in temporary container " + shortID(r.container, 12) + " for " + humanDuration(r.elapsed(c.now())) + " so far.")
+			add("The container was made from the previous step's image; when the command ends, the container stops and its filesystem changes become a snapshot.")
+		} else {
+			add("Running for " + humanDuration(r.elapsed(c.now())) + " so far.")
+		}
+		if p := r.progress; p != nil && p.Total > 0 {
+			add(fmt.Sprintf("%s: %s of %s", p.What, humanBytes(p.Done), humanBytes(p.Total)))
+		}
+	case statusCached:
+		add("Taken from cache: this instruction was built before on the same parent image with the same inputs, so no container ran.")
+		if r.diffID != "" {
+			add("Reused layer " + layer + " (" + changeSummary(r) + ").")
+		} else {
+			add("Metadata only: no layer, the image config carries the change.")
+		}
+		forward()
+	case statusBuilt:
+		switch {
+		case kind == "FROM":
+			n := 0
+			if r.snap != nil {
+				n = len(r.snap.Layers)
+			}
+			add(fmt.Sprintf("Base image: the stage starts from image %s with %d layer(s).", image, n))
+			forward()
+		case r.diffID == "" && (r.info.MetadataOnly || r.files == 0):
+			what := configChangeNames(r.snap)
+			if what == "" {
+				what = string(kind)
+			}
+			add("Metadata only: changed " + what + " in the image config, no new layer.")
+			add("No container ran; the new config was saved with the same layers as image " + image + ".")
+			if slices.Contains(strings.Split(what, ", "), "CMD") || slices.Contains(strings.Split(what, ", "), "ENTRYPOINT") {
+				if cfg := configOf(r.snap); cfg != nil {
+					add("The primary command stored in the image is now " + execForm(primaryCommand(&cfg.Config)) + ": a container started from this image runs it.")
+				}
+			}
+			forward()
+		case kind == "RUN":
+			s := "Ran in temporary container "
+			if r.container != "" {
+				s += shortID(r.container, 12) + " "
+			}
+			s += "for " + humanDuration(r.duration) + "; its filesystem changes (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 19) + "."
+			add(s)
+			add("The container was then removed; the snapshot was stacked on the previous image to make image " + image + ".")
+			forward()
+		default:
+			add(string(kind) + " ran without a container: the files it wrote (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 19) + ", stacked to make image " + image + ".")
+			forward()
+		}
+		if r.reason != "" {
+			out = append(out, "")
+			add("Built, not from cache, because " + r.reason + ".")
+		}
+	case statusFailed:
+		s := "Failed"
+		if r.duration > 0 {
+			s += " after " + humanDuration(r.duration)
+		}
+		if r.container != "" {
+			s += " in temporary container " + shortID(r.container, 12)
+		}
+		out = append(out, wrap(st.failed.Render(s+": "+r.err), w, "  ")...)
+		if r.command != "" {
+			out = append(out, kv(c, "command", r.command, w)...)
+		}
+		if r.exitCode != 0 {
+			out = append(out, kv(c, "exit code", itoa(r.exitCode), w)...)
+		}
+		if len(r.last) > 0 {
+			out = append(out, "", st.dim.Render("last output:"))
+			for _, l := range r.last {
+				out = append(out, "  "+l)
+			}
+		}
+		if r.snap != nil {
+			out = append(out, "")
+			add("The failed container's filesystem was kept as a snapshot (" + changeSummary(r) + "): open the Files tab to see what it changed.")
+		}
+	}
+	return out
+}
+
+func configOf(s *build.Snapshot) *v1.ConfigFile {
+	if s == nil {
+		return nil
+	}
+	return s.Config
+}
+
+func parentConfig(s *build.Snapshot) *v1.ConfigFile {
+	if s == nil || s.Parent == nil {
+		return nil
+	}
+	return s.Parent.Config
+}
+
+// primaryCommand is ENTRYPOINT + CMD, the way a container runs it.
+func primaryCommand(c *v1.Config) []string {
+	out := append([]string{}, c.Entrypoint...)
+	return append(out, c.Cmd...)
+}
+
+func execForm(args []string) string {
+	if len(args) == 0 {
+		return "(none)"
+	}
+	b, _ := json.Marshal(args)
+	return string(b)
+}
+
+// configField is one row of the Config tab.
+type configField struct {
+	name    string
+	values  []string
+	changed []bool
+}
+
+func cfgFields(c, p *v1.Config) []configField {
+	str := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	list := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		return []string{execForm(s)}
+	}
+	set := func(m map[string]struct{}) []string {
+		out := make([]string, 0, len(m))
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	labels := func(m map[string]string) []string {
+		out := make([]string, 0, len(m))
+		for k, v := range m {
+			out = append(out, k+"="+v)
+		}
+		slices.Sort(out)
+		return out
+	}
+	health := func(h *v1.HealthConfig) []string {
+		if h == nil || len(h.Test) == 0 {
+			return nil
+		}
+		s := execForm(h.Test)
+		if h.Interval > 0 {
+			s += " interval=" + h.Interval.String()
+		}
+		if h.Timeout > 0 {
+			s += " timeout=" + h.Timeout.String()
+		}
+		if h.StartPeriod > 0 {
+			s += " start-period=" + h.StartPeriod.String()
+		}
+		if h.Retries > 0 {
+			s += " retries=" + itoa(h.Retries)
+		}
+		return []string{s}
+	}
+	get := func(c *v1.Config) [][]string {
+		if c == nil {
+			return make([][]string, 12)
+		}
+		return [][]string{
+			list(primaryCommand(c)), list(c.Entrypoint), list(c.Cmd), c.Env, str(c.WorkingDir), str(c.User),
+			set(c.ExposedPorts), set(c.Volumes), labels(c.Labels), health(c.Healthcheck), list(c.Shell), str(c.StopSignal),
+		}
+	}
+	names := []string{"PRIMARY", "ENTRYPOINT", "CMD", "ENV", "WORKDIR", "USER", "EXPOSE", "VOLUME", "LABEL", "HEALTHCHECK", "SHELL", "STOPSIGNAL"}
+	cur, par := get(c), get(p)
+	out := make([]configField, len(names))
+	for i, n := range names {
+		f := configField{name: n, values: cur[i], changed: make([]bool, len(cur[i]))}
+		if p != nil {
+			for j, v := range cur[i] {
+				f.changed[j] = !slices.Contains(par[i], v)
+			}
+			if len(cur[i]) == 0 && len(par[i]) > 0 { // removed
+				f.values, f.changed = []string{"(cleared)"}, []bool{true}
+			}
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// configChangeNames lists the config fields a step changed: "CMD, ENV".
+func configChangeNames(s *build.Snapshot) string {
+	c, p := configOf(s), parentConfig(s)
+	if c == nil || p == nil {
+		return ""
+	}
+	var names []string
+	for _, f := range cfgFields(&c.Config, &p.Config)[1:] {
+		if slices.Contains(f.changed, true) {
+			names = append(names, f.name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// configView shows the image config after the step, what the step changed
+// marked with ●.
+func configView(c *common, b *buildState, step, w int) []string {
+	st := &c.st
+	r := b.step(step)
+	if r == nil {
+		return []string{st.dim.Render("no step selected")}
+	}
+	cfg, par := configOf(r.snap), parentConfig(r.snap)
+	if cfg == nil {
+		return []string{st.dim.Render("no image config yet: the step has not finished")}
+	}
+	var pc *v1.Config
+	if par != nil {
+		pc = &par.Config
+	}
+	fields := cfgFields(&cfg.Config, pc)
+	var out []string
+	// the primary command first, as it will run
+	prim := fields[0]
+	pv := "(none: a container from this image needs a command)"
+	if len(prim.values) > 0 {
+		pv = prim.values[0]
+	}
+	mark := "  "
+	ps := st.bold
+	if len(prim.changed) > 0 && prim.changed[0] {
+		mark, ps = st.changed.Render("● "), st.changed
+	}
+	out = append(out, st.dim.Render("Primary command (ENTRYPOINT + CMD, exec form, as a container runs it):"))
+	out = append(out, wrap(mark+ps.Render(pv), w, "    ")...)
+	out = append(out, "")
+	const kw = 13
+	for _, f := range fields[1:] {
+		if len(f.values) == 0 {
+			out = append(out, "  "+st.dim.Render(fit(f.name, kw)+"–"))
+			continue
+		}
+		for j, v := range f.values {
+			name := ""
+			if j == 0 {
+				name = f.name
+			}
+			m, vs := "  ", st.plain
+			if f.changed[j] {
+				m, vs = st.changed.Render("● "), st.changed
+			}
+			out = append(out, wrap(m+st.dim.Render(fit(name, kw))+vs.Render(v), w, strings.Repeat(" ", kw+2))...)
+		}
+	}
+	out = append(out, "")
+	switch {
+	case par == nil:
+		out = append(out, st.dim.Render("base image config (no parent to compare with)"))
+	default:
+		out = append(out, st.dim.Render("● changed by this step"))
+	}
+	if cfg.OS != "" {
+		out = append(out, st.dim.Render("platform "+cfg.OS+"/"+cfg.Architecture+"  ·  "+itoa(len(cfg.RootFS.DiffIDs))+" layers  ·  "+itoa(len(cfg.History))+" history entries"))
+	}
+	return out
+}
+
+// cacheView shows the cache decision for a step.
+func cacheView(c *common, b *buildState, step, w int) []string {
+	st := &c.st
+	r := b.step(step)
+	if r == nil {
+		return []string{st.dim.Render("no step selected")}
+	}
+	var out []string
+	switch r.status {
+	case statusCached:
+		out = append(out, kv(c, "cache", st.cached.Render("hit")+" · the result was reused, nothing ran", w)...)
+	case statusBuilt:
+		reason := r.reason
+		if reason == "" {
+			reason = "no earlier result matched"
+		}
+		out = append(out, kv(c, "cache", st.built.Render("miss")+" · built", w)...)
+		out = append(out, kv(c, "reason", reason, w)...)
+	case statusFailed:
+		out = append(out, kv(c, "cache", st.failed.Render("miss")+" · the step failed", w)...)
+	case statusRunning:
+		out = append(out, kv(c, "cache", "miss · running now", w)...)
+	default:
+		out = append(out, kv(c, "cache", "not decided yet", w)...)
+	}
+	if r.key != "" {
+		out = append(out, kv(c, "key", r.key, w)...)
+	}
+	layer := "none (metadata only)"
+	if r.diffID != "" {
+		layer = r.diffID
+	}
+	if r.status == statusBuilt || r.status == statusCached {
+		out = append(out, kv(c, "layer", layer, w)...)
+		out = append(out, kv(c, "image", r.imageID, w)...)
+		if r.diffID != "" {
+			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+itoa(r.files)+" entries", w)...)
+		}
+	}
+	if r.snap != nil && len(r.snap.Layers) > 0 {
+		out = append(out, "", st.dim.Render("layer chain ("+itoa(len(r.snap.Layers))+"):"))
+		for i, l := range r.snap.Layers {
+			s := fmt.Sprintf("%3d  %s", i+1, l.String())
+			if r.diffID != "" && l.String() == r.diffID {
+				s += st.changed.Render("  ← this step")
+			}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// summaryView is the end-of-build summary: image, size, layers, time,
+// cache ratio and the slowest steps.
+func summaryView(c *common, b *buildState, w int) []string {
+	st := &c.st
+	var out []string
+	_, cached, built, failed := b.counts()
+	d := b.done
+	switch {
+	case d == nil && b.closed:
+		out = append(out, st.failed.Render("the build ended without a result"))
+	case d == nil:
+		out = append(out, st.dim.Render("the build is running…"))
+	case d.Error != "":
+		msg := "✗ build failed: " + d.Error
+		if d.Line > 0 {
+			msg += " (Dockerfile line " + itoa(d.Line) + ")"
+		}
+		out = append(out, wrap(st.failed.Render(msg), w, "  ")...)
+	default:
+		out = append(out, st.headerOK.Render("✓ build complete"))
+	}
+	if d != nil {
+		if d.ImageID != "" {
+			out = append(out, kv(c, "image", d.ImageID, w)...)
+		}
+		if len(d.Tags) > 0 {
+			out = append(out, kv(c, "tags", strings.Join(d.Tags, ", "), w)...)
+		}
+		if d.Error == "" || d.Size > 0 {
+			out = append(out, kv(c, "size", humanBytes(d.Size), w)...)
+			out = append(out, kv(c, "layers", itoa(d.Layers), w)...)
+		}
+		out = append(out, kv(c, "time", humanDuration(d.Duration), w)...)
+		cached, built = max(cached, d.Cached), max(built, d.Built)
+	}
+	if total := cached + built + failed; total > 0 {
+		out = append(out, kv(c, "cache", fmt.Sprintf("%d of %d steps from cache (%d%%)", cached, total, cached*100/total), w)...)
+	}
+	type slow struct {
+		i int
+		d int64
+	}
+	var ss []slow
+	for i := range b.steps {
+		if r := &b.steps[i]; r.duration > 0 {
+			ss = append(ss, slow{i, int64(r.duration)})
+		}
+	}
+	slices.SortStableFunc(ss, func(a, b slow) int {
+		switch {
+		case a.d > b.d:
+			return -1
+		case a.d < b.d:
+			return 1
+		}
+		return 0
+	})
+	if len(ss) > 0 {
+		out = append(out, "", st.dim.Render("slowest steps:"))
+		top := ss[0].d
+		for _, s := range ss[:min(5, len(ss))] {
+			r := &b.steps[s.i]
+			bar := int(int64(10) * s.d / max(1, top))
+			out = append(out, fmt.Sprintf("%7s %s %s", humanDuration(r.duration),
+				st.running.Render(fit(strings.Repeat("█", max(1, bar)), 10)), r.label()))
+		}
+	}
+	if len(b.general) > 0 {
+		out = append(out, "", st.warning.Render(itoa(len(b.general))+" warning(s):"))
+		for _, g := range b.general {
+			out = append(out, wrap("  ! "+g, w, "    ")...)
+		}
+	}
+	return out
+}

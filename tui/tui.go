@@ -1,0 +1,739 @@
+// Package tui is strata's terminal UI: the Dockerfile on one side, the live
+// tree of steps on the other, and below them the selected step's log and
+// snapshot (files, file diff, image config, cache decision, the story of
+// the step). It consumes build.Events and asks a Backend for everything on
+// disk; it never touches the filesystem or the sandbox itself.
+package tui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+)
+
+// Backend is how the TUI reads what the build left on disk and how it
+// cancels the build.
+type Backend interface {
+	// Cancel cancels the running build (q/ctrl-c while running).
+	Cancel()
+	// ReadFile returns up to max bytes of path in the snapshot; an absent
+	// file is an error wrapping fs.ErrNotExist.
+	ReadFile(snap *build.Snapshot, path string, max int64) ([]byte, error)
+	// Tree lists the whole filesystem at the snapshot (Kind = Added for
+	// every entry; the TUI marks the snapshot's own Changes).
+	Tree(snap *build.Snapshot) ([]layers.Change, error)
+	// LogLines returns lines [from,to) of a step's full log.
+	LogLines(step, from, to int) ([]string, error)
+	// LogLen is the number of lines of a step's log.
+	LogLen(step int) int
+}
+
+// Options configure the TUI.
+type Options struct {
+	Events  <-chan build.Event
+	Backend Backend
+	Title   string
+	NoColor bool
+}
+
+// Minimum terminal size; smaller terminals get a message instead.
+const (
+	MinWidth  = 60
+	MinHeight = 16
+)
+
+type pane int
+
+const (
+	paneDockerfile pane = iota
+	paneSteps
+	paneBottom
+	paneCount
+)
+
+type tab int
+
+const (
+	tabLog tab = iota
+	tabStep
+	tabFiles
+	tabFile
+	tabConfig
+	tabCache
+	tabSummary
+	tabCount
+)
+
+var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache", "Summary"}
+
+// Messages.
+type (
+	eventsMsg struct {
+		evs    []build.Event
+		closed bool
+	}
+	// openStepMsg asks to inspect a step (enter in the upper panes).
+	openStepMsg struct{ step int }
+)
+
+// maxBatch is how many queued events one message carries, so a flood of
+// log lines costs one render, not thousands.
+const maxBatch = 512
+
+// waitEvents is the Cmd that waits for the next events; Update re-arms it.
+func waitEvents(ch <-chan build.Event) tea.Cmd {
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return eventsMsg{closed: true}
+		}
+		evs := []build.Event{ev}
+		for len(evs) < maxBatch {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return eventsMsg{evs: evs, closed: true}
+				}
+				evs = append(evs, ev)
+			default:
+				return eventsMsg{evs: evs}
+			}
+		}
+		return eventsMsg{evs: evs}
+	}
+}
+
+type rect struct{ x, y, w, h int }
+
+func (r rect) contains(x, y int) bool { return x >= r.x && x < r.x+r.w && y >= r.y && y < r.y+r.h }
+
+// Model is the whole TUI; it is a tea.Model.
+type Model struct {
+	c    *common
+	opt  Options
+	keys KeyMap
+	help help.Model
+	spin spinner.Model
+	b    *buildState
+
+	df      DockerfileModel
+	steps   StepsModel
+	logs    LogsModel
+	files   FilesModel
+	file    FileModel
+	story   InfoModel
+	config  InfoModel
+	cache   InfoModel
+	summary InfoModel
+
+	focus    pane
+	tab      tab
+	sel      int
+	w, h     int
+	rects    [paneCount]rect
+	tabX     [tabCount + 1]int // x where each tab title starts on the bottom border
+	quitting bool
+	spinning bool
+}
+
+// New returns the TUI model for opt.
+func New(opt Options) *Model {
+	c := newCommon(opt.NoColor)
+	b := newBuildState()
+	h := help.New()
+	h.Styles.ShortKey, h.Styles.FullKey = c.st.helpKey, c.st.helpKey
+	h.Styles.ShortDesc, h.Styles.FullDesc = c.st.helpDesc, c.st.helpDesc
+	h.Styles.ShortSeparator, h.Styles.FullSeparator, h.Styles.Ellipsis = c.st.helpSep, c.st.helpSep, c.st.helpSep
+	m := &Model{
+		c: c, opt: opt, keys: DefaultKeyMap(), help: h, b: b,
+		spin:    spinner.New(spinner.WithSpinner(spinner.Spinner{Frames: spinFrames, FPS: time.Second / 10})),
+		df:      newDockerfile(c, b),
+		steps:   newSteps(c, b),
+		logs:    newLogs(c, b, opt.Backend),
+		files:   newFiles(c, opt.Backend),
+		file:    newFile(c, opt.Backend),
+		story:   newInfo(c, b, infoStep),
+		config:  newInfo(c, b, infoConfig),
+		cache:   newInfo(c, b, infoCache),
+		summary: newInfo(c, b, infoSummary),
+		focus:   paneSteps,
+		sel:     -1,
+		w:       80, h: 24,
+	}
+	m.setFocus(paneSteps)
+	m.layout()
+	return m
+}
+
+// Init starts waiting for events.
+func (m *Model) Init() tea.Cmd {
+	if m.opt.Events == nil {
+		return nil
+	}
+	return waitEvents(m.opt.Events)
+}
+
+// Update routes a message: events to the build state, keys to the focused
+// pane, loaded data to the pane that asked for it.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		m.layout()
+	case eventsMsg:
+		cmds = append(cmds, m.onEvents(msg))
+	case spinner.TickMsg:
+		if !m.spinning {
+			return m, nil
+		}
+		var cmd tea.Cmd
+		m.spin, cmd = m.spin.Update(msg)
+		m.c.spin = spinFrames[frameOf(m.spin)]
+		if m.b.finished() {
+			m.spinning = false
+			return m, nil
+		}
+		return m, cmd
+	case tea.KeyPressMsg:
+		cmds = append(cmds, m.onKey(msg))
+	case tea.MouseClickMsg:
+		cmds = append(cmds, m.onClick(msg.Mouse()))
+	case tea.MouseWheelMsg:
+		cmds = append(cmds, m.onWheel(msg.Mouse()))
+	case openStepMsg:
+		m.steps.Select(msg.step)
+		cmds = append(cmds, m.sync(), m.setTab(tabStep))
+		m.setFocus(paneBottom)
+	case openFileMsg:
+		cmds = append(cmds, m.setTab(tabFile), m.file.Open(msg))
+	case backToFilesMsg:
+		cmds = append(cmds, m.setTab(tabFiles))
+	case logChunkMsg, logSearchMsg:
+		var cmd tea.Cmd
+		m.logs, cmd = m.logs.Update(msg)
+		cmds = append(cmds, cmd)
+	case filesLoadedMsg:
+		var cmd tea.Cmd
+		m.files, cmd = m.files.Update(msg)
+		cmds = append(cmds, cmd)
+	case fileLoadedMsg:
+		var cmd tea.Cmd
+		m.file, cmd = m.file.Update(msg)
+		cmds = append(cmds, cmd)
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// frameOf finds the spinner's frame by its view (the bubble keeps it private).
+func frameOf(s spinner.Model) int {
+	v := s.View()
+	for i, f := range spinFrames {
+		if strings.Contains(v, f) {
+			return i
+		}
+	}
+	return 0
+}
+
+// onEvents folds a batch of events in and re-arms the wait.
+func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	touched := map[int]bool{}
+	var done bool
+	now := m.c.now()
+	for _, ev := range msg.evs {
+		if s := m.b.apply(ev, now); s >= 0 {
+			touched[s] = true
+		}
+		switch e := ev.(type) {
+		case build.BuildDone, *build.BuildDone:
+			done = true
+		case build.StepFailed:
+			m.steps.Select(e.Step)
+		case *build.StepFailed:
+			m.steps.Select(e.Step)
+		}
+	}
+	if msg.closed {
+		m.b.closed = true
+	}
+	if len(m.b.steps) > 0 && !m.spinning && !m.b.finished() {
+		m.spinning = true
+		cmds = append(cmds, m.spin.Tick)
+	}
+	m.steps.Track()
+	if m.focus != paneDockerfile || m.sel != m.steps.Selected() {
+		m.df.ShowStep(m.steps.Selected())
+	}
+	cmds = append(cmds, m.sync())
+	if touched[m.sel] {
+		cmds = append(cmds, m.refreshSelected())
+	}
+	if done {
+		cmds = append(cmds, m.onBuildDone())
+	}
+	switch {
+	case m.quitting && m.b.finished():
+		return tea.Quit
+	case !msg.closed && m.opt.Events != nil:
+		cmds = append(cmds, waitEvents(m.opt.Events))
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) onBuildDone() tea.Cmd {
+	d := m.b.done
+	if d.Error != "" && d.Line > 0 && m.b.stepAtLine(d.Line) < 0 {
+		m.df.ShowLine(d.Line)
+	}
+	if m.focus == paneBottom && m.tab != tabLog {
+		return nil // the user is looking at something: leave it
+	}
+	if r := m.b.step(m.sel); r != nil && r.status == statusFailed {
+		return m.setTab(tabStep)
+	}
+	return m.setTab(tabSummary)
+}
+
+// sync propagates a changed selection to the panes that show the selected
+// step.
+func (m *Model) sync() tea.Cmd {
+	sel := m.steps.Selected()
+	if sel == m.sel {
+		return nil
+	}
+	m.sel = sel
+	if m.focus != paneDockerfile {
+		m.df.ShowStep(sel)
+	}
+	m.story.SetStep(sel)
+	m.config.SetStep(sel)
+	m.cache.SetStep(sel)
+	return tea.Batch(m.logs.SetStep(sel), m.refreshSelected())
+}
+
+// refreshSelected updates what depends on the selected step's state.
+func (m *Model) refreshSelected() tea.Cmd {
+	var snap *build.Snapshot
+	if r := m.b.step(m.sel); r != nil {
+		snap = r.snap
+	}
+	m.files.SetStep(m.sel, snap)
+	cmds := []tea.Cmd{m.logs.Refresh()}
+	if m.tab == tabFiles {
+		cmds = append(cmds, m.files.Load())
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) setTab(t tab) tea.Cmd {
+	m.tab = t
+	m.setFocus(m.focus)
+	if t == tabFiles {
+		return m.files.Load()
+	}
+	return nil
+}
+
+func (m *Model) setFocus(p pane) {
+	m.focus = p
+	m.df.SetFocus(p == paneDockerfile)
+	m.steps.SetFocus(p == paneSteps)
+	b := p == paneBottom
+	m.logs.SetFocus(b && m.tab == tabLog)
+	m.files.SetFocus(b && m.tab == tabFiles)
+	m.file.SetFocus(b && m.tab == tabFile)
+	m.story.SetFocus(b && m.tab == tabStep)
+	m.config.SetFocus(b && m.tab == tabConfig)
+	m.cache.SetFocus(b && m.tab == tabCache)
+	m.summary.SetFocus(b && m.tab == tabSummary)
+}
+
+// capturing is true while a search input takes every key.
+func (m *Model) capturing() bool {
+	return m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) || (m.tab == tabFiles && m.files.Capturing()))
+}
+
+func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if msg.String() == "ctrl+c" || !m.capturing() {
+		switch {
+		case key.Matches(msg, m.keys.Quit):
+			return m.quit()
+		case key.Matches(msg, m.keys.Help):
+			m.help.ShowAll = !m.help.ShowAll
+			m.layout()
+			return nil
+		case key.Matches(msg, m.keys.NextPane):
+			m.setFocus((m.focus + 1) % paneCount)
+			return nil
+		case key.Matches(msg, m.keys.PrevPane):
+			m.setFocus((m.focus + paneCount - 1) % paneCount)
+			return nil
+		case key.Matches(msg, m.keys.NextTab):
+			return m.setTab((m.tab + 1) % tabCount)
+		case key.Matches(msg, m.keys.PrevTab):
+			return m.setTab((m.tab + tabCount - 1) % tabCount)
+		case key.Matches(msg, m.keys.Tabs):
+			m.setFocus(paneBottom)
+			return m.setTab(tab(msg.String()[0] - '1'))
+		}
+	}
+	cmd := m.routeKey(msg)
+	return tea.Batch(cmd, m.syncFromPanes())
+}
+
+// routeKey sends a key to the focused pane.
+func (m *Model) routeKey(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch m.focus {
+	case paneDockerfile:
+		m.df, cmd = m.df.Update(msg)
+	case paneSteps:
+		m.steps, cmd = m.steps.Update(msg)
+	default:
+		switch m.tab {
+		case tabLog:
+			m.logs, cmd = m.logs.Update(msg)
+		case tabFiles:
+			m.files, cmd = m.files.Update(msg)
+		case tabFile:
+			m.file, cmd = m.file.Update(msg)
+		case tabStep:
+			m.story, cmd = m.story.Update(msg)
+		case tabConfig:
+			m.config, cmd = m.config.Update(msg)
+		case tabCache:
+			m.cache, cmd = m.cache.Update(msg)
+		case tabSummary:
+			m.summary, cmd = m.summary.Update(msg)
+		}
+	}
+	return cmd
+}
+
+// syncFromPanes selects the step under the Dockerfile cursor when that pane
+// moved, then propagates the selection.
+func (m *Model) syncFromPanes() tea.Cmd {
+	if m.focus == paneDockerfile {
+		if s := m.df.Step(); s >= 0 && s != m.steps.Selected() {
+			m.steps.Select(s)
+		}
+	}
+	return m.sync()
+}
+
+func (m *Model) quit() tea.Cmd {
+	if m.b.finished() || m.opt.Events == nil || m.quitting {
+		// a second q while cancelling leaves without waiting
+		return tea.Quit
+	}
+	m.quitting = true
+	if m.opt.Backend != nil {
+		m.opt.Backend.Cancel()
+	}
+	return nil
+}
+
+func (m *Model) paneAt(x, y int) (pane, bool) {
+	for p := paneDockerfile; p < paneCount; p++ {
+		if m.rects[p].contains(x, y) {
+			return p, true
+		}
+	}
+	return 0, false
+}
+
+func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
+	if ms.Button != tea.MouseLeft {
+		return nil
+	}
+	p, ok := m.paneAt(ms.X, ms.Y)
+	if !ok {
+		return nil
+	}
+	r := m.rects[p]
+	m.setFocus(p)
+	row := ms.Y - r.y - 1
+	if p == paneBottom && row < 0 { // the tab bar on the border
+		for t := tab(0); t < tabCount; t++ {
+			if ms.X >= m.tabX[t] && ms.X < m.tabX[t+1] {
+				return m.setTab(t)
+			}
+		}
+		return nil
+	}
+	if row < 0 || row >= r.h-2 {
+		return nil
+	}
+	var cmd tea.Cmd
+	switch p {
+	case paneDockerfile:
+		m.df.Click(row)
+	case paneSteps:
+		m.steps.Click(row)
+	default:
+		if m.tab == tabFiles {
+			cmd = m.files.Click(row)
+		}
+	}
+	return tea.Batch(cmd, m.syncFromPanes())
+}
+
+func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
+	n := 0
+	switch ms.Button {
+	case tea.MouseWheelUp:
+		n = -3
+	case tea.MouseWheelDown:
+		n = 3
+	default:
+		return nil
+	}
+	p, ok := m.paneAt(ms.X, ms.Y)
+	if !ok {
+		return nil
+	}
+	var cmd tea.Cmd
+	switch p {
+	case paneDockerfile:
+		m.df.Scroll(n)
+		if m.focus == paneDockerfile {
+			return m.syncFromPanes()
+		}
+	case paneSteps:
+		m.steps.Scroll(n / 3)
+		return m.sync()
+	default:
+		switch m.tab {
+		case tabLog:
+			cmd = m.logs.Scroll(n)
+		case tabFiles:
+			m.files.Scroll(n)
+		case tabFile:
+			m.file.Scroll(n)
+		case tabStep:
+			m.story.Scroll(n)
+		case tabConfig:
+			m.config.Scroll(n)
+		case tabCache:
+			m.cache.Scroll(n)
+		case tabSummary:
+			m.summary.Scroll(n)
+		}
+	}
+	return cmd
+}
+
+func (m *Model) helpKeys() help.KeyMap {
+	var pk help.KeyMap
+	switch m.focus {
+	case paneDockerfile:
+		pk = m.df.keys
+	case paneSteps:
+		pk = m.steps.keys
+	default:
+		switch m.tab {
+		case tabLog:
+			pk = m.logs.keys
+		case tabFiles:
+			pk = m.files.keys
+		case tabFile:
+			pk = m.file.keys
+		default:
+			pk = m.story.keys
+		}
+	}
+	return helpKeys{pane: pk, global: m.keys}
+}
+
+// helpKeys joins the focused pane's keys and the global ones.
+type helpKeys struct {
+	pane   help.KeyMap
+	global KeyMap
+}
+
+func (h helpKeys) ShortHelp() []key.Binding {
+	return append(h.pane.ShortHelp(), h.global.ShortHelp()...)
+}
+
+func (h helpKeys) FullHelp() [][]key.Binding {
+	return append(h.pane.FullHelp(), h.global.FullHelp()...)
+}
+
+func (m *Model) helpRows() int {
+	if !m.help.ShowAll {
+		return 1
+	}
+	n := 0
+	for _, g := range m.helpKeys().FullHelp() {
+		n = max(n, len(g))
+	}
+	return n
+}
+
+// layout computes the pane rectangles for the terminal size.
+func (m *Model) layout() {
+	m.help.SetWidth(m.w)
+	avail := m.h - 1 - m.helpRows()
+	topH := max(5, avail*9/20)
+	botH := avail - topH
+	dfW := m.w * 45 / 100
+	if m.w >= 160 {
+		dfW = m.w * 2 / 5
+	}
+	m.rects[paneDockerfile] = rect{0, 1, dfW, topH}
+	m.rects[paneSteps] = rect{dfW, 1, m.w - dfW, topH}
+	m.rects[paneBottom] = rect{0, 1 + topH, m.w, botH}
+	in := func(r rect) (int, int) { return max(1, r.w-2), max(1, r.h-2) }
+	m.df.SetSize(in(m.rects[paneDockerfile]))
+	m.steps.SetSize(in(m.rects[paneSteps]))
+	bw, bh := in(m.rects[paneBottom])
+	m.logs.SetSize(bw, bh)
+	m.files.SetSize(bw, bh)
+	m.file.SetSize(bw, bh)
+	m.story.SetSize(bw, bh)
+	m.config.SetSize(bw, bh)
+	m.cache.SetSize(bw, bh)
+	m.summary.SetSize(bw, bh)
+}
+
+// View draws the screen.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "strata"
+	if m.opt.Title != "" {
+		v.WindowTitle += " · " + m.opt.Title
+	}
+	return v
+}
+
+func (m *Model) render() string {
+	if m.w < MinWidth || m.h < MinHeight {
+		msg := "terminal too small: strata needs " + itoa(MinWidth) + "×" + itoa(MinHeight) + ", this is " + itoa(m.w) + "×" + itoa(m.h)
+		lines := wrap(msg, max(10, m.w), "")
+		return strings.Join(lines, "\n")
+	}
+	var b strings.Builder
+	b.WriteString(m.header())
+	b.WriteByte('\n')
+	dr, sr, br := m.rects[paneDockerfile], m.rects[paneSteps], m.rects[paneBottom]
+	left := strings.Split(box(&m.c.st, "Dockerfile", m.focus == paneDockerfile, strings.Split(m.df.View(), "\n"), dr.w, dr.h), "\n")
+	right := strings.Split(box(&m.c.st, m.stepsTitle(), m.focus == paneSteps, strings.Split(m.steps.View(), "\n"), sr.w, sr.h), "\n")
+	for i := range left {
+		b.WriteString(left[i])
+		if i < len(right) {
+			b.WriteString(right[i])
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(m.bottomBox(br))
+	b.WriteByte('\n')
+	b.WriteString(fit(m.help.View(m.helpKeys()), m.w))
+	return b.String()
+}
+
+func (m *Model) stepsTitle() string {
+	fin, _, _, _ := m.b.counts()
+	if len(m.b.steps) == 0 {
+		return "Steps"
+	}
+	return "Steps " + itoa(fin) + "/" + itoa(len(m.b.steps))
+}
+
+// bottomBox draws the lower pane with its tab bar in the top border.
+func (m *Model) bottomBox(r rect) string {
+	st := &m.c.st
+	var content string
+	switch m.tab {
+	case tabLog:
+		content = m.logs.View()
+	case tabStep:
+		content = m.story.View()
+	case tabFiles:
+		content = m.files.View()
+	case tabFile:
+		content = m.file.View()
+	case tabConfig:
+		content = m.config.View()
+	case tabCache:
+		content = m.cache.View()
+	case tabSummary:
+		content = m.summary.View()
+	}
+	// the tab bar
+	var tb strings.Builder
+	x := 3 // "╭─ " before the first tab
+	for t := tab(0); t < tabCount; t++ {
+		name := " " + itoa(int(t)+1) + " " + tabNames[t] + " "
+		if m.w < 100 {
+			name = " " + tabNames[t] + " "
+		}
+		m.tabX[t] = x - 1
+		if t == m.tab {
+			tb.WriteString(st.tabActive.Render(name))
+		} else {
+			tb.WriteString(st.tabInactive.Render(name))
+		}
+		x += len([]rune(name))
+	}
+	m.tabX[tabCount] = x
+	return box(st, tb.String(), m.focus == paneBottom, strings.Split(content, "\n"), r.w, r.h)
+}
+
+func (m *Model) header() string {
+	st := &m.c.st
+	left := st.header.Render(" strata")
+	if m.opt.Title != "" {
+		left += st.dim.Render(" · ") + m.opt.Title
+	}
+	var right string
+	fin, cached, _, _ := m.b.counts()
+	d := m.b.done
+	switch {
+	case m.quitting && !m.b.finished():
+		right = st.warning.Render("cancelling… waiting for the build to stop")
+	case d != nil && d.Error != "":
+		right = st.headerErr.Render("✗ build failed") + st.dim.Render(" · "+humanDuration(d.Duration))
+	case d != nil:
+		right = st.headerOK.Render("✓ "+shortID(d.ImageID, 12)) +
+			st.dim.Render(" · "+humanBytes(d.Size)+" · "+itoa(d.Layers)+" layers · "+humanDuration(d.Duration)+" · cache "+itoa(max(cached, d.Cached))+"/"+itoa(len(m.b.steps)))
+	case m.b.closed:
+		right = st.headerErr.Render("build ended")
+	case m.b.plan == nil:
+		right = st.dim.Render("parsing…")
+	default:
+		el := time.Duration(0)
+		if !m.b.started.IsZero() {
+			el = m.c.now().Sub(m.b.started)
+		}
+		right = st.running.Render(m.c.spin+" building") + st.dim.Render(" "+itoa(fin)+"/"+itoa(len(m.b.steps))+" · "+humanDuration(el))
+	}
+	return leftRight(left, right+" ", m.w)
+}
+
+// Run runs the TUI (alternate screen, mouse) until the user quits; a quit
+// during a build cancels it and waits for it to stop.
+func Run(ctx context.Context, opt Options) error {
+	if os.Getenv("NO_COLOR") != "" {
+		opt.NoColor = true
+	}
+	p := tea.NewProgram(New(opt), tea.WithContext(ctx))
+	_, err := p.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
+		return ctx.Err()
+	}
+	return err
+}
