@@ -20,7 +20,20 @@ const cgroupPrefix = "strata-"
 // controller (pids, memory) on v1. It is created below the caller's own
 // cgroup, so limits that apply to the caller apply to the container too.
 type cgroup struct {
-	dirs []string
+	dirs    []string
+	pidsDir string // where pids.max goes
+}
+
+// limitPids sets the pids limit. Run calls it once the command is executing,
+// because the container init's own threads would count against it.
+func (cg *cgroup) limitPids(pids int64) error {
+	if pids <= 0 {
+		return nil
+	}
+	if cg.pidsDir == "" {
+		return errors.New("cgroup: no pids controller for the pids limit")
+	}
+	return writeCgroupFile(cg.pidsDir, "pids.max", strconv.FormatInt(pids, 10))
 }
 
 // cgroupMount is one cgroup filesystem from /proc/self/mountinfo.
@@ -203,11 +216,7 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 			}
 			_ = writeCgroupFile(dir, "memory.swap.max", "0")
 		}
-		if pids > 0 {
-			if err := writeCgroupFile(dir, "pids.max", strconv.FormatInt(pids, 10)); err != nil {
-				return fail(err)
-			}
-		}
+		cg.pidsDir = dir
 		return cg, nil
 	}
 	for _, ctrl := range []string{"pids", "memory"} {
@@ -227,22 +236,18 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 			continue
 		}
 		cg.dirs = append(cg.dirs, dir)
+		if ctrl == "pids" {
+			cg.pidsDir = dir
+			continue
+		}
 		if limit == 0 {
 			continue
 		}
-		var err error
-		if ctrl == "pids" {
-			err = writeCgroupFile(dir, "pids.max", strconv.FormatInt(limit, 10))
-		} else {
-			err = writeCgroupFile(dir, "memory.limit_in_bytes", strconv.FormatInt(limit, 10))
-			if err == nil {
-				// No swap beyond the limit, when swap accounting exists.
-				_ = writeCgroupFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(limit, 10))
-			}
-		}
-		if err != nil {
+		if err := writeCgroupFile(dir, "memory.limit_in_bytes", strconv.FormatInt(limit, 10)); err != nil {
 			return fail(err)
 		}
+		// No swap beyond the limit, when swap accounting exists.
+		_ = writeCgroupFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(limit, 10))
 	}
 	return cg, nil
 }

@@ -151,6 +151,7 @@ func (s *initState) run() (err error) {
 	}
 	unix.Umask(0o022)
 
+	s.send(initMsg{Ready: true})
 	err = unix.Exec(argv0, cfg.Args, env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {

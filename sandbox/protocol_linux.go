@@ -32,12 +32,14 @@ type etcFile struct {
 }
 
 // initMsg is what the init sends back over the message pipe, as a stream of
-// JSON values. The pipe is close-on-exec: EOF without an Error or Exec message
-// means the command was started.
+// JSON values. The pipe is close-on-exec: EOF after Ready and without an
+// Error or Exec message means the command was started; EOF without Ready
+// means the init died.
 type initMsg struct {
 	Error string     `json:",omitempty"` // setup failed
 	Exec  *ExecError `json:",omitempty"` // the command could not be executed
 	Stubs *stubs     `json:",omitempty"` // mount points created in the rootfs
+	Ready bool       `json:",omitempty"` // sent right before execve
 }
 
 // stubs records what the sandbox itself changed in the upper directory, so

@@ -151,6 +151,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	msgs, readErr := c.readMessages()
 	var st *stubs
 	var setupErr error
+	ready := false
 	for _, m := range msgs {
 		switch {
 		case m.Stubs != nil:
@@ -160,10 +161,20 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 			exitCode = m.Exec.Code
 		case m.Error != "":
 			setupErr = errors.New("sandbox: " + m.Error)
+		case m.Ready:
+			ready = true
 		}
 	}
 	if setupErr == nil && readErr != nil {
 		setupErr = fmt.Errorf("sandbox: read init messages: %w", readErr)
+	}
+	if setupErr == nil && !ready {
+		setupErr = errors.New("sandbox: container init died during setup")
+	}
+	if setupErr == nil {
+		// The pids limit only now: the init's own (Go runtime) threads
+		// would count against it.
+		setupErr = cg.limitPids(spec.PidsLimit)
 	}
 	if setupErr != nil {
 		c.kill()
@@ -171,6 +182,9 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		c.startIO()
 	}
 	state := c.wait()
+	if setupErr != nil && !ready && ctx.Err() == nil && state != nil {
+		setupErr = fmt.Errorf("%w (%s)", setupErr, state)
+	}
 	if st != nil {
 		if err := cleanStubs(spec.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
 			setupErr = err

@@ -53,7 +53,7 @@ func cleanStubs(upper string, st *stubs) error {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool {
-		return strings.Count(st.Touched[order[a]].Path, "/") > strings.Count(st.Touched[order[b]].Path, "/")
+		return depth(st.Touched[order[a]].Path) > depth(st.Touched[order[b]].Path)
 	})
 	for _, i := range order {
 		d := st.Touched[i]
@@ -94,4 +94,11 @@ func opaque(p string) bool {
 		}
 	}
 	return false
+}
+
+func depth(p string) int {
+	if p == "/" {
+		return 0
+	}
+	return strings.Count(p, "/")
 }

@@ -101,8 +101,12 @@ func fit(s string, w int) string {
 // cut first when both do not fit.
 func leftRight(l, r string, w int) string {
 	rw := ansi.StringWidth(r)
-	if rw >= w {
+	if rw >= w-1 {
 		return fit(r, w)
+	}
+	lw := ansi.StringWidth(l)
+	if lw > w-rw-1 { // keep one space between the two sides
+		return fit(l, w-rw-1) + " " + r
 	}
 	return fit(l, w-rw) + r
 }
@@ -234,4 +238,12 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// plural is "1 file", "2 files".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return itoa(n) + " " + word + "s"
 }

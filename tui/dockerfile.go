@@ -75,6 +75,10 @@ func (m DockerfileModel) rows() []dfRow {
 	errLine := 0
 	if d := m.b.done; d != nil && d.Line > 0 && d.Error != "" {
 		errLine = d.Line
+		// a failed step already shows its own error on its lines
+		if s := m.b.stepAtLine(d.Line); s >= 0 && m.b.steps[s].status == statusFailed && m.b.steps[s].err != "" {
+			errLine = 0
+		}
 	}
 	for i := range m.b.source {
 		rows = append(rows, dfRow{line: i})

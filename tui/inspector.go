@@ -214,12 +214,12 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 			if r.container != "" {
 				s += shortID(r.container, 12) + " "
 			}
-			s += "for " + humanDuration(r.duration) + "; its filesystem changes (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 19) + "."
+			s += "for " + humanDuration(r.duration) + "; its filesystem changes (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 12) + "."
 			add(s)
 			add("The container was then removed; the snapshot was stacked on the previous image to make image " + image + ".")
 			forward()
 		default:
-			add(string(kind) + " ran without a container: the files it wrote (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 19) + ", stacked to make image " + image + ".")
+			add(string(kind) + " ran without a container: the files it wrote (" + changeSummary(r) + ") were saved as layer " + shortID(r.diffID, 12) + ", stacked to make image " + image + ".")
 			forward()
 		}
 		if r.reason != "" {
@@ -427,7 +427,13 @@ func configView(c *common, b *buildState, step, w int) []string {
 			if f.changed[j] {
 				m, vs = st.changed.Render("● "), st.changed
 			}
-			out = append(out, wrap(m+st.dim.Render(fit(name, kw))+vs.Render(v), w, strings.Repeat(" ", kw+2))...)
+			for k, part := range wrap(v, w-kw-2, "") {
+				if k == 0 {
+					out = append(out, m+st.dim.Render(fit(name, kw))+vs.Render(part))
+				} else {
+					out = append(out, strings.Repeat(" ", kw+2)+vs.Render(part))
+				}
+			}
 		}
 	}
 	out = append(out, "")
@@ -479,7 +485,7 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 		out = append(out, kv(c, "layer", layer, w)...)
 		out = append(out, kv(c, "image", r.imageID, w)...)
 		if r.diffID != "" {
-			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+itoa(r.files)+" entries", w)...)
+			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+plural(r.files, "entry"), w)...)
 		}
 	}
 	if r.snap != nil && len(r.snap.Layers) > 0 {

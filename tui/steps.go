@@ -253,7 +253,7 @@ func (m StepsModel) stepRight(r *stepRec) string {
 		} else {
 			parts = append(parts, humanBytes(r.size))
 			if m.w >= 60 {
-				parts = append(parts, itoa(r.files)+" files")
+				parts = append(parts, plural(r.files, "file"))
 			}
 		}
 	}

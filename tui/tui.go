@@ -232,6 +232,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.file, cmd = m.file.Update(msg)
 		cmds = append(cmds, cmd)
 	}
+	if m.help.ShowAll { // the full help's height follows the focused pane
+		m.layout()
+	}
 	return m, tea.Batch(cmds...)
 }
 
@@ -575,11 +578,12 @@ func (m *Model) helpRows() int {
 	if !m.help.ShowAll {
 		return 1
 	}
-	n := 0
-	for _, g := range m.helpKeys().FullHelp() {
-		n = max(n, len(g))
-	}
-	return n
+	return min(len(m.helpLines()), max(1, m.h-MinHeight+1))
+}
+
+// helpLines is the help bar (one line, or the full help with ?).
+func (m *Model) helpLines() []string {
+	return strings.Split(m.help.View(m.helpKeys()), "\n")
 }
 
 // layout computes the pane rectangles for the terminal size.
@@ -640,8 +644,15 @@ func (m *Model) render() string {
 		b.WriteByte('\n')
 	}
 	b.WriteString(m.bottomBox(br))
-	b.WriteByte('\n')
-	b.WriteString(fit(m.help.View(m.helpKeys()), m.w))
+	hl := m.helpLines()
+	for i := 0; i < m.helpRows(); i++ {
+		b.WriteByte('\n')
+		if i < len(hl) {
+			b.WriteString(fit(hl[i], m.w))
+		} else {
+			b.WriteString(strings.Repeat(" ", m.w))
+		}
+	}
 	return b.String()
 }
 
@@ -708,8 +719,11 @@ func (m *Model) header() string {
 	case d != nil && d.Error != "":
 		right = st.headerErr.Render("✗ build failed") + st.dim.Render(" · "+humanDuration(d.Duration))
 	case d != nil:
-		right = st.headerOK.Render("✓ "+shortID(d.ImageID, 12)) +
-			st.dim.Render(" · "+humanBytes(d.Size)+" · "+itoa(d.Layers)+" layers · "+humanDuration(d.Duration)+" · cache "+itoa(max(cached, d.Cached))+"/"+itoa(len(m.b.steps)))
+		right = st.headerOK.Render("✓ "+shortID(d.ImageID, 12)) + st.dim.Render(" · "+humanBytes(d.Size))
+		if m.w >= 100 {
+			right += st.dim.Render(" · " + itoa(d.Layers) + " layers")
+		}
+		right += st.dim.Render(" · " + humanDuration(d.Duration) + " · cache " + itoa(max(cached, d.Cached)) + "/" + itoa(len(m.b.steps)))
 	case m.b.closed:
 		right = st.headerErr.Render("build ended")
 	case m.b.plan == nil:
