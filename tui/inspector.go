@@ -485,7 +485,7 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 		out = append(out, kv(c, "layer", layer, w)...)
 		out = append(out, kv(c, "image", r.imageID, w)...)
 		if r.diffID != "" {
-			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+plural(r.files, "entry"), w)...)
+			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+plural(r.files, "changed path"), w)...)
 		}
 	}
 	if r.snap != nil && len(r.snap.Layers) > 0 {

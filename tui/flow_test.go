@@ -1,0 +1,158 @@
+package tui
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/strata-build/strata/build"
+)
+
+// startFlow runs the whole program on a scripted event channel.
+func startFlow(t *testing.T, be Backend, events <-chan build.Event, w, h int) *teatest.TestModel {
+	t.Helper()
+	m := New(Options{Events: events, Backend: be, Title: "redis-image"})
+	m.c.now = func() time.Time { return t0 }
+	return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+}
+
+// waitText waits until the screen output contains all of texts.
+func waitText(t *testing.T, tm *teatest.TestModel, texts ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		s := ansi.Strip(string(b))
+		for _, x := range texts {
+			if !bytes.Contains([]byte(s), []byte(x)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+}
+
+func feed(evs []build.Event, closeIt bool) <-chan build.Event {
+	ch := make(chan build.Event, len(evs))
+	for _, e := range evs {
+		ch <- e
+	}
+	if closeIt {
+		close(ch)
+	}
+	return ch
+}
+
+func finalModel(t *testing.T, tm *teatest.TestModel) *Model {
+	t.Helper()
+	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+}
+
+func TestFlowBuildToEnd(t *testing.T) {
+	f := newFixture()
+	tm := startFlow(t, f.be, feed(f.events(), true), 100, 30)
+	waitText(t, tm, "build complete", "1 of 6 steps from cache")
+	tm.Send(keyMsg("q"))
+	m := finalModel(t, tm)
+	if m.b.done == nil || m.b.done.ImageID != digest("img5") {
+		t.Fatalf("build not recorded as done: %+v", m.b.done)
+	}
+	for i := range m.b.steps {
+		if st := m.b.steps[i].status; st != statusBuilt && st != statusCached {
+			t.Errorf("step %d is %s", i, st)
+		}
+	}
+	if f.be.cancels != 0 {
+		t.Errorf("Cancel called %d times after the build ended", f.be.cancels)
+	}
+}
+
+func TestFlowOpenFileDiff(t *testing.T) {
+	f := newFixture()
+	tm := startFlow(t, f.be, feed(f.events(), true), 100, 30)
+	waitText(t, tm, "build complete")
+	// select the RUN step in the step tree, open its Files tab
+	for range 4 {
+		tm.Send(keyMsg("up"))
+	}
+	tm.Send(keyMsg("3"))
+	waitText(t, tm, "redis.conf.default")
+	tm.Send(keyMsg("/"))
+	tm.Type("world")
+	tm.Send(keyMsg("enter"))
+	tm.Send(keyMsg("enter"))
+	waitText(t, tm, "diff against the parent snapshot", "@@ -1,2 +1,3 @@", "+redis")
+	tm.Send(keyMsg("q"))
+	m := finalModel(t, tm)
+	if m.tab != tabFile || m.file.path != "/etc/apk/world" {
+		t.Errorf("tab %v, file %q", tabNames[m.tab], m.file.path)
+	}
+}
+
+func TestFlowFailedStep(t *testing.T) {
+	f := newFixture()
+	tm := startFlow(t, f.be, feed(f.failing(), true), 100, 30)
+	waitText(t, tm, "build failed", "exit code", "rediss (no such package)")
+	tm.Send(keyMsg("q"))
+	m := finalModel(t, tm)
+	if m.sel != 1 || m.b.steps[1].status != statusFailed {
+		t.Errorf("selected %d, RUN step %s", m.sel, m.b.steps[1].status)
+	}
+	if got := m.b.steps[1].last; len(got) != 2 {
+		t.Errorf("last lines %q", got)
+	}
+}
+
+func TestFlowParseError(t *testing.T) {
+	tm := startFlow(t, newFakeBackend(), feed(parseError(), true), 80, 24)
+	waitText(t, tm, "COPPY a b", "unknown instruction")
+	tm.Send(keyMsg("q"))
+	finalModel(t, tm)
+}
+
+// TestFlowCancel: q during a build cancels it through the backend and the
+// program waits for BuildDone before it exits.
+func TestFlowCancel(t *testing.T) {
+	f := newFixture()
+	ch := make(chan build.Event, 64)
+	for _, e := range f.running() {
+		ch <- e
+	}
+	tm := startFlow(t, f.be, ch, 100, 30)
+	waitText(t, tm, "Executing redis-7.2.5-r0.pre-install")
+	tm.Send(keyMsg("q"))
+	select {
+	case <-f.be.canceled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Backend.Cancel was not called")
+	}
+	waitText(t, tm, "cancelling")
+	// the build notices the cancel and ends
+	ch <- build.StepFailed{Step: 1, Error: "canceled", Duration: time.Second}
+	ch <- build.BuildDone{Error: "build canceled", Duration: 2 * time.Second}
+	close(ch)
+	m := finalModel(t, tm)
+	if !m.quitting || m.b.done == nil {
+		t.Errorf("quitting %v, done %+v", m.quitting, m.b.done)
+	}
+	if f.be.cancels != 1 {
+		t.Errorf("Cancel called %d times", f.be.cancels)
+	}
+}
+
+// TestFlowResize: a resize re-lays out; a too small terminal shows a message.
+func TestFlowResize(t *testing.T) {
+	f := newFixture()
+	tm := startFlow(t, f.be, feed(f.events(), true), 80, 24)
+	waitText(t, tm, "build complete")
+	tm.Send(tea.WindowSizeMsg{Width: 40, Height: 10})
+	waitText(t, tm, "terminal too small")
+	tm.Send(tea.WindowSizeMsg{Width: 120, Height: 40})
+	waitText(t, tm, "7 Summary")
+	tm.Send(keyMsg("ctrl+c"))
+	out, _ := io.ReadAll(tm.FinalOutput(t, teatest.WithFinalTimeout(5*time.Second)))
+	_ = out
+}
