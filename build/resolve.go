@@ -60,3 +60,20 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 	}
 	return e.Store.ImportImage(img, nil)
 }
+
+// LoadImage finds an image (local store name or id, oci:, docker-archive:)
+// and makes sure its layers are in the store.
+func LoadImage(ctx context.Context, s *layers.Store, ref string) (*v1.ConfigFile, error) {
+	p := hostPlatform()
+	img, cfg, err := OpenImage(s, ref, &p)
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
+		return cfg, nil
+	}
+	if img == nil {
+		return nil, fmt.Errorf("no image %q in the local store (strata images lists them); or use oci:DIR[:tag] or docker-archive:FILE", ref)
+	}
+	return s.ImportImage(img, nil)
+}

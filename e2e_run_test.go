@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/strata-build/strata/assets"
+)
+
+// TestRunSteps checks what RUN steps leave in the image (through umoci and
+// podman): shell vs exec form, SHELL, ENV and ARG visible in RUN, WORKDIR,
+// USER by name and by uid:gid, deletions of base and earlier-step files
+// (whiteouts), a removed and recreated directory (opaque), hardlinks,
+// symlinks, setuid bits and chowns.
+func TestRunSteps(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "skopeo", "umoci")
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	if err := assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar")); err != nil {
+		t.Fatal(err)
+	}
+	df := `FROM scratch
+ADD rootfs.tar /
+ARG WHO=world
+ENV GREETING=hello
+WORKDIR /w
+RUN echo "$GREETING $WHO" > shell.txt && mkdir -p d/keep && echo old > d/keep/f && echo gone > tmpfile
+RUN ["/bin/sh", "-c", "echo exec > exec.txt"]
+RUN rm tmpfile /etc/os-release && rm -rf d && mkdir -p d/new && echo new > d/new/f
+RUN echo data > h1 && ln h1 h2 && ln -s h1 s1 && cp /bin/busybox suid && chmod 4755 suid && echo mine > owned && chown 1000:50 owned && mkfifo fifo
+SHELL ["/bin/sh", "-ec"]
+RUN echo "shell is $0" > shellname.txt
+USER app
+RUN id -u > /tmp/uid-name.txt && id -G > /tmp/groups.txt
+USER 1000:50
+RUN id > /tmp/uid-num.txt
+USER root
+CMD ["/bin/cat", "/w/shell.txt"]
+`
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	root := filepath.Join(tmp, "root")
+	oci := filepath.Join(tmp, "oci")
+	tarball := filepath.Join(tmp, "img.tar")
+	mustStrata(t, "build", "--root", root, "-t", "runsteps:1", "-o", "type=oci,dest="+oci, "-o", "type=docker,dest="+tarball, ctx)
+	checkClean(t, root)
+
+	bundle := filepath.Join(tmp, "bundle")
+	runTool(t, "umoci", "unpack", "--image", oci+":1", bundle)
+	rfs := filepath.Join(bundle, "rootfs")
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(rfs, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		return string(b)
+	}
+	if got := read("w/shell.txt"); got != "hello world\n" {
+		t.Errorf("ENV and ARG in RUN: %q", got)
+	}
+	if got := read("w/exec.txt"); got != "exec\n" {
+		t.Errorf("exec form: %q", got)
+	}
+	if got := read("w/shellname.txt"); got != "shell is /bin/sh\n" {
+		t.Errorf("SHELL: %q", got)
+	}
+	if got := read("tmp/uid-name.txt"); got != "1000\n" {
+		t.Errorf("USER app: %q", got)
+	}
+	// Supplementary groups from /etc/group: app is in staff (50).
+	if got := read("tmp/groups.txt"); !strings.Contains(got, "50") {
+		t.Errorf("USER app groups: %q", got)
+	}
+	if got := read("tmp/uid-num.txt"); !strings.HasPrefix(got, "uid=1000(app) gid=50(staff)") {
+		t.Errorf("USER 1000:50: %q", got)
+	}
+	// Deletions: of an earlier step's file and of a base file.
+	for _, p := range []string{"w/tmpfile", "etc/os-release", "w/d/keep"} {
+		if _, err := os.Lstat(filepath.Join(rfs, p)); err == nil {
+			t.Errorf("%s should be deleted", p)
+		}
+	}
+	if got := read("w/d/new/f"); got != "new\n" {
+		t.Errorf("recreated dir: %q", got)
+	}
+	// Hardlink, symlink, setuid, chown, fifo.
+	h1, _ := os.Lstat(filepath.Join(rfs, "w/h1"))
+	h2, _ := os.Lstat(filepath.Join(rfs, "w/h2"))
+	if h1 == nil || h2 == nil || h1.Sys().(*syscall.Stat_t).Ino != h2.Sys().(*syscall.Stat_t).Ino {
+		t.Errorf("h1 and h2 should be one inode")
+	}
+	if l, _ := os.Readlink(filepath.Join(rfs, "w/s1")); l != "h1" {
+		t.Errorf("s1 -> %q", l)
+	}
+	if fi, err := os.Lstat(filepath.Join(rfs, "w/suid")); err != nil || fi.Mode()&os.ModeSetuid == 0 {
+		t.Errorf("suid: %v %v", fi, err)
+	}
+	if fi, err := os.Lstat(filepath.Join(rfs, "w/owned")); err != nil || fi.Sys().(*syscall.Stat_t).Uid != 1000 || fi.Sys().(*syscall.Stat_t).Gid != 50 {
+		t.Errorf("owned: %v", err)
+	}
+	if fi, err := os.Lstat(filepath.Join(rfs, "w/fifo")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		t.Errorf("fifo: %v", err)
+	}
+
+	// The layer tars carry OCI whiteouts (an opaque dir for d, a plain
+	// whiteout for tmpfile) — look at the raw layer of the deleting step.
+	var idx struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+	}
+	b, _ := os.ReadFile(filepath.Join(oci, "index.json"))
+	json.Unmarshal(b, &idx)
+	var man struct {
+		Layers []struct{ Digest string } `json:"layers"`
+	}
+	b, _ = os.ReadFile(filepath.Join(oci, "blobs", strings.Replace(idx.Manifests[0].Digest, ":", "/", 1)))
+	json.Unmarshal(b, &man)
+	if len(man.Layers) < 5 {
+		t.Fatalf("layers: %d", len(man.Layers))
+	}
+	del := filepath.Join(oci, "blobs", strings.Replace(man.Layers[4].Digest, ":", "/", 1))
+	list := runTool(t, "tar", "-tzf", del)
+	for _, want := range []string{"w/.wh.tmpfile", "etc/.wh.os-release", "w/d/.wh..wh..opq"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("deleting layer lacks %s:\n%s", want, list)
+		}
+	}
+
+	if _, err := exec.LookPath("podman"); err != nil {
+		t.Log("podman not installed: skipping podman run (CI installs it)")
+		return
+	}
+	runTool(t, "podman", "load", "-i", tarball)
+	t.Cleanup(func() { exec.Command("podman", "rmi", "-f", "localhost/runsteps:1").Run() })
+	if out := runTool(t, "podman", podmanRunArgs("localhost/runsteps:1")...); !strings.Contains(out, "hello world") {
+		t.Errorf("podman run: %q", out)
+	}
+}
+
+// TestRunFailureAndCommandNotFound: a failed RUN reports the step, the
+// command, the exit code and the last lines, and leaves nothing behind.
+func TestRunFailureAndCommandNotFound(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	for _, tc := range []struct {
+		name, run string
+		want      []string
+	}{
+		{"exit code", "RUN echo one && echo two && exit 3", []string{"Dockerfile:3", "exit code 3", "> two"}},
+		{"not found", "RUN [\"nosuchcmd\"]", []string{"Dockerfile:3", "exit code 127", `exec: "nosuchcmd": executable file not found in $PATH`}},
+		{"unknown user", "USER ghost\nRUN true", []string{"Dockerfile:4", "unable to find user ghost"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			ctx := filepath.Join(tmp, "ctx")
+			os.MkdirAll(ctx, 0o755)
+			assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar"))
+			os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nADD rootfs.tar /\n"+tc.run+"\n"), 0o644)
+			root := filepath.Join(tmp, "root")
+			out, err := strata(t, "build", "--root", root, "-t", "x", ctx)
+			if err == nil {
+				t.Fatalf("build succeeded:\n%s", out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			checkClean(t, root)
+		})
+	}
+}
+
+// TestCancelDuringRun interrupts a build during `RUN sleep 600`: the build
+// stops promptly and no process, mount or scratch dir of it remains.
+func TestCancelDuringRun(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar"))
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nADD rootfs.tar /\nRUN echo started && sleep 600\n"), 0o644)
+	root := filepath.Join(tmp, "root")
+	cmd := exec.Command(strataBin, "build", "--root", root, ctx)
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var seen []string
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+		if sc.Text() == "started" {
+			break
+		}
+	}
+	t0 := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("cancelled build exited 0")
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("build still running 20s after SIGINT; output: %v", seen)
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	// No process of the build: nothing runs "sleep 600".
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), "sleep\x00600") {
+			t.Errorf("process %s still runs sleep 600", p)
+		}
+	}
+	checkClean(t, root)
+}
