@@ -22,6 +22,7 @@ import (
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
+	"github.com/strata-build/strata/tui"
 )
 
 // version is set by the release build (-ldflags -X main.version=...).
@@ -88,7 +89,7 @@ With no command, strata builds CONTEXT (default ".").`,
 			if len(args) == 1 {
 				ctxDir = args[0]
 			}
-			return runBuild(cmd.Context(), g, bo, ctxDir)
+			return runBuildUI(cmd.Context(), g, bo, ctxDir)
 		},
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state folder (images, layers, cache)")
@@ -293,6 +294,67 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	return nil
 }
 
+// useTUI: the TUI is for a terminal with --progress auto or tty.
+func useTUI(mode string) bool {
+	return (mode == "auto" || mode == "tty") && term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+// runBuildUI builds with the TUI when stdout is a terminal (plain
+// progress otherwise). A Dockerfile that does not parse still opens the
+// TUI, with the error marked on its line.
+func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
+	if !useTUI(bo.progress) {
+		return runBuild(parent, g, bo, ctxDir)
+	}
+	opt, err := bo.options(ctxDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(parent)
+	defer cancel()
+	events := make(chan build.Event, 1024)
+	plan, perr := build.NewPlan(opt)
+	if perr != nil {
+		if plan == nil || plan.Source == nil {
+			return perr
+		}
+		events <- build.PlanReady{Dockerfile: plan.File, Source: plan.Source}
+		events <- build.BuildDone{Error: perr.Error(), Line: build.ErrorLine(perr)}
+		close(events)
+		return tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(nil, nil, nil), Title: plan.File})
+	}
+	store, err := layers.Open(g.root)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	bctx, bcancel := context.WithCancel(ctx)
+	defer bcancel()
+	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	backend := build.NewBackend(store, ex, bcancel)
+	var buildErr error
+	done := make(chan struct{})
+	go func() {
+		_, buildErr = ex.Build(bctx, events)
+		close(done)
+	}()
+	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: backend, Title: plan.File})
+	bcancel()
+	// Drain what the executor still sends, and wait for it to clean up.
+	go func() {
+		for range events {
+		}
+	}()
+	<-done
+	if uiErr != nil {
+		return uiErr
+	}
+	if buildErr != nil {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
 func newImagesCmd(g *globals) *cobra.Command {
 	var quiet bool
 	c := &cobra.Command{
@@ -420,7 +482,7 @@ func newExampleCmd(g *globals) *cobra.Command {
 				bo.tags = []string{"strata-example:latest"}
 			}
 			fmt.Fprintf(os.Stderr, "example context: %s\n", dir)
-			return runBuild(cmd.Context(), g, bo, dir)
+			return runBuildUI(cmd.Context(), g, bo, dir)
 		},
 	}
 	c.Flags().StringVar(&dir, "dir", filepath.Join(os.TempDir(), "strata-example"), "where to write the example build context")

@@ -238,9 +238,7 @@ func (sp *copySpec) historyText() string {
 	if sp.chmod != "" {
 		b.WriteString(" --chmod=" + sp.chmod)
 	}
-	if sp.from != "" {
-		b.WriteString(" --from=" + sp.from)
-	}
+	// BuildKit's created_by names no --from (dispatchCopy in convert_copy.go).
 	for _, s := range sp.sources {
 		b.WriteString(" " + s)
 	}
@@ -870,7 +868,7 @@ func (c *contextSource) match(arg string) ([]string, error) {
 		}
 		return []string{p}, nil
 	}
-	return globMatch(p, func(dir string) ([]string, error) {
+	ms, err := globMatch(p, func(dir string) ([]string, error) {
 		des, err := os.ReadDir(filepath.Join(c.root, dir))
 		if err != nil {
 			return nil, nil
@@ -883,6 +881,18 @@ func (c *contextSource) match(arg string) ([]string, error) {
 		}
 		return names, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// A literal component after a wildcard ("*/a") matches only where it
+	// exists, as with filepath.Glob.
+	out := ms[:0]
+	for _, m := range ms {
+		if _, err := os.Lstat(filepath.Join(c.root, m)); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil // no match is no error (BuildKit's AllowEmptyWildcard)
 }
 
 func ignoreName(ig *Ignore) string {
@@ -998,7 +1008,7 @@ func (v *viewSource) match(arg string) ([]string, error) {
 		}
 		return []string{p}, nil
 	}
-	return globMatch(p, func(dir string) ([]string, error) {
+	ms, err := globMatch(p, func(dir string) ([]string, error) {
 		es, err := v.view.ReadDir(dir)
 		if err != nil {
 			return nil, nil
@@ -1011,6 +1021,16 @@ func (v *viewSource) match(arg string) ([]string, error) {
 		}
 		return names, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if _, err := v.view.Lstat(m); err == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil // no match is no error (BuildKit's AllowEmptyWildcard)
 }
 
 func (v *viewSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
@@ -1071,7 +1091,7 @@ func (e *Executor) fromView(ctx context.Context, from string) (*layers.View, err
 	p := e.Plan.Platform
 	cfg, err := resolve(ctx, from, &p)
 	if err != nil {
-		return nil, fmt.Errorf("--from=%s: %w", from, err)
+		return nil, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
 	}
 	st := &stageState{cfg: cfg}
 	return st.view(e.Store), nil

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -328,34 +327,46 @@ func configID(cfg *v1.ConfigFile) string {
 // reports undefined variables (UndefinedVar).
 func (e *Executor) expand(st *stageState, c instructions.Command) error {
 	env := st.env()
-	lex := e.Plan.lex
-	expander := func(word string) (string, error) {
-		res, err := lex.ProcessWordWithMatches(word, env)
-		if err != nil {
-			return "", err
+	// Heredoc bodies are expanded as BuildKit does: backslash escapes,
+	// quotes kept (SkipProcessQuotes), whatever the escape directive.
+	raw := shell.NewLex('\\')
+	raw.SkipProcessQuotes = true
+	expandWith := func(lex *shell.Lex) func(string) (string, error) {
+		return func(word string) (string, error) {
+			return e.expandWord(lex, word, env, c)
 		}
-		for name := range res.Unmatched {
-			if _, ok := env[name]; ok {
-				continue
-			}
-			if e.declaredAnywhere(name) {
-				continue
-			}
-			e.lint.Run(&linter.RuleUndefinedVar, c.Location(), linter.RuleUndefinedVar.Format(name, ""))
-		}
-		return res.Result, nil
 	}
-	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-		if err := ex.Expand(expander); err != nil {
-			return err
+	// ARG values are expanded by the ARG step itself (once), as BuildKit does.
+	if _, isArg := c.(*instructions.ArgCommand); !isArg {
+		if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+			if err := ex.Expand(expandWith(e.Plan.lex)); err != nil {
+				return err
+			}
 		}
 	}
 	if ex, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
-		if err := ex.ExpandRaw(expander); err != nil {
+		if err := ex.ExpandRaw(expandWith(raw)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, c instructions.Command) (string, error) {
+	res, err := lex.ProcessWordWithMatches(word, env)
+	if err != nil {
+		return "", err
+	}
+	for name := range res.Unmatched {
+		if _, ok := env[name]; ok {
+			continue
+		}
+		if e.declaredAnywhere(name) {
+			continue
+		}
+		e.lint.Run(&linter.RuleUndefinedVar, c.Location(), linter.RuleUndefinedVar.Format(name, ""))
+	}
+	return res.Result, nil
 }
 
 func (e *Executor) declaredAnywhere(name string) bool {
@@ -370,6 +381,14 @@ func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created stri
 	st.cfg.History = append(st.cfg.History, v1.History{
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: true,
 	})
+	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	st.snap = snap
+	e.built++
+	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap, Reason: "metadata only"})
+}
+
+// metaStep finishes a metadata-only step that writes no history entry.
+func (e *Executor) metaStep(st *stageState, step int, t0 time.Time) {
 	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
 	e.built++
@@ -469,8 +488,21 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		}
 		e.metaDone(st, step, t0, fmt.Sprintf("ENTRYPOINT %q", args))
 	case *instructions.ExposeCommand:
-		var ports []string
-		ports, err = expandPorts(c.Ports)
+		// BuildKit expands EXPOSE words with ProcessWords ("$PORTS" may
+		// hold several).
+		var raw, ports []string
+		for _, w := range c.Ports {
+			ws, perr := e.Plan.lex.ProcessWords(w, st.env())
+			if perr != nil {
+				err = fmt.Errorf("EXPOSE %s: %w", w, perr)
+				break
+			}
+			raw = append(raw, ws...)
+		}
+		if err != nil {
+			break
+		}
+		ports, err = expandPorts(raw)
 		if err == nil {
 			if st.cfg.Config.ExposedPorts == nil {
 				st.cfg.Config.ExposedPorts = map[string]struct{}{}
@@ -510,8 +542,9 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		st.cfg.Config.Shell = c.Shell
 		e.metaDone(st, step, t0, fmt.Sprintf("SHELL %v", c.Shell))
 	case *instructions.OnbuildCommand:
+		// BuildKit's dispatchOnbuild records no history entry.
 		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)
-		e.metaDone(st, step, t0, "ONBUILD "+c.Expression)
+		e.metaStep(st, step, t0)
 	case *instructions.HealthCheckCommand:
 		h := c.Health
 		st.cfg.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
@@ -605,9 +638,10 @@ func withShell(cfg *v1.ConfigFile, args []string) []string {
 }
 
 // expandPorts parses EXPOSE values as Docker does: PORT[/PROTO] and
-// ranges START-END[/PROTO]; the result is sorted.
+// ranges START-END[/PROTO]; the result keeps the order written (BuildKit's
+// convert_expose.go, whose list is the history's "EXPOSE [...]").
 func expandPorts(in []string) ([]string, error) {
-	set := map[string]bool{}
+	var out []string
 	for _, raw := range in {
 		p, proto, _ := strings.Cut(raw, "/")
 		if proto == "" {
@@ -634,14 +668,9 @@ func expandPorts(in []string) ([]string, error) {
 			}
 		}
 		for n := a; n <= b; n++ {
-			set[fmt.Sprintf("%d/%s", n, proto)] = true
+			out = append(out, fmt.Sprintf("%d/%s", n, proto))
 		}
 	}
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out, nil
 }
 

@@ -315,7 +315,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
-		return p, &LineError{File: file, Line: ErrorLine(err), Err: unwrapLoc(err)}
+		return p, &LineError{File: file, Line: ErrorLine(err), Err: friendlyParseError(unwrapLoc(err))}
 	}
 	p.Escape = res.EscapeToken
 	p.lex = shell.NewLex(res.EscapeToken)
@@ -531,6 +531,12 @@ func friendlyParseError(err error) error {
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%w (instructions are: ADD, ARG, CMD, COPY, ENTRYPOINT, ENV, EXPOSE, FROM, HEALTHCHECK, LABEL, MAINTAINER, ONBUILD, RUN, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR)", err)
 	}
+	if strings.Contains(err.Error(), "file with no instructions") {
+		return fmt.Errorf("%w: a Dockerfile needs at least FROM IMAGE (or FROM scratch)", err)
+	}
+	if strings.Contains(err.Error(), "no build stage in current context") {
+		return fmt.Errorf("%w: only ARG may come before the first FROM; start the Dockerfile with FROM IMAGE (or FROM scratch)", err)
+	}
 	return err
 }
 
@@ -731,30 +737,32 @@ func checkCasing(ast *parser.Node, lint *linter.Linter) {
 
 // lintStage runs the per-stage build checks that need no execution.
 func lintStage(p *Plan, s *Stage, lint *linter.Linter) {
-	var seenCmd, seenEntry, seenHealth bool
+	// MultipleInstructionsDisallowed is reported on the earlier
+	// instruction, the one that is ignored (BuildKit's validateUsedOnce).
+	var seenCmd, seenEntry, seenHealth []parser.Range
 	for _, c := range s.Commands {
 		switch c := c.(type) {
 		case *instructions.CmdCommand:
-			if seenCmd {
-				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("CMD"))
+			if seenCmd != nil {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, seenCmd, linter.RuleMultipleInstructionsDisallowed.Format("CMD"))
 			}
-			seenCmd = true
+			seenCmd = c.Location()
 			if c.PrependShell && !shellSet(s) {
 				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("CMD"))
 			}
 		case *instructions.EntrypointCommand:
-			if seenEntry {
-				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("ENTRYPOINT"))
+			if seenEntry != nil {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, seenEntry, linter.RuleMultipleInstructionsDisallowed.Format("ENTRYPOINT"))
 			}
-			seenEntry = true
+			seenEntry = c.Location()
 			if c.PrependShell && !shellSet(s) {
 				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
 			}
 		case *instructions.HealthCheckCommand:
-			if seenHealth {
-				lint.Run(&linter.RuleMultipleInstructionsDisallowed, c.Location(), linter.RuleMultipleInstructionsDisallowed.Format("HEALTHCHECK"))
+			if seenHealth != nil {
+				lint.Run(&linter.RuleMultipleInstructionsDisallowed, seenHealth, linter.RuleMultipleInstructionsDisallowed.Format("HEALTHCHECK"))
 			}
-			seenHealth = true
+			seenHealth = c.Location()
 		case *instructions.EnvCommand:
 			for _, kv := range c.Env {
 				if kv.NoDelim {

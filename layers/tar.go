@@ -587,11 +587,25 @@ func (x *extractor) regular(parent int, rel, base string, hdr *tar.Header, tr *t
 	return x.setTimes(parent, base, hdr)
 }
 
-// copyToFd copies r to the file descriptor fd with buf.
+// zeros is compared with to find runs of zero bytes.
+var zeros = make([]byte, 256<<10)
+
+// copyToFd copies r to the file descriptor fd with buf. Chunks of at least
+// 4 KiB that are all zero are skipped with a seek, so sparse files (holes
+// that the tar reader expands) stay sparse.
 func copyToFd(fd int, r io.Reader, buf []byte) (int64, error) {
 	var total int64
+	hole := false // the file ends in a hole not yet made real
 	for {
 		n, rerr := r.Read(buf)
+		if n >= 4096 && n <= len(zeros) && bytes.Equal(buf[:n], zeros[:n]) {
+			if _, err := unix.Seek(fd, int64(n), io.SeekCurrent); err != nil {
+				return total, fmt.Errorf("seek: %w", err)
+			}
+			total += int64(n)
+			hole = true
+			n = 0
+		}
 		for off := 0; off < n; {
 			m, err := unix.Write(fd, buf[off:n])
 			if err == unix.EINTR {
@@ -602,8 +616,14 @@ func copyToFd(fd int, r io.Reader, buf []byte) (int64, error) {
 			}
 			off += m
 			total += int64(m)
+			hole = false
 		}
 		if rerr == io.EOF {
+			if hole {
+				if err := unix.Ftruncate(fd, total); err != nil {
+					return total, fmt.Errorf("truncate: %w", err)
+				}
+			}
 			return total, nil
 		}
 		if rerr != nil {

@@ -33,7 +33,7 @@ type DockerfileModel struct {
 	focused bool
 }
 
-// NewDockerfile returns the Dockerfile pane.
+// newDockerfile returns the Dockerfile pane.
 func newDockerfile(c *common, b *buildState) DockerfileModel {
 	return DockerfileModel{c: c, b: b, keys: DefaultDockerfileKeyMap()}
 }

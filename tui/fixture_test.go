@@ -343,7 +343,7 @@ func (f *fixture) failing() []build.Event {
 		build.StepLog{Step: 1, Stream: "stderr", Line: "  rediss (no such package):"},
 		build.StepFailed{Step: 1, Error: "process \"/bin/sh -c apk add --update rediss\" did not complete successfully: exit code: 1",
 			ExitCode: 1, Command: "/bin/sh -c apk add --update rediss", Duration: 900 * time.Millisecond,
-			Last:     []string{"ERROR: unable to select packages:", "  rediss (no such package):"}, Snapshot: &build.Snapshot{Parent: f.snaps[0], Step: 1, Changes: f.snaps[1].Changes[:1]}},
+			Last: []string{"ERROR: unable to select packages:", "  rediss (no such package):"}, Snapshot: &build.Snapshot{Parent: f.snaps[0], Step: 1, Changes: f.snaps[1].Changes[:1]}},
 		build.BuildDone{Error: "failed to build: step [2/6] RUN apk add --update rediss: exit code 1", Line: 3, Duration: 2100 * time.Millisecond},
 	)
 	return evs

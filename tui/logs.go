@@ -68,9 +68,9 @@ func newLogs(c *common, b *buildState, be Backend) LogsModel {
 }
 
 type logChunkMsg struct {
-	seq, step, from int
-	lines           []string
-	err             error
+	seq, step, from, to int
+	lines               []string
+	err                 error
 }
 
 type logSearchMsg struct {
@@ -179,7 +179,7 @@ func (m *LogsModel) ensure() tea.Cmd {
 	be, step, seq := m.be, m.step, m.seq
 	return func() tea.Msg {
 		lines, err := be.LogLines(step, from, to)
-		return logChunkMsg{seq: seq, step: step, from: from, lines: lines, err: err}
+		return logChunkMsg{seq: seq, step: step, from: from, to: to, lines: lines, err: err}
 	}
 }
 
@@ -197,6 +197,11 @@ func (m *LogsModel) gotChunk(msg logChunkMsg) tea.Cmd {
 		msg.lines[i] = sanitize(msg.lines[i])
 	}
 	m.win, m.winFrom, m.winStep = msg.lines, msg.from, msg.step
+	if len(msg.lines) < msg.to-msg.from {
+		// the backend is behind the live stream: wait for the next
+		// refresh instead of asking again at once
+		return nil
+	}
 	return m.ensure() // the view may have moved while we waited
 }
 

@@ -141,7 +141,6 @@ type Model struct {
 	sel      int
 	w, h     int
 	rects    [paneCount]rect
-	tabX     [tabCount + 1]int // x where each tab title starts on the bottom border
 	quitting bool
 	spinning bool
 }
@@ -469,10 +468,8 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 	m.setFocus(p)
 	row := ms.Y - r.y - 1
 	if p == paneBottom && row < 0 { // the tab bar on the border
-		for t := tab(0); t < tabCount; t++ {
-			if ms.X >= m.tabX[t] && ms.X < m.tabX[t+1] {
-				return m.setTab(t)
-			}
+		if t, ok := m.tabAt(ms.X); ok {
+			return m.setTab(t)
 		}
 		return nil
 	}
@@ -686,22 +683,34 @@ func (m *Model) bottomBox(r rect) string {
 	}
 	// the tab bar
 	var tb strings.Builder
-	x := 3 // "╭─ " before the first tab
 	for t := tab(0); t < tabCount; t++ {
-		name := " " + itoa(int(t)+1) + " " + tabNames[t] + " "
-		if m.w < 100 {
-			name = " " + tabNames[t] + " "
-		}
-		m.tabX[t] = x - 1
 		if t == m.tab {
-			tb.WriteString(st.tabActive.Render(name))
+			tb.WriteString(st.tabActive.Render(m.tabTitle(t)))
 		} else {
-			tb.WriteString(st.tabInactive.Render(name))
+			tb.WriteString(st.tabInactive.Render(m.tabTitle(t)))
 		}
-		x += len([]rune(name))
 	}
-	m.tabX[tabCount] = x
 	return box(st, tb.String(), m.focus == paneBottom, strings.Split(content, "\n"), r.w, r.h)
+}
+
+func (m *Model) tabTitle(t tab) string {
+	if m.w < 100 {
+		return " " + tabNames[t] + " "
+	}
+	return " " + itoa(int(t)+1) + " " + tabNames[t] + " "
+}
+
+// tabAt is the tab whose title is at column x of the bottom border.
+func (m *Model) tabAt(x int) (tab, bool) {
+	pos := 3 // "╭─ " comes before the first title
+	for t := tab(0); t < tabCount; t++ {
+		n := len([]rune(m.tabTitle(t)))
+		if x >= pos && x < pos+n {
+			return t, true
+		}
+		pos += n
+	}
+	return 0, false
 }
 
 func (m *Model) header() string {

@@ -1,0 +1,178 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// Backend answers the TUI's questions about a build: file contents and
+// whole trees of snapshots, and step logs kept on disk. It reads through
+// layers.View, never mounting anything.
+type Backend struct {
+	Store  *layers.Store
+	Exec   *Executor
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	logs map[int]*logIndex
+}
+
+// NewBackend returns a Backend for an executor; cancel stops its build.
+func NewBackend(s *layers.Store, e *Executor, cancel context.CancelFunc) *Backend {
+	return &Backend{Store: s, Exec: e, cancel: cancel, logs: map[int]*logIndex{}}
+}
+
+// Cancel stops the running build.
+func (b *Backend) Cancel() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+// View is the merged filesystem of a snapshot (a failed RUN's partial
+// result on top when it has one).
+func (b *Backend) View(snap *Snapshot) *layers.View {
+	v := &layers.View{}
+	if snap == nil || b.Store == nil {
+		return v
+	}
+	if snap.UpperDir != "" {
+		v.Lowers = append(v.Lowers, snap.UpperDir)
+	}
+	for i := len(snap.Layers) - 1; i >= 0; i-- {
+		v.Lowers = append(v.Lowers, b.Store.LayerFS(snap.Layers[i]))
+	}
+	return v
+}
+
+// ReadFile reads up to max bytes of a file of the snapshot.
+func (b *Backend) ReadFile(snap *Snapshot, p string, max int64) ([]byte, error) {
+	return b.View(snap).ReadFile(p, max)
+}
+
+// Tree lists the whole filesystem of a snapshot.
+func (b *Backend) Tree(snap *Snapshot) ([]layers.Change, error) {
+	var out []layers.Change
+	err := b.View(snap).Walk("/", func(e *layers.Entry) error {
+		if e.Path == "/" {
+			return nil
+		}
+		c := layers.Change{Path: e.Path, Kind: layers.Added, Mode: e.Info.Mode(), ModTime: e.Info.ModTime()}
+		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
+			c.UID, c.GID = int(st.Uid), int(st.Gid)
+		}
+		switch m := e.Info.Mode(); {
+		case m.IsDir():
+			c.Type = layers.TypeDir
+		case m&fs.ModeSymlink != 0:
+			c.Type = layers.TypeSymlink
+			c.Linkname, _ = os.Readlink(e.Host)
+		case m&fs.ModeNamedPipe != 0:
+			c.Type = layers.TypeFIFO
+		case m&fs.ModeCharDevice != 0:
+			c.Type = layers.TypeChar
+		case m&fs.ModeDevice != 0:
+			c.Type = layers.TypeBlock
+		case m&fs.ModeSocket != 0:
+			c.Type = layers.TypeSocket
+		default:
+			c.Type = layers.TypeRegular
+			c.Size = e.Info.Size()
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// logIndex holds the byte offset of every line start of a step's log,
+// extended as the file grows, so any window of a huge log is one seek.
+type logIndex struct {
+	offsets []int64 // start of each complete line
+	end     int64   // bytes indexed
+}
+
+func (b *Backend) index(step int) (*logIndex, string) {
+	if b.Exec == nil || b.Exec.LogDir == "" {
+		return &logIndex{}, ""
+	}
+	path := b.Exec.LogPath(step)
+	idx := b.logs[step]
+	if idx == nil {
+		idx = &logIndex{}
+		b.logs[step] = idx
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return idx, path
+	}
+	defer f.Close()
+	if _, err := f.Seek(idx.end, io.SeekStart); err != nil {
+		return idx, path
+	}
+	r := bufio.NewReaderSize(f, 256<<10)
+	pos := idx.end
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			break // a partial last line is indexed once it is complete
+		}
+		idx.offsets = append(idx.offsets, pos)
+		pos += int64(len(line))
+		idx.end = pos
+	}
+	return idx, path
+}
+
+// LogLen is the number of complete lines of a step's log.
+func (b *Backend) LogLen(step int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idx, _ := b.index(step)
+	return len(idx.offsets)
+}
+
+// LogLines returns lines [from,to) of a step's log.
+func (b *Backend) LogLines(step, from, to int) ([]string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	idx, path := b.index(step)
+	if from < 0 {
+		from = 0
+	}
+	if to > len(idx.offsets) {
+		to = len(idx.offsets)
+	}
+	if from >= to {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	end := idx.end
+	if to < len(idx.offsets) {
+		end = idx.offsets[to]
+	}
+	buf := make([]byte, end-idx.offsets[from])
+	if _, err := f.ReadAt(buf, idx.offsets[from]); err != nil && err != io.EOF {
+		return nil, err
+	}
+	out := make([]string, 0, to-from)
+	start := 0
+	for i, c := range buf {
+		if c == '\n' {
+			out = append(out, string(buf[start:i]))
+			start = i + 1
+		}
+	}
+	return out, nil
+}
