@@ -315,7 +315,8 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
-		return p, &LineError{File: file, Line: ErrorLine(err), Err: friendlyParseError(unwrapLoc(err))}
+		line := ErrorLine(err)
+		return p, &LineError{File: file, Line: line, Err: hintFor(instructionAt(src, line), friendlyParseError(unwrapLoc(err)))}
 	}
 	p.Escape = res.EscapeToken
 	p.lex = shell.NewLex(res.EscapeToken)
@@ -333,7 +334,8 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	checkCasing(res.AST, lint)
 	stages, metaArgs, err := instructions.Parse(res.AST, lint)
 	if err != nil {
-		return p, &LineError{File: file, Line: ErrorLine(err), Err: friendlyParseError(unwrapLoc(err))}
+		line := ErrorLine(err)
+		return p, &LineError{File: file, Line: line, Err: hintFor(instructionAt(src, line), friendlyParseError(unwrapLoc(err)))}
 	}
 	if len(stages) == 0 {
 		return p, &LineError{File: file, Err: errors.New("no FROM instruction: a Dockerfile starts with FROM IMAGE (or FROM scratch), after optional ARGs")}
@@ -524,6 +526,42 @@ func unwrapLoc(err error) error {
 		return errors.Unwrap(le)
 	}
 	return err
+}
+
+// instructionAt is the upper-cased first word of a Dockerfile line.
+func instructionAt(src []byte, line int) string {
+	lines := strings.Split(string(src), "\n")
+	if line < 1 || line > len(lines) {
+		return ""
+	}
+	w := strings.Fields(lines[line-1])
+	if len(w) == 0 {
+		return ""
+	}
+	return strings.ToUpper(w[0])
+}
+
+// instructionForms are what the hints for malformed instructions show.
+var instructionForms = map[string]string{
+	"ADD":  "ADD [--chown=U:G] [--chmod=MODE] [--link] [--exclude=PAT] [--checksum=sha256:HEX] [--keep-git-dir] [--unpack] SRC... DEST",
+	"COPY": "COPY [--from=STAGE] [--chown=U:G] [--chmod=MODE] [--link] [--parents] [--exclude=PAT] SRC... DEST",
+	"ENV":  "ENV NAME=value [NAME=value...]",
+	"ARG":  "ARG NAME[=default]",
+	"FROM": "FROM [--platform=OS/ARCH] IMAGE [AS NAME]",
+	"RUN":  "RUN [--mount=...] [--network=default|none|host] COMMAND",
+}
+
+// hintFor adds the instruction's correct form to an instruction error.
+func hintFor(inst string, err error) error {
+	form, ok := instructionForms[inst]
+	if !ok {
+		return err
+	}
+	var ue *instructions.UnknownInstructionError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("%w: write %s", err, form)
 }
 
 func friendlyParseError(err error) error {

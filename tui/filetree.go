@@ -27,6 +27,11 @@ type ftree struct {
 	nodes []fnode
 	byKey map[nodeKey]int32
 	stats layers.ChangeStats
+
+	// the directory of the previous insert: change lists are mostly
+	// grouped by directory, so most inserts skip the walk from the root
+	lastDir  string
+	lastNode int32
 }
 
 type nodeKey struct {
@@ -86,7 +91,12 @@ func (t *ftree) insert(path string) int32 {
 	if p[0] != '/' {
 		p = "/" + p
 	}
-	for start := 1; start < len(p); {
+	slash := strings.LastIndexByte(p, '/')
+	start := 1
+	if slash > 0 && t.lastDir != "" && p[:slash] == t.lastDir {
+		cur, start = t.lastNode, slash+1
+	}
+	for start < len(p) {
 		end := strings.IndexByte(p[start:], '/')
 		if end < 0 {
 			end = len(p)
@@ -108,6 +118,9 @@ func (t *ftree) insert(path string) int32 {
 			t.nodes[cur].dir = true
 		}
 		cur = n
+		if end == slash {
+			t.lastDir, t.lastNode = p[:slash], cur
+		}
 		start = end + 1
 	}
 	return cur
