@@ -336,7 +336,7 @@ CMD echo "$APP"
 		"ENV APP=/app VERSION=2.5",
 		"WORKDIR /app",
 		"COPY --chown=app:staff src/ ./ # buildkit",
-		"COPY --from=base /etc/os-release /app/os-release # buildkit",
+		"COPY /etc/os-release /app/os-release # buildkit", // BuildKit leaves --from out of created_by
 		`RUN |1 VERSION=2.5 /bin/sh -c echo "$VERSION" > version.txt && ln -s version.txt v && rm /etc/os-release # buildkit`,
 		"SHELL [/bin/sh -ec]",
 		"USER app:staff",

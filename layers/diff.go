@@ -202,7 +202,7 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 
 	case unix.S_IFREG:
 		if e.st.Nlink > 1 {
-			if first, ok := d.links[devIno{e.st.Dev, e.st.Ino}]; ok {
+			if first, ok := d.links[devIno{uint64(e.st.Dev), uint64(e.st.Ino)}]; ok {
 				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
 					return err
 				}
@@ -225,7 +225,7 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 
 	case unix.S_IFLNK, unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK:
 		if e.st.Nlink > 1 {
-			if first, ok := d.links[devIno{e.st.Dev, e.st.Ino}]; ok {
+			if first, ok := d.links[devIno{uint64(e.st.Dev), uint64(e.st.Ino)}]; ok {
 				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
 					return err
 				}
@@ -268,7 +268,7 @@ func (d *differ) rememberLink(e *upperEntry) {
 		if d.links == nil {
 			d.links = make(map[devIno]string)
 		}
-		d.links[devIno{e.st.Dev, e.st.Ino}] = e.rel
+		d.links[devIno{uint64(e.st.Dev), uint64(e.st.Ino)}] = e.rel
 	}
 }
 
@@ -327,7 +327,7 @@ func (d *differ) writeHeader(e *upperEntry, typ byte, name, link string) error {
 		Mode:       int64(e.st.Mode & 0o7777),
 		Uid:        int(e.st.Uid),
 		Gid:        int(e.st.Gid),
-		ModTime:    time.Unix(e.st.Mtim.Sec, 0),
+		ModTime:    time.Unix(int64(e.st.Mtim.Sec), 0),
 		PAXRecords: e.xattrs,
 		Format:     tar.FormatPAX,
 	}
@@ -352,7 +352,7 @@ func (d *differ) writeMarker(name string, st *unix.Stat_t) error {
 	*h = tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     name,
-		ModTime:  time.Unix(st.Mtim.Sec, 0),
+		ModTime:  time.Unix(int64(st.Mtim.Sec), 0),
 		Format:   tar.FormatPAX,
 	}
 	if err := d.tw.WriteHeader(h); err != nil {
@@ -370,7 +370,7 @@ func (d *differ) change(e *upperEntry, kind ChangeKind, t FileType, link string)
 		UID:      int(e.st.Uid),
 		GID:      int(e.st.Gid),
 		Linkname: link,
-		ModTime:  time.Unix(e.st.Mtim.Sec, e.st.Mtim.Nsec),
+		ModTime:  time.Unix(int64(e.st.Mtim.Sec), int64(e.st.Mtim.Nsec)),
 	}
 	if t == TypeRegular || t == TypeHardlink || t == TypeSymlink {
 		c.Size = e.st.Size

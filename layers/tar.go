@@ -297,15 +297,19 @@ func (x *extractor) apply(hdr *tar.Header, rel string, tr *tar.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return x.mkdir(parent, rel, base, hdr)
-	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
+	case tar.TypeReg, tar.TypeGNUSparse, tar.TypeCont:
 		return x.regular(parent, rel, base, hdr, tr)
 	case tar.TypeLink:
 		return x.hardlink(parentRel, rel, base, hdr)
 	case tar.TypeSymlink:
-		if err := x.clear(parent, rel, base, false); err != nil {
-			return err
+		err := unix.Symlinkat(hdr.Linkname, parent, base)
+		if err == unix.EEXIST {
+			if err := x.clear(parent, rel, base, false); err != nil {
+				return err
+			}
+			err = unix.Symlinkat(hdr.Linkname, parent, base)
 		}
-		if err := unix.Symlinkat(hdr.Linkname, parent, base); err != nil {
+		if err != nil {
 			return fmt.Errorf("symlink: %w", err)
 		}
 		if err := x.setMeta(parent, -1, base, hdr, true); err != nil {
@@ -561,11 +565,15 @@ func (x *extractor) mkdir(parent int, rel, base string, hdr *tar.Header) error {
 }
 
 func (x *extractor) regular(parent int, rel, base string, hdr *tar.Header, tr *tar.Reader) error {
-	if err := x.clear(parent, rel, base, false); err != nil {
-		return err
-	}
 	// O_EXCL|O_NOFOLLOW: never open something that was already there.
-	fd, err := unix.Openat(parent, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(parent, base, flags, 0o600)
+	if err == unix.EEXIST {
+		if err := x.clear(parent, rel, base, false); err != nil {
+			return err
+		}
+		fd, err = unix.Openat(parent, base, flags, 0o600)
+	}
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
