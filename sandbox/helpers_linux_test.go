@@ -25,6 +25,12 @@ func requireSandbox(t testing.TB) {
 	}
 }
 
+func cleanupReport() {
+	if reportBin != "" && reportErr == nil {
+		os.RemoveAll(filepath.Dir(reportBin))
+	}
+}
+
 var (
 	reportOnce sync.Once
 	reportBin  string

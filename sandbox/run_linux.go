@@ -168,7 +168,8 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if setupErr == nil && readErr != nil {
 		setupErr = fmt.Errorf("sandbox: read init messages: %w", readErr)
 	}
-	if setupErr == nil && !ready {
+	died := setupErr == nil && !ready
+	if died {
 		setupErr = errors.New("sandbox: container init died during setup")
 	}
 	if setupErr == nil {
@@ -182,7 +183,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		c.startIO()
 	}
 	state := c.wait()
-	if setupErr != nil && !ready && ctx.Err() == nil && state != nil {
+	if died && ctx.Err() == nil && state != nil {
 		setupErr = fmt.Errorf("%w (%s)", setupErr, state)
 	}
 	if st != nil {

@@ -15,6 +15,28 @@
 //
 // The package knows nothing about Dockerfiles or images: it gets directories,
 // an argv and an environment.
+//
+// What a container gets: new mount, PID, UTS and IPC namespaces, the host
+// network or a new one with only lo up; an overlay root (mounts made private
+// first, pivot_root, old root detached); fresh /proc with Docker's masked and
+// read-only paths; /dev as tmpfs with null, zero, full, random, urandom, tty,
+// devpts (newinstance) with /dev/ptmx, /dev/shm, /dev/mqueue and the fd
+// symlinks; read-only /sys; /etc/hosts, /etc/hostname and /etc/resolv.conf
+// bound from per-run files; Docker's default capabilities (all others dropped
+// from every set), no_new_privs, RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
+// below the caller's own, with pids and memory limits.
+//
+// Not done (yet):
+//   - seccomp: no filter is loaded. The dropped capabilities still forbid
+//     mount, modules, kexec, reboot, raw I/O and the like, but syscalls such
+//     as unshare(CLONE_NEWUSER), keyctl or userfaultfd are not blocked the way
+//     Docker's default profile blocks them.
+//   - rootless: Run needs root (see Supported).
+//   - the pseudo-terminal (Spec.Tty) is allocated on the host: the command has
+//     a working controlling terminal, but its name (/dev/pts/N of the host's
+//     devpts) does not exist in the container, so tty(1) says "not a tty".
+//   - /sys/fs/cgroup is not mounted in the container; no AppArmor/SELinux.
+//   - overlay layer paths must not contain ',' or ':'.
 package sandbox
 
 import (

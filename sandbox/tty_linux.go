@@ -36,8 +36,10 @@ func openTTY() (*ttyIO, error) {
 		unix.Close(mfd)
 		return nil, fmt.Errorf("sandbox: unlock pty: %w", err)
 	}
-	sfd, err := unix.IoctlRetInt(mfd, unix.TIOCGPTPEER)
-	if err != nil {
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	sfd := int(r)
+	if errno != 0 {
+		err = errno
 		// Older kernels: open the slave by name.
 		n, nerr := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
 		if nerr != nil {

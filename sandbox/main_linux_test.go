@@ -9,5 +9,7 @@ import (
 // re-executes it.
 func TestMain(m *testing.M) {
 	Init()
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanupReport()
+	os.Exit(code)
 }
