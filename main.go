@@ -502,7 +502,6 @@ func prepareExample(dir string) error {
 	return assets.WriteBusyboxRootfs(tar)
 }
 
-
 func newRunCmd(g *globals) *cobra.Command {
 	var rm, interactive, tty bool
 	var network, user, workdir string

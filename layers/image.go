@@ -228,11 +228,11 @@ type compressedLayer struct {
 	meta LayerMeta
 }
 
-func (l *compressedLayer) Digest() (v1.Hash, error)           { return l.meta.Compressed, nil }
-func (l *compressedLayer) DiffID() (v1.Hash, error)           { return l.meta.DiffID, nil }
-func (l *compressedLayer) Size() (int64, error)               { return l.meta.CompressedSize, nil }
+func (l *compressedLayer) Digest() (v1.Hash, error)            { return l.meta.Compressed, nil }
+func (l *compressedLayer) DiffID() (v1.Hash, error)            { return l.meta.DiffID, nil }
+func (l *compressedLayer) Size() (int64, error)                { return l.meta.CompressedSize, nil }
 func (l *compressedLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *compressedLayer) Compressed() (io.ReadCloser, error) { return l.s.OpenBlob(l.meta.Compressed) }
+func (l *compressedLayer) Compressed() (io.ReadCloser, error)  { return l.s.OpenBlob(l.meta.Compressed) }
 func (l *compressedLayer) Uncompressed() (io.ReadCloser, error) {
 	return l.s.OpenBlob(l.meta.DiffID)
 }

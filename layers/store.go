@@ -281,8 +281,8 @@ type LayerMeta struct {
 	Size   int64   `json:"size"`  // uncompressed tar size
 	Files  int     `json:"files"` // entries in the change list
 	// Compressed is the gzip blob made on first export (zero until then).
-	Compressed     v1.Hash `json:"compressed,omitzero"`
-	CompressedSize int64   `json:"compressed_size,omitempty"`
+	Compressed     v1.Hash   `json:"compressed,omitzero"`
+	CompressedSize int64     `json:"compressed_size,omitempty"`
 	Created        time.Time `json:"created"`
 }
 
