@@ -54,10 +54,8 @@ func NewIgnore(file string, patterns []string) (*Ignore, error) {
 }
 
 // Excluded reports whether a context-relative path (slash separated, no
-// leading "/") is excluded. parentExcluded is the answer for its parent
-// directory, so a walk stays linear; use ExcludedPath when walking is not
-// done.
-func (ig *Ignore) Excluded(rel string, parentExcluded bool) bool {
+// leading "/") is excluded, by itself or through a parent directory.
+func (ig *Ignore) Excluded(rel string) bool {
 	if ig == nil || len(ig.Patterns) == 0 {
 		return false
 	}
@@ -65,7 +63,6 @@ func (ig *Ignore) Excluded(rel string, parentExcluded bool) bool {
 	if err != nil {
 		return false
 	}
-	_ = parentExcluded
 	return m
 }
 

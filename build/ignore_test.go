@@ -117,7 +117,7 @@ func TestIgnoreUnit(t *testing.T) {
 		{"a.md", true}, {"README.md", false}, {"docs/a.md", false},
 		{"build", true}, {"build/x", true}, {"build/keep", false}, {"x", false},
 	} {
-		if got := ig.Excluded(tc.path, false); got != tc.excl {
+		if got := ig.Excluded(tc.path); got != tc.excl {
 			t.Errorf("Excluded(%q) = %v, want %v", tc.path, got, tc.excl)
 		}
 	}
@@ -128,7 +128,7 @@ func TestIgnoreUnit(t *testing.T) {
 		t.Error("bad pattern accepted")
 	}
 	var nilIg *Ignore
-	if nilIg.Excluded("x", false) || nilIg.MayMatchInside("x") {
+	if nilIg.Excluded("x") || nilIg.MayMatchInside("x") {
 		t.Error("nil Ignore excludes")
 	}
 }

@@ -2,7 +2,6 @@ package layers
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -430,6 +429,3 @@ func WriteDockerArchive(file string, img v1.Image, tags []string) error {
 	}
 	return os.Rename(tmp, file)
 }
-
-// ErrNotFound is returned when a reference names nothing.
-var ErrNotFound = errors.New("not found")

@@ -1,0 +1,188 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-build/strata/layers"
+	"golang.org/x/sys/unix"
+)
+
+// stager builds a layer without a container: an upper-dir-shaped scratch
+// tree over the stage's view. Parent directories that exist in the image
+// are copied up with their metadata, as overlayfs would.
+type stager struct {
+	view *layers.View
+	dir  string // the scratch tree (becomes the layer's fs)
+	link bool   // COPY --link: do not look at the image
+}
+
+func (s *stager) host(p string) string { return filepath.Join(s.dir, p) }
+
+// resolveDest follows the image's symlinks in p's parents (and in p when
+// follow), so COPY into /bin on a usr-merged image lands in /usr/bin.
+func (s *stager) resolveDest(p string, follow bool) (string, error) {
+	if s.link {
+		return path.Clean("/" + p), nil
+	}
+	return s.view.Resolve(p, follow)
+}
+
+// mkdirAll makes dir p (already resolved) and its parents in the scratch
+// tree. Existing image dirs are copied up; new ones get mode and owner.
+func (s *stager) mkdirAll(p string, mode fs.FileMode, uid, gid int, chownNew bool) error {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return nil
+	}
+	if err := s.mkdirAll(path.Dir(p), 0o755, uid, gid, chownNew); err != nil {
+		return err
+	}
+	h := s.host(p)
+	if fi, err := os.Lstat(h); err == nil {
+		if !fi.IsDir() {
+			return fmt.Errorf("cannot create directory %s: a file of that name is in the way", p)
+		}
+		return nil
+	}
+	if !s.link {
+		if e, err := s.view.Lstat(p); err == nil {
+			if !e.Info.IsDir() {
+				if e.Info.Mode()&fs.ModeSymlink != 0 {
+					return fmt.Errorf("cannot create directory %s: it is a symlink in the image", p)
+				}
+				return fmt.Errorf("cannot create directory %s: the image has a file there (%s)", p, e.Info.Mode().Type())
+			}
+			st := e.Info.Sys().(*syscall.Stat_t)
+			if err := os.Mkdir(h, 0o700); err != nil {
+				return err
+			}
+			if err := os.Lchown(h, int(st.Uid), int(st.Gid)); err != nil {
+				return err
+			}
+			if err := os.Chmod(h, e.Info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return err
+			}
+			copyXattrs(e.Host, h)
+			return nil
+		}
+	}
+	if err := os.Mkdir(h, 0o700); err != nil {
+		return err
+	}
+	if chownNew {
+		if err := os.Lchown(h, uid, gid); err != nil {
+			return err
+		}
+	} else if err := os.Lchown(h, 0, 0); err != nil {
+		return err
+	}
+	return os.Chmod(h, mode)
+}
+
+func copyXattrs(from, to string) {
+	sz, err := unix.Llistxattr(from, nil)
+	if err != nil || sz <= 0 {
+		return
+	}
+	buf := make([]byte, sz)
+	sz, err = unix.Llistxattr(from, buf)
+	if err != nil {
+		return
+	}
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
+			continue
+		}
+		vs, err := unix.Lgetxattr(from, name, nil)
+		if err != nil {
+			continue
+		}
+		val := make([]byte, vs)
+		vs, err = unix.Lgetxattr(from, name, val)
+		if err == nil {
+			unix.Lsetxattr(to, name, val[:vs], 0)
+		}
+	}
+}
+
+// makeLayer builds a layer in scratch with fn, then writes its tar and
+// change list in one pass (layers.Diff).
+func (e *Executor) makeLayer(view *layers.View, fn func(*stager) error) (*layers.PendingLayer, error) {
+	return e.makeLayerLink(view, false, fn)
+}
+
+func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) error) (*layers.PendingLayer, error) {
+	tmp, err := e.Store.TempDir("step-")
+	if err != nil {
+		return nil, err
+	}
+	fsDir := filepath.Join(tmp, "fs")
+	if err := os.Mkdir(fsDir, 0o755); err != nil {
+		layers.RemoveAll(tmp)
+		return nil, err
+	}
+	s := &stager{view: view, dir: fsDir, link: link}
+	if err := fn(s); err != nil {
+		layers.RemoveAll(tmp)
+		return nil, err
+	}
+	lowers := view.Lowers
+	if link {
+		lowers = nil
+	}
+	pl, err := e.diffToLayer(fsDir, lowers, tmp, layers.DiffOptions{})
+	if err != nil {
+		layers.RemoveAll(tmp)
+		return nil, err
+	}
+	pl.FS = fsDir
+	return pl, nil
+}
+
+// diffToLayer writes upper's change as a tar in dir and hashes it.
+func (e *Executor) diffToLayer(upper string, lowers []string, dir string, opt layers.DiffOptions) (*layers.PendingLayer, error) {
+	tf, err := os.Create(filepath.Join(dir, "layer.tar"))
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tf, h)}
+	changes, err := layers.Diff(upper, lowers, cw, opt)
+	if cerr := tf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tf.Name())
+		return nil, err
+	}
+	if changes == nil {
+		changes = []layers.Change{}
+	}
+	return &layers.PendingLayer{
+		Tar:     tf.Name(),
+		DiffID:  v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
+		Size:    cw.n,
+		Changes: changes,
+	}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
