@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/strata-build/strata/layers"
 )
 
 //go:embed all:example
@@ -143,19 +145,5 @@ func WriteBusyboxRootfs(file string) error {
 	if err != nil {
 		return err
 	}
-	tmp := file + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := BusyboxRootfs(f, bb); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, file)
+	return layers.WriteFileAtomic(file, func(w io.Writer) error { return BusyboxRootfs(w, bb) })
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -393,39 +392,15 @@ func WriteDockerArchive(file string, img v1.Image, tags []string) error {
 		}
 		refToImage[tag] = img
 	}
-	tmp := file + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if len(refToImage) == 0 {
-		d, err := img.Digest()
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return err
+	return WriteFileAtomic(file, func(w io.Writer) error {
+		if len(refToImage) == 0 {
+			d, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			ref, _ := name.NewDigest("strata/image@" + d.String())
+			return tarball.Write(ref, img, w)
 		}
-		ref, _ := name.NewDigest("strata/image@" + d.String())
-		err = tarball.Write(ref, img, f)
-		if err == nil {
-			err = f.Close()
-		} else {
-			f.Close()
-		}
-		if err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		return os.Rename(tmp, file)
-	}
-	if err := tarball.MultiRefWrite(refToImage, f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, file)
+		return tarball.MultiRefWrite(refToImage, w)
+	})
 }

@@ -472,6 +472,30 @@ func (s *Store) Layers() ([]LayerMeta, error) {
 	return out, nil
 }
 
+// WriteFileAtomic writes path through fn into a temp file beside it, then
+// renames it into place: readers see the old file or the whole new one,
+// never half of it; on error nothing is left.
+func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
 // atomicWrite writes a file via a temp file and rename.
 func atomicWrite(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
