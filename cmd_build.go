@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/tui"
+	"golang.org/x/term"
+)
+
+type buildOpts struct {
+	file      string
+	tags      []string
+	buildArgs []string
+	target    string
+	noCache   bool
+	network   string
+	platform  string
+	progress  string
+	outputs   []string
+	memory    string
+	pids      int64
+	secrets   []string
+}
+
+func (o *buildOpts) register(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVarP(&o.file, "file", "f", "", "Dockerfile path (default CONTEXT/Dockerfile)")
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name:tag for the image in the local store (repeatable)")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (repeatable)")
+	f.StringVar(&o.target, "target", "", "build this stage (and what it needs) instead of the last one")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
+	f.StringVar(&o.network, "network", "host", "network for RUN: host or none")
+	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant]")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE (repeatable)")
+	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
+	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
+	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE")
+}
+
+func newBuildCmd(g *globals) *cobra.Command {
+	bo := &buildOpts{}
+	c := &cobra.Command{
+		Use:   "build [flags] CONTEXT",
+		Short: "Build an image without the TUI (CI, scripts)",
+		Args:  exactContext,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd.Context(), g, bo, args[0])
+		},
+	}
+	bo.register(c)
+	return c
+}
+
+func exactContext(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return errors.New("build needs a CONTEXT directory: strata build [flags] CONTEXT (use . for the current directory)")
+	}
+	if len(args) > 1 {
+		return fmt.Errorf("build takes one CONTEXT, got %d arguments (%s): put flags before or after it", len(args), strings.Join(args, " "))
+	}
+	return nil
+}
+
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := int64(1)
+	l := strings.ToLower(s)
+	switch {
+	case strings.HasSuffix(l, "k"), strings.HasSuffix(l, "kb"):
+		mult = 1 << 10
+	case strings.HasSuffix(l, "m"), strings.HasSuffix(l, "mb"):
+		mult = 1 << 20
+	case strings.HasSuffix(l, "g"), strings.HasSuffix(l, "gb"):
+		mult = 1 << 30
+	}
+	l = strings.TrimRight(l, "kmgb")
+	var n int64
+	if _, err := fmt.Sscanf(l, "%d", &n); err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 512m, 2g)", s)
+	}
+	return n * mult, nil
+}
+
+func (o *buildOpts) options(ctxDir string) (build.Options, error) {
+	opt := build.Options{ContextDir: ctxDir, Dockerfile: o.file, Target: o.target, Platform: o.platform,
+		NoCache: o.noCache, Network: o.network, Tags: o.tags, PidsLimit: o.pids, BuildArgs: map[string]string{}}
+	for _, kv := range o.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" {
+			return opt, fmt.Errorf("--build-arg %q: want KEY=VALUE", kv)
+		}
+		if !ok {
+			// docker: --build-arg KEY takes the value from the environment
+			ev, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = ev
+		}
+		opt.BuildArgs[k] = v
+	}
+	for _, t := range o.tags {
+		if _, err := layers.NormalizeName(t); err != nil {
+			return opt, fmt.Errorf("-t %s: %w", t, err)
+		}
+	}
+	for _, s := range o.outputs {
+		out, err := build.ParseOutput(s)
+		if err != nil {
+			return opt, err
+		}
+		opt.Outputs = append(opt.Outputs, out)
+	}
+	switch o.network {
+	case "host", "none", "default", "":
+	default:
+		return opt, fmt.Errorf("--network %q: want host or none", o.network)
+	}
+	m, err := parseSize(o.memory)
+	if err != nil {
+		return opt, fmt.Errorf("--memory: %w", err)
+	}
+	opt.Memory = m
+	if len(o.secrets) > 0 {
+		opt.Secrets = map[string]string{}
+	}
+	for _, s := range o.secrets {
+		var id, src string
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			case "type":
+			default:
+				return opt, fmt.Errorf("--secret %q: unknown key %q (want id=ID,src=FILE)", s, k)
+			}
+		}
+		if id == "" || src == "" {
+			return opt, fmt.Errorf("--secret %q: want id=ID,src=FILE", s)
+		}
+		opt.Secrets[id] = src
+	}
+	switch o.progress {
+	case "auto", "tty", "plain", "json", "rawjson":
+	default:
+		return opt, fmt.Errorf("--progress %q: want auto, tty, plain or json", o.progress)
+	}
+	return opt, nil
+}
+
+func signalContext(parent context.Context) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+}
+
+func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
+	opt, err := bo.options(ctxDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(parent)
+	defer cancel()
+	plan, err := build.NewPlan(opt)
+	if err != nil {
+		return err
+	}
+	store, err := layers.Open(g.root)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	mode := bo.progress
+	if mode == "auto" || mode == "tty" {
+		mode = "plain"
+	}
+	printer, err := build.NewPrinter(mode, os.Stdout)
+	if err != nil {
+		return err
+	}
+	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	events := make(chan build.Event, 256)
+	done := make(chan struct{})
+	go func() {
+		build.Consume(events, printer)
+		close(done)
+	}()
+	_, err = ex.Build(ctx, events)
+	<-done
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("build cancelled")
+		}
+		return err
+	}
+	return nil
+}
+
+// useTUI: the TUI is for a terminal with --progress auto or tty.
+func useTUI(mode string) bool {
+	return (mode == "auto" || mode == "tty") && term.IsTerminal(int(os.Stdout.Fd())) && term.IsTerminal(int(os.Stdin.Fd()))
+}
+
+// runBuildUI builds with the TUI when stdout is a terminal (plain
+// progress otherwise). A Dockerfile that does not parse still opens the
+// TUI, with the error marked on its line.
+func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
+	if !useTUI(bo.progress) {
+		return runBuild(parent, g, bo, ctxDir)
+	}
+	opt, err := bo.options(ctxDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext(parent)
+	defer cancel()
+	events := make(chan build.Event, 1024)
+	plan, perr := build.NewPlan(opt)
+	if perr != nil {
+		if plan == nil || plan.Source == nil {
+			return perr
+		}
+		events <- build.PlanReady{Dockerfile: plan.File, Source: plan.Source}
+		events <- build.BuildDone{Error: perr.Error(), Line: build.ErrorLine(perr)}
+		close(events)
+		return tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(nil, nil, nil), Title: plan.File})
+	}
+	store, err := layers.Open(g.root)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	bctx, bcancel := context.WithCancel(ctx)
+	defer bcancel()
+	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	backend := build.NewBackend(store, ex, bcancel)
+	var buildErr error
+	done := make(chan struct{})
+	go func() {
+		_, buildErr = ex.Build(bctx, events)
+		close(done)
+	}()
+	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: backend, Title: plan.File})
+	bcancel()
+	// Drain what the executor still sends, and wait for it to clean up.
+	go func() {
+		for range events {
+		}
+	}()
+	<-done
+	if uiErr != nil {
+		return uiErr
+	}
+	if buildErr != nil {
+		return &exitError{code: 1}
+	}
+	return nil
+}

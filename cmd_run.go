@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/sandbox"
+	"golang.org/x/term"
+)
+
+func newRunCmd(g *globals) *cobra.Command {
+	var rm, interactive, tty bool
+	var network, user, workdir string
+	var envs []string
+	c := &cobra.Command{
+		Use:   "run [--rm] [-it] IMAGE [CMD ARG...]",
+		Short: "Run an image's primary command (or CMD) in the sandbox",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("run needs an IMAGE (a name from strata images, oci:DIR[:tag] or docker-archive:FILE)")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sandbox.Supported(); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			store, err := layers.Open(g.root)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			cfg, err := build.LoadImage(ctx, store, args[0])
+			if err != nil {
+				return err
+			}
+			argv := append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...)
+			if len(args) > 1 {
+				argv = append(append([]string{}, cfg.Config.Entrypoint...), args[1:]...)
+			}
+			if len(argv) == 0 {
+				return fmt.Errorf("image %s has no ENTRYPOINT or CMD: give a command (strata run %s /bin/sh)", args[0], args[0])
+			}
+			tmp, err := store.TempDir("container-")
+			if err != nil {
+				return err
+			}
+			defer layers.RemoveAll(tmp)
+			upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+			os.Mkdir(upper, 0o755)
+			os.Mkdir(work, 0o755)
+			var lower []string
+			for i := len(cfg.RootFS.DiffIDs) - 1; i >= 0; i-- {
+				lower = append(lower, store.LayerFS(cfg.RootFS.DiffIDs[i]))
+			}
+			env := append([]string{}, cfg.Config.Env...)
+			env = append(env, envs...)
+			u := cfg.Config.User
+			if user != "" {
+				u = user
+			}
+			wd := cfg.Config.WorkingDir
+			if workdir != "" {
+				wd = workdir
+			}
+			spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
+				Network: network, TmpDir: tmp}
+			if interactive {
+				spec.Stdin = os.Stdin
+			}
+			if tty || (interactive && term.IsTerminal(int(os.Stdin.Fd()))) {
+				spec.Tty = tty || term.IsTerminal(int(os.Stdout.Fd()))
+				spec.Stdin = os.Stdin
+			}
+			code, err := sandbox.Run(ctx, spec, os.Stdout, os.Stderr)
+			_ = rm // containers are never kept: --rm is the only mode
+			if err != nil {
+				var ee *sandbox.ExecError
+				if errors.As(err, &ee) {
+					fmt.Fprintln(os.Stderr, "strata: "+ee.Error())
+					return &exitError{code: ee.Code}
+				}
+				return err
+			}
+			if code != 0 {
+				return &exitError{code: code}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.SetInterspersed(false)
+	f.BoolVar(&rm, "rm", false, "remove the container when it exits (always done)")
+	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
+	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
+	f.StringVar(&network, "network", "host", "host or none")
+	f.StringVarP(&user, "user", "u", "", "user[:group] instead of the image's USER")
+	f.StringVarP(&workdir, "workdir", "w", "", "working directory instead of the image's WORKDIR")
+	f.StringArrayVarP(&envs, "env", "e", nil, "extra environment KEY=VALUE")
+	return c
+}
