@@ -29,6 +29,7 @@ type buildOpts struct {
 	memory    string
 	pids      int64
 	secrets   []string
+	report    string
 }
 
 func (o *buildOpts) register(c *cobra.Command) {
@@ -45,6 +46,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE")
+	f.StringVar(&o.report, "report", "", "write a JSON build report (per step: cached or built and why, time, layer, size) to FILE")
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -195,6 +197,7 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 		return err
 	}
 	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	report := bo.observe(ex)
 	events := make(chan build.Event, 256)
 	done := make(chan struct{})
 	go func() {
@@ -203,6 +206,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	}()
 	_, err = ex.Build(ctx, events)
 	<-done
+	if rerr := bo.writeReport(report); rerr != nil && err == nil {
+		err = rerr
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("build cancelled")
@@ -249,6 +255,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	bctx, bcancel := context.WithCancel(ctx)
 	defer bcancel()
 	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	report := bo.observe(ex)
 	backend := build.NewBackend(store, ex, bcancel)
 	var buildErr error
 	done := make(chan struct{})
@@ -264,6 +271,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		}
 	}()
 	<-done
+	if rerr := bo.writeReport(report); rerr != nil {
+		return rerr
+	}
 	if uiErr != nil {
 		return uiErr
 	}
@@ -271,4 +281,21 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		return &exitError{code: 1}
 	}
 	return nil
+}
+
+// observe attaches the --report writer to an executor.
+func (o *buildOpts) observe(ex *build.Executor) *build.Report {
+	if o.report == "" {
+		return nil
+	}
+	r := &build.Report{}
+	ex.Observe = r.Observe
+	return r
+}
+
+func (o *buildOpts) writeReport(r *build.Report) error {
+	if r == nil {
+		return nil
+	}
+	return r.WriteFile(o.report)
 }

@@ -44,6 +44,9 @@ type Executor struct {
 	Resolve func(ctx context.Context, ref string, platform *v1.Platform) (*v1.ConfigFile, error)
 	// LogDir keeps each step's whole log (step-N.log); "" = a scratch dir.
 	LogDir string
+	// Observe, when set, sees every event before it is sent (the --report
+	// writer uses it).
+	Observe func(Event)
 
 	events chan<- Event
 	stages map[int]*stageState
@@ -51,6 +54,8 @@ type Executor struct {
 	cached int
 	built  int
 	lint   *linter.Linter
+
+	statCache *statCache
 }
 
 // Result is what a successful build made.
@@ -69,6 +74,21 @@ type stageState struct {
 	cmdSet   bool
 	snap     *Snapshot
 	platform v1.Platform
+
+	// Cache state: the key of the last step, how many steps ran in this
+	// stage, the last build's record and this build's, and what the step
+	// being built depends on.
+	key     string
+	seq     int
+	last    *stageRecord
+	record  []recordStep
+	pending *pendingStep
+}
+
+type pendingStep struct {
+	in     *stepInputs
+	key    string
+	reason string
 }
 
 func (st *stageState) view(s *layers.Store) *layers.View {
@@ -97,6 +117,9 @@ func (st *stageState) env() mapEnv {
 }
 
 func (e *Executor) emit(ev Event) {
+	if e.Observe != nil {
+		e.Observe(ev)
+	}
 	if e.events != nil {
 		e.events <- ev
 	}
@@ -110,6 +133,9 @@ func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result,
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v", r)
+		}
+		if e.statCache != nil {
+			e.statCache.save()
 		}
 		done := BuildDone{eventBase: stamp(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
 		if err != nil {
@@ -157,7 +183,13 @@ func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result,
 	}
 	final := e.stages[p.Target]
 	cfg := final.cfg.DeepCopy()
+	// The image is as old as its last step, so a rebuild that changes
+	// nothing makes the very same image (same id), as the classic builder
+	// did.
 	cfg.Created = v1.Time{Time: time.Now().UTC().Truncate(time.Second)}
+	if n := len(cfg.History); n > 0 && !cfg.History[n-1].Created.IsZero() {
+		cfg.Created = v1.Time{Time: cfg.History[n-1].Created.UTC().Truncate(time.Second)}
+	}
 	rec, err := e.Store.SaveImage(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("save image: %w", err)
@@ -191,6 +223,7 @@ func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
 	if err != nil {
 		return err
 	}
+	defer e.saveRecord(st)
 	e.stages[s.Index] = st
 	for i, c := range s.Commands {
 		if err := ctx.Err(); err != nil {
@@ -245,7 +278,33 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	}
 	st.snap = &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
-	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap})
+	// The base's identity starts the stage's key chain.
+	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platformString(platform), FromName: s.Base}
+	switch {
+	case s.BaseStage >= 0:
+		in.Base = "stage:" + e.stages[s.BaseStage].key
+	case strings.EqualFold(s.Base, "scratch"):
+		in.Base = "scratch"
+	default:
+		in.Base = "image:" + id
+	}
+	key := in.key()
+	st.last = e.loadRecord(s)
+	cached := !e.Opt.NoCache && st.last != nil && len(st.last.Steps) > 0 && st.last.Steps[0].Key == key
+	reason := ""
+	if !cached {
+		reason = e.reason(st, in)
+	}
+	st.key = key
+	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
+	st.seq = 1
+	if cached {
+		e.cached++
+		e.emit(StepCached{eventBase: stamp(), Step: step, Key: key, ImageID: id, Snapshot: st.snap})
+	} else {
+		e.built++
+		e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
+	}
 	if len(st.cfg.Config.OnBuild) > 0 && s.BaseStage < 0 {
 		if err := e.onbuild(ctx, st, step); err != nil {
 			return fail(err)
@@ -360,16 +419,18 @@ func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created stri
 	})
 	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
-	e.built++
-	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap, Reason: "metadata only"})
+	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	e.finishBuilt(st, &done)
+	e.emit(done)
 }
 
 // metaStep finishes a metadata-only step that writes no history entry.
 func (e *Executor) metaStep(st *stageState, step int, t0 time.Time) {
 	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
-	e.built++
-	e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap, Reason: "metadata only"})
+	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	e.finishBuilt(st, &done)
+	e.emit(done)
 }
 
 // layerDone records a step that produced a change: the layer (unless
@@ -398,13 +459,13 @@ func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created str
 		snap.DiffID = meta.DiffID
 	}
 	st.snap = snap
-	e.built++
 	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
 		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
 	if !empty {
 		done.DiffID = meta.DiffID.String()
 		done.Size = meta.Size
 	}
+	e.finishBuilt(st, &done)
 	e.emit(done)
 	return nil
 }
@@ -416,6 +477,12 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 	if err := e.expand(st, c); err != nil {
 		e.fail(step, t0, err)
 		return err
+	}
+	if hit, err := e.tryCache(ctx, st, step, c); err != nil {
+		e.fail(step, t0, err)
+		return err
+	} else if hit {
+		return nil
 	}
 	var err error
 	switch c := c.(type) {

@@ -738,7 +738,7 @@ func TestEventOrder(t *testing.T) {
 		t.Errorf("events %s\nwant   %s", got, want)
 	}
 	bd := r.events[len(r.events)-1].(BuildDone)
-	if bd.ImageID != r.res.ImageID.String() || bd.Layers != 1 || bd.Built != 2 {
+	if bd.ImageID != r.res.ImageID.String() || bd.Layers != 1 || bd.Built != 3 {
 		t.Errorf("BuildDone %+v", bd)
 	}
 	b, _ := json.Marshal(r.cfg())

@@ -1,0 +1,673 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// The cache. Every step has a key: a hash chain of the parent step's key,
+// the instruction after expansion, the build args in effect and, for
+// steps that read files, a checksum of exactly what they read. A step
+// whose key has an entry (and whose layer is still in the store) is not
+// run: its recorded result is used. Next to the keys, the inputs of the
+// last build of each Dockerfile stage are kept, so a miss can say what
+// changed.
+//
+// On disk, under ROOT/cache:
+//
+//	keys/<key>.json       one CacheEntry per key (its mtime is its last use)
+//	records/<id>.json     the last build of a Dockerfile stage (stageRecord)
+//	files/<id>.json       stat cache of context file checksums
+//
+// Every file is written to a temp file and renamed, so two builds on one
+// ROOT never see a half-written entry; the last writer of a record wins.
+
+// CacheEntry is a step's recorded result.
+type CacheEntry struct {
+	Key     string                              `json:"key"`
+	Step    string                              `json:"step"` // instruction text, for people reading the store
+	Config  *v1.ConfigFile                      `json:"config"`
+	Args    []instructions.KeyValuePairOptional `json:"args,omitempty"`
+	CmdSet  bool                                `json:"cmd_set,omitempty"`
+	DiffID  string                              `json:"diff_id,omitempty"`
+	Size    int64                               `json:"size,omitempty"`
+	Files   int                                 `json:"files,omitempty"`
+	Stats   layers.ChangeStats                  `json:"stats"`
+	Created time.Time                           `json:"created"`
+}
+
+// stepInputs is what a step's result depends on, kept per step of the
+// last build to explain the next miss.
+type stepInputs struct {
+	Text      string            `json:"text"`      // the instruction as written
+	Canonical string            `json:"canonical"` // after expansion, flags included
+	Args      map[string]string `json:"args,omitempty"`
+	// ArgsKeyed: the step sees the args (RUN, ARG), so they are in its key.
+	ArgsKeyed bool `json:"args_keyed,omitempty"`
+	Env       []string          `json:"env,omitempty"`
+	Files     fileSums          `json:"files,omitempty"`
+	From      string            `json:"from,omitempty"`      // --from / bind source identity
+	FromName  string            `json:"from_name,omitempty"` // as written
+	Base      string            `json:"base,omitempty"`      // FROM: the base's identity
+	Parent    string            `json:"parent"`              // key of the step before
+	// Uncacheable, when set, says why this step is always run.
+	Uncacheable string `json:"uncacheable,omitempty"`
+}
+
+type recordStep struct {
+	stepInputs
+	Key string `json:"key"`
+}
+
+type stageRecord struct {
+	Dockerfile string       `json:"dockerfile"`
+	Stage      string       `json:"stage"`
+	Steps      []recordStep `json:"steps"`
+	Time       time.Time    `json:"time"`
+}
+
+// CacheDir is ROOT/cache.
+func CacheDir(s *layers.Store) string { return filepath.Join(s.Root(), "cache") }
+
+func (in *stepInputs) key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "strata-cache-v1\x00%s\x00%s\x00", in.Parent, in.Canonical)
+	keys := make([]string, 0, len(in.Args))
+	for k := range in.Args {
+		if !in.ArgsKeyed {
+			break
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "arg\x00%s=%s\x00", k, in.Args[k])
+	}
+	if in.Files != nil {
+		fmt.Fprintf(h, "files\x00%s\x00", in.Files.digest())
+	}
+	fmt.Fprintf(h, "from\x00%s\x00base\x00%s\x00", in.From, in.Base)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func keyFile(root, key string) string {
+	return filepath.Join(root, "cache", "keys", strings.TrimPrefix(key, "sha256:")+".json")
+}
+
+// lookupCache finds a usable entry: recorded, and its layer still stored.
+func (e *Executor) lookupCache(key string) (*CacheEntry, bool) {
+	f := keyFile(e.Store.Root(), key)
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, false
+	}
+	var ent CacheEntry
+	if json.Unmarshal(b, &ent) != nil || ent.Config == nil || ent.Key != key {
+		return nil, false
+	}
+	for _, d := range ent.Config.RootFS.DiffIDs {
+		if !e.Store.HasLayer(d) {
+			return nil, false
+		}
+	}
+	now := time.Now()
+	os.Chtimes(f, now, now) // last use, for prune --keep-storage
+	return &ent, true
+}
+
+func (e *Executor) saveCache(ent *CacheEntry) error {
+	b, err := json.Marshal(ent)
+	if err != nil {
+		return err
+	}
+	f := keyFile(e.Store.Root(), ent.Key)
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return err
+	}
+	return writeAtomic(f, b)
+}
+
+func writeAtomic(file string, b []byte) error {
+	return layers.WriteFileAtomic(file, func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	})
+}
+
+// CacheEntries lists the cache's entries with their files' sizes and last
+// use (for prune and reports).
+func CacheEntries(s *layers.Store) ([]CacheFile, error) {
+	dir := filepath.Join(CacheDir(s), "keys")
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []CacheFile
+	for _, d := range des {
+		if !strings.HasSuffix(d.Name(), ".json") {
+			continue
+		}
+		p := filepath.Join(dir, d.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var ent CacheEntry
+		if json.Unmarshal(b, &ent) != nil || ent.Config == nil {
+			out = append(out, CacheFile{Path: p}) // unreadable: prune removes it
+			continue
+		}
+		fi, err := d.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, CacheFile{Path: p, Entry: &ent, LastUsed: fi.ModTime()})
+	}
+	return out, nil
+}
+
+// CacheFile is one stored cache entry.
+type CacheFile struct {
+	Path     string
+	Entry    *CacheEntry // nil when unreadable
+	LastUsed time.Time
+}
+
+func recordFile(root, dockerfile, stage string) string {
+	h := sha256.Sum256([]byte(dockerfile + "\x00" + stage))
+	return filepath.Join(root, "cache", "records", hex.EncodeToString(h[:16])+".json")
+}
+
+func (e *Executor) stageID(s *Stage) (string, string) {
+	df := e.Opt.Dockerfile
+	if df == "" {
+		df = e.Plan.File
+	}
+	if abs, err := filepath.Abs(df); err == nil {
+		df = abs
+	}
+	name := s.Name
+	if name == "" {
+		name = fmt.Sprint(s.Index)
+	}
+	return df, name
+}
+
+func (e *Executor) loadRecord(s *Stage) *stageRecord {
+	df, name := e.stageID(s)
+	b, err := os.ReadFile(recordFile(e.Store.Root(), df, name))
+	if err != nil {
+		return nil
+	}
+	var r stageRecord
+	if json.Unmarshal(b, &r) != nil {
+		return nil
+	}
+	return &r
+}
+
+func (e *Executor) saveRecord(st *stageState) {
+	if st == nil || len(st.record) == 0 {
+		return
+	}
+	df, name := e.stageID(st.stage)
+	r := stageRecord{Dockerfile: df, Stage: name, Steps: st.record, Time: time.Now().UTC()}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	f := recordFile(e.Store.Root(), df, name)
+	if os.MkdirAll(filepath.Dir(f), 0o755) == nil {
+		writeAtomic(f, b)
+	}
+}
+
+// argsInEffect are the stage's ARG values that reach RUN environments and
+// expansions; proxy args are left out of the key, as BuildKit does.
+func (st *stageState) argsInEffect() map[string]string {
+	m := map[string]string{}
+	for _, a := range st.args {
+		if a.Value != nil && !isProxyArg(a.Key) {
+			m[a.Key] = *a.Value
+		}
+	}
+	return m
+}
+
+// canonical is an instruction after expansion, in a stable form: its
+// exported fields (no source locations) and, for RUN, its flags.
+func canonical(c instructions.Command) string {
+	b, _ := json.Marshal(c)
+	s := strings.ToUpper(c.Name()) + " " + string(b)
+	if r, ok := c.(*instructions.RunCommand); ok {
+		mb, _ := json.Marshal(instructions.GetMounts(r))
+		s += " mounts=" + string(mb)
+		s += " network=" + instructions.GetNetwork(r)
+		s += " security=" + instructions.GetSecurity(r)
+	}
+	return s
+}
+
+// inputs collects what a step depends on, reading the context where the
+// step does (COPY/ADD sources, RUN bind mounts of the context).
+func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instructions.Command) (*stepInputs, error) {
+	in := &stepInputs{
+		Text:      e.Plan.Steps[step].Text,
+		Canonical: canonical(c),
+		Parent:    st.key,
+		Env:       slices.Clone(st.cfg.Config.Env),
+		Args:      st.argsInEffect(),
+	}
+	if st.stage.Steps[0] == step {
+		// An ONBUILD trigger, run under the FROM step: its own text.
+		in.Text = "ONBUILD " + in.Canonical
+	}
+	switch c := c.(type) {
+	case *instructions.RunCommand:
+		in.ArgsKeyed = true
+		if e.Opt.Network != "" {
+			in.Canonical += " default-network=" + e.Opt.Network
+		}
+		for _, m := range instructions.GetMounts(c) {
+			if m.Type != instructions.MountTypeBind && !(m.Type == instructions.MountTypeCache && m.From != "") {
+				continue
+			}
+			if m.From != "" {
+				id, err := e.fromIdentity(ctx, m.From)
+				if err != nil {
+					return nil, err
+				}
+				in.From += m.From + "=" + id + ";"
+				in.FromName = m.From
+				continue
+			}
+			src := m.Source
+			if src == "" {
+				src = "/"
+			}
+			if err := e.sumContext(in, []string{src}, nil); err != nil {
+				return nil, fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
+			}
+		}
+	case *instructions.CopyCommand:
+		if c.From != "" {
+			id, err := e.fromIdentity(ctx, c.From)
+			if err != nil {
+				return nil, err
+			}
+			in.From, in.FromName = id, c.From
+		} else if err := e.sumContext(in, c.SourcePaths, c.ExcludePatterns); err != nil {
+			return nil, err
+		}
+	case *instructions.AddCommand:
+		var local []string
+		for _, s := range c.SourcePaths {
+			if isURL(s) {
+				if c.Checksum == "" {
+					in.Uncacheable = "ADD " + s + " is fetched on every build (give --checksum=sha256:… to cache it)"
+				}
+				continue
+			}
+			local = append(local, s)
+		}
+		if len(local) > 0 {
+			if err := e.sumContext(in, local, c.ExcludePatterns); err != nil {
+				return nil, err
+			}
+		}
+	case *instructions.ArgCommand:
+		// The values this ARG will take are part of its key.
+		in.ArgsKeyed = true
+		for _, kv := range c.Args {
+			if isProxyArg(kv.Key) {
+				continue
+			}
+			if v, ok := e.Plan.BuildArgs[kv.Key]; ok {
+				in.Args[kv.Key] = v
+			} else if kv.Value != nil {
+				in.Args[kv.Key] = *kv.Value
+			}
+		}
+	case *instructions.WorkdirCommand:
+		in.Canonical += " user=" + st.cfg.Config.User
+	}
+	return in, nil
+}
+
+func (e *Executor) sumContext(in *stepInputs, args, exclude []string) error {
+	if e.statCache == nil {
+		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
+	}
+	excl, err := excludeMatcher(exclude)
+	if err != nil {
+		return err
+	}
+	cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, excl)
+	if err != nil {
+		return err
+	}
+	sums, err := e.statCache.contextSums(cs, args)
+	if err != nil {
+		return err
+	}
+	if in.Files == nil {
+		in.Files = fileSums{}
+	}
+	for k, v := range sums {
+		in.Files[k] = v
+	}
+	return nil
+}
+
+// fromIdentity names what --from reads: a stage's key, or an image's
+// config digest.
+func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error) {
+	byName := map[string]int{}
+	for _, s := range e.Plan.Stages {
+		if s.Name != "" {
+			byName[s.Name] = s.Index
+		}
+	}
+	j, isStage, err := e.Plan.resolveStageRef(from, byName)
+	if err != nil {
+		return "", err
+	}
+	if isStage {
+		st, ok := e.stages[j]
+		if !ok {
+			return "", fmt.Errorf("--from=%s: stage %s is not built yet", from, e.Plan.Stages[j].DisplayName())
+		}
+		return "stage:" + st.key, nil
+	}
+	resolve := e.Resolve
+	if resolve == nil {
+		resolve = e.defaultResolve
+	}
+	p := e.Plan.Platform
+	cfg, err := resolve(ctx, from, &p)
+	if err != nil {
+		return "", fmt.Errorf("--from=%s: not a stage of this Dockerfile, so read as an image: %w", from, err)
+	}
+	return "image:" + configID(cfg), nil
+}
+
+// reason explains why a step is built: what differs from the same step
+// of the last build of this stage.
+func (e *Executor) reason(st *stageState, in *stepInputs) string {
+	if e.Opt.NoCache {
+		return "--no-cache"
+	}
+	if in.Uncacheable != "" {
+		return in.Uncacheable
+	}
+	if st.last == nil {
+		return "first build"
+	}
+	if st.seq >= len(st.last.Steps) {
+		return "new step (the last build had " + plural(len(st.last.Steps), "step") + " in this stage)"
+	}
+	prev := st.last.Steps[st.seq]
+	if prev.Text != in.Text {
+		return "instruction changed (was: " + clip(prev.Text, 80) + ")"
+	}
+	if prev.Base != in.Base && strings.HasPrefix(in.Base, "stage:") {
+		return "stage " + in.FromName + " was rebuilt"
+	}
+	if prev.Base != in.Base {
+		return "base image " + in.FromName + " now resolves to " + shortDigest(in.Base) + " (was " + shortDigest(prev.Base) + ")"
+	}
+	if in.ArgsKeyed {
+		if r := diffArgs(prev.Args, in.Args); r != "" {
+			return r
+		}
+	}
+	if prev.Canonical != in.Canonical {
+		if r := diffArgs(prev.Args, in.Args); r != "" {
+			return r
+		}
+		if r := diffEnv(prev.Env, in.Env); r != "" {
+			return r
+		}
+		return "instruction changed after expansion"
+	}
+	if prev.From != in.From {
+		return "--from=" + in.FromName + " changed (its content is not the same as last build)"
+	}
+	if r := diffFiles(prev.Files, in.Files); r != "" {
+		return r
+	}
+	if prev.Parent != in.Parent {
+		return "an earlier step was rebuilt"
+	}
+	if prev.Key == in.key() {
+		return "not in cache any more (pruned, or its layer was removed)"
+	}
+	return "inputs changed"
+}
+
+func diffArgs(prev, cur map[string]string) string {
+	var names []string
+	for k := range cur {
+		names = append(names, k)
+	}
+	for k := range prev {
+		if _, ok := cur[k]; !ok {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		a, hadA := prev[k]
+		b, hasB := cur[k]
+		switch {
+		case hadA && hasB && a != b:
+			return fmt.Sprintf("build arg %s changed: %s → %s", k, clip(a, 40), clip(b, 40))
+		case !hadA && hasB:
+			return fmt.Sprintf("build arg %s is now set (to %s)", k, clip(b, 40))
+		case hadA && !hasB:
+			return fmt.Sprintf("build arg %s is no longer set (was %s)", k, clip(a, 40))
+		}
+	}
+	return ""
+}
+
+func diffEnv(prev, cur []string) string {
+	pm := map[string]string{}
+	for _, kv := range prev {
+		k, v, _ := strings.Cut(kv, "=")
+		pm[k] = v
+	}
+	cm := map[string]string{}
+	for _, kv := range cur {
+		k, v, _ := strings.Cut(kv, "=")
+		cm[k] = v
+	}
+	var changed []string
+	for k, v := range cm {
+		if pv, ok := pm[k]; !ok || pv != v {
+			changed = append(changed, k)
+		}
+	}
+	for k := range pm {
+		if _, ok := cm[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	if len(changed) == 0 {
+		return ""
+	}
+	sort.Strings(changed)
+	return "ENV " + strings.Join(changed, ", ") + " changed"
+}
+
+// diffFiles names up to three changed paths and counts the rest.
+func diffFiles(prev, cur fileSums) string {
+	var changed, added, removed []string
+	for k, v := range cur {
+		pv, ok := prev[k]
+		switch {
+		case !ok:
+			added = append(added, k)
+		case pv != v:
+			changed = append(changed, k)
+		}
+	}
+	for k := range prev {
+		if _, ok := cur[k]; !ok {
+			removed = append(removed, k)
+		}
+	}
+	if len(changed)+len(added)+len(removed) == 0 {
+		return ""
+	}
+	sort.Strings(changed)
+	sort.Strings(added)
+	sort.Strings(removed)
+	var parts []string
+	named := 0
+	say := func(list []string, verb string) {
+		if len(list) == 0 {
+			return
+		}
+		var show []string
+		for _, p := range list {
+			if named == 3 {
+				break
+			}
+			show = append(show, strings.TrimPrefix(p, "/"))
+			named++
+		}
+		if len(show) == 0 {
+			return
+		}
+		word := "file"
+		if len(show) > 1 {
+			word = "files"
+		}
+		parts = append(parts, word+" "+strings.Join(show, ", ")+" "+verb)
+	}
+	say(changed, "changed")
+	say(added, "added")
+	say(removed, "removed")
+	s := strings.Join(parts, "; ")
+	if rest := len(changed) + len(added) + len(removed) - named; rest > 0 {
+		s += fmt.Sprintf(" (and %d more)", rest)
+	}
+	return s
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func shortDigest(s string) string {
+	s = strings.TrimPrefix(s, "image:")
+	if i := strings.Index(s, "sha256:"); i >= 0 && len(s) >= i+7+12 {
+		return s[i : i+7+12]
+	}
+	return s
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// tryCache computes the step's key and, on a hit, applies the recorded
+// result and reports StepCached. On a miss it leaves the step pending
+// with its reason, for finishBuilt.
+func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c instructions.Command) (bool, error) {
+	in, err := e.inputs(ctx, st, step, c)
+	if err != nil {
+		return false, err
+	}
+	key := in.key()
+	if !e.Opt.NoCache && in.Uncacheable == "" {
+		if ent, ok := e.lookupCache(key); ok {
+			e.applyCached(st, step, in, key, ent)
+			return true, nil
+		}
+	}
+	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
+	return false, nil
+}
+
+func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key string, ent *CacheEntry) {
+	st.cfg = ent.Config.DeepCopy()
+	st.args = slices.Clone(ent.Args)
+	st.cmdSet = ent.CmdSet
+	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	if ent.DiffID != "" {
+		if h, err := v1.NewHash(ent.DiffID); err == nil {
+			snap.DiffID = h
+			snap.Changes, _ = e.Store.LayerChanges(h)
+		}
+	}
+	st.snap = snap
+	st.key = key
+	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
+	st.seq++
+	e.cached++
+	e.emit(StepCached{eventBase: stamp(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
+		Size: ent.Size, Files: ent.Files, Snapshot: snap})
+}
+
+// finishBuilt completes a built step: its reason and key on the event,
+// its result in the cache, its inputs in the stage's record.
+func (e *Executor) finishBuilt(st *stageState, done *StepDone) {
+	e.built++
+	p := st.pending
+	st.pending = nil
+	if p == nil {
+		return
+	}
+	done.Reason, done.Key = p.reason, p.key
+	st.key = p.key
+	st.record = append(st.record, recordStep{stepInputs: *p.in, Key: p.key})
+	st.seq++
+	if p.in.Uncacheable != "" {
+		return
+	}
+	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Config: st.cfg.DeepCopy(), Args: slices.Clone(st.args), CmdSet: st.cmdSet,
+		DiffID: done.DiffID, Size: done.Size, Files: done.Files, Stats: done.Stats, Created: time.Now().UTC()}
+	if err := e.saveCache(ent); err != nil {
+		e.emit(Warning{eventBase: stamp(), Message: "could not record step in the cache: " + err.Error(), Line: e.Plan.Steps[done.Step].StartLine})
+	}
+}
+
+func excludeMatcher(patterns []string) (*patternmatcher.PatternMatcher, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return nil, fmt.Errorf("--exclude: %w", err)
+	}
+	return pm, nil
+}

@@ -1,0 +1,189 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+)
+
+// fileSums is the content checksum of the sources a step reads from the
+// build context: one entry per path (relative to the context, "/" first),
+// each the digest of its type, mode bits, link target and content. Owners
+// and mtimes of context files are not part of it: COPY from the context
+// sets the owner itself (root or --chown), and BuildKit ignores mtimes.
+type fileSums map[string]string
+
+// digest is the checksum of the whole set.
+func (f fileSums) digest() string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%s\x00", k, f[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// statCache remembers the content digest of context files by their stat
+// data, so a rebuild hashes only files that changed (as git's index does).
+// It lives in ROOT/cache/files/<context hash>.json; a lost or stale file
+// costs a rehash, never a wrong result: any change of size, mtime, ctime
+// or inode misses.
+type statCache struct {
+	file    string
+	mu      sync.Mutex
+	entries map[string]statEntry
+	dirty   bool
+}
+
+type statEntry struct {
+	Size  int64  `json:"s"`
+	Mtime int64  `json:"m"`
+	Ctime int64  `json:"c"`
+	Ino   uint64 `json:"i"`
+	Sum   string `json:"h"`
+}
+
+func openStatCache(root, contextDir string) *statCache {
+	abs, _ := filepath.Abs(contextDir)
+	h := sha256.Sum256([]byte(abs))
+	sc := &statCache{file: filepath.Join(root, "cache", "files", hex.EncodeToString(h[:16])+".json"), entries: map[string]statEntry{}}
+	if b, err := os.ReadFile(sc.file); err == nil {
+		if json.Unmarshal(b, &sc.entries) != nil {
+			sc.entries = map[string]statEntry{}
+		}
+	}
+	return sc
+}
+
+func statKey(fi fs.FileInfo) (statEntry, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return statEntry{}, false
+	}
+	return statEntry{Size: fi.Size(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}, true
+}
+
+// sum returns the digest of a regular file's content.
+func (sc *statCache) sum(host string, fi fs.FileInfo) (string, error) {
+	k, ok := statKey(fi)
+	if ok {
+		sc.mu.Lock()
+		e, hit := sc.entries[host]
+		sc.mu.Unlock()
+		if hit && e.Size == k.Size && e.Mtime == k.Mtime && e.Ctime == k.Ctime && e.Ino == k.Ino {
+			return e.Sum, nil
+		}
+	}
+	f, err := os.Open(host)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(h.Sum(nil))
+	if ok {
+		k.Sum = s
+		sc.mu.Lock()
+		sc.entries[host] = k
+		sc.dirty = true
+		sc.mu.Unlock()
+	}
+	return s, nil
+}
+
+// save writes the cache back if it learnt something.
+func (sc *statCache) save() {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if !sc.dirty {
+		return
+	}
+	b, err := json.Marshal(sc.entries)
+	if err != nil {
+		return
+	}
+	if os.MkdirAll(filepath.Dir(sc.file), 0o755) == nil {
+		if writeAtomic(sc.file, b) == nil {
+			sc.dirty = false
+		}
+	}
+}
+
+// entrySum is the digest of one file system entry: type, permission bits
+// and, for regular files, content; for symlinks, the target.
+func (sc *statCache) entrySum(host string, fi fs.FileInfo) (string, error) {
+	mode := fi.Mode()
+	switch {
+	case mode.IsRegular():
+		s, err := sc.sum(host, fi)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("f%o:%s", mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky), s), nil
+	case mode.IsDir():
+		return fmt.Sprintf("d%o", mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)), nil
+	case mode&fs.ModeSymlink != 0:
+		t, err := os.Readlink(host)
+		if err != nil {
+			return "", err
+		}
+		return "l" + t, nil
+	default:
+		return fmt.Sprintf("o%v", mode), nil
+	}
+}
+
+// contextSums checksums what the source arguments select in the context,
+// exactly as COPY will read it (.dockerignore, --exclude, wildcards,
+// symlinks followed for the named sources).
+func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, error) {
+	out := fileSums{}
+	for _, arg := range args {
+		ps, err := src.match(arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			fi, host, err := src.stat(p, true)
+			if err != nil {
+				return nil, err
+			}
+			s, err := sc.entrySum(host, fi)
+			if err != nil {
+				return nil, err
+			}
+			out[p] = s
+			if !fi.IsDir() {
+				continue
+			}
+			err = src.walk(p, func(rel string, info fs.FileInfo, h string) error {
+				s, err := sc.entrySum(h, info)
+				if err != nil {
+					return err
+				}
+				out[path.Join(p, rel)] = s
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,162 @@
+package build
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// Report is the --report FILE document: per step, what it was, whether it
+// came from cache and why not, how long it took and what it made.
+type Report struct {
+	Dockerfile string        `json:"dockerfile"`
+	Target     string        `json:"target,omitempty"`
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"duration_ns"`
+	Seconds    float64       `json:"duration_seconds"`
+	ImageID    string        `json:"image_id,omitempty"`
+	Digest     string        `json:"digest,omitempty"`
+	Tags       []string      `json:"tags,omitempty"`
+	Size       int64         `json:"size"`
+	Layers     int           `json:"layers"`
+	Cached     int           `json:"cached"`
+	Built      int           `json:"built"`
+	HitRatio   float64       `json:"cache_hit_ratio"`
+	Error      string        `json:"error,omitempty"`
+	ErrorLine  int           `json:"error_line,omitempty"`
+	Steps      []ReportStep  `json:"steps"`
+	Warnings   []Warning     `json:"warnings,omitempty"`
+
+	mu sync.Mutex
+}
+
+// ReportStep is one step of the report.
+type ReportStep struct {
+	Index       int                `json:"index"`
+	Stage       string             `json:"stage"`
+	Number      string             `json:"number"` // "2/5"
+	Instruction string             `json:"instruction"`
+	Line        int                `json:"line"`
+	EndLine     int                `json:"end_line,omitempty"`
+	Status      string             `json:"status"` // cached | built | failed | skipped
+	Reason      string             `json:"reason,omitempty"`
+	Key         string             `json:"cache_key,omitempty"`
+	Duration    time.Duration      `json:"duration_ns"`
+	Seconds     float64            `json:"duration_seconds"`
+	ImageID     string             `json:"image_id,omitempty"`
+	Layer       string             `json:"layer,omitempty"` // diffID
+	Size        int64              `json:"size"`
+	Files       int                `json:"files"`
+	Changes     layers.ChangeStats `json:"changes"`
+	ExitCode    int                `json:"exit_code,omitempty"`
+	Error       string             `json:"error,omitempty"`
+
+	started time.Time
+}
+
+// Observe takes one build event (use as Executor.Observe).
+func (r *Report) Observe(ev Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	step := func(i int) *ReportStep {
+		if i >= 0 && i < len(r.Steps) {
+			return &r.Steps[i]
+		}
+		return nil
+	}
+	switch ev := ev.(type) {
+	case PlanReady:
+		r.Dockerfile, r.Target, r.Started = ev.Dockerfile, ev.Target, ev.Time
+		r.Steps = make([]ReportStep, len(ev.Steps))
+		for i, s := range ev.Steps {
+			name := s.StageName
+			if name == "" {
+				name = fmt.Sprintf("stage-%d", s.Stage)
+			}
+			r.Steps[i] = ReportStep{Index: i, Stage: name, Number: fmt.Sprintf("%d/%d", s.Number, s.StageSteps),
+				Instruction: s.Text, Line: s.StartLine, EndLine: s.EndLine, Status: "skipped"}
+		}
+	case Warning:
+		r.Warnings = append(r.Warnings, ev)
+	case StepStarted:
+		if s := step(ev.Step); s != nil && s.started.IsZero() {
+			s.started = ev.Time
+		}
+	case StepCached:
+		if s := step(ev.Step); s != nil {
+			s.Status, s.Key, s.ImageID, s.Layer, s.Size, s.Files = "cached", ev.Key, ev.ImageID, ev.DiffID, ev.Size, ev.Files
+			if ev.Snapshot != nil {
+				s.Changes = layers.Stats(ev.Snapshot.Changes)
+			}
+			if !s.started.IsZero() {
+				s.Duration = ev.Time.Sub(s.started)
+			}
+		}
+	case StepDone:
+		if s := step(ev.Step); s != nil {
+			// ONBUILD triggers finish under their FROM step: keep the sums.
+			s.Status, s.Reason, s.Key, s.ImageID = "built", ev.Reason, ev.Key, ev.ImageID
+			if ev.DiffID != "" {
+				s.Layer = ev.DiffID
+			}
+			s.Size += ev.Size
+			s.Files += ev.Files
+			s.Changes.Added += ev.Stats.Added
+			s.Changes.Modified += ev.Stats.Modified
+			s.Changes.Deleted += ev.Stats.Deleted
+			s.Changes.Bytes += ev.Stats.Bytes
+			if !s.started.IsZero() {
+				s.Duration = ev.Time.Sub(s.started)
+			} else {
+				s.Duration = ev.Duration
+			}
+		}
+	case StepFailed:
+		if s := step(ev.Step); s != nil {
+			s.Status, s.Error, s.ExitCode, s.Duration = "failed", ev.Error, ev.ExitCode, ev.Duration
+		}
+	case BuildDone:
+		r.Duration, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
+		r.Cached, r.Built, r.Error, r.ErrorLine = ev.Cached, ev.Built, ev.Error, ev.Line
+		if n := r.Cached + r.Built; n > 0 {
+			r.HitRatio = float64(r.Cached) / float64(n)
+		}
+	}
+}
+
+// WriteTo writes the report as indented JSON.
+func (r *Report) WriteTo(w io.Writer) (int64, error) {
+	r.mu.Lock()
+	r.Seconds = r.Duration.Seconds()
+	for i := range r.Steps {
+		r.Steps[i].Seconds = r.Steps[i].Duration.Seconds()
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	r.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(append(b, '\n'))
+	return int64(n), err
+}
+
+// WriteFile writes the report to file atomically.
+func (r *Report) WriteFile(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("--report %s: %w", file, err)
+	}
+	err := layers.WriteFileAtomic(file, func(w io.Writer) error {
+		_, err := r.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("--report %s: %w", file, err)
+	}
+	return nil
+}
