@@ -60,13 +60,13 @@ type stepInputs struct {
 	Canonical string            `json:"canonical"` // after expansion, flags included
 	Args      map[string]string `json:"args,omitempty"`
 	// ArgsKeyed: the step sees the args (RUN, ARG), so they are in its key.
-	ArgsKeyed bool `json:"args_keyed,omitempty"`
-	Env       []string          `json:"env,omitempty"`
-	Files     fileSums          `json:"files,omitempty"`
-	From      string            `json:"from,omitempty"`      // --from / bind source identity
-	FromName  string            `json:"from_name,omitempty"` // as written
-	Base      string            `json:"base,omitempty"`      // FROM: the base's identity
-	Parent    string            `json:"parent"`              // key of the step before
+	ArgsKeyed bool     `json:"args_keyed,omitempty"`
+	Env       []string `json:"env,omitempty"`
+	Files     fileSums `json:"files,omitempty"`
+	From      string   `json:"from,omitempty"`      // --from / bind source identity
+	FromName  string   `json:"from_name,omitempty"` // as written
+	Base      string   `json:"base,omitempty"`      // FROM: the base's identity
+	Parent    string   `json:"parent"`              // key of the step before
 	// Uncacheable, when set, says why this step is always run.
 	Uncacheable string `json:"uncacheable,omitempty"`
 }
