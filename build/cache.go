@@ -615,6 +615,7 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 		}
 	}
 	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
+	e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
 	return false, nil
 }
 

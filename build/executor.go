@@ -303,6 +303,7 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 		e.emit(StepCached{eventBase: stamp(), Step: step, Key: key, ImageID: id, Snapshot: st.snap})
 	} else {
 		e.built++
+		e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "cache miss: " + reason})
 		e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
 	}
 	if len(st.cfg.Config.OnBuild) > 0 && s.BaseStage < 0 {

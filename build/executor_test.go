@@ -733,7 +733,7 @@ func TestEventOrder(t *testing.T) {
 	for _, ev := range r.events {
 		types = append(types, ev.EventType())
 	}
-	want := "plan step_started step_done step_started step_done step_started step_done build_done"
+	want := "plan step_started log step_done step_started log step_done step_started log step_done build_done"
 	if got := strings.Join(types, " "); got != want {
 		t.Errorf("events %s\nwant   %s", got, want)
 	}

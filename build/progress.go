@@ -104,9 +104,6 @@ func (p *PlainPrinter) Print(ev Event) {
 	case StepCached:
 		fmt.Fprintf(w, " ---> Using cache\n ---> %s\n", shortID(ev.ImageID))
 	case StepDone:
-		if ev.Reason != "" && ev.Reason != "metadata only" {
-			fmt.Fprintf(w, " ---> cache miss: %s\n", ev.Reason)
-		}
 		if ev.DiffID != "" {
 			fmt.Fprintf(w, " ---> layer %s: %d files, %s%s\n", shortID(ev.DiffID), ev.Files, HumanSize(ev.Size), p.dur(ev.Duration))
 		} else if ev.Step < len(p.steps) && p.steps[ev.Step].Kind != "FROM" && !p.steps[ev.Step].MetadataOnly {

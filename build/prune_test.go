@@ -1,0 +1,98 @@
+package build
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// TestPrune: the default keeps what the cache and images use; --all keeps
+// only images; --keep-storage drops the oldest cache first; a second
+// process on the store makes prune refuse.
+func TestPrune(t *testing.T) {
+	store := newStore(t)
+	kept := t.TempDir()
+	writeTree(t, kept, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "kept image"})
+	gone := t.TempDir()
+	writeTree(t, gone, map[string]string{"Dockerfile": "FROM scratch\nCOPY b /b\nCOPY c /c\n", "b": "untagged", "c": "more"})
+	rk := buildIn(t, store, Options{ContextDir: kept, Tags: []string{"kept:1"}}, nil).mustOK(t)
+	rg := buildIn(t, store, Options{ContextDir: gone}, nil).mustOK(t)
+
+	res, err := Prune(store, PruneOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheEntries != 0 || res.Layers != 0 {
+		t.Errorf("default prune removed %+v; the cache still uses everything", res)
+	}
+	// The untagged image's manifest and config blobs are garbage already.
+	if res.Blobs != 2 {
+		t.Errorf("default prune removed %d blobs, want the untagged image's manifest and config (2)", res.Blobs)
+	}
+
+	// Over the limit: the least recently used entries go first.
+	res, err = Prune(store, PruneOptions{KeepStorage: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheEntries == 0 || res.Layers != 2 {
+		t.Errorf("--keep-storage 1 removed %+v, want cache entries and the 2 untagged layers", res)
+	}
+	for _, d := range rg.res.Config.RootFS.DiffIDs {
+		if store.HasLayer(d) {
+			t.Errorf("layer %s of the untagged image survived", d)
+		}
+	}
+	d := rk.res.Config.RootFS.DiffIDs[0]
+	if !store.HasLayer(d) {
+		t.Fatalf("the tagged image's layer was removed")
+	}
+	if _, err := store.ReadBlob(d); err != nil {
+		t.Errorf("the tagged image's layer blob: %v", err)
+	}
+	// The rebuild of the untagged one reports why it misses.
+	r := buildIn(t, store, Options{ContextDir: gone}, nil).mustOK(t)
+	checkOutcomes(t, r, "cached", "built: not in cache any more")
+
+	res, err = Prune(store, PruneOptions{All: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.CacheEntries == 0 || res.Layers != 2 || res.Bytes <= 0 {
+		t.Errorf("--all removed %+v", res)
+	}
+	if _, err := os.Stat(filepath.Join(CacheDir(store), "keys")); !os.IsNotExist(err) {
+		t.Errorf("cache keys remain after --all: %v", err)
+	}
+	// The tagged image still exports whole.
+	rec, ok, err := store.LookupImage("kept:1")
+	if err != nil || !ok {
+		t.Fatalf("kept:1 lost: %v", err)
+	}
+	cfg, err := store.LoadConfig(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := store.ExportImage(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := layers.WriteOCILayout(filepath.Join(t.TempDir(), "oci"), img, nil); err != nil {
+		t.Errorf("export after prune: %v", err)
+	}
+	r = buildIn(t, store, Options{ContextDir: kept}, nil).mustOK(t)
+	checkOutcomes(t, r, "built: first build", "built: first build")
+
+	// Another process on the store: prune refuses at once.
+	other, err := layers.Open(store.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := Prune(store, PruneOptions{}); !errors.Is(err, layers.ErrStoreBusy) {
+		t.Errorf("prune with another process open: %v, want ErrStoreBusy", err)
+	}
+}
