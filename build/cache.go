@@ -414,8 +414,8 @@ func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error
 // reason explains why a step is built: what differs from the same step
 // of the last build of this stage.
 func (e *Executor) reason(st *stageState, in *stepInputs) string {
-	if e.Opt.NoCache {
-		return "--no-cache"
+	if r := e.noCache(st.pendingStep); r != "" {
+		return r
 	}
 	if in.Uncacheable != "" {
 		return in.Uncacheable
@@ -608,7 +608,8 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 		return false, err
 	}
 	key := in.key()
-	if !e.Opt.NoCache && in.Uncacheable == "" {
+	st.pendingStep = step
+	if e.noCache(step) == "" && in.Uncacheable == "" {
 		if ent, ok := e.lookupCache(key); ok {
 			e.applyCached(st, step, in, key, ent)
 			return true, nil
@@ -671,4 +672,16 @@ func excludeMatcher(patterns []string) (*patternmatcher.PatternMatcher, error) {
 		return nil, fmt.Errorf("--exclude: %w", err)
 	}
 	return pm, nil
+}
+
+// noCache says why a step may not come from cache ("" when it may).
+func (e *Executor) noCache(step int) string {
+	switch {
+	case e.Opt.NoCache:
+		return "--no-cache"
+	case e.Opt.NoCacheFrom > 0 && step >= e.Opt.NoCacheFrom:
+		s := e.Plan.Steps[e.Opt.NoCacheFrom]
+		return fmt.Sprintf("rebuilt without cache from step %d/%d (%s)", s.Number, s.StageSteps, clip(s.Text, 40))
+	}
+	return ""
 }

@@ -71,6 +71,9 @@ type PlanReady struct {
 	Target     string     `json:"target,omitempty"`
 	Steps      []StepInfo `json:"steps"`
 	Stages     []string   `json:"stages"` // display name of every stage built
+	// Inspect is set when the events tell an existing image (strata
+	// inspect): the steps are its history entries, Source their created_by.
+	Inspect bool `json:"inspect,omitempty"`
 }
 
 // Warning is a build check (linter) or front-end warning.
@@ -163,6 +166,24 @@ type BuildDone struct {
 	// Line is the Dockerfile line the error is about (0 when none).
 	Line int `json:"line,omitempty"`
 }
+
+// Paused is sent when the build stops before a step (see Control): after
+// --step or Next ("step"), or on a breakpoint's line ("breakpoint").
+type Paused struct {
+	eventBase
+	Step int    `json:"step"`
+	Line int    `json:"line"`
+	Why  string `json:"why"`
+}
+
+// Resumed is sent when a paused build goes on.
+type Resumed struct {
+	eventBase
+	Step int `json:"step"`
+}
+
+func (Paused) EventType() string  { return "paused" }
+func (Resumed) EventType() string { return "resumed" }
 
 func (PlanReady) EventType() string    { return "plan" }
 func (Warning) EventType() string      { return "warning" }

@@ -44,6 +44,8 @@ type Executor struct {
 	Resolve func(ctx context.Context, ref string, platform *v1.Platform) (*v1.ConfigFile, error)
 	// LogDir keeps each step's whole log (step-N.log); "" = a scratch dir.
 	LogDir string
+	// Control, when set, can pause the build before any step.
+	Control *Control
 	// Observe, when set, sees every event before it is sent (the --report
 	// writer uses it).
 	Observe func(Event)
@@ -83,6 +85,8 @@ type stageState struct {
 	last    *stageRecord
 	record  []recordStep
 	pending *pendingStep
+	// pendingStep is the plan index of the step being keyed.
+	pendingStep int
 }
 
 type pendingStep struct {
@@ -219,6 +223,9 @@ func (e *Executor) stepErr(st *stageState, c instructions.Command, err error) er
 }
 
 func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
+	if err := e.Control.wait(ctx, e.Plan.Steps[s.Steps[0]], e.emit); err != nil {
+		return err
+	}
 	st, err := e.from(ctx, s)
 	if err != nil {
 		return err
@@ -230,6 +237,9 @@ func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
 			return err
 		}
 		step := s.Steps[i+1]
+		if err := e.Control.wait(ctx, e.Plan.Steps[step], e.emit); err != nil {
+			return err
+		}
 		if err := e.dispatch(ctx, st, step, c); err != nil {
 			return e.stepErr(st, c, err)
 		}
@@ -290,7 +300,8 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	}
 	key := in.key()
 	st.last = e.loadRecord(s)
-	cached := !e.Opt.NoCache && st.last != nil && len(st.last.Steps) > 0 && st.last.Steps[0].Key == key
+	st.pendingStep = step
+	cached := e.noCache(step) == "" && st.last != nil && len(st.last.Steps) > 0 && st.last.Steps[0].Key == key
 	reason := ""
 	if !cached {
 		reason = e.reason(st, in)

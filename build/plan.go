@@ -62,12 +62,19 @@ type Options struct {
 	BuildArgs  map[string]string
 	Platform   string // e.g. linux/amd64; default: the host's
 	NoCache    bool
-	Network    string // host (default) | none
-	Tags       []string
-	Outputs    []Output
-	Memory     int64
-	PidsLimit  int64
-	Secrets    map[string]string // id -> host file
+	// NoCacheFrom > 0: steps whose plan index is at least this are built
+	// without cache (the TUI's "rebuild without cache from this step").
+	NoCacheFrom int
+	Network     string // host (default) | none
+	Tags        []string
+	Outputs     []Output
+	Memory      int64
+	PidsLimit   int64
+	Secrets     map[string]string // id -> host file
+	// Pull asks the registry for every base image even when the store has
+	// it (--pull); InsecureRegistries may be reached without verified TLS.
+	Pull               bool
+	InsecureRegistries []string
 }
 
 // Output is one -o/--output destination.

@@ -1,0 +1,130 @@
+package build
+
+import (
+	"context"
+	"slices"
+	"sync"
+)
+
+// Control is the one interface a front end has into a running build:
+// pause before a step, run one step, continue to the next breakpoint. The
+// executor calls wait before every step; the TUI calls the other methods
+// from its own goroutine. Breakpoints are Dockerfile lines: a step stops
+// when its instruction spans a marked line.
+type Control struct {
+	mu     sync.Mutex
+	breaks map[int]bool
+	// pauseNext: stop before the next step whatever its line (start
+	// paused, after Next, after Pause).
+	pauseNext bool
+	paused    bool
+	resume    chan struct{}
+}
+
+// NewControl makes a control; startPaused stops before the first step
+// (--step), lines are initial breakpoints (--break).
+func NewControl(startPaused bool, lines []int) *Control {
+	c := &Control{breaks: map[int]bool{}, pauseNext: startPaused}
+	for _, l := range lines {
+		c.breaks[l] = true
+	}
+	return c
+}
+
+// ToggleBreak sets or clears the breakpoint on a Dockerfile line and says
+// whether it is now set.
+func (c *Control) ToggleBreak(line int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.breaks[line] = !c.breaks[line]
+	if !c.breaks[line] {
+		delete(c.breaks, line)
+	}
+	return c.breaks[line]
+}
+
+// Breakpoints lists the marked lines, in order.
+func (c *Control) Breakpoints() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for l := range c.breaks {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Paused reports whether the build waits for Next or Continue.
+func (c *Control) Paused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
+}
+
+// Next runs one step and pauses again before the following one.
+func (c *Control) Next() { c.release(true) }
+
+// Continue runs until the next breakpoint (or the end).
+func (c *Control) Continue() { c.release(false) }
+
+// Pause stops before the next step.
+func (c *Control) Pause() {
+	c.mu.Lock()
+	c.pauseNext = true
+	c.mu.Unlock()
+}
+
+func (c *Control) release(step bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pauseNext = step
+	if c.paused && c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+		c.paused = false
+	}
+}
+
+// wait blocks before a step while the build is paused there, announcing
+// the pause with a Paused event. It returns the context's error when the
+// build is cancelled while paused.
+func (c *Control) wait(ctx context.Context, info StepInfo, emit func(Event)) error {
+	if c == nil {
+		return ctx.Err()
+	}
+	c.mu.Lock()
+	why := ""
+	switch {
+	case c.pauseNext:
+		why = "step"
+	default:
+		for l := info.StartLine; l <= max(info.EndLine, info.StartLine); l++ {
+			if c.breaks[l] {
+				why = "breakpoint"
+				break
+			}
+		}
+	}
+	if why == "" {
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+	c.paused = true
+	c.pauseNext = false
+	ch := make(chan struct{})
+	c.resume = ch
+	c.mu.Unlock()
+	emit(Paused{eventBase: stamp(), Step: info.Index, Line: info.StartLine, Why: why})
+	select {
+	case <-ch:
+		emit(Resumed{eventBase: stamp(), Step: info.Index})
+		return nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		c.paused = false
+		c.resume = nil
+		c.mu.Unlock()
+		return ctx.Err()
+	}
+}
