@@ -31,9 +31,24 @@ func NewBackend(s *layers.Store, e *Executor, cancel context.CancelFunc) *Backen
 
 // Cancel stops the running build.
 func (b *Backend) Cancel() {
-	if b.cancel != nil {
-		b.cancel()
+	if b == nil {
+		return
 	}
+	b.mu.Lock()
+	cancel := b.cancel
+	b.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// attach points the backend at a new build (a Session's rebuild): its
+// logs and its cancel.
+func (b *Backend) attach(e *Executor, cancel context.CancelFunc) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.Exec, b.cancel = e, cancel
+	b.logs = map[int]*logIndex{}
 }
 
 // View is the merged filesystem of a snapshot (a failed RUN's partial

@@ -151,6 +151,11 @@ func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) 
 
 // diffToLayer writes upper's change as a tar in dir and hashes it.
 func (e *Executor) diffToLayer(upper string, lowers []string, dir string, opt layers.DiffOptions) (*layers.PendingLayer, error) {
+	return diffLayer(upper, lowers, dir, opt)
+}
+
+// diffLayer reads an overlay upper dir into a pending layer (tar in dir).
+func diffLayer(upper string, lowers []string, dir string, opt layers.DiffOptions) (*layers.PendingLayer, error) {
 	tf, err := os.Create(filepath.Join(dir, "layer.tar"))
 	if err != nil {
 		return nil, err

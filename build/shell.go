@@ -1,0 +1,315 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/term"
+
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/sandbox"
+)
+
+// ShellOptions say how a debug shell opens.
+type ShellOptions struct {
+	// Partial stacks a failed RUN's partial result (Snapshot.UpperDir) on
+	// top: the state the failed command left, not the state before it.
+	Partial bool
+	// Shell overrides the program (--debug-shell); default: the image's
+	// SHELL, else /bin/sh.
+	Shell string
+	// Failed is the command of a failed step: shown on entry and put in
+	// the shell's history, so ↑ recalls it.
+	Failed string
+	// Title is shown on entry ("after step 3/8: RUN make").
+	Title string
+}
+
+// historyDir is where the debug shell keeps its history inside the
+// container: a bind mount of a scratch dir, never part of the change.
+const historyDir = "/run/strata-debug"
+
+// ShellCmd is an interactive shell in a new temporary container on top of
+// a snapshot. Its Run/SetStdin/SetStdout/SetStderr make it a bubbletea
+// ExecCommand, so the TUI suspends while it runs. What the shell changes
+// is thrown away by Discard, or kept as a new snapshot by Keep.
+type ShellCmd struct {
+	b    *Backend
+	snap *Snapshot
+	opt  ShellOptions
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	tmp, upper string
+	lowers     []string
+	preloaded  int // history lines written before the shell started
+	// ExitCode is the shell's exit status after Run.
+	ExitCode int
+}
+
+// Shell prepares a debug shell on snap (Run starts it).
+func (b *Backend) Shell(snap *Snapshot, opt ShellOptions) (*ShellCmd, error) {
+	if b == nil || b.Store == nil || snap == nil || snap.Config == nil {
+		return nil, errors.New("no snapshot to open a shell in")
+	}
+	if err := sandbox.Supported(); err != nil {
+		return nil, fmt.Errorf("shell: %w", err)
+	}
+	if opt.Partial && snap.UpperDir == "" {
+		return nil, errors.New("this step left no partial result to open")
+	}
+	return &ShellCmd{b: b, snap: snap, opt: opt, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, nil
+}
+
+func (c *ShellCmd) SetStdin(r io.Reader)  { c.stdin = r }
+func (c *ShellCmd) SetStdout(w io.Writer) { c.stdout = w }
+func (c *ShellCmd) SetStderr(w io.Writer) { c.stderr = w }
+
+// argv is the shell to start: --debug-shell, the image's SHELL, /bin/sh.
+func (c *ShellCmd) argv(v *layers.View) ([]string, error) {
+	if c.opt.Shell != "" {
+		return []string{c.opt.Shell}, nil
+	}
+	if sh := c.snap.Config.Config.Shell; len(sh) > 0 {
+		// SHELL ["/bin/bash", "-c"]: the program without its -c.
+		args := slices.Clone(sh)
+		if n := len(args); n > 1 && args[n-1] == "-c" {
+			args = args[:n-1]
+		}
+		return args, nil
+	}
+	if _, err := v.Stat("/bin/sh"); err != nil {
+		return nil, errors.New("the image has no /bin/sh: give a static shell with --debug-shell PATH (e.g. a busybox-static binary inside the image)")
+	}
+	return []string{"/bin/sh"}, nil
+}
+
+// Run starts the shell and waits for it. The container's changes stay in
+// its upper dir until Keep or Discard.
+func (c *ShellCmd) Run() error {
+	if c.tmp != "" {
+		return errors.New("shell already ran")
+	}
+	v := c.b.View(c.snap)
+	argv, err := c.argv(v)
+	if err != nil {
+		return err
+	}
+	tmp, err := c.b.Store.TempDir("shell-")
+	if err != nil {
+		return err
+	}
+	c.tmp = tmp
+	upper, work, hist := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work"), filepath.Join(tmp, "history")
+	for _, d := range []string{upper, work, hist} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return err
+		}
+	}
+	os.Chmod(hist, 0o777)
+	c.upper, c.lowers = upper, v.Lowers
+	var pre []string
+	if c.opt.Failed != "" {
+		pre = append(pre, c.opt.Failed)
+	}
+	c.preloaded = len(pre)
+	if err := os.WriteFile(filepath.Join(hist, "history"), []byte(strings.Join(append(pre, ""), "\n")), 0o666); err != nil {
+		return err
+	}
+	cfg := c.snap.Config.Config
+	env := slices.Clone(cfg.Env)
+	env = append(env, "HISTFILE="+historyDir+"/history", "PS1=(strata) \\w \\$ ")
+	wd := cfg.WorkingDir
+	if wd == "" {
+		wd = "/"
+	}
+	fmt.Fprintf(c.stdout, "\r\nstrata: a shell in a temporary container")
+	if c.opt.Title != "" {
+		fmt.Fprintf(c.stdout, " %s", c.opt.Title)
+	}
+	fmt.Fprintf(c.stdout, "\r\n")
+	if c.opt.Failed != "" {
+		fmt.Fprintf(c.stdout, "strata: the step that failed ran: %s\r\nstrata: it is in the shell's history (press ↑).\r\n", c.opt.Failed)
+	}
+	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
+	spec := &sandbox.Spec{Lower: c.lowers, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
+		Network: "host", TmpDir: tmp, Stdin: c.stdin,
+		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
+	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		spec.Tty = true
+	}
+	code, err := sandbox.Run(context.Background(), spec, c.stdout, c.stderr)
+	c.ExitCode = code
+	var ee *sandbox.ExecError
+	if errors.As(err, &ee) {
+		return fmt.Errorf("shell %s: %w (give one with --debug-shell PATH)", argv[0], err)
+	}
+	return err
+}
+
+// Commands are the command lines typed in the shell (its history minus
+// what was put there before it started).
+func (c *ShellCmd) Commands() []string {
+	if c.tmp == "" {
+		return nil
+	}
+	f, err := os.Open(filepath.Join(c.tmp, "history", "history"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if n <= c.preloaded || line == "" || line == "exit" {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// RunLine is the RUN instruction that would redo what was typed.
+func (c *ShellCmd) RunLine() string {
+	cmds := c.Commands()
+	if len(cmds) == 0 {
+		return ""
+	}
+	return "RUN " + strings.Join(cmds, " && \\\n    ")
+}
+
+// Changes lists what the shell changed (read from its upper dir).
+func (c *ShellCmd) Changes() ([]layers.Change, error) {
+	if c.upper == "" {
+		return nil, errors.New("the shell has not run")
+	}
+	return layers.Diff(c.upper, c.lowers, io.Discard, layers.DiffOptions{})
+}
+
+// Keep turns the shell's change into a snapshot on top of the one it
+// opened on, as if the typed commands had been a RUN step, and returns it
+// with the RUN line that would reproduce it.
+func (c *ShellCmd) Keep() (*Snapshot, string, error) {
+	if c.upper == "" {
+		return nil, "", errors.New("the shell has not run")
+	}
+	defer c.Discard()
+	pl, err := diffLayer(c.upper, c.lowers, c.tmp, layers.DiffOptions{})
+	if err != nil {
+		return nil, "", fmt.Errorf("keep: %w", err)
+	}
+	line := c.RunLine()
+	created := line
+	if created == "" {
+		created = "RUN # debug shell"
+	}
+	cfg := c.snap.Config.DeepCopy()
+	if c.opt.Partial && c.snap.UpperDir != "" {
+		// The failed step's partial change comes first.
+		ppl, err := diffLayer(c.snap.UpperDir, c.lowers[1:], c.tmp, layers.DiffOptions{})
+		if err == nil && len(ppl.Changes) > 0 {
+			m, err := c.b.Store.CommitLayer(ppl)
+			if err != nil {
+				return nil, "", err
+			}
+			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, m.DiffID)
+			cfg.History = append(cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "partial result of the failed step", Comment: "strata debug shell"})
+		}
+	}
+	snap := &Snapshot{Parent: c.snap, Step: c.snap.Step, Changes: pl.Changes}
+	if len(pl.Changes) > 0 {
+		m, err := c.b.Store.CommitLayer(pl)
+		if err != nil {
+			return nil, "", err
+		}
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, m.DiffID)
+		snap.DiffID = m.DiffID
+	} else {
+		os.Remove(pl.Tar)
+	}
+	cfg.History = append(cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created,
+		Comment: "strata debug shell", EmptyLayer: len(pl.Changes) == 0})
+	snap.Config = cfg
+	snap.Layers = slices.Clone(cfg.RootFS.DiffIDs)
+	return snap, line, nil
+}
+
+// Discard throws the shell's container away.
+func (c *ShellCmd) Discard() {
+	if c.tmp != "" {
+		layers.RemoveAll(c.tmp)
+		c.upper = ""
+	}
+}
+
+// RunImage runs a built image's primary command (ENTRYPOINT + CMD) in a
+// temporary container, as strata run does, passing each output line to
+// out. It returns the command's exit code.
+func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(stream, line string)) (int, error) {
+	if b == nil || b.Store == nil || cfg == nil {
+		return 0, errors.New("no image to run")
+	}
+	argv := append(slices.Clone(cfg.Config.Entrypoint), cfg.Config.Cmd...)
+	if len(argv) == 0 {
+		return 0, errors.New("the image has no ENTRYPOINT or CMD to run")
+	}
+	tmp, err := b.Store.TempDir("container-")
+	if err != nil {
+		return 0, err
+	}
+	defer layers.RemoveAll(tmp)
+	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	os.Mkdir(upper, 0o755)
+	os.Mkdir(work, 0o755)
+	var lower []string
+	for i := len(cfg.RootFS.DiffIDs) - 1; i >= 0; i-- {
+		lower = append(lower, b.Store.LayerFS(cfg.RootFS.DiffIDs[i]))
+	}
+	so := &funcWriter{fn: func(l string) { out("stdout", l) }}
+	se := &funcWriter{fn: func(l string) { out("stderr", l) }}
+	spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: cfg.Config.Env, Dir: cfg.Config.WorkingDir,
+		User: cfg.Config.User, Network: "host", TmpDir: tmp}
+	code, err := sandbox.Run(ctx, spec, so, se)
+	so.flush()
+	se.flush()
+	return code, err
+}
+
+// funcWriter calls fn for each complete line written.
+type funcWriter struct {
+	fn  func(string)
+	buf []byte
+}
+
+func (w *funcWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	for {
+		i := slices.Index(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		w.fn(strings.TrimRight(string(w.buf[:i]), "\r"))
+		w.buf = w.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *funcWriter) flush() {
+	if len(w.buf) > 0 {
+		w.fn(string(w.buf))
+		w.buf = nil
+	}
+}
