@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/tui"
 	"golang.org/x/term"
 )
@@ -29,6 +30,8 @@ type buildOpts struct {
 	memory    string
 	pids      int64
 	secrets   []string
+	pull      bool
+	insecure  []string
 	report    string
 }
 
@@ -46,6 +49,8 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE")
+	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
+	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringVar(&o.report, "report", "", "write a JSON build report (per step: cached or built and why, time, layer, size) to FILE")
 }
 
@@ -135,6 +140,10 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 		return opt, fmt.Errorf("--memory: %w", err)
 	}
 	opt.Memory = m
+	opt.Pull, opt.InsecureRegistries = o.pull, o.insecure
+	if _, err := registry.NewPolicy(o.insecure); err != nil {
+		return opt, err
+	}
 	if len(o.secrets) > 0 {
 		opt.Secrets = map[string]string{}
 	}

@@ -2,32 +2,51 @@ package build
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/strata-build/strata/layers"
+
+	"github.com/strata-build/strata/registry"
 )
 
 func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o Output) error {
 	switch o.Type {
 	case "oci", "docker":
-		img, err := e.Store.ExportImage(cfg)
-		if err != nil {
-			return fmt.Errorf("--output type=%s: %w", o.Type, err)
-		}
-		if o.Type == "oci" {
-			if err := layers.WriteOCILayout(o.Dest, img, e.Opt.Tags); err != nil {
-				return fmt.Errorf("--output type=oci,dest=%s: %w", o.Dest, err)
-			}
-			return nil
-		}
-		if err := layers.WriteDockerArchive(o.Dest, img, e.Opt.Tags); err != nil {
-			return fmt.Errorf("--output type=docker,dest=%s: %w", o.Dest, err)
+		// writeImage (save.go) is shared with the TUI's save.
+		if err := writeImage(e.Store, cfg, o.Type, o.Dest, e.Opt.Tags); err != nil {
+			return fmt.Errorf("--output type=%s,dest=%s: %w", o.Type, o.Dest, err)
 		}
 		return nil
 	case "registry":
-		return errors.New("--output type=registry: pushing to registries is not available in this version of strata; export with type=oci,dest=DIR and push with skopeo")
+		return e.push(ctx, cfg)
 	}
 	return fmt.Errorf("--output: unknown type %q", o.Type)
+}
+
+// push sends the image to every -t tag's registry (-o type=registry) and
+// tells each pushed digest as an info line of the last step.
+func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile) error {
+	if len(e.Opt.Tags) == 0 {
+		return errors.New("--output type=registry needs a name to push to: add -t REGISTRY/REPOSITORY[:TAG] (e.g. -t 127.0.0.1:5000/app:1; a name without a registry is pushed to Docker Hub, as with docker)")
+	}
+	raw, err := json.Marshal(cfg) // the bytes SaveImage stored: the pushed config digest is the image id
+	if err != nil {
+		return err
+	}
+	step := -1
+	if t := e.Plan.Stages[e.Plan.Target]; len(t.Steps) > 0 {
+		step = t.Steps[len(t.Steps)-1]
+	}
+	for _, tag := range e.Opt.Tags {
+		p, err := registry.PushConfig(ctx, e.Store, raw, tag, registry.Options{Insecure: e.Opt.InsecureRegistries})
+		if err != nil {
+			return fmt.Errorf("--output type=registry: push %s: %w", tag, err)
+		}
+		if step >= 0 {
+			e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: fmt.Sprintf("pushed %s: digest: %s size: %d", p.Ref.Name, p.Digest, p.Size)})
+		}
+	}
+	return nil
 }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/registry"
+)
+
+func newPullCmd(g *globals) *cobra.Command {
+	var platform string
+	var insecure []string
+	c := &cobra.Command{
+		Use:   "pull [--platform os/arch] IMAGE",
+		Short: "Pull an image from a registry into the local store",
+		Long: `Pull an image from a registry into the local store and print its digest.
+
+IMAGE is a registry reference: alpine (docker.io/library/alpine:latest),
+ghcr.io/o/r:tag, 127.0.0.1:5000/app@sha256:... . Loopback registries are
+reached over plain HTTP; others need TLS unless named with
+--insecure-registry. Credentials come from ~/.docker/config.json.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return errors.New("pull needs one IMAGE, a registry reference such as alpine:3.20 or 127.0.0.1:5000/app:1")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := registry.Options{Insecure: insecure}
+			if platform != "" {
+				p, err := build.ParsePlatform(platform)
+				if err != nil {
+					return fmt.Errorf("--platform: %w", err)
+				}
+				o.Platform = &p
+			}
+			if _, err := registry.NewPolicy(insecure); err != nil {
+				return err
+			}
+			r, err := registry.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("pull: %w", err)
+			}
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			store, err := layers.Open(g.root)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			fmt.Printf("Pulling %s\n", r.Name)
+			var mu sync.Mutex
+			o.Progress = func(p registry.Progress) {
+				var line string
+				switch p.State {
+				case "exists":
+					line = "Already exists"
+				case "verified":
+					line = "Download complete (" + build.HumanSize(p.Done) + ", digest verified)"
+				case "done":
+					line = "Pull complete"
+				default:
+					return
+				}
+				mu.Lock()
+				fmt.Printf("%s: %s\n", short(p.Layer), line)
+				mu.Unlock()
+			}
+			res, err := registry.Pull(ctx, store, args[0], o)
+			if err != nil {
+				if ctx.Err() != nil {
+					return errors.New("pull cancelled")
+				}
+				return fmt.Errorf("pull %s: %w", r.Name, err)
+			}
+			if res.Warning != "" {
+				fmt.Fprintln(os.Stderr, "WARNING: "+res.Warning)
+			}
+			if res.Digest.Hex != "" {
+				fmt.Printf("Digest: %s\n", res.Digest)
+			}
+			status := "Downloaded newer image for "
+			if res.UpToDate {
+				status = "Image is up to date for "
+			}
+			fmt.Fprintf(os.Stdout, "Status: %s%s\n", status, res.Ref.Name)
+			fmt.Printf("Image ID: %s (%s)\n", res.Record.Config, res.Platform)
+			fmt.Println(res.Ref.Name)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&platform, "platform", "", "os/arch[/variant] to pick from a multi-platform image (default: this machine's)")
+	c.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
+	return c
+}
+
+func short(h v1.Hash) string {
+	if len(h.Hex) > 12 {
+		return h.Hex[:12]
+	}
+	return strings.TrimPrefix(h.String(), "sha256:")
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/registry"
+)
+
+func newPushCmd(g *globals) *cobra.Command {
+	var insecure []string
+	c := &cobra.Command{
+		Use:   "push IMAGE [DEST]",
+		Short: "Push an image of the local store to a registry",
+		Long: `Push an image of the local store (a name or id from strata images) to DEST,
+a registry reference with a tag (default: the image's own name), and print
+the pushed manifest digest. The config goes out unchanged, so the registry's
+config digest is the local image id.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return errors.New("push needs IMAGE and optionally DEST: strata push 127.0.0.1:5000/app:1, or strata push app:1 127.0.0.1:5000/app:1")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := registry.NewPolicy(insecure); err != nil {
+				return err
+			}
+			dest := ""
+			if len(args) == 2 {
+				dest = args[1]
+			}
+			ctx, cancel := signalContext(cmd.Context())
+			defer cancel()
+			store, err := layers.Open(g.root)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			p, err := registry.Push(ctx, store, args[0], dest, registry.Options{Insecure: insecure})
+			if err != nil {
+				if ctx.Err() != nil {
+					return errors.New("push cancelled")
+				}
+				return fmt.Errorf("push %s: %w", args[0], err)
+			}
+			fmt.Printf("The push refers to repository [%s]\n", p.Ref.Repo())
+			fmt.Printf("%s: digest: %s size: %d\n", p.Ref.Tag, p.Digest, p.Size)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
+	return c
+}
