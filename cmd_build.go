@@ -45,7 +45,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringVar(&o.network, "network", "host", "network for RUN: host or none")
 	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant]")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE (repeatable)")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags; repeatable)")
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE")

@@ -38,7 +38,7 @@ func TestCompare(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{
 		"Dockerfile": "FROM scratch\nCOPY a b /d/\nENV X=1\nCOPY c /d/b\nCOPY a /e\n",
-		"a": "a", "b": "b", "c": "new b",
+		"a":          "a", "b": "b", "c": "new b",
 	})
 	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
 	snaps := snapshots(r)

@@ -152,7 +152,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result,
 			done.Size = res.Size
 			done.Layers = len(res.Config.RootFS.DiffIDs)
 			for _, o := range e.Opt.Outputs {
-				done.Outputs = append(done.Outputs, o.Type+":"+o.Dest)
+				done.Outputs = append(done.Outputs, e.outputName(o))
 			}
 		}
 		e.emit(done)
@@ -277,7 +277,7 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 		if resolve == nil {
 			resolve = e.defaultResolve
 		}
-		cfg, err := resolve(ctx, s.Base, &platform)
+		cfg, err := resolve(withStep(ctx, step), s.Base, &platform)
 		if err != nil {
 			return fail(fmt.Errorf("FROM %s: %w", s.Base, err))
 		}
@@ -484,6 +484,7 @@ func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created str
 
 // dispatch runs one instruction: the one switch of the executor.
 func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
+	ctx = withStep(ctx, step)
 	t0 := time.Now()
 	e.emit(StepStarted{eventBase: stamp(), Step: step})
 	if err := e.expand(st, c); err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -20,15 +22,16 @@ func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o Output) err
 		}
 		return nil
 	case "registry":
-		return e.push(ctx, cfg)
+		return e.push(ctx, cfg, o)
 	}
 	return fmt.Errorf("--output: unknown type %q", o.Type)
 }
 
 // push sends the image to every -t tag's registry (-o type=registry) and
 // tells each pushed digest as an info line of the last step.
-func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile) error {
-	if len(e.Opt.Tags) == 0 {
+func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o Output) error {
+	names := append(slices.Clone(e.Opt.Tags), o.Names...)
+	if len(names) == 0 {
 		return errors.New("--output type=registry needs a name to push to: add -t REGISTRY/REPOSITORY[:TAG] (e.g. -t 127.0.0.1:5000/app:1; a name without a registry is pushed to Docker Hub, as with docker)")
 	}
 	raw, err := json.Marshal(cfg) // the bytes SaveImage stored: the pushed config digest is the image id
@@ -39,7 +42,7 @@ func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile) error {
 	if t := e.Plan.Stages[e.Plan.Target]; len(t.Steps) > 0 {
 		step = t.Steps[len(t.Steps)-1]
 	}
-	for _, tag := range e.Opt.Tags {
+	for _, tag := range names {
 		p, err := registry.PushConfig(ctx, e.Store, raw, tag, registry.Options{Insecure: e.Opt.InsecureRegistries})
 		if err != nil {
 			return fmt.Errorf("--output type=registry: push %s: %w", tag, err)
@@ -49,4 +52,13 @@ func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile) error {
 		}
 	}
 	return nil
+}
+
+// outputNames is how BuildDone names an output: the path, or for a push
+// the names pushed.
+func (e *Executor) outputName(o Output) string {
+	if o.Type == "registry" {
+		return "registry:" + strings.Join(append(slices.Clone(e.Opt.Tags), o.Names...), ",")
+	}
+	return o.Type + ":" + o.Dest
 }

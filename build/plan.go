@@ -81,6 +81,9 @@ type Options struct {
 type Output struct {
 	Type string // oci | docker | registry
 	Dest string
+	// Names are extra names to push to (type=registry,name=A,name=B or
+	// type=image,name=…,push=true), besides the -t tags.
+	Names []string
 }
 
 // ParseOutput parses an -o value: "type=oci,dest=DIR", or a bare path
@@ -88,10 +91,11 @@ type Output struct {
 // here: strata says what to write instead).
 func ParseOutput(s string) (Output, error) {
 	var o Output
+	push := false
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return o, fmt.Errorf("--output %q: want type=oci,dest=DIR | type=docker,dest=FILE | type=registry", s)
+			return o, fmt.Errorf("--output %q: want type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF]", s)
 		}
 		switch strings.TrimSpace(k) {
 		case "type":
@@ -99,16 +103,29 @@ func ParseOutput(s string) (Output, error) {
 		case "dest":
 			o.Dest = v
 		case "name":
-			// accepted for docker compatibility; tags come from -t
+			for _, n := range strings.Split(v, ";") {
+				if n != "" {
+					o.Names = append(o.Names, n)
+				}
+			}
+		case "push":
+			push = v == "true" || v == "1"
 		default:
-			return o, fmt.Errorf("--output %q: unknown key %q (known: type, dest)", s, k)
+			return o, fmt.Errorf("--output %q: unknown key %q (known: type, dest, name, push)", s, k)
 		}
+	}
+	if o.Type == "image" {
+		if !push {
+			return o, fmt.Errorf("--output %q: type=image is stored locally anyway (use -t); add push=true to push it, or use type=registry", s)
+		}
+		o.Type = "registry"
 	}
 	switch o.Type {
 	case "oci", "docker":
 		if o.Dest == "" {
 			return o, fmt.Errorf("--output %q: type=%s needs dest=PATH", s, o.Type)
 		}
+		o.Names = nil // docker/oci take their names from -t
 	case "registry":
 	case "":
 		return o, fmt.Errorf("--output %q: missing type= (oci, docker or registry)", s)

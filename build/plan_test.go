@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -263,6 +264,9 @@ func TestParsePlatformAndOutput(t *testing.T) {
 		{"type=oci,dest=/x", Output{Type: "oci", Dest: "/x"}, ""},
 		{"type=docker,dest=f.tar", Output{Type: "docker", Dest: "f.tar"}, ""},
 		{"type=registry", Output{Type: "registry"}, ""},
+		{"type=registry,name=a:1", Output{Type: "registry", Names: []string{"a:1"}}, ""},
+		{"type=image,name=b:2,push=true", Output{Type: "registry", Names: []string{"b:2"}}, ""},
+		{"type=image,name=b:2", Output{}, "push=true"},
 		{"type=oci", Output{}, "dest=PATH"},
 		{"dest=/x", Output{}, "missing type="},
 		{"type=local,dest=x", Output{}, "unknown type"},
@@ -276,7 +280,7 @@ func TestParsePlatformAndOutput(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || o != tc.want {
+		if err != nil || !reflect.DeepEqual(o, tc.want) {
 			t.Errorf("ParseOutput(%q) = %+v, %v", tc.in, o, err)
 		}
 	}

@@ -66,7 +66,10 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 			return cfg, err
 		}
 	}
-	step := e.resolveStep(ref)
+	step, ok := ctx.Value(stepKey{}).(int)
+	if !ok {
+		step = e.resolveStep(ref)
+	}
 	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull}
 	if step >= 0 {
 		o.Progress = progressEmitter(func(p StepProgress) {
@@ -200,4 +203,12 @@ func (e *Executor) resolveStep(ref string) int {
 		}
 	}
 	return -1
+}
+
+// stepKey carries the plan step a resolve is for (FROM, COPY --from, RUN
+// --mount from=), so pull progress lands on the right step.
+type stepKey struct{}
+
+func withStep(ctx context.Context, step int) context.Context {
+	return context.WithValue(ctx, stepKey{}, step)
 }

@@ -23,9 +23,9 @@ type Session struct {
 	Store   *layers.Store
 	Opt     Options
 	Runner  Runner
-	Control *Control   // shared by every build of the session (may be nil)
+	Control *Control    // shared by every build of the session (may be nil)
 	Observe func(Event) // sees every event (e.g. a report)
-	Backend *Backend   // follows the current build; made by NewSession
+	Backend *Backend    // follows the current build; made by NewSession
 
 	events chan Event
 	reqs   chan int
