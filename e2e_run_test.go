@@ -234,3 +234,141 @@ func TestCancelDuringRun(t *testing.T) {
 	}
 	checkClean(t, root)
 }
+
+// mountinfoLines counts the lines of /proc/self/mountinfo that mention s.
+func mountinfoLines(t *testing.T, s string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), s)
+}
+
+// TestRunMountFromStage: RUN --mount=type=bind,from=STAGE reads another
+// stage's files without them entering the layer; rw bind changes are thrown
+// away; RUN steps run under Docker's seccomp profile (unshare -U refused).
+func TestRunMountFromStage(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "skopeo", "umoci")
+	before := mountinfoLines(t, "strata")
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	if err := assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar")); err != nil {
+		t.Fatal(err)
+	}
+	df := `FROM scratch AS base
+ADD rootfs.tar /
+
+FROM base AS builder
+RUN mkdir -p /out && echo built > /out/file
+
+FROM base
+RUN --mount=type=bind,from=builder,source=/out,target=/in cat /in/file > /result
+RUN --mount=type=bind,from=builder,source=/out,target=/in,rw echo changed > /in/file && echo new > /in/new && cat /in/file > /rw-saw
+RUN --mount=type=bind,from=builder,source=/out,target=/in cat /in/file > /after && ls /in > /after-ls
+RUN (unshare -U true 2>&1; echo "exit $?") > /seccomp.txt; grep Seccomp: /proc/self/status >> /seccomp.txt
+`
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	root := filepath.Join(tmp, "root")
+	oci := filepath.Join(tmp, "oci")
+	mustStrata(t, "build", "--root", root, "-t", "bindfrom:1", "-o", "type=oci,dest="+oci, ctx)
+	checkClean(t, root)
+	if after := mountinfoLines(t, "strata"); after != before {
+		t.Errorf("mountinfo lines naming strata: %d before, %d after", before, after)
+	}
+
+	bundle := filepath.Join(tmp, "bundle")
+	runTool(t, "umoci", "unpack", "--image", oci+":1", bundle)
+	rfs := filepath.Join(bundle, "rootfs")
+	read := func(p string) string {
+		b, err := os.ReadFile(filepath.Join(rfs, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		return string(b)
+	}
+	if got := read("result"); got != "built\n" {
+		t.Errorf("/result = %q, want the builder's file", got)
+	}
+	if got := read("rw-saw"); got != "changed\n" {
+		t.Errorf("rw bind: the command saw %q, want its own change", got)
+	}
+	if got := read("after"); got != "built\n" {
+		t.Errorf("after a rw bind: %q, want the builder's file unchanged", got)
+	}
+	if got := read("after-ls"); got != "file\n" {
+		t.Errorf("after a rw bind: ls /in = %q, want only file", got)
+	}
+	for _, p := range []string{"in", "out"} {
+		if _, err := os.Lstat(filepath.Join(rfs, p)); err == nil {
+			t.Errorf("/%s is in the image: a mount (or the builder stage) leaked into a layer", p)
+		}
+	}
+	if got := read("seccomp.txt"); !strings.Contains(got, "Operation not permitted") || !strings.Contains(got, "exit 1") || !strings.Contains(got, "Seccomp:\t2") {
+		t.Errorf("unshare -U in RUN: %q, want Operation not permitted under a seccomp filter", got)
+	}
+}
+
+// TestRunCacheLocked: two strata processes building at once with a
+// sharing=locked cache mount take turns: the log each RUN writes into the
+// cache shows one RUN's start and end before the other's start.
+func TestRunCacheLocked(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	if err := assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar")); err != nil {
+		t.Fatal(err)
+	}
+	df := `FROM scratch
+ADD rootfs.tar /
+ARG NAME
+RUN --mount=type=cache,id=lk,target=/cache,sharing=locked echo "start $NAME $(date +%s)" >> /cache/log && sleep 1 && echo "end $NAME $(date +%s)" >> /cache/log
+`
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	root := filepath.Join(tmp, "root")
+	// The store and the ADD first, so that both builds reach the RUN at
+	// about the same time.
+	mustStrata(t, "build", "--root", root, "--build-arg", "NAME=warmup", ctx)
+	type result struct {
+		out string
+		err error
+	}
+	results := make(chan result, 2)
+	for _, name := range []string{"A", "B"} {
+		go func() {
+			out, err := strata(t, "build", "--root", root, "--no-cache", "--progress", "plain", "--build-arg", "NAME="+name, ctx)
+			results <- result{out, err}
+		}()
+	}
+	waited := false
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("build: %v\n%s", r.err, r.out)
+		}
+		waited = waited || strings.Contains(r.out, "waiting for cache mount lk (sharing=locked)")
+	}
+	logs, _ := filepath.Glob(filepath.Join(root, "cache", "mounts", "lk-*", "data", "log"))
+	if len(logs) != 1 {
+		t.Fatalf("cache logs: %v", logs)
+	}
+	b, _ := os.ReadFile(logs[0])
+	var seq []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[1] != "warmup" {
+			seq = append(seq, f[0]+" "+f[1])
+		}
+	}
+	if len(seq) != 4 || seq[0][len("start "):] != seq[1][len("end "):] || !strings.HasPrefix(seq[0], "start") || !strings.HasPrefix(seq[1], "end") || !strings.HasPrefix(seq[2], "start") {
+		t.Errorf("locked cache used by both builds at once:\n%s", b)
+	}
+	if !waited {
+		t.Errorf("neither build reported waiting for the locked cache mount")
+	}
+	checkClean(t, root)
+}

@@ -143,8 +143,10 @@ func (s *initState) run() (err error) {
 	if err := dropPrivileges(u); err != nil {
 		return err
 	}
-	if err := installSeccomp(); err != nil {
-		return err
+	if !cfg.NoSeccomp {
+		if err := installSeccomp(); err != nil {
+			return err
+		}
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir to working directory %s as uid %d: %w", dir, u.UID, err)

@@ -110,38 +110,44 @@ func overlayExtraOptions() []string {
 
 // mountOverlay mounts the root filesystem overlay on cfg.Rootfs.
 func mountOverlay(cfg *initConfig) error {
-	for _, p := range append(append([]string{}, cfg.Lower...), cfg.Upper, cfg.Work) {
+	return mountOverlayAt(cfg.Rootfs, cfg.Lower, cfg.Upper, cfg.Work)
+}
+
+// mountOverlayAt mounts an overlay of lower (top first) with upper and work
+// on the host path target.
+func mountOverlayAt(target string, lower []string, upper, work string) error {
+	for _, p := range append(append([]string{}, lower...), upper, work) {
 		if strings.ContainsAny(p, ",:") || !filepath.IsAbs(p) {
 			return fmt.Errorf("overlay layer path %q: must be absolute and contain no ',' or ':'", p)
 		}
 	}
 	extra := overlayExtraOptions()
-	data := "lowerdir=" + strings.Join(cfg.Lower, ":") + ",upperdir=" + cfg.Upper + ",workdir=" + cfg.Work
+	data := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work
 	if len(extra) > 0 {
 		data += "," + strings.Join(extra, ",")
 	}
 	if len(data) < os.Getpagesize()-1 {
-		if err := unix.Mount("overlay", cfg.Rootfs, "overlay", 0, data); err != nil {
-			return &MountError{Op: "mount", Source: "overlay", Target: cfg.Rootfs, FSType: "overlay", Data: data, Err: err}
+		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
+			return &MountError{Op: "mount", Source: "overlay", Target: target, FSType: "overlay", Data: data, Err: err}
 		}
 		return nil
 	}
 	// Too many layers for one page of mount options: the new mount API takes
 	// them one by one (Linux 6.8+).
 	fail := func(op string, err error) error {
-		return &MountError{Op: op, Source: "overlay", Target: cfg.Rootfs, FSType: "overlay", Data: data, Err: err}
+		return &MountError{Op: op, Source: "overlay", Target: target, FSType: "overlay", Data: data, Err: err}
 	}
 	fs, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return fail("fsopen", err)
 	}
 	defer unix.Close(fs)
-	for _, l := range cfg.Lower {
+	for _, l := range lower {
 		if err := unix.FsconfigSetString(fs, "lowerdir+", l); err != nil {
 			return fail("fsconfig lowerdir+ "+l, err)
 		}
 	}
-	set := [][2]string{{"upperdir", cfg.Upper}, {"workdir", cfg.Work}}
+	set := [][2]string{{"upperdir", upper}, {"workdir", work}}
 	for _, o := range extra {
 		k, v, _ := strings.Cut(o, "=")
 		set = append(set, [2]string{k, v})
@@ -159,7 +165,7 @@ func mountOverlay(cfg *initConfig) error {
 		return fail("fsmount", err)
 	}
 	defer unix.Close(mfd)
-	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, cfg.Rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fail("move_mount", err)
 	}
 	return nil
@@ -272,7 +278,7 @@ func setupRootfs(cfg *initConfig, r *rootfs) error {
 	}
 
 	// The user's mounts, parents before children.
-	mounts := append([]Mount(nil), cfg.Mounts...)
+	mounts := append([]initMount(nil), cfg.Mounts...)
 	sort.SliceStable(mounts, func(i, j int) bool {
 		return strings.Count(clean(mounts[i].Target), "/") < strings.Count(clean(mounts[j].Target), "/")
 	})
@@ -316,7 +322,7 @@ func setupRootfs(cfg *initConfig, r *rootfs) error {
 
 type mountFunc func(p string, dir bool, source, fstype string, flags uintptr, data string) (int, error)
 
-func userMount(r *rootfs, m Mount, mountOn mountFunc) error {
+func userMount(r *rootfs, m initMount, mountOn mountFunc) error {
 	if !strings.HasPrefix(m.Target, "/") {
 		return fmt.Errorf("mount %s %q: target must be an absolute path", m.Type, m.Target)
 	}
@@ -336,37 +342,90 @@ func userMount(r *rootfs, m Mount, mountOn mountFunc) error {
 		if err := unix.Stat(m.Source, &st); err != nil {
 			return &MountError{Op: "mount", Source: m.Source, Target: m.Target, Flags: unix.MS_BIND | unix.MS_REC, Err: err}
 		}
-		flags, _ := parseMountOptions(m.Options, 0)
-		if m.ReadOnly {
-			flags |= unix.MS_RDONLY
-		}
 		fd, err := mountOn(m.Target, st.Mode&unix.S_IFMT == unix.S_IFDIR, m.Source, "", unix.MS_BIND|unix.MS_REC, "")
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		var attr uint64
-		if flags&unix.MS_NOSUID != 0 {
-			attr |= unix.MOUNT_ATTR_NOSUID
-		}
-		if flags&unix.MS_NODEV != 0 {
-			attr |= unix.MOUNT_ATTR_NODEV
-		}
-		if flags&unix.MS_NOEXEC != 0 {
-			attr |= unix.MOUNT_ATTR_NOEXEC
-		}
-		if flags&unix.MS_RDONLY != 0 {
-			return readOnlyAt(fd, m.Target, attr)
-		}
-		if attr != 0 {
-			if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
-				return &MountError{Op: "mount_setattr", Source: m.Source, Target: m.Target, Err: err}
-			}
-		}
-		return nil
+		return bindAttrs(fd, m.Mount)
+	case "overlay":
+		return overlayMount(m, mountOn)
 	default:
-		return fmt.Errorf("mount %q on %s: unknown type (want bind or tmpfs)", m.Type, m.Target)
+		return fmt.Errorf("mount %q on %s: unknown type (want bind, tmpfs or overlay)", m.Type, m.Target)
 	}
+}
+
+// bindAttrs applies a bind mount's read-only and nosuid/nodev/noexec
+// options to the mount at fd.
+func bindAttrs(fd int, m Mount) error {
+	flags, _ := parseMountOptions(m.Options, 0)
+	if m.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	var attr uint64
+	if flags&unix.MS_NOSUID != 0 {
+		attr |= unix.MOUNT_ATTR_NOSUID
+	}
+	if flags&unix.MS_NODEV != 0 {
+		attr |= unix.MOUNT_ATTR_NODEV
+	}
+	if flags&unix.MS_NOEXEC != 0 {
+		attr |= unix.MOUNT_ATTR_NOEXEC
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return readOnlyAt(fd, m.Target, attr)
+	}
+	if attr != 0 {
+		if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr}); err != nil {
+			return &MountError{Op: "mount_setattr", Source: m.Source, Target: m.Target, Err: err}
+		}
+	}
+	return nil
+}
+
+// overlayMount mounts an overlay of m.Lower on its scratch mnt dir (in this
+// mount namespace only; it goes away with the old root at pivot_root), then
+// binds m.Source of it, resolved inside the overlay, on the target. The
+// upper dir takes what the command writes and is removed with the run dir.
+func overlayMount(m initMount, mountOn mountFunc) error {
+	if m.Scratch == "" {
+		return fmt.Errorf("overlay mount on %s: no scratch dir prepared", m.Target)
+	}
+	lower := m.Lower
+	if len(lower) == 0 {
+		lower = []string{filepath.Join(m.Scratch, "lower")}
+	}
+	mnt := filepath.Join(m.Scratch, "mnt")
+	if err := mountOverlayAt(mnt, lower, filepath.Join(m.Scratch, "upper"), filepath.Join(m.Scratch, "work")); err != nil {
+		return fmt.Errorf("overlay mount on %s: %w", m.Target, err)
+	}
+	root, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open overlay", Path: mnt, Err: err}
+	}
+	defer unix.Close(root)
+	rel := strings.TrimPrefix(clean(m.Source), "/")
+	if rel == "" {
+		rel = "."
+	}
+	src, err := unix.Openat2(root, rel, &unix.OpenHow{
+		Flags:   uint64(unix.O_PATH | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("overlay mount on %s: source %s: %w", m.Target, clean(m.Source), err)
+	}
+	defer unix.Close(src)
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
+		return fmt.Errorf("overlay mount on %s: source %s: %w", m.Target, clean(m.Source), err)
+	}
+	fd, err := mountOn(m.Target, st.Mode&unix.S_IFMT == unix.S_IFDIR, "/proc/self/fd/"+strconv.Itoa(src), "", unix.MS_BIND|unix.MS_REC, "")
+	if err != nil {
+		return fmt.Errorf("overlay mount of %s on %s: %w", clean(m.Source), m.Target, err)
+	}
+	defer unix.Close(fd)
+	return bindAttrs(fd, m.Mount)
 }
 
 func maskPath(r *rootfs, p string) error {

@@ -21,9 +21,20 @@ type initConfig struct {
 	User     string
 	Hostname string
 	NetNone  bool
-	Mounts   []Mount
+	Mounts   []initMount
 	EtcFiles []etcFile // /etc/hosts, /etc/hostname, /etc/resolv.conf
 	Tty      bool
+	// NoSeccomp: no seccomp filter (Spec.SeccompUnconfined).
+	NoSeccomp bool
+}
+
+// initMount is a Mount with what the parent prepared for it.
+type initMount struct {
+	Mount
+	// Scratch (overlay only) is a host dir of the run holding mnt (where
+	// the overlay is mounted before its Source is bound), upper and work,
+	// and lower (empty, used when Lower is).
+	Scratch string `json:",omitempty"`
 }
 
 type etcFile struct {

@@ -68,6 +68,17 @@ func validate(spec *Spec) error {
 		if !filepath.IsAbs(m.Target) {
 			return fmt.Errorf("sandbox: mount target %q: must be absolute", m.Target)
 		}
+		switch m.Type {
+		case "", "bind", "tmpfs":
+		case "overlay":
+			for _, l := range m.Lower {
+				if !filepath.IsAbs(l) || strings.ContainsAny(l, ",:") {
+					return fmt.Errorf("sandbox: overlay mount on %s: lower dir %q must be absolute and contain no ',' or ':'", m.Target, l)
+				}
+			}
+		default:
+			return fmt.Errorf("sandbox: mount %q on %s: unknown type (want bind, tmpfs or overlay)", m.Type, m.Target)
+		}
 	}
 	return nil
 }
@@ -118,10 +129,14 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		User:     spec.User,
 		Hostname: hostname,
 		NetNone:  spec.Network == "none",
-		Mounts:   spec.Mounts,
 		Tty:      spec.Tty,
+
+		NoSeccomp: spec.SeccompUnconfined,
 	}
 	if err := prepareRunDir(runDir, &cfg); err != nil {
+		return -1, err
+	}
+	if cfg.Mounts, err = prepareMounts(runDir, spec.Mounts); err != nil {
 		return -1, err
 	}
 
@@ -253,6 +268,25 @@ func prepareRunDir(runDir string, cfg *initConfig) error {
 		cfg.EtcFiles = append(cfg.EtcFiles, etcFile{Target: f.target, Source: p})
 	}
 	return nil
+}
+
+// prepareMounts gives every overlay mount its scratch dirs in the run dir,
+// removed with it.
+func prepareMounts(runDir string, mounts []Mount) ([]initMount, error) {
+	out := make([]initMount, 0, len(mounts))
+	for i, m := range mounts {
+		im := initMount{Mount: m}
+		if m.Type == "overlay" {
+			im.Scratch = filepath.Join(runDir, "mount-"+strconv.Itoa(i))
+			for _, d := range []string{"", "mnt", "upper", "work", "lower"} {
+				if err := os.Mkdir(filepath.Join(im.Scratch, d), 0o755); err != nil {
+					return nil, fmt.Errorf("sandbox: %w", err)
+				}
+			}
+		}
+		out = append(out, im)
+	}
+	return out, nil
 }
 
 // container is the started init process and the parent's ends of its pipes.

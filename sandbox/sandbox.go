@@ -26,11 +26,14 @@
 // from every set), no_new_privs, RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
 // below the caller's own, with pids and memory limits.
 //
+// The command also runs under Docker's default seccomp profile (see
+// seccomp_linux.go: an allowlist, EPERM for the rest, clone with namespace
+// flags refused, clone3 ENOSYS) on linux/amd64 and linux/arm64, unless
+// Spec.SeccompUnconfined.
+//
 // Not done (yet):
-//   - seccomp: no filter is loaded. The dropped capabilities still forbid
-//     mount, modules, kexec, reboot, raw I/O and the like, but syscalls such
-//     as unshare(CLONE_NEWUSER), keyctl or userfaultfd are not blocked the way
-//     Docker's default profile blocks them.
+//   - seccomp on other architectures, and for i386/x32 programs on amd64
+//     (they are killed at their first syscall, where Docker allows them).
 //   - rootless: Run needs root (see Supported).
 //   - the pseudo-terminal (Spec.Tty) is allocated on the host: the command has
 //     a working controlling terminal, but its name (/dev/pts/N of the host's
@@ -46,11 +49,20 @@ import (
 
 // Mount is an extra mount in the container.
 type Mount struct {
-	Type     string   // "bind" or "tmpfs"
-	Source   string   // host path for bind
+	Type string // "bind", "tmpfs" or "overlay"
+	// Source is the host path for bind. For overlay it is the path inside
+	// the overlay to mount (default "/"), resolved with the overlay as the
+	// root: neither ".." nor a symlink can lead out of it.
+	Source   string
 	Target   string   // absolute path inside the container
 	ReadOnly bool     // read-only (recursively for binds)
 	Options  []string // mount flags ("nosuid", "nodev", "noexec", "exec", ...) and data ("size=64m", "mode=1777")
+	// Lower (overlay only) are the directories the overlay stacks, top
+	// first, like Spec.Lower; they are never written. Empty is an empty
+	// directory. Without ReadOnly the mount is writable, but what is written
+	// goes to a scratch dir of the run and is gone after it (BuildKit's rw
+	// bind mounts). Paths must not contain ',' or ':'.
+	Lower []string
 }
 
 // Spec describes one container run.
@@ -78,6 +90,10 @@ type Spec struct {
 
 	Tty   bool      // run the command on a new pseudo-terminal; Stdin is its input
 	Stdin io.Reader // nil = /dev/null
+
+	// SeccompUnconfined runs the command without the seccomp filter
+	// (docker run --security-opt seccomp=unconfined).
+	SeccompUnconfined bool
 
 	ID string // container id (hex); generated when empty
 
