@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,6 +46,10 @@ type initState struct {
 	send      func(initMsg)
 	stubsSent bool
 	rootfs    *rootfs
+	// release is the config pipe, kept open: the parent closes its end
+	// once the limits that must not count the init's own threads are set
+	// (pids), and only then does the init exec the command.
+	release *os.File
 }
 
 // sendStubs reports the mount point stubs once, on success and failure alike,
@@ -73,7 +78,7 @@ func (s *initState) run() (err error) {
 	if err := json.NewDecoder(f).Decode(&cfg); err != nil {
 		return fmt.Errorf("read container config: %w", err)
 	}
-	f.Close()
+	s.release = f
 
 	// Nothing below may propagate to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -154,6 +159,11 @@ func (s *initState) run() (err error) {
 	unix.Umask(0o022)
 
 	s.send(initMsg{Ready: true})
+	// Wait for the parent's go (EOF on the config pipe). A raw read: the
+	// scheduler must not start another thread now, which a pids limit
+	// set a moment ago would refuse.
+	var b [1]byte
+	unix.RawSyscall(unix.SYS_READ, s.release.Fd(), uintptr(unsafe.Pointer(&b[0])), 1)
 	err = unix.Exec(argv0, cfg.Args, env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {

@@ -163,7 +163,14 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		c.wait()
 		return -1, err
 	}
-	msgs, readErr := c.readMessages()
+	var limitErr error
+	msgs, readErr := c.readMessages(func() {
+		// The pids limit only now: the init's own (Go runtime) threads
+		// would count against it. The init waits for this before exec.
+		if limitErr = cg.limitPids(spec.PidsLimit); limitErr != nil {
+			c.kill() // before the go: the command never starts
+		}
+	})
 	var st *stubs
 	var setupErr error
 	ready := false
@@ -188,9 +195,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		setupErr = errors.New("sandbox: container init died during setup")
 	}
 	if setupErr == nil {
-		// The pids limit only now: the init's own (Go runtime) threads
-		// would count against it.
-		setupErr = cg.limitPids(spec.PidsLimit)
+		setupErr = limitErr
 	}
 	if setupErr != nil {
 		c.kill()
@@ -382,11 +387,8 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 	return c, nil
 }
 
+// The pipe stays open: closing it is the init's go to exec (readMessages).
 func (c *container) sendConfig(cfg *initConfig) error {
-	defer func() {
-		c.configW.Close()
-		c.configW = nil
-	}()
 	if err := json.NewEncoder(c.configW).Encode(cfg); err != nil {
 		return fmt.Errorf("sandbox: send config to container init: %w", err)
 	}
@@ -395,8 +397,17 @@ func (c *container) sendConfig(cfg *initConfig) error {
 
 // readMessages reads the init's messages until EOF: the pipe is close-on-exec,
 // so EOF means the command was executed or the init died.
-func (c *container) readMessages() ([]initMsg, error) {
+// onReady runs when the init is about to exec; then the config pipe is
+// closed, which lets it.
+func (c *container) readMessages(onReady func()) ([]initMsg, error) {
+	release := func() {
+		if c.configW != nil {
+			c.configW.Close()
+			c.configW = nil
+		}
+	}
 	defer func() {
+		release()
 		c.messagesR.Close()
 		c.messagesR = nil
 	}()
@@ -410,6 +421,10 @@ func (c *container) readMessages() ([]initMsg, error) {
 		}
 		if err != nil {
 			return out, err
+		}
+		if m.Ready {
+			onReady()
+			release()
 		}
 		out = append(out, m)
 	}
