@@ -34,9 +34,6 @@ func runControlled(t *testing.T, ctx context.Context, df string, c *Control, scr
 				continue
 			}
 			stops = append(stops, fmt.Sprintf("%d:%s", pe.Line, pe.Why))
-			if !c.Paused() {
-				t.Errorf("Paused event but Control.Paused() is false")
-			}
 			if i >= len(script) {
 				continue // leave it paused (the test cancels)
 			}
