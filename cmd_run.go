@@ -16,7 +16,7 @@ import (
 func newRunCmd(g *globals) *cobra.Command {
 	var rm, interactive, tty bool
 	var network, user, workdir string
-	var envs []string
+	var envs, secOpts []string
 	c := &cobra.Command{
 		Use:   "run [--rm] [-it] IMAGE [CMD ARG...]",
 		Short: "Run an image's primary command (or CMD) in the sandbox",
@@ -72,6 +72,14 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
 				Network: network, TmpDir: tmp}
+			for _, o := range secOpts {
+				switch o {
+				case "seccomp=unconfined", "seccomp:unconfined":
+					spec.SeccompUnconfined = true
+				default:
+					return fmt.Errorf("--security-opt %q: strata knows only seccomp=unconfined", o)
+				}
+			}
 			if interactive {
 				spec.Stdin = os.Stdin
 			}
@@ -104,5 +112,6 @@ func newRunCmd(g *globals) *cobra.Command {
 	f.StringVarP(&user, "user", "u", "", "user[:group] instead of the image's USER")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory instead of the image's WORKDIR")
 	f.StringArrayVarP(&envs, "env", "e", nil, "extra environment KEY=VALUE")
+	f.StringArrayVar(&secOpts, "security-opt", nil, "seccomp=unconfined: run without the seccomp filter")
 	return c
 }
