@@ -27,6 +27,15 @@ func newRunCmd(g *globals) *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			unconfined := false
+			for _, o := range secOpts {
+				switch o {
+				case "seccomp=unconfined", "seccomp:unconfined":
+					unconfined = true
+				default:
+					return fmt.Errorf("--security-opt %q: strata knows only seccomp=unconfined", o)
+				}
+			}
 			if err := sandbox.Supported(); err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
@@ -72,14 +81,7 @@ func newRunCmd(g *globals) *cobra.Command {
 			}
 			spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
 				Network: network, TmpDir: tmp}
-			for _, o := range secOpts {
-				switch o {
-				case "seccomp=unconfined", "seccomp:unconfined":
-					spec.SeccompUnconfined = true
-				default:
-					return fmt.Errorf("--security-opt %q: strata knows only seccomp=unconfined", o)
-				}
-			}
+			spec.SeccompUnconfined = unconfined
 			if interactive {
 				spec.Stdin = os.Stdin
 			}
