@@ -113,3 +113,86 @@ func TestTUIExample(t *testing.T) {
 	}
 	checkClean(t, root)
 }
+
+// TestTUIInspect builds the example with -t, then runs `strata inspect`
+// on it in tmux as a user would: the history shows the Dockerfile's
+// instructions, the user moves to the RUN layer, reads what made it,
+// opens Files, sees the file the RUN wrote, opens it and quits. Without a
+// terminal the same command prints a table.
+func TestTUIInspect(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "tmux")
+	tmp := t.TempDir()
+	root := filepath.Join(tmp, "root")
+	ctx := filepath.Join(tmp, "ctx")
+	if err := prepareExample(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustStrata(t, "build", "--root", root, "-t", "insp:1", ctx)
+
+	table := mustStrata(t, "inspect", "--root", root, "--no-trunc", "insp:1")
+	for _, want := range []string{"4 layers, 9 history entries", `RUN mkdir -p /srv/data && echo "$GREETING" > /srv/data/motd && chmod 0644 /srv/data/motd`, "CMD [\"/bin/sh\" \"/srv/app/server.sh\"]"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("inspect table lacks %q:\n%s", want, table)
+		}
+	}
+
+	exitFile := filepath.Join(tmp, "exit")
+	cmd := strataBin + " inspect --root " + root + " insp:1; echo $? > " + exitFile + "; sleep 60"
+	s := newTmux(t, 120, 36, cmd)
+	s.waitFor("largest layers", 30*time.Second)
+	scr := s.waitFor("History", 5*time.Second)
+	if !strings.Contains(scr, "ADD rootfs.tar /") || !strings.Contains(scr, "Layers 4") {
+		t.Errorf("the history or the layer count is missing:\n%s", scr)
+	}
+	// The layer list has the focus on the first entry: ADD, ENV, WORKDIR,
+	// COPY, then the RUN.
+	s.keys("g", "j", "j", "j", "j", "2")
+	s.waitFor("layer made by: RUN /bin/sh -c mkdir -p /srv/data", 10*time.Second)
+	s.keys("3") // Files tab: srv/ ▸ data/ ▸ motd
+	scr = s.waitFor("motd", 10*time.Second)
+	if !strings.Contains(scr, "this layer: +2 ~1") {
+		t.Errorf("Files tab does not show the RUN layer's changes:\n%s", scr)
+	}
+	s.keys("j", "j", "Enter")
+	s.waitFor("hello from strata", 10*time.Second)
+	s.keys("q")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(exitFile); err == nil {
+			if strings.TrimSpace(string(b)) != "0" {
+				t.Errorf("strata inspect exited %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata inspect did not exit after q; screen:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if pids := strataProcesses(t); len(pids) > 0 {
+		t.Errorf("strata processes still running after q: %v", pids)
+	}
+	checkClean(t, root)
+}
+
+// strataProcesses lists running processes of the binary under test.
+func strataProcesses(t *testing.T) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		if argv0, _, _ := strings.Cut(string(b), "\x00"); argv0 == strataBin {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}

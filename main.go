@@ -82,6 +82,6 @@ With no command, strata builds CONTEXT (default ".").`,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state folder (images, layers, cache)")
 	bo.register(root)
-	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmCmd(g), newVersionCmd(), newExampleCmd(g), newRunCmd(g), newPruneCmd(g), newPullCmd(g), newPushCmd(g))
+	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmCmd(g), newVersionCmd(), newExampleCmd(g), newRunCmd(g), newPruneCmd(g), newPullCmd(g), newPushCmd(g), newInspectCmd(g))
 	return root
 }

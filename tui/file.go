@@ -85,7 +85,7 @@ func (m *FileModel) Open(msg openFileMsg) tea.Cmd {
 	m.step, m.path, m.loading, m.rows, m.off, m.head = msg.step, msg.ch.Path, true, nil, 0, ""
 	be, seq, snap, ch := m.be, m.seq, msg.snap, msg.ch
 	return func() tea.Msg {
-		head, rows := loadFile(be, snap, ch)
+		head, rows := loadFile(be, snap, ch, msg.unit)
 		return fileLoadedMsg{seq: seq, head: head, rows: rows}
 	}
 }
@@ -160,7 +160,11 @@ func (m FileModel) View() string {
 }
 
 // loadFile reads what the File tab shows; it runs in a Cmd.
-func loadFile(be Backend, snap *build.Snapshot, ch layers.Change) (string, []fileRow) {
+// unit is what the snapshot is of: "step", or "layer" when inspecting.
+func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string) (string, []fileRow) {
+	if unit == "" {
+		unit = "step"
+	}
 	info := func(s ...string) []fileRow {
 		rows := make([]fileRow, len(s))
 		for i := range s {
@@ -183,14 +187,14 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change) (string, []fil
 	switch ch.Kind {
 	case layers.Deleted:
 		if parent == nil {
-			return "deleted", info("deleted in this step.")
+			return "deleted", info("deleted in this " + unit + ".")
 		}
 		old, err := be.ReadFile(parent, ch.Path, fileReadMax)
 		if err != nil {
-			return "deleted", info("deleted in this step; its old content could not be read: " + err.Error())
+			return "deleted", info("deleted in this " + unit + "; its old content could not be read: " + err.Error())
 		}
 		if isBinary(old) {
-			return "deleted", append(info("deleted in this step; it was:"), hexSummary(old, ch.Size)...)
+			return "deleted", append(info("deleted in this "+unit+"; it was:"), hexSummary(old, ch.Size)...)
 		}
 		return "deleted", diffRows(nil, old, ch.Size)
 	case layers.Modified:
@@ -219,9 +223,9 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change) (string, []fil
 	if err != nil {
 		return "", info("cannot read: " + err.Error())
 	}
-	what := "added in this step"
+	what := "added in this " + unit
 	if ch.Kind == 0 {
-		what = "unchanged in this step"
+		what = "unchanged in this " + unit
 	}
 	if isBinary(cur) {
 		return what + " · binary", hexSummary(cur, ch.Size)

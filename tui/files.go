@@ -65,6 +65,7 @@ type FilesModel struct {
 	step  int
 	snap  *build.Snapshot
 	whole bool
+	unit  string // what a snapshot is of: "step", or "layer" when inspecting
 
 	tree      *ftree
 	treeSnap  *build.Snapshot
@@ -85,7 +86,7 @@ type FilesModel struct {
 }
 
 func newFiles(c *common, be Backend) FilesModel {
-	return FilesModel{c: c, be: be, keys: DefaultFilesKeyMap(), step: -1}
+	return FilesModel{c: c, be: be, keys: DefaultFilesKeyMap(), step: -1, unit: "step"}
 }
 
 type filesLoadedMsg struct {
@@ -101,6 +102,15 @@ type openFileMsg struct {
 	step int
 	snap *build.Snapshot
 	ch   layers.Change // Path set; Kind is the mark (0 when unchanged)
+	unit string        // "step", or "layer" when inspecting
+}
+
+// noChange says why a snapshot has no change list.
+func noChange(unit string) string {
+	if unit == "layer" {
+		return "no filesystem change: this history entry made no layer, it only changed the image config (see Config)."
+	}
+	return "no filesystem change: this step only changed the image config (see Config)."
 }
 
 // SetSize sets the content size.
@@ -380,7 +390,8 @@ func (m *FilesModel) open() tea.Cmd {
 	ch := nd.ch
 	ch.Path, ch.Kind = nd.path, nd.mark
 	step, snap := m.step, m.treeSnap
-	return func() tea.Msg { return openFileMsg{step: step, snap: snap, ch: ch} }
+	unit := m.unit
+	return func() tea.Msg { return openFileMsg{step: step, snap: snap, ch: ch, unit: unit} }
 }
 
 // Click moves the cursor to the clicked row (a second click opens it).
@@ -408,7 +419,7 @@ func (m FilesModel) header() string {
 		return ""
 	}
 	s := m.tree.stats
-	what := "this step"
+	what := "this " + m.unit
 	if m.treeWhole {
 		what = "whole filesystem"
 	}
@@ -441,7 +452,7 @@ func (m FilesModel) View() string {
 		lines = append(lines, st.dim.Render("loading…"))
 	case !m.treeWhole && len(m.snap.Changes) == 0:
 		lines = append(lines, m.header(),
-			st.dim.Render("no filesystem change: this step only changed the image config (see Config)."),
+			st.dim.Render(noChange(m.unit)),
 			st.dim.Render("press w to browse the whole filesystem at this snapshot."))
 	default:
 		lines = append(lines, m.header())

@@ -90,6 +90,27 @@ type fakeBackend struct {
 	trees    map[*build.Snapshot][]layers.Change
 	logs     map[int][]string
 	synth    map[int]int // steps whose log is n generated lines
+	saves    []saveCall  // Save calls, in order
+	saveErr  error       // what Save returns
+}
+
+// saveCall is one call of Backend.Save.
+type saveCall struct{ image, dest string }
+
+func (f *fakeBackend) Save(image, dest string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.saves = append(f.saves, saveCall{image, dest})
+	if f.saveErr != nil {
+		return "", f.saveErr
+	}
+	return "wrote " + dest, nil
+}
+
+func (f *fakeBackend) saveCalls() []saveCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]saveCall(nil), f.saves...)
 }
 
 func newFakeBackend() *fakeBackend {

@@ -70,6 +70,14 @@ func (m *InfoModel) Scroll(n int) { m.off = clamp(m.off+n, 0, max(0, len(m.lines
 
 func (m InfoModel) lines() []string {
 	w := max(10, m.w)
+	if m.b.inspecting() {
+		switch m.kind {
+		case infoStep:
+			return inspectStory(m.c, m.b, m.step, w)
+		case infoSummary:
+			return inspectSummary(m.c, m.b, w)
+		}
+	}
 	switch m.kind {
 	case infoStep:
 		return stepStory(m.c, m.b, m.step, w)
@@ -438,6 +446,8 @@ func configView(c *common, b *buildState, step, w int) []string {
 	}
 	out = append(out, "")
 	switch {
+	case b.inspecting():
+		out = append(out, wrap(st.dim.Render("an image records only its final config: it is shown for every history entry"), w, "")...)
 	case par == nil:
 		out = append(out, st.dim.Render("base image config (no parent to compare with)"))
 	default:
@@ -457,19 +467,21 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 		return []string{st.dim.Render("no step selected")}
 	}
 	var out []string
-	switch r.status {
-	case statusCached:
+	switch {
+	case b.inspecting():
+		out = append(out, kv(c, "cache", "none: this image was not built here, so no cache decision was made", w)...)
+	case r.status == statusCached:
 		out = append(out, kv(c, "cache", st.cached.Render("hit")+" · the result was reused, nothing ran", w)...)
-	case statusBuilt:
+	case r.status == statusBuilt:
 		reason := r.reason
 		if reason == "" {
 			reason = "no earlier result matched"
 		}
 		out = append(out, kv(c, "cache", st.built.Render("miss")+" · built", w)...)
 		out = append(out, kv(c, "reason", reason, w)...)
-	case statusFailed:
+	case r.status == statusFailed:
 		out = append(out, kv(c, "cache", st.failed.Render("miss")+" · the step failed", w)...)
-	case statusRunning:
+	case r.status == statusRunning:
 		out = append(out, kv(c, "cache", "miss · running now", w)...)
 	default:
 		out = append(out, kv(c, "cache", "not decided yet", w)...)
@@ -483,7 +495,9 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 	}
 	if r.status == statusBuilt || r.status == statusCached {
 		out = append(out, kv(c, "layer", layer, w)...)
-		out = append(out, kv(c, "image", r.imageID, w)...)
+		if r.imageID != "" || !b.inspecting() {
+			out = append(out, kv(c, "image", r.imageID, w)...)
+		}
 		if r.diffID != "" {
 			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+plural(r.files, "changed path"), w)...)
 		}
@@ -539,6 +553,7 @@ func summaryView(c *common, b *buildState, w int) []string {
 	if total := cached + built + failed; total > 0 {
 		out = append(out, kv(c, "cache", fmt.Sprintf("%d of %d steps from cache (%d%%)", cached, total, cached*100/total), w)...)
 	}
+	out = append(out, savedLines(c, b, w)...)
 	type slow struct {
 		i int
 		d int64
@@ -568,11 +583,39 @@ func summaryView(c *common, b *buildState, w int) []string {
 				st.running.Render(fit(strings.Repeat("█", max(1, bar)), 10)), r.label()))
 		}
 	}
-	if len(b.general) > 0 {
-		out = append(out, "", st.warning.Render(itoa(len(b.general))+" warning(s):"))
-		for _, g := range b.general {
-			out = append(out, wrap("  ! "+g, w, "    ")...)
+	out = append(out, warningLines(c, b, w)...)
+	return out
+}
+
+// savedLines lists where the image was saved from the TUI, or offers S
+// when it is nowhere yet.
+func savedLines(c *common, b *buildState, w int) []string {
+	st := &c.st
+	var out []string
+	for i, s := range b.saved {
+		k := ""
+		if i == 0 {
+			out = append(out, "")
+			k = "saved"
 		}
+		out = append(out, kv(c, k, s, w)...)
+	}
+	if b.saveOffered() {
+		out = append(out, "")
+		out = append(out, wrap(st.helpKey.Render("S")+" saves this image: it has no name (-t) and was not exported (-o). "+
+			"Give a name for the local store, oci:DIR or docker-archive:FILE.", w, "  ")...)
+	}
+	return out
+}
+
+// warningLines lists the warnings not tied to a line.
+func warningLines(c *common, b *buildState, w int) []string {
+	if len(b.general) == 0 {
+		return nil
+	}
+	out := []string{"", c.st.warning.Render(itoa(len(b.general)) + " warning(s):")}
+	for _, g := range b.general {
+		out = append(out, wrap("  ! "+g, w, "    ")...)
 	}
 	return out
 }

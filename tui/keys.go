@@ -10,6 +10,7 @@ type KeyMap struct {
 	PrevTab  key.Binding
 	Tabs     key.Binding // 1…7 pick a tab of the lower pane
 	Help     key.Binding
+	Save     key.Binding // S: save the finished image somewhere
 	Quit     key.Binding
 }
 
@@ -22,6 +23,7 @@ func DefaultKeyMap() KeyMap {
 		PrevTab:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "prev tab")),
 		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "tabs")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Save:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "save image")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
@@ -78,12 +80,12 @@ type fmtStringer interface{ String() string }
 
 // ShortHelp implements help.KeyMap.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.NextPane, k.Tabs, k.Help, k.Quit}
+	return []key.Binding{k.Save, k.NextPane, k.Tabs, k.Help, k.Quit}
 }
 
 // FullHelp implements help.KeyMap.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab}, {k.Help, k.Quit}}
+	return [][]key.Binding{{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab}, {k.Save, k.Help, k.Quit}}
 }
 
 // ShortHelp implements help.KeyMap.

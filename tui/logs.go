@@ -414,6 +414,8 @@ func (m LogsModel) View() string {
 	case total == 0:
 		msg := "no output yet"
 		switch {
+		case m.b.inspecting():
+			msg = "no log: an image keeps no build output; the History pane shows what made each layer, the Files tab what it holds"
 		case r.info.MetadataOnly:
 			msg = "no output: " + string(r.info.Kind) + " only changes the image config, no container runs"
 		case r.status == statusCached:

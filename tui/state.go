@@ -108,6 +108,8 @@ type buildState struct {
 	done      *build.BuildDone
 	closed    bool        // the event channel closed
 	lineSteps map[int]int // Dockerfile line → step index
+	hasOutput bool        // the command line said where the image goes
+	saved     []string    // where the image was saved from the TUI
 }
 
 func newBuildState() *buildState {
@@ -115,6 +117,19 @@ func newBuildState() *buildState {
 }
 
 func (b *buildState) finished() bool { return b.done != nil || b.closed }
+
+// inspecting is true when the events tell an existing image's history
+// (strata inspect) rather than a build.
+func (b *buildState) inspecting() bool { return b.plan != nil && b.plan.Inspect }
+
+// saveOffered is true when the build made an image that is nowhere yet:
+// no -t, no -o, not saved from the TUI. The summary and the help then
+// offer S.
+func (b *buildState) saveOffered() bool {
+	d := b.done
+	return d != nil && d.Error == "" && d.ImageID != "" && !b.inspecting() && !b.hasOutput &&
+		len(d.Tags) == 0 && len(d.Outputs) == 0 && len(b.saved) == 0
+}
 
 func (b *buildState) step(i int) *stepRec {
 	if i < 0 || i >= len(b.steps) {

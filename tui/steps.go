@@ -202,6 +202,9 @@ func (m StepsModel) stageRow(stage int) string {
 		}
 	}
 	t := "stage " + itoa(stage)
+	if m.b.inspecting() {
+		t, name = "image "+name, ""
+	}
 	if name != "" && name != itoa(stage) {
 		t += " · " + name
 	}
@@ -239,6 +242,19 @@ func (m StepsModel) stepRow(i int) string {
 
 func (m StepsModel) stepRight(r *stepRec) string {
 	var parts []string
+	if m.b.inspecting() { // an image records no times: sizes only
+		switch {
+		case r.status == statusPending:
+		case r.diffID == "":
+			parts = append(parts, "no layer")
+		default:
+			parts = append(parts, humanBytes(r.size))
+			if m.w >= 60 {
+				parts = append(parts, plural(r.files, "file"))
+			}
+		}
+		return strings.Join(parts, "  ")
+	}
 	switch r.status {
 	case statusCached:
 		parts = append(parts, "CACHED")
@@ -285,6 +301,10 @@ func (m StepsModel) detailRow(i int) string {
 	case statusCached:
 		s = "from cache → image " + shortID(r.imageID, 12)
 	case statusBuilt:
+		if m.b.inspecting() {
+			s = inspectDetail(r)
+			break
+		}
 		if r.diffID != "" {
 			s = "snapshot → layer " + shortID(r.diffID, 12) + " → image " + shortID(r.imageID, 12)
 		} else {

@@ -36,6 +36,9 @@ type Backend interface {
 	LogLines(step, from, to int) ([]string, error)
 	// LogLen is the number of lines of a step's log.
 	LogLen(step int) int
+	// Save writes the finished image (by id) to dest: a local store name,
+	// oci:DIR[:tag] or docker-archive:FILE; it says what it wrote.
+	Save(imageID, dest string) (string, error)
 }
 
 // Options configure the TUI.
@@ -44,6 +47,10 @@ type Options struct {
 	Backend Backend
 	Title   string
 	NoColor bool
+	// HasOutput says the command line already named where the image goes
+	// (-t or -o), or that the image exists already (inspect): the summary
+	// then does not offer to save it. S saves it anyway.
+	HasOutput bool
 }
 
 // Minimum terminal size; smaller terminals get a message instead.
@@ -84,6 +91,11 @@ type (
 	}
 	// openStepMsg asks to inspect a step (enter in the upper panes).
 	openStepMsg struct{ step int }
+	// savedMsg is the end of a save (S).
+	savedMsg struct {
+		dest, what string
+		err        error
+	}
 )
 
 // maxBatch is how many queued events one message carries, so a flood of
@@ -135,6 +147,16 @@ type Model struct {
 	config  InfoModel
 	cache   InfoModel
 	summary InfoModel
+	form    saveForm
+
+	// status is a one-line message shown in place of the help bar until
+	// the next key (the result of a save).
+	status        string
+	statusKind    statusKind
+	saving        bool
+	quitAfterSave bool
+	// inspectShown is set once the panes were told they show an image
+	inspectShown bool
 
 	focus    pane
 	tab      tab
@@ -149,6 +171,7 @@ type Model struct {
 func New(opt Options) *Model {
 	c := newCommon(opt.NoColor)
 	b := newBuildState()
+	b.hasOutput = opt.HasOutput
 	h := help.New()
 	h.Styles.ShortKey, h.Styles.FullKey = c.st.helpKey, c.st.helpKey
 	h.Styles.ShortDesc, h.Styles.FullDesc = c.st.helpDesc, c.st.helpDesc
@@ -165,6 +188,7 @@ func New(opt Options) *Model {
 		config:  newInfo(c, b, infoConfig),
 		cache:   newInfo(c, b, infoCache),
 		summary: newInfo(c, b, infoSummary),
+		form:    newSaveForm(c),
 		focus:   paneSteps,
 		sel:     -1,
 		w:       80, h: 24,
@@ -207,9 +231,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmds = append(cmds, m.onKey(msg))
 	case tea.MouseClickMsg:
-		cmds = append(cmds, m.onClick(msg.Mouse()))
+		if !m.form.active { // the save form is modal
+			cmds = append(cmds, m.onClick(msg.Mouse()))
+		}
 	case tea.MouseWheelMsg:
-		cmds = append(cmds, m.onWheel(msg.Mouse()))
+		if !m.form.active {
+			cmds = append(cmds, m.onWheel(msg.Mouse()))
+		}
 	case openStepMsg:
 		m.steps.Select(msg.step)
 		cmds = append(cmds, m.sync(), m.setTab(tabStep))
@@ -230,6 +258,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.file, cmd = m.file.Update(msg)
 		cmds = append(cmds, cmd)
+	case savedMsg:
+		cmds = append(cmds, m.onSaved(msg))
 	}
 	if m.help.ShowAll { // the full help's height follows the focused pane
 		m.layout()
@@ -269,6 +299,12 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	}
 	if msg.closed {
 		m.b.closed = true
+	}
+	if m.b.inspecting() && !m.inspectShown {
+		// an image is read from its first layer, not followed like a build
+		m.inspectShown = true
+		m.files.unit = "layer"
+		m.steps.Select(0)
 	}
 	if len(m.b.steps) > 0 && !m.spinning && !m.b.finished() {
 		m.spinning = true
@@ -362,16 +398,25 @@ func (m *Model) setFocus(p pane) {
 	m.summary.SetFocus(b && m.tab == tabSummary)
 }
 
-// capturing is true while a search input takes every key.
+// capturing is true while a search input or the save form takes every key.
 func (m *Model) capturing() bool {
-	return m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) || (m.tab == tabFiles && m.files.Capturing()))
+	return m.form.active || m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) || (m.tab == tabFiles && m.files.Capturing()))
 }
 
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+	if !m.saving {
+		m.status = ""
+	}
+	if m.form.active && msg.String() != "ctrl+c" {
+		return m.formKey(msg)
+	}
 	if msg.String() == "ctrl+c" || !m.capturing() {
 		switch {
 		case key.Matches(msg, m.keys.Quit):
 			return m.quit()
+		case key.Matches(msg, m.keys.Save):
+			m.openSave()
+			return nil
 		case key.Matches(msg, m.keys.Help):
 			m.help.ShowAll = !m.help.ShowAll
 			m.layout()
@@ -436,6 +481,12 @@ func (m *Model) syncFromPanes() tea.Cmd {
 }
 
 func (m *Model) quit() tea.Cmd {
+	if m.saving && !m.quitAfterSave {
+		// leaving now would cut the image being written in half
+		m.quitAfterSave = true
+		m.setStatus(statusInfo, "waiting for the save to finish… (q again leaves now)")
+		return nil
+	}
 	if m.b.finished() || m.opt.Events == nil || m.quitting {
 		// a second q while cancelling leaves without waiting
 		return tea.Quit
@@ -536,12 +587,23 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 }
 
 func (m *Model) helpKeys() help.KeyMap {
+	global := m.keys
+	// S works whenever there is an image; the help offers it only when
+	// the image has not been put anywhere yet.
+	global.Save.SetEnabled(m.b.saveOffered())
+	if m.form.active {
+		return helpKeys{pane: m.form.keys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
+	}
 	var pk help.KeyMap
 	switch m.focus {
 	case paneDockerfile:
 		pk = m.df.keys
 	case paneSteps:
-		pk = m.steps.keys
+		k := m.steps.keys
+		if m.b.inspecting() {
+			k.Follow.SetEnabled(false) // nothing to follow
+		}
+		pk = k
 	default:
 		switch m.tab {
 		case tabLog:
@@ -554,7 +616,7 @@ func (m *Model) helpKeys() help.KeyMap {
 			pk = m.story.keys
 		}
 	}
-	return helpKeys{pane: pk, global: m.keys}
+	return helpKeys{pane: pk, global: global}
 }
 
 // helpKeys joins the focused pane's keys and the global ones.
@@ -631,7 +693,7 @@ func (m *Model) render() string {
 	b.WriteString(m.header())
 	b.WriteByte('\n')
 	dr, sr, br := m.rects[paneDockerfile], m.rects[paneSteps], m.rects[paneBottom]
-	left := strings.Split(box(&m.c.st, "Dockerfile", m.focus == paneDockerfile, strings.Split(m.df.View(), "\n"), dr.w, dr.h), "\n")
+	left := strings.Split(box(&m.c.st, m.sourceTitle(), m.focus == paneDockerfile, strings.Split(m.df.View(), "\n"), dr.w, dr.h), "\n")
 	right := strings.Split(box(&m.c.st, m.stepsTitle(), m.focus == paneSteps, strings.Split(m.steps.View(), "\n"), sr.w, sr.h), "\n")
 	for i := range left {
 		b.WriteString(left[i])
@@ -644,17 +706,42 @@ func (m *Model) render() string {
 	hl := m.helpLines()
 	for i := 0; i < m.helpRows(); i++ {
 		b.WriteByte('\n')
-		if i < len(hl) {
+		switch {
+		case i == 0 && m.status != "":
+			b.WriteString(statusLine(&m.c.st, m.statusKind, m.status, m.w))
+		case i < len(hl):
 			b.WriteString(fit(hl[i], m.w))
-		} else {
+		default:
 			b.WriteString(strings.Repeat(" ", m.w))
 		}
 	}
-	return b.String()
+	if !m.form.active {
+		return b.String()
+	}
+	bw, bh := m.form.size(m.w, m.h)
+	return overlay(b.String(), m.form.view(bw, bh), (m.w-bw)/2, max(1, (m.h-bh)/2))
+}
+
+// sourceTitle names the upper left pane: the Dockerfile, or the history
+// of an inspected image.
+func (m *Model) sourceTitle() string {
+	if m.b.inspecting() {
+		return "History"
+	}
+	return "Dockerfile"
 }
 
 func (m *Model) stepsTitle() string {
 	fin, _, _, _ := m.b.counts()
+	if m.b.inspecting() {
+		n := 0
+		for i := range m.b.steps {
+			if m.b.steps[i].diffID != "" {
+				n++
+			}
+		}
+		return "Layers " + itoa(n) + " · " + itoa(fin) + "/" + itoa(len(m.b.steps)) + " entries"
+	}
 	if len(m.b.steps) == 0 {
 		return "Steps"
 	}
@@ -723,6 +810,8 @@ func (m *Model) header() string {
 	fin, cached, _, _ := m.b.counts()
 	d := m.b.done
 	switch {
+	case m.b.inspecting():
+		right = m.inspectHeader()
 	case m.quitting && !m.b.finished():
 		right = st.warning.Render("cancelling… waiting for the build to stop")
 	case d != nil && d.Error != "":

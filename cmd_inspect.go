@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/tui"
+)
+
+func newInspectCmd(g *globals) *cobra.Command {
+	var plain, noTrunc bool
+	c := &cobra.Command{
+		Use:   "inspect [flags] IMAGE",
+		Short: "Open the TUI on an existing image's layers (a table when not on a terminal)",
+		Long: `inspect shows an existing image the way a build is shown: its history's
+created_by lines in place of the Dockerfile, its layers in place of steps,
+each layer's files, the image config and a summary.
+
+IMAGE is ` + build.InspectRefs + `.
+
+On a terminal it opens the TUI; otherwise (or with --plain) it prints one
+row per history entry: what made it, the layer's size and its files.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), build.InspectRefs)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runInspect(cmd.Context(), g, args[0], plain || !useTUI("auto"), noTrunc)
+		},
+	}
+	c.Flags().BoolVar(&plain, "plain", false, "print the table of layers even on a terminal")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not cut long created_by lines in the table")
+	return c
+}
+
+func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc bool) error {
+	ctx, cancel := signalContext(parent)
+	defer cancel()
+	store, err := layers.Open(g.root)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	in, err := build.Inspect(ctx, store, ref)
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("inspect cancelled")
+		}
+		if !strings.Contains(err.Error(), "oci:DIR") {
+			err = fmt.Errorf("%w (IMAGE is %s)", err, build.InspectRefs)
+		}
+		if strings.HasPrefix(err.Error(), ref) {
+			return err
+		}
+		return fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	events := make(chan build.Event, 256)
+	streamErr := make(chan error, 1)
+	go func() { streamErr <- in.Stream(sctx, events) }()
+	if plain {
+		var evs []build.Event
+		for ev := range events {
+			evs = append(evs, ev)
+		}
+		if err := <-streamErr; err != nil {
+			return err
+		}
+		return printInspection(os.Stdout, in, evs, noTrunc)
+	}
+	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(store, nil, scancel), Title: ref, HasOutput: true})
+	scancel()
+	go func() { // drain what the stream still sends
+		for range events {
+		}
+	}()
+	<-streamErr
+	return uiErr
+}
+
+// printInspection is the table of `strata inspect` without a terminal.
+func printInspection(w io.Writer, in *build.Inspection, evs []build.Event, noTrunc bool) error {
+	done := map[int]build.StepDone{}
+	for _, ev := range evs {
+		switch e := ev.(type) {
+		case build.StepDone:
+			done[e.Step] = e
+		case build.Warning:
+			fmt.Fprintln(os.Stderr, "warning: "+e.Message)
+		}
+	}
+	fmt.Fprintf(w, "IMAGE    %s\n", in.Ref)
+	fmt.Fprintf(w, "ID       %s\n", in.ImageID)
+	if c := in.Config; c != nil && c.OS != "" {
+		fmt.Fprintf(w, "PLATFORM %s/%s\n", c.OS, c.Architecture)
+	}
+	entries := fmt.Sprintf("%d history entries", len(in.Steps))
+	if len(in.Steps) == 1 {
+		entries = "1 history entry"
+	}
+	fmt.Fprintf(w, "SIZE     %s in %s, %s\n\n", build.HumanSize(in.Size), plural(len(in.Config.RootFS.DiffIDs), "layer"), entries)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tCREATED BY\tLAYER\tSIZE\tFILES")
+	for i, s := range in.Steps {
+		text := s.Text
+		if !noTrunc && len([]rune(text)) > 60 {
+			text = string([]rune(text)[:59]) + "…"
+		}
+		layer, size, files := "-", "-", "-"
+		if d := done[i]; d.DiffID != "" {
+			layer = strings.TrimPrefix(d.DiffID, "sha256:")[:12]
+			size = build.HumanSize(d.Size)
+			files = fmt.Sprint(d.Files)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, text, layer, size, files)
+	}
+	return tw.Flush()
+}
