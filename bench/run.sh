@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# bench/run.sh: strata against buildah on the same Dockerfiles, in one run.
+#
+# Scenarios (Dockerfiles under bench/, contexts generated into a temp dir):
+#   A  bench/20steps    20 steps: 8 RUN, 6 COPY of small files, 6 others
+#   B  bench/copy5000   COPY of 5,000 files (~50 MB, four size classes) + a RUN counting them
+# Phases, per scenario and tool: cold build (empty storage), no-change
+# rebuild, one-file-change rebuild (one copied file gets new content: the
+# COPY at step 12 of A, one of the 5,000 files of B). Each is run N times;
+# the median is printed, with the ratio strata/buildah. Every build's output
+# is checked for the number of cache hits it must have, so a broken cache
+# cannot pass for a fast one.
+#
+# Needs root, go, a static busybox (apt-get install busybox-static) and
+# optionally buildah (apt-get install buildah). Everything it makes (the
+# strata binary, contexts, strata roots, buildah storage with its own
+# --root/--runroot) lives in one temp dir, removed on exit unless --keep.
+set -Eeuo pipefail
+export LC_ALL=C
+trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
+
+usage() {
+	cat <<'EOF'
+usage: bench/run.sh [-n N] [--only A|B] [--keep] [--buildah-isolation oci|chroot]
+                    [--buildah-driver overlay|vfs] [--strata BIN]
+
+  -n N                 runs per measurement, the median is reported (default 3)
+  --only A|B           run one scenario: A (20 steps) or B (COPY of 5,000 files)
+  --keep               keep the temp dir (logs, contexts, stores) and print its path
+  --buildah-isolation  oci (default: runc, a namespaced container like strata's
+                       RUN) or chroot (buildah's lighter isolation)
+  --buildah-driver     buildah's storage driver (default: overlay, or vfs when
+                       overlay does not work here)
+  --strata BIN         measure this strata binary instead of building the repo's
+EOF
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+N=3
+ONLY=""
+KEEP=0
+ISOLATION=""
+STRATA_BIN=""
+DRIVER=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n)
+		[ $# -ge 2 ] || die "-n needs a number of runs, e.g. -n 5"
+		N=$2
+		shift 2
+		;;
+	-n*) N=${1#-n}; shift ;;
+	--only)
+		[ $# -ge 2 ] || die "--only needs A or B"
+		ONLY=$2
+		shift 2
+		;;
+	--only=*) ONLY=${1#--only=}; shift ;;
+	--keep) KEEP=1; shift ;;
+	--buildah-driver)
+		[ $# -ge 2 ] || die "--buildah-driver needs overlay or vfs"
+		DRIVER=$2
+		shift 2
+		;;
+	--buildah-driver=*) DRIVER=${1#--buildah-driver=}; shift ;;
+	--strata)
+		[ $# -ge 2 ] || die "--strata needs a path to a strata binary"
+		STRATA_BIN=$2
+		shift 2
+		;;
+	--strata=*) STRATA_BIN=${1#--strata=}; shift ;;
+	--buildah-isolation)
+		[ $# -ge 2 ] || die "--buildah-isolation needs oci or chroot"
+		ISOLATION=$2
+		shift 2
+		;;
+	--buildah-isolation=*) ISOLATION=${1#--buildah-isolation=}; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; die "unknown argument $1" ;;
+	esac
+done
+[[ $N =~ ^[1-9][0-9]*$ ]] || die "-n $N: want a positive number of runs, e.g. -n 3"
+case "${ONLY^^}" in
+"") SCENARIOS=(A B) ;;
+A | B) SCENARIOS=("${ONLY^^}") ;;
+*) die "--only $ONLY: want A (20 steps) or B (COPY of 5,000 files)" ;;
+esac
+case "$ISOLATION" in
+"" | oci | chroot) ;;
+*) die "--buildah-isolation $ISOLATION: want oci or chroot" ;;
+esac
+case "$DRIVER" in
+"" | overlay | vfs) ;;
+*) die "--buildah-driver $DRIVER: want overlay or vfs" ;;
+esac
+
+[ "$(id -u)" -eq 0 ] || die "needs root (strata's RUN sandbox and buildah's storage mount overlays): sudo bench/run.sh"
+[ -n "$STRATA_BIN" ] || command -v go >/dev/null || die "needs go to build strata (or pass --strata BIN)"
+command -v findmnt >/dev/null || die "needs findmnt (util-linux)"
+BUSYBOX=""
+for b in /bin/busybox /usr/bin/busybox; do
+	if [ -x "$b" ] && ! grep -aq 'ld-linux' < <(head -c 4096 "$b"); then
+		BUSYBOX=$b
+		break
+	fi
+done
+[ -n "$BUSYBOX" ] || die "needs a static busybox for the base image: apt-get install busybox-static"
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH")
+
+WORK=$(mktemp -d -t strata-bench.XXXXXX)
+BH_DIRS=()
+
+# umount_under unmounts everything mounted below $1, deepest first.
+umount_under() {
+	local m
+	findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r | while read -r m; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "bench: could not unmount $m" >&2
+	done
+}
+
+# bh runs buildah on the storage in $BH_DIR (its own --root and --runroot).
+BH_DIR=""
+BH_DRIVER=""
+BH_FLAGS=()
+bh() {
+	TMPDIR="$WORK/tmp" buildah --root "$BH_DIR/root" --runroot "$BH_DIR/runroot" --storage-driver "$BH_DRIVER" "$@"
+}
+
+# bh_destroy removes a buildah storage: its containers, images and mounts;
+# with keep=1 the images stay (for --keep) but nothing stays mounted.
+bh_destroy() {
+	local dir=$1 keep=${2:-0}
+	[ -d "$dir/root" ] || return 0
+	BH_DIR=$dir bh rm -a >/dev/null 2>&1 || true
+	if [ "$keep" -eq 0 ]; then
+		BH_DIR=$dir bh rmi -a -f >/dev/null 2>&1 || true
+	fi
+	umount_under "$dir"
+	if [ "$keep" -eq 0 ]; then
+		rm -rf "$dir"
+	fi
+}
+
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	local d
+	for d in "${BH_DIRS[@]}"; do
+		bh_destroy "$d" "$KEEP"
+	done
+	umount_under "$WORK"
+	if [ "$KEEP" -eq 1 ]; then
+		echo "bench: kept $WORK (logs in $WORK/logs)" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$WORK/tmp" "$WORK/logs"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+if awk -v l="${LOAD_START%% *}" -v c="$(nproc)" 'BEGIN { exit !(l > c / 2) }'; then
+	echo "bench: load average is $LOAD_START on $(nproc) cores: other work is running, the numbers will be noisy" >&2
+fi
+LOGS=$WORK/logs
+
+STRATA=$WORK/strata
+if [ -n "$STRATA_BIN" ]; then
+	[ -x "$STRATA_BIN" ] || die "--strata $STRATA_BIN: not an executable file"
+	cp "$STRATA_BIN" "$STRATA"
+	STRATA_FROM="--strata $STRATA_BIN"
+else
+	echo "bench: building strata from $REPO" >&2
+	(cd "$REPO" && go build -o "$STRATA" .) || die "go build failed in $REPO (or pass --strata BIN)"
+	STRATA_FROM="built from $(cd "$REPO" && git describe --always --dirty 2>/dev/null || echo "$REPO")"
+fi
+
+# ---- contexts ---------------------------------------------------------------
+
+# make_rootfs writes a busybox root filesystem tar (what `strata example`
+# uses as a base too): busybox and its applet links, passwd, group, dirs.
+make_rootfs() {
+	local out=$1 r=$WORK/rootfs a
+	mkdir -p "$r"/{bin,etc,root,tmp,home/app,usr/bin,var,dev,proc,sys}
+	chmod 0700 "$r/root"
+	chmod 1777 "$r/tmp"
+	chown 1000:1000 "$r/home/app"
+	cp "$BUSYBOX" "$r/bin/busybox"
+	for a in $("$BUSYBOX" --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+	printf 'root:x:0:\nstaff:x:50:app\napp:x:1000:\nnogroup:x:65534:\n' >"$r/etc/group"
+	tar --sort=name --numeric-owner --mtime=@1704067200 -C "$r" -cf "$out" .
+	rm -rf "$r"
+}
+
+# text N BYTES: BYTES of base64 text in lines of 100 (compressible, like source)
+text() { { head -c $(($1 * 3 / 4 + 100)) /dev/urandom | base64 -w 100 || true; } | head -c "$1"; }
+
+make_ctx_a() {
+	local c=$1 i
+	mkdir -p "$c/src/conf" "$c/src/lib"
+	cp "$BENCH/20steps/Dockerfile" "$c/Dockerfile"
+	cp "$WORK/rootfs.tar" "$c/"
+	for f in one two mid last; do
+		text 600 >"$c/src/$f.txt"
+	done
+	for i in a b c d; do
+		printf '[%s]\nname = %s\nlevel = 1\n' "$i" "$i" >"$c/src/conf/$i.conf"
+	done
+	for i in $(seq -w 1 20); do
+		text 4096 >"$c/src/lib/mod$i.txt"
+	done
+}
+
+# make_ctx_b: files/d00..d49, 100 files each: 60 x 2 KiB text, 30 x 16 KiB
+# random, 9 x 32 KiB text, 1 x 128 KiB random (50 MiB in 5,000 files).
+make_ctx_b() {
+	local c=$1 d i
+	cp "$BENCH/copy5000/Dockerfile" "$c/Dockerfile"
+	cp "$WORK/rootfs.tar" "$c/"
+	for i in $(seq -w 0 49); do
+		d=$c/files/d$i
+		mkdir -p "$d"
+		text $((60 * 2048)) | split -b 2048 -a 2 -d - "$d/t2k_"
+		head -c $((30 * 16384)) /dev/urandom | split -b 16384 -a 2 -d - "$d/b16k_"
+		text $((9 * 32768)) | split -b 32768 -a 2 -d - "$d/t32k_"
+		head -c 131072 /dev/urandom >"$d/b128k_00"
+	done
+}
+
+echo "bench: writing contexts into $WORK" >&2
+make_rootfs "$WORK/rootfs.tar"
+for sc in "${SCENARIOS[@]}"; do
+	mkdir -p "$WORK/ctx-$sc"
+	"make_ctx_${sc,,}" "$WORK/ctx-$sc"
+done
+if [[ " ${SCENARIOS[*]} " == *" B "* ]]; then
+	nfiles=$(find "$WORK/ctx-B/files" -type f | wc -l)
+	[ "$nfiles" -eq 5000 ] || die "generated $nfiles files for scenario B, want 5000"
+fi
+
+# ---- buildah: which storage driver and isolation work here -------------------
+
+BUILDAH_NOTE=""
+BUILDAH=0
+probe_buildah() {
+	if ! command -v buildah >/dev/null; then
+		BUILDAH_NOTE="buildah is not installed (apt-get install buildah): strata only, no ratios"
+		return
+	fi
+	local p=$WORK/probe drv iso
+	mkdir -p "$p"
+	cp "$WORK/rootfs.tar" "$p/"
+	printf 'FROM scratch\nADD rootfs.tar /\nRUN echo probe > /probe\n' >"$p/Dockerfile"
+	local isos=(oci chroot)
+	[ -z "$ISOLATION" ] || isos=("$ISOLATION")
+	local drivers=(overlay vfs)
+	[ -z "$DRIVER" ] || drivers=("$DRIVER")
+	for drv in "${drivers[@]}"; do
+		for iso in "${isos[@]}"; do
+			BH_DIR=$WORK/buildah-probe-$drv-$iso
+			BH_DIRS+=("$BH_DIR")
+			BH_DRIVER=$drv
+			local flags=(--layers --isolation "$iso")
+			# buildah's default OCI runtime here (crun) fails on this cgroup
+			# setup; runc (what strata's tests use too) works.
+			[ "$iso" = chroot ] || flags+=(--runtime runc)
+			if bh build "${flags[@]}" -t probe "$p" >"$LOGS/probe-$drv-$iso.log" 2>&1; then
+				BH_FLAGS=("${flags[@]}")
+				BUILDAH=1
+				bh_destroy "$BH_DIR"
+				return
+			fi
+			bh_destroy "$BH_DIR"
+			echo "bench: buildah with --storage-driver $drv --isolation $iso does not work here:" >&2
+			tail -n 3 "$LOGS/probe-$drv-$iso.log" | sed 's/^/  /' >&2
+		done
+	done
+	BUILDAH_NOTE="buildah is installed but could not build here with overlay or vfs storage (see the lines above): strata only, no ratios"
+}
+probe_buildah
+if [ "$BUILDAH" -eq 1 ]; then
+	BUILDAH_VERSION=$(buildah --version | awk '{print $3}')
+	BUILDAH_NOTE="buildah $BUILDAH_VERSION: build ${BH_FLAGS[*]}, --storage-driver $BH_DRIVER, own --root/--runroot"
+	if [ "$BH_DRIVER" = vfs ] && [ -z "$DRIVER" ]; then
+		BUILDAH_NOTE+=$'\n'"CAVEAT: overlay storage does not work for buildah on this machine, so buildah runs on vfs,"
+		BUILDAH_NOTE+=$'\n'"which copies the whole rootfs per layer: buildah's cold builds and one-file-change"
+		BUILDAH_NOTE+=$'\n'"rebuilds are slower than they would be on overlay, and the ratios flatter strata."
+	elif [ "$BH_DRIVER" = vfs ]; then
+		BUILDAH_NOTE+=$'\n'"CAVEAT: --buildah-driver vfs copies the whole rootfs per layer; buildah is slower than on overlay."
+	fi
+fi
+echo "bench: $BUILDAH_NOTE" >&2
+
+# ---- measuring --------------------------------------------------------------
+
+# timed LOG CMD...: runs CMD with its output in LOG; ELAPSED is the wall time.
+ELAPSED=0
+timed() {
+	local log=$1 t0 t1 rc=0
+	shift
+	sync
+	t0=$EPOCHREALTIME
+	"$@" >"$log" 2>&1 || rc=$?
+	t1=$EPOCHREALTIME
+	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	return $rc
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+fail_build() {
+	local log=$1
+	shift
+	echo "bench: $*" >&2
+	echo "---- last lines of $log ----" >&2
+	tail -n 25 "$log" >&2
+	echo "----" >&2
+	[ "$KEEP" -eq 1 ] || echo "bench: run with --keep to keep the logs and stores" >&2
+	exit 1
+}
+
+# check LOG TOOL PHASE WANT: the build's output must show WANT cache hits.
+check() {
+	local log=$1 tool=$2 phase=$3 want=$4 got
+	if [ "$tool" = strata ]; then
+		got=$(grep -c '^ ---> Using cache$' "$log" || true)
+		grep -q '^Successfully built ' "$log" || fail_build "$log" "strata $phase: no 'Successfully built' line"
+	else
+		got=$(grep -c -- '--> Using cache' "$log" || true)
+	fi
+	[ "$got" -eq "$want" ] || fail_build "$log" "$tool $phase: $got steps from the cache, want $want (the cache is broken, or the benchmark is)"
+	if [ -n "$EXPECT_OUT" ] && [ "$phase" != no-change ]; then
+		grep -q "$EXPECT_OUT" "$log" || fail_build "$log" "$tool $phase: the RUN did not print '$EXPECT_OUT'"
+	fi
+	CHECKED="$got cached"
+}
+
+# build TOOL SCENARIO PHASE RUN: one build of the scenario's context.
+build() {
+	local tool=$1 sc=$2 phase=$3 i=$4 log
+	log=$LOGS/$sc-$phase-$tool-$i.log
+	if [ "$tool" = strata ]; then
+		timed "$log" "$STRATA" build --root "$S_ROOT" --progress plain -t "bench-${sc,,}:latest" \
+			--report "$LOGS/$sc-$phase-$tool-$i.json" "$CTX" ||
+			fail_build "$log" "strata build failed ($sc $phase run $i)"
+	else
+		timed "$log" bh build "${BH_FLAGS[@]}" -t "bench-${sc,,}:latest" "$CTX" ||
+			fail_build "$log" "buildah build failed ($sc $phase run $i)"
+	fi
+	LAST_LOG=$log
+}
+
+# new_store TOOL SCENARIO RUN: fresh, empty storage for TOOL. The old ones
+# are removed only when the scenario is done: on this VM's journal-less
+# ext4, creating files right after deleting thousands is several times
+# slower (the allocator skips recently deleted inodes), which would tax the
+# next cold build for the previous one's cleanup.
+new_store() {
+	local tool=$1 sc=$2 i=$3
+	if [ "$tool" = strata ]; then
+		S_ROOT=$WORK/strata-$sc-$i
+		OLD_STORES+=("$S_ROOT")
+	else
+		BH_DIR=$WORK/buildah-$sc-$i
+		BH_DIRS+=("$BH_DIR")
+		mkdir -p "$BH_DIR"
+	fi
+}
+
+# drop_stores removes the stores of the scenario just measured (--keep:
+# unmounts buildah's, keeps them all).
+drop_stores() {
+	local d
+	for d in "${BH_DIRS[@]}"; do
+		bh_destroy "$d" "$KEEP"
+	done
+	BH_DIRS=()
+	[ "$KEEP" -eq 1 ] || rm -rf "${OLD_STORES[@]}"
+	OLD_STORES=()
+}
+
+# change_file: give the scenario's changed file new content (and size).
+change_file() {
+	cp "$WORK/orig-$SC" "$CTX/$CHANGE"
+	printf 'changed %s %s\n' "$1" "$EPOCHREALTIME" >>"$CTX/$CHANGE"
+}
+
+declare -A RES # RES[sc,phase,tool] = median seconds
+declare -A COPYT
+TAR_MED=""
+STRATA_COPY_MED=""
+
+bench_scenario() {
+	SC=$1
+	CTX=$WORK/ctx-$SC
+	case "$SC" in
+	A)
+		TITLE="A 20 steps"
+		STEPS=20 CHANGED=12 CHANGE=src/mid.txt EXPECT_OUT=""
+		;;
+	B)
+		TITLE="B COPY 5000"
+		STEPS=4 CHANGED=3 CHANGE=files/d25/t2k_30 EXPECT_OUT="5000 files"
+		;;
+	esac
+	local got
+	got=$(grep -cvE '^[[:space:]]*(#|$)' "$CTX/Dockerfile")
+	[ "$got" -eq "$STEPS" ] || die "$CTX/Dockerfile has $got steps, the script expects $STEPS"
+	cp "$CTX/$CHANGE" "$WORK/orig-$SC"
+
+	local tools=(strata)
+	[ "$BUILDAH" -eq 0 ] || tools+=(buildah)
+	# Expected cache hits. strata prints "Using cache" for FROM too;
+	# buildah has no FROM step to cache for FROM scratch.
+	declare -A want_cold=([strata]=0 [buildah]=0)
+	declare -A want_same=([strata]=$STEPS [buildah]=$((STEPS - 1)))
+	declare -A want_change=([strata]=$((CHANGED - 1)) [buildah]=$((CHANGED - 2)))
+
+	local phase i j tool order run
+	for phase in cold no-change one-file; do
+		declare -A times=()
+		run=("${tools[@]}")
+		# B's cold builds take turns with the physical floor for a COPY:
+		# one tar pipe of the same files into an empty dir
+		[ "$SC" != B ] || [ "$phase" != cold ] || run+=(tar)
+		for ((i = 1; i <= N; i++)); do
+			# rotate who goes first, so no one always gets the same slot
+			order=()
+			for ((j = 0; j < ${#run[@]}; j++)); do
+				order+=("${run[(i - 1 + j) % ${#run[@]}]}")
+			done
+			for tool in "${order[@]}"; do
+				if [ "$tool" = tar ]; then
+					local dst=$WORK/tar-dst-$i
+					OLD_STORES+=("$dst")
+					mkdir -p "$dst"
+					timed "$LOGS/B-tar-$i.log" bash -c 'tar -C "$1" -cf - . | tar -C "$2" -xf -' _ "$CTX/files" "$dst" ||
+						fail_build "$LOGS/B-tar-$i.log" "tar baseline failed"
+					times[tar]+=" $ELAPSED"
+					printf 'bench: %-11s %-9s %-7s run %d/%d: %6.3fs\n' "$TITLE" "$phase" tar "$i" "$N" "$ELAPSED" >&2
+					continue
+				fi
+				case "$phase" in
+				cold)
+					new_store "$tool" "$SC" "$i"
+					build "$tool" "$SC" "$phase" "$i"
+					check "$LAST_LOG" "$tool" "$phase" "${want_cold[$tool]}"
+					if [ "$tool" = strata ] && [ "$SC" = B ] && command -v jq >/dev/null; then
+						COPYT[$i]=$(jq -r '[.steps[] | select(.instruction | startswith("COPY files")) | .duration_seconds][0]' "$LOGS/$SC-$phase-$tool-$i.json")
+					fi
+					;;
+				no-change)
+					build "$tool" "$SC" "$phase" "$i"
+					check "$LAST_LOG" "$tool" "$phase" "${want_same[$tool]}"
+					;;
+				one-file)
+					change_file "$tool-$i"
+					build "$tool" "$SC" "$phase" "$i"
+					check "$LAST_LOG" "$tool" "$phase" "${want_change[$tool]}"
+					;;
+				esac
+				times[$tool]+=" $ELAPSED"
+				printf 'bench: %-11s %-9s %-7s run %d/%d: %6.3fs (%s, ok)\n' "$TITLE" "$phase" "$tool" "$i" "$N" "$ELAPSED" "$CHECKED" >&2
+			done
+		done
+		for tool in "${run[@]}"; do
+			# shellcheck disable=SC2086
+			RES[$SC,$phase,$tool]=$(median ${times[$tool]})
+		done
+		unset times
+	done
+	cp "$WORK/orig-$SC" "$CTX/$CHANGE"
+
+	if [ "$SC" = B ]; then
+		TAR_MED=${RES[B,cold,tar]}
+		if [ ${#COPYT[@]} -gt 0 ]; then
+			STRATA_COPY_MED=$(median "${COPYT[@]}")
+		fi
+	fi
+	# free the stores of this scenario before the next one
+	drop_stores
+	S_ROOT=""
+	BH_DIR=""
+}
+
+S_ROOT=""
+BH_DIR=""
+OLD_STORES=()
+for sc in "${SCENARIOS[@]}"; do
+	bench_scenario "$sc"
+done
+
+# ---- report -----------------------------------------------------------------
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo
+if [ "$BUILDAH" -eq 1 ]; then against="buildah $BUILDAH_VERSION"; else against="no buildah"; fi
+echo "strata ($STRATA_FROM) vs $against," \
+	"median of $N runs, wall seconds; $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+echo "$BUILDAH_NOTE"
+echo "load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+printf '%-12s %-20s %9s %9s %15s  %s\n' scenario phase strata buildah strata/buildah aim
+for sc in "${SCENARIOS[@]}"; do
+	case "$sc" in A) title="A 20 steps" ;; B) title="B COPY 5000" ;; esac
+	for phase in cold no-change one-file; do
+		case "$phase" in
+		cold) label="cold build" aim=1.00 ;;
+		no-change) label="no-change rebuild" aim=0.50 ;;
+		one-file) label="one-file-change" aim="" ;;
+		esac
+		s=${RES[$sc,$phase,strata]}
+		if [ "$BUILDAH" -eq 1 ]; then
+			b=${RES[$sc,$phase,buildah]}
+			r=$(ratio "$s" "$b")
+			verdict=""
+			if [ -n "$aim" ]; then
+				if awk -v r="$r" -v a="$aim" 'BEGIN { exit !(r <= a) }'; then verdict="<= $aim met"; else verdict="<= $aim MISSED"; fi
+			fi
+		else
+			b=n/a r=n/a verdict=""
+		fi
+		printf '%-12s %-20s %9s %9s %15s  %s\n' "$title" "$label" "$s" "$b" "$r" "$verdict"
+	done
+done
+if [ -n "$TAR_MED" ]; then
+	echo
+	mb=$(find "$WORK/ctx-B/files" -type f -printf '%s\n' | awk '{ n += $1 } END { printf "%.1f", n / 1e6 }')
+	echo "B baseline (taking turns with the cold builds): tar -C files -cf - . | tar -C dst -xf -  $TAR_MED s (5,000 files, $mb MB)"
+	if [ -n "$STRATA_COPY_MED" ]; then
+		printf 'B strata cold COPY step (--report): %.3f s = %s x tar\n' "$STRATA_COPY_MED" "$(ratio "$STRATA_COPY_MED" "$TAR_MED")"
+	else
+		echo "B strata cold COPY step: needs jq to read --report (apt-get install jq)"
+	fi
+fi
+if [ "$BUILDAH" -eq 0 ]; then
+	echo
+	echo "ratios against buildah are unavailable: $BUILDAH_NOTE"
+fi
