@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -76,32 +74,9 @@ func (b *Backend) ReadFile(snap *Snapshot, p string, max int64) ([]byte, error) 
 func (b *Backend) Tree(snap *Snapshot) ([]layers.Change, error) {
 	var out []layers.Change
 	err := b.View(snap).Walk("/", func(e *layers.Entry) error {
-		if e.Path == "/" {
-			return nil
+		if e.Path != "/" {
+			out = append(out, entryChange(e))
 		}
-		c := layers.Change{Path: e.Path, Kind: layers.Added, Mode: e.Info.Mode(), ModTime: e.Info.ModTime()}
-		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
-			c.UID, c.GID = int(st.Uid), int(st.Gid)
-		}
-		switch m := e.Info.Mode(); {
-		case m.IsDir():
-			c.Type = layers.TypeDir
-		case m&fs.ModeSymlink != 0:
-			c.Type = layers.TypeSymlink
-			c.Linkname, _ = os.Readlink(e.Host)
-		case m&fs.ModeNamedPipe != 0:
-			c.Type = layers.TypeFIFO
-		case m&fs.ModeCharDevice != 0:
-			c.Type = layers.TypeChar
-		case m&fs.ModeDevice != 0:
-			c.Type = layers.TypeBlock
-		case m&fs.ModeSocket != 0:
-			c.Type = layers.TypeSocket
-		default:
-			c.Type = layers.TypeRegular
-			c.Size = e.Info.Size()
-		}
-		out = append(out, c)
 		return nil
 	})
 	return out, err

@@ -382,33 +382,14 @@ func (e *Executor) sumContext(in *stepInputs, args, exclude []string) error {
 // fromIdentity names what --from reads: a stage's key, or an image's
 // config digest.
 func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error) {
-	byName := map[string]int{}
-	for _, s := range e.Plan.Stages {
-		if s.Name != "" {
-			byName[s.Name] = s.Index
-		}
-	}
-	j, isStage, err := e.Plan.resolveStageRef(from, byName)
+	st, j, err := e.fromSource(ctx, from)
 	if err != nil {
 		return "", err
 	}
-	if isStage {
-		st, ok := e.stages[j]
-		if !ok {
-			return "", fmt.Errorf("--from=%s: stage %s is not built yet", from, e.Plan.Stages[j].DisplayName())
-		}
+	if j >= 0 {
 		return "stage:" + st.key, nil
 	}
-	resolve := e.Resolve
-	if resolve == nil {
-		resolve = e.defaultResolve
-	}
-	p := e.Plan.Platform
-	cfg, err := resolve(ctx, from, &p)
-	if err != nil {
-		return "", fmt.Errorf("--from=%s: not a stage of this Dockerfile, so read as an image: %w", from, err)
-	}
-	return "image:" + configID(cfg), nil
+	return "image:" + configID(st.cfg), nil
 }
 
 // reason explains why a step is built: what differs from the same step

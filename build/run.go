@@ -466,39 +466,16 @@ type mountSource struct {
 // mountFrom resolves from= the way COPY --from does: a stage of this
 // Dockerfile by name or index, otherwise an image reference.
 func (e *Executor) mountFrom(ctx context.Context, st *stageState, from string) (*mountSource, error) {
-	byName := map[string]int{}
-	for _, s := range e.Plan.Stages {
-		if s.Name != "" {
-			byName[strings.ToLower(s.Name)] = s.Index
-		}
-	}
-	j, isStage, err := e.Plan.resolveStageRef(from, byName)
+	what := "image " + from
+	cfgSt, j, err := e.fromSource(ctx, from)
 	if err != nil {
 		return nil, err
 	}
-	var cfgSt *stageState
-	what := "image " + from
-	if isStage {
+	if cfgSt == st {
+		return nil, fmt.Errorf("a stage cannot mount itself: name an earlier stage")
+	}
+	if j >= 0 {
 		what = "stage " + e.Plan.Stages[j].DisplayName()
-		if st.stage != nil && j == st.stage.Index {
-			return nil, fmt.Errorf("a stage cannot mount itself: name an earlier stage")
-		}
-		built, ok := e.stages[j]
-		if !ok {
-			return nil, fmt.Errorf("%s is not built yet: from= can name only a stage defined before this one", what)
-		}
-		cfgSt = built
-	} else {
-		resolve := e.Resolve
-		if resolve == nil {
-			resolve = e.defaultResolve
-		}
-		p := e.Plan.Platform
-		cfg, err := resolve(ctx, from, &p)
-		if err != nil {
-			return nil, fmt.Errorf("%s is not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
-		}
-		cfgSt = &stageState{cfg: cfg}
 	}
 	src := &mountSource{view: cfgSt.view(e.Store), what: what}
 	for _, id := range cfgSt.cfg.RootFS.DiffIDs {

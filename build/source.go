@@ -286,22 +286,27 @@ func (v *viewSource) walk(p string, fn func(rel string, info fs.FileInfo, host s
 	})
 }
 
-// fromView is the filesystem COPY --from names: a stage or an image.
-func (e *Executor) fromView(ctx context.Context, from string) (*layers.View, error) {
+// fromSource resolves a --from= value (COPY --from, RUN --mount from=)
+// as BuildKit does: a stage of this Dockerfile by name or index, otherwise
+// an image reference. It returns the stage's state and index, or for an
+// image a state holding its config and index -1.
+func (e *Executor) fromSource(ctx context.Context, from string) (*stageState, int, error) {
 	byName := map[string]int{}
 	for _, s := range e.Plan.Stages {
 		if s.Name != "" {
 			byName[s.Name] = s.Index
 		}
 	}
-	if j, isStage, err := e.Plan.resolveStageRef(from, byName); err != nil {
-		return nil, err
-	} else if isStage {
+	j, isStage, err := e.Plan.resolveStageRef(from, byName)
+	if err != nil {
+		return nil, -1, err
+	}
+	if isStage {
 		st, ok := e.stages[j]
 		if !ok {
-			return nil, fmt.Errorf("--from=%s: stage %s is not built yet (COPY --from can only read stages defined before this one)", from, e.Plan.Stages[j].DisplayName())
+			return nil, j, fmt.Errorf("--from=%s: stage %s is not built yet (--from can only read stages defined before this one)", from, e.Plan.Stages[j].DisplayName())
 		}
-		return st.view(e.Store), nil
+		return st, j, nil
 	}
 	resolve := e.Resolve
 	if resolve == nil {
@@ -310,8 +315,16 @@ func (e *Executor) fromView(ctx context.Context, from string) (*layers.View, err
 	p := e.Plan.Platform
 	cfg, err := resolve(ctx, from, &p)
 	if err != nil {
-		return nil, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
+		return nil, -1, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
 	}
-	st := &stageState{cfg: cfg}
+	return &stageState{cfg: cfg}, -1, nil
+}
+
+// fromView is the filesystem COPY --from names: a stage or an image.
+func (e *Executor) fromView(ctx context.Context, from string) (*layers.View, error) {
+	st, _, err := e.fromSource(ctx, from)
+	if err != nil {
+		return nil, err
+	}
 	return st.view(e.Store), nil
 }
