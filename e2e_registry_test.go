@@ -208,6 +208,14 @@ func TestRegistryPushPullRoundTrip(t *testing.T) {
 	}
 	checkClean(t, rootC)
 
+	// strata inspect reads a registry image (pulled into a fresh store).
+	rootD := filepath.Join(tmp, "rootD")
+	out = mustStrata(t, "inspect", "--root", rootD, "--plain", host+"/result:1")
+	if !strings.Contains(out, "ADD rootfs.tar /") || !strings.Contains(out, "RUN") {
+		t.Errorf("strata inspect of %s/result:1:\n%s", host, out)
+	}
+	checkClean(t, rootD)
+
 	// COPY --from=IMAGE pulls through the same resolver (its layer is
 	// stored already, as part of the result: nothing is downloaded).
 	copyCtx := filepath.Join(tmp, "copy")
