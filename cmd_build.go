@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
@@ -33,6 +35,11 @@ type buildOpts struct {
 	pull      bool
 	insecure  []string
 	report    string
+
+	// The TUI's debugger: start paused, breakpoints, the shell program.
+	step       bool
+	breaks     []string
+	debugShell string
 }
 
 func (o *buildOpts) register(c *cobra.Command) {
@@ -52,6 +59,54 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringVar(&o.report, "report", "", "write a JSON build report (per step: cached or built and why, time, layer, size) to FILE")
+	f.BoolVar(&o.step, "step", false, "TUI: pause before the first step (n runs one step, c continues)")
+	f.StringArrayVar(&o.breaks, "break", nil, "TUI: pause before the step on Dockerfile line LINE (repeatable)")
+	f.StringVar(&o.debugShell, "debug-shell", "", "TUI: shell PATH (inside the image) for s/p, for images without /bin/sh")
+}
+
+// tuiOnly rejects the debugger's flags where there is no TUI.
+func (o *buildOpts) tuiOnly(why string) error {
+	switch {
+	case o.step:
+		return fmt.Errorf("--step needs the TUI (a terminal and --progress auto or tty): %s", why)
+	case len(o.breaks) > 0:
+		return fmt.Errorf("--break needs the TUI (a terminal and --progress auto or tty): %s", why)
+	case o.debugShell != "":
+		return fmt.Errorf("--debug-shell needs the TUI (a terminal and --progress auto or tty): %s", why)
+	}
+	return nil
+}
+
+// breakLines parses --break against the plan: every value is the line of
+// a step of this build.
+func (o *buildOpts) breakLines(plan *build.Plan) ([]int, error) {
+	var out []int
+	for _, b := range o.breaks {
+		n, err := strconv.Atoi(strings.TrimSpace(b))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("--break %q: want a Dockerfile line number (1 or more)", b)
+		}
+		if plan == nil {
+			out = append(out, n)
+			continue
+		}
+		found := false
+		for _, s := range plan.Steps {
+			if n >= s.StartLine && n <= max(s.EndLine, s.StartLine) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			lines := strings.Count(strings.TrimSuffix(string(plan.Source), "\n"), "\n") + 1
+			if n > lines {
+				return nil, fmt.Errorf("--break %d: %s has %d lines", n, plan.File, lines)
+			}
+			return nil, fmt.Errorf("--break %d: no step of this build is on line %d of %s (a comment, a blank line or a stage --target leaves out); give the line of an instruction", n, n, plan.File)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func newBuildCmd(g *globals) *cobra.Command {
@@ -182,6 +237,9 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 }
 
 func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
+	if err := bo.tuiOnly("this build prints plain progress"); err != nil {
+		return err
+	}
 	opt, err := bo.options(ctxDir)
 	if err != nil {
 		return err
@@ -234,7 +292,9 @@ func useTUI(mode string) bool {
 
 // runBuildUI builds with the TUI when stdout is a terminal (plain
 // progress otherwise). A Dockerfile that does not parse still opens the
-// TUI, with the error marked on its line.
+// TUI, with the error marked on its line. While the TUI is open, saving
+// the Dockerfile or a context file rebuilds (a build.Session); the
+// debugger's keys reach the build through a build.Control.
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
 	if !useTUI(bo.progress) {
 		return runBuild(parent, g, bo, ctxDir)
@@ -243,50 +303,70 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if err != nil {
 		return err
 	}
+	plan, perr := build.NewPlan(opt)
+	if perr != nil && (plan == nil || plan.Source == nil) {
+		return perr // no Dockerfile to show
+	}
+	if perr != nil {
+		plan = nil // the session reports the error on its line
+	}
+	breaks, err := bo.breakLines(plan)
+	if err != nil {
+		return err
+	}
+	title := opt.Dockerfile
+	if plan != nil {
+		title = plan.File
+	}
+	if title == "" {
+		title = "Dockerfile"
+	}
 	ctx, cancel := signalContext(parent)
 	defer cancel()
-	events := make(chan build.Event, 1024)
-	plan, perr := build.NewPlan(opt)
-	if perr != nil {
-		if plan == nil || plan.Source == nil {
-			return perr
-		}
-		events <- build.PlanReady{Dockerfile: plan.File, Source: plan.Source}
-		events <- build.BuildDone{Error: perr.Error(), Line: build.ErrorLine(perr)}
-		close(events)
-		return tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(nil, nil, nil), Title: plan.File})
-	}
 	store, err := layers.Open(g.root)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	bctx, bcancel := context.WithCancel(ctx)
-	defer bcancel()
-	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
-	report := bo.observe(ex)
-	backend := build.NewBackend(store, ex, bcancel)
-	var buildErr error
-	done := make(chan struct{})
+	control := build.NewControl(bo.step, breaks)
+	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
+	var report *build.Report
+	if bo.report != "" {
+		report = &build.Report{}
+		sess.Observe = report.Observe
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	ran := make(chan struct{})
 	go func() {
-		_, buildErr = ex.Build(bctx, events)
-		close(done)
+		sess.Run(sctx)
+		close(ran)
 	}()
-	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: backend, Title: plan.File})
-	bcancel()
-	// Drain what the executor still sends, and wait for it to clean up.
+	watched := make(chan struct{})
+	var watchErr error // said after the TUI, not over it
 	go func() {
-		for range events {
-		}
+		defer close(watched)
+		watchErr = sess.Watch(sctx, 300*time.Millisecond)
 	}()
-	<-done
+	uiErr := tui.Run(ctx, tui.Options{Events: sess.Events(), Backend: sess.Backend, Title: title,
+		Control: control, Rebuild: sess.Rebuild, DebugShell: bo.debugShell})
+	// Stop the session: a running or paused build is cancelled; drain
+	// what it still sends and wait for it (and the watcher) to clean up.
+	scancel()
+	for range sess.Events() {
+	}
+	<-ran
+	<-watched
+	if watchErr != nil {
+		fmt.Fprintf(os.Stderr, "strata: saved changes did not rebuild: %v\n", watchErr)
+	}
 	if rerr := bo.writeReport(report); rerr != nil {
 		return rerr
 	}
 	if uiErr != nil {
 		return uiErr
 	}
-	if buildErr != nil {
+	if _, err := sess.Last(); err != nil {
 		return &exitError{code: 1}
 	}
 	return nil

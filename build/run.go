@@ -312,6 +312,8 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 		keep = true // the failed snapshot stays until the store closes
 		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg}
 		snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, UpperDir: upper}
+		// what the failed command left, for the Files tab (best effort)
+		snap.Changes, _ = layers.Diff(upper, view.Lowers, io.Discard, layers.DiffOptions{})
 		e.emit(StepFailed{eventBase: stamp(), Step: step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(t0), Snapshot: snap})
 		return rf
 	}

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +51,6 @@ type ShellCmd struct {
 
 	tmp, upper string
 	lowers     []string
-	preloaded  int // history lines written before the shell started
 	// ExitCode is the shell's exit status after Run.
 	ExitCode int
 }
@@ -118,17 +116,16 @@ func (c *ShellCmd) Run() error {
 	}
 	os.Chmod(hist, 0o777)
 	c.upper, c.lowers = upper, v.Lowers
-	var pre []string
-	if c.opt.Failed != "" {
-		pre = append(pre, c.opt.Failed)
-	}
-	c.preloaded = len(pre)
-	if err := os.WriteFile(filepath.Join(hist, "history"), []byte(strings.Join(append(pre, ""), "\n")), 0o666); err != nil {
+	// The typed commands are recorded two ways: bash saves HISTFILE on
+	// exit; ash and dash read $ENV, where an EXIT trap writes the shell's
+	// in-memory history (Debian's busybox saves no history file).
+	rc := "trap 'history > " + historyDir + "/typed 2>/dev/null' EXIT\n"
+	if err := os.WriteFile(filepath.Join(hist, "rc"), []byte(rc), 0o644); err != nil {
 		return err
 	}
 	cfg := c.snap.Config.Config
 	env := slices.Clone(cfg.Env)
-	env = append(env, "HISTFILE="+historyDir+"/history", "PS1=(strata) \\w \\$ ")
+	env = append(env, "HISTFILE="+historyDir+"/history", "ENV="+historyDir+"/rc", "PS1=(strata) \\w \\$ ")
 	wd := cfg.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -139,14 +136,20 @@ func (c *ShellCmd) Run() error {
 	}
 	fmt.Fprintf(c.stdout, "\r\n")
 	if c.opt.Failed != "" {
-		fmt.Fprintf(c.stdout, "strata: the step that failed ran: %s\r\nstrata: it is in the shell's history (press ↑).\r\n", c.opt.Failed)
+		fmt.Fprintf(c.stdout, "strata: the step that failed ran: %s\r\n", c.opt.Failed)
+		if c.stdinIsTerminal() && !c.opt.Partial {
+			fmt.Fprintf(c.stdout, "strata: it is typed at the prompt: Enter runs it again, or edit it first.\r\n")
+		}
 	}
 	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
 	spec := &sandbox.Spec{Lower: c.lowers, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
 		Network: "host", TmpDir: tmp, Stdin: c.stdin,
 		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
-	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if c.stdinIsTerminal() {
 		spec.Tty = true
+		if !c.opt.Partial {
+			spec.Prefill = c.opt.Failed
+		}
 	}
 	code, err := sandbox.Run(context.Background(), spec, c.stdout, c.stderr)
 	c.ExitCode = code
@@ -163,23 +166,47 @@ func (c *ShellCmd) Commands() []string {
 	if c.tmp == "" {
 		return nil
 	}
-	f, err := os.Open(filepath.Join(c.tmp, "history", "history"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if n <= c.preloaded || line == "" || line == "exit" {
-			continue
+	add := func(line string) {
+		line = strings.TrimSpace(line)
+		if line != "" && line != "exit" && !strings.HasPrefix(line, "exit ") {
+			out = append(out, line)
 		}
-		out = append(out, line)
+	}
+	dir := filepath.Join(c.tmp, "history")
+	if b, err := os.ReadFile(filepath.Join(dir, "typed")); err == nil && len(b) > 0 {
+		// ash's "history": "   N command".
+		for _, l := range strings.Split(string(b), "\n") {
+			l = strings.TrimLeft(l, " ")
+			if i := strings.IndexByte(l, ' '); i > 0 && isDigits(l[:i]) {
+				l = l[i+1:]
+			}
+			add(l)
+		}
+		return out
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "history")); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if !strings.HasPrefix(l, "#") { // bash timestamps
+				add(l)
+			}
+		}
 	}
 	return out
+}
+
+func isDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (c *ShellCmd) stdinIsTerminal() bool {
+	f, ok := c.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // RunLine is the RUN instruction that would redo what was typed.

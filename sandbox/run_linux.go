@@ -345,7 +345,7 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 			return nil, err
 		}
 		c.tty = t
-		t.stdin, t.stdout = spec.Stdin, stdout
+		t.stdin, t.stdout, t.prefill = spec.Stdin, stdout, spec.Prefill
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.slave, t.slave, t.slave
 		cmd.SysProcAttr.Setctty = true
 		cmd.SysProcAttr.Ctty = 0

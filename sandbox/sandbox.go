@@ -90,6 +90,10 @@ type Spec struct {
 
 	Tty   bool      // run the command on a new pseudo-terminal; Stdin is its input
 	Stdin io.Reader // nil = /dev/null
+	// Prefill (Tty only) is typed into the terminal after the command's
+	// first output, as if the user had typed it: a debug shell shows the
+	// failed command at its prompt, ready to run or edit.
+	Prefill string
 
 	// SeccompUnconfined runs the command without the seccomp filter
 	// (docker run --security-opt seccomp=unconfined).

@@ -19,6 +19,9 @@ type ttyIO struct {
 	master, slave *os.File
 	stdin         io.Reader
 	stdout        io.Writer
+	// prefill is typed into the terminal once the command first writes
+	// (its prompt), as if the user had typed it (Spec.Prefill).
+	prefill string
 
 	restore  func()
 	winch    chan os.Signal
@@ -88,7 +91,19 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 			return
 		}
 		// Reading the master fails with EIO once every slave fd is closed.
-		_, err := io.Copy(t.stdout, t.master)
+		var err error
+		if t.prefill != "" {
+			buf := make([]byte, 32<<10)
+			n, rerr := t.master.Read(buf)
+			if n > 0 {
+				t.stdout.Write(buf[:n])
+				t.master.Write([]byte(t.prefill))
+			}
+			err = rerr
+		}
+		if err == nil {
+			_, err = io.Copy(t.stdout, t.master)
+		}
 		var pe *os.PathError
 		if err != nil && !(errors.As(err, &pe) && errors.Is(pe.Err, unix.EIO)) {
 			return

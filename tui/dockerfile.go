@@ -191,6 +191,14 @@ func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
 	s := m.b.stepAtLine(r.line + 1)
 	if s >= 0 {
 		icon = stepIcon(m.c, &m.b.steps[s])
+		if p := m.b.paused; p != nil && p.Step == s {
+			icon = st.warning.Render("▶")
+		}
+	}
+	// a breakpoint sits between the number and the state
+	bp, bpPlain := " ", " "
+	if m.b.breaks[r.line+1] {
+		bp, bpPlain = st.failed.Render("●"), "●"
 	}
 	if len(m.b.warnings[r.line+1]) > 0 && s < 0 {
 		icon = st.warning.Render("!")
@@ -203,12 +211,12 @@ func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
 		mark = st.titleFocus.Render("▌")
 	}
 	text := highlight(st, m.b.source[r.line], s >= 0 && m.b.steps[s].info.StartLine == r.line+1)
-	line := fit(gutter+" "+icon+mark+text, m.w)
+	line := fit(gutter+bp+icon+mark+text, m.w)
 	if r.line == m.cursor {
 		if m.focused {
-			line = st.cursorLine.Render(fit(gutter+" "+icon+mark+ansiPlain(m.b.source[r.line]), m.w))
+			line = st.cursorLine.Render(fit(gutter+bpPlain+icon+mark+ansiPlain(m.b.source[r.line]), m.w))
 		} else {
-			line = st.selectedBlur.Render(fit(gutter+" "+icon+mark+ansiPlain(m.b.source[r.line]), m.w))
+			line = st.selectedBlur.Render(fit(gutter+bpPlain+icon+mark+ansiPlain(m.b.source[r.line]), m.w))
 		}
 	}
 	return line

@@ -85,7 +85,7 @@ func (m *FileModel) Open(msg openFileMsg) tea.Cmd {
 	m.step, m.path, m.loading, m.rows, m.off, m.head = msg.step, msg.ch.Path, true, nil, 0, ""
 	be, seq, snap, ch := m.be, m.seq, msg.snap, msg.ch
 	return func() tea.Msg {
-		head, rows := loadFile(be, snap, ch, msg.unit)
+		head, rows := loadFile(be, snap, ch, msg.unit, msg.base, msg.baseName)
 		return fileLoadedMsg{seq: seq, head: head, rows: rows}
 	}
 }
@@ -161,9 +161,16 @@ func (m FileModel) View() string {
 
 // loadFile reads what the File tab shows; it runs in a Cmd.
 // unit is what the snapshot is of: "step", or "layer" when inspecting.
-func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string) (string, []fileRow) {
+//
+// base, when set, replaces the parent snapshot as what the file is
+// compared with (the Compare tab), named baseName.
+func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string, base *build.Snapshot, baseName string) (string, []fileRow) {
 	if unit == "" {
 		unit = "step"
+	}
+	against := "the parent snapshot"
+	if base != nil {
+		unit, against = "comparison", baseName
 	}
 	info := func(s ...string) []fileRow {
 		rows := make([]fileRow, len(s))
@@ -183,6 +190,9 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string) (
 	var parent *build.Snapshot
 	if snap != nil {
 		parent = snap.Parent
+	}
+	if base != nil {
+		parent = base
 	}
 	switch ch.Kind {
 	case layers.Deleted:
@@ -217,7 +227,7 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string) (
 		if len(rows) == 0 {
 			rows = info("content unchanged (metadata only: mode, owner or time changed).")
 		}
-		return "modified · diff against the parent snapshot", rows
+		return "modified · diff against " + against, rows
 	}
 	cur, err := be.ReadFile(snap, ch.Path, fileReadMax)
 	if err != nil {

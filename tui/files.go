@@ -31,7 +31,7 @@ func DefaultFilesKeyMap() FilesKeyMap {
 		Collapse:  key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "collapse")),
 		Expand:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "expand")),
 		Filter:    key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "filter kind")),
-		Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort size/name")),
+		Sort:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "order size/name")),
 		Whole:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "step/whole fs")),
 		Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
 		Clear:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear search")),
@@ -66,6 +66,12 @@ type FilesModel struct {
 	snap  *build.Snapshot
 	whole bool
 	unit  string // what a snapshot is of: "step", or "layer" when inspecting
+
+	// fixed: the tree was made elsewhere (the Compare tab's difference of
+	// two snapshots); base is the snapshot files are diffed against.
+	fixed    bool
+	base     *build.Snapshot
+	baseName string
 
 	tree      *ftree
 	treeSnap  *build.Snapshot
@@ -103,6 +109,10 @@ type openFileMsg struct {
 	snap *build.Snapshot
 	ch   layers.Change // Path set; Kind is the mark (0 when unchanged)
 	unit string        // "step", or "layer" when inspecting
+	// base, when set, is what the file is compared with instead of the
+	// snapshot's parent (the Compare tab), named baseName.
+	base     *build.Snapshot
+	baseName string
 }
 
 // noChange says why a snapshot has no change list.
@@ -138,9 +148,19 @@ func (m *FilesModel) SetStep(step int, snap *build.Snapshot) {
 	m.step, m.snap = step, snap
 }
 
+// SetTree shows a tree made elsewhere: the difference between base and
+// snap (the Compare tab). It stays until the next SetTree.
+func (m *FilesModel) SetTree(snap, base *build.Snapshot, baseName string, t *ftree) {
+	m.fixed, m.snap, m.base, m.baseName, m.whole = true, snap, base, baseName, false
+	m.step = -1
+	m.seq++
+	m.treeSnap, m.treeWhole = snap, false
+	m.loaded(filesLoadedMsg{seq: m.seq, snap: snap, tree: t})
+}
+
 // Load returns the Cmd that builds the tree when what is shown is stale.
 func (m *FilesModel) Load() tea.Cmd {
-	if m.snap == nil || (m.tree != nil && m.treeSnap == m.snap && m.treeWhole == m.whole) {
+	if m.fixed || m.snap == nil || (m.tree != nil && m.treeSnap == m.snap && m.treeWhole == m.whole) {
 		return nil
 	}
 	if m.loading && m.treeSnap == m.snap && m.treeWhole == m.whole {
@@ -303,7 +323,7 @@ func (m FilesModel) Update(msg tea.Msg) (FilesModel, tea.Cmd) {
 }
 
 func (m FilesModel) keyPress(msg tea.KeyPressMsg) (FilesModel, tea.Cmd) {
-	if key.Matches(msg, m.keys.Whole) {
+	if key.Matches(msg, m.keys.Whole) && !m.fixed {
 		m.whole = !m.whole
 		return m, m.Load()
 	}
@@ -389,9 +409,8 @@ func (m *FilesModel) open() tea.Cmd {
 	}
 	ch := nd.ch
 	ch.Path, ch.Kind = nd.path, nd.mark
-	step, snap := m.step, m.treeSnap
-	unit := m.unit
-	return func() tea.Msg { return openFileMsg{step: step, snap: snap, ch: ch, unit: unit} }
+	msg := openFileMsg{step: m.step, snap: m.treeSnap, ch: ch, unit: m.unit, base: m.base, baseName: m.baseName}
+	return func() tea.Msg { return msg }
 }
 
 // Click moves the cursor to the clicked row (a second click opens it).
@@ -420,7 +439,10 @@ func (m FilesModel) header() string {
 	}
 	s := m.tree.stats
 	what := "this " + m.unit
-	if m.treeWhole {
+	switch {
+	case m.fixed:
+		what = "files"
+	case m.treeWhole:
 		what = "whole filesystem"
 	}
 	left := st.bold.Render(what) + ": " +
@@ -450,7 +472,9 @@ func (m FilesModel) View() string {
 		lines = append(lines, st.failed.Render("files: "+m.err))
 	case m.tree == nil:
 		lines = append(lines, st.dim.Render("loading…"))
-	case !m.treeWhole && len(m.snap.Changes) == 0:
+	case m.fixed && len(m.tree.nodes) <= 1:
+		lines = append(lines, m.header(), st.dim.Render("no file differs between the two snapshots."))
+	case !m.fixed && !m.treeWhole && len(m.snap.Changes) == 0:
 		lines = append(lines, m.header(),
 			st.dim.Render(noChange(m.unit)),
 			st.dim.Render("press w to browse the whole filesystem at this snapshot."))

@@ -1,13 +1,16 @@
 package tui
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +95,156 @@ type fakeBackend struct {
 	synth    map[int]int // steps whose log is n generated lines
 	saves    []saveCall  // Save calls, in order
 	saveErr  error       // what Save returns
+
+	shells   []*fakeShell // OpenShell calls, in order
+	shellFn  func(sh *fakeShell)
+	compares [][2]*build.Snapshot
+	compare  map[[2]*build.Snapshot][]layers.Change
+	runOut   []string // lines RunImage prints
+	runCode  int
+	runGate  chan struct{} // when set, RunImage waits on it (or ctx) before ending
+	runs     int
+}
+
+// fakeShell stands for a debug shell: Run "types" cmds and makes changes.
+type fakeShell struct {
+	snap      *build.Snapshot
+	opt       build.ShellOptions
+	cmds      []string
+	changes   []layers.Change
+	ran       bool
+	kept      bool
+	discarded bool
+	runErr    error
+}
+
+func (s *fakeShell) Run() error                        { s.ran = true; return s.runErr }
+func (s *fakeShell) SetStdin(io.Reader)                {}
+func (s *fakeShell) SetStdout(io.Writer)               {}
+func (s *fakeShell) SetStderr(io.Writer)               {}
+func (s *fakeShell) Commands() []string                { return s.cmds }
+func (s *fakeShell) Changes() ([]layers.Change, error) { return s.changes, nil }
+func (s *fakeShell) Discard()                          { s.discarded = true }
+
+func (s *fakeShell) RunLine() string {
+	if len(s.cmds) == 0 {
+		return ""
+	}
+	return "RUN " + strings.Join(s.cmds, " && \\\n    ")
+}
+
+func (s *fakeShell) Keep() (*build.Snapshot, string, error) {
+	s.kept = true
+	d := hash("shell-layer")
+	cfg := *s.snap.Config
+	cfg.RootFS.DiffIDs = append(append([]v1.Hash(nil), cfg.RootFS.DiffIDs...), d)
+	return &build.Snapshot{Layers: append(append([]v1.Hash(nil), s.snap.Layers...), d), Config: &cfg, Changes: s.changes,
+		DiffID: d, Parent: s.snap, Step: s.snap.Step}, s.RunLine(), nil
+}
+
+func (f *fakeBackend) OpenShell(snap *build.Snapshot, opt build.ShellOptions) (build.DebugShell, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sh := &fakeShell{snap: snap, opt: opt}
+	if f.shellFn != nil {
+		f.shellFn(sh)
+	}
+	f.shells = append(f.shells, sh)
+	return sh, nil
+}
+
+func (f *fakeBackend) shellCalls() []*fakeShell {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*fakeShell(nil), f.shells...)
+}
+
+func (f *fakeBackend) Compare(a, b *build.Snapshot) ([]layers.Change, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.compares = append(f.compares, [2]*build.Snapshot{a, b})
+	if c, ok := f.compare[[2]*build.Snapshot{a, b}]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("no comparison of steps %d and %d", a.Step, b.Step)
+}
+
+func (f *fakeBackend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(stream, line string)) (int, error) {
+	f.mu.Lock()
+	f.runs++
+	lines, code, gate := f.runOut, f.runCode, f.runGate
+	f.mu.Unlock()
+	for _, l := range lines {
+		out("stdout", l)
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
+	return code, nil
+}
+
+// fakeControl records what the TUI asks of the build.
+type fakeControl struct {
+	mu     sync.Mutex
+	breaks map[int]bool
+	calls  []string
+	// on gets every call ("next", "continue", "pause", "break 3").
+	on func(call string)
+}
+
+func newFakeControl(lines ...int) *fakeControl {
+	c := &fakeControl{breaks: map[int]bool{}}
+	for _, l := range lines {
+		c.breaks[l] = true
+	}
+	return c
+}
+
+func (c *fakeControl) record(s string) {
+	c.mu.Lock()
+	c.calls = append(c.calls, s)
+	on := c.on
+	c.mu.Unlock()
+	if on != nil {
+		on(s)
+	}
+}
+
+func (c *fakeControl) ToggleBreak(line int) bool {
+	c.mu.Lock()
+	c.breaks[line] = !c.breaks[line]
+	if !c.breaks[line] {
+		delete(c.breaks, line)
+	}
+	on := c.breaks[line]
+	c.mu.Unlock()
+	c.record(fmt.Sprintf("break %d", line))
+	return on
+}
+
+func (c *fakeControl) Breakpoints() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []int
+	for l := range c.breaks {
+		out = append(out, l)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c *fakeControl) Next()     { c.record("next") }
+func (c *fakeControl) Continue() { c.record("continue") }
+func (c *fakeControl) Pause()    { c.record("pause") }
+
+func (c *fakeControl) callList() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
 }
 
 // saveCall is one call of Backend.Save.
@@ -120,6 +273,7 @@ func newFakeBackend() *fakeBackend {
 		trees:    map[*build.Snapshot][]layers.Change{},
 		logs:     map[int][]string{},
 		synth:    map[int]int{},
+		compare:  map[[2]*build.Snapshot][]layers.Change{},
 	}
 }
 

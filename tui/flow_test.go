@@ -1,8 +1,9 @@
 package tui
 
 import (
-	"bytes"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,23 +17,74 @@ import (
 // startFlow runs the whole program on a scripted event channel.
 func startFlow(t *testing.T, be Backend, events <-chan build.Event, w, h int) *teatest.TestModel {
 	t.Helper()
-	m := New(Options{Events: events, Backend: be, Title: "redis-image"})
-	m.c.now = func() time.Time { return t0 }
-	return teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	return startFlowOpt(t, Options{Events: events, Backend: be, Title: "redis-image"}, w, h)
 }
 
-// waitText waits until the screen output contains all of texts.
+func startFlowOpt(t *testing.T, opt Options, w, h int) *teatest.TestModel {
+	t.Helper()
+	m := New(opt)
+	m.c.now = func() time.Time { return t0 }
+	return teatest.NewTestModel(t, probe{m}, teatest.WithInitialTermSize(w, h))
+}
+
+// probe wraps the model so that a test can look at it from the program's
+// own goroutine (no data race, no guessing from the byte stream).
+type probe struct{ *Model }
+
+// probeMsg runs f on the model inside Update.
+type probeMsg struct{ f func(m *Model) }
+
+func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if pm, ok := msg.(probeMsg); ok {
+		pm.f(p.Model)
+		return p, nil
+	}
+	_, cmd := p.Model.Update(msg)
+	return p, cmd
+}
+
+// waitModel waits until cond holds on the model, asked in its goroutine.
+// The terminal output is a stream of screen differences (a word may be
+// drawn in pieces around cursor moves), so the screen is read from the
+// model's own render, never searched for in the bytes written.
+func waitModel(t *testing.T, tm *teatest.TestModel, what string, cond func(m *Model) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	type answer struct {
+		ok     bool
+		screen string
+	}
+	var last string
+	for {
+		ch := make(chan answer, 1)
+		tm.Send(probeMsg{f: func(m *Model) { ch <- answer{cond(m), cleanScreen(m.render())} }})
+		select {
+		case a := <-ch:
+			if a.ok {
+				return
+			}
+			last = a.screen
+		case <-time.After(time.Second):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 5s; screen:\n%s", what, last)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitText waits until the screen contains all of texts.
 func waitText(t *testing.T, tm *teatest.TestModel, texts ...string) {
 	t.Helper()
-	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		s := ansi.Strip(string(b))
+	waitModel(t, tm, fmt.Sprintf("screen showing %q", texts), func(m *Model) bool {
+		s := ansi.Strip(m.render())
 		for _, x := range texts {
-			if !bytes.Contains([]byte(s), []byte(x)) {
+			if !strings.Contains(s, x) {
 				return false
 			}
 		}
 		return true
-	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(10*time.Millisecond))
+	})
 }
 
 func feed(evs []build.Event, closeIt bool) <-chan build.Event {
@@ -48,7 +100,7 @@ func feed(evs []build.Event, closeIt bool) <-chan build.Event {
 
 func finalModel(t *testing.T, tm *teatest.TestModel) *Model {
 	t.Helper()
-	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(probe).Model
 }
 
 func TestFlowBuildToEnd(t *testing.T) {

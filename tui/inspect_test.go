@@ -8,7 +8,6 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/exp/teatest/v2"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build"
@@ -275,9 +274,7 @@ func TestFlowSave(t *testing.T) {
 // TestFlowInspect: the inspect event stream through the real program.
 func TestFlowInspect(t *testing.T) {
 	f := newFixture()
-	m := New(Options{Events: feed(inspectFixture(f), true), Backend: f.be, Title: "redis:7", HasOutput: true})
-	m.c.now = func() time.Time { return t0 }
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 30))
+	tm := startFlowOpt(t, Options{Events: feed(inspectFixture(f), true), Backend: f.be, Title: "redis:7", HasOutput: true}, 100, 30)
 	waitText(t, tm, "✓ image redis:7", "largest layers")
 	tm.Send(keyMsg("g"))
 	tm.Send(keyMsg("j"))

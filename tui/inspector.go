@@ -159,8 +159,14 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 	layer := shortID(r.diffID, 12)
 	image := shortID(r.imageID, 12)
 	next := ""
-	if n := b.step(step + 1); n != nil && n.info.Stage == r.info.Stage {
+	if n := b.planStep(step + 1); n != nil && n.info.Stage == r.info.Stage && r.kind == recStep {
 		next = n.label()
+	}
+	switch r.kind {
+	case recShell:
+		return shellStory(c, r, w)
+	case recRun:
+		return runStory(c, r, w)
 	}
 	forward := func() {
 		switch {
@@ -173,6 +179,15 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 	kind := r.info.Kind
 	switch r.status {
 	case statusPending:
+		if p := b.paused; p != nil && p.Step == step {
+			why := "you asked to go step by step"
+			if p.Why == "breakpoint" {
+				why = "of the breakpoint on line " + itoa(p.Line)
+			}
+			out = append(out, wrap(st.warning.Render("Paused before this step, because "+why+"."), w, "  ")...)
+			add("n runs this step and pauses again before the next; c continues to the next breakpoint; s opens a shell on the state this step starts from; b sets or clears breakpoints.")
+			out = append(out, "")
+		}
 		add("Waiting: this step has not run yet.")
 		if r.info.MetadataOnly {
 			add(string(kind) + " only changes the image config: no container will run and no layer will be made.")
@@ -258,7 +273,91 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 		if r.snap != nil {
 			out = append(out, "")
 			add("The failed container's filesystem was kept as a snapshot (" + changeSummary(r) + "): open the Files tab to see what it changed.")
+			out = append(out, "")
+			out = append(out, wrap(st.helpKey.Render("s")+" opens a shell on the state before this step, with the failed command typed at its prompt (Enter runs it again by hand)", w, "   ")...)
+			if r.snap.UpperDir != "" {
+				out = append(out, wrap(st.helpKey.Render("p")+" opens a shell on what the failed command left (its partial result)", w, "   ")...)
+			}
+			add("  What you change in the shell is thrown away unless you keep it as a step; keeping it prints the RUN line that redoes it.")
 		}
+	}
+	out = append(out, prevLines(c, b, step, w)...)
+	return out
+}
+
+// prevLines compares a step with the same step of the previous build.
+func prevLines(c *common, b *buildState, step, w int) []string {
+	r, p := b.planStep(step), b.prevStep(step)
+	if r == nil || p == nil || p.status == statusPending || r.status == statusPending || r.status == statusRunning {
+		return nil
+	}
+	st := &c.st
+	out := []string{"", st.dim.Render("against the previous build (" + p.label() + "):")}
+	was := func(x *stepRec) string {
+		switch x.status {
+		case statusCached:
+			return "from cache"
+		case statusFailed:
+			return "failed after " + humanDuration(x.duration)
+		}
+		return "built in " + humanDuration(x.duration)
+	}
+	t := was(p) + " → " + was(r)
+	if d := timeDelta(p, r); d != "" {
+		t += " (" + d + ")"
+	}
+	out = append(out, kv(c, "time", t, w)...)
+	if (p.status == statusBuilt || p.status == statusCached) && (r.status == statusBuilt || r.status == statusCached) && !r.info.MetadataOnly {
+		sz := humanBytes(p.size) + " → " + humanBytes(r.size)
+		if d := sizeDelta(p, r); d != "" {
+			sz += " (" + d + ")"
+		}
+		out = append(out, kv(c, "layer", sz, w)...)
+	}
+	if r.status == statusBuilt && r.reason != "" {
+		out = append(out, kv(c, "rebuilt", r.reason, w)...)
+	}
+	out = append(out, wrap(st.dim.Render("M compares this snapshot with the previous build's"), w, "")...)
+	return out
+}
+
+// shellStory is the Step tab of a kept debug shell snapshot.
+func shellStory(c *common, r *stepRec, w int) []string {
+	st := &c.st
+	var out []string
+	add := func(s string) { out = append(out, wrap(s, w, "  ")...) }
+	out = append(out, st.bold.Render(r.label()), "")
+	add("A debug shell opened on " + r.note + "; what it changed (" + changeSummary(r) + ") was kept as a snapshot on top of it.")
+	if r.diffID != "" {
+		add("Layer " + shortID(r.diffID, 12) + " · Files, File and Config show it like any step's.")
+	}
+	out = append(out, "")
+	if r.runLine == "" {
+		add("The shell left no command history (nothing was typed, or the shell does not save its history to HISTFILE, like Debian's static busybox), so there is no RUN line to print: the Files tab shows what changed.")
+		return out
+	}
+	add("The RUN line that would redo it in the Dockerfile:")
+	out = append(out, "")
+	for _, l := range strings.Split(r.runLine, "\n") {
+		out = append(out, "  "+st.bold.Render(l))
+	}
+	return out
+}
+
+// runStory is the Step tab of the run of the image (x).
+func runStory(c *common, r *stepRec, w int) []string {
+	st := &c.st
+	var out []string
+	add := func(s string) { out = append(out, wrap(s, w, "  ")...) }
+	out = append(out, st.bold.Render(r.label()), "")
+	add("x ran the image's primary command " + r.info.Text + " in a temporary container made from the final image, as a container started from it would; the Log tab has its output.")
+	switch r.status {
+	case statusRunning:
+		add("Running for " + humanDuration(runElapsed(r, c.now())) + " so far.")
+	case statusFailed:
+		add(st.failed.Render("It ended: " + r.err + "."))
+	default:
+		add("It exited with code 0 after " + humanDuration(r.duration) + ".")
 	}
 	return out
 }
@@ -468,6 +567,10 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 	}
 	var out []string
 	switch {
+	case r.kind == recShell:
+		return kv(c, "cache", "none: a debug shell's change, kept by hand", w)
+	case r.kind == recRun:
+		return kv(c, "cache", "none: running the image makes no snapshot", w)
 	case b.inspecting():
 		out = append(out, kv(c, "cache", "none: this image was not built here, so no cache decision was made", w)...)
 	case r.status == statusCached:
@@ -554,6 +657,14 @@ func summaryView(c *common, b *buildState, w int) []string {
 		out = append(out, kv(c, "cache", fmt.Sprintf("%d of %d steps from cache (%d%%)", cached, total, cached*100/total), w)...)
 	}
 	out = append(out, savedLines(c, b, w)...)
+	if b.finalConfig() != nil {
+		if cfg := b.finalConfig().Config; len(primaryCommand(&cfg.Config)) > 0 {
+			out = append(out, "")
+			out = append(out, wrap(st.helpKey.Render("x")+" runs the primary command "+execForm(primaryCommand(&cfg.Config))+
+				" in a temporary container; its output goes to the Log tab.", w, "  ")...)
+		}
+	}
+	out = append(out, prevSummary(c, b, w)...)
 	type slow struct {
 		i int
 		d int64
@@ -584,6 +695,54 @@ func summaryView(c *common, b *buildState, w int) []string {
 		}
 	}
 	out = append(out, warningLines(c, b, w)...)
+	return out
+}
+
+// prevSummary compares the build with the previous one: total time and
+// size, and the steps that got slower or bigger.
+func prevSummary(c *common, b *buildState, w int) []string {
+	if b.prev == nil || b.done == nil {
+		return nil
+	}
+	st := &c.st
+	out := []string{"", st.dim.Render("against the previous build:")}
+	if pd := b.prev.done; pd != nil {
+		t := humanDuration(pd.Duration) + " → " + humanDuration(b.done.Duration) + " (" + signedDuration(b.done.Duration-pd.Duration) + ")"
+		out = append(out, kv(c, "time", t, w)...)
+		if pd.Error == "" && b.done.Error == "" {
+			sz := humanBytes(pd.Size) + " → " + humanBytes(b.done.Size)
+			if pd.Size != b.done.Size {
+				sz += " (" + signedBytes(b.done.Size-pd.Size) + ")"
+			}
+			out = append(out, kv(c, "size", sz, w)...)
+		}
+	}
+	n := 0
+	for i := range b.steps {
+		r, p := &b.steps[i], b.prevStep(i)
+		td, sd := timeDelta(p, r), sizeDelta(p, r)
+		var what []string
+		if strings.HasPrefix(td, "+") {
+			what = append(what, "slower "+td)
+		}
+		if strings.HasPrefix(sd, "+") {
+			what = append(what, "bigger "+sd)
+		}
+		if strings.HasPrefix(td, "-") {
+			what = append(what, "faster "+td)
+		}
+		if strings.HasPrefix(sd, "-") {
+			what = append(what, "smaller "+sd)
+		}
+		if len(what) == 0 {
+			continue
+		}
+		n++
+		out = append(out, fmt.Sprintf("  %-24s %s", strings.Join(what, ", "), r.label()))
+	}
+	if n == 0 {
+		out = append(out, "  "+st.dim.Render("no step got slower or bigger"))
+	}
 	return out
 }
 

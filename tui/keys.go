@@ -8,10 +8,26 @@ type KeyMap struct {
 	PrevPane key.Binding
 	NextTab  key.Binding
 	PrevTab  key.Binding
-	Tabs     key.Binding // 1…7 pick a tab of the lower pane
+	Tabs     key.Binding // 1…8 pick a tab of the lower pane
 	Help     key.Binding
 	Save     key.Binding // S: save the finished image somewhere
 	Quit     key.Binding
+
+	// The debugger: breakpoints, stepping, shells.
+	Break    key.Binding // b: toggle a breakpoint on the line / step
+	Next     key.Binding // n (while paused): run one step
+	Continue key.Binding // c (while paused): run to the next breakpoint
+	Pause    key.Binding // P: pause before the next step
+	Shell    key.Binding // s: a shell in the selected snapshot
+	Partial  key.Binding // p: a shell in a failed step's partial result
+
+	// Rebuilds, comparisons, running the result.
+	Rebuild        key.Binding // r
+	RebuildNoCache key.Binding // R: without cache from the selected step
+	Mark           key.Binding // m: mark a snapshot to compare
+	Compare        key.Binding // =: compare the marked and the selected snapshot
+	ComparePrev    key.Binding // M: the selected step against the previous build's
+	Run            key.Binding // x: run the final image's primary command
 }
 
 // DefaultKeyMap returns the global keys.
@@ -21,10 +37,24 @@ func DefaultKeyMap() KeyMap {
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
 		NextTab:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next tab")),
 		PrevTab:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "prev tab")),
-		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7"), key.WithHelp("1-7", "tabs")),
+		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "tabs")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Save:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "save image")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+
+		Break:    key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "breakpoint")),
+		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next step")),
+		Continue: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "continue")),
+		Pause:    key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "pause")),
+		Shell:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "shell")),
+		Partial:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "shell on partial")),
+
+		Rebuild:        key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rebuild")),
+		RebuildNoCache: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild no cache")),
+		Mark:           key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mark")),
+		Compare:        key.NewBinding(key.WithKeys("="), key.WithHelp("=", "compare w/ mark")),
+		ComparePrev:    key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "vs last build")),
+		Run:            key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "run image")),
 	}
 }
 
@@ -43,7 +73,7 @@ func DefaultNavKeyMap() NavKeyMap {
 	return NavKeyMap{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u", "b"), key.WithHelp("pgup", "page up")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+d", "space"), key.WithHelp("pgdn", "page down")),
 		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "top")),
 		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "bottom")),
@@ -78,14 +108,26 @@ func navDelta(k NavKeyMap, msg fmtStringer, cur, n, page int) (int, bool) {
 
 type fmtStringer interface{ String() string }
 
-// ShortHelp implements help.KeyMap.
-func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Save, k.NextPane, k.Tabs, k.Help, k.Quit}
+// actions are the keys that do something to the build, most urgent
+// first; the help shows the ones that apply now.
+func (k KeyMap) actions() []key.Binding {
+	return []key.Binding{k.Next, k.Continue, k.Shell, k.Partial, k.Run, k.Save, k.Break, k.Pause,
+		k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev}
 }
 
-// FullHelp implements help.KeyMap.
+// ShortHelp implements help.KeyMap.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.NextPane, k.Tabs, k.Help, k.Quit}
+}
+
+// FullHelp implements help.KeyMap: the ways around and out, then the
+// debugger, then rebuilds and comparisons (disabled keys are not shown).
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab}, {k.Save, k.Help, k.Quit}}
+	return [][]key.Binding{
+		{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab, k.Help, k.Quit},
+		{k.Next, k.Continue, k.Pause, k.Break, k.Shell, k.Partial},
+		{k.Run, k.Save, k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev},
+	}
 }
 
 // ShortHelp implements help.KeyMap.
@@ -123,6 +165,16 @@ func (k LogsKeyMap) FullHelp() [][]key.Binding {
 // ShortHelp implements help.KeyMap.
 func (k FilesKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Open, k.Expand, k.Collapse, k.Filter, k.Sort, k.Whole, k.Search}
+}
+
+// ShortHelp implements help.KeyMap.
+func (k CompareKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Open, k.Expand, k.Collapse, k.Filter, k.Sort, k.Config, k.Search}
+}
+
+// FullHelp implements help.KeyMap.
+func (k CompareKeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{k.bindings(), {k.Open, k.Expand, k.Collapse}, {k.Filter, k.Sort, k.Search, k.Clear, k.Config}}
 }
 
 // FullHelp implements help.KeyMap.

@@ -118,9 +118,16 @@ func (m *LogsModel) Refresh() tea.Cmd {
 	return m.ensure()
 }
 
+// pseudo is true when the shown row is not a plan step: its whole log is
+// in memory, the backend has none.
+func (m LogsModel) pseudo() bool {
+	r := m.b.step(m.step)
+	return r != nil && r.kind != recStep
+}
+
 func (m *LogsModel) refreshLen() {
 	m.beLen = 0
-	if m.be != nil && m.step >= 0 {
+	if m.be != nil && m.step >= 0 && !m.pseudo() {
 		m.beLen = m.be.LogLen(m.step)
 	}
 }
@@ -156,7 +163,7 @@ func (m LogsModel) line(i int) (string, bool) {
 // ensure asks the backend for the window around the view when lines are
 // missing; at most one request is in flight.
 func (m *LogsModel) ensure() tea.Cmd {
-	if m.be == nil || m.step < 0 || m.pending {
+	if m.be == nil || m.step < 0 || m.pending || m.pseudo() {
 		return nil
 	}
 	total, body := m.total(), m.body()
@@ -285,7 +292,7 @@ func (m *LogsModel) search(from, dir int) tea.Cmd {
 	// the live tail, copied: the Cmd must not read the model
 	tailFrom := r.logN - len(r.tail)
 	var tail []string
-	if r.status == statusRunning { // else the backend has every line
+	if r.status == statusRunning || r.kind != recStep { // else the backend has every line
 		tail = make([]string, 0, len(r.tail))
 		for i := tailFrom; i < r.logN; i++ {
 			s, _ := r.tailLine(i)
@@ -420,6 +427,8 @@ func (m LogsModel) View() string {
 			msg = "no output: " + string(r.info.Kind) + " only changes the image config, no container runs"
 		case r.status == statusCached:
 			msg = "no output: the result came from cache, nothing ran"
+		case r.status == statusPending && m.b.paused != nil && m.b.paused.Step == m.step:
+			msg = "paused before this step: n runs it, c continues, s opens a shell on the state it starts from"
 		case r.status == statusPending:
 			msg = "not started"
 		}

@@ -78,7 +78,7 @@ func TestFilesLargeTree(t *testing.T) {
 			t.Fatalf("filter modified shows %s (%v)", nd.path, nd.mark)
 		}
 	}
-	press(t, m, "f", "f", "s", "/") // back to all, sort by size
+	press(t, m, "f", "f", "o", "/") // back to all, sort by size
 	typeText(t, m, "file099999")
 	press(t, m, "enter")
 	if cur := m.files.current(); cur < 0 || m.files.tree.nodes[cur].name != "file099999.so" {

@@ -48,6 +48,15 @@ type stepRec struct {
 
 	progress *build.StepProgress
 
+	// kind says what the row is: a plan step, a debug shell's change kept
+	// as a snapshot, or the run of the final image (x).
+	kind recKind
+	// owner is the plan step a kept shell snapshot sits under.
+	owner int
+	// runLine is the RUN instruction that redoes a kept shell's change;
+	// note says what state the shell opened on.
+	runLine, note string
+
 	// tail is a ring of the last tailCap log lines; logN counts every line
 	// received, so tail holds lines [logN-len, logN).
 	tail  []string
@@ -56,13 +65,34 @@ type stepRec struct {
 	lastL string
 }
 
+// recKind is what a row of the step tree stands for.
+type recKind int
+
+const (
+	recStep  recKind = iota // a step of the plan
+	recShell                // a debug shell's change kept as a snapshot
+	recRun                  // the final image's primary command (x)
+)
+
+// pseudoCap is how many log lines a row that is not a plan step keeps:
+// nothing on disk holds them, so they all stay in memory up to this.
+const pseudoCap = 50000
+
+// ringCap is the size of r's log ring.
+func (r *stepRec) ringCap() int {
+	if r.kind != recStep {
+		return pseudoCap
+	}
+	return tailCap
+}
+
 func (r *stepRec) addLog(line string) {
 	line = sanitize(line)
-	if len(r.tail) < tailCap {
+	if n := r.ringCap(); len(r.tail) < n {
 		r.tail = append(r.tail, line)
 	} else {
 		r.tail[r.tpos] = line
-		r.tpos = (r.tpos + 1) % tailCap
+		r.tpos = (r.tpos + 1) % n
 	}
 	r.logN++
 	r.lastL = line
@@ -75,15 +105,23 @@ func (r *stepRec) tailLine(i int) (string, bool) {
 		return "", false
 	}
 	k := i - first
-	if len(r.tail) == tailCap {
-		k = (r.tpos + k) % tailCap
+	if n := r.ringCap(); len(r.tail) == n {
+		k = (r.tpos + k) % n
 	}
 	return r.tail[k], true
 }
 
-// label is "[2/5] RUN apk add --update redis".
+// label is "[2/5] RUN apk add --update redis"; "[2/5]+ shell" for a kept
+// shell snapshot, "run …" for the final image's run.
 func (r *stepRec) label() string {
-	return "[" + itoa(r.info.Number) + "/" + itoa(r.info.StageSteps) + "] " + oneLine(r.info.Text)
+	num := "[" + itoa(r.info.Number) + "/" + itoa(r.info.StageSteps) + "]"
+	switch r.kind {
+	case recShell:
+		return num + "+ shell"
+	case recRun:
+		return "run " + oneLine(r.info.Text)
+	}
+	return num + " " + oneLine(r.info.Text)
 }
 
 func oneLine(s string) string {
@@ -110,10 +148,31 @@ type buildState struct {
 	lineSteps map[int]int // Dockerfile line → step index
 	hasOutput bool        // the command line said where the image goes
 	saved     []string    // where the image was saved from the TUI
+
+	// builds counts the plans received: a session rebuilds on the same
+	// stream, each build starting with its PlanReady.
+	builds int
+	// paused is set while the build waits before a step.
+	paused *build.Paused
+	// extras are rows that are not plan steps (kept shell snapshots, the
+	// run of the image); row index len(steps)+i.
+	extras []stepRec
+	// prev is the last build before this one that got anywhere; prevOf
+	// maps each step to the same step of prev (-1 when none).
+	prev   *prevBuild
+	prevOf []int
+	// breaks are the breakpoint lines (the Control's, mirrored).
+	breaks map[int]bool
+}
+
+// prevBuild is what is kept of the previous build for deltas and compare.
+type prevBuild struct {
+	steps []stepRec
+	done  *build.BuildDone
 }
 
 func newBuildState() *buildState {
-	return &buildState{running: -1, lastStep: -1, warnings: map[int][]string{}, lineSteps: map[int]int{}}
+	return &buildState{running: -1, lastStep: -1, warnings: map[int][]string{}, lineSteps: map[int]int{}, breaks: map[int]bool{}}
 }
 
 func (b *buildState) finished() bool { return b.done != nil || b.closed }
@@ -131,11 +190,60 @@ func (b *buildState) saveOffered() bool {
 		len(d.Tags) == 0 && len(d.Outputs) == 0 && len(b.saved) == 0
 }
 
+// step is row i: a plan step, or an extra row after them.
 func (b *buildState) step(i int) *stepRec {
+	if i >= 0 && i < len(b.steps) {
+		return &b.steps[i]
+	}
+	if j := i - len(b.steps); i >= 0 && j < len(b.extras) {
+		return &b.extras[j]
+	}
+	return nil
+}
+
+// planStep is step i of the plan (never an extra row).
+func (b *buildState) planStep(i int) *stepRec {
 	if i < 0 || i >= len(b.steps) {
 		return nil
 	}
 	return &b.steps[i]
+}
+
+// rows is the number of selectable rows: plan steps and extras.
+func (b *buildState) rows() int { return len(b.steps) + len(b.extras) }
+
+// addExtra appends a row and returns its index.
+func (b *buildState) addExtra(r stepRec) int {
+	b.extras = append(b.extras, r)
+	return len(b.steps) + len(b.extras) - 1
+}
+
+// order lists the selectable rows in the order the step tree shows them:
+// each plan step followed by the shell snapshots kept on it, then the run.
+func (b *buildState) order() []int {
+	out := make([]int, 0, b.rows())
+	for i := range b.steps {
+		out = append(out, i)
+		for j := range b.extras {
+			if b.extras[j].kind == recShell && b.extras[j].owner == i {
+				out = append(out, len(b.steps)+j)
+			}
+		}
+	}
+	for j := range b.extras {
+		if b.extras[j].kind != recShell {
+			out = append(out, len(b.steps)+j)
+		}
+	}
+	return out
+}
+
+// prevStep is the same step of the previous build, or nil.
+func (b *buildState) prevStep(i int) *stepRec {
+	if b.prev == nil || i < 0 || i >= len(b.prevOf) || b.prevOf[i] < 0 {
+		return nil
+	}
+	return &b.prev.steps[b.prevOf[i]]
 }
 
 // stepAtLine is the step whose instruction covers line (1-based), or -1.
@@ -186,11 +294,34 @@ func (b *buildState) apply(ev build.Event, now time.Time) int {
 		b.buildDone(e)
 	case *build.BuildDone:
 		b.buildDone(*e)
+	case build.Paused:
+		return b.pause(e)
+	case *build.Paused:
+		return b.pause(*e)
+	case build.Resumed:
+		b.paused = nil
+		return e.Step
+	case *build.Resumed:
+		b.paused = nil
+		return e.Step
 	}
 	return -1
 }
 
+func (b *buildState) pause(e build.Paused) int {
+	if b.planStep(e.Step) == nil {
+		return -1
+	}
+	p := e
+	b.paused = &p
+	return e.Step
+}
+
 func (b *buildState) applyPlan(e *build.PlanReady, now time.Time) int {
+	if b.plan != nil {
+		b.rebuilt(e)
+	}
+	b.builds++
 	b.plan = e
 	src := strings.ReplaceAll(string(e.Source), "\r\n", "\n")
 	src = strings.TrimSuffix(src, "\n")
@@ -212,7 +343,73 @@ func (b *buildState) applyPlan(e *build.PlanReady, now time.Time) int {
 	}
 	b.stages = e.Stages
 	b.started = now
+	b.matchPrev()
 	return -1
+}
+
+// rebuilt clears what belonged to the build before e, keeping its step
+// results (when it got anywhere) to compare the new build with.
+func (b *buildState) rebuilt(e *build.PlanReady) {
+	got := false
+	for i := range b.steps {
+		if b.steps[i].status != statusPending && b.steps[i].status != statusRunning {
+			got = true
+			break
+		}
+	}
+	if got {
+		b.prev = &prevBuild{steps: b.steps, done: b.done}
+	}
+	b.warnings = map[int][]string{}
+	b.general = nil
+	b.running, b.lastStep = -1, -1
+	b.done, b.paused = nil, nil
+	b.saved = nil
+	b.extras = nil
+}
+
+// matchPrev pairs each step with the same step of the previous build: the
+// same instruction in the same stage first (so inserting a line does not
+// shift every comparison), then the step at the same position.
+func (b *buildState) matchPrev() {
+	b.prevOf = make([]int, len(b.steps))
+	for i := range b.prevOf {
+		b.prevOf[i] = -1
+	}
+	if b.prev == nil {
+		return
+	}
+	type key struct {
+		stage, text string
+		n           int
+	}
+	keyOf := func(rs []stepRec, i int, seen map[key]int) key {
+		stage := rs[i].info.StageName
+		if stage == "" {
+			stage = "#" + itoa(rs[i].info.Stage)
+		}
+		k := key{stage: stage, text: rs[i].info.Text}
+		k.n = seen[k]
+		seen[k]++
+		return k
+	}
+	old := map[key]int{}
+	seen := map[key]int{}
+	for i := range b.prev.steps {
+		old[keyOf(b.prev.steps, i, seen)] = i
+	}
+	used := make([]bool, len(b.prev.steps))
+	seen = map[key]int{}
+	for i := range b.steps {
+		if j, ok := old[keyOf(b.steps, i, seen)]; ok {
+			b.prevOf[i], used[j] = j, true
+		}
+	}
+	for i := range b.steps {
+		if b.prevOf[i] < 0 && i < len(used) && !used[i] {
+			b.prevOf[i], used[i] = i, true
+		}
+	}
 }
 
 func (b *buildState) addWarning(w build.Warning) {
@@ -229,7 +426,7 @@ func (b *buildState) addWarning(w build.Warning) {
 }
 
 func (b *buildState) started1(e build.StepStarted, now time.Time) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -242,7 +439,7 @@ func (b *buildState) started1(e build.StepStarted, now time.Time) int {
 }
 
 func (b *buildState) log(e build.StepLog) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -251,7 +448,7 @@ func (b *buildState) log(e build.StepLog) int {
 }
 
 func (b *buildState) progress(e build.StepProgress) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -261,7 +458,7 @@ func (b *buildState) progress(e build.StepProgress) int {
 }
 
 func (b *buildState) cached(e build.StepCached) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -276,7 +473,7 @@ func (b *buildState) cached(e build.StepCached) int {
 }
 
 func (b *buildState) stepDone(e build.StepDone) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -288,7 +485,7 @@ func (b *buildState) stepDone(e build.StepDone) int {
 }
 
 func (b *buildState) failed(e build.StepFailed) int {
-	r := b.step(e.Step)
+	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
 	}
@@ -317,6 +514,7 @@ func (b *buildState) buildDone(e build.BuildDone) {
 	d.Error = sanitize(d.Error)
 	b.done = &d
 	b.running = -1
+	b.paused = nil
 	for i := range b.steps {
 		if b.steps[i].status == statusRunning {
 			b.steps[i].status = statusFailed

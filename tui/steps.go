@@ -2,9 +2,12 @@ package tui
 
 import (
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-build/strata/build"
 )
 
 // StepsKeyMap are the keys of the step tree.
@@ -33,6 +36,8 @@ type StepsModel struct {
 	follow  bool // the selection follows the running step
 	off     int
 	focused bool
+	// marked is the snapshot marked for a comparison (m), shown ◆.
+	marked *build.Snapshot
 }
 
 func newSteps(c *common, b *buildState) StepsModel {
@@ -51,7 +56,7 @@ func (m StepsModel) Selected() int { return m.sel }
 // Select selects step i (from the Dockerfile pane or a click); it stops
 // following the build.
 func (m *StepsModel) Select(i int) {
-	if i >= 0 && i < len(m.b.steps) {
+	if i >= 0 && i < m.b.rows() {
 		m.sel = i
 		m.follow = false
 		m.off = m.scroll()
@@ -68,8 +73,13 @@ func (m *StepsModel) Track() {
 	if m.sel < 0 {
 		m.sel = 0
 	}
+	if m.sel >= m.b.rows() {
+		m.sel = m.b.rows() - 1
+	}
 	if m.follow {
 		switch {
+		case m.b.paused != nil:
+			m.sel = m.b.paused.Step
 		case m.b.running >= 0:
 			m.sel = m.b.running
 		case m.b.lastStep >= 0:
@@ -87,16 +97,17 @@ type stepRow struct {
 }
 
 func (m StepsModel) rows() []stepRow {
-	rows := make([]stepRow, 0, len(m.b.steps)+len(m.b.stages)+2)
+	rows := make([]stepRow, 0, m.b.rows()+len(m.b.stages)+2)
 	stage := -1
-	for i := range m.b.steps {
-		r := &m.b.steps[i]
-		if r.info.Stage != stage {
+	for _, i := range m.b.order() {
+		r := m.b.step(i)
+		if r.kind == recStep && r.info.Stage != stage {
 			stage = r.info.Stage
 			rows = append(rows, stepRow{step: -1, stage: stage})
 		}
 		rows = append(rows, stepRow{step: i, stage: stage})
-		if r.status == statusRunning || (i == m.sel && r.status != statusPending) {
+		paused := m.b.paused != nil && m.b.paused.Step == i
+		if r.status == statusRunning || paused || (i == m.sel && r.status != statusPending) {
 			rows = append(rows, stepRow{step: -1, detail: true, owner: i, stage: stage})
 		}
 	}
@@ -125,8 +136,11 @@ func (m StepsModel) scroll() int {
 // Update handles keys.
 func (m StepsModel) Update(msg tea.Msg) (StepsModel, tea.Cmd) {
 	if msg, ok := msg.(tea.KeyPressMsg); ok {
-		if cur, ok := navDelta(m.keys.NavKeyMap, msg, m.sel, len(m.b.steps), m.h/2); ok {
-			m.Select(cur)
+		order := m.b.order()
+		if cur, ok := navDelta(m.keys.NavKeyMap, msg, indexOf(order, m.sel), len(order), m.h/2); ok {
+			if cur >= 0 && cur < len(order) {
+				m.Select(order[cur])
+			}
 			return m, nil
 		}
 		switch {
@@ -157,11 +171,21 @@ func (m *StepsModel) Click(row int) {
 	}
 }
 
-// Scroll moves the selection by n steps.
+// Scroll moves the selection by n rows.
 func (m *StepsModel) Scroll(n int) {
-	if len(m.b.steps) > 0 {
-		m.Select(clamp(m.sel+n, 0, len(m.b.steps)-1))
+	if order := m.b.order(); len(order) > 0 {
+		m.Select(order[clamp(indexOf(order, m.sel)+n, 0, len(order)-1)])
 	}
+}
+
+// indexOf is the position of v in s, or 0.
+func indexOf(s []int, v int) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return 0
 }
 
 // View renders the tree.
@@ -214,17 +238,24 @@ func (m StepsModel) stageRow(stage int) string {
 // stepRow is "✓ [2/5] RUN apk add --update redis     2.3s  2.1 MB  41 files".
 func (m StepsModel) stepRow(i int) string {
 	st := &m.c.st
-	r := &m.b.steps[i]
-	right := m.stepRight(r)
+	r := m.b.step(i)
+	right := m.stepRight(i, r)
 	label := r.label()
-	icon := stepIcon(m.c, r)
+	icon := m.icon(i, r)
+	indent, iw := "  ", 2
+	if r.kind == recShell {
+		indent, iw = "   ", 3
+	}
+	if m.marked != nil && r.snap == m.marked {
+		indent = indent[:iw-1] + m.c.st.changed.Render("◆")
+	}
 	sel := i == m.sel
 	if sel {
 		bg := st.selected
 		if !m.focused {
 			bg = st.selectedBlur
 		}
-		return "  " + icon + bg.Render(leftRight(" "+label, right+" ", m.w-3))
+		return indent + icon + bg.Render(leftRight(" "+label, right+" ", m.w-1-iw))
 	}
 	ls := st.plain
 	switch r.status {
@@ -237,10 +268,21 @@ func (m StepsModel) stepRow(i int) string {
 	case statusRunning:
 		ls = st.running
 	}
-	return "  " + icon + leftRight(ls.Render(" "+label), st.dim.Render(right+" "), m.w-3)
+	return indent + icon + leftRight(ls.Render(" "+label), st.dim.Render(right+" "), m.w-1-iw)
 }
 
-func (m StepsModel) stepRight(r *stepRec) string {
+// icon is a row's state glyph: a step paused before shows ▶.
+func (m StepsModel) icon(i int, r *stepRec) string {
+	if p := m.b.paused; p != nil && p.Step == i {
+		return m.c.st.warning.Render("▶")
+	}
+	if r.kind == recShell {
+		return m.c.st.built.Render("$")
+	}
+	return stepIcon(m.c, r)
+}
+
+func (m StepsModel) stepRight(i int, r *stepRec) string {
 	var parts []string
 	if m.b.inspecting() { // an image records no times: sizes only
 		switch {
@@ -255,20 +297,47 @@ func (m StepsModel) stepRight(r *stepRec) string {
 		}
 		return strings.Join(parts, "  ")
 	}
+	switch r.kind {
+	case recRun:
+		switch r.status {
+		case statusRunning:
+			return humanDuration(runElapsed(r, m.c.now()))
+		case statusFailed:
+			if r.exitCode != 0 {
+				return "exit " + itoa(r.exitCode)
+			}
+			return "error"
+		}
+		return "exit 0  " + humanDuration(r.duration)
+	case recShell:
+		return humanBytes(r.size) + "  " + plural(r.files, "file")
+	}
+	// with the previous build's figures when they moved, if there is room
+	p := m.b.prevStep(i)
+	wide := m.w >= 56
 	switch r.status {
 	case statusCached:
 		parts = append(parts, "CACHED")
 	case statusRunning:
 		parts = append(parts, humanDuration(r.elapsed(m.c.now())))
 	case statusBuilt, statusFailed:
-		parts = append(parts, humanDuration(r.duration))
+		t := humanDuration(r.duration)
+		if d := timeDelta(p, r); d != "" {
+			t += deltaMark(d, wide)
+		}
+		parts = append(parts, t)
 	}
 	if r.status == statusBuilt || r.status == statusCached {
 		if r.info.MetadataOnly || (r.diffID == "" && r.files == 0) {
 			parts = append(parts, "meta")
 		} else {
-			parts = append(parts, humanBytes(r.size))
-			if m.w >= 60 {
+			sz := humanBytes(r.size)
+			d := sizeDelta(p, r)
+			if d != "" {
+				sz += deltaMark(d, wide)
+			}
+			parts = append(parts, sz)
+			if m.w >= 60 && (d == "" || m.w >= 70) {
 				parts = append(parts, plural(r.files, "file"))
 			}
 		}
@@ -279,12 +348,68 @@ func (m StepsModel) stepRight(r *stepRec) string {
 	return strings.Join(parts, "  ")
 }
 
+// deltaMark is " +1.2s" when there is room, else ▲ (more) or ▼ (less).
+func deltaMark(d string, wide bool) string {
+	switch {
+	case wide:
+		return " " + d
+	case strings.HasPrefix(d, "-"):
+		return "▼"
+	}
+	return "▲"
+}
+
+// timeDelta is "+1.2s" when a step built in both builds took a
+// noticeably different time (a tenth of a second or more).
+func timeDelta(p, r *stepRec) string {
+	if p == nil || p.status != statusBuilt || r.status != statusBuilt {
+		return ""
+	}
+	d := r.duration - p.duration
+	if d < 100*time.Millisecond && d > -100*time.Millisecond {
+		return ""
+	}
+	return signedDuration(d)
+}
+
+// sizeDelta is "+340.0 kB" when a step's layer size changed.
+func sizeDelta(p, r *stepRec) string {
+	if p == nil || (p.status != statusBuilt && p.status != statusCached) || p.size == r.size {
+		return ""
+	}
+	return signedBytes(r.size - p.size)
+}
+
 // detailRow tells the learner's story of a step in one line: the temporary
 // container, the snapshot, the image handed to the next step.
 func (m StepsModel) detailRow(i int) string {
 	st := &m.c.st
-	r := &m.b.steps[i]
+	r := m.b.step(i)
 	var s string
+	switch {
+	case m.b.paused != nil && m.b.paused.Step == i:
+		s = "paused before this step"
+		if m.b.paused.Why == "breakpoint" {
+			s = "breakpoint on line " + itoa(m.b.paused.Line) + ": paused before this step"
+		}
+		s += " · n runs it · c continues · s shell"
+		return fit("     "+st.warning.Render("↳ "+s), m.w)
+	case r.kind == recShell:
+		s = "debug shell on " + r.note
+		if r.diffID != "" {
+			s += " → layer " + shortID(r.diffID, 12)
+		}
+		return fit("     "+st.dim.Render("↳ "+s), m.w)
+	case r.kind == recRun && r.status != statusRunning:
+		s = "the image's primary command ran in a temporary container; exit " + itoa(r.exitCode)
+		if r.err != "" && r.exitCode == 0 {
+			s = r.err
+		}
+		return fit("     "+st.dim.Render("↳ "+s), m.w)
+	case r.status == statusBuilt && m.b.builds > 1 && r.reason != "":
+		s = "rebuilt: " + r.reason
+		return fit("     "+st.dim.Render("↳ "+s), m.w)
+	}
 	switch r.status {
 	case statusRunning:
 		switch {
@@ -310,7 +435,7 @@ func (m StepsModel) detailRow(i int) string {
 		} else {
 			s = "config only → image " + shortID(r.imageID, 12)
 		}
-		if i+1 < len(m.b.steps) && m.b.steps[i+1].info.Stage == r.info.Stage {
+		if n := m.b.planStep(i + 1); n != nil && n.info.Stage == r.info.Stage {
 			s += " → next step"
 		}
 	case statusFailed:

@@ -16,6 +16,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/layers"
@@ -39,6 +40,14 @@ type Backend interface {
 	// Save writes the finished image (by id) to dest: a local store name,
 	// oci:DIR[:tag] or docker-archive:FILE; it says what it wrote.
 	Save(imageID, dest string) (string, error)
+	// OpenShell prepares a debug shell in a new temporary container on
+	// top of a snapshot; the TUI runs it with tea.Exec (suspended).
+	OpenShell(snap *build.Snapshot, opt build.ShellOptions) (build.DebugShell, error)
+	// Compare lists the changes that turn snapshot a into b.
+	Compare(a, b *build.Snapshot) ([]layers.Change, error)
+	// RunImage runs an image's primary command in a temporary container,
+	// passing each output line to out; it returns the exit code.
+	RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(stream, line string)) (int, error)
 }
 
 // Options configure the TUI.
@@ -51,6 +60,16 @@ type Options struct {
 	// (-t or -o), or that the image exists already (inspect): the summary
 	// then does not offer to save it. S saves it anyway.
 	HasOutput bool
+	// Control pauses and steps the build (b, n, c, P); nil when there is
+	// nothing to control (inspect).
+	Control Control
+	// Rebuild asks for a new build on the same event stream (r; R with
+	// the plan index from which the cache is skipped); nil when the
+	// events tell one build only.
+	Rebuild func(noCacheFrom int)
+	// DebugShell is the shell program for s and p (--debug-shell); ""
+	// takes the image's SHELL, else /bin/sh.
+	DebugShell string
 }
 
 // Minimum terminal size; smaller terminals get a message instead.
@@ -78,10 +97,11 @@ const (
 	tabConfig
 	tabCache
 	tabSummary
+	tabCompare
 	tabCount
 )
 
-var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache", "Summary"}
+var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache", "Summary", "Compare"}
 
 // Messages.
 type (
@@ -147,7 +167,17 @@ type Model struct {
 	config  InfoModel
 	cache   InfoModel
 	summary InfoModel
+	compare CompareModel
 	form    saveForm
+
+	// ask is the "keep the shell's changes?" prompt after a shell.
+	ask *keepPrompt
+	// mark is the snapshot marked for a comparison (m).
+	mark *snapRef
+	// run is the final image running (x).
+	run *imageRun
+	// fileFrom is the tab the File tab goes back to.
+	fileFrom tab
 
 	// status is a one-line message shown in place of the help bar until
 	// the next key (the result of a save).
@@ -188,11 +218,14 @@ func New(opt Options) *Model {
 		config:  newInfo(c, b, infoConfig),
 		cache:   newInfo(c, b, infoCache),
 		summary: newInfo(c, b, infoSummary),
+		compare: newCompare(c, opt.Backend),
 		form:    newSaveForm(c),
 		focus:   paneSteps,
 		sel:     -1,
 		w:       80, h: 24,
 	}
+	m.fileFrom = tabFiles
+	m.syncBreaks()
 	m.setFocus(paneSteps)
 	m.layout()
 	return m
@@ -231,11 +264,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmds = append(cmds, m.onKey(msg))
 	case tea.MouseClickMsg:
-		if !m.form.active { // the save form is modal
+		if !m.form.active && m.ask == nil { // the save form and the prompt are modal
 			cmds = append(cmds, m.onClick(msg.Mouse()))
 		}
 	case tea.MouseWheelMsg:
-		if !m.form.active {
+		if !m.form.active && m.ask == nil {
 			cmds = append(cmds, m.onWheel(msg.Mouse()))
 		}
 	case openStepMsg:
@@ -243,9 +276,27 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, m.sync(), m.setTab(tabStep))
 		m.setFocus(paneBottom)
 	case openFileMsg:
+		m.fileFrom = tabFiles
+		if m.tab == tabCompare {
+			m.fileFrom = tabCompare
+		}
 		cmds = append(cmds, m.setTab(tabFile), m.file.Open(msg))
 	case backToFilesMsg:
-		cmds = append(cmds, m.setTab(tabFiles))
+		cmds = append(cmds, m.setTab(m.fileFrom))
+	case compareLoadedMsg:
+		m.compare.loaded(msg)
+	case shellDoneMsg:
+		cmds = append(cmds, m.shellDone(msg))
+	case shellChangesMsg:
+		cmds = append(cmds, m.shellChanges(msg))
+	case shellKeptMsg:
+		cmds = append(cmds, m.shellKept(msg))
+	case shellDiscardedMsg:
+		if msg.quit {
+			cmds = append(cmds, m.quit())
+		}
+	case runMsg:
+		cmds = append(cmds, m.onRun(msg))
 	case logChunkMsg, logSearchMsg:
 		var cmd tea.Cmd
 		m.logs, cmd = m.logs.Update(msg)
@@ -285,10 +336,27 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	var done bool
 	now := m.c.now()
 	for _, ev := range msg.evs {
+		switch ev.(type) {
+		case build.PlanReady, *build.PlanReady:
+			if m.b.plan != nil {
+				m.beforeRebuild()
+			}
+		}
 		if s := m.b.apply(ev, now); s >= 0 {
 			touched[s] = true
 		}
 		switch e := ev.(type) {
+		case build.PlanReady, *build.PlanReady:
+			if m.b.builds > 1 {
+				m.afterRebuild()
+			}
+			if m.quitting && m.opt.Backend != nil {
+				m.opt.Backend.Cancel() // a rebuild started as we were leaving
+			}
+		case build.Paused, *build.Paused:
+			if !m.saving {
+				m.status = "" // the pause banner says what to do now
+			}
 		case build.BuildDone, *build.BuildDone:
 			done = true
 		case build.StepFailed:
@@ -318,16 +386,44 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	if touched[m.sel] {
 		cmds = append(cmds, m.refreshSelected())
 	}
-	if done {
+	if done && m.b.done != nil { // (not when a new build began after it in this batch)
 		cmds = append(cmds, m.onBuildDone())
 	}
 	switch {
-	case m.quitting && m.b.finished():
+	case m.quitting && m.b.finished() && (m.run == nil || m.run.done):
 		return tea.Quit
 	case !msg.closed && m.opt.Events != nil:
 		cmds = append(cmds, waitEvents(m.opt.Events))
 	}
 	return tea.Batch(cmds...)
+}
+
+// beforeRebuild runs before a new build's plan replaces the old one: a
+// row that is not a plan step is selected through its step.
+func (m *Model) beforeRebuild() {
+	if r := m.b.step(m.sel); r != nil && r.kind != recStep {
+		if r.kind == recShell {
+			m.steps.sel = r.owner
+		} else {
+			m.steps.sel = len(m.b.steps) - 1
+		}
+	}
+	m.stopRun()
+	m.run = nil
+	if m.mark != nil && !strings.HasPrefix(m.mark.label, "previous build ") {
+		m.mark.label = "previous build " + m.mark.label
+	}
+}
+
+// afterRebuild resets the panes for a new build on the same stream: the
+// selection stays on the same step index when there is one.
+func (m *Model) afterRebuild() {
+	m.sel = -1 // every pane takes the new step's state
+	m.logs.step = -1
+	m.files.SetStep(-1, nil)
+	if m.steps.sel >= m.b.rows() {
+		m.steps.sel = m.b.rows() - 1
+	}
 }
 
 func (m *Model) onBuildDone() tea.Cmd {
@@ -396,24 +492,51 @@ func (m *Model) setFocus(p pane) {
 	m.config.SetFocus(b && m.tab == tabConfig)
 	m.cache.SetFocus(b && m.tab == tabCache)
 	m.summary.SetFocus(b && m.tab == tabSummary)
+	m.compare.SetFocus(b && m.tab == tabCompare)
 }
 
 // capturing is true while a search input or the save form takes every key.
 func (m *Model) capturing() bool {
-	return m.form.active || m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) || (m.tab == tabFiles && m.files.Capturing()))
+	return m.form.active || m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) ||
+		(m.tab == tabFiles && m.files.Capturing()) || (m.tab == tabCompare && m.compare.Capturing()))
 }
 
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if !m.saving {
 		m.status = ""
 	}
+	if m.ask != nil {
+		return m.askKey(msg)
+	}
 	if m.form.active && msg.String() != "ctrl+c" {
 		return m.formKey(msg)
 	}
 	if msg.String() == "ctrl+c" || !m.capturing() {
+		if cmd, ok := m.stepping(msg); ok {
+			return cmd
+		}
 		switch {
 		case key.Matches(msg, m.keys.Quit):
 			return m.quit()
+		case key.Matches(msg, m.keys.Break):
+			m.toggleBreak()
+			return nil
+		case key.Matches(msg, m.keys.Shell):
+			return m.openShell(false)
+		case key.Matches(msg, m.keys.Partial):
+			return m.openShell(true)
+		case key.Matches(msg, m.keys.Rebuild):
+			return m.rebuild(false)
+		case key.Matches(msg, m.keys.RebuildNoCache):
+			return m.rebuild(true)
+		case key.Matches(msg, m.keys.Mark):
+			return m.markSnapshot()
+		case key.Matches(msg, m.keys.Compare):
+			return m.compareWithMark()
+		case key.Matches(msg, m.keys.ComparePrev):
+			return m.compareWithPrev()
+		case key.Matches(msg, m.keys.Run):
+			return m.runImage()
 		case key.Matches(msg, m.keys.Save):
 			m.openSave()
 			return nil
@@ -464,6 +587,8 @@ func (m *Model) routeKey(msg tea.Msg) tea.Cmd {
 			m.cache, cmd = m.cache.Update(msg)
 		case tabSummary:
 			m.summary, cmd = m.summary.Update(msg)
+		case tabCompare:
+			m.compare, cmd = m.compare.Update(msg)
 		}
 	}
 	return cmd
@@ -487,15 +612,129 @@ func (m *Model) quit() tea.Cmd {
 		m.setStatus(statusInfo, "waiting for the save to finish… (q again leaves now)")
 		return nil
 	}
-	if m.b.finished() || m.opt.Events == nil || m.quitting {
+	if m.quitting {
 		// a second q while cancelling leaves without waiting
 		return tea.Quit
 	}
+	running := m.stopRun() // the image's command stops with us
+	if !running && (m.b.finished() || m.opt.Events == nil) {
+		return tea.Quit
+	}
 	m.quitting = true
-	if m.opt.Backend != nil {
-		m.opt.Backend.Cancel()
+	if !m.b.finished() && m.opt.Backend != nil {
+		m.opt.Backend.Cancel() // a paused build is cancelled too
 	}
 	return nil
+}
+
+// rebuild asks for a new build (r), or one without cache from the
+// selected step on (R).
+func (m *Model) rebuild(noCache bool) tea.Cmd {
+	if m.opt.Rebuild == nil || m.b.inspecting() {
+		m.setStatus(statusErr, "rebuilding is not available here")
+		return nil
+	}
+	if !noCache {
+		m.opt.Rebuild(0)
+		m.setStatus(statusInfo, "rebuilding: unchanged steps come from the cache…")
+		return nil
+	}
+	sel := m.sel
+	if r := m.b.step(sel); r != nil && r.kind == recShell {
+		sel = r.owner
+	}
+	r := m.b.planStep(sel)
+	if r == nil {
+		m.setStatus(statusErr, "select the step to rebuild from without cache")
+		return nil
+	}
+	// plan index 0 cannot be asked for: without cache from the step after
+	// FROM is the same build (FROM itself only resolves the base).
+	m.opt.Rebuild(max(1, sel))
+	m.setStatus(statusInfo, "rebuilding without cache from "+r.label()+"…")
+	return nil
+}
+
+// selectedRef is the selected row's snapshot for a comparison.
+func (m *Model) selectedRef() (*snapRef, string) {
+	r := m.b.step(m.sel)
+	switch {
+	case r == nil:
+		return nil, "no step selected"
+	case r.snap == nil:
+		return nil, r.label() + " has no snapshot (yet)"
+	}
+	ref := refOf(r, "")
+	return &ref, ""
+}
+
+// markSnapshot marks the selected snapshot (m); with one marked already,
+// m on another compares the two.
+func (m *Model) markSnapshot() tea.Cmd {
+	ref, why := m.selectedRef()
+	if ref == nil {
+		m.setStatus(statusErr, why)
+		return nil
+	}
+	if m.mark != nil {
+		if m.mark.snap == ref.snap {
+			m.mark = nil
+			m.steps.marked = nil
+			m.setStatus(statusInfo, "mark removed")
+			return nil
+		}
+		return m.startCompare(*m.mark, *ref, false)
+	}
+	m.mark = ref
+	m.steps.marked = ref.snap
+	m.setStatus(statusInfo, "marked "+ref.label+": select another snapshot and press = (or m) to compare")
+	return nil
+}
+
+// compareWithMark compares the marked snapshot with the selected one (=).
+func (m *Model) compareWithMark() tea.Cmd {
+	if m.mark == nil {
+		m.setStatus(statusErr, "mark a snapshot with m first, then select another and press =")
+		return nil
+	}
+	ref, why := m.selectedRef()
+	switch {
+	case ref == nil:
+		m.setStatus(statusErr, why)
+		return nil
+	case ref.snap == m.mark.snap:
+		m.setStatus(statusErr, "that is the marked snapshot: select another one to compare it with")
+		return nil
+	}
+	return m.startCompare(*m.mark, *ref, false)
+}
+
+// compareWithPrev compares the selected step with the same step of the
+// previous build (M).
+func (m *Model) compareWithPrev() tea.Cmd {
+	r, p := m.b.planStep(m.sel), m.b.prevStep(m.sel)
+	switch {
+	case r == nil:
+		m.setStatus(statusErr, "select a step of the build")
+	case p == nil:
+		m.setStatus(statusErr, "no previous build of "+r.label()+" to compare with: M works after a rebuild (r, or save a file)")
+	case p.snap == nil:
+		m.setStatus(statusErr, "the previous build's "+p.label()+" left no snapshot")
+	case r.snap == nil:
+		m.setStatus(statusErr, r.label()+" has no snapshot yet")
+	default:
+		return m.startCompare(refOf(p, "previous build"), refOf(r, "this build"), true)
+	}
+	return nil
+}
+
+// startCompare opens the Compare tab on a → b.
+func (m *Model) startCompare(a, b snapRef, sameStep bool) tea.Cmd {
+	m.mark = nil
+	m.steps.marked = nil
+	cmd := m.compare.Start(a, b, sameStep)
+	m.setFocus(paneBottom)
+	return tea.Batch(cmd, m.setTab(tabCompare))
 }
 
 func (m *Model) paneAt(x, y int) (pane, bool) {
@@ -534,8 +773,11 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 	case paneSteps:
 		m.steps.Click(row)
 	default:
-		if m.tab == tabFiles {
+		switch m.tab {
+		case tabFiles:
 			cmd = m.files.Click(row)
+		case tabCompare:
+			cmd = m.compare.Click(row)
 		}
 	}
 	return tea.Batch(cmd, m.syncFromPanes())
@@ -581,6 +823,8 @@ func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
 			m.cache.Scroll(n)
 		case tabSummary:
 			m.summary.Scroll(n)
+		case tabCompare:
+			m.compare.Scroll(n)
 		}
 	}
 	return cmd
@@ -591,6 +835,28 @@ func (m *Model) helpKeys() help.KeyMap {
 	// S works whenever there is an image; the help offers it only when
 	// the image has not been put anywhere yet.
 	global.Save.SetEnabled(m.b.saveOffered())
+	// The debugger's keys show when they apply.
+	ctl := m.opt.Control != nil && !m.b.inspecting() && m.b.plan != nil
+	global.Break.SetEnabled(ctl)
+	global.Next.SetEnabled(ctl && m.b.paused != nil)
+	global.Continue.SetEnabled(ctl && m.b.paused != nil)
+	global.Pause.SetEnabled(ctl && m.b.paused == nil && !m.b.finished())
+	snap, _, _, _ := m.shellTarget(false)
+	global.Shell.SetEnabled(m.opt.Backend != nil && snap != nil)
+	part, _, _, _ := m.shellTarget(true)
+	global.Partial.SetEnabled(m.opt.Backend != nil && part != nil)
+	global.Rebuild.SetEnabled(m.opt.Rebuild != nil && !m.b.inspecting())
+	global.RebuildNoCache.SetEnabled(m.opt.Rebuild != nil && !m.b.inspecting() && m.b.step(m.sel) != nil)
+	r := m.b.step(m.sel)
+	hasSnap := r != nil && r.snap != nil
+	global.Mark.SetEnabled(hasSnap)
+	global.Compare.SetEnabled(hasSnap && m.mark != nil && m.mark.snap != r.snap)
+	p := m.b.prevStep(m.sel)
+	global.ComparePrev.SetEnabled(hasSnap && p != nil && p.snap != nil)
+	global.Run.SetEnabled(m.opt.Backend != nil && !m.b.inspecting() && m.b.finalConfig() != nil && (m.run == nil || m.run.done))
+	if m.ask != nil {
+		return helpKeys{pane: askKeys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
+	}
 	if m.form.active {
 		return helpKeys{pane: m.form.keys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
 	}
@@ -612,11 +878,19 @@ func (m *Model) helpKeys() help.KeyMap {
 			pk = m.files.keys
 		case tabFile:
 			pk = m.file.keys
+		case tabCompare:
+			pk = m.compare.keys
 		default:
 			pk = m.story.keys
 		}
 	}
 	return helpKeys{pane: pk, global: global}
+}
+
+// askKeys are the keep prompt's keys.
+var askKeys = SaveKeyMap{
+	Save:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "keep as a step")),
+	Cancel: key.NewBinding(key.WithKeys("n"), key.WithHelp("n/esc", "throw away")),
 }
 
 // helpKeys joins the focused pane's keys and the global ones.
@@ -626,11 +900,20 @@ type helpKeys struct {
 }
 
 func (h helpKeys) ShortHelp() []key.Binding {
-	return append(h.pane.ShortHelp(), h.global.ShortHelp()...)
+	var out []key.Binding
+	for _, b := range h.global.actions() {
+		if b.Enabled() {
+			out = append(out, b)
+		}
+	}
+	out = append(out, h.pane.ShortHelp()...)
+	return append(out, h.global.ShortHelp()...)
 }
 
 func (h helpKeys) FullHelp() [][]key.Binding {
-	return append(h.pane.FullHelp(), h.global.FullHelp()...)
+	g := h.global.FullHelp()
+	out := append([][]key.Binding{g[0]}, g[1:]...)
+	return append(out, h.pane.FullHelp()...)
 }
 
 func (m *Model) helpRows() int {
@@ -669,6 +952,7 @@ func (m *Model) layout() {
 	m.config.SetSize(bw, bh)
 	m.cache.SetSize(bw, bh)
 	m.summary.SetSize(bw, bh)
+	m.compare.SetSize(bw, bh)
 }
 
 // View draws the screen.
@@ -707,8 +991,12 @@ func (m *Model) render() string {
 	for i := 0; i < m.helpRows(); i++ {
 		b.WriteByte('\n')
 		switch {
+		case i == 0 && m.ask != nil:
+			b.WriteString(m.askLine())
 		case i == 0 && m.status != "":
 			b.WriteString(statusLine(&m.c.st, m.statusKind, m.status, m.w))
+		case i == 0 && m.b.paused != nil:
+			b.WriteString(m.pauseBanner())
 		case i < len(hl):
 			b.WriteString(fit(hl[i], m.w))
 		default:
@@ -745,7 +1033,11 @@ func (m *Model) stepsTitle() string {
 	if len(m.b.steps) == 0 {
 		return "Steps"
 	}
-	return "Steps " + itoa(fin) + "/" + itoa(len(m.b.steps))
+	t := "Steps " + itoa(fin) + "/" + itoa(len(m.b.steps))
+	if m.b.builds > 1 {
+		t += " · build " + itoa(m.b.builds)
+	}
+	return t
 }
 
 // bottomBox draws the lower pane with its tab bar in the top border.
@@ -767,6 +1059,8 @@ func (m *Model) bottomBox(r rect) string {
 		content = m.cache.View()
 	case tabSummary:
 		content = m.summary.View()
+	case tabCompare:
+		content = m.compare.View()
 	}
 	// the tab bar
 	var tb strings.Builder
@@ -826,6 +1120,8 @@ func (m *Model) header() string {
 		right = st.headerErr.Render("build ended")
 	case m.b.plan == nil:
 		right = st.dim.Render("parsing…")
+	case m.b.paused != nil:
+		right = st.warning.Render("▶ paused") + st.dim.Render(" before step "+itoa(m.b.paused.Step+1)+"/"+itoa(len(m.b.steps)))
 	default:
 		el := time.Duration(0)
 		if !m.b.started.IsZero() {

@@ -106,7 +106,7 @@ func TestPaneGolden(t *testing.T) {
 			m.files.SetSize(sz.w, sz.h)
 			return m.files.View()
 		}},
-		{"files-size-search", f.events(), []string{"up", "up", "up", "up", "3", "s", "/", "r", "e", "d"}, func(m *Model, sz size) string {
+		{"files-size-search", f.events(), []string{"up", "up", "up", "up", "3", "o", "/", "r", "e", "d"}, func(m *Model, sz size) string {
 			m.files.SetSize(sz.w, sz.h)
 			return m.files.View()
 		}},

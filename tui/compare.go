@@ -1,0 +1,293 @@
+package tui
+
+import (
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/strata-build/strata/build"
+)
+
+// CompareKeyMap are the keys of the Compare tab: the Files keys for the
+// change tree, and v to read the config difference alone.
+type CompareKeyMap struct {
+	FilesKeyMap
+	Config key.Binding
+}
+
+// DefaultCompareKeyMap returns the Compare tab keys.
+func DefaultCompareKeyMap() CompareKeyMap {
+	fk := DefaultFilesKeyMap()
+	fk.Whole.SetEnabled(false)
+	return CompareKeyMap{
+		FilesKeyMap: fk,
+		Config:      key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "files/config")),
+	}
+}
+
+// snapRef names a snapshot the user picked to compare: the snapshot, the
+// row it was on and what it was when picked (time and size for deltas).
+type snapRef struct {
+	snap  *build.Snapshot
+	label string
+	// dur and size are the step's time and layer size; built is false
+	// for a cached step (its time says nothing).
+	dur   time.Duration
+	size  int64
+	built bool
+}
+
+// refOf makes a snapRef of row r, labelled with prefix.
+func refOf(r *stepRec, prefix string) snapRef {
+	l := r.label()
+	if prefix != "" {
+		l = prefix + " " + l
+	}
+	return snapRef{snap: r.snap, label: l, dur: r.duration, size: r.size, built: r.status == statusBuilt || r.status == statusFailed}
+}
+
+// compareLoadedMsg carries the difference of two snapshots.
+type compareLoadedMsg struct {
+	seq  int
+	tree *ftree
+	err  error
+}
+
+// CompareModel is the Compare tab: how snapshot b differs from a, as a
+// change tree like the Files tab, plus the config fields that differ and,
+// for two runs of one step, how its time and size moved.
+type CompareModel struct {
+	c       *common
+	be      Backend
+	keys    CompareKeyMap
+	w, h    int
+	focused bool
+
+	a, b    snapRef
+	active  bool
+	loading bool
+	err     string
+	seq     int
+	cfg     []build.ConfigChange
+	deltas  string // "time 1.1s → 2.3s (+1.2s) · size …" for one step twice
+
+	files      FilesModel
+	configOnly bool
+	off        int // scroll of the config list when configOnly
+}
+
+func newCompare(c *common, be Backend) CompareModel {
+	m := CompareModel{c: c, be: be, keys: DefaultCompareKeyMap(), files: newFiles(c, be)}
+	m.files.keys = m.keys.FilesKeyMap
+	m.files.unit = "comparison"
+	return m
+}
+
+// SetSize sets the content size.
+func (m *CompareModel) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.files.SetSize(w, max(1, h-m.headRows()))
+}
+
+// SetFocus marks the pane focused.
+func (m *CompareModel) SetFocus(f bool) { m.focused = f; m.files.SetFocus(f) }
+
+// Capturing is true while the tree's search input takes every key.
+func (m CompareModel) Capturing() bool { return !m.configOnly && m.files.Capturing() }
+
+// Start compares a with b; the file difference loads in a Cmd. sameStep
+// says a and b are one step in two builds: their time and size compare.
+func (m *CompareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
+	m.a, m.b, m.active, m.loading, m.err = a, b, true, true, ""
+	m.configOnly, m.off = false, 0
+	m.cfg = build.DiffConfig(configOf(a.snap), configOf(b.snap))
+	m.deltas = ""
+	switch {
+	case !sameStep:
+	case a.built && b.built:
+		m.deltas = "time " + humanDuration(a.dur) + " → " + humanDuration(b.dur) + " (" + signedDuration(b.dur-a.dur) + ")"
+	case !a.built && !b.built:
+		m.deltas = "time: both from cache"
+	default:
+		m.deltas = "time: " + builtWord(a) + " → " + builtWord(b)
+	}
+	if sameStep && (a.size != b.size || a.size > 0) {
+		if m.deltas != "" {
+			m.deltas += " · "
+		}
+		m.deltas += "layer " + humanBytes(a.size) + " → " + humanBytes(b.size) + " (" + signedBytes(b.size-a.size) + ")"
+	}
+	m.SetSize(m.w, m.h)
+	m.seq++
+	be, seq, sa, sb := m.be, m.seq, a.snap, b.snap
+	return func() tea.Msg {
+		if be == nil {
+			return compareLoadedMsg{seq: seq, err: errNoBackend}
+		}
+		ch, err := be.Compare(sa, sb)
+		if err != nil {
+			return compareLoadedMsg{seq: seq, err: err}
+		}
+		return compareLoadedMsg{seq: seq, tree: buildTree(ch, nil)}
+	}
+}
+
+func (m *CompareModel) loaded(msg compareLoadedMsg) {
+	if msg.seq != m.seq {
+		return
+	}
+	m.loading = false
+	if msg.err != nil {
+		m.err = msg.err.Error()
+		return
+	}
+	m.files.SetTree(m.b.snap, m.a.snap, "A ("+m.a.label+")", msg.tree)
+}
+
+// Update handles keys.
+func (m CompareModel) Update(msg tea.Msg) (CompareModel, tea.Cmd) {
+	km, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		var cmd tea.Cmd
+		m.files, cmd = m.files.Update(msg)
+		return m, cmd
+	}
+	if !m.files.Capturing() && key.Matches(km, m.keys.Config) {
+		m.configOnly = !m.configOnly
+		m.off = 0
+		return m, nil
+	}
+	if m.configOnly {
+		n := len(m.configLines(m.w))
+		body := max(1, m.h-2)
+		if off, ok := navDelta(m.keys.NavKeyMap, km, m.off, max(1, n-body+1), body); ok {
+			m.off = off
+		}
+		return m, nil
+	}
+	var cmd tea.Cmd
+	m.files, cmd = m.files.Update(msg)
+	return m, cmd
+}
+
+// Click passes a click on row to the tree.
+func (m *CompareModel) Click(row int) tea.Cmd {
+	if m.configOnly || !m.active {
+		return nil
+	}
+	return m.files.Click(row - m.headRows())
+}
+
+// Scroll moves the tree or the config list.
+func (m *CompareModel) Scroll(n int) {
+	if m.configOnly {
+		m.off = clamp(m.off+n, 0, max(0, len(m.configLines(m.w))-(m.h-2)))
+		return
+	}
+	m.files.Scroll(n)
+}
+
+// cfgBudget is how many rows the config difference takes above the tree.
+func (m CompareModel) cfgBudget() int {
+	return max(2, (m.h-2)/3)
+}
+
+// headRows is how many rows come before the tree.
+func (m CompareModel) headRows() int {
+	n := 2 // A and B
+	if m.deltas != "" {
+		n++
+	}
+	return n + min(len(m.configLines(m.w)), m.cfgBudget())
+}
+
+// configLines is the config difference, a heading first.
+func (m CompareModel) configLines(w int) []string {
+	st := &m.c.st
+	if len(m.cfg) == 0 {
+		return []string{st.dim.Render("config: the same")}
+	}
+	verb := " differ"
+	if len(m.cfg) == 1 {
+		verb = " differs"
+	}
+	out := []string{st.bold.Render("config: ") + plural(len(m.cfg), "field") + verb}
+	for _, c := range m.cfg {
+		old, nw := c.Old, c.New
+		mark, s := "~", st.modified
+		switch {
+		case old == "":
+			mark, s, old = "+", st.added, "(unset)"
+		case nw == "":
+			mark, s, nw = "-", st.deleted, "(unset)"
+		}
+		out = append(out, wrap(s.Render(mark+" "+c.Field)+"  "+sanitize(old)+" → "+sanitize(nw), max(10, w), "      ")...)
+	}
+	return out
+}
+
+// View renders the tab.
+func (m CompareModel) View() string {
+	st := &m.c.st
+	if !m.active {
+		return strings.Join(wrap(st.dim.Render("nothing compared yet: press m on a step to mark its snapshot, then = on another "+
+			"(or m again); M compares the selected step with the same step of the previous build."), max(10, m.w), ""), "\n")
+	}
+	lines := []string{
+		fit(st.dim.Render("A ")+st.bold.Render(m.a.label), m.w),
+		fit(st.dim.Render("B ")+st.bold.Render(m.b.label), m.w),
+	}
+	if m.deltas != "" {
+		lines = append(lines, fit(st.dim.Render(m.deltas), m.w))
+	}
+	cl := m.configLines(m.w)
+	if m.configOnly {
+		body := max(1, m.h-len(lines))
+		off := clamp(m.off, 0, max(0, len(cl)-body))
+		for i := off; i < len(cl) && len(lines) < m.h; i++ {
+			lines = append(lines, fit(cl[i], m.w))
+		}
+		return strings.Join(lines, "\n")
+	}
+	if b := m.cfgBudget(); len(cl) > b {
+		more := len(cl) - (b - 1)
+		cl = append(cl[:b-1:b-1], st.dim.Render("  … "+itoa(more)+" more: v shows the config difference alone"))
+	}
+	for _, l := range cl {
+		lines = append(lines, fit(l, m.w))
+	}
+	switch {
+	case m.err != "":
+		lines = append(lines, st.failed.Render(fit("compare: "+m.err, m.w)))
+	case m.loading:
+		lines = append(lines, st.dim.Render("comparing…"))
+	default:
+		lines = append(lines, m.files.View())
+	}
+	return strings.Join(lines, "\n")
+}
+
+func builtWord(r snapRef) string {
+	if r.built {
+		return "built in " + humanDuration(r.dur)
+	}
+	return "from cache"
+}
+
+// signedDuration is "+1.2s" or "-0.3s".
+func signedDuration(d time.Duration) string {
+	if d < 0 {
+		return "-" + humanDuration(-d)
+	}
+	return "+" + humanDuration(d)
+}
+
+// signedBytes is "+340.0 kB" or "-1.2 MB".
+func signedBytes(n int64) string {
+	if n < 0 {
+		return "-" + humanBytes(-n)
+	}
+	return "+" + humanBytes(n)
+}
