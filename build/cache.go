@@ -661,6 +661,9 @@ func (e *Executor) noCache(step int) string {
 	case e.Opt.NoCache:
 		return "--no-cache"
 	case e.Opt.NoCacheFrom > 0 && step >= e.Opt.NoCacheFrom:
+		if e.Opt.NoCacheFrom >= len(e.Plan.Steps) {
+			return "rebuilt without cache"
+		}
 		s := e.Plan.Steps[e.Opt.NoCacheFrom]
 		return fmt.Sprintf("rebuilt without cache from step %d/%d (%s)", s.Number, s.StageSteps, clip(s.Text, 40))
 	}
