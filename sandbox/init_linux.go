@@ -131,6 +131,11 @@ func (s *initState) run() (err error) {
 	if err := makeWorkdir(dir, u); err != nil {
 		return err
 	}
+	if cfg.Tty {
+		if err := setupConsole(consoleFD, u.UID); err != nil {
+			return err
+		}
+	}
 
 	// Look the command up while still root (the lookup must see what the
 	// user can see only for the exec itself, which checks permissions).

@@ -3,10 +3,14 @@ package sandbox
 // initArg is argv[0] of the re-executed binary: Init recognises itself by it.
 const initArg = "strata-sandbox-init"
 
-// The init inherits the config pipe as fd 3 and the message pipe as fd 4.
+// The init inherits the config pipe as fd 3, the message pipe as fd 4 and,
+// with Tty, its end of the console socket as fd 5: the init sends the pty
+// master it opened in the container's devpts over it (SCM_RIGHTS), before
+// its Ready message.
 const (
 	configFD  = 3
 	messageFD = 4
+	consoleFD = 5
 )
 
 // initConfig is what Run sends to the init, as JSON over the config pipe.

@@ -163,11 +163,20 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		c.wait()
 		return -1, err
 	}
-	var limitErr error
+	var readyErr error
 	msgs, readErr := c.readMessages(func() {
+		// The init waits for this before exec. The pty master was sent
+		// before Ready: take it and size the terminal now, so that the
+		// command sees the caller's size from its start.
+		if c.tty != nil {
+			readyErr = c.tty.receive()
+		}
 		// The pids limit only now: the init's own (Go runtime) threads
-		// would count against it. The init waits for this before exec.
-		if limitErr = cg.limitPids(spec.PidsLimit); limitErr != nil {
+		// would count against it.
+		if readyErr == nil {
+			readyErr = cg.limitPids(spec.PidsLimit)
+		}
+		if readyErr != nil {
 			c.kill() // before the go: the command never starts
 		}
 	})
@@ -195,7 +204,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		setupErr = errors.New("sandbox: container init died during setup")
 	}
 	if setupErr == nil {
-		setupErr = limitErr
+		setupErr = readyErr
 	}
 	if setupErr != nil {
 		c.kill()
@@ -336,7 +345,10 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 	}
 	var childFiles []*os.File // closed in the parent after Start
 	if spec.Tty {
-		t, err := openTTY()
+		// The init opens the pty itself, in the container's devpts, and
+		// sends the master over this socket (setupConsole); its stdio is
+		// /dev/null until then.
+		t, sock, err := newTTY()
 		if err != nil {
 			configR.Close()
 			configW.Close()
@@ -346,10 +358,8 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 		}
 		c.tty = t
 		t.stdin, t.stdout, t.prefill = spec.Stdin, stdout, spec.Prefill
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = t.slave, t.slave, t.slave
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
-		childFiles = append(childFiles, t.slave)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, sock) // consoleFD
+		childFiles = append(childFiles, sock)
 	} else {
 		cmd.Stdout, cmd.Stderr = stdout, stderr
 		if f, ok := spec.Stdin.(*os.File); ok {
@@ -359,6 +369,10 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 			// never returns.
 			r, w, err := os.Pipe()
 			if err != nil {
+				configR.Close()
+				configW.Close()
+				messagesR.Close()
+				messagesW.Close()
 				return nil, fmt.Errorf("sandbox: pipe: %w", err)
 			}
 			cmd.Stdin = r
@@ -378,9 +392,6 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 	}
 	for _, f := range childFiles {
 		f.Close()
-	}
-	if c.tty != nil {
-		c.tty.slave = nil
 	}
 	// Killing the init (PID 1 of the namespace) kills everything in it.
 	c.stopCancel = context.AfterFunc(ctx, c.kill)

@@ -26,6 +26,13 @@
 // from every set), no_new_privs, RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
 // below the caller's own, with pids and memory limits.
 //
+// With Spec.Tty the init opens the pseudo-terminal itself, in the container's
+// devpts, like runc's console socket: the slave (/dev/pts/N in the container,
+// owned by the user, group 5 "tty", also bound on /dev/console) is the
+// command's stdin, stdout, stderr and controlling terminal, and the master is
+// passed to Run over a socketpair, which copies it to and from the caller and
+// forwards the caller's terminal size and its changes (SIGWINCH).
+//
 // The command also runs under Docker's default seccomp profile (see
 // seccomp_linux.go: an allowlist, EPERM for the rest, clone with namespace
 // flags refused, clone3 ENOSYS) on linux/amd64 and linux/arm64, unless
@@ -35,9 +42,6 @@
 //   - seccomp on other architectures, and for i386/x32 programs on amd64
 //     (they are killed at their first syscall, where Docker allows them).
 //   - rootless: Run needs root (see Supported).
-//   - the pseudo-terminal (Spec.Tty) is allocated on the host: the command has
-//     a working controlling terminal, but its name (/dev/pts/N of the host's
-//     devpts) does not exist in the container, so tty(1) says "not a tty".
 //   - /sys/fs/cgroup is not mounted in the container; no AppArmor/SELinux.
 //   - overlay layer paths must not contain ',' or ':'.
 package sandbox

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -13,12 +14,15 @@ import (
 	"golang.org/x/term"
 )
 
-// ttyIO is a pseudo-terminal allocated on the host (/dev/ptmx); the slave
-// becomes the command's controlling terminal and stdio.
+// ttyIO is the parent's side of the container's pseudo-terminal. Like runc's
+// console socket: the init opens the pty in the container's own devpts (so
+// the slave is /dev/pts/N there and ttyname(3) works), makes the slave its
+// controlling terminal and stdio, and sends the master over a socketpair.
 type ttyIO struct {
-	master, slave *os.File
-	stdin         io.Reader
-	stdout        io.Writer
+	sock   *os.File // parent's end of the console socket
+	master *os.File // received from the init (receive); nil before
+	stdin  io.Reader
+	stdout io.Writer
 	// prefill is typed into the terminal once the command first writes
 	// (its prompt), as if the user had typed it (Spec.Prefill).
 	prefill string
@@ -30,46 +34,76 @@ type ttyIO struct {
 	started  bool
 }
 
-func openTTY() (*ttyIO, error) {
-	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+// newTTY creates the console socket; child is the init's end (consoleFD).
+func newTTY() (t *ttyIO, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("sandbox: open /dev/ptmx: %w", err)
+		return nil, nil, fmt.Errorf("sandbox: console socketpair: %w", err)
 	}
-	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
-		unix.Close(mfd)
-		return nil, fmt.Errorf("sandbox: unlock pty: %w", err)
-	}
-	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
-	sfd := int(r)
-	if errno != 0 {
-		err = errno
-		// Older kernels: open the slave by name.
-		n, nerr := unix.IoctlGetInt(mfd, unix.TIOCGPTN)
-		if nerr != nil {
-			unix.Close(mfd)
-			return nil, fmt.Errorf("sandbox: pty peer: %w", err)
-		}
-		sfd, err = unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			unix.Close(mfd)
-			return nil, fmt.Errorf("sandbox: open pty slave: %w", err)
-		}
-	}
-	unix.CloseOnExec(sfd)
 	return &ttyIO{
-		master:  os.NewFile(uintptr(mfd), "pty-master"),
-		slave:   os.NewFile(uintptr(sfd), "pty-slave"),
+		sock:    os.NewFile(uintptr(fds[0]), "console-socket"),
 		outDone: make(chan struct{}),
 		restore: func() {},
-	}, nil
+	}, os.NewFile(uintptr(fds[1]), "console-socket-init"), nil
+}
+
+// receive takes the pty master the init sent (before its Ready message) and
+// gives the terminal the caller's size, before the command starts.
+func (t *ttyIO) receive() error {
+	buf := make([]byte, 64)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, flags, _, err := unix.Recvmsg(int(t.sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("sandbox: receive pty master from container init: %w", err)
+	}
+	if flags&(unix.MSG_CTRUNC|unix.MSG_TRUNC) != 0 {
+		return errors.New("sandbox: receive pty master from container init: message truncated")
+	}
+	cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return fmt.Errorf("sandbox: receive pty master from container init: %w", err)
+	}
+	var fds []int
+	for _, m := range cmsgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return fmt.Errorf("sandbox: receive pty master from container init: %w", err)
+		}
+		fds = append(fds, got...)
+	}
+	if len(fds) != 1 {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return fmt.Errorf("sandbox: receive pty master from container init: got %d file descriptors, want 1", len(fds))
+	}
+	t.master = os.NewFile(uintptr(fds[0]), "pty-master "+string(buf[:n]))
+	if fd, ok := t.terminal(); ok {
+		t.resize(fd)
+	}
+	return nil
+}
+
+// terminal is the caller's terminal whose size the container gets: stdin,
+// else stdout.
+func (t *ttyIO) terminal() (fd int, isStdin bool) {
+	if f, ok := t.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return int(f.Fd()), true
+	}
+	if f, ok := t.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return int(f.Fd()), false
+	}
+	return -1, false
 }
 
 // start puts the caller's terminal in raw mode, forwards its size and
 // copies input and output.
 func (t *ttyIO) start(stop <-chan struct{}) {
+	if t.master == nil {
+		return
+	}
 	t.started = true
-	if f, ok := t.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fd := int(f.Fd())
+	if fd, isStdin := t.terminal(); isStdin {
 		if st, err := term.MakeRaw(fd); err == nil {
 			t.restore = func() { _ = term.Restore(fd, st) }
 		}
@@ -81,8 +115,8 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 				t.resize(fd)
 			}
 		}(t.winch)
-	} else if f, ok := t.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		t.resize(int(f.Fd()))
+	} else if fd >= 0 {
+		t.resize(fd)
 	}
 	go func() {
 		defer close(t.outDone)
@@ -138,8 +172,63 @@ func (t *ttyIO) finish() {
 }
 
 func (t *ttyIO) close() {
-	if t.slave != nil {
-		t.slave.Close()
+	t.sock.Close()
+	if t.master != nil {
+		t.master.Close()
 	}
-	t.master.Close()
+}
+
+// setupConsole runs in the init, after pivot_root and while still root: it
+// opens a pty in the container's devpts (/dev/ptmx -> pts/ptmx), gives the
+// slave to uid (the group stays the mount's gid=5, "tty", like runc), binds
+// it on /dev/console, sends the master to the parent over sock, and makes the
+// slave stdin, stdout, stderr and the controlling terminal of this session
+// leader (the init is started with setsid).
+func setupConsole(sock, uid int) error {
+	defer unix.Close(sock)
+	mfd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open pty master", Path: "/dev/ptmx", Err: err}
+	}
+	defer unix.Close(mfd)
+	if err := unix.IoctlSetPointerInt(mfd, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("unlock pty (TIOCSPTLCK on /dev/ptmx): %w", err)
+	}
+	n, err := unix.IoctlGetUint32(mfd, unix.TIOCGPTN)
+	if err != nil {
+		return fmt.Errorf("pty number (TIOCGPTN on /dev/ptmx): %w", err)
+	}
+	name := "/dev/pts/" + strconv.FormatUint(uint64(n), 10)
+	// TIOCGPTPEER opens exactly this master's peer; by name on old kernels.
+	r, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(mfd), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	sfd := int(r)
+	if errno != 0 {
+		if sfd, err = unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err != nil {
+			return &os.PathError{Op: "open pty slave", Path: name, Err: err}
+		}
+	}
+	defer unix.Close(sfd)
+	if err := unix.Fchown(sfd, uid, -1); err != nil {
+		return &os.PathError{Op: fmt.Sprintf("chown to uid %d", uid), Path: name, Err: err}
+	}
+	fd, err := unix.Open("/dev/console", unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: "/dev/console", Err: err}
+	}
+	unix.Close(fd)
+	if err := unix.Mount(name, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		return &MountError{Op: "mount", Source: name, Target: "/dev/console", Flags: unix.MS_BIND, Err: err}
+	}
+	if err := unix.Sendmsg(sock, []byte(name), unix.UnixRights(mfd), nil, 0); err != nil {
+		return fmt.Errorf("send pty master to the parent: %w", err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := unix.Dup3(sfd, i, 0); err != nil {
+			return fmt.Errorf("dup %s to fd %d: %w", name, i, err)
+		}
+	}
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("make %s the controlling terminal (TIOCSCTTY): %w", name, err)
+	}
+	return nil
 }
