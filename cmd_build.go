@@ -233,7 +233,7 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	if parent == nil {
 		parent = context.Background()
 	}
-	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 }
 
 func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {

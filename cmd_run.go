@@ -79,7 +79,7 @@ func newRunCmd(g *globals) *cobra.Command {
 			if workdir != "" {
 				wd = workdir
 			}
-			spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
+			spec := &sandbox.Spec{Lower: layers.OverlayLowers(lower), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
 				Network: network, TmpDir: tmp}
 			spec.SeccompUnconfined = unconfined
 			if interactive {

@@ -74,6 +74,8 @@ type stepInputs struct {
 type recordStep struct {
 	stepInputs
 	Key string `json:"key"`
+	// Unfinished: the step failed or was cancelled in that build.
+	Unfinished bool `json:"unfinished,omitempty"`
 }
 
 type stageRecord struct {
@@ -230,8 +232,17 @@ func (e *Executor) saveRecord(st *stageState) {
 	if st == nil || len(st.record) == 0 {
 		return
 	}
+	steps := st.record
+	if st.pending != nil { // the step that failed or was cancelled
+		steps = append(slices.Clone(steps), recordStep{stepInputs: *st.pending.in, Key: st.pending.key, Unfinished: true})
+	}
+	if st.last != nil && len(steps) < len(st.stage.Steps) && len(steps) < len(st.last.Steps) {
+		// The stage stopped early: for the steps it did not reach, the
+		// last build that ran them stays the reference.
+		steps = append(steps, st.last.Steps[len(steps):]...)
+	}
 	df, name := e.stageID(st.stage)
-	r := stageRecord{Dockerfile: df, Stage: name, Steps: st.record, Time: time.Now().UTC()}
+	r := stageRecord{Dockerfile: df, Stage: name, Steps: steps, Time: time.Now().UTC()}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return
@@ -439,6 +450,9 @@ func (e *Executor) reason(st *stageState, in *stepInputs) string {
 	}
 	if prev.Parent != in.Parent {
 		return "an earlier step was rebuilt"
+	}
+	if prev.Key == in.key() && prev.Unfinished {
+		return "the last build did not finish this step (it failed or was cancelled)"
 	}
 	if prev.Key == in.key() {
 		return "not in cache any more (pruned, or its layer was removed)"

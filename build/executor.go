@@ -381,7 +381,7 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 	raw.SkipProcessQuotes = true
 	expandWith := func(lex *shell.Lex) func(string) (string, error) {
 		return func(word string) (string, error) {
-			return e.expandWord(lex, word, env, c)
+			return e.expandWord(lex, word, env, st, c)
 		}
 	}
 	// ARG values are expanded by the ARG step itself (once), as BuildKit does.
@@ -400,13 +400,17 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 	return nil
 }
 
-func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, c instructions.Command) (string, error) {
+func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, st *stageState, c instructions.Command) (string, error) {
 	res, err := lex.ProcessWordWithMatches(word, env)
 	if err != nil {
 		return "", err
 	}
 	for name := range res.Unmatched {
 		if _, ok := env[name]; ok {
+			continue
+		}
+		// BuildKit: an ARG of the stage is declared even with no value.
+		if slices.ContainsFunc(st.args, func(a instructions.KeyValuePairOptional) bool { return a.Key == name }) {
 			continue
 		}
 		if e.declaredAnywhere(name) {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
@@ -27,9 +29,50 @@ type LineError struct {
 
 func (e *LineError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+		return printable(fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err))
 	}
-	return fmt.Sprintf("%s: %v", e.File, e.Err)
+	return printable(fmt.Sprintf("%s: %v", e.File, e.Err))
+}
+
+// printable escapes control characters and invalid UTF-8 (a binary file
+// given as the Dockerfile) so an error cannot garble the terminal.
+func printable(s string) string {
+	ok := utf8.ValidString(s)
+	for _, r := range s {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r != '\n' && r != '\t' && unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+// longLineError names the first line longer than the parser's limit.
+func longLineError(file string, src []byte) error {
+	const limit = 65535
+	for i, l := range strings.Split(string(src), "\n") {
+		if len(l) > limit {
+			return &LineError{File: file, Line: i + 1, Err: fmt.Errorf("this line is %d bytes long, and a Dockerfile line can have at most %d: split it with \\ at the ends of lines, or put the text in a file of the context and COPY it", len(l), limit)}
+		}
+	}
+	return &LineError{File: file, Err: fmt.Errorf("a line is longer than %d bytes: split it with \\ at the ends of lines", limit)}
 }
 
 func (e *LineError) Unwrap() error { return e.Err }
@@ -340,6 +383,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	res, err := parser.Parse(bytes.NewReader(src))
 	if err != nil {
 		line := ErrorLine(err)
+		if strings.Contains(err.Error(), "greater than max allowed size") {
+			return p, longLineError(file, src)
+		}
 		return p, &LineError{File: file, Line: line, Err: hintFor(instructionAt(src, line), friendlyParseError(unwrapLoc(err)))}
 	}
 	p.Escape = res.EscapeToken
@@ -573,6 +619,17 @@ var instructionForms = map[string]string{
 	"ARG":  "ARG NAME[=default]",
 	"FROM": "FROM [--platform=OS/ARCH] IMAGE [AS NAME]",
 	"RUN":  "RUN [--mount=...] [--network=default|none|host] COMMAND",
+
+	// instructions whose parse errors say only "requires N arguments"
+	"USER":        "USER NAME[:GROUP] (or UID[:GID])",
+	"WORKDIR":     "WORKDIR /PATH",
+	"HEALTHCHECK": "HEALTHCHECK [--interval=30s] [--timeout=30s] [--start-period=0s] [--start-interval=5s] [--retries=3] CMD COMMAND (or HEALTHCHECK NONE)",
+	"STOPSIGNAL":  "STOPSIGNAL SIGNAL (a name like SIGTERM or a number)",
+	"EXPOSE":      "EXPOSE PORT[/tcp|/udp]...",
+	"LABEL":       "LABEL KEY=value [KEY=value...]",
+	"SHELL":       `SHELL ["EXECUTABLE", "PARAM"...]`,
+	"VOLUME":      "VOLUME /PATH... (or VOLUME [\"/PATH\"...])",
+	"ONBUILD":     "ONBUILD INSTRUCTION ARGUMENTS",
 }
 
 // hintFor adds the instruction's correct form to an instruction error.
@@ -582,14 +639,17 @@ func hintFor(inst string, err error) error {
 		return err
 	}
 	var ue *instructions.UnknownInstructionError
-	if errors.As(err, &ue) {
-		return err
+	if errors.As(err, &ue) || strings.Contains(err.Error(), "no build stage in current context") {
+		return err // not about the form of the instruction
 	}
 	return fmt.Errorf("%w: write %s", err, form)
 }
 
 func friendlyParseError(err error) error {
 	var ue *instructions.UnknownInstructionError
+	if errors.As(err, &ue) && printable(ue.Instruction) != ue.Instruction {
+		return fmt.Errorf("%w: this is not a text file, so not a Dockerfile; give the Dockerfile with -f FILE", err)
+	}
 	if errors.As(err, &ue) {
 		return fmt.Errorf("%w (instructions are: ADD, ARG, CMD, COPY, ENTRYPOINT, ENV, EXPOSE, FROM, HEALTHCHECK, LABEL, MAINTAINER, ONBUILD, RUN, SHELL, STOPSIGNAL, USER, VOLUME, WORKDIR)", err)
 	}

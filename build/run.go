@@ -67,7 +67,7 @@ type sandboxRunner struct{}
 
 func (sandboxRunner) Run(ctx context.Context, r *RunRequest) (int, error) {
 	return sandbox.Run(ctx, &sandbox.Spec{
-		Lower: r.Lower, Upper: r.Upper, Work: r.Work, Args: r.Args, Env: r.Env, Dir: r.Dir, User: r.User,
+		Lower: layers.OverlayLowers(r.Lower), Upper: r.Upper, Work: r.Work, Args: r.Args, Env: r.Env, Dir: r.Dir, User: r.User,
 		Network: r.Network, Mounts: r.Mounts, Memory: r.Memory, PidsLimit: r.PidsLimit, ID: r.Container, TmpDir: r.TmpDir,
 	}, r.Stdout, r.Stderr)
 }
@@ -365,7 +365,7 @@ func (e *Executor) runMounts(ctx context.Context, st *stageState, step int, c *i
 				}
 				// A read-only view of the stage's layers; rw gives a
 				// writable throwaway copy (BuildKit).
-				out = append(out, sandbox.Mount{Type: "overlay", Lower: src.view.Lowers, Source: p, Target: target, ReadOnly: m.ReadOnly})
+				out = append(out, sandbox.Mount{Type: "overlay", Lower: layers.OverlayLowers(src.view.Lowers), Source: p, Target: target, ReadOnly: m.ReadOnly})
 				continue
 			}
 			cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, nil)

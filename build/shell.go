@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -142,7 +144,7 @@ func (c *ShellCmd) Run() error {
 		}
 	}
 	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
-	spec := &sandbox.Spec{Lower: c.lowers, Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
+	spec := &sandbox.Spec{Lower: layers.OverlayLowers(c.lowers), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
 		Network: "host", TmpDir: tmp, Stdin: c.stdin,
 		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
 	if c.stdinIsTerminal() {
@@ -151,7 +153,13 @@ func (c *ShellCmd) Run() error {
 			spec.Prefill = c.opt.Failed
 		}
 	}
-	code, err := sandbox.Run(context.Background(), spec, c.stdout, c.stderr)
+	// A hangup (the terminal closed) or a kill of strata ends the shell:
+	// its own pty shields it from both, and strata would wait for it
+	// forever holding the store. The signal reaches strata's other
+	// handlers too, so it then exits and cleans up.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	code, err := sandbox.Run(ctx, spec, c.stdout, c.stderr)
 	c.ExitCode = code
 	var ee *sandbox.ExecError
 	if errors.As(err, &ee) {
@@ -245,8 +253,13 @@ func (c *ShellCmd) Keep() (*Snapshot, string, error) {
 	}
 	cfg := c.snap.Config.DeepCopy()
 	if c.opt.Partial && c.snap.UpperDir != "" {
-		// The failed step's partial change comes first.
-		ppl, err := diffLayer(c.snap.UpperDir, c.lowers[1:], c.tmp, layers.DiffOptions{})
+		// The failed step's partial change comes first. Its tar goes in a
+		// folder of its own: c.tmp/layer.tar is the shell's.
+		pdir := filepath.Join(c.tmp, "partial")
+		if err := os.Mkdir(pdir, 0o755); err != nil {
+			return nil, "", fmt.Errorf("keep: %w", err)
+		}
+		ppl, err := diffLayer(c.snap.UpperDir, c.lowers[1:], pdir, layers.DiffOptions{})
 		if err == nil && len(ppl.Changes) > 0 {
 			m, err := c.b.Store.CommitLayer(ppl)
 			if err != nil {
@@ -307,7 +320,7 @@ func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(str
 	}
 	so := &funcWriter{fn: func(l string) { out("stdout", l) }}
 	se := &funcWriter{fn: func(l string) { out("stderr", l) }}
-	spec := &sandbox.Spec{Lower: lower, Upper: upper, Work: work, Args: argv, Env: cfg.Config.Env, Dir: cfg.Config.WorkingDir,
+	spec := &sandbox.Spec{Lower: layers.OverlayLowers(lower), Upper: upper, Work: work, Args: argv, Env: cfg.Config.Env, Dir: cfg.Config.WorkingDir,
 		User: cfg.Config.User, Network: "host", TmpDir: tmp}
 	code, err := sandbox.Run(ctx, spec, so, se)
 	so.flush()

@@ -12,12 +12,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	gname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -476,6 +478,9 @@ func (s *Store) Layers() ([]LayerMeta, error) {
 // renames it into place: readers see the old file or the whole new one,
 // never half of it; on error nothing is left.
 func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory: give a file path, not a folder", path)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
@@ -493,7 +498,11 @@ func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
 		os.Remove(f.Name())
 		return err
 	}
-	return os.Rename(f.Name(), path)
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }
 
 // atomicWrite writes a file via a temp file and rename.
@@ -576,11 +585,27 @@ func NormalizeName(name string) (string, error) {
 		return "", fmt.Errorf("invalid image name %q", name)
 	}
 	if strings.Contains(name, "@") {
+		if _, err := gname.NewDigest(name, gname.WeakValidation); err != nil {
+			return "", fmt.Errorf("invalid image name %q: %v (want [HOST[:PORT]/]NAME[:TAG] or NAME@sha256:DIGEST)", name, err)
+		}
 		return name, nil
 	}
+	orig := name
 	last := name[strings.LastIndex(name, "/")+1:]
 	if !strings.Contains(last, ":") {
 		name += ":latest"
+	}
+	_, err := gname.NewTag(name, gname.WeakValidation)
+	if err == nil && slices.Contains(strings.Split(name, "/"), "") {
+		err = errors.New("a path component is empty")
+	}
+	if host, _, ok := strings.Cut(name, "/"); err == nil && ok {
+		if i := strings.LastIndex(host, ":"); i >= 0 && !strings.HasSuffix(host, "]") && (i == 0 || !isDigits(host[i+1:])) {
+			err = fmt.Errorf("registry %q: the port after : must be a number", host)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("invalid image name %q: %v (want [HOST[:PORT]/]NAME[:TAG], the name in lowercase)", orig, err)
 	}
 	return name, nil
 }
@@ -642,6 +667,15 @@ func (s *Store) LookupImage(ref string) (ImageRecord, bool, error) {
 	return found, ok, err
 }
 
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func isHex(s string) bool {
 	for _, c := range s {
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
@@ -664,6 +698,8 @@ func (s *Store) Untag(refs ...string) ([]string, error) {
 				if _, hit := idx[n]; hit {
 					match = append(match, n)
 				}
+			} else if _, hit := idx[ref]; hit {
+				match = append(match, ref) // a name stored before names were checked
 			}
 			if len(match) == 0 {
 				id := strings.TrimPrefix(ref, "sha256:")

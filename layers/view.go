@@ -283,3 +283,19 @@ func (v *View) walk(e *Entry, fn func(e *Entry) error) error {
 	}
 	return nil
 }
+
+// OverlayLowers is a lowerdir= list (top first) with each dir once, as
+// overlayfs requires (a dir named twice fails with ELOOP). Two steps that
+// made the same layer put it twice in a chain; the topmost copy decides
+// every path it holds, so dropping the lower copies changes nothing.
+func OverlayLowers(lowers []string) []string {
+	seen := make(map[string]bool, len(lowers))
+	out := make([]string, 0, len(lowers))
+	for _, l := range lowers {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}

@@ -124,6 +124,10 @@ func (m *Model) runImage() tea.Cmd {
 	m.steps.Select(idx)
 	m.setStatus(statusInfo, "running "+execForm(argv)+"…")
 	cmds := []tea.Cmd{waitRun(ch), m.sync(), m.setTab(tabLog)}
+	if !m.spinning { // the build's spinner has stopped: the run row needs it
+		m.spinning = true
+		cmds = append(cmds, m.spin.Tick)
+	}
 	m.logs.follow = true
 	return tea.Batch(cmds...)
 }

@@ -256,7 +256,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.spin, cmd = m.spin.Update(msg)
 		m.c.spin = spinFrames[frameOf(m.spin)]
-		if m.b.finished() {
+		if m.b.finished() && (m.run == nil || m.run.done) {
 			m.spinning = false
 			return m, nil
 		}
