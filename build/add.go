@@ -137,7 +137,7 @@ func (c *copier) fetchURL(u *url.URL, rdest string, destIsDir bool, checksum str
 	}
 	mode := fs.FileMode(0o600)
 	if c.chmod != nil {
-		mode = *c.chmod
+		mode = c.chmod(mode)
 	}
 	if err := os.Chmod(h, mode); err != nil {
 		return err

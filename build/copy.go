@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	symmode "github.com/tonistiigi/dchapes-mode"
+
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
@@ -73,23 +75,37 @@ func (sp *copySpec) historyText() string {
 	return b.String()
 }
 
-// parseChmod accepts octal modes (as BuildKit's --chmod does).
-func parseChmod(s string) (fs.FileMode, error) {
+// chmodFunc is a --chmod: the mode a copied entry gets from its own.
+type chmodFunc func(fs.FileMode) fs.FileMode
+
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// parseChmod reads --chmod as BuildKit does: an octal mode (0 to 07777),
+// or a symbolic one (u+x, go-w, a=rX, ...) applied to each entry's own
+// mode, X adding execute to directories and to what is executable.
+func parseChmod(s string) (chmodFunc, error) {
 	n, err := strconv.ParseUint(s, 8, 32)
-	if err != nil || n > 0o7777 {
-		return 0, fmt.Errorf("--chmod=%s: want an octal mode such as 755 or 0644", s)
+	if err == nil {
+		if n > 0o7777 {
+			return nil, fmt.Errorf("--chmod=%s: an octal mode is at most 7777; want e.g. 755, 0644 or a symbolic mode such as u+x", s)
+		}
+		m := fs.FileMode(n & 0o777)
+		if n&0o4000 != 0 {
+			m |= fs.ModeSetuid
+		}
+		if n&0o2000 != 0 {
+			m |= fs.ModeSetgid
+		}
+		if n&0o1000 != 0 {
+			m |= fs.ModeSticky
+		}
+		return func(fs.FileMode) fs.FileMode { return m }, nil
 	}
-	m := fs.FileMode(n & 0o777)
-	if n&0o4000 != 0 {
-		m |= fs.ModeSetuid
+	set, err := symmode.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("--chmod=%s: want an octal mode such as 755 or 0644, or a symbolic one such as u+x or go-w,a+rX", s)
 	}
-	if n&0o2000 != 0 {
-		m |= fs.ModeSetgid
-	}
-	if n&0o1000 != 0 {
-		m |= fs.ModeSticky
-	}
-	return m, nil
+	return func(m fs.FileMode) fs.FileMode { return set.Apply(m) & permBits }, nil
 }
 
 func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time.Time, sp *copySpec) error {
@@ -99,13 +115,13 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 	if sp.link && sp.chown != "" && chownByName(sp.chown) {
 		return fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", sp.chown)
 	}
-	var chmod *fs.FileMode
+	var chmod chmodFunc
 	if sp.chmod != "" {
-		m, err := parseChmod(sp.chmod)
+		f, err := parseChmod(sp.chmod)
 		if err != nil {
 			return err
 		}
-		chmod = &m
+		chmod = f
 	}
 	view := st.view(e.Store)
 	uid, gid := -1, -1
@@ -287,7 +303,7 @@ func isURL(s string) bool {
 type copier struct {
 	s         *stager
 	uid, gid  int // -1: keep (from image) or 0 (from context)
-	chmod     *fs.FileMode
+	chmod     chmodFunc
 	keepOwner bool
 	ctx       context.Context
 	buf       []byte
@@ -307,9 +323,9 @@ func (c *copier) owner(info fs.FileInfo) (int, int) {
 
 func (c *copier) mode(info fs.FileInfo) fs.FileMode {
 	if c.chmod != nil {
-		return *c.chmod
+		return c.chmod(info.Mode())
 	}
-	return info.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return info.Mode() & permBits
 }
 
 // prepare makes room for target: existing scratch entries are replaced; a
@@ -472,7 +488,7 @@ func (c *copier) writeFile(target string, data []byte, mode fs.FileMode) error {
 		return err
 	}
 	if c.chmod != nil {
-		mode = *c.chmod
+		mode = c.chmod(mode)
 	}
 	return os.Chmod(h, mode)
 }

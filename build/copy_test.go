@@ -236,6 +236,20 @@ func TestCopyFlags(t *testing.T) {
 			}
 		}
 	})
+	t.Run("--chmod symbolic applies to each entry's own mode", func(t *testing.T) {
+		// Context files are 0644: u+x,go-r makes 0700; a+X adds x only
+		// to directories (and already executable files).
+		r := build(t, store, "FROM scratch\nCOPY --chmod=u+x,go-r a /sym\nCOPY --chmod=a+X x /X/\n", ctx, Options{}).mustOK(t)
+		if c := r.change(t, 1, "/sym"); c.Mode.Perm() != 0o700 {
+			t.Errorf("/sym mode %v, want 0700", c.Mode)
+		}
+		if c := r.change(t, 2, "/X/a"); c.Mode.Perm() != 0o644 {
+			t.Errorf("/X/a mode %v, want 0644 (X adds nothing to a plain file)", c.Mode)
+		}
+		if c := r.change(t, 2, "/X/sub"); !c.Mode.IsDir() || c.Mode.Perm() != 0o755 {
+			t.Errorf("/X/sub mode %v, want a 0755 directory", c.Mode)
+		}
+	})
 	t.Run("--chmod with setuid", func(t *testing.T) {
 		r := build(t, store, "FROM scratch\nCOPY --chmod=4755 a /s\n", ctx, Options{}).mustOK(t)
 		if c := r.change(t, 1, "/s"); c.Mode&fs.ModeSetuid == 0 || c.Mode.Perm() != 0o755 {
