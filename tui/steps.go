@@ -7,6 +7,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/strata-build/strata/build"
 )
 
@@ -344,6 +345,15 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 	}
 	if r.status == statusFailed && r.exitCode != 0 {
 		parts = append(parts, "exit "+itoa(r.exitCode))
+	}
+	// Fixed-width columns (time or CACHED, size or meta, files), right
+	// aligned, so the figures line up from row to row.
+	for i, w := range []int{6, 8, 9} {
+		if i < len(parts) {
+			if pad := w - ansi.StringWidth(parts[i]); pad > 0 {
+				parts[i] = strings.Repeat(" ", pad) + parts[i]
+			}
+		}
 	}
 	return strings.Join(parts, "  ")
 }
