@@ -275,3 +275,43 @@ func lastLine(scr string) string {
 	}
 	return ""
 }
+
+// TestDebugRunStopQA: x on an image whose command never ends (a server),
+// then x again, stops it and the TUI stays; its process is gone. Before,
+// only quitting strata stopped it.
+func TestDebugRunStopQA(t *testing.T) {
+	root, ctx := debugSetup(t, `FROM dbg-base:1
+CMD ["sh", "-c", "while true; do echo qa-forever-tick; sleep 1; done"]
+`)
+	s, exitFile := startTUI(t, 100, 30, "--root", root, ctx)
+	s.waitFor("build complete", 60*time.Second)
+	s.keys("x")
+	s.waitForLine("2 qa-forever-tick", 30*time.Second)
+	s.keys("x")
+	s.waitFor("the image's command was stopped", 20*time.Second)
+	if pids := processesWith(t, "qa-forever-tick"); len(pids) > 0 {
+		t.Errorf("the stopped command still runs: %v", pids)
+	}
+	s.keys("q")
+	if code := waitExit(t, s, exitFile); code != "0" {
+		t.Errorf("strata exited %s", code)
+	}
+	nothingLeft(t, root)
+}
+
+// processesWith lists the processes whose command line contains s.
+func processesWith(t *testing.T, s string) []string {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}

@@ -94,14 +94,14 @@ func (c *Control) wait(ctx context.Context, info StepInfo, emit func(Event)) err
 		return ctx.Err()
 	}
 	c.mu.Lock()
-	why := ""
+	why, line := "", info.StartLine
 	switch {
 	case c.pauseNext:
 		why = "step"
 	default:
 		for l := info.StartLine; l <= max(info.EndLine, info.StartLine); l++ {
 			if c.breaks[l] {
-				why = "breakpoint"
+				why, line = "breakpoint", l // (the line the user marked)
 				break
 			}
 		}
@@ -115,7 +115,7 @@ func (c *Control) wait(ctx context.Context, info StepInfo, emit func(Event)) err
 	ch := make(chan struct{})
 	c.resume = ch
 	c.mu.Unlock()
-	emit(Paused{eventBase: stamp(), Step: info.Index, Line: info.StartLine, Why: why})
+	emit(Paused{eventBase: stamp(), Step: info.Index, Line: line, Why: why})
 	select {
 	case <-ch:
 		emit(Resumed{eventBase: stamp(), Step: info.Index})

@@ -106,3 +106,17 @@ func TestControlCancelWhilePaused(t *testing.T) {
 		t.Errorf("stops %v after %v", stops, time.Since(start))
 	}
 }
+
+// TestControlBreakOnContinuationLineQA: a breakpoint on the second line of
+// an instruction stops before its step, and the pause names that line
+// (it named the instruction's first line, where no ● is).
+func TestControlBreakOnContinuationLineQA(t *testing.T) {
+	c := NewControl(false, []int{3})
+	stops, err := runControlled(t, context.Background(), "FROM scratch\nENV A=1 \\\n  B=2\nCMD [\"x\"]\n", c, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(stops, " "); got != "3:breakpoint" {
+		t.Errorf("stops %q, want 3:breakpoint", got)
+	}
+}

@@ -39,12 +39,15 @@ type (
 		err error
 		on  int    // the row the shell's snapshot belongs to
 		why string // what the shell opened on
+		// build is the build (buildState.builds) the row belongs to
+		build int
 	}
 	// shellChangesMsg: what the shell changed, read after it exited.
 	shellChangesMsg struct {
 		sh      build.DebugShell
 		on      int
 		why     string
+		build   int
 		changes []layers.Change
 		cmds    []string
 		runLine string
@@ -72,6 +75,7 @@ type keepPrompt struct {
 	files   int
 	cmds    []string
 	runLine string
+	build   int // the build the shell's row belongs to
 }
 
 // toggleBreak sets or clears a breakpoint: on the Dockerfile line under
@@ -82,27 +86,45 @@ func (m *Model) toggleBreak() {
 		m.setStatus(statusErr, "breakpoints need a build: there is none here")
 		return
 	}
-	line := 0
+	var r *stepRec
 	if m.focus == paneDockerfile {
-		line = m.df.cursor + 1
-		if m.b.stepAtLine(line) < 0 {
+		line := m.df.cursor + 1
+		if r = m.b.planStep(m.b.stepAtLine(line)); r == nil {
 			m.setStatus(statusErr, "line "+itoa(line)+" is not part of an instruction: no step stops there; put the breakpoint on a step's line")
 			return
 		}
-	} else if r := m.b.planStep(m.sel); r != nil {
-		line = r.info.StartLine
+	} else if r = m.b.step(m.sel); r != nil && r.kind == recShell {
+		r = m.b.planStep(r.owner) // a kept shell: the step it was kept on
 	}
-	if line <= 0 {
+	if r == nil || r.kind != recStep || r.info.StartLine <= 0 {
 		m.setStatus(statusErr, "no step selected to put a breakpoint on")
 		return
 	}
-	on := m.opt.Control.ToggleBreak(line)
-	m.syncBreaks()
-	if on {
-		m.setStatus(statusInfo, "breakpoint on line "+itoa(line)+": the build stops before the step there")
-	} else {
-		m.setStatus(statusInfo, "breakpoint on line "+itoa(line)+" removed")
+	// A step stops on a breakpoint on any line of its instruction
+	// (--break may name a continuation line): b clears them all, or sets
+	// one on the instruction's first line.
+	var set []int
+	for l := r.info.StartLine; l <= lastLineOf(r); l++ {
+		if m.b.breaks[l] {
+			set = append(set, l)
+		}
 	}
+	if len(set) == 0 {
+		line := r.info.StartLine
+		if !m.opt.Control.ToggleBreak(line) {
+			m.opt.Control.ToggleBreak(line) // (it was set meanwhile: keep it set)
+		}
+		m.syncBreaks()
+		m.setStatus(statusInfo, "breakpoint on line "+itoa(line)+": the build stops before the step there")
+		return
+	}
+	for _, l := range set {
+		if m.opt.Control.ToggleBreak(l) {
+			m.opt.Control.ToggleBreak(l)
+		}
+	}
+	m.syncBreaks()
+	m.setStatus(statusInfo, "breakpoint on line "+itoa(set[0])+" removed")
 }
 
 // syncBreaks mirrors the Control's breakpoints for the gutter.
@@ -248,7 +270,13 @@ func (m *Model) openShell(partial bool) tea.Cmd {
 		return nil
 	}
 	m.setStatus(statusInfo, "shell on "+why)
-	return tea.Exec(sh, func(err error) tea.Msg { return shellDoneMsg{sh: sh, err: err, on: on, why: why} })
+	return tea.Exec(sh, m.shellExit(sh, on, why))
+}
+
+// shellExit is what a shell opened now on row on says when it exits.
+func (m *Model) shellExit(sh build.DebugShell, on int, why string) tea.ExecCallback {
+	n := m.b.builds
+	return func(err error) tea.Msg { return shellDoneMsg{sh: sh, err: err, on: on, why: why, build: n} }
 }
 
 // shellDone reads what the shell changed, in a Cmd.
@@ -260,7 +288,7 @@ func (m *Model) shellDone(msg shellDoneMsg) tea.Cmd {
 	sh := msg.sh
 	return func() tea.Msg {
 		ch, err := sh.Changes()
-		return shellChangesMsg{sh: sh, on: msg.on, why: msg.why, changes: ch, cmds: sh.Commands(), runLine: sh.RunLine(), err: err}
+		return shellChangesMsg{sh: sh, on: msg.on, why: msg.why, build: msg.build, changes: ch, cmds: sh.Commands(), runLine: sh.RunLine(), err: err}
 	}
 }
 
@@ -280,9 +308,14 @@ func (m *Model) shellChanges(msg shellChangesMsg) tea.Cmd {
 	case len(msg.changes) == 0:
 		m.setStatus(statusInfo, "shell closed: it changed no file, nothing to keep")
 		return discardShell(msg.sh, false)
+	case msg.build != m.b.builds:
+		// its row now is another build's step, with other files: the
+		// change cannot be kept under it
+		m.setStatus(statusErr, "a rebuild ran while the shell was open: its changes, made on the previous build's snapshot, are not kept"+runLineNote(msg.runLine))
+		return discardShell(msg.sh, false)
 	}
 	m.ask = &keepPrompt{sh: msg.sh, on: msg.on, why: msg.why, stats: layers.Stats(msg.changes), files: len(msg.changes),
-		cmds: msg.cmds, runLine: msg.runLine}
+		cmds: msg.cmds, runLine: msg.runLine, build: msg.build}
 	return nil
 }
 
@@ -292,6 +325,10 @@ func (m *Model) askKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch msg.String() {
 	case "y", "Y":
 		m.ask = nil
+		if a.build != m.b.builds { // a rebuild began while asking
+			m.setStatus(statusErr, "a rebuild ran while the shell was open: its changes, made on the previous build's snapshot, are not kept"+runLineNote(a.runLine))
+			return discardShell(a.sh, false)
+		}
 		m.setStatus(statusInfo, "keeping the shell's change as a snapshot…")
 		return func() tea.Msg {
 			snap, line, err := a.sh.Keep()
@@ -337,7 +374,12 @@ func (m *Model) shellKept(msg shellKeptMsg) tea.Cmd {
 		return nil
 	}
 	rec := stepRec{kind: recShell, owner: msg.on, info: owner.info, status: statusBuilt, snap: msg.snap,
-		runLine: msg.runLine, note: msg.why}
+		runLine: msg.runLine, note: msg.why, seq: 1}
+	for _, e := range m.b.extras {
+		if e.kind == recShell && e.owner == msg.on {
+			rec.seq = max(rec.seq, e.seq+1)
+		}
+	}
 	if msg.snap != nil {
 		rec.stats = layers.Stats(msg.snap.Changes)
 		rec.files = len(msg.snap.Changes)

@@ -179,6 +179,9 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string, b
 		}
 		return rows
 	}
+	if ch.Kind == layers.Deleted && ch.Type != layers.TypeRegular && ch.Type != 0 {
+		return "deleted", info("deleted in this " + unit + " (it was a " + ch.Type.String() + ").")
+	}
 	switch ch.Type {
 	case layers.TypeDir:
 		return "directory", info("a directory: open it in the Files tab.")
@@ -206,7 +209,7 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string, b
 		if isBinary(old) {
 			return "deleted", append(info("deleted in this "+unit+"; it was:"), hexSummary(old, ch.Size)...)
 		}
-		return "deleted", diffRows(nil, old, ch.Size)
+		return "deleted", diffRows(old, nil, 0) // every old line removed
 	case layers.Modified:
 		cur, err := be.ReadFile(snap, ch.Path, fileReadMax)
 		if err != nil {

@@ -547,7 +547,7 @@ func (m FilesModel) row(n int32, cur, wide bool) string {
 	}
 	plain := b.String()
 	tail := ""
-	if nd.ch.Type == layers.TypeSymlink || nd.ch.Type == layers.TypeHardlink {
+	if (nd.ch.Type == layers.TypeSymlink || nd.ch.Type == layers.TypeHardlink) && nd.ch.Linkname != "" {
 		tail = " → " + nd.ch.Linkname
 	}
 	if nd.ch.Opaque {

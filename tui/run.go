@@ -16,6 +16,8 @@ type imageRun struct {
 	cancel context.CancelFunc
 	ch     chan runEvent
 	done   bool
+	// stopped: the user stopped it (x again)
+	stopped bool
 }
 
 // runEvent is one line of the run's output, or its end.
@@ -76,7 +78,10 @@ func (m *Model) runImage() tea.Cmd {
 		m.setStatus(statusErr, "running the image is not available here")
 		return nil
 	case m.run != nil && !m.run.done:
-		m.setStatus(statusInfo, "the image is running already: its output is in the run row's log")
+		// x again stops it (a server never ends on its own)
+		m.run.stopped = true
+		m.run.cancel()
+		m.setStatus(statusInfo, "stopping the image's command…")
 		return nil
 	case m.b.done == nil:
 		m.setStatus(statusErr, "x runs the image once the build has finished")
@@ -116,13 +121,18 @@ func (m *Model) runImage() tea.Cmd {
 			case <-ctx.Done():
 			}
 		})
-		select { // after a cancel (quit) nobody waits for the end
-		case ch <- runEvent{end: true, code: code, err: err}:
-		case <-ctx.Done():
+		end := runEvent{end: true, code: code, err: err}
+		select {
+		case ch <- end: // (room in the buffer: also after x stopped it)
+		default:
+			select { // after a cancel (quit) nobody waits for the end
+			case ch <- end:
+			case <-ctx.Done():
+			}
 		}
 	}()
 	m.steps.Select(idx)
-	m.setStatus(statusInfo, "running "+execForm(argv)+"…")
+	m.setStatus(statusInfo, "running "+execForm(argv)+"… (x stops it)")
 	cmds := []tea.Cmd{waitRun(ch), m.sync(), m.setTab(tabLog)}
 	if !m.spinning { // the build's spinner has stopped: the run row needs it
 		m.spinning = true
@@ -151,6 +161,10 @@ func (m *Model) onRun(msg runMsg) tea.Cmd {
 		r.duration = m.c.now().Sub(r.started)
 		r.exitCode = ev.code
 		switch {
+		case m.run.stopped:
+			r.status = statusBuilt
+			r.addLog("stopped (x)")
+			m.setStatus(statusInfo, "the image's command was stopped; x runs it again")
 		case ev.err != nil:
 			r.status, r.err = statusFailed, sanitize(ev.err.Error())
 			r.addLog("error: " + r.err)
@@ -172,6 +186,10 @@ func (m *Model) onRun(msg runMsg) tea.Cmd {
 	if len(msg.evs) == 0 { // the channel closed
 		m.run.done = true
 		m.run.cancel()
+		if r != nil && r.status == statusRunning { // its end was dropped
+			r.status = statusBuilt
+			r.duration = m.c.now().Sub(r.started)
+		}
 	}
 	if m.run.done {
 		if m.quitting && m.b.finished() {

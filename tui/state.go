@@ -51,8 +51,9 @@ type stepRec struct {
 	// kind says what the row is: a plan step, a debug shell's change kept
 	// as a snapshot, or the run of the final image (x).
 	kind recKind
-	// owner is the plan step a kept shell snapshot sits under.
-	owner int
+	// owner is the plan step a kept shell snapshot sits under; seq
+	// numbers the shells kept under one step (1, 2, …).
+	owner, seq int
 	// runLine is the RUN instruction that redoes a kept shell's change;
 	// note says what state the shell opened on.
 	runLine, note string
@@ -117,6 +118,9 @@ func (r *stepRec) label() string {
 	num := "[" + itoa(r.info.Number) + "/" + itoa(r.info.StageSteps) + "]"
 	switch r.kind {
 	case recShell:
+		if r.seq > 1 { // the second shell kept under one step
+			return num + "+ shell " + itoa(r.seq)
+		}
 		return num + "+ shell"
 	case recRun:
 		return "run " + oneLine(r.info.Text)

@@ -188,11 +188,13 @@ type Model struct {
 	// inspectShown is set once the panes were told they show an image
 	inspectShown bool
 
-	focus    pane
-	tab      tab
-	sel      int
-	w, h     int
-	rects    [paneCount]rect
+	focus pane
+	tab   tab
+	sel   int
+	w, h  int
+	rects [paneCount]rect
+	// laidRows is how many rows under the panes the layout left
+	laidRows int
 	quitting bool
 	spinning bool
 }
@@ -312,7 +314,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case savedMsg:
 		cmds = append(cmds, m.onSaved(msg))
 	}
-	if m.help.ShowAll { // the full help's height follows the focused pane
+	// the rows under the panes follow the focused pane's help, the
+	// status and the prompt: the panes give way to them
+	if m.helpRows() != m.laidRows {
 		m.layout()
 	}
 	return m, tea.Batch(cmds...)
@@ -853,7 +857,10 @@ func (m *Model) helpKeys() help.KeyMap {
 	global.Compare.SetEnabled(hasSnap && m.mark != nil && m.mark.snap != r.snap)
 	p := m.b.prevStep(m.sel)
 	global.ComparePrev.SetEnabled(hasSnap && p != nil && p.snap != nil)
-	global.Run.SetEnabled(m.opt.Backend != nil && !m.b.inspecting() && m.b.finalConfig() != nil && (m.run == nil || m.run.done))
+	global.Run.SetEnabled(m.opt.Backend != nil && !m.b.inspecting() && m.b.finalConfig() != nil)
+	if m.run != nil && !m.run.done {
+		global.Run.SetHelp("x", "stop run")
+	}
 	if m.ask != nil {
 		return helpKeys{pane: askKeys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
 	}
@@ -917,10 +924,10 @@ func (h helpKeys) FullHelp() [][]key.Binding {
 }
 
 func (m *Model) helpRows() int {
-	if !m.help.ShowAll {
-		return 1
+	if !m.help.ShowAll { // (without drawing the help)
+		return min(max(1, len(m.bannerLines())), max(1, m.h-MinHeight+1))
 	}
-	return min(len(m.helpLines()), max(1, m.h-MinHeight+1))
+	return len(m.bottomLines())
 }
 
 // helpLines is the help bar (one line, or the full help with ?).
@@ -928,10 +935,52 @@ func (m *Model) helpLines() []string {
 	return strings.Split(m.help.View(m.helpKeys()), "\n")
 }
 
+// maxStatusRows is how many rows a long status may wrap onto.
+const maxStatusRows = 3
+
+// bannerLines is what stands above the help: the keep prompt, a status
+// (wrapped, so advice at its end is not cut off) or the pause banner.
+func (m *Model) bannerLines() []string {
+	switch {
+	case m.ask != nil:
+		return []string{m.askLine()}
+	case m.status != "":
+		lines := wrap(m.status, m.w, "  ")
+		if len(lines) > maxStatusRows {
+			lines = lines[:maxStatusRows]
+			lines[maxStatusRows-1] += "…"
+		}
+		for i := range lines {
+			lines[i] = statusLine(&m.c.st, m.statusKind, lines[i], m.w)
+		}
+		return lines
+	case m.b.paused != nil:
+		return []string{m.pauseBanner()}
+	}
+	return nil
+}
+
+// bottomLines are the rows under the panes: the banner, then the help
+// (one line, or all of it with ?) when there is room; at least one row.
+func (m *Model) bottomLines() []string {
+	room := max(1, m.h-MinHeight+1)
+	out := m.bannerLines()
+	if len(out) == 0 || m.help.ShowAll {
+		for _, l := range m.helpLines() {
+			out = append(out, fit(l, m.w))
+			if !m.help.ShowAll {
+				break
+			}
+		}
+	}
+	return out[:min(len(out), room)]
+}
+
 // layout computes the pane rectangles for the terminal size.
 func (m *Model) layout() {
 	m.help.SetWidth(m.w)
-	avail := m.h - 1 - m.helpRows()
+	m.laidRows = m.helpRows()
+	avail := m.h - 1 - m.laidRows
 	topH := max(5, avail*9/20)
 	botH := avail - topH
 	dfW := m.w * 45 / 100
@@ -987,19 +1036,12 @@ func (m *Model) render() string {
 		b.WriteByte('\n')
 	}
 	b.WriteString(m.bottomBox(br))
-	hl := m.helpLines()
-	for i := 0; i < m.helpRows(); i++ {
+	bl := m.bottomLines()
+	for i := 0; i < m.laidRows; i++ {
 		b.WriteByte('\n')
-		switch {
-		case i == 0 && m.ask != nil:
-			b.WriteString(m.askLine())
-		case i == 0 && m.status != "":
-			b.WriteString(statusLine(&m.c.st, m.statusKind, m.status, m.w))
-		case i == 0 && m.b.paused != nil:
-			b.WriteString(m.pauseBanner())
-		case i < len(hl):
-			b.WriteString(fit(hl[i], m.w))
-		default:
+		if i < len(bl) {
+			b.WriteString(bl[i])
+		} else {
 			b.WriteString(strings.Repeat(" ", m.w))
 		}
 	}
