@@ -83,6 +83,9 @@ type stageRecord struct {
 	Stage      string       `json:"stage"`
 	Steps      []recordStep `json:"steps"`
 	Time       time.Time    `json:"time"`
+	// Stopped: that build ended (failed or cancelled) before the stage's
+	// end, so steps past Steps were not seen rather than absent.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // CacheDir is ROOT/cache.
@@ -242,7 +245,7 @@ func (e *Executor) saveRecord(st *stageState) {
 		steps = append(steps, st.last.Steps[len(steps):]...)
 	}
 	df, name := e.stageID(st.stage)
-	r := stageRecord{Dockerfile: df, Stage: name, Steps: steps, Time: time.Now().UTC()}
+	r := stageRecord{Dockerfile: df, Stage: name, Steps: steps, Time: time.Now().UTC(), Stopped: len(steps) < len(st.stage.Steps)}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return
@@ -416,6 +419,9 @@ func (e *Executor) reason(st *stageState, in *stepInputs) string {
 		return "first build"
 	}
 	if st.seq >= len(st.last.Steps) {
+		if st.last.Stopped {
+			return "not built before: the last build stopped before this step"
+		}
 		return "new step (the last build had " + plural(len(st.last.Steps), "step") + " in this stage)"
 	}
 	prev := st.last.Steps[st.seq]

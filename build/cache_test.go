@@ -1,12 +1,14 @@
 package build
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -272,4 +274,35 @@ func verifyStore(t *testing.T, s *layers.Store) {
 			}
 		}
 	}
+}
+
+// TestCacheReasonAfterStoppedBuild: a build cancelled before it reached a
+// step does not make that step "new" in the next build.
+func TestCacheReasonAfterStoppedBuild(t *testing.T) {
+	store := newStore(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": controlDockerfile, "a": "x"})
+	c := NewControl(false, []int{4})
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for !c.Paused() {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	p, err := NewPlan(Options{ContextDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
+	ch := make(chan Event, 16)
+	go func() {
+		for range ch {
+		}
+	}()
+	if _, err := e.Build(ctx, ch); err == nil {
+		t.Fatal("the cancelled build succeeded")
+	}
+	r := buildIn(t, store, Options{ContextDir: dir}, &fakeRunner{}).mustOK(t)
+	checkOutcomes(t, r, "cached", "cached", "cached", "built: not built before: the last build stopped before this step")
 }
