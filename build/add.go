@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -46,10 +47,26 @@ func (c *copier) tryUnpack(host, rdest string, destIsDir bool) (bool, error) {
 		u, g := c.uid, c.gid
 		opt.UID, opt.GID = &u, &g
 	}
-	if _, err := layers.ExtractWith(r, c.s.host(dir), opt); err != nil {
+	// Docker's untar skips the archive's "." entry when the destination
+	// exists (and it always does by now): the destination directory keeps
+	// its owner, mode and time, whatever the archive says about "./".
+	host = c.s.host(dir)
+	before, err := os.Lstat(host)
+	if err != nil {
 		return false, err
 	}
-	return true, nil
+	if _, err := layers.ExtractWith(r, host, opt); err != nil {
+		return false, err
+	}
+	if st, ok := before.Sys().(*syscall.Stat_t); ok {
+		if err := os.Lchown(host, int(st.Uid), int(st.Gid)); err != nil {
+			return false, err
+		}
+	}
+	if err := os.Chmod(host, before.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return false, err
+	}
+	return true, os.Chtimes(host, before.ModTime(), before.ModTime())
 }
 
 // isArchive sniffs a tar (possibly compressed) by content, as Docker does.

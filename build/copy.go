@@ -36,17 +36,18 @@ type copySpec struct {
 	add      bool // ADD: archives unpacked, URLs fetched
 	checksum string
 	unpack   *bool
+	line     int // Dockerfile line, for warnings
 }
 
 func (e *Executor) copyCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.CopyCommand) error {
 	sp := &copySpec{cmd: "COPY", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
-		chmod: c.Chmod, link: c.Link, parents: c.Parents, exclude: c.ExcludePatterns, from: c.From}
+		chmod: c.Chmod, link: c.Link, parents: c.Parents, exclude: c.ExcludePatterns, from: c.From, line: lineOf(c.Location())}
 	return e.doCopy(ctx, st, step, t0, sp)
 }
 
 func (e *Executor) addCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.AddCommand) error {
 	sp := &copySpec{cmd: "ADD", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
-		chmod: c.Chmod, link: c.Link, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, unpack: c.Unpack}
+		chmod: c.Chmod, link: c.Link, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, unpack: c.Unpack, line: lineOf(c.Location())}
 	return e.doCopy(ctx, st, step, t0, sp)
 }
 
@@ -126,9 +127,9 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 	view := st.view(e.Store)
 	uid, gid := -1, -1
 	if sp.chown != "" {
-		u, g, err := lookupChown(view, sp.chown)
-		if err != nil {
-			return err
+		u, g, warn := lookupChown(view, sp.chown)
+		if warn != "" {
+			e.emit(Warning{eventBase: stamp(), Message: "--chown=" + sp.chown + ": " + warn, Line: sp.line})
 		}
 		uid, gid = u, g
 	}
@@ -191,6 +192,12 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 				all = append(all, matched{arg: arg, path: p})
 			}
 		}
+		if len(all) == 0 && len(sp.contents) == 0 {
+			// Only wildcards that matched nothing: BuildKit allows that
+			// (AllowEmptyWildcard) and then copies nothing, so it makes no
+			// destination directory either.
+			return nil
+		}
 		multi := len(all)+len(sp.contents) > 1
 		destIsDir := destDirSyntax
 		rdest, err := s.resolveDest(strings.TrimSuffix(dest, "/"), true)
@@ -251,9 +258,13 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 						return err
 					}
 				}
+				// Files hard-linked to each other inside the directory stay
+				// linked (BuildKit's copy keeps an inode map per source).
+				cp.links = map[[2]uint64]string{}
 				err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
 					return cp.copyItem(path.Join(target, rel), fi, h)
 				})
+				cp.links = nil
 				if err != nil {
 					return err
 				}
@@ -307,6 +318,7 @@ type copier struct {
 	keepOwner bool
 	ctx       context.Context
 	buf       []byte
+	links     map[[2]uint64]string // dev, inode of a multiply-linked source file -> its first target; nil: no linking
 }
 
 func (c *copier) owner(info fs.FileInfo) (int, int) {
@@ -411,6 +423,13 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 	case info.Mode().IsRegular():
 		if err := c.prepare(target, false); err != nil {
 			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && c.links != nil && st.Nlink > 1 {
+			key := [2]uint64{uint64(st.Dev), st.Ino}
+			if first, seen := c.links[key]; seen {
+				return os.Link(c.s.host(first), h)
+			}
+			c.links[key] = target
 		}
 		if err := c.copyFile(host, h, info.Size()); err != nil {
 			return err

@@ -115,8 +115,8 @@ func TestCopyDestination(t *testing.T) {
 			"COPY d /x", map[string]entry{"/x/f": fileE("F"), "/x/sub/g": fileE("G"), "/x/link": linkE("f")}},
 		{"wildcards match with Go filepath.Match rules",
 			"COPY *.txt /w/", map[string]entry{"/w/x.txt": fileE("X"), "/w/y.txt": fileE("Y")}},
-		{"a wildcard matching nothing is no error (BuildKit: AllowEmptyWildcard)",
-			"COPY nomatch* /w/", map[string]entry{"/w": dirE}},
+		{"a wildcard matching nothing is no error (BuildKit: AllowEmptyWildcard); it copies nothing, see TestCopyWildcardMatchingNothing",
+			"COPY nomatch* /w/", map[string]entry{}},
 		{"a literal name after a wildcard matches only where it exists",
 			"COPY */f /w/", map[string]entry{"/w/f": fileE("F")}},
 		{"wildcard ? and classes",
@@ -169,9 +169,11 @@ func TestCopyModesAndTimes(t *testing.T) {
 	}
 }
 
-// TestCopyChown: Docker's rule for --chown: "Providing a username without
-// groupname or a UID without GID will use the same numeric UID as the
-// GID"; names come from the image's /etc/passwd and /etc/group.
+// TestCopyChown: BuildKit's rules for --chown (llb.WithUser, then the
+// solver's readUser; checked against docker build): a number (or "root")
+// is also the gid; a name takes uid and primary gid from the image's
+// /etc/passwd; a group replaces the gid; names not found give uid 0 / keep
+// the gid, with a warning instead of Docker's silence.
 func TestCopyChown(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
@@ -186,14 +188,19 @@ func TestCopyChown(t *testing.T) {
 		name     string
 		flag     string
 		uid, gid int
+		warn     string // a Warning event naming this, "" for none
 	}{
-		{"user name only: gid = uid", "app", 1000, 1000},
-		{"user name only, primary group differs: gid = uid still", "bob", 1001, 1001},
-		{"user and group names", "app:staff", 1000, 50},
-		{"numeric uid only: gid = uid", "1234", 1234, 1234},
-		{"numeric uid:gid", "1234:5", 1234, 5},
-		{"name:numeric gid", "app:7", 1000, 7},
-		{"numeric uid:group name", "7:staff", 7, 50},
+		{"user name only", "app", 1000, 1000, ""},
+		{"user name only, primary group differs: passwd gid", "bob", 1001, 50, ""},
+		{"user and group names", "app:staff", 1000, 50, ""},
+		{"numeric uid only: gid = uid", "1234", 1234, 1234, ""},
+		{"numeric uid:gid", "1234:5", 1234, 5, ""},
+		{"name:numeric gid", "app:7", 1000, 7, ""},
+		{"numeric uid:group name", "7:staff", 7, 50, ""},
+		{"root is uid 0", "root:staff", 0, 50, ""},
+		{"group only", ":7", 0, 7, ""},
+		{"unknown user: uid 0", "nosuch", 0, 0, "nosuch"},
+		{"unknown group: user's gid kept", "bob:nogrp", 1001, 50, "nogrp"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,14 +212,23 @@ func TestCopyChown(t *testing.T) {
 					t.Errorf("%s owned by %d:%d, want %d:%d", p, c.UID, c.GID, tc.uid, tc.gid)
 				}
 			}
+			var warned []string
+			for _, ev := range r.events {
+				if w, ok := ev.(Warning); ok && strings.Contains(w.Message, "--chown") {
+					if w.Line != 4 {
+						t.Errorf("warning %q on line %d, want 4", w.Message, w.Line)
+					}
+					warned = append(warned, w.Message)
+				}
+			}
+			switch {
+			case tc.warn == "" && len(warned) > 0:
+				t.Errorf("unexpected warnings %q", warned)
+			case tc.warn != "" && (len(warned) != 1 || !strings.Contains(warned[0], tc.warn)):
+				t.Errorf("warnings %q, want one naming %s", warned, tc.warn)
+			}
 		})
 	}
-	t.Run("unknown group name", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD rootfs.tar /\nCOPY --chown=app:nogrp a /a\n", ctx, Options{})
-		if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "nogrp") {
-			t.Errorf("err = %v, want line 3 naming nogrp", r.err)
-		}
-	})
 	t.Run("--link with a name is refused", func(t *testing.T) {
 		r := build(t, store, "FROM scratch\nADD rootfs.tar /\nCOPY --link --chown=app a /a\n", ctx, Options{})
 		if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "numeric") {

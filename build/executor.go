@@ -285,6 +285,12 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 		if st.cfg.RootFS.Type == "" {
 			st.cfg.RootFS.Type = "layers"
 		}
+		// BuildKit: "make sure that PATH is always set" (except on Windows):
+		// a base image without PATH (docker import, a bare rootfs) gets the
+		// default, in its config and for RUN.
+		if _, ok := shell.EnvsFromSlice(st.cfg.Config.Env).Get("PATH"); !ok && platform.OS != "windows" {
+			st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+DefaultPathEnv)
+		}
 	}
 	st.snap = &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
@@ -763,24 +769,30 @@ func checkSignal(s string) error {
 // workdir sets WorkingDir and, as BuildKit does, creates the directory
 // (owned by the current USER) as a layer when it is missing.
 func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.WorkdirCommand) error {
+	// BuildKit (system.NormalizeWorkdir) joins a relative path to the
+	// current one, but keeps an absolute one as written: "WORKDIR /srv/"
+	// is "/srv/" in the config and history. The directory made is the same.
 	wd := c.Path
 	if !path.IsAbs(wd) {
 		wd = path.Join("/", st.cfg.Config.WorkingDir, wd)
 	}
-	wd = path.Clean(wd)
 	st.cfg.Config.WorkingDir = wd
+	history := "WORKDIR " + wd
+	wd = path.Clean(wd)
 	if wd == "/" {
-		e.metaDone(st, step, t0, "WORKDIR "+wd)
+		e.metaDone(st, step, t0, history)
 		return nil
 	}
 	view := st.view(e.Store)
 	uid, gid := 0, 0
 	if st.cfg.Config.User != "" {
-		u, err := lookupUser(view, st.cfg.Config.User)
-		if err != nil {
-			return err
+		// BuildKit makes the directories with llb.WithUser(USER): --chown
+		// rules (a bare uid is also the gid), not the RUN user's passwd gid.
+		var warn string
+		uid, gid, warn = lookupChown(view, st.cfg.Config.User)
+		if warn != "" {
+			e.emit(Warning{eventBase: stamp(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: lineOf(c.Location())})
 		}
-		uid, gid = u.UID, u.GID
 	}
 	pl, err := e.makeLayer(view, func(stage *stager) error {
 		if en, err := view.Stat(wd); err == nil {
@@ -798,7 +810,7 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 	if err != nil {
 		return err
 	}
-	return e.layerDone(st, step, t0, "WORKDIR "+wd, pl)
+	return e.layerDone(st, step, t0, history, pl)
 }
 
 // shellEnv returns an EnvGetter for tests and callers outside the package.

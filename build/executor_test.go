@@ -858,7 +858,7 @@ func TestBadInput(t *testing.T) {
 			[]string{"Dockerfile:2", "0 to 65535"}},
 		{"STOPSIGNAL unknown", "FROM scratch\nSTOPSIGNAL SIGNOPE\n", nil, Options{}, 2,
 			[]string{"Dockerfile:2", "SIGTERM"}},
-		{"--chown by name without passwd", "FROM scratch\nCOPY --chown=bob a /a\n", map[string]string{"a": "1"}, Options{}, 2,
+		{"--chown by name with --link", "FROM scratch\nCOPY --link --chown=bob a /a\n", map[string]string{"a": "1"}, Options{}, 2,
 			[]string{"Dockerfile:2", "bob", "numeric uid"}},
 		{"instruction before FROM", "ENV A=1\nFROM scratch\n", nil, Options{}, 1,
 			[]string{"Dockerfile:1", "only ARG may come before the first FROM"}},

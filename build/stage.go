@@ -60,7 +60,7 @@ func (s *stager) mkdirAll(p string, mode fs.FileMode, uid, gid int, chownNew boo
 				if e.Info.Mode()&fs.ModeSymlink != 0 {
 					return fmt.Errorf("cannot create directory %s: it is a symlink in the image", p)
 				}
-				return fmt.Errorf("cannot create directory %s: the image has a file there (%s)", p, e.Info.Mode().Type())
+				return fmt.Errorf("cannot create directory %s: the image has a file there, not a directory (remove it in a RUN step first, or pick another path)", p)
 			}
 			st := e.Info.Sys().(*syscall.Stat_t)
 			if err := os.Mkdir(h, 0o700); err != nil {

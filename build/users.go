@@ -140,27 +140,32 @@ func lookupUser(v *layers.View, spec string) (User, error) {
 	return u, nil
 }
 
-// lookupChown resolves --chown=user[:group]. Docker's documented rule: a
-// user without a group uses the same number as the GID; names are looked
-// up in the image's passwd and group files.
-func lookupChown(v *layers.View, spec string) (int, int, error) {
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	uid, err := strconv.Atoi(userPart)
-	if err != nil {
+// lookupChown resolves --chown=user[:group] (and the USER a WORKDIR
+// creates its directories as) the way BuildKit does (llb.WithUser, then
+// the solver's readUser): a number, or "root", is used as is and also
+// becomes the gid; a name takes its uid and primary gid from the image's
+// /etc/passwd; a group (number or /etc/group name) replaces the gid. Names
+// that are not found resolve to 0 (a user) or leave the gid alone (a group),
+// as BuildKit does; warn then says so, for the user to see.
+func lookupChown(v *layers.View, spec string) (uid, gid int, warn string) {
+	userPart, groupPart, _ := strings.Cut(spec, ":")
+	var missing []string
+	if n, ok := parseChownID(userPart); ok {
+		uid, gid = n, n
+	} else {
 		found := false
 		for _, p := range readPasswd(v) {
 			if p.name == userPart {
-				uid, found = p.uid, true
+				uid, gid, found = p.uid, p.gid, true
 				break
 			}
 		}
-		if !found {
-			return 0, 0, fmt.Errorf("--chown=%s: unable to find user %s in the image's /etc/passwd (use a numeric uid or add the user first)", spec, userPart)
+		if !found && userPart != "" {
+			missing = append(missing, fmt.Sprintf("user %q is not in the image's /etc/passwd, so uid 0 is used", userPart))
 		}
 	}
-	gid := uid
-	if hasGroup {
-		if n, err := strconv.Atoi(groupPart); err == nil {
+	if groupPart != "" {
+		if n, ok := parseChownID(groupPart); ok {
 			gid = n
 		} else {
 			found := false
@@ -171,16 +176,33 @@ func lookupChown(v *layers.View, spec string) (int, int, error) {
 				}
 			}
 			if !found {
-				return 0, 0, fmt.Errorf("--chown=%s: unable to find group %s in the image's /etc/group (use a numeric gid or add the group first)", spec, groupPart)
+				missing = append(missing, fmt.Sprintf("group %q is not in the image's /etc/group, so gid %d is used", groupPart, gid))
 			}
 		}
 	}
-	return uid, gid, nil
+	if len(missing) > 0 {
+		warn = fmt.Sprintf("%s (as Docker does); add it to the image first or use numbers", strings.Join(missing, ", and "))
+	}
+	return uid, gid, warn
 }
 
+// parseChownID is BuildKit's parseUID: "root" or a 32-bit number.
+func parseChownID(s string) (int, bool) {
+	if s == "root" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// chownByName tells whether --chown names a user or group (BuildKit's
+// chownByName): "root" and an empty user part are no names.
 func chownByName(spec string) bool {
 	u, g, _ := strings.Cut(spec, ":")
-	_, e1 := strconv.Atoi(u)
-	_, e2 := strconv.Atoi(g)
-	return e1 != nil || (g != "" && e2 != nil)
+	_, uNum := parseChownID(u)
+	_, gNum := parseChownID(g)
+	return (u != "" && !uNum) || (g != "" && !gNum)
 }
