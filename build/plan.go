@@ -447,10 +447,11 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			Commands: stages[i].Commands, Location: stages[i].Location, BaseStage: -1, inst: stages[i]}
 		line := lineOf(s.Location)
 		if s.Name != "" {
-			if prev, dup := byName[s.Name]; dup {
+			if _, dup := byName[s.Name]; dup {
+				// BuildKit only warns; from here on the name means this
+				// stage (a later FROM or --from reads the latest one).
 				msg := linter.RuleDuplicateStageName.Format(s.Name)
 				lint.Run(&linter.RuleDuplicateStageName, s.Location, msg)
-				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("duplicate stage name %q (first used on line %d): give each stage its own name", s.Name, lineOf(p.Stages[prev].Location))}
 			}
 			if s.Name == "scratch" || s.Name == "context" {
 				msg := linter.RuleReservedStageName.Format(s.Name)

@@ -133,8 +133,6 @@ func TestPlanErrors(t *testing.T) {
 			[]string{"Dockerfile:2", "cannot copy from itself"}},
 		{"FROM itself", "FROM scratch\n\nFROM self AS self\n", "", 3,
 			[]string{"Dockerfile:3", "based on itself"}},
-		{"duplicate stage name", "FROM scratch AS a\nFROM scratch AS A\n", "", 2,
-			[]string{"Dockerfile:2", "duplicate stage name", "line 1"}},
 		{"empty FROM", "ARG B\nFROM ${B}\n", "", 2,
 			[]string{"Dockerfile:2", "empty base image name"}},
 		{"bad FROM platform", "ARG P=linux\nFROM --platform=$P scratch\n", "", 2,
@@ -283,5 +281,31 @@ func TestParsePlatformAndOutput(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(o, tc.want) {
 			t.Errorf("ParseOutput(%q) = %+v, %v", tc.in, o, err)
 		}
+	}
+}
+
+// TestDuplicateStageName: as in BuildKit, a warning (DuplicateStageName);
+// the name then means the latest stage defined with it.
+func TestDuplicateStageName(t *testing.T) {
+	store := newStore(t)
+	df := "FROM scratch AS a\nCOPY one /f\nFROM scratch AS a\nCOPY two /f\nFROM scratch\nCOPY --from=a /f /got\n"
+	r := build(t, store, df, map[string]string{"one": "first", "two": "second"}, Options{}).mustOK(t)
+	warned := false
+	for _, ev := range r.events {
+		if w, ok := ev.(Warning); ok && w.Rule == "DuplicateStageName" && w.Line == 3 {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Error("no DuplicateStageName warning on line 3")
+	}
+	checkStep(t, r, len(r.plan.Steps)-1, map[string]entry{"/got": fileE("second")})
+	// --target names the latest one too.
+	p, err := Parse("Dockerfile", []byte(df), Options{Target: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Target != 1 {
+		t.Errorf("--target a is stage %d, want 1 (the later one)", p.Target)
 	}
 }
