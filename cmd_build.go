@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -183,6 +184,9 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 		if err != nil {
 			return opt, err
 		}
+		if err := checkOutput(s, out, o.tags); err != nil {
+			return opt, err
+		}
 		opt.Outputs = append(opt.Outputs, out)
 	}
 	switch o.network {
@@ -219,6 +223,10 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 		if id == "" || src == "" {
 			return opt, fmt.Errorf("--secret %q: want id=ID,src=FILE", s)
 		}
+		if fi, err := os.Stat(src); err != nil || fi.IsDir() {
+			// as docker build: a secret's file is checked before the build
+			return opt, fmt.Errorf("--secret %q: src %s is not a readable file: want id=ID,src=FILE", s, src)
+		}
 		opt.Secrets[id] = src
 	}
 	switch o.progress {
@@ -227,6 +235,34 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 		return opt, fmt.Errorf("--progress %q: want auto, tty, plain or json", o.progress)
 	}
 	return opt, nil
+}
+
+// checkOutput finds what would make an -o export fail only after the
+// build: a destination of the wrong kind, a push with no name to push to.
+func checkOutput(s string, out build.Output, tags []string) error {
+	switch out.Type {
+	case "oci":
+		if fi, err := os.Stat(out.Dest); err == nil && !fi.IsDir() {
+			return fmt.Errorf("--output %q: dest=%s is a file; type=oci writes an OCI layout directory (give a new or existing directory)", s, out.Dest)
+		}
+	case "docker":
+		if fi, err := os.Stat(out.Dest); err == nil && fi.IsDir() {
+			return fmt.Errorf("--output %q: dest=%s is a directory; type=docker writes a tarball file (e.g. dest=%s)", s, out.Dest, filepath.Join(out.Dest, "image.tar"))
+		}
+	case "registry":
+		if out.Dest != "" {
+			return fmt.Errorf("--output %q: type=registry takes no dest (it pushes the -t tags, or name=REF)", s)
+		}
+		if len(out.Names)+len(tags) == 0 {
+			return fmt.Errorf("--output %q: nothing to push to: add -t REGISTRY/REPOSITORY[:TAG] (e.g. -t 127.0.0.1:5000/app:1) or name=REF", s)
+		}
+		for _, n := range out.Names {
+			if _, err := registry.Parse(n); err != nil {
+				return fmt.Errorf("--output %q: name=%s: %w", s, n, err)
+			}
+		}
+	}
+	return nil
 }
 
 func signalContext(parent context.Context) (context.Context, context.CancelFunc) {

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
@@ -70,13 +72,29 @@ func newRunCmd(g *globals) *cobra.Command {
 				lower = append(lower, store.LayerFS(cfg.RootFS.DiffIDs[i]))
 			}
 			env := append([]string{}, cfg.Config.Env...)
-			env = append(env, envs...)
+			for _, kv := range envs {
+				k, _, ok := strings.Cut(kv, "=")
+				switch {
+				case k == "":
+					return fmt.Errorf("-e %q: want KEY=VALUE, or KEY to pass strata's own value of KEY", kv)
+				case ok:
+					env = append(env, kv)
+				default:
+					// as docker run: -e KEY takes KEY from here, or nothing when unset
+					if v, set := os.LookupEnv(k); set {
+						env = append(env, k+"="+v)
+					}
+				}
+			}
 			u := cfg.Config.User
 			if user != "" {
 				u = user
 			}
 			wd := cfg.Config.WorkingDir
 			if workdir != "" {
+				if !path.IsAbs(workdir) {
+					return fmt.Errorf("-w %q: the working directory must be an absolute path in the container (e.g. -w /%s)", workdir, workdir)
+				}
 				wd = workdir
 			}
 			spec := &sandbox.Spec{Lower: layers.OverlayLowers(lower), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,

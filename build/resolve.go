@@ -63,13 +63,18 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 	}
 	if _, perr := registry.Parse(ref); !e.Opt.Pull || perr != nil { // ids and odd local names are never pulled
 		if cfg, ok, err := lookupLocal(e.Store, ref); ok || err != nil {
+			if err == nil && platform != nil && !registry.PlatformFits(cfg, *platform) {
+				// BuildKit's check, as for a pulled single-platform image
+				if step := e.stepOf(ctx, ref); step >= 0 && step < len(e.Plan.Steps) {
+					got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+					e.emit(Warning{eventBase: stamp(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
+						Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
+				}
+			}
 			return cfg, err
 		}
 	}
-	step, ok := ctx.Value(stepKey{}).(int)
-	if !ok {
-		step = e.resolveStep(ref)
-	}
+	step := e.stepOf(ctx, ref)
 	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull}
 	if step >= 0 {
 		o.Progress = progressEmitter(func(p StepProgress) {
@@ -88,6 +93,14 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 		e.emit(Warning{eventBase: stamp(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
 	}
 	return res.Config, nil
+}
+
+// stepOf is the plan step resolving ref: the one ctx carries, or found.
+func (e *Executor) stepOf(ctx context.Context, ref string) int {
+	if step, ok := ctx.Value(stepKey{}).(int); ok {
+		return step
+	}
+	return e.resolveStep(ref)
 }
 
 // LoadImage finds an image (local store name or id, oci:, docker-archive:,

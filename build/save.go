@@ -3,6 +3,7 @@ package build
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -136,6 +137,10 @@ func writeImage(s *layers.Store, cfg *v1.ConfigFile, typ, dest string, refs []st
 	}
 	if typ == "oci" {
 		return layers.WriteOCILayout(dest, img, refs)
+	}
+	// A tarball into a folder not made yet: made, as --report does.
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
 	}
 	return layers.WriteDockerArchive(dest, img, refs)
 }

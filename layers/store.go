@@ -653,18 +653,42 @@ func (s *Store) LookupImage(ref string) (ImageRecord, bool, error) {
 				return false, nil
 			}
 		}
-		id := strings.TrimPrefix(ref, "sha256:")
-		if len(id) >= 4 && isHex(id) {
-			for _, r := range idx {
-				if strings.HasPrefix(r.Config.Hex, id) {
-					found, ok = r, true
-					return false, nil
-				}
-			}
+		names, err := byID(idx, ref)
+		if err != nil || len(names) == 0 {
+			return false, err
 		}
+		found, ok = idx[names[0]], true
 		return false, nil
 	})
 	return found, ok, err
+}
+
+// byID is the names of the image whose id is ref (full or abbreviated,
+// "sha256:" optional, at least 4 hex digits), sorted. A prefix that two
+// images share is an error, as with docker.
+func byID(idx map[string]ImageRecord, ref string) ([]string, error) {
+	id := strings.TrimPrefix(ref, "sha256:")
+	if len(id) < 4 || !isHex(id) {
+		return nil, nil
+	}
+	var names []string
+	ids := map[string]bool{}
+	for n, r := range idx {
+		if strings.HasPrefix(r.Config.Hex, id) {
+			names = append(names, n)
+			ids[r.Config.Hex[:min(12, len(r.Config.Hex))]] = true
+		}
+	}
+	if len(ids) > 1 {
+		short := make([]string, 0, len(ids))
+		for h := range ids {
+			short = append(short, h)
+		}
+		sort.Strings(short)
+		return nil, fmt.Errorf("image id prefix %s is ambiguous: it starts %s; give more digits", ref, strings.Join(short, ", "))
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 func isDigits(s string) bool {
@@ -702,13 +726,9 @@ func (s *Store) Untag(refs ...string) ([]string, error) {
 				match = append(match, ref) // a name stored before names were checked
 			}
 			if len(match) == 0 {
-				id := strings.TrimPrefix(ref, "sha256:")
-				if len(id) >= 4 && isHex(id) {
-					for n, r := range idx {
-						if strings.HasPrefix(r.Config.Hex, id) {
-							match = append(match, n)
-						}
-					}
+				var err error
+				if match, err = byID(idx, ref); err != nil {
+					return false, err
 				}
 			}
 			if len(match) == 0 {
@@ -716,11 +736,12 @@ func (s *Store) Untag(refs ...string) ([]string, error) {
 			}
 			names = append(names, match...)
 		}
+		sort.Strings(names)
+		names = slices.Compact(names) // a name given twice is removed once
 		for _, n := range names {
 			delete(idx, n)
 		}
 		removed = names
-		sort.Strings(removed)
 		return true, nil
 	})
 	return removed, err

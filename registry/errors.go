@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -57,7 +59,7 @@ func statusText(e *transport.Error, r Ref) string {
 	}
 	switch {
 	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden || codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]:
-		return fmt.Sprintf("registry %s denied access to %s (HTTP %d): log in with `docker login %s` (strata reads ~/.docker/config.json and its credential helpers), or check the name", r.Registry, r.Repo(), e.StatusCode, r.Registry)
+		return fmt.Sprintf("registry %s denied access to %s (HTTP %d): log in with `docker login %s` (strata reads %s and its credential helpers), or check the name", r.Registry, r.Repo(), e.StatusCode, r.Registry, dockerConfigFile())
 	case e.StatusCode == http.StatusNotFound || codes[transport.ManifestUnknownErrorCode] || codes[transport.NameUnknownErrorCode]:
 		what := "tag " + r.Tag
 		if r.Digest != "" {
@@ -68,6 +70,14 @@ func statusText(e *transport.Error, r Ref) string {
 		return fmt.Sprintf("registry %s refuses more requests for now (rate limit, HTTP 429): wait, or log in for a higher limit", r.Registry)
 	}
 	return fmt.Sprintf("registry %s: %v", r.Registry, e)
+}
+
+// dockerConfigFile is where credentials are read from, as docker finds it.
+func dockerConfigFile() string {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return filepath.Join(d, "config.json")
+	}
+	return "~/.docker/config.json"
 }
 
 // Error is a registry operation's failure on one reference.

@@ -358,6 +358,10 @@ func normVariant(arch, v string) string {
 
 // platformFits: a stored image serves a build for want when its config
 // names the same OS and architecture (or names none).
+// PlatformFits reports whether an image config is for want (an image
+// that does not say its platform fits any).
+func PlatformFits(cfg *v1.ConfigFile, want v1.Platform) bool { return platformFits(cfg, want) }
+
 func platformFits(cfg *v1.ConfigFile, want v1.Platform) bool {
 	if cfg.OS == "" || cfg.Architecture == "" {
 		return true
