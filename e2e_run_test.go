@@ -41,10 +41,11 @@ RUN echo data > h1 && ln h1 h2 && ln -s h1 s1 && cp /bin/busybox suid && chmod 4
 SHELL ["/bin/sh", "-ec"]
 RUN echo "shell is $0" > shellname.txt
 USER app
-RUN id -u > /tmp/uid-name.txt && id -G > /tmp/groups.txt
+RUN id -u > /tmp/uid-name.txt && id -G > /tmp/groups.txt && grep -E '^(Groups|NoNewPrivs):' /proc/self/status > /tmp/status.txt && hostname > /tmp/hostname.txt
 USER 1000:50
 RUN id > /tmp/uid-num.txt
 USER root
+RUN echo myhost > /etc/hostname && ! (echo x >> /etc/hosts) 2>/dev/null
 CMD ["/bin/cat", "/w/shell.txt"]
 `
 	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
@@ -79,6 +80,20 @@ CMD ["/bin/cat", "/w/shell.txt"]
 	// Supplementary groups from /etc/group: app is in staff (50).
 	if got := read("tmp/groups.txt"); !strings.Contains(got, "50") {
 		t.Errorf("USER app groups: %q", got)
+	}
+	// As in docker build: the primary group is a supplementary group too
+	// (CVE-2023-25173), no_new_privs is off (setuid programs work), and the
+	// hostname is BuildKit's.
+	if got := read("tmp/status.txt"); got != "Groups:\t50 1000 \nNoNewPrivs:\t0\n" {
+		t.Errorf("USER app groups and no_new_privs: %q", got)
+	}
+	if got := read("tmp/hostname.txt"); got != "buildkitsandbox\n" {
+		t.Errorf("RUN hostname: %q", got)
+	}
+	// /etc/hostname is the image's own file in RUN (kept in the layer);
+	// /etc/hosts is read-only there, as in docker build.
+	if got := read("etc/hostname"); got != "myhost\n" {
+		t.Errorf("/etc/hostname written in RUN: %q", got)
 	}
 	if got := read("tmp/uid-num.txt"); !strings.HasPrefix(got, "uid=1000(app) gid=50(staff)") {
 		t.Errorf("USER 1000:50: %q", got)

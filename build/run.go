@@ -65,10 +65,16 @@ func (f *RunFailure) Error() string {
 
 type sandboxRunner struct{}
 
+// sandboxHostname is the hostname of a RUN step's container, BuildKit's
+// default; like BuildKit's, the container gets read-only /etc/hosts (naming
+// it) and /etc/resolv.conf and no /etc/hostname bind (sandbox.Spec.BuildEtc).
+const sandboxHostname = "buildkitsandbox"
+
 func (sandboxRunner) Run(ctx context.Context, r *RunRequest) (int, error) {
 	return sandbox.Run(ctx, &sandbox.Spec{
 		Lower: layers.OverlayLowers(r.Lower), Upper: r.Upper, Work: r.Work, Args: r.Args, Env: r.Env, Dir: r.Dir, User: r.User,
 		Network: r.Network, Mounts: r.Mounts, Memory: r.Memory, PidsLimit: r.PidsLimit, ID: r.Container, TmpDir: r.TmpDir,
+		Hostname: sandboxHostname, BuildEtc: true,
 	}, r.Stdout, r.Stderr)
 }
 

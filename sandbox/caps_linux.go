@@ -38,9 +38,11 @@ func lastCap() uint {
 
 // dropPrivileges switches the calling thread (which execs the command) to
 // the user, keeps only Docker's default capabilities in the bounding,
-// permitted and effective sets, clears inheritable and ambient, and sets
-// no_new_privs. A non-root user ends up with no effective capabilities after
-// execve, as in Docker.
+// permitted and effective sets and clears inheritable and ambient. A non-root
+// user ends up with no effective capabilities after execve, as in Docker.
+// no_new_privs stays off, as in Docker and BuildKit (it is opt-in there:
+// --security-opt no-new-privileges): setuid and file-capability programs
+// (sudo, su, ping) work, up to the bounding set.
 func dropPrivileges(u execUser) error {
 	keep := defaultCapMask()
 	for c := uint(0); c <= lastCap(); c++ {
@@ -91,9 +93,6 @@ func dropPrivileges(u execUser) error {
 	// Changing credentials cleared the parent-death signal.
 	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl PR_SET_PDEATHSIG: %w", err)
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_SET_NO_NEW_PRIVS: %w", err)
 	}
 	return nil
 }

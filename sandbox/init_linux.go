@@ -122,7 +122,11 @@ func (s *initState) run() (err error) {
 	if err != nil {
 		return err
 	}
-	env := containerEnv(cfg.Env, u, cfg.Tty)
+	hostnameEnv := cfg.Hostname
+	if cfg.BuildEtc {
+		hostnameEnv = "" // a BuildKit RUN step has no HOSTNAME
+	}
+	env := containerEnv(cfg.Env, u, cfg.Tty, hostnameEnv)
 
 	dir := cfg.Dir
 	if dir == "" {
@@ -150,13 +154,17 @@ func (s *initState) run() (err error) {
 	if err := closeExtraFDs(); err != nil {
 		return err
 	}
-	if err := dropPrivileges(u); err != nil {
-		return err
-	}
+	// Without no_new_privs, loading a seccomp filter needs CAP_SYS_ADMIN:
+	// load it before the capabilities go, like runc does then. Everything
+	// after it (setgroups, setres[ug]id, capset, prctl, chdir, execve) is on
+	// the allowlist.
 	if !cfg.NoSeccomp {
 		if err := installSeccomp(); err != nil {
 			return err
 		}
+	}
+	if err := dropPrivileges(u); err != nil {
+		return err
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir to working directory %s as uid %d: %w", dir, u.UID, err)
@@ -186,11 +194,15 @@ func envGet(env []string, key string) (string, bool) {
 	return "", false
 }
 
-// containerEnv adds Docker's defaults: PATH, HOME and (with a tty) TERM.
-func containerEnv(env []string, u execUser, tty bool) []string {
+// containerEnv adds Docker's defaults: PATH, HOSTNAME (docker run's, when
+// hostname is not ""), HOME and (with a tty) TERM.
+func containerEnv(env []string, u execUser, tty bool, hostname string) []string {
 	out := append([]string(nil), env...)
 	if _, ok := envGet(out, "PATH"); !ok {
 		out = append(out, "PATH="+DefaultPath)
+	}
+	if _, ok := envGet(out, "HOSTNAME"); !ok && hostname != "" {
+		out = append(out, "HOSTNAME="+hostname)
 	}
 	if _, ok := envGet(out, "HOME"); !ok {
 		out = append(out, "HOME="+u.Home)

@@ -272,7 +272,15 @@ func setupRootfs(cfg *initConfig, r *rootfs) error {
 
 	// /etc/hosts, /etc/hostname, /etc/resolv.conf
 	for _, f := range cfg.EtcFiles {
-		if err := closeMount(mountOn(f.Target, false, f.Source, "", unix.MS_BIND, "")); err != nil {
+		fd, err := mountOn(f.Target, false, f.Source, "", unix.MS_BIND, "")
+		if err != nil {
+			return err
+		}
+		if f.ReadOnly {
+			err = readOnlyAt(fd, f.Target, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		}
+		unix.Close(fd)
+		if err != nil {
 			return err
 		}
 	}
@@ -500,7 +508,12 @@ func setupDev(r *rootfs) error {
 	}
 	links := [][2]string{
 		{"pts/ptmx", "ptmx"}, {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
-		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}, {"/proc/kcore", "core"},
+		{"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
+	}
+	// Like runc: /dev/core only where the kernel has /proc/kcore
+	// (CONFIG_PROC_KCORE), not a dangling link.
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
 	for _, l := range links {
 		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {

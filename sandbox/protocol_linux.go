@@ -27,6 +27,7 @@ type initConfig struct {
 	NetNone  bool
 	Mounts   []initMount
 	EtcFiles []etcFile // /etc/hosts, /etc/hostname, /etc/resolv.conf
+	BuildEtc bool      // Spec.BuildEtc
 	Tty      bool
 	// NoSeccomp: no seccomp filter (Spec.SeccompUnconfined).
 	NoSeccomp bool
@@ -42,8 +43,9 @@ type initMount struct {
 }
 
 type etcFile struct {
-	Target string // path in the container
-	Source string // host file
+	Target   string // path in the container
+	Source   string // host file
+	ReadOnly bool   `json:",omitempty"`
 }
 
 // initMsg is what the init sends back over the message pipe, as a stream of

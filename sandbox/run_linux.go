@@ -128,6 +128,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		Dir:      spec.Dir,
 		User:     spec.User,
 		Hostname: hostname,
+		BuildEtc: spec.BuildEtc,
 		NetNone:  spec.Network == "none",
 		Tty:      spec.Tty,
 
@@ -269,17 +270,25 @@ func prepareRunDir(runDir string, cfg *initConfig) error {
 	if len(resolv) == 0 && !cfg.NetNone {
 		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
 	}
-	files := []struct{ name, target, content string }{
+	type etcContent struct{ name, target, content string }
+	files := []etcContent{
 		{"hosts", "/etc/hosts", hosts},
 		{"hostname", "/etc/hostname", cfg.Hostname + "\n"},
 		{"resolv.conf", "/etc/resolv.conf", string(resolv)},
+	}
+	if cfg.BuildEtc {
+		// BuildKit's (executor/oci/hosts.go, spec.go): read-only, no hostname.
+		files = []etcContent{
+			{"hosts", "/etc/hosts", "127.0.0.1\tlocalhost " + cfg.Hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"},
+			{"resolv.conf", "/etc/resolv.conf", string(resolv)},
+		}
 	}
 	for _, f := range files {
 		p := filepath.Join(runDir, f.name)
 		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
 			return fmt.Errorf("sandbox: %w", err)
 		}
-		cfg.EtcFiles = append(cfg.EtcFiles, etcFile{Target: f.target, Source: p})
+		cfg.EtcFiles = append(cfg.EtcFiles, etcFile{Target: f.target, Source: p, ReadOnly: cfg.BuildEtc})
 	}
 	return nil
 }

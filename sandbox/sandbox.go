@@ -5,8 +5,8 @@
 // new mount, PID, UTS, IPC (and optionally network) namespaces. The init reads
 // its configuration as JSON from an inherited pipe, mounts an overlay root
 // filesystem, /proc, /dev, /sys and the requested mounts, pivots into the new
-// root, drops privileges (user, groups, capabilities, no_new_privs, rlimits,
-// seccomp) and execs the command. Setup errors travel back to the parent over a
+// root, drops privileges (user, groups, capabilities, rlimits, seccomp) and
+// execs the command. Setup errors travel back to the parent over a
 // close-on-exec pipe, so a failed mount is a real error naming the operation,
 // source, target and flags.
 //
@@ -23,7 +23,9 @@
 // devpts (newinstance) with /dev/ptmx, /dev/shm, /dev/mqueue and the fd
 // symlinks; read-only /sys; /etc/hosts, /etc/hostname and /etc/resolv.conf
 // bound from per-run files; Docker's default capabilities (all others dropped
-// from every set), no_new_privs, RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
+// from every set; no_new_privs off, as in Docker, so setuid programs work),
+// the primary group among the supplementary groups (as Docker and BuildKit
+// do since CVE-2023-25173), RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
 // below the caller's own, with pids and memory limits.
 //
 // With Spec.Tty the init opens the pseudo-terminal itself, in the container's
@@ -80,8 +82,10 @@ type Spec struct {
 	Upper, Work string
 
 	Args []string // argv; Args[0] is looked up in the container's PATH when it has no slash
-	Env  []string // KEY=VALUE; PATH defaults to DefaultPath, HOME to the user's home
-	Dir  string   // working directory (default "/"); created (0755, owned by the user) if missing
+	// Env is KEY=VALUE; PATH defaults to DefaultPath, HOME to the user's
+	// home, HOSTNAME (not with BuildEtc) to the hostname, as in docker run.
+	Env []string
+	Dir string // working directory (default "/"); created (0755, owned by the user) if missing
 	// User is "", "name", "uid", "name:group" or "uid:gid", resolved from the
 	// container's /etc/passwd and /etc/group like Docker does.
 	User     string
@@ -98,6 +102,13 @@ type Spec struct {
 	// first output, as if the user had typed it: a debug shell shows the
 	// failed command at its prompt, ready to run or edit.
 	Prefill string
+
+	// BuildEtc gives the command the /etc files of a BuildKit RUN step
+	// instead of docker run's: /etc/hosts ("127.0.0.1 localhost HOSTNAME"
+	// and the ::1 line) and /etc/resolv.conf bound read-only, so writing to
+	// them fails as in docker build, and no /etc/hostname bind: the image's
+	// own file shows, and what the command writes there stays in Upper.
+	BuildEtc bool
 
 	// SeccompUnconfined runs the command without the seccomp filter
 	// (docker run --security-opt seccomp=unconfined).

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -158,12 +159,10 @@ func TestUsers(t *testing.T) {
 			spec := newSpec(t, lower)
 			spec.User = tt.user
 			rep := runReport(t, spec)
+			// The primary group is a supplementary group too (Docker,
+			// BuildKit since CVE-2023-25173).
 			groups := append([]int(nil), rep.Groups...)
-			if !slices.Contains(groups, rep.GID) {
-				groups = append(groups, rep.GID) // id(1) shows the gid among the groups
-			}
 			slices.Sort(groups)
-			groups = slices.Compact(groups)
 			if rep.UID != tt.uid || rep.EUID != tt.uid || rep.GID != tt.gid || !reflect.DeepEqual(groups, tt.groups) {
 				t.Fatalf("uid %d euid %d gid %d groups %v; want %d %d %v", rep.UID, rep.EUID, rep.GID, groups, tt.uid, tt.gid, tt.groups)
 			}
@@ -184,6 +183,31 @@ func TestUsers(t *testing.T) {
 	}
 }
 
+// TestSetuidProgram: a setuid-root program run by a non-root user gets euid 0
+// and the capabilities of the bounding set, as in Docker (no_new_privs off):
+// sudo, su and setuid ping work in RUN steps.
+func TestSetuidProgram(t *testing.T) {
+	lower := busyboxRootfs(t)
+	suid := filepath.Join(lower, "bin/report-suid")
+	copyFile(t, buildReport(t), suid, 0o755)
+	if err := os.Chmod(suid, 0o755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	spec := newSpec(t, lower, "/bin/report-suid")
+	spec.User = "nobody"
+	r := mustRun(t, spec)
+	var rep reportT
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report output: %v\n%s", err, r.stdout)
+	}
+	if rep.UID != 65534 || rep.EUID != 0 {
+		t.Errorf("setuid program as nobody: uid %d euid %d, want 65534 0", rep.UID, rep.EUID)
+	}
+	if rep.NoNewPrivs != "0" || rep.CapEff != "00000000a80425fb" || rep.CapBnd != "00000000a80425fb" {
+		t.Errorf("setuid program: NoNewPrivs %s CapEff %s CapBnd %s, want 0 and Docker's default set a80425fb", rep.NoNewPrivs, rep.CapEff, rep.CapBnd)
+	}
+}
+
 func TestIsolation(t *testing.T) {
 	lower := busyboxRootfs(t)
 	spec := newSpec(t, lower)
@@ -198,8 +222,8 @@ func TestIsolation(t *testing.T) {
 	if rep.Hostname != testID[:12] {
 		t.Errorf("hostname %q, want %q", rep.Hostname, testID[:12])
 	}
-	if rep.NoNewPrivs != "1" {
-		t.Errorf("NoNewPrivs %q", rep.NoNewPrivs)
+	if rep.NoNewPrivs != "0" {
+		t.Errorf("NoNewPrivs %q, want 0 (Docker leaves no_new_privs off)", rep.NoNewPrivs)
 	}
 	var rl syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
@@ -208,6 +232,10 @@ func TestIsolation(t *testing.T) {
 	}
 	if rep.Cwd != "/" {
 		t.Errorf("cwd %q", rep.Cwd)
+	}
+	// docker run's environment: HOSTNAME is the hostname.
+	if !slices.Contains(rep.Env, "HOSTNAME="+testID[:12]) {
+		t.Errorf("env %v lacks HOSTNAME=%s", rep.Env, testID[:12])
 	}
 	for _, m := range []string{"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", "/proc/keys", "/proc/sys"} {
 		if !slices.Contains(rep.Mounts, m) {
@@ -250,11 +278,40 @@ test -s /etc/resolv.conf || echo empty-resolv
 touch /sys/x 2>/dev/null && echo sys-writable
 cat /proc/keys | wc -c
 echo 1 > /proc/sys/kernel/hostname 2>/dev/null && echo procsys-writable
+test -L /dev/core && test ! -e /dev/core && echo dangling-dev-core
 exit 0`)
 	spec.Hostname = "builder"
 	r := mustRun(t, spec)
 	if r.stdout != "4\nbuilder\n2\n0\n" {
 		t.Fatalf("got %q (stderr %q)", r.stdout, r.stderr)
+	}
+}
+
+// TestBuildEtc: a BuildKit RUN step's /etc: read-only hosts naming the
+// hostname and resolv.conf, and the image's own /etc/hostname, which the
+// command can write like any file.
+func TestBuildEtc(t *testing.T) {
+	lower := busyboxRootfs(t)
+	spec := newSpec(t, lower, "sh", "-c", `cat /etc/hosts
+echo x >> /etc/hosts 2>/dev/null || echo hosts-ro
+echo x >> /etc/resolv.conf 2>/dev/null || echo resolv-ro
+test -e /etc/hostname || echo no-hostname-file
+echo myhost > /etc/hostname
+hostname
+env | grep ^HOSTNAME= || echo HOSTNAME=unset`)
+	spec.Hostname = "buildkitsandbox"
+	spec.BuildEtc = true
+	r := mustRun(t, spec)
+	want := "127.0.0.1\tlocalhost buildkitsandbox\n::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"hosts-ro\nresolv-ro\nno-hostname-file\nbuildkitsandbox\nHOSTNAME=unset\n"
+	if r.stdout != want {
+		t.Fatalf("got %q, want %q (stderr %q)", r.stdout, want, r.stderr)
+	}
+	if e := upperEntries(t, spec.Upper); !reflect.DeepEqual(e, []string{"etc", "etc/hostname"}) {
+		t.Errorf("upper = %v, want only etc/hostname (no hosts or resolv.conf stubs)", e)
+	}
+	if b, _ := os.ReadFile(filepath.Join(spec.Upper, "etc/hostname")); string(b) != "myhost\n" {
+		t.Errorf("etc/hostname in upper: %q", b)
 	}
 }
 

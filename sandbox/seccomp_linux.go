@@ -328,9 +328,10 @@ func nativeFilter() []unix.SockFilter {
 }
 
 // installSeccomp loads the filter on the calling thread, which must have
-// no_new_privs set and is the one that execs the command: the filter is
-// inherited through execve, and the other (Go runtime) threads die there.
-// It runs last before execve, so nothing the init does afterwards (chdir,
+// no_new_privs set or CAP_SYS_ADMIN, and is the one that execs the command:
+// the filter is inherited through execve, and the other (Go runtime) threads
+// die there. The init loads it just before dropping its privileges, so
+// nothing it does afterwards (setgroups, setresuid, capset, prctl, chdir,
 // write, execve) may be denied, and none is.
 func installSeccomp() error {
 	prog := nativeFilter()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -99,8 +100,20 @@ func readEntries[T any](path string, parse func(io.Reader) []T) ([]T, error) {
 // resolveUser resolves a Docker USER string against passwd and group entries,
 // following moby/sys/user.GetExecUser: a numeric user or group that is not in
 // the files is used as is; a name that is not found is an error; supplementary
-// groups come from the group file when no group was given explicitly.
+// groups come from the group file when no group was given explicitly. The
+// primary group is always among the supplementary groups too, as Docker
+// (daemon getUser) and BuildKit (ensureAdditionalGids) set them since
+// CVE-2023-25173: a file whose group has fewer rights than others stays
+// closed to the user.
 func resolveUser(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
+	u, err := resolveIDs(spec, passwd, groups)
+	if err == nil && !slices.Contains(u.Groups, u.GID) {
+		u.Groups = append([]int{u.GID}, u.Groups...)
+	}
+	return u, err
+}
+
+func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
 	u := execUser{UID: 0, GID: 0, Home: "/"}
 	userSpec, groupSpec, hasGroup := strings.Cut(spec, ":")
 	if userSpec == "" {
