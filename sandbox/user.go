@@ -113,6 +113,9 @@ func resolveUser(spec string, passwd []passwdEntry, groups []groupEntry) (execUs
 	return u, err
 }
 
+// maxID is the largest uid or gid Docker accepts (runc: int32).
+const maxID = 1<<31 - 1
+
 func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
 	u := execUser{UID: 0, GID: 0, Home: "/"}
 	userSpec, groupSpec, hasGroup := strings.Cut(spec, ":")
@@ -138,8 +141,8 @@ func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUse
 			u.Home = entry.Home
 		}
 	case numErr == nil:
-		if uid < 0 {
-			return u, fmt.Errorf("invalid user %q: negative uid", spec)
+		if uid < 0 || uid > maxID {
+			return u, fmt.Errorf("invalid user %q: a uid is 0 to %d", spec, maxID)
 		}
 		u.UID = uid
 	default:
@@ -159,8 +162,8 @@ func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUse
 			if numErr != nil {
 				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", groupSpec)
 			}
-			if gid < 0 {
-				return u, fmt.Errorf("invalid group %q: negative gid", groupSpec)
+			if gid < 0 || gid > maxID {
+				return u, fmt.Errorf("invalid group %q: a gid is 0 to %d", groupSpec, maxID)
 			}
 			u.GID = gid
 		}

@@ -38,6 +38,9 @@ func TestResolveUser(t *testing.T) {
 		{"nobody", execUser{UID: 65534, GID: 65534, Groups: []int{65534, 2001}, Home: "/nonexistent"}, ""},
 		{"nosuch", execUser{}, "unable to find user nosuch: no matching entries in passwd file"},
 		{"app:nosuch", execUser{}, "unable to find group nosuch: no matching entries in group file"},
+		{"4294967296", execUser{}, `invalid user "4294967296": a uid is 0 to 2147483647`},
+		{"1:4294967296", execUser{}, `invalid group "4294967296": a gid is 0 to 2147483647`},
+		{"2147483647", execUser{UID: 2147483647, GID: 0, Groups: []int{0}, Home: "/"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {
