@@ -46,20 +46,20 @@ type buildOpts struct {
 func (o *buildOpts) register(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVarP(&o.file, "file", "f", "", "Dockerfile path (default CONTEXT/Dockerfile)")
-	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name:tag for the image in the local store (repeatable)")
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name[:tag] for the image in the local store (repeatable; -o type=registry pushes these)")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (repeatable)")
 	f.StringVar(&o.target, "target", "", "build this stage (and what it needs) instead of the last one")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
 	f.StringVar(&o.network, "network", "host", "network for RUN: host or none")
-	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant]")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto or tty (the TUI on a terminal, plain otherwise and in strata build), plain, or json (one event per line, docs/events.md)")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags; repeatable)")
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
-	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE")
+	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
-	f.StringVar(&o.report, "report", "", "write a JSON build report (per step: cached or built and why, time, layer, size) to FILE")
+	f.StringVar(&o.report, "report", "", "write a JSON build report to FILE (per step: cached or built and why, time, layer, size; docs/events.md)")
 	f.BoolVar(&o.step, "step", false, "TUI: pause before the first step (n runs one step, c continues)")
 	f.StringArrayVar(&o.breaks, "break", nil, "TUI: pause before the step on Dockerfile line LINE (repeatable)")
 	f.StringVar(&o.debugShell, "debug-shell", "", "TUI: shell PATH (inside the image) for s/p, for images without /bin/sh")
@@ -115,7 +115,20 @@ func newBuildCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "build [flags] CONTEXT",
 		Short: "Build an image without the TUI (CI, scripts)",
-		Args:  exactContext,
+		Long: `build builds CONTEXT with the Dockerfile in it (or -f FILE) and prints
+docker build's plain progress (--progress auto and tty mean plain here), or
+one JSON event per line with --progress json (docs/events.md). Every built
+step says why the cache missed (docs/cache.md). The image is stored in the
+local store under its -t names; -o also exports or pushes it.
+
+--step, --break and --debug-shell are for the TUI (strata [flags] CONTEXT)
+and are refused here.`,
+		Example: `  strata build .
+  strata build -t app:1 --build-arg VERSION=1.2 .
+  strata build -t app:1 -o type=oci,dest=out/ -o type=docker,dest=app.tar .
+  strata build -t 127.0.0.1:5000/app:1 -o type=registry .
+  strata build --progress json --report report.json . > events.jsonl`,
+		Args: exactContext,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd.Context(), g, bo, args[0])
 		},

@@ -34,8 +34,20 @@ func newExampleCmd(g *globals) *cobra.Command {
 	var dir string
 	c := &cobra.Command{
 		Use:   "example [flags]",
-		Short: "Write the bundled example (with a busybox rootfs.tar) and build it",
-		Args:  cobra.NoArgs,
+		Short: "Write the bundled example and build it (in the TUI on a terminal)",
+		Long: `example writes the bundled example build context to --dir: a Dockerfile
+(FROM scratch, ADD rootfs.tar and one step of each kind), an app/ folder
+and a rootfs.tar made from Debian's static busybox (apt-get install
+busybox-static), all offline. It then builds it as strata-example:latest
+(unless -t is given), the way "strata [flags] DIR" does: in the TUI on a
+terminal, with plain progress otherwise.
+
+The bundled files are written again on every run (edits to them are lost);
+an existing rootfs.tar is kept. The build flags are those of strata.`,
+		Example: `  strata example
+  strata example --progress plain
+  strata example --dir ~/strata-example --step`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := prepareExample(dir); err != nil {
 				return err

@@ -47,7 +47,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "only image ids")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the image ids")
 	return c
 }
 
@@ -82,6 +82,11 @@ func newRmCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rm IMAGE...",
 		Short: "Remove images (names or ids) from the local store",
+		Long: `rm removes image names from the local store: a name, or an id (a unique
+prefix of one) for every name of that image. Layers, blobs and build cache
+stay until strata prune.`,
+		Example: `  strata rm myapp:1
+  strata rm 4a00890d6de9`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("rm needs at least one IMAGE (a name or id from strata images)")

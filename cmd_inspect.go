@@ -28,6 +28,9 @@ IMAGE is ` + build.InspectRefs + `.
 
 On a terminal it opens the TUI; otherwise (or with --plain) it prints one
 row per history entry: what made it, the layer's size and its files.`,
+		Example: `  strata inspect strata-example
+  strata inspect --plain alpine:3.20
+  strata inspect oci:out/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), build.InspectRefs)

@@ -13,15 +13,23 @@ func newPruneCmd(g *globals) *cobra.Command {
 	var all bool
 	var keep string
 	c := &cobra.Command{
-		Use:   "prune [--all] [--keep-storage SIZE]",
+		Use:   "prune [flags]",
 		Short: "Remove unreferenced layers and blobs, and build cache as asked",
 		Long: `prune removes layers and blobs that no image of the local store and no
 cache entry uses, and cache entries whose layers are gone.
 
   --all               also drop the whole build cache (entries, records,
-                      RUN --mount=type=cache dirs): only images keep layers
+                      context stat caches, RUN --mount=type=cache dirs):
+                      only images keep layers
   --keep-storage SIZE drop the least recently used cache entries until the
-                      layers still kept take at most SIZE (e.g. 2g, 500m)`,
+                      layers still kept (images' layers included, never
+                      removed) take at most SIZE (e.g. 2g, 500m)
+
+prune needs the store to itself: it refuses to run while another strata
+process uses the same --root. See docs/cache.md.`,
+		Example: `  strata prune
+  strata prune --keep-storage 2g
+  strata prune --all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt := build.PruneOptions{All: all}

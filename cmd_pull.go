@@ -19,14 +19,19 @@ func newPullCmd(g *globals) *cobra.Command {
 	var platform string
 	var insecure []string
 	c := &cobra.Command{
-		Use:   "pull [--platform os/arch] IMAGE",
+		Use:   "pull [flags] IMAGE",
 		Short: "Pull an image from a registry into the local store",
 		Long: `Pull an image from a registry into the local store and print its digest.
 
 IMAGE is a registry reference: alpine (docker.io/library/alpine:latest),
-ghcr.io/o/r:tag, 127.0.0.1:5000/app@sha256:... . Loopback registries are
-reached over plain HTTP; others need TLS unless named with
---insecure-registry. Credentials come from ~/.docker/config.json.`,
+ghcr.io/o/r:tag, 127.0.0.1:5000/app@sha256:... . Loopback registries may
+use plain HTTP; others need verified TLS unless named with
+--insecure-registry. Credentials come from docker's config
+(~/.docker/config.json, or $DOCKER_CONFIG) and its credential helpers.
+Builds use a pulled image offline from then on (unless --pull).`,
+		Example: `  strata pull alpine:3.20
+  strata pull --platform linux/arm64 alpine:3.20
+  strata pull --insecure-registry registry.lan:5000 registry.lan:5000/app:1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return errors.New("pull needs one IMAGE, a registry reference such as alpine:3.20 or 127.0.0.1:5000/app:1")

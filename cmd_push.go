@@ -13,12 +13,15 @@ import (
 func newPushCmd(g *globals) *cobra.Command {
 	var insecure []string
 	c := &cobra.Command{
-		Use:   "push IMAGE [DEST]",
+		Use:   "push [flags] IMAGE [DEST]",
 		Short: "Push an image of the local store to a registry",
 		Long: `Push an image of the local store (a name or id from strata images) to DEST,
 a registry reference with a tag (default: the image's own name), and print
 the pushed manifest digest. The config goes out unchanged, so the registry's
-config digest is the local image id.`,
+config digest is the local image id. Registries are reached as for strata
+pull (loopback may use plain HTTP; --insecure-registry for others).`,
+		Example: `  strata push 127.0.0.1:5000/app:1
+  strata push myapp:1 127.0.0.1:5000/app:1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 1 || len(args) > 2 {
 				return errors.New("push needs IMAGE and optionally DEST: strata push 127.0.0.1:5000/app:1, or strata push app:1 127.0.0.1:5000/app:1")

@@ -20,11 +20,23 @@ func newRunCmd(g *globals) *cobra.Command {
 	var network, user, workdir string
 	var envs, secOpts []string
 	c := &cobra.Command{
-		Use:   "run [--rm] [-it] IMAGE [CMD ARG...]",
-		Short: "Run an image's primary command (or CMD) in the sandbox",
+		Use:   "run [flags] IMAGE [CMD ARG...]",
+		Short: "Run an image's primary command (or CMD) in a temporary container",
+		Long: `run starts a temporary container from IMAGE in strata's sandbox (the one RUN
+steps use) and runs the image's ENTRYPOINT and CMD, or its ENTRYPOINT with
+CMD ARG... when given. strata exits with the command's exit code. The
+container is always removed when it exits.
+
+IMAGE is ` + build.InspectRefs + `
+(a registry reference the store lacks is pulled first).
+
+Flags go before IMAGE: everything after it is the command.`,
+		Example: `  strata run strata-example
+  strata run --rm -it strata-example sh
+  strata run -e DEBUG=1 -u nobody -w /tmp --network none strata-example env`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("run needs an IMAGE (a name from strata images, oci:DIR[:tag] or docker-archive:FILE)")
+				return errors.New("run needs an IMAGE: " + build.InspectRefs + " (strata run [flags] IMAGE [CMD ARG...])")
 			}
 			return nil
 		},
@@ -125,13 +137,13 @@ func newRunCmd(g *globals) *cobra.Command {
 	}
 	f := c.Flags()
 	f.SetInterspersed(false)
-	f.BoolVar(&rm, "rm", false, "remove the container when it exits (always done)")
+	f.BoolVar(&rm, "rm", false, "remove the container when it exits (accepted for docker's sake: always done)")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.StringVar(&network, "network", "host", "host or none")
+	f.StringVar(&network, "network", "host", "network for the container: host or none")
 	f.StringVarP(&user, "user", "u", "", "user[:group] instead of the image's USER")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory instead of the image's WORKDIR")
-	f.StringArrayVarP(&envs, "env", "e", nil, "extra environment KEY=VALUE")
+	f.StringArrayVarP(&envs, "env", "e", nil, "set KEY=VALUE in the environment, or KEY to pass strata's own value (repeatable)")
 	f.StringArrayVar(&secOpts, "security-opt", nil, "seccomp=unconfined: run without the seccomp filter")
 	return c
 }

@@ -68,7 +68,16 @@ func newRootCmd(g *globals) *cobra.Command {
 		Long: `strata builds OCI images from Dockerfiles without a daemon. Every step's
 filesystem change is kept as a snapshot you can inspect.
 
-With no command, strata builds CONTEXT (default ".").`,
+With no command, strata builds CONTEXT (default ".") in the TUI when stdin
+and stdout are a terminal (and --progress is auto or tty): the Dockerfile,
+the steps, each step's log, files, config and cache reason; saving the
+Dockerfile or a context file rebuilds; press ? for the keys. Otherwise it
+prints progress as "strata build" does. Builds and strata run need root.`,
+		Example: `  strata example                   # the bundled example, in the TUI
+  strata .                         # build the current directory in the TUI
+  strata --step .                  # pause before the first step (n: next, c: continue)
+  strata --break 8 .               # pause before the step on Dockerfile line 8
+  strata build -t app:1 .          # no TUI: plain progress`,
 		Args:          cobra.MaximumNArgs(1),
 		SilenceUsage:  true,
 		SilenceErrors: true,
