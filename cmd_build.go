@@ -297,6 +297,16 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	defer cancel()
 	plan, err := build.NewPlan(opt)
 	if err != nil {
+		if bo.progress == "json" && plan != nil && plan.Source != nil {
+			// A JSON consumer gets the same two events the TUI shows.
+			if p, perr := build.NewPrinter("json", os.Stdout); perr == nil {
+				p.Print(build.PlanReady{Dockerfile: plan.File, Source: plan.Source})
+				p.Print(build.BuildDone{Error: err.Error(), Line: build.ErrorLine(err)})
+			}
+		}
+		return err
+	}
+	if err := needRoot("build"); err != nil {
 		return err
 	}
 	store, err := layers.Open(g.root)
@@ -370,6 +380,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if title == "" {
 		title = "Dockerfile"
 	}
+	if err := needRoot("building"); err != nil {
+		return err
+	}
 	ctx, cancel := signalContext(parent)
 	defer cancel()
 	store, err := layers.Open(g.root)
@@ -436,4 +449,13 @@ func (o *buildOpts) writeReport(r *build.Report) error {
 		return nil
 	}
 	return r.WriteFile(o.report)
+}
+
+// needRoot says why building needs root: RUN runs in namespaces with
+// overlayfs, and layers keep the owners of their files.
+func needRoot(what string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%s needs root (run it with sudo): RUN steps run in new namespaces on overlayfs, and layers keep the owners of their files", what)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,8 @@ func (r *Report) Observe(ev Event) {
 	}
 	switch ev := ev.(type) {
 	case PlanReady:
+		// A new build (the TUI rebuilds on save): start over.
+		r.Warnings, r.Error, r.ErrorLine = nil, "", 0
 		r.Dockerfile, r.Target, r.Started = ev.Dockerfile, ev.Target, ev.Time
 		r.Steps = make([]ReportStep, len(ev.Steps))
 		for i, s := range ev.Steps {
@@ -84,6 +87,11 @@ func (r *Report) Observe(ev Event) {
 		}
 	case Warning:
 		r.Warnings = append(r.Warnings, ev)
+	case StepLog:
+		// The reason a step missed the cache, also for a step that fails.
+		if s := step(ev.Step); s != nil && ev.Stream == "info" && strings.HasPrefix(ev.Line, "cache miss: ") && s.Reason == "" {
+			s.Reason = strings.TrimPrefix(ev.Line, "cache miss: ")
+		}
 	case StepStarted:
 		if s := step(ev.Step); s != nil && s.started.IsZero() {
 			s.started = ev.Time
@@ -124,7 +132,15 @@ func (r *Report) Observe(ev Event) {
 	case BuildDone:
 		r.Duration, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
 		r.Cached, r.Built, r.Error, r.ErrorLine = ev.Cached, ev.Built, ev.Error, ev.Line
-		if n := r.Cached + r.Built; n > 0 {
+		// Over the steps that ran to an end, failed ones included.
+		n := r.Cached + r.Built
+		for _, st := range r.Steps {
+			if st.Status == "failed" {
+				n++
+			}
+		}
+		r.HitRatio = 0
+		if n > 0 {
 			r.HitRatio = float64(r.Cached) / float64(n)
 		}
 	}
