@@ -300,8 +300,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 		if bo.progress == "json" && plan != nil && plan.Source != nil {
 			// A JSON consumer gets the same two events the TUI shows.
 			if p, perr := build.NewPrinter("json", os.Stdout); perr == nil {
-				p.Print(build.PlanReady{Dockerfile: plan.File, Source: plan.Source})
-				p.Print(build.BuildDone{Error: err.Error(), Line: build.ErrorLine(err)})
+				for _, ev := range build.ParseFailed(plan, err) {
+					p.Print(ev)
+				}
 			}
 		}
 		return err

@@ -196,3 +196,13 @@ func (StepFailed) EventType() string   { return "step_failed" }
 func (BuildDone) EventType() string    { return "build_done" }
 
 func stamp() eventBase { return eventBase{Time: time.Now()} }
+
+// ParseFailed is the event stream of a build whose Dockerfile does not
+// parse: the source (when it could be read) and the error on its line.
+func ParseFailed(plan *Plan, err error) []Event {
+	pr := PlanReady{eventBase: stamp()}
+	if plan != nil {
+		pr.Dockerfile, pr.Source = plan.File, plan.Source
+	}
+	return []Event{pr, BuildDone{eventBase: stamp(), Error: err.Error(), Line: ErrorLine(err)}}
+}

@@ -117,12 +117,7 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 	}()
 	plan, perr := NewPlan(opt)
 	if perr != nil {
-		pr := PlanReady{eventBase: stamp()}
-		if plan != nil {
-			pr.Dockerfile, pr.Source = plan.File, plan.Source
-		}
-		bd := BuildDone{eventBase: stamp(), Error: perr.Error(), Line: ErrorLine(perr)}
-		for _, ev := range []Event{pr, bd} {
+		for _, ev := range ParseFailed(plan, perr) {
 			if s.Observe != nil {
 				s.Observe(ev)
 			}
