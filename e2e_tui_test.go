@@ -5,9 +5,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// tmuxSeq numbers the tmux sessions of this test process.
+var tmuxSeq atomic.Int64
 
 // tmuxSession drives the real binary in a tmux terminal.
 type tmuxSession struct {
@@ -18,7 +22,10 @@ type tmuxSession struct {
 func newTmux(t *testing.T, w, h int, command string) *tmuxSession {
 	t.Helper()
 	requireTool(t, "tmux")
-	s := &tmuxSession{t: t, name: "strata-e2e-" + filepath.Base(t.TempDir())}
+	// The name must be unique on the machine's tmux server: t.TempDir()'s
+	// base is only a per-test sequence number ("003"), the same in every
+	// test and in every other `go test` process using the server.
+	s := &tmuxSession{t: t, name: "strata-e2e-" + fmtInt(os.Getpid()) + "-" + fmtInt(int(tmuxSeq.Add(1)))}
 	cmd := exec.Command("tmux", "new-session", "-d", "-s", s.name, "-x", itoa(w), "-y", itoa(h), command)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)

@@ -2,11 +2,14 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sessionBuilds collects a session's events build by build.
@@ -42,6 +45,35 @@ func (sb *sessionBuilds) next(t *testing.T) []Event {
 		t.Fatal("no build finished in 20s")
 	}
 	return nil
+}
+
+// waitInotifyWatch waits until an inotify instance of this process
+// watches dir (what Session.Watch sets up before it can see a save), read
+// from /proc/self/fdinfo: "inotify wd:N ino:HEX sdev:HEX ...".
+func waitInotifyWatch(t *testing.T, dir string) {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(" ino:%x sdev:%x ", st.Ino, unix.Major(st.Dev)<<20|unix.Minor(st.Dev))
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		fds, _ := os.ReadDir("/proc/self/fd")
+		for _, fd := range fds {
+			if l, _ := os.Readlink("/proc/self/fd/" + fd.Name()); l != "anon_inode:inotify" {
+				continue
+			}
+			info, _ := os.ReadFile("/proc/self/fdinfo/" + fd.Name())
+			if strings.Contains(string(info), want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no inotify watch on %s after 20s", dir)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func outcomesOf(evs []Event) []string {
@@ -88,7 +120,7 @@ func TestSessionWatchRebuilds(t *testing.T) {
 	if strings.Join(first, "|") != "built: first build|built: first build|built: first build|built: first build" {
 		t.Fatalf("first build %q", first)
 	}
-	time.Sleep(100 * time.Millisecond) // the watcher is set up
+	waitInotifyWatch(t, dir) // the watcher is set up
 
 	os.WriteFile(filepath.Join(dir, "a"), []byte("2"), 0o644)
 	got := outcomesOf(sb.next(t))

@@ -78,11 +78,20 @@ func Open(root string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	tl, err := os.OpenFile(filepath.Join(tmp, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	// The lock is taken before it appears as .lock: a sweep by another
+	// process that found an unlocked .lock would remove this dir (and its
+	// flock would make ours fail). Until then the dir is new, so kept.
+	tl, err := os.OpenFile(filepath.Join(tmp, ".lock-new"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
 		err = unix.Flock(int(tl.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	}
+	if err == nil {
+		err = os.Rename(filepath.Join(tmp, ".lock-new"), filepath.Join(tmp, ".lock"))
+	}
 	if err != nil {
+		if tl != nil {
+			tl.Close()
+		}
 		os.RemoveAll(tmp)
 		s.Close()
 		return nil, fmt.Errorf("store: scratch lock: %w", err)

@@ -27,11 +27,13 @@ type ttyIO struct {
 	// (its prompt), as if the user had typed it (Spec.Prefill).
 	prefill string
 
-	restore  func()
-	winch    chan os.Signal
-	outDone  chan struct{}
-	stopOnce sync.Once
-	started  bool
+	restore   func()
+	winch     chan os.Signal
+	winchDone chan struct{} // closed when the SIGWINCH goroutine is done with master
+	inDone    chan struct{} // closed when the stdin copy is done with stdin and master
+	outDone   chan struct{}
+	stopOnce  sync.Once
+	started   bool
 }
 
 // newTTY creates the console socket; child is the init's end (consoleFD).
@@ -109,8 +111,10 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 		}
 		t.resize(fd)
 		t.winch = make(chan os.Signal, 1)
+		t.winchDone = make(chan struct{})
 		signal.Notify(t.winch, syscall.SIGWINCH)
 		go func(ch chan os.Signal) {
+			defer close(t.winchDone)
 			for range ch {
 				t.resize(fd)
 			}
@@ -144,7 +148,11 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 		}
 	}()
 	if t.stdin != nil {
-		go copyUntil(t.master, t.stdin, stop)
+		t.inDone = make(chan struct{})
+		go func() {
+			defer close(t.inDone)
+			copyUntil(t.master, t.stdin, stop)
+		}()
 	}
 }
 
@@ -157,15 +165,22 @@ func (t *ttyIO) resize(from int) {
 }
 
 // finish waits for the output (all of it: the namespace is dead, so every
-// slave fd is closed) and restores the terminal.
+// slave fd is closed) and restores the terminal. stop (given to start) must
+// be closed: finish also waits for the goroutines that use the caller's stdin
+// and the master, so that neither is used after Run returns (the caller may
+// close its stdin; close closes the master).
 func (t *ttyIO) finish() {
 	t.stopOnce.Do(func() {
 		if t.winch != nil {
 			signal.Stop(t.winch)
 			close(t.winch)
+			<-t.winchDone
 		}
 		if t.started {
 			<-t.outDone
+		}
+		if t.inDone != nil {
+			<-t.inDone // copyUntil sees stop within its poll interval
 		}
 		t.restore()
 	})
