@@ -79,12 +79,14 @@ func plural(n int, unit string) string {
 }
 
 func newRmCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	c := &cobra.Command{
 		Use:   "rm IMAGE...",
 		Short: "Remove images (names or ids) from the local store",
 		Long: `rm removes image names from the local store: a name, or an id (a unique
-prefix of one) for every name of that image. Layers, blobs and build cache
-stay until strata prune.`,
+prefix of one) for the name of that image. An id whose image has several
+names is refused unless -f (then every name goes), as with docker rmi.
+Layers, blobs and build cache stay until strata prune.`,
 		Example: `  strata rm myapp:1
   strata rm 4a00890d6de9`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -99,7 +101,11 @@ stay until strata prune.`,
 				return err
 			}
 			defer store.Close()
-			removed, err := store.Untag(args...)
+			untag := store.UntagSafe
+			if force {
+				untag = store.Untag
+			}
+			removed, err := untag(args...)
 			if err != nil {
 				return err
 			}
@@ -109,4 +115,6 @@ stay until strata prune.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVarP(&force, "force", "f", false, "an id removes every name of its image (without -f an id with several names is refused, as docker rmi does)")
+	return c
 }

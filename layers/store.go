@@ -722,6 +722,16 @@ func isHex(s string) bool {
 // returns the names removed; an unknown reference is an error and changes
 // nothing.
 func (s *Store) Untag(refs ...string) ([]string, error) {
+	return s.untag(true, refs)
+}
+
+// UntagSafe is Untag as docker rmi does it without -f: an id that names
+// an image with several names is refused (name them one by one).
+func (s *Store) UntagSafe(refs ...string) ([]string, error) {
+	return s.untag(false, refs)
+}
+
+func (s *Store) untag(force bool, refs []string) ([]string, error) {
 	var removed []string
 	err := s.withIndex(true, func(idx map[string]ImageRecord) (bool, error) {
 		var names []string
@@ -738,6 +748,10 @@ func (s *Store) Untag(refs ...string) ([]string, error) {
 				var err error
 				if match, err = byID(idx, ref); err != nil {
 					return false, err
+				}
+				if len(match) > 1 && !force {
+					sort.Strings(match)
+					return false, fmt.Errorf("image %s has %d names (%s): remove them by name, or give -f to remove them all", ref, len(match), strings.Join(match, ", "))
 				}
 			}
 			if len(match) == 0 {

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -49,5 +50,30 @@ func TestAmbiguousIDPrefix(t *testing.T) {
 	removed, err := s.Untag("abcd1", "one:1")
 	if err != nil || strings.Join(removed, " ") != "one:1 one:2" {
 		t.Errorf("Untag(abcd1, one:1) = %v, %v; want [one:1 one:2]", removed, err)
+	}
+}
+
+// TestUntagSafe: an id whose image has several names is refused without
+// force (docker rmi), and removes them all with it.
+func TestUntagSafe(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := ImageRecord{Manifest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("1", 64)}, Config: v1.Hash{Algorithm: "sha256", Hex: "feed" + strings.Repeat("0", 60)}}
+	for _, n := range []string{"a:1", "b:1"} {
+		if err := s.Tag(n, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.UntagSafe("feed"); err == nil || !strings.Contains(err.Error(), "has 2 names") || !strings.Contains(err.Error(), "-f") {
+		t.Fatalf("UntagSafe of a two-name id: %v", err)
+	}
+	if removed, err := s.UntagSafe("a:1"); err != nil || len(removed) != 1 {
+		t.Fatalf("UntagSafe by name: %v %v", removed, err)
+	}
+	if removed, err := s.UntagSafe("feed"); err != nil || len(removed) != 1 || removed[0] != "docker.io/library/b:1" && removed[0] != "b:1" {
+		t.Fatalf("UntagSafe of a one-name id: %v %v", removed, err)
 	}
 }
