@@ -198,10 +198,19 @@ func (c *client) local(r Ref) (*Result, bool) {
 		return nil, false
 	}
 	cfg, err := c.s.LoadConfig(rec)
-	if err != nil || !c.complete(cfg) || !platformFits(cfg, c.platform) {
+	if err != nil || !c.complete(cfg) {
+		return nil, false
+	}
+	// An image for another platform was pulled for this same question
+	// before (the registry had no other): reuse it, with the warning.
+	askedBefore := remembered && p.Config == rec.Config && p.Asked != "" && p.Asked == c.platform.String()
+	if !platformFits(cfg, c.platform) && !askedBefore {
 		return nil, false
 	}
 	res := &Result{Ref: r, Record: rec, Config: cfg, Local: true, Layers: len(cfg.RootFS.DiffIDs)}
+	if askedBefore {
+		res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, p.Platform, p.Asked)
+	}
 	if remembered && p.Config == rec.Config {
 		res.Digest, res.Manifest, res.Platform = p.Digest, p.Manifest, p.Platform
 	}
@@ -222,7 +231,7 @@ func (c *client) pull(ctx context.Context, r Ref) (*Result, error) {
 	ref := c.name(r)
 	opts := c.remote(ctx)
 	// A tag pulled before: a HEAD tells whether it moved.
-	if p, ok := lookupPulled(c.s, r.Name); ok && r.Tag != "" && p.Platform == c.platform.String() {
+	if p, ok := lookupPulled(c.s, r.Name); ok && r.Tag != "" && (p.Platform == c.platform.String() || p.Asked == c.platform.String()) {
 		if res, ok := c.local(r); ok && res.Record.Config == p.Config {
 			d, err := remote.Head(ref, opts...)
 			if err == nil && d.Digest == p.Digest {
@@ -300,7 +309,11 @@ func (c *client) pull(ctx context.Context, r Ref) (*Result, error) {
 		return nil, err
 	}
 	rec.Name = r.Name
-	if err := remember(c.s, r.Name, pulled{Digest: res.Digest, Manifest: res.Manifest, Config: rec.Config, Platform: res.Platform, Time: time.Now().UTC()}); err != nil {
+	pr := pulled{Digest: res.Digest, Manifest: res.Manifest, Config: rec.Config, Platform: res.Platform, Time: time.Now().UTC()}
+	if res.Warning != "" {
+		pr.Asked = c.platform.String()
+	}
+	if err := remember(c.s, r.Name, pr); err != nil {
 		return nil, err
 	}
 	res.Record, res.Config = rec, cfg

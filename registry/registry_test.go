@@ -415,3 +415,31 @@ func TestKeychainFromDockerConfig(t *testing.T) {
 		t.Errorf("pull with credentials in $DOCKER_CONFIG: %v", err)
 	}
 }
+
+// TestOtherPlatformReusedOffline: a single-platform image used for
+// another platform (with a warning, as docker does) is found in the store
+// the next time the same platform is asked, registry or not.
+func TestOtherPlatformReusedOffline(t *testing.T) {
+	requireRoot(t)
+	reg := newRegistry(t)
+	img := randomImage(t, 1, amd64)
+	reg.put(t, "test/only-amd64:1", img)
+	s := openStore(t)
+	ref := reg.host + "/test/only-amd64:1"
+	arm := v1.Platform{OS: "linux", Architecture: "arm64"}
+	res, err := Resolve(context.Background(), s, ref, Options{Platform: &arm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Local || !strings.Contains(res.Warning, "not linux/arm64 as asked") {
+		t.Fatalf("first resolve: local %v warning %q", res.Local, res.Warning)
+	}
+	reg.srv.Close()
+	res, err = Resolve(context.Background(), s, ref, Options{Platform: &arm})
+	if err != nil {
+		t.Fatalf("offline resolve of the same question: %v", err)
+	}
+	if !res.Local || !strings.Contains(res.Warning, "not linux/arm64 as asked") {
+		t.Errorf("offline resolve: local %v warning %q", res.Local, res.Warning)
+	}
+}

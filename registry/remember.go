@@ -24,10 +24,14 @@ type pulled struct {
 	// for a multi-platform image, else the image manifest's.
 	Digest v1.Hash `json:"digest"`
 	// Manifest is the platform image's manifest digest in the registry.
-	Manifest v1.Hash   `json:"manifest"`
-	Config   v1.Hash   `json:"config"` // the image id
-	Platform string    `json:"platform"`
-	Time     time.Time `json:"time"`
+	Manifest v1.Hash `json:"manifest"`
+	Config   v1.Hash `json:"config"` // the image id
+	Platform string  `json:"platform"`
+	// Asked is the platform the pull asked for, when the image is for
+	// another one (a single-platform image used anyway, as docker does):
+	// the same question later is answered from the store, offline.
+	Asked string    `json:"asked,omitempty"`
+	Time  time.Time `json:"time"`
 }
 
 // pulledPath is ROOT/images/pulled.json (names -> registry digests), kept
