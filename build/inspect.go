@@ -277,6 +277,7 @@ func (in *Inspection) Stream(ctx context.Context, events chan<- Event) (err erro
 		}
 		cfg := in.Config.DeepCopy()
 		cfg.RootFS.DiffIDs = append([]v1.Hash(nil), ids[:nl]...)
+		in.configAt(cfg, i)
 		if h := in.hist[i]; h >= 0 {
 			cfg.History = cfg.History[:h+1]
 		}
@@ -489,4 +490,40 @@ func modeType(m fs.FileMode) layers.FileType {
 		return layers.TypeSocket
 	}
 	return layers.TypeRegular
+}
+
+// configAt sets the USER and WORKDIR in effect at step i, read from the
+// history's USER and WORKDIR entries up to it, so a shell on an early
+// layer runs as the user the build ran it as. Images record no config per
+// step: when the history names no USER (or no WORKDIR) at all, the final
+// config's value stands.
+func (in *Inspection) configAt(cfg *v1.ConfigFile, i int) {
+	var users, dirs bool
+	for _, st := range in.Steps {
+		users = users || st.Kind == "USER"
+		dirs = dirs || st.Kind == "WORKDIR"
+	}
+	user, dir := "", "/"
+	for _, st := range in.Steps[:i+1] {
+		f := strings.Fields(st.Text)
+		if len(f) != 2 {
+			continue
+		}
+		switch st.Kind {
+		case "USER":
+			user = f[1]
+		case "WORKDIR":
+			if path.IsAbs(f[1]) {
+				dir = f[1]
+			} else {
+				dir = path.Join(dir, f[1])
+			}
+		}
+	}
+	if users {
+		cfg.Config.User = user
+	}
+	if dirs {
+		cfg.Config.WorkingDir = dir
+	}
 }

@@ -558,3 +558,24 @@ func BenchmarkInspectVsTar(b *testing.B) {
 	}
 	b.ReportMetric(float64(ours)/float64(theirs), "x-tar-tvf")
 }
+
+// TestInspectUserAndWorkdirPerStep: each history entry's snapshot carries
+// the USER and WORKDIR in effect then (a shell on an early layer runs as
+// the build ran it), read from the history's USER and WORKDIR entries.
+func TestInspectUserAndWorkdirPerStep(t *testing.T) {
+	store := newStore(t)
+	df := "FROM scratch\nCOPY a /a\nWORKDIR /srv\nWORKDIR app\nUSER nobody\nCOPY b /b\n"
+	build(t, store, df, map[string]string{"a": "1", "b": "2"}, Options{Tags: []string{"peruser:1"}}).mustOK(t)
+	_, evs := inspect(t, store, "peruser:1")
+	var got []string
+	for _, ev := range evs {
+		if d, ok := ev.(StepDone); ok && d.Snapshot != nil {
+			c := d.Snapshot.Config.Config
+			got = append(got, c.User+"@"+c.WorkingDir)
+		}
+	}
+	want := "@/ @/srv @/srv/app nobody@/srv/app nobody@/srv/app"
+	if strings.Join(got, " ") != want {
+		t.Errorf("user@workdir per entry: %q, want %q", strings.Join(got, " "), want)
+	}
+}

@@ -121,7 +121,7 @@ func inspectStory(c *common, b *buildState, step, w int) []string {
 	if r.diffID != "" {
 		add(st.dim.Render("An image does not record the container or the time a step took; the Files tab (3) shows what this layer holds."))
 	} else {
-		add(st.dim.Render("An image records only its final config: the Config tab (5) shows it."))
+		add(st.dim.Render("An image records only its final config: the Config tab (5) shows it, with USER and WORKDIR as the history sets them at each entry."))
 	}
 	return out
 }

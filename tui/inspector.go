@@ -546,7 +546,7 @@ func configView(c *common, b *buildState, step, w int) []string {
 	out = append(out, "")
 	switch {
 	case b.inspecting():
-		out = append(out, wrap(st.dim.Render("an image records only its final config: it is shown for every history entry"), w, "")...)
+		out = append(out, wrap(st.dim.Render("an image records only its final config: it is shown for every history entry, with the USER and WORKDIR of this entry read from the history"), w, "")...)
 	case par == nil:
 		out = append(out, st.dim.Render("base image config (no parent to compare with)"))
 	default:
