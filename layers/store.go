@@ -499,6 +499,11 @@ func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
 		os.Remove(f.Name())
 		return err
 	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())
 		return err
@@ -514,31 +519,12 @@ func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
 	return nil
 }
 
-// atomicWrite writes a file via a temp file and rename.
+// atomicWrite writes a file via a temp file and rename (WriteFileAtomic).
 func atomicWrite(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
-	if err != nil {
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	})
 }
 
 // ImageRecord is one name in the local image store.
