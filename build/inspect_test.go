@@ -480,26 +480,7 @@ func BenchmarkLayerChangesFromTar(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	mk := func(n, from int) v1.Hash {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		body := bytes.Repeat([]byte("x"), 1024)
-		for i := from; i < from+n; i++ {
-			if i%100 == 0 {
-				tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/", i/100), Typeflag: tar.TypeDir, Mode: 0o755})
-			}
-			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/f%d", i/100, i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
-			tw.Write(body)
-		}
-		tw.Close()
-		m, err := s.ImportLayer(&buf, v1.Hash{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return m.DiffID
-	}
-	lower := mk(10000, 0)
-	top := mk(20000, 5000)
+	lower, top := benchLayers(b, s)
 	b.ResetTimer()
 	for b.Loop() {
 		c, err := LayerChanges(s, top, []v1.Hash{lower})
@@ -522,26 +503,7 @@ func BenchmarkInspectVsTar(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	mk := func(n, from int) v1.Hash {
-		var buf bytes.Buffer
-		tw := tar.NewWriter(&buf)
-		body := bytes.Repeat([]byte("x"), 1024)
-		for i := from; i < from+n; i++ {
-			if i%100 == 0 {
-				tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/", i/100), Typeflag: tar.TypeDir, Mode: 0o755})
-			}
-			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/f%d", i/100, i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
-			tw.Write(body)
-		}
-		tw.Close()
-		m, err := s.ImportLayer(&buf, v1.Hash{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return m.DiffID
-	}
-	lower := mk(10000, 0)
-	top := mk(20000, 5000)
+	lower, top := benchLayers(b, s)
 	blob := filepath.Join(s.Root(), "blobs", top.Algorithm, top.Hex)
 	var ours, theirs time.Duration
 	for b.Loop() {
@@ -578,4 +540,28 @@ func TestInspectUserAndWorkdirPerStep(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("user@workdir per entry: %q, want %q", strings.Join(got, " "), want)
 	}
+}
+
+// benchLayers imports a 10,000-file layer and a 20,000-file one above it
+// (half of its paths exist below), 1 kB per file.
+func benchLayers(b *testing.B, s *layers.Store) (lower, top v1.Hash) {
+	mk := func(n, from int) v1.Hash {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		body := bytes.Repeat([]byte("x"), 1024)
+		for i := from; i < from+n; i++ {
+			if i%100 == 0 {
+				tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/", i/100), Typeflag: tar.TypeDir, Mode: 0o755})
+			}
+			tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/f%d", i/100, i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+			tw.Write(body)
+		}
+		tw.Close()
+		m, err := s.ImportLayer(&buf, v1.Hash{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return m.DiffID
+	}
+	return mk(10000, 0), mk(20000, 5000)
 }
