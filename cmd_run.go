@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -71,19 +70,12 @@ Flags go before IMAGE: everything after it is the command.`,
 			if len(argv) == 0 {
 				return fmt.Errorf("image %s has no ENTRYPOINT or CMD: give a command (strata run %s /bin/sh)", args[0], args[0])
 			}
-			tmp, err := store.TempDir("container-")
+			spec, remove, err := build.ContainerSpec(store, cfg, argv)
 			if err != nil {
 				return err
 			}
-			defer layers.RemoveAll(tmp)
-			upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
-			os.Mkdir(upper, 0o755)
-			os.Mkdir(work, 0o755)
-			var lower []string
-			for i := len(cfg.RootFS.DiffIDs) - 1; i >= 0; i-- {
-				lower = append(lower, store.LayerFS(cfg.RootFS.DiffIDs[i]))
-			}
-			env := append([]string{}, cfg.Config.Env...)
+			defer remove()
+			env := spec.Env
 			for _, kv := range envs {
 				k, _, ok := strings.Cut(kv, "=")
 				switch {
@@ -109,8 +101,7 @@ Flags go before IMAGE: everything after it is the command.`,
 				}
 				wd = workdir
 			}
-			spec := &sandbox.Spec{Lower: layers.OverlayLowers(lower), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: u,
-				Network: network, TmpDir: tmp}
+			spec.Env, spec.Dir, spec.User, spec.Network = env, wd, u, network
 			spec.SeccompUnconfined = unconfined
 			if interactive {
 				spec.Stdin = os.Stdin

@@ -306,22 +306,13 @@ func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(str
 	if len(argv) == 0 {
 		return 0, errors.New("the image has no ENTRYPOINT or CMD to run")
 	}
-	tmp, err := b.Store.TempDir("container-")
+	spec, remove, err := ContainerSpec(b.Store, cfg, argv)
 	if err != nil {
 		return 0, err
 	}
-	defer layers.RemoveAll(tmp)
-	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
-	os.Mkdir(upper, 0o755)
-	os.Mkdir(work, 0o755)
-	var lower []string
-	for i := len(cfg.RootFS.DiffIDs) - 1; i >= 0; i-- {
-		lower = append(lower, b.Store.LayerFS(cfg.RootFS.DiffIDs[i]))
-	}
+	defer remove()
 	so := &funcWriter{fn: func(l string) { out("stdout", l) }}
 	se := &funcWriter{fn: func(l string) { out("stderr", l) }}
-	spec := &sandbox.Spec{Lower: layers.OverlayLowers(lower), Upper: upper, Work: work, Args: argv, Env: cfg.Config.Env, Dir: cfg.Config.WorkingDir,
-		User: cfg.Config.User, Network: "host", TmpDir: tmp}
 	code, err := sandbox.Run(ctx, spec, so, se)
 	so.flush()
 	se.flush()
@@ -352,4 +343,26 @@ func (w *funcWriter) flush() {
 		w.fn(string(w.buf))
 		w.buf = nil
 	}
+}
+
+// ContainerSpec prepares a temporary container on an image (strata run,
+// the TUI's x): scratch upper and work dirs in the store, the image's
+// layers as lower dirs, its env, user and working dir, the host network.
+// remove deletes the scratch once the container has run.
+func ContainerSpec(s *layers.Store, cfg *v1.ConfigFile, argv []string) (spec *sandbox.Spec, remove func(), err error) {
+	tmp, err := s.TempDir("container-")
+	if err != nil {
+		return nil, nil, err
+	}
+	upper, work := filepath.Join(tmp, "upper"), filepath.Join(tmp, "work")
+	for _, d := range []string{upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			layers.RemoveAll(tmp)
+			return nil, nil, err
+		}
+	}
+	st := &stageState{cfg: cfg}
+	spec = &sandbox.Spec{Lower: layers.OverlayLowers(st.view(s).Lowers), Upper: upper, Work: work, Args: argv,
+		Env: slices.Clone(cfg.Config.Env), Dir: cfg.Config.WorkingDir, User: cfg.Config.User, Network: "host", TmpDir: tmp}
+	return spec, func() { layers.RemoveAll(tmp) }, nil
 }
