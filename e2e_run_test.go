@@ -55,16 +55,7 @@ CMD ["/bin/cat", "/w/shell.txt"]
 	mustStrata(t, "build", "--root", root, "-t", "runsteps:1", "-o", "type=oci,dest="+oci, "-o", "type=docker,dest="+tarball, ctx)
 	checkClean(t, root)
 
-	bundle := filepath.Join(tmp, "bundle")
-	runTool(t, "umoci", "unpack", "--image", oci+":1", bundle)
-	rfs := filepath.Join(bundle, "rootfs")
-	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join(rfs, p))
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		return string(b)
-	}
+	rfs, read := umociRootfs(t, filepath.Join(tmp, "bundle"), oci+":1")
 	if got := read("w/shell.txt"); got != "hello world\n" {
 		t.Errorf("ENV and ARG in RUN: %q", got)
 	}
@@ -295,16 +286,7 @@ RUN (unshare -U true 2>&1; echo "exit $?") > /seccomp.txt; grep Seccomp: /proc/s
 		t.Errorf("mountinfo lines naming strata: %d before, %d after", before, after)
 	}
 
-	bundle := filepath.Join(tmp, "bundle")
-	runTool(t, "umoci", "unpack", "--image", oci+":1", bundle)
-	rfs := filepath.Join(bundle, "rootfs")
-	read := func(p string) string {
-		b, err := os.ReadFile(filepath.Join(rfs, p))
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		return string(b)
-	}
+	rfs, read := umociRootfs(t, filepath.Join(tmp, "bundle"), oci+":1")
 	if got := read("result"); got != "built\n" {
 		t.Errorf("/result = %q, want the builder's file", got)
 	}

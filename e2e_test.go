@@ -185,9 +185,7 @@ func TestExampleBuildsAndRuns(t *testing.T) {
 	}
 
 	// umoci unpacks it; check files the steps made.
-	bundle := filepath.Join(tmp, "bundle")
-	runTool(t, "umoci", "unpack", "--image", oci+":e2e", bundle)
-	rootfs := filepath.Join(bundle, "rootfs")
+	rootfs, _ := umociRootfs(t, filepath.Join(tmp, "bundle"), oci+":e2e")
 	motd, err := os.ReadFile(filepath.Join(rootfs, "srv/data/motd"))
 	if err != nil || string(motd) != "hello from strata\n" {
 		t.Errorf("motd = %q, %v", motd, err)
@@ -357,9 +355,7 @@ CMD echo "$APP"
 		}
 	}
 
-	bundle := filepath.Join(tmp, "bundle")
-	runTool(t, "umoci", "unpack", "--image", oci+":1", bundle)
-	rootfs := filepath.Join(bundle, "rootfs")
+	rootfs, _ := umociRootfs(t, filepath.Join(tmp, "bundle"), oci+":1")
 	check := func(p string, mode os.FileMode, uid, gid uint32, content, link string) {
 		t.Helper()
 		fi, err := os.Lstat(filepath.Join(rootfs, p))
@@ -408,4 +404,21 @@ func podmanRunArgs(image string) []string {
 		args = append([]string{"--runtime", "runc"}, args...)
 	}
 	return append(args, image)
+}
+
+// umociRootfs unpacks an OCI layout image (DIR:TAG) with umoci into
+// bundle and returns its rootfs and a reader of files in it (a missing
+// file is a test error).
+func umociRootfs(t *testing.T, bundle, image string) (string, func(string) string) {
+	t.Helper()
+	runTool(t, "umoci", "unpack", "--image", image, bundle)
+	rootfs := filepath.Join(bundle, "rootfs")
+	return rootfs, func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(rootfs, p))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		return string(b)
+	}
 }
