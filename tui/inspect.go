@@ -2,7 +2,6 @@ package tui
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -175,35 +174,12 @@ func inspectSummary(c *common, b *buildState, w int) []string {
 		out = append(out, kv(c, "command", execForm(primaryCommand(&cfg.Config)), w)...)
 	}
 	out = append(out, savedLines(c, b, w)...)
-	type big struct {
-		i    int
-		size int64
-	}
-	var bs []big
-	for i := range b.steps {
-		if r := &b.steps[i]; r.diffID != "" {
-			bs = append(bs, big{i, r.size})
+	out = append(out, topSteps(c, b, "largest layers:", 8, func(r *stepRec) (int64, string) {
+		if r.diffID == "" {
+			return 0, ""
 		}
-	}
-	slices.SortStableFunc(bs, func(a, b big) int {
-		switch {
-		case a.size > b.size:
-			return -1
-		case a.size < b.size:
-			return 1
-		}
-		return 0
-	})
-	if len(bs) > 0 {
-		out = append(out, "", st.dim.Render("largest layers:"))
-		top := bs[0].size
-		for _, x := range bs[:min(5, len(bs))] {
-			r := &b.steps[x.i]
-			bar := int(int64(10) * x.size / max(1, top))
-			out = append(out, fmt.Sprintf("%8s %s %s", humanBytes(x.size),
-				st.running.Render(fit(strings.Repeat("█", max(1, bar)), 10)), r.label()))
-		}
-	}
+		return r.size, humanBytes(r.size)
+	})...)
 	out = append(out, warningLines(c, b, w)...)
 	return out
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -665,35 +666,9 @@ func summaryView(c *common, b *buildState, w int) []string {
 		}
 	}
 	out = append(out, prevSummary(c, b, w)...)
-	type slow struct {
-		i int
-		d int64
-	}
-	var ss []slow
-	for i := range b.steps {
-		if r := &b.steps[i]; r.duration > 0 {
-			ss = append(ss, slow{i, int64(r.duration)})
-		}
-	}
-	slices.SortStableFunc(ss, func(a, b slow) int {
-		switch {
-		case a.d > b.d:
-			return -1
-		case a.d < b.d:
-			return 1
-		}
-		return 0
-	})
-	if len(ss) > 0 {
-		out = append(out, "", st.dim.Render("slowest steps:"))
-		top := ss[0].d
-		for _, s := range ss[:min(5, len(ss))] {
-			r := &b.steps[s.i]
-			bar := int(int64(10) * s.d / max(1, top))
-			out = append(out, fmt.Sprintf("%7s %s %s", humanDuration(r.duration),
-				st.running.Render(fit(strings.Repeat("█", max(1, bar)), 10)), r.label()))
-		}
-	}
+	out = append(out, topSteps(c, b, "slowest steps:", 7, func(r *stepRec) (int64, string) {
+		return int64(r.duration), humanDuration(r.duration)
+	})...)
 	out = append(out, warningLines(c, b, w)...)
 	return out
 }
@@ -775,6 +750,35 @@ func warningLines(c *common, b *buildState, w int) []string {
 	out := []string{"", c.st.warning.Render(itoa(len(b.general)) + " warning(s):")}
 	for _, g := range b.general {
 		out = append(out, wrap("  ! "+g, w, "    ")...)
+	}
+	return out
+}
+
+// topSteps lists (figures right-aligned in width) the five steps with the largest figure (what returns
+// > 0), largest first, each with a bar scaled to the largest.
+func topSteps(c *common, b *buildState, title string, width int, figure func(r *stepRec) (int64, string)) []string {
+	type item struct {
+		i    int
+		v    int64
+		text string
+	}
+	var items []item
+	for i := range b.steps {
+		if v, text := figure(&b.steps[i]); v > 0 {
+			items = append(items, item{i, v, text})
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(b.v, a.v) })
+	st := &c.st
+	out := []string{"", st.dim.Render(title)}
+	top := items[0].v
+	for _, x := range items[:min(5, len(items))] {
+		bar := int(int64(10) * x.v / max(1, top))
+		out = append(out, fmt.Sprintf("%*s %s %s", width, x.text,
+			st.running.Render(fit(strings.Repeat("█", max(1, bar)), 10)), b.steps[x.i].label()))
 	}
 	return out
 }
