@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,14 +145,7 @@ func (e *Executor) saveCache(ent *CacheEntry) error {
 	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 		return err
 	}
-	return writeAtomic(f, b)
-}
-
-func writeAtomic(file string, b []byte) error {
-	return layers.WriteFileAtomic(file, func(w io.Writer) error {
-		_, err := w.Write(b)
-		return err
-	})
+	return layers.WriteFileBytes(f, b)
 }
 
 // CacheEntries lists the cache's entries with their files' sizes and last
@@ -252,7 +244,7 @@ func (e *Executor) saveRecord(st *stageState) {
 	}
 	f := recordFile(e.Store.Root(), df, name)
 	if os.MkdirAll(filepath.Dir(f), 0o755) == nil {
-		writeAtomic(f, b)
+		layers.WriteFileBytes(f, b)
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+
+	"github.com/strata-build/strata/layers"
 )
 
 // fileSums is the content checksum of the sources a step reads from the
@@ -119,7 +121,7 @@ func (sc *statCache) save() {
 		return
 	}
 	if os.MkdirAll(filepath.Dir(sc.file), 0o755) == nil {
-		if writeAtomic(sc.file, b) == nil {
+		if layers.WriteFileBytes(sc.file, b) == nil {
 			sc.dirty = false
 		}
 	}

@@ -328,7 +328,7 @@ func (s *Store) writeLayerMeta(m LayerMeta) error {
 	if err != nil {
 		return err
 	}
-	return atomicWrite(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
+	return WriteFileBytes(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
 }
 
 // LayerChanges reads the change list kept with a layer.
@@ -519,8 +519,8 @@ func WriteFileAtomic(path string, fn func(w io.Writer) error) error {
 	return nil
 }
 
-// atomicWrite writes a file via a temp file and rename (WriteFileAtomic).
-func atomicWrite(path string, b []byte) error {
+// WriteFileBytes writes b to path atomically (WriteFileAtomic).
+func WriteFileBytes(path string, b []byte) error {
 	return WriteFileAtomic(path, func(w io.Writer) error {
 		_, err := w.Write(b)
 		return err
@@ -567,7 +567,7 @@ func (s *Store) withIndex(exclusive bool, fn func(idx map[string]ImageRecord) (b
 	if err != nil {
 		return err
 	}
-	return atomicWrite(path, b)
+	return WriteFileBytes(path, b)
 }
 
 // NormalizeName turns "name" into "name:latest" and checks the name is a
