@@ -38,6 +38,9 @@ var probes = map[string]probe{
 	"personality_query":    {nr: unix.SYS_PERSONALITY, args: [6]uintptr{0xffffffff}},
 	"personality_norandom": {nr: unix.SYS_PERSONALITY, args: [6]uintptr{0x0040000}},        // ADDR_NO_RANDOMIZE,
 	"fchmodat2":            {nr: unix.SYS_FCHMODAT2, args: [6]uintptr{neg(unix.AT_FDCWD)}}, // NULL path: EFAULT
+	"io_uring_setup":       {nr: unix.SYS_IO_URING_SETUP, args: [6]uintptr{1}},             // NULL params: EFAULT
+	"io_uring_enter":       {nr: unix.SYS_IO_URING_ENTER, args: [6]uintptr{neg(-1)}},       // no such fd: EBADF
+	"io_uring_register":    {nr: unix.SYS_IO_URING_REGISTER, args: [6]uintptr{neg(-1)}},    // bad opcode/fd: EINVAL
 }
 
 // rootPath is "/" as a C string; a global, so it stays alive.
