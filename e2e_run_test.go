@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -366,6 +368,75 @@ RUN --mount=type=cache,id=lk,target=/cache,sharing=locked echo "start $NAME $(da
 	}
 	if !waited {
 		t.Errorf("neither build reported waiting for the locked cache mount")
+	}
+	checkClean(t, root)
+}
+
+// TestDevicesRefusedInRunAndStrataRun: in a RUN step and in `strata run`, a
+// block device node (of a loop device the test made) can be created but
+// not opened (EPERM from the device cgroup, as in Docker), its backing file
+// stays as it was, and a /dev/null-like node works.
+func TestDevicesRefusedInRunAndStrataRun(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "losetup")
+	tmp := t.TempDir()
+	const content = "secret-loop-content"
+	backing := filepath.Join(tmp, "disk.img")
+	data := make([]byte, 1<<20)
+	copy(data, content)
+	if err := os.WriteFile(backing, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
+	if err != nil {
+		t.Skipf("no loop device for the test: losetup: %v: %s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v: %s", dev, err, out)
+		}
+	})
+	var st syscall.Stat_t
+	if err := syscall.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	minor := (st.Rdev & 0xff) | ((st.Rdev >> 12) & 0xfff00)
+	script := fmt.Sprintf(`r() { label=$1; shift; if out=$("$@" 2>&1); then echo "$label: ok"; else echo "$label: $out"; fi; }
+r mknod-blk mknod /tmp/blk b 7 %d
+r read-blk head -c 6 /tmp/blk
+r write-blk sh -c 'echo pwned > /tmp/blk'
+r mknod-null mknod /tmp/mynull c 1 3
+r write-null sh -c 'echo x > /tmp/mynull'
+rm -f /tmp/blk /tmp/mynull
+`, minor)
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	if err := assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ctx, "devices.sh"), []byte(script), 0o644)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nADD rootfs.tar /\nCOPY devices.sh /\nRUN sh /devices.sh > /devices-run.txt\n"), 0o644)
+	root := filepath.Join(tmp, "root")
+	mustStrata(t, "build", "--root", root, "-t", "devices", ctx)
+	check := func(where, out string) {
+		t.Helper()
+		for _, want := range []string{"mknod-blk: ok", "read-blk: head: /tmp/blk: Operation not permitted",
+			"write-blk: sh: can't create /tmp/blk: Operation not permitted", "mknod-null: ok", "write-null: ok"} {
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("%s: output lacks %q:\n%s", where, want, out)
+			}
+		}
+	}
+	check("RUN", mustStrata(t, "run", "--root", root, "devices", "cat", "/devices-run.txt"))
+	check("strata run", mustStrata(t, "run", "--root", root, "devices", "sh", "/devices.sh"))
+	b, err := os.ReadFile(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte(content)) {
+		t.Errorf("the loop device's backing file changed: %q", b[:64])
 	}
 	checkClean(t, root)
 }

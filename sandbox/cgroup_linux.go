@@ -17,11 +17,13 @@ import (
 const cgroupPrefix = "strata-"
 
 // cgroup is the per-run control group: one directory on cgroup v2, one per
-// controller (pids, memory) on v1. It is created below the caller's own
-// cgroup, so limits that apply to the caller apply to the container too.
+// controller (devices, pids, memory) on v1. It is created below the
+// caller's own cgroup, so limits that apply to the caller apply to the
+// container too. It holds the container's device rules (devices_linux.go).
 type cgroup struct {
-	dirs    []string
-	pidsDir string // where pids.max goes
+	dirs      []string
+	pidsDir   string // where pids.max goes
+	memoryDir string // where the memory limit is, when there is one
 }
 
 // limitPids sets the pids limit. Run calls it once the command is executing,
@@ -147,7 +149,7 @@ func cgroupParents() (map[string]string, error) {
 		}
 		return out, nil
 	}
-	for _, ctrl := range []string{"pids", "memory"} {
+	for _, ctrl := range []string{"devices", "pids", "memory"} {
 		for _, m := range mounts {
 			for _, c := range m.controllers {
 				if c == ctrl && out[ctrl] == "" {
@@ -167,15 +169,14 @@ func writeCgroupFile(dir, name, value string) error {
 	return nil
 }
 
-// newCgroup creates the run's cgroup with its limits. Without limits a
-// missing or unwritable controller is skipped; with a limit it is an error.
+// newCgroup creates the run's cgroup with Docker's device rules and the
+// limits. The device rules are not optional: without a cgroup for them it
+// is an error. Without limits a missing pids or memory controller is
+// skipped; with a limit it is an error.
 func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 	parents, err := cgroupParents()
 	if err != nil {
-		if memory == 0 && pids == 0 {
-			return &cgroup{}, nil
-		}
-		return nil, fmt.Errorf("cgroup: %w", err)
+		return nil, fmt.Errorf("cgroup: %w (a container needs a cgroup of its own for its device rules)", err)
 	}
 	cg := &cgroup{}
 	name := cgroupPrefix + id
@@ -204,25 +205,29 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 		}
 		dir := filepath.Join(parent, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
-			if len(want) == 0 {
-				return &cgroup{}, nil
-			}
-			return nil, fmt.Errorf("cgroup: %w", err)
+			return nil, fmt.Errorf("cgroup: %w (a container needs a cgroup of its own for its device rules)", err)
 		}
 		cg.dirs = append(cg.dirs, dir)
+		if err := attachDeviceFilter(dir, defaultDeviceRules); err != nil {
+			return fail(err)
+		}
 		if memory > 0 {
 			if err := writeCgroupFile(dir, "memory.max", strconv.FormatInt(memory, 10)); err != nil {
 				return fail(err)
 			}
 			_ = writeCgroupFile(dir, "memory.swap.max", "0")
+			cg.memoryDir = dir
 		}
 		cg.pidsDir = dir
 		return cg, nil
 	}
-	for _, ctrl := range []string{"pids", "memory"} {
+	for _, ctrl := range []string{"devices", "pids", "memory"} {
 		limit := map[string]int64{"pids": pids, "memory": memory}[ctrl]
 		parent, ok := parents[ctrl]
 		if !ok {
+			if ctrl == "devices" {
+				return fail(errors.New("cgroup: the devices controller is not mounted, so a container could open every host device (mount it: mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices)"))
+			}
 			if limit > 0 {
 				return fail(fmt.Errorf("cgroup: the %s controller is not mounted", ctrl))
 			}
@@ -230,13 +235,22 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 		}
 		dir := filepath.Join(parent, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
+			if ctrl == "devices" {
+				return fail(fmt.Errorf("cgroup: %w (a container needs a devices cgroup of its own for its device rules)", err))
+			}
 			if limit > 0 {
 				return fail(fmt.Errorf("cgroup: %w", err))
 			}
 			continue
 		}
 		cg.dirs = append(cg.dirs, dir)
-		if ctrl == "pids" {
+		switch ctrl {
+		case "devices":
+			if err := setDevicesV1(dir, defaultDeviceRules); err != nil {
+				return fail(err)
+			}
+			continue
+		case "pids":
 			cg.pidsDir = dir
 			continue
 		}
@@ -248,6 +262,7 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 		}
 		// No swap beyond the limit, when swap accounting exists.
 		_ = writeCgroupFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(limit, 10))
+		cg.memoryDir = dir
 	}
 	return cg, nil
 }
