@@ -104,7 +104,7 @@ func (s *initState) run() (err error) {
 	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return fmt.Errorf("sethostname %q: %w", cfg.Hostname, err)
 	}
-	if cfg.NetNone {
+	if cfg.NetNone || cfg.NetSlirp {
 		if err := loopbackUp(); err != nil {
 			return err
 		}

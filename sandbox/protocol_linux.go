@@ -25,6 +25,9 @@ type initConfig struct {
 	User     string
 	Hostname string
 	NetNone  bool
+	// NetSlirp: a new network namespace that slirp4netns connects (the
+	// default network); lo is brought up as for NetNone.
+	NetSlirp bool
 	Mounts   []initMount
 	EtcFiles []etcFile // /etc/hosts, /etc/hostname, /etc/resolv.conf
 	BuildEtc bool      // Spec.BuildEtc

@@ -54,10 +54,8 @@ func validate(spec *Spec) error {
 	if spec.Upper == "" || spec.Work == "" {
 		return errors.New("sandbox: spec needs Upper and Work directories")
 	}
-	switch spec.Network {
-	case "", "host", "none":
-	default:
-		return fmt.Errorf("sandbox: network %q is not supported (want host or none)", spec.Network)
+	if err := CheckNetwork(spec.Network); err != nil {
+		return err
 	}
 	if spec.ID != "" {
 		if _, err := hex.DecodeString(spec.ID); err != nil || len(spec.ID) < 12 {
@@ -129,7 +127,8 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		User:     spec.User,
 		Hostname: hostname,
 		BuildEtc: spec.BuildEtc,
-		NetNone:  spec.Network == "none",
+		NetNone:  spec.Network == NetworkNone,
+		NetSlirp: spec.Network == "" || spec.Network == NetworkDefault,
 		Tty:      spec.Tty,
 
 		NoSeccomp: spec.SeccompUnconfined,
@@ -153,6 +152,15 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	}
 	defer c.release()
 	pid := c.cmd.Process.Pid
+	var slirp *slirpNet // the default network: started now, awaited before the command
+	if cfg.NetSlirp {
+		if slirp, err = startSlirp(pid); err != nil {
+			c.kill()
+			c.wait()
+			return -1, err
+		}
+		defer slirp.stop()
+	}
 
 	if err := cg.add(pid); err != nil {
 		c.kill()
@@ -171,6 +179,9 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		// command sees the caller's size from its start.
 		if c.tty != nil {
 			readyErr = c.tty.receive()
+		}
+		if readyErr == nil && slirp != nil {
+			readyErr = slirp.waitReady(ctx)
 		}
 		// The pids limit only now: the init's own (Go runtime) threads
 		// would count against it.
@@ -270,6 +281,9 @@ func prepareRunDir(runDir string, cfg *initConfig) error {
 	if len(resolv) == 0 && !cfg.NetNone {
 		resolv = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
 	}
+	if cfg.NetSlirp {
+		resolv = slirpResolvConf(resolv)
+	}
 	type etcContent struct{ name, target, content string }
 	files := []etcContent{
 		{"hosts", "/etc/hosts", hosts},
@@ -344,7 +358,7 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{configR, messagesW}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if cfg.NetNone {
+	if cfg.NetNone || cfg.NetSlirp {
 		flags |= unix.CLONE_NEWNET
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{

@@ -2,13 +2,13 @@
 // up itself: no runc, no daemon.
 //
 // Run re-executes the current binary (/proc/self/exe) as the container init in
-// new mount, PID, UTS, IPC (and optionally network) namespaces. The init reads
-// its configuration as JSON from an inherited pipe, mounts an overlay root
-// filesystem, /proc, /dev, /sys and the requested mounts, pivots into the new
-// root, drops privileges (user, groups, capabilities, rlimits, seccomp) and
-// execs the command. Setup errors travel back to the parent over a
-// close-on-exec pipe, so a failed mount is a real error naming the operation,
-// source, target and flags.
+// new mount, PID, UTS, IPC (and, unless the host's network is asked for,
+// network) namespaces. The init reads its configuration as JSON from an
+// inherited pipe, mounts an overlay root filesystem, /proc, /dev, /sys and
+// the requested mounts, pivots into the new root, drops privileges (user,
+// groups, capabilities, rlimits, seccomp) and execs the command. Setup errors
+// travel back to the parent over a close-on-exec pipe, so a failed mount is a
+// real error naming the operation, source, target and flags.
 //
 // Every program that calls Run must call Init first thing in main (and tests
 // in TestMain), because the re-executed binary has to recognise itself.
@@ -16,17 +16,18 @@
 // The package knows nothing about Dockerfiles or images: it gets directories,
 // an argv and an environment.
 //
-// What a container gets: new mount, PID, UTS and IPC namespaces, the host
-// network or a new one with only lo up; an overlay root (mounts made private
+// What a container gets: new mount, PID, UTS and IPC namespaces; a new network
+// namespace with outbound access through slirp4netns (default), the host's
+// network, or a new one with only lo up; an overlay root (mounts made private
 // first, pivot_root, old root detached); fresh /proc with Docker's masked and
 // read-only paths; /dev as tmpfs with null, zero, full, random, urandom, tty,
 // devpts (newinstance) with /dev/ptmx, /dev/shm, /dev/mqueue and the fd
 // symlinks; read-only /sys; /etc/hosts, /etc/hostname and /etc/resolv.conf
 // bound from per-run files; Docker's default capabilities (all others dropped
-// from every set; no_new_privs off, as in Docker, so setuid programs work),
-// the primary group among the supplementary groups (as Docker and BuildKit
-// do since CVE-2023-25173), RLIMIT_NOFILE 1048576; a cgroup (v1 or v2)
-// below the caller's own, with pids and memory limits.
+// from every set; no_new_privs off, as in Docker, so setuid programs work), the
+// primary group among the supplementary groups (as Docker and BuildKit do since
+// CVE-2023-25173), RLIMIT_NOFILE 1048576; a cgroup (v1 or v2) below the
+// caller's own, with pids and memory limits.
 //
 // With Spec.Tty the init opens the pseudo-terminal itself, in the container's
 // devpts, like runc's console socket: the slave (/dev/pts/N in the container,
@@ -90,8 +91,13 @@ type Spec struct {
 	// container's /etc/passwd and /etc/group like Docker does.
 	User     string
 	Hostname string // default: the first 12 characters of ID
-	Network  string // "host" (default) or "none" (new network namespace with lo up)
-	Mounts   []Mount
+	// Network is "default" (also ""): a new network namespace with lo and
+	// tap0, whose outbound traffic slirp4netns carries (the host's loopback
+	// stays out of reach; /etc/resolv.conf names slirp's DNS, 10.0.2.3);
+	// "host": the host's network namespace; "none": a new network
+	// namespace with only lo up. See the Network* constants.
+	Network string
+	Mounts  []Mount
 
 	Memory    int64 // memory limit in bytes, 0 = unlimited
 	PidsLimit int64 // maximum number of processes, 0 = unlimited
@@ -121,6 +127,18 @@ type Spec struct {
 	// Default os.TempDir(). Sweep(TmpDir) removes what a crashed process left.
 	TmpDir string
 }
+
+// Network modes (Spec.Network).
+const (
+	// NetworkDefault is a private network namespace with a fresh loopback
+	// and outbound access through slirp4netns, like a docker build step's
+	// or a docker run container's own namespace. "" means this too.
+	NetworkDefault = "default"
+	// NetworkHost is the host's network namespace (docker --network host).
+	NetworkHost = "host"
+	// NetworkNone is a private network namespace with only lo up.
+	NetworkNone = "none"
+)
 
 // DefaultPath is the PATH a container gets when Spec.Env has none (Docker's).
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -25,3 +25,6 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (int, error)
 
 // Sweep is not supported on this platform.
 func Sweep(tmpRoot string) error { return Supported() }
+
+// CheckNetwork is not supported on this platform.
+func CheckNetwork(network string) error { return Supported() }

@@ -37,6 +37,10 @@ func main() {
 		syscallReport()
 		return
 	}
+	if isNet(os.Args) {
+		netReport(os.Args[2:])
+		return
+	}
 	r := report{Pid: os.Getpid(), Ppid: os.Getppid(), UID: os.Getuid(), GID: os.Getgid(), EUID: os.Geteuid(), Env: os.Environ()}
 	r.Hostname, _ = os.Hostname()
 	r.Groups, _ = os.Getgroups()
