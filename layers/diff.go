@@ -48,6 +48,7 @@ func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change
 		lowers: lowers,
 		opt:    opt,
 		tw:     tar.NewWriter(bw),
+		bw:     bw,
 		buf:    make([]byte, 512<<10),
 		dents:  make([]byte, 32<<10),
 		xbuf:   make([]byte, 4096),
@@ -85,6 +86,7 @@ type differ struct {
 	lowers  []string
 	opt     DiffOptions
 	tw      *tar.Writer
+	bw      *bufio.Writer // under tw: sparse entries are written to it directly
 	changes []Change
 	links   map[devIno]string // first tar name of an inode with nlink > 1
 	buf     []byte            // file content
@@ -285,10 +287,18 @@ func readlinkAt(dirfd int, name string, buf []byte) (string, error) {
 	}
 }
 
-// regular writes the header and content of a regular file.
+// regular writes the header and content of a regular file; a file with
+// holes as a sparse entry (sparse.go).
 func (d *differ) regular(fd int, e *upperEntry) error {
 	if err := d.readXattrs(fd, "", e); err != nil {
 		return err
+	}
+	segs, err := dataSegments(fd, e.st.Size)
+	if err != nil {
+		return fmt.Errorf("diff: %w", &fs.PathError{Op: "seek", Path: d.upperPath(e.rel), Err: err})
+	}
+	if segs != nil {
+		return d.sparseRegular(fd, e, segs)
 	}
 	if err := d.writeHeader(e, tar.TypeReg, e.rel, ""); err != nil {
 		return err

@@ -595,49 +595,70 @@ func (x *extractor) regular(parent int, rel, base string, hdr *tar.Header, tr *t
 	return x.setTimes(parent, base, hdr)
 }
 
-// zeros is compared with to find runs of zero bytes.
-var zeros = make([]byte, 256<<10)
+// zeros is compared with to find blocks of zero bytes.
+var zeros = make([]byte, sparseAlign)
 
-// copyToFd copies r to the file descriptor fd with buf. Chunks of at least
-// 4 KiB that are all zero are skipped with a seek, so sparse files (holes
-// that the tar reader expands) stay sparse.
+// copyToFd copies r to the new, empty file fd with buf (a multiple of
+// 4 KiB long). Blocks of 4 KiB (at 4 KiB offsets) that are all zero are
+// not written but left as holes, as cp --sparse=auto does, so that sparse
+// files (whose holes the tar reader hands out as zeros) stay sparse; the
+// file gets its size at the end.
 func copyToFd(fd int, r io.Reader, buf []byte) (int64, error) {
-	var total int64
-	hole := false // the file ends in a hole not yet made real
+	var off int64  // bytes read
+	var size int64 // end of what was written
 	for {
-		n, rerr := r.Read(buf)
-		if n >= 4096 && n <= len(zeros) && bytes.Equal(buf[:n], zeros[:n]) {
-			if _, err := unix.Seek(fd, int64(n), io.SeekCurrent); err != nil {
-				return total, fmt.Errorf("seek: %w", err)
+		n, rerr := io.ReadFull(r, buf)
+		chunk := buf[:n]
+		for len(chunk) > 0 {
+			// the data up to the next zero block, then the zero blocks
+			data := 0
+			for data < len(chunk) && !isZeroBlock(chunk[data:]) {
+				data += min(sparseAlign, len(chunk)-data)
 			}
-			total += int64(n)
-			hole = true
-			n = 0
+			if err := pwriteAll(fd, chunk[:data], off); err != nil {
+				return off, err
+			}
+			off += int64(data)
+			if data > 0 {
+				size = off
+			}
+			chunk = chunk[data:]
+			for len(chunk) > 0 && isZeroBlock(chunk) {
+				chunk = chunk[sparseAlign:]
+				off += sparseAlign
+			}
 		}
-		for off := 0; off < n; {
-			m, err := unix.Write(fd, buf[off:n])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return total, fmt.Errorf("write: %w", err)
-			}
-			off += m
-			total += int64(m)
-			hole = false
-		}
-		if rerr == io.EOF {
-			if hole {
-				if err := unix.Ftruncate(fd, total); err != nil {
-					return total, fmt.Errorf("truncate: %w", err)
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			if size < off {
+				if err := unix.Ftruncate(fd, off); err != nil {
+					return off, fmt.Errorf("truncate: %w", err)
 				}
 			}
-			return total, nil
+			return off, nil
 		}
 		if rerr != nil {
-			return total, rerr
+			return off, rerr
 		}
 	}
+}
+
+// isZeroBlock reports whether b starts with a whole block of zeros.
+func isZeroBlock(b []byte) bool {
+	return len(b) >= sparseAlign && bytes.Equal(b[:sparseAlign], zeros)
+}
+
+func pwriteAll(fd int, b []byte, off int64) error {
+	for len(b) > 0 {
+		m, err := unix.Pwrite(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		b, off = b[m:], off+int64(m)
+	}
+	return nil
 }
 
 func (x *extractor) hardlink(parentRel, rel, base string, hdr *tar.Header) error {
