@@ -27,6 +27,7 @@ type buildOpts struct {
 	target    string
 	noCache   bool
 	network   string
+	allow     []string
 	platform  string
 	progress  string
 	outputs   []string
@@ -50,7 +51,8 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "build-time variable KEY=VALUE (repeatable)")
 	f.StringVar(&o.target, "target", "", "build this stage (and what it needs) instead of the last one")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
-	f.StringVar(&o.network, "network", "host", "network for RUN: host or none")
+	f.StringVar(&o.network, "network", "default", "network for RUN steps, default|host|none: a private network namespace with outbound access, the host's, or only lo (as docker build)")
+	f.StringArrayVar(&o.allow, "allow", nil, "network.host: let the Dockerfile's RUN --network=host use the host's network (as docker build --allow)")
 	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto or tty (the TUI on a terminal, plain otherwise and in strata build), plain, or json (one event per line, docs/events.md)")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags; repeatable)")
@@ -205,7 +207,13 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 	switch o.network {
 	case "host", "none", "default", "":
 	default:
-		return opt, fmt.Errorf("--network %q: want host or none", o.network)
+		return opt, fmt.Errorf("--network %q: want default, host or none", o.network)
+	}
+	for _, a := range o.allow {
+		if a != "network.host" {
+			return opt, fmt.Errorf("--allow %q: strata grants only network.host (RUN --network=host)", a)
+		}
+		opt.AllowNetworkHost = true
 	}
 	m, err := parseSize(o.memory)
 	if err != nil {
@@ -315,6 +323,7 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 		return err
 	}
 	defer store.Close()
+	sweepSandbox()
 	mode := bo.progress
 	if mode == "auto" || mode == "tty" {
 		mode = "plain"
@@ -391,6 +400,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		return err
 	}
 	defer store.Close()
+	sweepSandbox()
 	control := build.NewControl(bo.step, breaks)
 	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
 	var report *build.Report

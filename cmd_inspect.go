@@ -54,6 +54,7 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 		return err
 	}
 	defer store.Close()
+	sweepSandbox()
 	in, err := build.Inspect(ctx, store, ref)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -49,7 +49,17 @@ Flags go before IMAGE: everything after it is the command.`,
 					return fmt.Errorf("--security-opt %q: strata knows only seccomp=unconfined", o)
 				}
 			}
+			switch network {
+			case "bridge": // docker run's name for its default network
+				network = sandbox.NetworkDefault
+			case sandbox.NetworkDefault, sandbox.NetworkHost, sandbox.NetworkNone:
+			default:
+				return fmt.Errorf("--network %q: want default (or bridge), host or none", network)
+			}
 			if err := sandbox.Supported(); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+			if err := sandbox.CheckNetwork(network); err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
 			ctx, cancel := signalContext(cmd.Context())
@@ -59,6 +69,7 @@ Flags go before IMAGE: everything after it is the command.`,
 				return err
 			}
 			defer store.Close()
+			sweepSandbox()
 			cfg, err := build.LoadImage(ctx, store, args[0])
 			if err != nil {
 				return err
@@ -131,7 +142,7 @@ Flags go before IMAGE: everything after it is the command.`,
 	f.BoolVar(&rm, "rm", false, "remove the container when it exits (accepted for docker's sake: always done)")
 	f.BoolVarP(&interactive, "interactive", "i", false, "keep stdin open")
 	f.BoolVarP(&tty, "tty", "t", false, "allocate a terminal")
-	f.StringVar(&network, "network", "host", "network for the container: host or none")
+	f.StringVar(&network, "network", "default", "network for the container, default|host|none: a private network namespace with outbound access (docker's bridge), the host's, or only lo")
 	f.StringVarP(&user, "user", "u", "", "user[:group] instead of the image's USER")
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory instead of the image's WORKDIR")
 	f.StringArrayVarP(&envs, "env", "e", nil, "set KEY=VALUE in the environment, or KEY to pass strata's own value (repeatable)")

@@ -13,6 +13,14 @@ import (
 	"github.com/strata-build/strata/sandbox"
 )
 
+// sweepSandbox removes what the sandbox runs of a killed strata left (their
+// cgroups, run dirs), best effort. The commands that run containers call it
+// at start, right after opening the store, whose Open sweeps the scratch
+// dirs of such a strata.
+func sweepSandbox() {
+	_ = sandbox.Sweep("")
+}
+
 // version is set by the release build (-ldflags -X main.version=...).
 var version = "dev"
 

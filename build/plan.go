@@ -108,7 +108,7 @@ type Options struct {
 	// NoCacheFrom > 0: steps whose plan index is at least this are built
 	// without cache (the TUI's "rebuild without cache from this step").
 	NoCacheFrom int
-	Network     string // host (default) | none
+	Network     string // RUN steps': default ("": a private one with outbound access) | host | none
 	Tags        []string
 	Outputs     []Output
 	Memory      int64
@@ -118,6 +118,10 @@ type Options struct {
 	// it (--pull); InsecureRegistries may be reached without verified TLS.
 	Pull               bool
 	InsecureRegistries []string
+	// AllowNetworkHost grants the network.host entitlement (--allow
+	// network.host, or --network host): without it RUN --network=host is
+	// refused, as in BuildKit.
+	AllowNetworkHost bool
 }
 
 // Output is one -o/--output destination.

@@ -239,6 +239,33 @@ func runHistory(args []string, st *stageState) string {
 	return "RUN " + strings.Join(parts, " ") + " # buildkit"
 }
 
+// runNetwork is a RUN step's network (a sandbox.Network* mode), decided as
+// BuildKit does: no --network flag or --network=default is the build's
+// --network (default: a private network namespace with outbound access);
+// --network=none always may; --network=host needs the network.host
+// entitlement, which --allow network.host grants, and --network host (as
+// docker build grants it then). A Dockerfile someone else wrote does not
+// get the host's network by asking for it.
+func (e *Executor) runNetwork(c *instructions.RunCommand) (string, error) {
+	buildNet := e.Opt.Network
+	if buildNet == "" {
+		buildNet = sandbox.NetworkDefault
+	}
+	switch n := instructions.GetNetwork(c); n {
+	case "", "default":
+		return buildNet, nil
+	case sandbox.NetworkNone:
+		return n, nil
+	case sandbox.NetworkHost:
+		if buildNet == sandbox.NetworkHost || e.Opt.AllowNetworkHost {
+			return n, nil
+		}
+		return "", errors.New("RUN --network=host: network.host is not allowed: this Dockerfile asks for the host's network; build with --allow network.host (or --network host) to let it, as with docker build")
+	default:
+		return "", fmt.Errorf("RUN --network=%s: want default, host or none", n)
+	}
+}
+
 func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.RunCommand) error {
 	if e.Runner == nil {
 		reason := "the sandbox is not available"
@@ -248,15 +275,9 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 		return fmt.Errorf("RUN cannot execute here: %s", reason)
 	}
 	args := runArgs(st.cfg.Config.Shell, c)
-	network := e.Opt.Network
-	if n := instructions.GetNetwork(c); n != "" {
-		network = n
-	}
-	if network == "default" || network == "" {
-		network = "host"
-	}
-	if network != "host" && network != "none" {
-		return fmt.Errorf("RUN --network=%s: want default, host or none", network)
+	network, err := e.runNetwork(c)
+	if err != nil {
+		return err
 	}
 	view := st.view(e.Store)
 	tmp, err := e.Store.TempDir("run-")

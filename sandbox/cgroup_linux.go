@@ -16,6 +16,30 @@ import (
 
 const cgroupPrefix = "strata-"
 
+// cgroupName is the name of a run's cgroup: the container id and the pid
+// of the process that owns it, so that Sweep can tell a leftover of a dead
+// process (strata killed with SIGKILL) from a live run.
+func cgroupName(id string) string {
+	return cgroupPrefix + id + "-" + strconv.Itoa(os.Getpid())
+}
+
+// cgroupOwner is the owner pid in a cgroupName, or 0 for another name.
+func cgroupOwner(name string) int {
+	rest, ok := strings.CutPrefix(name, cgroupPrefix)
+	if !ok {
+		return 0
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return 0
+	}
+	pid, err := strconv.Atoi(rest[i+1:])
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	return pid
+}
+
 // cgroup is the per-run control group: one directory on cgroup v2, one per
 // controller (devices, pids, memory) on v1. It is created below the
 // caller's own cgroup, so limits that apply to the caller apply to the
@@ -179,7 +203,7 @@ func newCgroup(id string, memory, pids int64) (*cgroup, error) {
 		return nil, fmt.Errorf("cgroup: %w (a container needs a cgroup of its own for its device rules)", err)
 	}
 	cg := &cgroup{}
-	name := cgroupPrefix + id
+	name := cgroupName(id)
 	fail := func(err error) (*cgroup, error) {
 		cg.remove()
 		return nil, err

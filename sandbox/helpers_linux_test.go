@@ -222,8 +222,8 @@ func checkNoLeftovers(t testing.TB, spec *Spec) {
 	if spec.ID != "" {
 		if parents, err := cgroupParents(); err == nil {
 			for _, p := range parents {
-				if _, err := os.Stat(filepath.Join(p, cgroupPrefix+spec.ID)); err == nil {
-					t.Errorf("cgroup %s left", filepath.Join(p, cgroupPrefix+spec.ID))
+				if _, err := os.Stat(filepath.Join(p, cgroupName(spec.ID))); err == nil {
+					t.Errorf("cgroup %s left", filepath.Join(p, cgroupName(spec.ID)))
 				}
 			}
 		}

@@ -440,7 +440,7 @@ func TestCgroupLimits(t *testing.T) {
 	for _, ctrl := range []string{"pids", "memory"} {
 		found := false
 		for _, line := range strings.Split(r.stdout, "\n") {
-			if (strings.Contains(line, ":"+ctrl+":") || strings.HasPrefix(line, "0::")) && strings.HasSuffix(line, "/"+cgroupPrefix+testID) {
+			if (strings.Contains(line, ":"+ctrl+":") || strings.HasPrefix(line, "0::")) && strings.HasSuffix(line, "/"+cgroupName(testID)) {
 				found = true
 			}
 		}
