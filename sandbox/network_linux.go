@@ -211,13 +211,24 @@ func (s *slirpNet) waitReady(ctx context.Context) error {
 	return errors.New(msg + " (or use --network host or --network none)")
 }
 
+// exit tells slirp4netns to exit (EOF on its exit fd) without waiting:
+// called when the container has ended, it lets its teardown (the kernel
+// unregistering tap0 takes tens of milliseconds) overlap the rest of the
+// cleanup. stop reaps it.
+func (s *slirpNet) exit() {
+	if s != nil && s.exitW != nil {
+		s.exitW.Close()
+		s.exitW = nil
+	}
+}
+
 // stop ends slirp4netns and reaps it; it is safe to call more than once.
 func (s *slirpNet) stop() {
 	if s == nil || s.done {
 		return
 	}
 	s.done = true
-	s.exitW.Close() // EOF on its exit fd: it exits
+	s.exit()
 	waited := make(chan struct{})
 	go func() {
 		_ = s.cmd.Wait()

@@ -84,7 +84,9 @@ func validate(spec *Spec) error {
 // Run starts the container described by spec and waits for its command.
 // exitCode is the command's exit status (128+signal when killed). err reports
 // setup failures (naming the failed operation), an *ExecError when the
-// command cannot be executed (with exitCode 127 or 126), and cancellation of
+// command cannot be executed (with exitCode 127 or 126), an *OOMError (with
+// the exit code) when the command failed and the memory limit's OOM killer
+// killed in the container, and cancellation of
 // ctx (the whole container is killed first; exitCode is then 137).
 //
 // Run leaves no process, mount, cgroup or temporary directory behind, and
@@ -224,6 +226,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		c.startIO()
 	}
 	state := c.wait()
+	slirp.exit() // the network's teardown overlaps the rest; the deferred stop reaps it
 	if died && ctx.Err() == nil && state != nil {
 		setupErr = fmt.Errorf("%w (%s)", setupErr, state)
 	}
@@ -245,7 +248,8 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if state == nil {
 		return -1, errors.New("sandbox: container init vanished")
 	}
-	return exitStatus(state), nil
+	code := exitStatus(state)
+	return code, cg.oomError(code, spec.Memory) // before the deferred cg.remove
 }
 
 func exitStatus(ps *os.ProcessState) int {
