@@ -440,3 +440,27 @@ rm -f /tmp/blk /tmp/mynull
 	}
 	checkClean(t, root)
 }
+
+// TestRunOutOfMemory: a RUN that allocates past --memory is killed by the
+// memory cgroup, and the build says so, not just "exit code 137".
+func TestRunOutOfMemory(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	assets.WriteBusyboxRootfs(filepath.Join(ctx, "rootfs.tar"))
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM scratch\nADD rootfs.tar /\nRUN awk 'BEGIN { s = \"x\"; while (1) s = s s }'\n"), 0o644)
+	root := filepath.Join(tmp, "root")
+	out, err := strata(t, "build", "--root", root, "--memory", "64m", ctx)
+	if err == nil {
+		t.Fatalf("build succeeded:\n%s", out)
+	}
+	t.Logf("%s", out)
+	for _, want := range []string{"Dockerfile:3", "killed: out of memory (limit 64 MiB, --memory), exit code 137"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	checkClean(t, root)
+}

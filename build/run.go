@@ -53,9 +53,15 @@ type RunFailure struct {
 	ExitCode int
 	Last     []string
 	Message  string // e.g. exec: "foo": executable file not found in $PATH
+	// Killed says why the sandbox killed the command, e.g. killed: out of
+	// memory (limit 64 MiB, --memory).
+	Killed string
 }
 
 func (f *RunFailure) Error() string {
+	if f.Killed != "" {
+		return fmt.Sprintf("RUN %s: %s, exit code %d", f.Command, f.Killed, f.ExitCode)
+	}
 	msg := fmt.Sprintf("RUN %s: exit code %d", f.Command, f.ExitCode)
 	if f.Message != "" {
 		msg += " (" + f.Message + ")"
@@ -329,15 +335,19 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 			return ctx.Err()
 		}
 		var ee *sandbox.ExecError
-		msg := ""
+		var oe *sandbox.OOMError
+		msg, killed := "", ""
 		if errors.As(err, &ee) {
 			msg = ee.Error()
 			code = ee.Code
+		} else if errors.As(err, &oe) {
+			killed = oe.Message("--memory")
+			code = oe.Code
 		} else if err != nil {
 			return fmt.Errorf("RUN %s: %w", cmdText, err)
 		}
 		keep = true // the failed snapshot stays until the store closes
-		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg}
+		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg, Killed: killed}
 		snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, UpperDir: upper}
 		// what the failed command left, for the Files tab (best effort)
 		snap.Changes, _ = layers.Diff(upper, view.Lowers, io.Discard, layers.DiffOptions{})

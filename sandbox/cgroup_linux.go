@@ -62,6 +62,37 @@ func (cg *cgroup) limitPids(pids int64) error {
 	return writeCgroupFile(cg.pidsDir, "pids.max", strconv.FormatInt(pids, 10))
 }
 
+// oomKills is how many processes the OOM killer killed in the cgroup for
+// reaching its memory limit: oom_kill of memory.events (v2) or of
+// memory.oom_control (v1, Linux 4.13+). 0 without a memory limit.
+func (cg *cgroup) oomKills() int64 {
+	if cg.memoryDir == "" {
+		return 0
+	}
+	for _, f := range []string{"memory.events", "memory.oom_control"} {
+		b, err := os.ReadFile(filepath.Join(cg.memoryDir, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// oomError is the error for a command that exited with code: an
+// *OOMError when it failed and the OOM killer killed in the cgroup, else nil.
+func (cg *cgroup) oomError(code int, limit int64) error {
+	if code == 0 || limit <= 0 || cg.oomKills() == 0 {
+		return nil
+	}
+	return &OOMError{Limit: limit, Code: code}
+}
+
 // cgroupMount is one cgroup filesystem from /proc/self/mountinfo.
 type cgroupMount struct {
 	root, mountpoint string
