@@ -27,7 +27,9 @@
 // from every set; no_new_privs off, as in Docker, so setuid programs work), the
 // primary group among the supplementary groups (as Docker and BuildKit do since
 // CVE-2023-25173), RLIMIT_NOFILE 1048576; a cgroup (v1 or v2) below the
-// caller's own, with pids and memory limits.
+// caller's own, with pids and memory limits and Docker's device allow-list
+// (any node may be created, only null, zero, full, random, urandom, tty,
+// console, ptmx and pts opened: devices_linux.go).
 //
 // With Spec.Tty the init opens the pseudo-terminal itself, in the container's
 // devpts, like runc's console socket: the slave (/dev/pts/N in the container,
