@@ -118,8 +118,8 @@ func mustOpen(t testing.TB, dir string, m Mode) *Root {
 func TestSymlinksNeverLeaveTheRoot(t *testing.T) {
 	a := newArena(t)
 	links := map[string]string{
-		"abs":      a.outside,        // da/x -> /some/host/dir
-		"rel":      "../outside",     // climbs out
+		"abs":      a.outside,         // da/x -> /some/host/dir
+		"rel":      "../outside",      // climbs out
 		"deep":     "sub/../../../..", // climbs out after a detour
 		"slash":    "/",
 		"loop":     "loop",
