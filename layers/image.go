@@ -2,8 +2,12 @@ package layers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -230,14 +234,17 @@ func (l *compressedLayer) Digest() (v1.Hash, error)            { return l.meta.C
 func (l *compressedLayer) DiffID() (v1.Hash, error)            { return l.meta.DiffID, nil }
 func (l *compressedLayer) Size() (int64, error)                { return l.meta.CompressedSize, nil }
 func (l *compressedLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
-func (l *compressedLayer) Compressed() (io.ReadCloser, error)  { return l.s.OpenBlob(l.meta.Compressed) }
+func (l *compressedLayer) Compressed() (io.ReadCloser, error) {
+	return l.s.OpenBlobVerified(l.meta.Compressed)
+}
 func (l *compressedLayer) Uncompressed() (io.ReadCloser, error) {
-	return l.s.OpenBlob(l.meta.DiffID)
+	return l.s.OpenBlobVerified(l.meta.DiffID)
 }
 
 var compressMu sync.Mutex // one compression at a time: each uses every core
 
-// CompressLayer makes (once) the gzip blob of a stored layer.
+// CompressLayer makes (once) the gzip blob of a stored layer. The layer's
+// tar is verified as it is compressed.
 func (s *Store) CompressLayer(diffID v1.Hash) (LayerMeta, error) {
 	meta, err := s.Layer(diffID)
 	if err != nil {
@@ -248,7 +255,7 @@ func (s *Store) CompressLayer(diffID v1.Hash) (LayerMeta, error) {
 	}
 	compressMu.Lock()
 	defer compressMu.Unlock()
-	src, err := s.OpenBlob(diffID)
+	src, err := s.OpenBlobVerified(diffID)
 	if err != nil {
 		return meta, err
 	}
@@ -339,8 +346,19 @@ func mustManifest(rawCfg []byte, layers []v1.Descriptor) []byte {
 }
 
 // WriteOCILayout writes img into an OCI layout dir (created or appended),
-// tagged with ref names (org.opencontainers.image.ref.name).
-func WriteOCILayout(dir string, img v1.Image, refs []string) error {
+// tagged with ref names (org.opencontainers.image.ref.name). On error,
+// what it added is removed again (the dir itself when it made it): a blob
+// found corrupt while it is copied leaves no half-written layout.
+func WriteOCILayout(dir string, img v1.Image, refs []string) (err error) {
+	undo, err := layoutUndo(dir, img)
+	if err != nil {
+		return fmt.Errorf("oci layout %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			undo()
+		}
+	}()
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		p, err = layout.Write(dir, empty.Index)
@@ -375,6 +393,39 @@ func WriteOCILayout(dir string, img v1.Image, refs []string) error {
 		}
 	}
 	return nil
+}
+
+// layoutUndo notes which of the files that writing img into the layout
+// dir can add are there already, and returns a func that removes the
+// others (the whole dir when there is none yet).
+func layoutUndo(dir string, img v1.Image) (func(), error) {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return func() { removeAllForce(dir) }, nil
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, err
+	}
+	md, err := img.Digest()
+	if err != nil {
+		return nil, err
+	}
+	files := []string{"oci-layout", "index.json"}
+	for _, d := range append([]v1.Descriptor{{Digest: md}, m.Config}, m.Layers...) {
+		files = append(files, filepath.Join("blobs", d.Digest.Algorithm, d.Digest.Hex))
+	}
+	files = append(files, filepath.Join("blobs", "sha256"), "blobs") // dirs last
+	var added []string
+	for _, f := range files {
+		if _, err := os.Lstat(filepath.Join(dir, f)); errors.Is(err, fs.ErrNotExist) {
+			added = append(added, filepath.Join(dir, f))
+		}
+	}
+	return func() {
+		for _, f := range added {
+			os.Remove(f)
+		}
+	}, nil
 }
 
 func refMatcher(ref string) func(v1.Descriptor) bool {

@@ -185,13 +185,11 @@ func (s *Store) OpenBlob(h v1.Hash) (*os.File, error) {
 	return f, nil
 }
 
-// ReadBlob reads a small stored blob whole (configs, manifests).
+// ReadBlob reads a small stored blob whole (configs, manifests) and
+// checks its digest: a blob that changed on disk is a *CorruptBlobError
+// (verify.go).
 func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
-	b, err := os.ReadFile(s.blobPath(h))
-	if err != nil {
-		return nil, fmt.Errorf("blob %s: %w", h, err)
-	}
-	return b, nil
+	return s.readBlobVerified(h)
 }
 
 // BlobWriter writes one blob to scratch while hashing it; Commit verifies
@@ -306,10 +304,10 @@ func (s *Store) LayerFS(diffID v1.Hash) string {
 	return filepath.Join(s.layerDir(diffID), "fs")
 }
 
-// HasLayer reports whether the layer is stored and unpacked.
+// HasLayer reports whether the layer is stored and unpacked (its dir
+// complete, see layerComplete).
 func (s *Store) HasLayer(diffID v1.Hash) bool {
-	_, err := os.Stat(filepath.Join(s.layerDir(diffID), "meta.json"))
-	return err == nil && s.HasBlob(diffID)
+	return s.layerComplete(diffID) && s.HasBlob(diffID)
 }
 
 // Layer returns a stored layer's metadata.
@@ -416,8 +414,12 @@ func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
 	if err := os.WriteFile(filepath.Join(stage, "meta.json"), b, 0o644); err != nil {
 		return LayerMeta{}, err
 	}
-	if err := os.Rename(stage, s.layerDir(p.DiffID)); err != nil {
-		if s.HasLayer(p.DiffID) { // another process won the race
+	err = os.Rename(stage, s.layerDir(p.DiffID))
+	if err != nil && !s.layerComplete(p.DiffID) && s.moveAsideIncomplete(p.DiffID) {
+		err = os.Rename(stage, s.layerDir(p.DiffID)) // in place of an incomplete dir
+	}
+	if err != nil {
+		if s.layerComplete(p.DiffID) { // another process won the race
 			return s.Layer(p.DiffID)
 		}
 		return LayerMeta{}, fmt.Errorf("commit layer: %w", err)
