@@ -431,7 +431,7 @@ func (e *Executor) declaredAnywhere(name string) bool {
 	if _, ok := e.Plan.GlobalArgs[name]; ok {
 		return true
 	}
-	return argDeclared(e.Plan.MetaArgs, name)
+	return e.Plan.argDeclared(name)
 }
 
 // metaDone records a metadata-only step: a history entry with empty_layer.

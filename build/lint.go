@@ -43,6 +43,7 @@ func lintStage(p *Plan, s *Stage, lint *linter.Linter) {
 	// MultipleInstructionsDisallowed is reported on the earlier
 	// instruction, the one that is ignored (BuildKit's validateUsedOnce).
 	var seenCmd, seenEntry, seenHealth []parser.Range
+	hasShell := shellSet(s) // once: a stage may have many CMDs
 	for _, c := range s.Commands {
 		switch c := c.(type) {
 		case *instructions.CmdCommand:
@@ -50,7 +51,7 @@ func lintStage(p *Plan, s *Stage, lint *linter.Linter) {
 				lint.Run(&linter.RuleMultipleInstructionsDisallowed, seenCmd, linter.RuleMultipleInstructionsDisallowed.Format("CMD"))
 			}
 			seenCmd = c.Location()
-			if c.PrependShell && !shellSet(s) {
+			if c.PrependShell && !hasShell {
 				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("CMD"))
 			}
 		case *instructions.EntrypointCommand:
@@ -58,7 +59,7 @@ func lintStage(p *Plan, s *Stage, lint *linter.Linter) {
 				lint.Run(&linter.RuleMultipleInstructionsDisallowed, seenEntry, linter.RuleMultipleInstructionsDisallowed.Format("ENTRYPOINT"))
 			}
 			seenEntry = c.Location()
-			if c.PrependShell && !shellSet(s) {
+			if c.PrependShell && !hasShell {
 				lint.Run(&linter.RuleJSONArgsRecommended, c.Location(), linter.RuleJSONArgsRecommended.Format("ENTRYPOINT"))
 			}
 		case *instructions.HealthCheckCommand:

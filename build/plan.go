@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -67,9 +69,10 @@ func printable(s string) string {
 // longLineError names the first line longer than the parser's limit.
 func longLineError(file string, src []byte) error {
 	const limit = 65535
-	for i, l := range strings.Split(string(src), "\n") {
-		if len(l) > limit {
-			return &LineError{File: file, Line: i + 1, Err: fmt.Errorf("this line is %d bytes long, and a Dockerfile line can have at most %d: split it with \\ at the ends of lines, or put the text in a file of the context and COPY it", len(l), limit)}
+	x := newLineIndex(src)
+	for n := 1; n <= x.count(); n++ {
+		if l := x.line(n); len(l) > limit {
+			return &LineError{File: file, Line: n, Err: fmt.Errorf("this line is %d bytes long, and a Dockerfile line can have at most %d: split it with \\ at the ends of lines, or put the text in a file of the context and COPY it", len(l), limit)}
 		}
 	}
 	return &LineError{File: file, Err: fmt.Errorf("a line is longer than %d bytes: split it with \\ at the ends of lines", limit)}
@@ -96,6 +99,10 @@ func lineOf(loc []parser.Range) int {
 	}
 	return loc[0].Start.Line
 }
+
+// maxWarningsPerRule is how many warnings of one build-check rule a plan
+// keeps; the rest are counted in one summary warning.
+const maxWarningsPerRule = 1000
 
 // Options are what a build is asked to do (the build flags).
 type Options struct {
@@ -229,6 +236,7 @@ type Plan struct {
 	// UnusedBuildArgs are --build-arg names no stage declares.
 	UnusedBuildArgs []string
 	lex             *shell.Lex
+	metaDeclared    map[string]bool // see argDeclared
 }
 
 // predefined platform and proxy args (BuildKit's automatic ARGs).
@@ -370,8 +378,28 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	if syn, _, _, ok := parser.DetectSyntax(src); ok {
 		p.Syntax = syn
 	}
+	// A rule's warnings past maxWarningsPerRule are counted, not kept: a
+	// large Dockerfile can break one rule on every line (a million CMDs).
+	perRule := map[string]int{}
+	addWarning := func(w Warning) {
+		perRule[w.Rule]++
+		if perRule[w.Rule] <= maxWarningsPerRule {
+			p.Warnings = append(p.Warnings, w)
+		}
+	}
+	defer func() {
+		for _, rule := range slices.Sorted(maps.Keys(perRule)) {
+			if n := perRule[rule]; n > maxWarningsPerRule {
+				name := rule
+				if name == "" {
+					name = "parser"
+				}
+				p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-maxWarningsPerRule, name, maxWarningsPerRule)})
+			}
+		}
+	}()
 	warn := func(rule, desc, url, msg string, loc []parser.Range) {
-		p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+		addWarning(Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
 	}
 	lintCfg := &linter.Config{Warn: warn}
 	if check, _, _, ok := parser.ParseDirective("check", src); ok {
@@ -403,7 +431,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		if strings.Contains(w.Short, "Empty continuation") {
 			rule = linter.RuleNoEmptyContinuation.Name
 		}
-		p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: w.Short, URL: w.URL, Line: line})
+		addWarning(Warning{Rule: rule, Message: w.Short, URL: w.URL, Line: line})
 	}
 	checkCasing(res.AST, lint)
 	stages, metaArgs, err := instructions.Parse(res.AST, lint)
@@ -415,6 +443,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		return p, &LineError{File: file, Err: errors.New("no FROM instruction: a Dockerfile starts with FROM IMAGE (or FROM scratch), after optional ARGs")}
 	}
 	p.MetaArgs = metaArgs
+	p.metaDeclared = metaArgSet(metaArgs)
 
 	// Global args: predefined, then ARGs before FROM with --build-arg.
 	global := mapEnv{}
@@ -468,7 +497,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s: %w", stages[i].BaseName, err)}
 		}
 		for name := range exp.Unmatched {
-			if !argDeclared(metaArgs, name) {
+			if !p.argDeclared(name) {
 				msg := linter.RuleUndefinedArgInFrom.Format(name, "")
 				lint.Run(&linter.RuleUndefinedArgInFrom, s.Location, msg)
 			}
@@ -583,16 +612,31 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	return p, nil
 }
 
-func argDeclared(meta []instructions.ArgCommand, name string) bool {
+// argDeclared reports whether an ARG before the first FROM declares name,
+// or name is a predefined ARG. The set is built once, by Parse: a check per
+// variable must not walk every global ARG (quadratic on a large Dockerfile).
+func (p *Plan) argDeclared(name string) bool {
+	set := p.metaDeclared
+	if set == nil { // a Plan not made by Parse
+		set = metaArgSet(p.MetaArgs)
+	}
+	return set[name]
+}
+
+func metaArgSet(meta []instructions.ArgCommand) map[string]bool {
+	set := map[string]bool{}
 	for _, a := range meta {
 		for _, kv := range a.Args {
-			if kv.Key == name {
-				return true
-			}
+			set[kv.Key] = true
 		}
 	}
-	_, ok := platformArgs(v1.Platform{}, v1.Platform{})[name]
-	return ok || isProxyArg(name)
+	for k := range platformArgs(v1.Platform{}, v1.Platform{}) {
+		set[k] = true
+	}
+	for _, k := range proxyArgs {
+		set[k] = true
+	}
+	return set
 }
 
 func unwrapLoc(err error) error {
@@ -605,11 +649,7 @@ func unwrapLoc(err error) error {
 
 // instructionAt is the upper-cased first word of a Dockerfile line.
 func instructionAt(src []byte, line int) string {
-	lines := strings.Split(string(src), "\n")
-	if line < 1 || line > len(lines) {
-		return ""
-	}
-	w := strings.Fields(lines[line-1])
+	w := strings.Fields(string(newLineIndex(src).line(line)))
 	if len(w) == 0 {
 		return ""
 	}
@@ -667,26 +707,65 @@ func friendlyParseError(err error) error {
 	return err
 }
 
+// lineIndex finds a Dockerfile's lines by number without splitting the
+// whole file again for every instruction: the file is scanned once for
+// line starts, and a line is a slice of the source.
+type lineIndex struct {
+	src    []byte
+	starts []int // starts[k] is the offset of line k+1
+}
+
+func newLineIndex(src []byte) *lineIndex {
+	starts := make([]int, 1, bytes.Count(src, []byte{'\n'})+1)
+	for i, c := range src {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return &lineIndex{src: src, starts: starts}
+}
+
+// count is the number of lines, as len(strings.Split(src, "\n")).
+func (x *lineIndex) count() int { return len(x.starts) }
+
+// line is line n (1-based) without its "\n"; nil when out of range.
+func (x *lineIndex) line(n int) []byte {
+	if n < 1 || n > len(x.starts) {
+		return nil
+	}
+	end := len(x.src)
+	if n < len(x.starts) {
+		end = x.starts[n] - 1
+	}
+	return x.src[x.starts[n-1]:end]
+}
+
 // sourceText is the instruction as written, continuation lines joined.
-func sourceText(src []byte, loc []parser.Range, fallback string) string {
+// The text is a fresh string of its own length: a step never holds the
+// whole file.
+func sourceText(x *lineIndex, loc []parser.Range, fallback string) string {
 	if len(loc) == 0 {
 		return fallback
 	}
-	lines := strings.Split(string(src), "\n")
 	start, end := loc[0].Start.Line, loc[len(loc)-1].End.Line
-	if start < 1 || end > len(lines) || start > end {
+	if start < 1 || end > x.count() || start > end {
 		return fallback
 	}
-	var parts []string
-	for _, l := range lines[start-1 : end] {
-		l = strings.TrimRight(l, "\r")
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "#") {
+	var b strings.Builder
+	first := true
+	for n := start; n <= end; n++ {
+		l := bytes.TrimRight(x.line(n), "\r")
+		t := bytes.TrimSpace(l)
+		if bytes.HasPrefix(t, []byte("#")) {
 			continue
 		}
-		t = strings.TrimSuffix(t, "\\")
-		t = strings.TrimSuffix(t, "`")
-		parts = append(parts, strings.TrimSpace(t))
+		t = bytes.TrimSuffix(t, []byte("\\"))
+		t = bytes.TrimSuffix(t, []byte("`"))
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.Write(bytes.TrimSpace(t))
 	}
-	return strings.Join(parts, " ")
+	return b.String()
 }

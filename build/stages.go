@@ -1,6 +1,7 @@
 package build
 
 import (
+	"container/heap"
 	"fmt"
 	"sort"
 	"strconv"
@@ -48,82 +49,110 @@ func (p *Plan) resolveStageRef(ref string, byName map[string]int) (int, bool, er
 func countStages(p *Plan) int { return len(p.Stages) }
 
 // buildOrder lists the stages the target needs, dependencies first, and
-// refuses cycles.
+// refuses cycles. The walk keeps its own stack (no recursion), so a long
+// chain of stages costs no goroutine stack.
 func (p *Plan) buildOrder(target int) ([]int, error) {
 	state := make([]int, len(p.Stages)) // 0 new, 1 visiting, 2 done
 	var order []int
-	var visit func(i int, path []int) error
-	visit = func(i int, path []int) error {
-		switch state[i] {
+	type frame struct{ stage, next int }
+	stack := []frame{{stage: target}}
+	state[target] = 1
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		deps := p.Stages[top.stage].Deps
+		if top.next == len(deps) {
+			state[top.stage] = 2
+			order = append(order, top.stage)
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		d := deps[top.next]
+		top.next++
+		if d >= len(p.Stages) {
+			continue
+		}
+		switch state[d] {
 		case 2:
-			return nil
 		case 1:
 			var names []string
-			for _, j := range append(path, i) {
-				names = append(names, p.Stages[j].DisplayName())
+			for _, f := range stack {
+				names = append(names, p.Stages[f.stage].DisplayName())
 			}
-			return &LineError{File: p.File, Line: lineOf(p.Stages[i].Location), Err: fmt.Errorf("circular dependency between stages: %s", strings.Join(names, " -> "))}
+			names = append(names, p.Stages[d].DisplayName())
+			return nil, &LineError{File: p.File, Line: lineOf(p.Stages[d].Location), Err: fmt.Errorf("circular dependency between stages: %s", strings.Join(names, " -> "))}
+		default:
+			state[d] = 1
+			stack = append(stack, frame{stage: d})
 		}
-		state[i] = 1
-		for _, d := range p.Stages[i].Deps {
-			if d >= len(p.Stages) {
-				continue
-			}
-			if err := visit(d, append(path, i)); err != nil {
-				return err
-			}
-		}
-		state[i] = 2
-		order = append(order, i)
-		return nil
 	}
-	if err := visit(target, nil); err != nil {
-		return nil, err
-	}
-	sort.Ints(order) // Dockerfile order; deps of a stage always come first once cycles are excluded? not necessarily
-	// Re-sort topologically while keeping Dockerfile order where free.
+	sort.Ints(order)
+	// Sort topologically, keeping Dockerfile order where free.
 	return p.topo(order), nil
 }
 
+// topo orders set (sorted stage indexes) so that every stage comes after
+// its dependencies, taking the lowest-numbered ready stage each time
+// (Kahn's algorithm with a min-heap: n log n, not a rescan per stage).
 func (p *Plan) topo(set []int) []int {
-	in := map[int]bool{}
+	in := make(map[int]bool, len(set))
 	for _, i := range set {
 		in[i] = true
 	}
-	done := map[int]bool{}
-	var out []int
-	for len(out) < len(set) {
-		progressed := false
-		for _, i := range set {
-			if done[i] {
-				continue
-			}
-			ready := true
-			for _, d := range p.Stages[i].Deps {
-				if in[d] && !done[d] {
-					ready = false
-					break
-				}
-			}
-			if ready {
-				done[i] = true
-				out = append(out, i)
-				progressed = true
-				break
+	indeg := make(map[int]int, len(set))
+	users := map[int][]int{}
+	seen := map[int]bool{}
+	ready := &intHeap{}
+	for _, i := range set {
+		clear(seen)
+		for _, d := range p.Stages[i].Deps {
+			if in[d] && !seen[d] {
+				seen[d] = true
+				indeg[i]++
+				users[d] = append(users[d], i)
 			}
 		}
-		if !progressed {
-			break
+		if indeg[i] == 0 {
+			heap.Push(ready, i)
+		}
+	}
+	out := make([]int, 0, len(set))
+	for ready.Len() > 0 {
+		i := heap.Pop(ready).(int)
+		out = append(out, i)
+		for _, u := range users[i] {
+			if indeg[u]--; indeg[u] == 0 {
+				heap.Push(ready, u)
+			}
 		}
 	}
 	return out
 }
 
+type intHeap []int
+
+func (h intHeap) Len() int           { return len(h) }
+func (h intHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h intHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *intHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *intHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
 // makeSteps flattens the stages to build into the step list.
 func (p *Plan) makeSteps() {
+	lines := newLineIndex(p.Source)
+	n := 0
+	for _, si := range p.Order {
+		n += 1 + len(p.Stages[si].Commands)
+	}
+	p.Steps = make([]StepInfo, 0, n)
 	for _, si := range p.Order {
 		s := p.Stages[si]
 		total := 1 + len(s.Commands)
+		s.Steps = make([]int, 0, total)
 		add := func(kind StepKind, text string, loc []parser.Range, meta bool) {
 			start, end := 0, 0
 			if len(loc) > 0 {
@@ -138,7 +167,7 @@ func (p *Plan) makeSteps() {
 		add("FROM", s.inst.SourceCode, s.Location, false)
 		for _, c := range s.Commands {
 			kind := StepKind(strings.ToUpper(c.Name()))
-			add(kind, sourceText(p.Source, c.Location(), strings.ToUpper(c.Name())), c.Location(), isMetadata(kind))
+			add(kind, sourceText(lines, c.Location(), strings.ToUpper(c.Name())), c.Location(), isMetadata(kind))
 		}
 	}
 }
