@@ -320,6 +320,10 @@ func (s *Store) ExportImage(cfg *v1.ConfigFile) (v1.Image, error) {
 	var descs []v1.Descriptor
 	for _, d := range cfg.RootFS.DiffIDs {
 		meta, err := s.CompressLayer(d)
+		var ce *CorruptBlobError
+		if errors.As(err, &ce) {
+			return nil, ce // names the layer already
+		}
 		if err != nil {
 			return nil, fmt.Errorf("compress layer %s: %w", d, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -66,6 +67,9 @@ func PushConfig(ctx context.Context, s *layers.Store, raw []byte, dest string, o
 		return nil, err
 	}
 	if err := remote.Write(c.name(r), img, c.remote(ctx)...); err != nil {
+		if ce := (*layers.CorruptBlobError)(nil); errors.As(err, &ce) {
+			return nil, ce // the store's fault, not the registry's
+		}
 		return nil, explain(err, r)
 	}
 	d, err := img.Digest()
