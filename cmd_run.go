@@ -74,6 +74,9 @@ Flags go before IMAGE: everything after it is the command.`,
 			if err != nil {
 				return err
 			}
+			if err := store.CheckLayers(cfg.RootFS.DiffIDs); err != nil {
+				return err
+			}
 			argv := append(append([]string{}, cfg.Config.Entrypoint...), cfg.Config.Cmd...)
 			if len(args) > 1 {
 				argv = append(append([]string{}, cfg.Config.Entrypoint...), args[1:]...)
