@@ -245,6 +245,15 @@ func runHistory(args []string, st *stageState) string {
 	return "RUN " + strings.Join(parts, " ") + " # buildkit"
 }
 
+// buildNetwork is the build's --network (a sandbox.Network* mode): RUN
+// steps' and the debug shell's. e may be nil.
+func (e *Executor) buildNetwork() string {
+	if e == nil || e.Opt.Network == "" {
+		return sandbox.NetworkDefault
+	}
+	return e.Opt.Network
+}
+
 // runNetwork is a RUN step's network (a sandbox.Network* mode), decided as
 // BuildKit does: no --network flag or --network=default is the build's
 // --network (default: a private network namespace with outbound access);
@@ -253,10 +262,7 @@ func runHistory(args []string, st *stageState) string {
 // docker build grants it then). A Dockerfile someone else wrote does not
 // get the host's network by asking for it.
 func (e *Executor) runNetwork(c *instructions.RunCommand) (string, error) {
-	buildNet := e.Opt.Network
-	if buildNet == "" {
-		buildNet = sandbox.NetworkDefault
-	}
+	buildNet := e.buildNetwork()
 	switch n := instructions.GetNetwork(c); n {
 	case "", "default":
 		return buildNet, nil

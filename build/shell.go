@@ -145,7 +145,7 @@ func (c *ShellCmd) Run() error {
 	}
 	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
 	spec := &sandbox.Spec{Lower: layers.OverlayLowers(c.lowers), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
-		Network: "host", TmpDir: tmp, Stdin: c.stdin,
+		Network: c.b.Exec.buildNetwork(), TmpDir: tmp, Stdin: c.stdin,
 		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
 	if c.stdinIsTerminal() {
 		spec.Tty = true
@@ -347,7 +347,8 @@ func (w *funcWriter) flush() {
 
 // ContainerSpec prepares a temporary container on an image (strata run,
 // the TUI's x): scratch upper and work dirs in the store, the image's
-// layers as lower dirs, its env, user and working dir, the host network.
+// layers as lower dirs, its env, user and working dir, a private network
+// (sandbox.NetworkDefault, as docker run's).
 // remove deletes the scratch once the container has run.
 func ContainerSpec(s *layers.Store, cfg *v1.ConfigFile, argv []string) (spec *sandbox.Spec, remove func(), err error) {
 	tmp, err := s.TempDir("container-")
@@ -363,6 +364,6 @@ func ContainerSpec(s *layers.Store, cfg *v1.ConfigFile, argv []string) (spec *sa
 	}
 	st := &stageState{cfg: cfg}
 	spec = &sandbox.Spec{Lower: layers.OverlayLowers(st.view(s).Lowers), Upper: upper, Work: work, Args: argv,
-		Env: slices.Clone(cfg.Config.Env), Dir: cfg.Config.WorkingDir, User: cfg.Config.User, Network: "host", TmpDir: tmp}
+		Env: slices.Clone(cfg.Config.Env), Dir: cfg.Config.WorkingDir, User: cfg.Config.User, Network: sandbox.NetworkDefault, TmpDir: tmp}
 	return spec, func() { layers.RemoveAll(tmp) }, nil
 }
