@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -141,13 +142,18 @@ func (s *Store) GC(keep map[v1.Hash]bool) (GCResult, error) {
 	return res, nil
 }
 
-// diskUsage is the size of the files under dir.
+// diskUsage is the disk space the files under dir take (as du: the
+// blocks allocated, so a sparse file counts for its data, not its size).
 func diskUsage(dir string) int64 {
 	var n int64
 	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
 			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
+				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+					n += st.Blocks * 512
+				} else {
+					n += fi.Size()
+				}
 			}
 		}
 		return nil
@@ -155,7 +161,7 @@ func diskUsage(dir string) int64 {
 	return n
 }
 
-// DiskUsage is the size of the files under dir (for reports).
+// DiskUsage is the disk space the files under dir take (for reports).
 func DiskUsage(dir string) int64 { return diskUsage(dir) }
 
 // LayerDiskSize estimates what a stored layer takes on disk: its tar, its
