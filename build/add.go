@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/strata-build/strata/layers"
+	"golang.org/x/sys/unix"
 )
 
 // tryUnpack extracts a local archive (tar, optionally gzip/bzip2/xz/zstd
@@ -50,23 +51,31 @@ func (c *copier) tryUnpack(host, rdest string, destIsDir bool) (bool, error) {
 	// Docker's untar skips the archive's "." entry when the destination
 	// exists (and it always does by now): the destination directory keeps
 	// its owner, mode and time, whatever the archive says about "./".
-	host = c.s.host(dir)
-	before, err := os.Lstat(host)
+	root := c.s.root
+	before, err := root.Lstat(dir)
 	if err != nil {
 		return false, err
 	}
-	if _, err := layers.ExtractWith(r, host, opt); err != nil {
+	// The extractor gets the directory pinned as an fd (resolved beneath the
+	// scratch root), never a host path a symlink could redirect.
+	dfd, err := root.OpenDirFd(dir, true)
+	if err != nil {
+		return false, err
+	}
+	_, err = layers.ExtractWith(r, "/proc/self/fd/"+strconv.Itoa(dfd), opt)
+	unix.Close(dfd)
+	if err != nil {
 		return false, err
 	}
 	if st, ok := before.Sys().(*syscall.Stat_t); ok {
-		if err := os.Lchown(host, int(st.Uid), int(st.Gid)); err != nil {
+		if err := root.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
 			return false, err
 		}
 	}
-	if err := os.Chmod(host, before.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+	if err := root.Chmod(dir, before.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 		return false, err
 	}
-	return true, os.Chtimes(host, before.ModTime(), before.ModTime())
+	return true, root.Chtimes(dir, before.ModTime(), before.ModTime())
 }
 
 // isArchive sniffs a tar (possibly compressed) by content, as Docker does.
@@ -125,8 +134,9 @@ func (c *copier) fetchURL(u *url.URL, rdest string, destIsDir bool, checksum str
 	if err := c.prepare(target, false); err != nil {
 		return err
 	}
-	h := c.s.host(target)
-	out, err := os.OpenFile(h, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	h := target // resolved beneath the scratch root
+	root := c.s.root
+	out, err := root.OpenFile(h, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
@@ -149,18 +159,18 @@ func (c *copier) fetchURL(u *url.URL, rdest string, destIsDir bool, checksum str
 		}
 	}
 	uid, gid := max(c.uid, 0), max(c.gid, 0)
-	if err := os.Lchown(h, uid, gid); err != nil {
+	if err := root.Lchown(h, uid, gid); err != nil {
 		return err
 	}
 	mode := fs.FileMode(0o600)
 	if c.chmod != nil {
 		mode = c.chmod(mode)
 	}
-	if err := os.Chmod(h, mode); err != nil {
+	if err := root.Chmod(h, mode); err != nil {
 		return err
 	}
 	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		os.Chtimes(h, lm, lm)
+		root.Chtimes(h, lm, lm)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
+	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
 
@@ -344,10 +345,13 @@ func (c *copier) mode(info fs.FileInfo) fs.FileMode {
 // directory of the image where a file goes is an error (Docker: "cannot
 // copy to non-directory" the other way round).
 func (c *copier) prepare(target string, isDir bool) error {
-	h := c.s.host(target)
-	if fi, err := os.Lstat(h); err == nil {
+	r := c.s.root
+	if fi, err := r.Lstat(target); err == nil {
 		if fi.IsDir() && isDir {
 			return nil
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 && isDir {
+			return fmt.Errorf("cannot copy a directory to %s: a symlink made earlier in this step is in the way (COPY never writes through a symlink it made)", target)
 		}
 		if fi.IsDir() {
 			return fmt.Errorf("cannot copy a file to %s: it is a directory", target)
@@ -355,7 +359,9 @@ func (c *copier) prepare(target string, isDir bool) error {
 		if isDir {
 			return fmt.Errorf("cannot copy a directory to %s: a file is in the way", target)
 		}
-		return os.Remove(h)
+		return r.Remove(target)
+	} else if errors.Is(err, beneath.ErrOutside) {
+		return outsideErr(target, err)
 	}
 	if !c.s.link {
 		if e, err := c.s.view.Lstat(target); err == nil {
@@ -374,36 +380,40 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
-	if _, err := os.Lstat(c.s.host(path.Dir(target))); err != nil {
+	r := c.s.root
+	if _, err := r.Lstat(path.Dir(target)); err != nil {
+		if errors.Is(err, beneath.ErrOutside) {
+			return outsideErr(target, err)
+		}
 		if err := c.s.mkdirAll(path.Dir(target), 0o755, max(c.uid, 0), max(c.gid, 0), c.uid >= 0); err != nil {
 			return err
 		}
 	}
 	uid, gid := c.owner(info)
-	h := c.s.host(target)
+	h := target // a name in the scratch root, resolved beneath it
 	switch {
 	case info.IsDir():
 		if err := c.prepare(target, true); err != nil {
 			return err
 		}
-		if _, err := os.Lstat(h); err != nil {
+		if _, err := r.Lstat(h); err != nil {
 			if !c.s.link {
 				if e, err := c.s.view.Lstat(target); err == nil && e.Info.IsDir() {
 					// exists in the image: copy it up, keep its metadata
 					return c.s.mkdirAll(target, 0, 0, 0, false)
 				}
 			}
-			if err := os.Mkdir(h, 0o700); err != nil {
+			if err := r.Mkdir(h, 0o700); err != nil {
 				return err
 			}
 		}
-		if err := os.Lchown(h, uid, gid); err != nil {
+		if err := r.Lchown(h, uid, gid); err != nil {
 			return err
 		}
-		if err := os.Chmod(h, c.mode(info)); err != nil {
+		if err := r.Chmod(h, c.mode(info)); err != nil {
 			return err
 		}
-		return os.Chtimes(h, info.ModTime(), info.ModTime())
+		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode()&fs.ModeSymlink != 0:
 		if err := c.prepare(target, false); err != nil {
 			return err
@@ -412,14 +422,13 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Symlink(link, h); err != nil {
+		if err := r.Symlink(link, h); err != nil {
 			return err
 		}
-		if err := os.Lchown(h, uid, gid); err != nil {
+		if err := r.Lchown(h, uid, gid); err != nil {
 			return err
 		}
-		t := unix.NsecToTimespec(info.ModTime().UnixNano())
-		return unix.UtimesNanoAt(unix.AT_FDCWD, h, []unix.Timespec{t, t}, unix.AT_SYMLINK_NOFOLLOW)
+		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode().IsRegular():
 		if err := c.prepare(target, false); err != nil {
 			return err
@@ -427,31 +436,31 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if st, ok := info.Sys().(*syscall.Stat_t); ok && c.links != nil && st.Nlink > 1 {
 			key := [2]uint64{uint64(st.Dev), st.Ino}
 			if first, seen := c.links[key]; seen {
-				return os.Link(c.s.host(first), h)
+				return r.Link(first, h)
 			}
 			c.links[key] = target
 		}
 		if err := c.copyFile(host, h, info.Size()); err != nil {
 			return err
 		}
-		if err := os.Lchown(h, uid, gid); err != nil {
+		if err := r.Lchown(h, uid, gid); err != nil {
 			return err
 		}
-		if err := os.Chmod(h, c.mode(info)); err != nil {
+		if err := r.Chmod(h, c.mode(info)); err != nil {
 			return err
 		}
 		if c.keepOwner {
-			copyXattrs(host, h)
+			copyXattrs(host, r, h)
 		}
-		return os.Chtimes(h, info.ModTime(), info.ModTime())
+		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode()&fs.ModeNamedPipe != 0:
 		if err := c.prepare(target, false); err != nil {
 			return err
 		}
-		if err := unix.Mkfifo(h, uint32(info.Mode().Perm())); err != nil {
+		if err := r.Mknod(h, unix.S_IFIFO|uint32(info.Mode().Perm()), 0); err != nil {
 			return err
 		}
-		return os.Lchown(h, uid, gid)
+		return r.Lchown(h, uid, gid)
 	case info.Mode()&fs.ModeDevice != 0:
 		st := info.Sys().(*syscall.Stat_t)
 		if st.Rdev == 0 && info.Mode()&fs.ModeCharDevice != 0 {
@@ -464,13 +473,19 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if info.Mode()&fs.ModeCharDevice != 0 {
 			mode = unix.S_IFCHR
 		}
-		if err := unix.Mknod(h, mode|uint32(info.Mode().Perm()), int(st.Rdev)); err != nil {
+		if err := r.Mknod(h, mode|uint32(info.Mode().Perm()), int(st.Rdev)); err != nil {
 			return err
 		}
-		return os.Lchown(h, uid, gid)
+		return r.Lchown(h, uid, gid)
 	default:
 		return nil // sockets are not copied
 	}
+}
+
+// outsideErr explains a destination that a symlink made earlier in this
+// step would take outside the image.
+func outsideErr(target string, err error) error {
+	return fmt.Errorf("cannot copy to %s: a symlink on the way, made earlier in this step, leads outside the image's root (%w); copy the symlink's target instead, or copy in two steps", target, beneath.ErrOutside)
 }
 
 func (c *copier) copyFile(from, to string, size int64) error {
@@ -479,7 +494,7 @@ func (c *copier) copyFile(from, to string, size int64) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := c.s.root.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
@@ -498,16 +513,24 @@ func (c *copier) writeFile(target string, data []byte, mode fs.FileMode) error {
 	if err := c.s.mkdirAll(path.Dir(target), 0o755, max(c.uid, 0), max(c.gid, 0), c.uid >= 0); err != nil {
 		return err
 	}
-	h := c.s.host(target)
-	if err := os.WriteFile(h, data, 0o600); err != nil {
+	r := c.s.root
+	f, err := r.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	uid, gid := max(c.uid, 0), max(c.gid, 0)
-	if err := os.Lchown(h, uid, gid); err != nil {
+	if err := r.Lchown(target, uid, gid); err != nil {
 		return err
 	}
 	if c.chmod != nil {
 		mode = c.chmod(mode)
 	}
-	return os.Chmod(h, mode)
+	return r.Chmod(target, mode)
 }

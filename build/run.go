@@ -572,7 +572,7 @@ func resolveInView(v *layers.View, p string) (string, error) {
 		if hops++; hops > 255 {
 			return "", fmt.Errorf("source %s: too many levels of symbolic links", orig)
 		}
-		target, err := os.Readlink(ent.Host)
+		target, err := v.Readlink(ent)
 		if err != nil {
 			return "", err
 		}
@@ -860,7 +860,7 @@ func copyViewTree(v *layers.View, src, dst string) error {
 				return err
 			}
 		case mode&fs.ModeSymlink != 0:
-			target, err := os.Readlink(ent.Host)
+			target, err := v.Readlink(ent)
 			if err != nil {
 				return err
 			}

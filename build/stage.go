@@ -14,19 +14,23 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
 
 // stager builds a layer without a container: an upper-dir-shaped scratch
 // tree over the stage's view. Parent directories that exist in the image
 // are copied up with their metadata, as overlayfs would.
+//
+// Every write into the scratch tree goes through root: a symlink the same
+// COPY made earlier (a context's `x -> /etc`) is never followed onto the
+// host.
 type stager struct {
 	view *layers.View
-	dir  string // the scratch tree (becomes the layer's fs)
-	link bool   // COPY --link: do not look at the image
+	dir  string        // the scratch tree (becomes the layer's fs)
+	root *beneath.Root // dir, every path resolved beneath it
+	link bool          // COPY --link: do not look at the image
 }
-
-func (s *stager) host(p string) string { return filepath.Join(s.dir, p) }
 
 // resolveDest follows the image's symlinks in p's parents (and in p when
 // follow), so COPY into /bin on a usr-merged image lands in /usr/bin.
@@ -47,8 +51,7 @@ func (s *stager) mkdirAll(p string, mode fs.FileMode, uid, gid int, chownNew boo
 	if err := s.mkdirAll(path.Dir(p), 0o755, uid, gid, chownNew); err != nil {
 		return err
 	}
-	h := s.host(p)
-	if fi, err := os.Lstat(h); err == nil {
+	if fi, err := s.root.Lstat(p); err == nil {
 		if !fi.IsDir() {
 			return fmt.Errorf("cannot create directory %s: a file of that name is in the way", p)
 		}
@@ -63,33 +66,35 @@ func (s *stager) mkdirAll(p string, mode fs.FileMode, uid, gid int, chownNew boo
 				return fmt.Errorf("cannot create directory %s: the image has a file there, not a directory (remove it in a RUN step first, or pick another path)", p)
 			}
 			st := e.Info.Sys().(*syscall.Stat_t)
-			if err := os.Mkdir(h, 0o700); err != nil {
+			if err := s.root.Mkdir(p, 0o700); err != nil {
 				return err
 			}
-			if err := os.Lchown(h, int(st.Uid), int(st.Gid)); err != nil {
+			if err := s.root.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
 				return err
 			}
-			if err := os.Chmod(h, e.Info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			if err := s.root.Chmod(p, e.Info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
 				return err
 			}
-			copyXattrs(e.Host, h)
+			copyXattrs(e.Host, s.root, p)
 			return nil
 		}
 	}
-	if err := os.Mkdir(h, 0o700); err != nil {
+	if err := s.root.Mkdir(p, 0o700); err != nil {
 		return err
 	}
 	if chownNew {
-		if err := os.Lchown(h, uid, gid); err != nil {
+		if err := s.root.Lchown(p, uid, gid); err != nil {
 			return err
 		}
-	} else if err := os.Lchown(h, 0, 0); err != nil {
+	} else if err := s.root.Lchown(p, 0, 0); err != nil {
 		return err
 	}
-	return os.Chmod(h, mode)
+	return s.root.Chmod(p, mode)
 }
 
-func copyXattrs(from, to string) {
+// copyXattrs copies the extended attributes of the host path from (a
+// source already resolved safely) to name in the scratch root.
+func copyXattrs(from string, root *beneath.Root, to string) {
 	sz, err := unix.Llistxattr(from, nil)
 	if err != nil || sz <= 0 {
 		return
@@ -110,7 +115,7 @@ func copyXattrs(from, to string) {
 		val := make([]byte, vs)
 		vs, err = unix.Lgetxattr(from, name, val)
 		if err == nil {
-			unix.Lsetxattr(to, name, val[:vs], 0)
+			root.Lsetxattr(to, name, val[:vs])
 		}
 	}
 }
@@ -131,8 +136,15 @@ func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) 
 		layers.RemoveAll(tmp)
 		return nil, err
 	}
-	s := &stager{view: view, dir: fsDir, link: link}
-	if err := fn(s); err != nil {
+	root, err := beneath.Open(fsDir, beneath.FollowInside)
+	if err != nil {
+		layers.RemoveAll(tmp)
+		return nil, err
+	}
+	s := &stager{view: view, dir: fsDir, root: root, link: link}
+	err = fn(s)
+	root.Close()
+	if err != nil {
 		layers.RemoveAll(tmp)
 		return nil, err
 	}

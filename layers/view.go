@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
 
@@ -50,44 +51,77 @@ func isOpaque(hostDir string) bool {
 // IsOpaqueDir reports whether a dir in a layer or upper dir is opaque.
 func IsOpaqueDir(hostDir string) bool { return isOpaque(hostDir) }
 
-// Lstat finds p (absolute, cleaned; symlinks not followed) in the view.
-func (v *View) Lstat(p string) (*Entry, error) {
-	p = path.Clean("/" + p)
+// layerLookup is what one layer says about p: the entry (nil when the layer
+// does not hold p), whether the layer hides p in the layers below it (a
+// whiteout or a non-directory at p or an ancestor), and whether an opaque
+// ancestor or p itself stops the lookup at this layer.
+type layerLookup struct {
+	info   fs.FileInfo
+	hidden bool
+	stop   bool
+}
+
+// lookup reads p in layer i. The layer dir is opened as a beneath root
+// with no symlinks allowed on the way: a layer's symlinks are the image's
+// business (Resolve follows them inside the image), so `a -> /root` in one
+// layer under the directories a/ and a/.docker/ in another never leads a
+// lookup to the host's /root.
+func (v *View) lookup(i int, p string) (layerLookup, error) {
+	var out layerLookup
+	root, err := beneath.Open(v.Lowers[i], beneath.NoSymlinks)
+	if err != nil {
+		return out, err
+	}
+	defer root.Close()
 	comps := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	if p == "/" {
 		comps = nil
 	}
-	for i, lower := range v.Lowers {
-		stop := false
-		hidden := false
-		// Ancestors in this layer.
-		q := lower
-		for _, c := range comps[:max(len(comps)-1, 0)] {
-			q = filepath.Join(q, c)
-			fi, err := os.Lstat(q)
-			if err != nil {
-				break // not in this layer; lower layers decide
+	q := ""
+	for _, c := range comps[:max(len(comps)-1, 0)] {
+		q += "/" + c
+		fi, err := root.Lstat(q)
+		if err != nil {
+			if errors.Is(err, beneath.ErrSymlink) {
+				out.hidden = true // a symlink on the way: q was one, a non-dir
 			}
-			if isWhiteout(fi) || !fi.IsDir() {
-				hidden = true
-				break
-			}
-			if isOpaque(q) {
-				stop = true
-			}
+			return out, nil // not in this layer; lower layers decide
 		}
-		if hidden {
+		if isWhiteout(fi) || !fi.IsDir() {
+			out.hidden = true
+			return out, nil
+		}
+		if v, err := root.Lgetxattr(q, "trusted.overlay.opaque"); err == nil && string(v) == "y" {
+			out.stop = true
+		}
+	}
+	fi, err := root.Lstat(p)
+	if err != nil {
+		return out, nil
+	}
+	if isWhiteout(fi) {
+		out.hidden = true
+		return out, nil
+	}
+	out.info = fi
+	return out, nil
+}
+
+// Lstat finds p (absolute, cleaned; symlinks not followed) in the view.
+func (v *View) Lstat(p string) (*Entry, error) {
+	p = path.Clean("/" + p)
+	for i, lower := range v.Lowers {
+		l, err := v.lookup(i, p)
+		if err != nil {
+			return nil, err
+		}
+		if l.hidden {
 			return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
 		}
-		host := filepath.Join(lower, p)
-		fi, err := os.Lstat(host)
-		if err == nil {
-			if isWhiteout(fi) {
-				return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
-			}
-			return &Entry{Path: p, Host: host, Layer: i, Info: fi}, nil
+		if l.info != nil {
+			return &Entry{Path: p, Host: filepath.Join(lower, p), Layer: i, Info: l.info}, nil
 		}
-		if stop {
+		if l.stop {
 			break
 		}
 	}
@@ -100,6 +134,33 @@ func (v *View) Lstat(p string) (*Entry, error) {
 		return &Entry{Path: "/", Host: "", Layer: -1, Info: rootInfo{fi}}, nil
 	}
 	return nil, &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}
+}
+
+// Open opens the regular file of an entry this view returned, resolved
+// beneath its layer with no symlink on the way.
+func (v *View) Open(e *Entry) (*os.File, error) {
+	if e.Layer < 0 || e.Layer >= len(v.Lowers) {
+		return nil, &fs.PathError{Op: "open", Path: e.Path, Err: fs.ErrNotExist}
+	}
+	root, err := beneath.Open(v.Lowers[e.Layer], beneath.NoSymlinks)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.OpenFile(e.Path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+}
+
+// Readlink reads the symlink of an entry this view returned.
+func (v *View) Readlink(e *Entry) (string, error) {
+	if e.Layer < 0 || e.Layer >= len(v.Lowers) {
+		return "", &fs.PathError{Op: "readlink", Path: e.Path, Err: fs.ErrNotExist}
+	}
+	root, err := beneath.Open(v.Lowers[e.Layer], beneath.NoSymlinks)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	return root.Readlink(e.Path)
 }
 
 type rootInfo struct{ fs.FileInfo }
@@ -152,7 +213,7 @@ func (v *View) Resolve(p string, follow bool) (string, error) {
 		if hops > 255 {
 			return "", fmt.Errorf("%s: %w", p, errLoop)
 		}
-		target, err := os.Readlink(e.Host)
+		target, err := v.Readlink(e)
 		if err != nil {
 			return "", err
 		}
@@ -183,7 +244,7 @@ func (v *View) ReadFile(p string, max int64) ([]byte, error) {
 	if !e.Info.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", p)
 	}
-	f, err := os.Open(e.Host)
+	f, err := v.Open(e)
 	if err != nil {
 		return nil, err
 	}
@@ -218,33 +279,44 @@ func (v *View) ReadDir(p string) ([]*Entry, error) {
 	var out []*Entry
 	start := max(dir.Layer, 0)
 	for i := start; i < len(v.Lowers); i++ {
-		host := filepath.Join(v.Lowers[i], r)
-		fi, err := os.Lstat(host)
-		if err != nil {
-			continue
-		}
-		if isWhiteout(fi) || !fi.IsDir() {
-			break
-		}
-		des, err := os.ReadDir(host)
+		l, err := v.lookup(i, r)
 		if err != nil {
 			return nil, err
 		}
-		for _, de := range des {
-			if seen[de.Name()] {
+		if l.hidden || (l.info != nil && !l.info.IsDir()) {
+			break // a whiteout or a non-dir here hides the layers below
+		}
+		if l.info == nil {
+			if l.stop {
+				break
+			}
+			continue
+		}
+		root, err := beneath.Open(v.Lowers[i], beneath.NoSymlinks)
+		if err != nil {
+			return nil, err
+		}
+		infos, err := root.ReadDir(r)
+		opaque := false
+		if val, xerr := root.Lgetxattr(r, "trusted.overlay.opaque"); xerr == nil && string(val) == "y" {
+			opaque = true
+		}
+		root.Close()
+		if err != nil {
+			return nil, err
+		}
+		host := filepath.Join(v.Lowers[i], r)
+		for _, info := range infos {
+			if seen[info.Name()] {
 				continue
 			}
-			seen[de.Name()] = true
-			info, err := de.Info()
-			if err != nil {
-				continue
-			}
+			seen[info.Name()] = true
 			if isWhiteout(info) {
 				continue
 			}
-			out = append(out, &Entry{Path: path.Join(r, de.Name()), Host: filepath.Join(host, de.Name()), Layer: i, Info: info})
+			out = append(out, &Entry{Path: path.Join(r, info.Name()), Host: filepath.Join(host, info.Name()), Layer: i, Info: info})
 		}
-		if isOpaque(host) {
+		if opaque || l.stop {
 			break
 		}
 	}

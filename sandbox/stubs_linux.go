@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
+	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,34 +18,47 @@ import (
 // only because of them are removed again, and directory times are restored
 // where the command did not change the directory itself.
 func cleanStubs(upper string, st *stubs) error {
-	up := func(p string) string { return filepath.Join(upper, p) }
+	// The command ran as it liked in the upper dir: a stub's parent may now
+	// be a symlink to anywhere (`mv /x /x.old && ln -s /host/dir /x`). Every
+	// path is resolved beneath upper with no symlink on the way; a path that
+	// meets one is no longer the stub strata made, and is left alone.
+	root, err := beneath.Open(upper, beneath.NoSymlinks)
+	if err != nil {
+		return fmt.Errorf("sandbox: clean mount point stubs: %w", err)
+	}
+	defer root.Close()
+	lstat := func(p string) (*syscall.Stat_t, bool) {
+		fi, err := root.Lstat(p)
+		if err != nil {
+			return nil, false
+		}
+		return fi.Sys().(*syscall.Stat_t), true
+	}
 	// Which touched dirs did the command leave alone? Decide before removing
 	// anything, since removing changes mtimes.
 	untouched := make([]bool, len(st.Touched))
 	for i, d := range st.Touched {
-		var s unix.Stat_t
-		if unix.Lstat(up(d.Path), &s) == nil && s.Mtim.Nano() == d.After {
+		if s, ok := lstat(d.Path); ok && s.Mtim.Nano() == d.After {
 			untouched[i] = true
 		}
 	}
 	var errs []error
 	for i := len(st.Created) - 1; i >= 0; i-- {
 		c := st.Created[i]
-		p := up(c.Path)
-		var s unix.Stat_t
-		if err := unix.Lstat(p, &s); err != nil {
+		s, ok := lstat(c.Path)
+		if !ok {
 			continue
 		}
 		if c.Dir {
 			if s.Mode&unix.S_IFMT == unix.S_IFDIR {
 				// Fails (and stays) when the command put something in it.
-				_ = unix.Rmdir(p)
+				_ = root.Remove(c.Path)
 			}
 			continue
 		}
 		if s.Mode&unix.S_IFMT == unix.S_IFREG && s.Size == 0 {
-			if err := unix.Unlink(p); err != nil {
-				errs = append(errs, fmt.Errorf("sandbox: remove mount point stub %s: %w", p, err))
+			if err := root.Remove(c.Path); err != nil {
+				errs = append(errs, fmt.Errorf("sandbox: remove mount point stub %s: %w", c.Path, err))
 			}
 		}
 	}
@@ -57,28 +72,26 @@ func cleanStubs(upper string, st *stubs) error {
 	})
 	for _, i := range order {
 		d := st.Touched[i]
-		p := up(d.Path)
-		var s unix.Stat_t
-		if err := unix.Lstat(p, &s); err != nil || s.Mode&unix.S_IFMT != unix.S_IFDIR {
+		s, ok := lstat(d.Path)
+		if !ok || s.Mode&unix.S_IFMT != unix.S_IFDIR {
 			continue
 		}
-		if d.CopiedUp && d.Path != "/" && untouched[i] && s.Mode == d.Mode && s.Uid == d.UID && s.Gid == d.GID && emptyDir(p) && !opaque(p) {
-			if err := unix.Rmdir(p); err == nil {
+		if d.CopiedUp && d.Path != "/" && untouched[i] && s.Mode == d.Mode && s.Uid == d.UID && s.Gid == d.GID && emptyDir(root, d.Path) && !opaque(root, d.Path) {
+			if err := root.Remove(d.Path); err == nil {
 				continue
 			}
 		}
 		if untouched[i] {
-			ts := []unix.Timespec{unix.NsecToTimespec(d.Atime), unix.NsecToTimespec(d.Mtime)}
-			if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				errs = append(errs, fmt.Errorf("sandbox: restore times of %s: %w", p, err))
+			if err := root.Chtimes(d.Path, time.Unix(0, d.Atime), time.Unix(0, d.Mtime)); err != nil {
+				errs = append(errs, fmt.Errorf("sandbox: restore times of %s: %w", d.Path, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func emptyDir(p string) bool {
-	f, err := os.Open(p)
+func emptyDir(root *beneath.Root, p string) bool {
+	f, err := root.OpenFile(p, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return false
 	}
@@ -87,9 +100,9 @@ func emptyDir(p string) bool {
 	return len(names) == 0
 }
 
-func opaque(p string) bool {
+func opaque(root *beneath.Root, p string) bool {
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
-		if sz, err := unix.Lgetxattr(p, name, nil); err == nil && sz > 0 {
+		if v, err := root.Lgetxattr(p, name); err == nil && len(v) > 0 {
 			return true
 		}
 	}
