@@ -292,6 +292,7 @@ func FuzzBeneath(f *testing.F) {
 		targets := []string{"..", "../..", "/", a.outside, "../outside", "a", "b/..", ".", "a/b", "../root/a", "/a", "../../outside/d", "c/../../..", "x", "", "loop"}
 		before := a.snapshot(t)
 		r := mustOpen(t, a.root, Mode(len(prog)%2))
+		planter := mustOpen(t, a.root, NoSymlinks)
 		next := func() int {
 			if len(prog) == 0 {
 				return 0
@@ -311,10 +312,11 @@ func FuzzBeneath(f *testing.F) {
 			case 1:
 				r.MkdirAll(name+"/x", 0o755)
 			case 2:
-				// plant a symlink with os directly (content is hostile): only
-				// inside the root, with an arbitrary target
-				if p := filepath.Join(a.root, name); strings.HasPrefix(p, a.root+"/") && target != "" {
-					os.Symlink(target, p)
+				// plant a symlink as hostile content would, with any target,
+				// in a real directory of the root (planted through a
+				// NoSymlinks root: the planting itself must not escape)
+				if target != "" {
+					planter.Symlink(target, name)
 				}
 			case 3:
 				if f, err := r.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|unix.O_NONBLOCK, 0o644); err == nil {
