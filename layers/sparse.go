@@ -99,8 +99,8 @@ func dataSegments(fd int, size int64) ([]segment, error) {
 			segs[k-1].n += tail
 		}
 	}
-	for minHole := int64(2 * sparseMinHole); len(segs) > sparseMaxSegments; minHole *= 2 {
-		segs = mergeSegments(segs, minHole)
+	if len(segs) > sparseMaxSegments {
+		segs = coarsen(segs, sparseMaxSegments)
 	}
 	var data int64
 	for _, s := range segs {
@@ -115,16 +115,34 @@ func dataSegments(fd int, size int64) ([]segment, error) {
 	return segs, nil
 }
 
-// mergeSegments joins segments separated by holes smaller than minHole.
-func mergeSegments(segs []segment, minHole int64) []segment {
-	out := segs[:1]
-	for _, s := range segs[1:] {
-		last := &out[len(out)-1]
-		if s.off-(last.off+last.n) < minHole {
-			last.n = s.off + s.n - last.off
-		} else {
-			out = append(out, s)
+// coarsen merges the segments separated by the smallest holes (those
+// holes are stored as zeros) until max segments are left.
+func coarsen(segs []segment, max int) []segment {
+	gaps := make([]int64, len(segs)-1)
+	for i := range gaps {
+		gaps[i] = segs[i+1].off - (segs[i].off + segs[i].n)
+	}
+	sorted := slices.Clone(gaps)
+	slices.Sort(sorted)
+	merges := len(segs) - max
+	limit := sorted[merges-1] // merge every gap below it, and enough of those equal to it
+	equal := merges
+	for _, g := range gaps {
+		if g < limit {
+			equal--
 		}
+	}
+	out := []segment{segs[0]}
+	for i, g := range gaps {
+		if g < limit || (g == limit && equal > 0) {
+			if g == limit {
+				equal--
+			}
+			last := &out[len(out)-1]
+			last.n = segs[i+1].off + segs[i+1].n - last.off
+			continue
+		}
+		out = append(out, segs[i+1])
 	}
 	return out
 }

@@ -463,3 +463,97 @@ func TestSparseLayerUmoci(t *testing.T) {
 		}
 	}
 }
+
+// TestSparseManySegments: a file with more data runs than a sparse map
+// may hold (archive/tar reads at most 1 MiB of map) gets a coarser map
+// that readers accept.
+func TestSparseManySegments(t *testing.T) {
+	upper := t.TempDir()
+	at := map[int64]string{}
+	const n = sparseMaxSegments + 100
+	for i := range int64(n) {
+		at[i*(sparseMinHole+sparseAlign)] = "d"
+	}
+	size := int64(n) * (sparseMinHole + sparseAlign)
+	sparseFile(t, filepath.Join(upper, "f"), size, at)
+	tf, err := os.Create(filepath.Join(t.TempDir(), "layer.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tf.Close()
+	// the data blocks, and the 100 smallest holes as zeros
+	want := int64(n)*sparseAlign + 100*sparseMinHole
+	if _, err := Diff(upper, nil, &capWriter{w: tf, max: want + 2<<20}, DiffOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tf.Seek(0, io.SeekStart)
+	tr := tar.NewReader(tf)
+	h, err := tr.Next()
+	if err != nil {
+		t.Fatalf("archive/tar refuses the entry: %v", err)
+	}
+	if h.Name != "f" || h.Size != size {
+		t.Fatalf("entry %q of %d bytes, want f of %d", h.Name, h.Size, size)
+	}
+	z := &zeroCheck{}
+	if _, err := io.Copy(z, tr); err != nil {
+		t.Fatal(err)
+	}
+	if z.n != size {
+		t.Errorf("read %d bytes, want %d", z.n, size)
+	}
+	for off := range at {
+		if off < 100*(sparseMinHole+sparseAlign) && z.nonzero[off] != 'd' {
+			t.Errorf("byte %d is %q, want 'd'", off, z.nonzero[off])
+		}
+	}
+}
+
+// FuzzSparseRoundTrip: a file with holes and data where the fuzzer puts
+// them goes through Diff and Extract (and archive/tar) unchanged.
+func FuzzSparseRoundTrip(f *testing.F) {
+	f.Add(uint32(8<<20), []byte{0, 0, 1, 0x80, 0, 2, 0xff, 0xff, 3})
+	f.Add(uint32(200<<10), []byte{0, 0, 9})
+	f.Add(uint32(1<<20), []byte{})
+	f.Add(uint32(70000), []byte{0x01, 0x10, 7, 0x00, 0x01, 8})
+	f.Fuzz(func(t *testing.T, size uint32, writes []byte) {
+		size %= 8 << 20
+		content := make([]byte, size)
+		upper := t.TempDir()
+		fp, err := os.Create(filepath.Join(upper, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fp.Truncate(int64(size))
+		// each write: 2 bytes of position (in 128-byte steps), 1 byte of value
+		for i := 0; i+2 < len(writes) && size > 0; i += 3 {
+			off := (int64(writes[i])<<8 | int64(writes[i+1])) * 128 % int64(size)
+			b := []byte{writes[i+2], writes[i+2], writes[i+2]}
+			b = b[:min(int64(len(b)), int64(size)-off)]
+			fp.WriteAt(b, off)
+			copy(content[off:], b)
+		}
+		fp.Close()
+		var buf bytes.Buffer
+		if _, err := Diff(upper, nil, &buf, DiffOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
+		h, err := tr.Next()
+		if err != nil || h.Name != "f" || h.Size != int64(size) {
+			t.Fatalf("archive/tar: %v, %+v", err, h)
+		}
+		got, err := io.ReadAll(tr)
+		if err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("archive/tar reads other content (%v)", err)
+		}
+		out := t.TempDir()
+		if _, err := Extract(bytes.NewReader(buf.Bytes()), out); err != nil {
+			t.Fatal(err)
+		}
+		got, err = os.ReadFile(filepath.Join(out, "f"))
+		if err != nil || !bytes.Equal(got, content) {
+			t.Fatalf("Extract wrote other content (%v)", err)
+		}
+	})
+}
