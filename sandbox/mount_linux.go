@@ -244,11 +244,15 @@ func setupRootfs(cfg *initConfig, r *rootfs) error {
 	if err := closeMount(mountOn("/proc", true, "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")); err != nil {
 		return err
 	}
-	// /dev
-	if err := closeMount(mountOn("/dev", true, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")); err != nil {
+	// /dev: filled through the descriptor of the mount, wherever an image's
+	// /dev symlink made it land inside the root.
+	devfd, err := mountOn("/dev", true, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
+	if err != nil {
 		return err
 	}
-	if err := setupDev(r); err != nil {
+	err = setupDev(devfd)
+	unix.Close(devfd)
+	if err != nil {
 		return err
 	}
 	// /sys: sysfs read-only; if the kernel refuses (network namespace not ours),
@@ -310,7 +314,9 @@ func setupRootfs(cfg *initConfig, r *rootfs) error {
 		if err != nil {
 			return &os.PathError{Op: "open", Path: p, Err: err}
 		}
-		err = mountAt(r.hostPath(p), fd, p, "", unix.MS_BIND|unix.MS_REC, "")
+		// Bind the resolved path onto itself: its host path (root + p)
+		// would follow an image's absolute symlink onto the host.
+		err = mountAt(fdPath(fd), fd, p, "", unix.MS_BIND|unix.MS_REC, "")
 		unix.Close(fd)
 		if err != nil {
 			return err
@@ -452,8 +458,21 @@ func maskPath(r *rootfs, p string) error {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
 		return mountAt("tmpfs", fd, p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
 	}
-	return mountAt(r.hostPath("/dev/null"), fd, p, "", unix.MS_BIND, "")
+	// The /dev/null setupDev made, resolved inside the root as the
+	// container will see it.
+	null, err := r.resolve("/dev/null", unix.O_NOFOLLOW)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/dev/null", Err: err}
+	}
+	defer unix.Close(null)
+	if err := unix.Fstat(null, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return fmt.Errorf("mask %s: /dev/null is not the character device the sandbox made", p)
+	}
+	return mountAt(fdPath(null), fd, p, "", unix.MS_BIND, "")
 }
+
+// fdPath names what the descriptor fd refers to, for mount(2)'s source.
+func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 type devNode struct {
 	name         string
@@ -464,18 +483,20 @@ var devNodes = []devNode{
 	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 }
 
-// setupDev fills the fresh /dev tmpfs. Nothing here is in the overlay.
-func setupDev(r *rootfs) error {
-	dev := r.hostPath("/dev")
+// setupDev fills the fresh /dev tmpfs, given as the descriptor dev of its
+// mount. Nothing here is in the overlay. Every name is made relative to
+// dev: the image's /dev may be a symlink to an absolute path, which the
+// host path of the root would follow onto the host.
+func setupDev(dev int) error {
+	at := func(name string) string { return fdPath(dev) + "/" + name }
 	for _, n := range devNodes {
-		p := filepath.Join(dev, n.name)
-		err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor)))
+		err := unix.Mknodat(dev, n.name, unix.S_IFCHR|0o666, int(unix.Mkdev(n.major, n.minor)))
 		if errors.Is(err, unix.EPERM) {
 			// No CAP_MKNOD (nested container): bind the host's node.
-			if f, cerr := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o666); cerr == nil {
-				f.Close()
+			if fd, cerr := unix.Openat(dev, n.name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o666); cerr == nil {
+				unix.Close(fd)
 			}
-			if err = unix.Mount("/dev/"+n.name, p, "", unix.MS_BIND, ""); err != nil {
+			if err = unix.Mount("/dev/"+n.name, at(n.name), "", unix.MS_BIND, ""); err != nil {
 				return &MountError{Op: "mount", Source: "/dev/" + n.name, Target: "/dev/" + n.name, Flags: unix.MS_BIND, Err: err}
 			}
 			continue
@@ -483,13 +504,13 @@ func setupDev(r *rootfs) error {
 		if err != nil {
 			return &os.PathError{Op: "mknod", Path: "/dev/" + n.name, Err: err}
 		}
-		if err := unix.Chmod(p, 0o666); err != nil {
+		if err := unix.Fchmodat(dev, n.name, 0o666, 0); err != nil {
 			return &os.PathError{Op: "chmod", Path: "/dev/" + n.name, Err: err}
 		}
 	}
 	for _, d := range []string{"pts", "shm", "mqueue"} {
-		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
-			return err
+		if err := unix.Mkdirat(dev, d, 0o755); err != nil {
+			return &os.PathError{Op: "mkdir", Path: "/dev/" + d, Err: err}
 		}
 	}
 	mounts := []struct {
@@ -502,7 +523,7 @@ func setupDev(r *rootfs) error {
 		{"mqueue", "mqueue", "mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	}
 	for _, m := range mounts {
-		if err := unix.Mount(m.source, filepath.Join(dev, m.target), m.fstype, m.flags, m.data); err != nil {
+		if err := unix.Mount(m.source, at(m.target), m.fstype, m.flags, m.data); err != nil {
 			return &MountError{Op: "mount", Source: m.source, Target: "/dev/" + m.target, FSType: m.fstype, Flags: m.flags, Data: m.data, Err: err}
 		}
 	}
@@ -516,8 +537,8 @@ func setupDev(r *rootfs) error {
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
 	for _, l := range links {
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
-			return err
+		if err := unix.Symlinkat(l[0], dev, l[1]); err != nil {
+			return &os.PathError{Op: "symlink", Path: "/dev/" + l[1], Err: err}
 		}
 	}
 	return nil
