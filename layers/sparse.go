@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -326,4 +327,78 @@ func asciiName(name string, max int) string {
 		}
 	}
 	return string(b)
+}
+
+// CopySparse copies the regular file src (from its start) into dst, a new
+// empty file, keeping src's holes: only the data runs that SEEK_DATA and
+// SEEK_HOLE find are copied (with copy_file_range, so as reflinks where
+// the filesystem has them), and dst gets src's size. On a filesystem
+// without SEEK_DATA the whole file is copied. It returns src's size.
+func CopySparse(dst, src *os.File) (int64, error) {
+	fi, err := src.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
+	sfd, dfd := int(src.Fd()), int(dst.Fd())
+	segs := []segment{{0, size}}
+	if _, err := unix.Seek(sfd, 0, unix.SEEK_DATA); err == nil || err == unix.ENXIO {
+		segs = segs[:0]
+		for off := int64(0); off < size; {
+			data, err := unix.Seek(sfd, off, unix.SEEK_DATA)
+			if err == unix.ENXIO {
+				break
+			}
+			if err != nil {
+				return 0, fmt.Errorf("copy %s: %w", src.Name(), err)
+			}
+			hole, err := unix.Seek(sfd, data, unix.SEEK_HOLE)
+			if err != nil {
+				return 0, fmt.Errorf("copy %s: %w", src.Name(), err)
+			}
+			hole = min(hole, size)
+			if hole <= data {
+				break
+			}
+			segs = append(segs, segment{data, hole - data})
+			off = hole
+		}
+	}
+	var buf []byte // nil until copy_file_range fails: then read and write
+	for _, s := range segs {
+		roff, woff, end := s.off, s.off, s.off+s.n
+		for roff < end {
+			if buf == nil {
+				n, err := unix.CopyFileRange(sfd, &roff, dfd, &woff, int(min(end-roff, 1<<30)), 0)
+				switch {
+				case err == unix.EINTR || (err == nil && n > 0):
+					continue
+				case err == nil:
+					return 0, fmt.Errorf("copy %s: the file shrank while it was copied", src.Name())
+				case err != unix.EXDEV && err != unix.ENOSYS && err != unix.EINVAL && err != unix.EOPNOTSUPP:
+					return 0, fmt.Errorf("copy %s: %w", src.Name(), err)
+				}
+				buf = make([]byte, 256<<10)
+			}
+			m, rerr := unix.Pread(sfd, buf[:min(int64(len(buf)), end-roff)], roff)
+			if rerr == unix.EINTR {
+				continue
+			}
+			if rerr != nil {
+				return 0, fmt.Errorf("copy %s: %w", src.Name(), rerr)
+			}
+			if m == 0 {
+				return 0, fmt.Errorf("copy %s: the file shrank while it was copied", src.Name())
+			}
+			if werr := pwriteAll(dfd, buf[:m], woff); werr != nil {
+				return 0, fmt.Errorf("copy to %s: %w", dst.Name(), werr)
+			}
+			roff += int64(m)
+			woff += int64(m)
+		}
+	}
+	if err := dst.Truncate(size); err != nil {
+		return 0, err
+	}
+	return size, nil
 }

@@ -557,3 +557,48 @@ func FuzzSparseRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// TestCopySparse: CopySparse copies content and size and keeps the holes.
+func TestCopySparse(t *testing.T) {
+	dir := t.TempDir()
+	at := map[int64]string{0: "head", gib: "middle", 3*gib - 1: "z"}
+	sparseFile(t, filepath.Join(dir, "src"), 3*gib, at)
+	sparseFile(t, filepath.Join(dir, "tail-hole"), 2*gib, map[int64]string{100: "x"})
+	for _, name := range []string{"src", "tail-hole"} {
+		src, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.Create(filepath.Join(dir, name+".copy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := CopySparse(dst, src)
+		src.Close()
+		dst.Close()
+		fi, _ := os.Stat(filepath.Join(dir, name))
+		if err != nil || n != fi.Size() {
+			t.Fatalf("CopySparse(%s) = %d, %v", name, n, err)
+		}
+	}
+	checkSparseContent(t, filepath.Join(dir, "src.copy"), 3*gib, at)
+	checkSparseContent(t, filepath.Join(dir, "tail-hole.copy"), 2*gib, map[int64]string{100: "x"})
+
+	// To another filesystem (tmpfs), where copy_file_range may refuse.
+	shm, err := os.MkdirTemp("/dev/shm", "strata-copysparse-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	src, _ := os.Open(filepath.Join(dir, "src"))
+	defer src.Close()
+	dst, err := os.Create(filepath.Join(shm, "copy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if _, err := CopySparse(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	checkSparseContent(t, dst.Name(), 3*gib, at)
+}
