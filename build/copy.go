@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
+	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
@@ -498,8 +498,9 @@ func (c *copier) copyFile(from, to string, size int64) error {
 	if err != nil {
 		return err
 	}
-	// copy_file_range (reflinks where the filesystem has them) via io.Copy.
-	_, err = io.Copy(out, in)
+	// Only the data runs (holes stay holes), with copy_file_range: reflinks
+	// where the filesystem has them.
+	_, err = layers.CopySparse(out, in)
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -61,3 +61,34 @@ func TestSparseLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestCopySparseFile: COPY of a sparse file from the context keeps its
+// holes, in the layer and in the unpacked copy.
+func TestCopySparseFile(t *testing.T) {
+	needRoot(t)
+	store := newStore(t)
+	dir := writeContext(t, "FROM scratch\nCOPY sparse /sparse\n", nil)
+	f, err := os.Create(filepath.Join(dir, "sparse"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 30)
+	f.WriteAt([]byte("data"), 512<<20)
+	f.Close()
+	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	ids := r.cfg().RootFS.DiffIDs
+	m, err := store.Layer(ids[len(ids)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Size > 64<<10 {
+		t.Errorf("COPY of a 1 GiB sparse file made a %d-byte layer: its holes were copied as zeros", m.Size)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(store.LayerFS(ids[len(ids)-1]), "sparse"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 1<<30 || st.Blocks*512 > 1<<20 {
+		t.Errorf("unpacked /sparse: size %d, %d bytes on disk", st.Size, st.Blocks*512)
+	}
+}
