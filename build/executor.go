@@ -407,7 +407,7 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 }
 
 func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, st *stageState, c instructions.Command) (string, error) {
-	res, err := lex.ProcessWordWithMatches(word, env)
+	res, err := expandWordLimited(lex, word, env, func() string { return expansionWhat(c, expansionNames(c), word) })
 	if err != nil {
 		return "", err
 	}
@@ -559,9 +559,9 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		// hold several).
 		var raw, ports []string
 		for _, w := range c.Ports {
-			ws, perr := e.Plan.lex.ProcessWords(w, st.env())
+			ws, perr := expandWordsLimited(e.Plan.lex, w, st.env(), named("EXPOSE "+shortWord(w)))
 			if perr != nil {
-				err = fmt.Errorf("EXPOSE %s: %w", w, perr)
+				err = wrapExpand("EXPOSE "+w, perr)
 				break
 			}
 			raw = append(raw, ws...)
@@ -654,9 +654,9 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		case given:
 			kv.Value = &v
 		case kv.Value != nil:
-			res, err := e.Plan.lex.ProcessWordWithMatches(*kv.Value, st.env())
+			res, err := expandWordLimited(e.Plan.lex, *kv.Value, st.env(), named("ARG "+shortWord(kv.Key)))
 			if err != nil {
-				return fmt.Errorf("ARG %s: %w", kv.Key, err)
+				return wrapExpand("ARG "+kv.Key, err)
 			}
 			kv.Value = &res.Result
 		default:

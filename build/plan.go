@@ -366,6 +366,11 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	if p.BuildArgs == nil {
 		p.BuildArgs = map[string]string{}
 	}
+	for _, k := range slices.Sorted(maps.Keys(p.BuildArgs)) {
+		if err := checkValueSize(p.BuildArgs[k], "--build-arg "+shortWord(k)); err != nil {
+			return p, err
+		}
+	}
 	target := hostPlatform()
 	if opt.Platform != "" {
 		tp, err := ParsePlatform(opt.Platform)
@@ -462,9 +467,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				continue
 			}
 			if kv.Value != nil {
-				res, err := p.lex.ProcessWordWithMatches(*kv.Value, global)
+				res, err := expandWordLimited(p.lex, *kv.Value, global, named("ARG "+shortWord(kv.Key)))
 				if err != nil {
-					return p, &LineError{File: file, Line: lineOf(a.Location()), Err: fmt.Errorf("ARG %s: %w", kv.Key, err)}
+					return p, &LineError{File: file, Line: lineOf(a.Location()), Err: wrapExpand("ARG "+kv.Key, err)}
 				}
 				global[kv.Key] = res.Result
 			} else if _, ok := global[kv.Key]; !ok {
@@ -492,9 +497,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			}
 		}
 		// Expand the base name with the global args only.
-		exp, err := p.lex.ProcessWordWithMatches(stages[i].BaseName, global)
+		exp, err := expandWordLimited(p.lex, stages[i].BaseName, global, named("FROM "+shortWord(stages[i].BaseName)))
 		if err != nil {
-			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s: %w", stages[i].BaseName, err)}
+			return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM "+stages[i].BaseName, err)}
 		}
 		for name := range exp.Unmatched {
 			if !p.argDeclared(name) {
@@ -507,9 +512,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		}
 		s.Base = exp.Result
 		if stages[i].Platform != "" {
-			pl, err := p.lex.ProcessWordWithMatches(stages[i].Platform, global)
+			pl, err := expandWordLimited(p.lex, stages[i].Platform, global, named("FROM --platform"))
 			if err != nil {
-				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform: %w", err)}
+				return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM --platform", err)}
 			}
 			if pl.Result == "$BUILDPLATFORM" || stages[i].Platform == "$TARGETPLATFORM" || stages[i].Platform == "${TARGETPLATFORM}" {
 				msg := linter.RuleRedundantTargetPlatform.Format(stages[i].Platform)
@@ -539,7 +544,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	for _, s := range p.Stages {
 		for _, c := range s.Commands {
 			for _, ref := range stageRefs(c) {
-				exp, err := p.lex.ProcessWordWithMatches(ref.name, global)
+				// A --from that cannot be expanded stays as written here;
+				// the step itself reports the error.
+				exp, err := expandWordLimited(p.lex, ref.name, global, named("--from"))
 				if err == nil {
 					ref.name = exp.Result
 				}

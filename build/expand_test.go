@@ -1,0 +1,212 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/strata-build/strata/layers"
+
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+)
+
+var boundEnv = mapEnv{"A": "aaaa", "B": "b", "E": "", "L": strings.Repeat("l", 300), "D": "$0$0", "S": "/"}
+
+// FuzzExpansionBound: the estimate is never below what the lexer makes of
+// a word, with either escape token, quotes processed or not (heredocs).
+func FuzzExpansionBound(f *testing.F) {
+	for _, w := range []string{"$A", "${A}", "${A:-$B$B}", "${A//?/$L}", "${A///x}", "${A//*/$D$D}", "${L//?/${A//?/$L}}",
+		`\$A$A`, "'$A'", `"${A#a}"`, "${A/a/\\$0\\$0}", "${/x/y}", "$$A", "${A:+${L}${L}}", "$0$1$@", "${A%%a*}", "x${S}y",
+		"${L//l/$D}", "$"} {
+		f.Add(w, false, false)
+		f.Add(w, true, true)
+	}
+	f.Fuzz(func(t *testing.T, word string, backtick, rawQuotes bool) {
+		esc := '\\'
+		if backtick {
+			esc = '`'
+		}
+		lex := shell.NewLex(esc)
+		lex.SkipProcessQuotes = rawQuotes
+		b := expansionBound(word, boundEnv)
+		if b > 64<<20 {
+			return // too large to expand in a test; that is what the bound is for
+		}
+		res, err := lex.ProcessWordWithMatches(word, boundEnv)
+		if err == nil && int64(len(res.Result)) > b {
+			t.Fatalf("%q expands to %d bytes, over its bound %d", word, len(res.Result), b)
+		}
+		words, err := lex.ProcessWords(word, boundEnv)
+		n := 0
+		for _, w := range words {
+			n += len(w)
+		}
+		if err == nil && int64(n) > b {
+			t.Fatalf("%q expands to words of %d bytes, over its bound %d", word, n, b)
+		}
+	})
+}
+
+// metaBuild runs a FROM scratch Dockerfile's steps up to the first error,
+// as the executor does, without containers (ARG, ENV, LABEL, WORKDIR and
+// the expansion of any other step happen before it touches a file).
+func metaBuild(t *testing.T, src string, opt Options) (*Executor, error) {
+	t.Helper()
+	p, err := Parse("Dockerfile", []byte(src), opt)
+	if err != nil {
+		return nil, err
+	}
+	store, err := layers.Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	opt.ContextDir = t.TempDir()
+	e := &Executor{Store: store, Plan: p, Opt: opt, stages: map[int]*stageState{}}
+	ctx := context.Background()
+	for _, si := range p.Order {
+		s := p.Stages[si]
+		st, err := e.from(ctx, s)
+		if err != nil {
+			t.Fatalf("FROM: %v", err)
+		}
+		e.stages[s.Index] = st
+		for i, c := range s.Commands {
+			if err := e.dispatch(ctx, st, s.Steps[i+1], c); err != nil {
+				return e, e.stepErr(st, c, err)
+			}
+		}
+	}
+	return e, nil
+}
+
+// chain is the issue's reproduction: ARG (or ENV) aN=$aM eight times over,
+// eight levels from a 100-byte value (a8 would be 1.6 GB).
+func chain(inst string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s a0=%s\n", inst, strings.Repeat("x", 100))
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&b, "%s a%d=%s\n", inst, i, strings.Repeat(fmt.Sprintf("$a%d", i-1), 8))
+	}
+	return b.String()
+}
+
+func wantExpansionError(t *testing.T, err error, line int, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one on line %d", line)
+	}
+	var ee *ExpansionError
+	if !errors.As(err, &ee) {
+		t.Fatalf("error %v is not an ExpansionError", err)
+	}
+	if got := ErrorLine(err); got != line {
+		t.Errorf("error on line %d, want %d: %v", got, line, err)
+	}
+	for _, p := range parts {
+		if !strings.Contains(err.Error(), p) {
+			t.Errorf("error %q does not contain %q", err, p)
+		}
+	}
+}
+
+// The issue's eleven lines, in each place expansion happens: refused on the
+// first line over 1 MiB (a5: 100·8⁵ bytes), naming it, in little memory.
+func TestExpansionLimitChains(t *testing.T) {
+	const msg = "Dockerfile:%d: %s a5: value would be 3.1 MiB after expansion, over strata's 1 MiB limit"
+	cases := []struct {
+		name, src string
+		line      int
+		want      string
+	}{
+		{"global ARG", chain("ARG") + "FROM scratch\nLABEL x=$a8\n", 6, fmt.Sprintf(msg, 6, "ARG")},
+		{"stage ARG", "FROM scratch\n" + chain("ARG") + "LABEL x=$a8\n", 7, fmt.Sprintf(msg, 7, "ARG")},
+		{"ENV", "FROM scratch\n" + chain("ENV") + "LABEL x=$a8\n", 7, fmt.Sprintf(msg, 7, "ENV")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			m := measureMem(func() any { _, err = metaBuild(t, tc.src, Options{}); return nil })
+			wantExpansionError(t, err, tc.line, tc.want)
+			t.Logf("%v (allocated %d MB)", err, m.total/mib)
+			if m.total > 64*mib {
+				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.total/mib)
+			}
+		})
+	}
+}
+
+// One word that would jump from under the limit to gigabytes is refused
+// from its estimate, before the lexer runs: a thousand references to a
+// 1 MiB value, and a substitution replacing every byte of it with itself.
+func TestExpansionLimitOneWord(t *testing.T) {
+	big := "FROM scratch\nARG k=" + strings.Repeat("k", 1024) + "\nENV m=" + strings.Repeat("$k", 1024) + "\n" // m: exactly 1 MiB
+	cases := []struct {
+		name, line string
+		want       []string
+	}{
+		{"LABEL with 1000 references", "LABEL l=" + strings.Repeat("$m", 1000), []string{"LABEL l: value could reach 1000.0 MiB after expansion", "over strata's 1 MiB limit"}},
+		{"substitution", "ENV s=${m//?/$m}", []string{"ENV s: value could reach 2.0 TiB"}},
+		{"WORKDIR", "WORKDIR /" + strings.Repeat("$m", 20), []string{`WORKDIR "/$m$m`, "could reach 20.0 MiB"}},
+		{"COPY source", "COPY " + strings.Repeat("$m", 17) + " /dst/", []string{`COPY "$m$m`, "could reach 17.0 MiB"}},
+		{"COPY --chown", "COPY --chown=$m$m /a /b", []string{"COPY", "value would be 2 MiB"}},
+		{"RUN --mount", "RUN --mount=type=cache,target=/$m$m true", []string{`RUN "/$m$m"`, "value would be 2.0 MiB"}},
+		{"EXPOSE", "EXPOSE " + strings.Repeat("$m", 2), []string{"EXPOSE $m$m: value would be 2 MiB"}},
+		{"USER", "USER $m$m", []string{"USER", "value would be 2 MiB"}},
+		{"ENV name", "ENV $m$m=1", []string{"ENV name $m$m: value would be 2 MiB"}},
+		{"ARG default", "ARG d=$m$m", []string{"ARG d: value would be 2 MiB"}},
+		{"heredoc", "COPY <<EOF /f\n" + strings.Repeat("$m", 30) + "\nEOF", []string{"COPY", "could reach 30.0 MiB"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			m := measureMem(func() any { _, err = metaBuild(t, big+tc.line+"\n", Options{}); return nil })
+			wantExpansionError(t, err, 4, tc.want...)
+			t.Logf("%v (allocated %d MB)", err, m.total/mib)
+			if m.total > 64*mib {
+				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.total/mib)
+			}
+		})
+	}
+	// The 1 MiB value itself, and 1 MiB after expansion, are fine.
+	var err error
+	m := measureMem(func() any { _, err = metaBuild(t, big+"LABEL l=$m\n", Options{}); return nil })
+	if err != nil {
+		t.Fatalf("a 1 MiB value: %v", err)
+	}
+	t.Logf("the same build with a 1 MiB LABEL allocated %d MB", m.total/mib)
+}
+
+// A --build-arg is a variable too: over 1 MiB it is refused, naming the flag.
+func TestExpansionLimitBuildArg(t *testing.T) {
+	_, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize+1)}})
+	if err == nil || !strings.Contains(err.Error(), "--build-arg A: the value is 1.0 MiB, over strata's 1 MiB limit") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize)}}); err != nil {
+		t.Fatalf("a 1 MiB --build-arg: %v", err)
+	}
+}
+
+func TestExpansionBoundExamples(t *testing.T) {
+	env := mapEnv{"A": "aaaa", "L": strings.Repeat("l", 1000)}
+	for _, tc := range []struct {
+		word string
+		max  int64
+	}{
+		{"plain", 5},
+		{"$A", 2 + 4},                // every byte written, plus the value of each $
+		{"${A:-x}$A", 9 + 4 + 4},     // a default counts as text
+		{"${A//a/bb}", 4 + 4 + 10*6}, // "${A/", m, (2m+2)·len("/a/bb}")
+	} {
+		if got := expansionBound(tc.word, env); got > tc.max || got < int64(len(tc.word)) {
+			t.Errorf("bound(%q) = %d, want between %d and %d", tc.word, got, len(tc.word), tc.max)
+		}
+	}
+	if got := expansionBound(strings.Repeat("${L//?/", 7)+"$L"+strings.Repeat("}", 7), env); got != satMax {
+		t.Errorf("nested substitutions: bound %d, want the saturated %d", got, satMax)
+	}
+}
