@@ -17,7 +17,9 @@ import (
 	"golang.org/x/term"
 
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/layers/beneath"
 	"github.com/strata-build/strata/sandbox"
+	"golang.org/x/sys/unix"
 )
 
 // ShellOptions say how a debug shell opens.
@@ -182,7 +184,7 @@ func (c *ShellCmd) Commands() []string {
 		}
 	}
 	dir := filepath.Join(c.tmp, "history")
-	if b, err := os.ReadFile(filepath.Join(dir, "typed")); err == nil && len(b) > 0 {
+	if b, err := readHistory(dir, "typed"); err == nil && len(b) > 0 {
 		// ash's "history": "   N command".
 		for _, l := range strings.Split(string(b), "\n") {
 			l = strings.TrimLeft(l, " ")
@@ -193,7 +195,7 @@ func (c *ShellCmd) Commands() []string {
 		}
 		return out
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "history")); err == nil {
+	if b, err := readHistory(dir, "history"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if !strings.HasPrefix(l, "#") { // bash timestamps
 				add(l)
@@ -201,6 +203,30 @@ func (c *ShellCmd) Commands() []string {
 		}
 	}
 	return out
+}
+
+// maxHistory bounds what is read of a shell's history file.
+const maxHistory = 1 << 20
+
+// readHistory reads the file name that the shell left in its history dir
+// (bind-mounted into the container, which may have put anything there): a
+// regular file of that dir only, never a symlink (to a host file), a fifo
+// (that would block strata) or more than maxHistory bytes.
+func readHistory(dir, name string) ([]byte, error) {
+	root, err := beneath.Open(dir, beneath.NoSymlinks)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	f, err := root.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("shell history %s: not a regular file", name)
+	}
+	return io.ReadAll(io.LimitReader(f, maxHistory))
 }
 
 func isDigits(s string) bool {

@@ -1,0 +1,85 @@
+package build
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The debug shell's history dir is bind-mounted into the container, which
+// may put anything there: a symlink to a host file, a fifo, a huge file.
+// strata reads the typed commands back from it on the host, so what the
+// container left is read as data in that dir, never followed.
+func TestShellHistoryNeverFollowsTheContainer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the shell runs in the sandbox (CI runs as root)")
+	}
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox-static (apt-get install busybox-static)")
+	}
+	store := newStore(t)
+	dir := t.TempDir()
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\n"})
+	os.WriteFile(dir+"/busybox", data, 0o755)
+	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	base := snapshots(r)[1]
+	base.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
+	secret := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(secret, []byte("root:host-secret-hash:19000::::::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, script string }{
+		{"typed is a file (ash's history)", "echo '    1  make all' > " + historyDir + "/typed"},
+		{"typed is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + historyDir + "/typed"},
+		{"history is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + historyDir + "/history"},
+		{"typed is a fifo", "/bin/busybox mkfifo " + historyDir + "/typed"},
+		{"history is a fifo", "/bin/busybox mkfifo " + historyDir + "/history"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			be := NewBackend(store, nil, nil)
+			sh, err := be.Shell(base, ShellOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sh.Discard()
+			var out strings.Builder
+			sh.SetStdin(strings.NewReader(tc.script + "\n"))
+			sh.SetStdout(&out)
+			sh.SetStderr(&out)
+			if err := sh.Run(); err != nil {
+				t.Fatalf("%v\n%s", err, out.String())
+			}
+			done := make(chan string, 1)
+			go func() { done <- strings.Join(sh.Commands(), "\n") + "\n" + sh.RunLine() }()
+			var got string
+			select {
+			case got = <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("reading the shell's history hangs on what the container left there")
+			}
+			if strings.Contains(tc.script, "make all") && got != "make all\nRUN make all" {
+				t.Errorf("the typed commands are not read back: %q", got)
+			}
+			if strings.Contains(got, "host-secret") {
+				t.Fatalf("the shell's commands hold the host file's content: %q", got)
+			}
+			kept, _, err := sh.Keep()
+			if err != nil {
+				t.Fatalf("Keep: %v", err)
+			}
+			for _, h := range kept.Config.History {
+				if strings.Contains(h.CreatedBy, "host-secret") {
+					t.Fatalf("the kept step's history holds the host file's content: %q", h.CreatedBy)
+				}
+			}
+		})
+	}
+}
