@@ -73,9 +73,10 @@ func (b *Backend) ReadFile(snap *Snapshot, p string, max int64) ([]byte, error) 
 // Tree lists the whole filesystem of a snapshot.
 func (b *Backend) Tree(snap *Snapshot) ([]layers.Change, error) {
 	var out []layers.Change
-	err := b.View(snap).Walk("/", func(e *layers.Entry) error {
+	v := b.View(snap)
+	err := v.Walk("/", func(e *layers.Entry) error {
 		if e.Path != "/" {
-			out = append(out, entryChange(e))
+			out = append(out, entryChange(v, e))
 		}
 		return nil
 	})

@@ -372,6 +372,7 @@ func (e *Executor) sumContext(in *stepInputs, args, exclude []string) error {
 	if err != nil {
 		return err
 	}
+	defer cs.close()
 	sums, err := e.statCache.contextSums(cs, args)
 	if err != nil {
 		return err

@@ -78,8 +78,9 @@ func statKey(fi fs.FileInfo) (statEntry, bool) {
 	return statEntry{Size: fi.Size(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}, true
 }
 
-// sum returns the digest of a regular file's content.
-func (sc *statCache) sum(host string, fi fs.FileInfo) (string, error) {
+// sum returns the digest of a regular file's content (opened through src,
+// beneath the context).
+func (sc *statCache) sum(src source, host string, fi fs.FileInfo) (string, error) {
 	k, ok := statKey(fi)
 	if ok {
 		sc.mu.Lock()
@@ -89,7 +90,7 @@ func (sc *statCache) sum(host string, fi fs.FileInfo) (string, error) {
 			return e.Sum, nil
 		}
 	}
-	f, err := os.Open(host)
+	f, err := src.open(host)
 	if err != nil {
 		return "", err
 	}
@@ -129,11 +130,11 @@ func (sc *statCache) save() {
 
 // entrySum is the digest of one file system entry: type, permission bits
 // and, for regular files, content; for symlinks, the target.
-func (sc *statCache) entrySum(host string, fi fs.FileInfo) (string, error) {
+func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, error) {
 	mode := fi.Mode()
 	switch {
 	case mode.IsRegular():
-		s, err := sc.sum(host, fi)
+		s, err := sc.sum(src, host, fi)
 		if err != nil {
 			return "", err
 		}
@@ -141,7 +142,7 @@ func (sc *statCache) entrySum(host string, fi fs.FileInfo) (string, error) {
 	case mode.IsDir():
 		return fmt.Sprintf("d%o", mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)), nil
 	case mode&fs.ModeSymlink != 0:
-		t, err := os.Readlink(host)
+		t, err := src.readlink(host)
 		if err != nil {
 			return "", err
 		}
@@ -166,7 +167,7 @@ func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, e
 			if err != nil {
 				return nil, err
 			}
-			s, err := sc.entrySum(host, fi)
+			s, err := sc.entrySum(src, host, fi)
 			if err != nil {
 				return nil, err
 			}
@@ -175,7 +176,7 @@ func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, e
 				continue
 			}
 			err = src.walk(p, func(rel string, info fs.FileInfo, h string) error {
-				s, err := sc.entrySum(h, info)
+				s, err := sc.entrySum(src, h, info)
 				if err != nil {
 					return err
 				}

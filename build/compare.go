@@ -3,7 +3,6 @@ package build
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -84,7 +83,7 @@ func (b *Backend) reverse(fwd []layers.Change, to *Snapshot) ([]layers.Change, e
 			if err != nil {
 				continue
 			}
-			rc := entryChange(e)
+			rc := entryChange(v, e)
 			rc.Kind = layers.Modified
 			if c.Kind == layers.Deleted {
 				rc.Kind = layers.Added
@@ -128,17 +127,20 @@ func (b *Backend) walkCompare(a, bs *Snapshot) ([]layers.Change, error) {
 
 func (b *Backend) treeMap(s *Snapshot) (map[string]layers.Change, error) {
 	m := map[string]layers.Change{}
-	err := b.View(s).Walk("/", func(e *layers.Entry) error {
+	v := b.View(s)
+	err := v.Walk("/", func(e *layers.Entry) error {
 		if e.Path != "/" {
-			m[e.Path] = entryChange(e)
+			m[e.Path] = entryChange(v, e)
 		}
 		return nil
 	})
 	return m, err
 }
 
-// entryChange describes a view entry as a change record (kind Added).
-func entryChange(e *layers.Entry) layers.Change {
+// entryChange describes an entry of the view v as a change record (kind
+// Added). A symlink's target is read beneath its layer (a snapshot's view
+// may hold a failed RUN's upper dir).
+func entryChange(v *layers.View, e *layers.Entry) layers.Change {
 	c := layers.Change{Path: e.Path, Kind: layers.Added, Mode: e.Info.Mode(), ModTime: e.Info.ModTime()}
 	if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
 		c.UID, c.GID = int(st.Uid), int(st.Gid)
@@ -148,7 +150,7 @@ func entryChange(e *layers.Entry) layers.Change {
 		c.Type = layers.TypeDir
 	case m&fs.ModeSymlink != 0:
 		c.Type = layers.TypeSymlink
-		c.Linkname, _ = os.Readlink(e.Host)
+		c.Linkname, _ = v.Readlink(e)
 	case m&fs.ModeNamedPipe != 0:
 		c.Type = layers.TypeFIFO
 	case m&fs.ModeCharDevice != 0:

@@ -150,6 +150,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 		if err != nil {
 			return err
 		}
+		defer cs.close()
 		src = cs
 	} else {
 		v, err := e.fromView(ctx, sp.from)
@@ -216,7 +217,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 		if sp.add && sp.checksum != "" && (len(all) != 1 || all[0].url == nil) {
 			return errors.New("--checksum works only with a single http(s) URL source")
 		}
-		cp := &copier{s: s, uid: uid, gid: gid, chmod: chmod, keepOwner: !fromContext, ctx: ctx}
+		cp := &copier{s: s, src: src, uid: uid, gid: gid, chmod: chmod, keepOwner: !fromContext, ctx: ctx}
 		if destIsDir {
 			if err := s.mkdirAll(rdest, 0o755, uid, gid, uid >= 0); err != nil {
 				return err
@@ -318,6 +319,7 @@ type copier struct {
 	chmod     chmodFunc
 	keepOwner bool
 	ctx       context.Context
+	src       source // opens what is copied, beneath its root
 	buf       []byte
 	links     map[[2]uint64]string // dev, inode of a multiply-linked source file -> its first target; nil: no linking
 }
@@ -418,7 +420,7 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if err := c.prepare(target, false); err != nil {
 			return err
 		}
-		link, err := os.Readlink(host)
+		link, err := c.src.readlink(host)
 		if err != nil {
 			return err
 		}
@@ -489,7 +491,7 @@ func outsideErr(target string, err error) error {
 }
 
 func (c *copier) copyFile(from, to string, size int64) error {
-	in, err := os.Open(from)
+	in, err := c.src.open(from)
 	if err != nil {
 		return err
 	}

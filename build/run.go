@@ -424,6 +424,7 @@ func (e *Executor) runMounts(ctx context.Context, st *stageState, step int, c *i
 				return nil, release, fmt.Errorf("%s: %w", flag, err)
 			}
 			info, host, err := cs.stat(p, true)
+			cs.close()
 			if err != nil {
 				return nil, release, fmt.Errorf("%s: %w", flag, err)
 			}
@@ -856,7 +857,7 @@ func copyViewTree(v *layers.View, src, dst string) error {
 			}
 			dirs = append(dirs, dirTimes{p, ts})
 		case mode.IsRegular():
-			if err := copyFileTo(ent.Host, p); err != nil {
+			if err := copyFileTo(v, ent, p); err != nil {
 				return err
 			}
 		case mode&fs.ModeSymlink != 0:
@@ -896,8 +897,10 @@ func copyViewTree(v *layers.View, src, dst string) error {
 	return nil
 }
 
-func copyFileTo(src, dst string) error {
-	in, err := os.Open(src)
+// copyFileTo copies the view's regular file ent (read beneath its layer)
+// to the new file dst.
+func copyFileTo(v *layers.View, ent *layers.Entry, dst string) error {
+	in, err := openRegular(v.Open(ent))
 	if err != nil {
 		return err
 	}

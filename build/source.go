@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/patternmatcher"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/layers/beneath"
 )
 
 // source is where COPY reads from: the context or an image/stage view.
@@ -22,14 +23,24 @@ type source interface {
 	stat(p string, follow bool) (fs.FileInfo, string, error)
 	// walk lists everything below dir p (not p itself), parents first.
 	walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error
+	// open opens a regular file that stat or walk found (by its host
+	// path), resolved beneath the source's root with no symlink on the way.
+	open(host string) (*os.File, error)
+	// readlink reads a symlink that stat or walk found, the same way.
+	readlink(host string) (string, error)
 	// excluded reports whether a path is excluded (.dockerignore, --exclude).
 	excluded(p string) bool
 }
 
 // contextSource reads the build context, honouring .dockerignore and
-// --exclude, and never leaving the context (.. or symlinks).
+// --exclude, and never leaving the context (.. or symlinks). The context
+// is the user's directory but its content is anyone's (a cloned
+// repository): every name is resolved beneath it (layers/beneath), never
+// joined to it and handed to the kernel.
 type contextSource struct {
-	root string // absolute, symlinks resolved
+	root string        // absolute, symlinks resolved
+	dir  *beneath.Root // root; symlinks followed while they stay beneath it
+	real *beneath.Root // root; no symlink on the way (for resolved host paths)
 	ign  *Ignore
 	excl *patternmatcher.PatternMatcher
 }
@@ -43,7 +54,15 @@ func newContextSource(dir string, ign *Ignore, excl *patternmatcher.PatternMatch
 	if err != nil {
 		return nil, fmt.Errorf("build context: %w", err)
 	}
-	return &contextSource{root: real, ign: ign, excl: excl}, nil
+	c := &contextSource{root: real, ign: ign, excl: excl}
+	if c.dir, err = beneath.Open(real, beneath.FollowInside); err != nil {
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	if c.real, err = beneath.Open(real, beneath.NoSymlinks); err != nil {
+		c.dir.Close()
+		return nil, fmt.Errorf("build context: %w", err)
+	}
+	return c, nil
 }
 
 func (c *contextSource) excluded(p string) bool {
@@ -88,7 +107,12 @@ func (c *contextSource) match(arg string) ([]string, error) {
 		return []string{p}, nil
 	}
 	ms, err := globMatch(p, func(dir string) ([]string, error) {
-		des, err := os.ReadDir(filepath.Join(c.root, dir))
+		// Listed beneath the context: a directory reached through a
+		// symlink that leads outside is never listed.
+		des, err := c.dir.ReadDir(dir)
+		if errors.Is(err, beneath.ErrOutside) {
+			return nil, c.outside(dir)
+		}
 		if err != nil {
 			return nil, nil
 		}
@@ -107,7 +131,7 @@ func (c *contextSource) match(arg string) ([]string, error) {
 	// exists, as with filepath.Glob.
 	out := ms[:0]
 	for _, m := range ms {
-		if _, err := os.Lstat(filepath.Join(c.root, m)); err == nil {
+		if _, err := c.dir.Lstat(m); err == nil {
 			out = append(out, m)
 		}
 	}
@@ -150,59 +174,100 @@ func globMatch(p string, list func(dir string) ([]string, error)) ([]string, err
 }
 
 // stat finds p in the context. Every symlink met on the way (and the last
-// one when follow) must resolve inside the context.
+// one when follow) must resolve inside the context: it is resolved beneath
+// the context root, so one that leads outside is refused and never
+// followed. host is the resolved path (no symlink in it): open and
+// readlink take it.
 func (c *contextSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
-	host := filepath.Join(c.root, p)
-	fi, err := os.Lstat(host)
+	fi, err := c.dir.Lstat(p)
+	link := err == nil && fi.Mode()&fs.ModeSymlink != 0
+	if link && follow {
+		fi, err = c.dir.Stat(p)
+	}
+	var host string
+	if err == nil {
+		host, err = c.hostPath(p, link && follow)
+	}
 	if err != nil {
+		if errors.Is(err, beneath.ErrOutside) {
+			return nil, "", c.outside(p)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, "", fmt.Errorf("%s: not found in the build context %s", strings.TrimPrefix(p, "/"), c.root)
 		}
-		return nil, "", err
-	}
-	real, err := filepath.EvalSymlinks(host)
-	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", strings.TrimPrefix(p, "/"), err)
-	}
-	if real != c.root && !strings.HasPrefix(real, c.root+string(filepath.Separator)) {
-		return nil, "", fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", strings.TrimPrefix(p, "/"), real)
-	}
-	if follow && fi.Mode()&fs.ModeSymlink != 0 {
-		fi, err = os.Stat(real)
-		if err != nil {
-			return nil, "", err
-		}
-		host = real
 	}
 	return fi, host, nil
 }
 
+// outside explains a path of the context that a symlink takes outside it,
+// naming the symlink and its target as written (nothing outside the
+// context is looked at).
+func (c *contextSource) outside(p string) error {
+	q := ""
+	for _, comp := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
+		q = path.Join(q, comp)
+		if _, err := c.dir.Stat(q); errors.Is(err, beneath.ErrOutside) {
+			if target, err := c.dir.Readlink(q); err == nil {
+				return fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", q, target)
+			}
+			break
+		}
+	}
+	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", strings.TrimPrefix(p, "/"))
+}
+
+// walk lists what is below the directory p, each entry with its resolved
+// host path. Only real directories are entered, each opened beneath the
+// context with no symlink on the way: a directory that became a symlink
+// since it was listed fails the walk, never leads it elsewhere.
 func (c *contextSource) walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error {
 	_, start, err := c.stat(p, true)
 	if err != nil {
 		return err
 	}
-	return filepath.WalkDir(start, func(h string, d fs.DirEntry, err error) error {
+	top, ok := c.nameOf(start)
+	if !ok {
+		return c.outside(p)
+	}
+	var visit func(dir, rel string) error
+	visit = func(dir, rel string) error {
+		infos, err := c.real.ReadDir(dir)
 		if err != nil {
 			return err
 		}
-		if h == start {
-			return nil
-		}
-		rel := filepath.ToSlash(strings.TrimPrefix(h, start+string(filepath.Separator)))
-		ctxRel := path.Join(p, rel)
-		if c.excluded(ctxRel) {
-			if d.IsDir() && !(c.ign != nil && c.ign.MayMatchInside(strings.TrimPrefix(ctxRel, "/"))) {
-				return filepath.SkipDir
+		for _, info := range infos {
+			r := path.Join(rel, info.Name())
+			name := path.Join(dir, info.Name())
+			ctxRel := path.Join(p, r)
+			if c.excluded(ctxRel) {
+				// An excluded dir is still entered when a ! pattern may
+				// re-include something inside it.
+				if info.IsDir() && c.ign != nil && c.ign.MayMatchInside(strings.TrimPrefix(ctxRel, "/")) {
+					if err := visit(name, r); err != nil {
+						return err
+					}
+				}
+				continue
 			}
-			return nil
+			if err := fn(r, info, filepath.Join(c.root, name)); err != nil {
+				if errors.Is(err, fs.SkipDir) {
+					if info.IsDir() {
+						continue
+					}
+					return nil
+				}
+				return err
+			}
+			if info.IsDir() {
+				if err := visit(name, r); err != nil {
+					return err
+				}
+			}
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return fn(rel, info, h)
-	})
+		return nil
+	}
+	return visit(top, "")
 }
 
 // viewSource reads another stage's or image's filesystem.

@@ -1,0 +1,118 @@
+package build
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/strata-build/strata/layers"
+	"golang.org/x/sys/unix"
+)
+
+// How COPY's sources are opened: by the host path stat or walk returned,
+// but always resolved again beneath the source's root with no symlink on
+// the way, so a path that changed since it was checked (a directory swapped
+// for a symlink) fails instead of leading onto the host.
+
+// close releases the context's descriptors.
+func (c *contextSource) close() {
+	c.dir.Close()
+	c.real.Close()
+}
+
+// hostPath is the resolved host path of p (the last symlink followed when
+// follow), read back from the descriptor that resolved it beneath the
+// context.
+func (c *contextSource) hostPath(p string, follow bool) (string, error) {
+	flag := unix.O_PATH | unix.O_NOFOLLOW
+	if follow {
+		flag = unix.O_PATH
+	}
+	f, err := c.dir.OpenFile(p, flag, 0)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	host, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd())))
+	if err != nil {
+		return "", err
+	}
+	if _, ok := c.nameOf(host); !ok {
+		return "", fmt.Errorf("%s resolved to %s, outside the build context %s", p, host, c.root)
+	}
+	return host, nil
+}
+
+// nameOf is the name beneath the context root of a host path inside it.
+func (c *contextSource) nameOf(host string) (string, bool) {
+	if host == c.root {
+		return "/", true
+	}
+	prefix := strings.TrimSuffix(c.root, "/") + "/"
+	if !strings.HasPrefix(host, prefix) {
+		return "", false
+	}
+	return host[len(prefix)-1:], true
+}
+
+func (c *contextSource) open(host string) (*os.File, error) {
+	name, ok := c.nameOf(host)
+	if !ok {
+		return nil, fmt.Errorf("%s is outside the build context %s", host, c.root)
+	}
+	return openRegular(c.real.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0))
+}
+
+func (c *contextSource) readlink(host string) (string, error) {
+	name, ok := c.nameOf(host)
+	if !ok {
+		return "", fmt.Errorf("%s is outside the build context %s", host, c.root)
+	}
+	return c.real.Readlink(name)
+}
+
+// openRegular checks that what was opened is a regular file (a fifo put
+// where a file was would block, a device would read the host's).
+func openRegular(f *os.File, err error) (*os.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a regular file (it is %v)", f.Name(), fi.Mode().Type())
+	}
+	return f, nil
+}
+
+// entry finds the layer of a host path the view returned.
+func (v *viewSource) entry(host string) (*layers.Entry, error) {
+	for i, l := range v.view.Lowers {
+		if rest, ok := strings.CutPrefix(host, strings.TrimSuffix(l, "/")+"/"); ok {
+			return &layers.Entry{Path: "/" + rest, Host: host, Layer: i}, nil
+		}
+	}
+	return nil, errors.New(host + " is not in the source image's layers")
+}
+
+func (v *viewSource) open(host string) (*os.File, error) {
+	e, err := v.entry(host)
+	if err != nil {
+		return nil, err
+	}
+	return openRegular(v.view.Open(e))
+}
+
+func (v *viewSource) readlink(host string) (string, error) {
+	e, err := v.entry(host)
+	if err != nil {
+		return "", err
+	}
+	return v.view.Readlink(e)
+}
