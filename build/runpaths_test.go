@@ -71,3 +71,43 @@ RUN /bin/busybox cat /proc/sys/secret > /out 2>&1; /bin/busybox ls /proc/sys >> 
 		t.Errorf("/proc/sys or /dev is not the container's own:\n%s", out)
 	}
 }
+
+// RUN --mount=type=bind of a context path through a symlink that leads
+// outside the context is refused; the command never sees the host dir.
+func TestRunMountContextStaysInside(t *testing.T) {
+	needRoot(t)
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		t.Skip("needs busybox-static (apt-get install busybox-static)")
+	}
+	runner := SandboxRunner()
+	if runner == nil {
+		t.Skip("needs strata's sandbox (root, overlayfs)")
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, snap := hostDir(t)
+	before := snap()
+	store := newStore(t)
+	for _, mnt := range []string{"source=d", "source=d/pwned", "source=d/.docker,rw", "source=r/pwned"} {
+		t.Run(mnt, func(t *testing.T) {
+			df := "FROM scratch\nCOPY busybox /bin/busybox\nSHELL [\"/bin/busybox\", \"sh\", \"-c\"]\n" +
+				"RUN --mount=type=bind," + mnt + ",target=/m /bin/busybox cat /m /m/pwned /m/config.json > /out 2>&1; /bin/busybox touch /m/new; true\n"
+			ctxDir := writeContext(t, df, map[string]string{"d": "->" + host, "r": "->../../../../../../../../../../.." + host})
+			os.WriteFile(filepath.Join(ctxDir, "busybox"), data, 0o755)
+			r := buildIn(t, store, Options{ContextDir: ctxDir}, runner)
+			if after := snap(); after != before {
+				t.Fatalf("the host dir changed:\n%s\n%s", before, after)
+			}
+			if r.err == nil {
+				out, _ := os.ReadFile(filepath.Join(r.stepLayer(t, r.lastStep()), "out"))
+				t.Fatalf("mounted a context path that leads outside the context; the command read:\n%s", out)
+			}
+			if !strings.Contains(r.err.Error(), "outside the build context") {
+				t.Errorf("the error does not say the source leads outside the context: %v", r.err)
+			}
+		})
+	}
+}
