@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -235,7 +236,9 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 				return nil
 			}
 		}
-		if err := d.readXattrs(-1, d.upperPath(e.rel), e); err != nil {
+		// By the directory's descriptor, as the walk reached it: the upper
+		// dir's path string is never resolved again.
+		if err := d.readXattrs(-1, "/proc/self/fd/"+strconv.Itoa(dirfd)+"/"+name, e); err != nil {
 			return err
 		}
 		var typ byte
