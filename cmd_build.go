@@ -103,9 +103,9 @@ func (o *buildOpts) breakLines(plan *build.Plan) ([]int, error) {
 		if !found {
 			lines := strings.Count(strings.TrimSuffix(string(plan.Source), "\n"), "\n") + 1
 			if n > lines {
-				return nil, fmt.Errorf("--break %d: %s has %d lines", n, plan.File, lines)
+				return nil, fmt.Errorf("--break %d: %s has %d lines", n, build.ShortPath(plan.File), lines)
 			}
-			return nil, fmt.Errorf("--break %d: no step of this build is on line %d of %s (a comment, a blank line or a stage --target leaves out); give the line of an instruction", n, n, plan.File)
+			return nil, fmt.Errorf("--break %d: no step of this build is on line %d of %s (a comment, a blank line or a stage --target leaves out); give the line of an instruction", n, n, build.ShortPath(plan.File))
 		}
 		out = append(out, n)
 	}

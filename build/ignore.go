@@ -1,10 +1,10 @@
 package build
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -20,26 +20,30 @@ type Ignore struct {
 	pm       *patternmatcher.PatternMatcher
 }
 
-// LoadIgnore reads the ignore file for a build.
+// LoadIgnore reads the ignore file for a build, as BuildKit does: from the
+// folder that holds it, links resolved inside that folder (readInDir). A
+// missing file, a link that leads out of its folder and anything but a
+// regular file count as no ignore file (BuildKit's "a missing ignore file
+// is not an error"); one over 16 MiB is an error, as there.
 func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
-	candidates := []string{
-		dockerfile + ".dockerignore",
-		filepath.Join(contextDir, ".dockerignore"),
+	candidates := [][2]string{
+		{filepath.Dir(dockerfile), filepath.Base(dockerfile) + ".dockerignore"},
+		{contextDir, ".dockerignore"},
 	}
 	for _, c := range candidates {
-		f, err := os.Open(c)
-		if errors.Is(err, fs.ErrNotExist) {
+		name := filepath.Join(c[0], c[1])
+		b, err := readInDir(c[0], c[1])
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errLinkOutside) || errors.Is(err, errNotRegular) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", c, err)
+			return nil, fmt.Errorf("read %s: %w", ShortPath(name), errnoOf(err))
 		}
-		pats, err := ignorefile.ReadAll(f)
-		f.Close()
+		pats, err := ignorefile.ReadAll(bytes.NewReader(b))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", c, err)
+			return nil, fmt.Errorf("%s: %w", ShortPath(name), err)
 		}
-		return NewIgnore(c, pats)
+		return NewIgnore(name, pats)
 	}
 	return NewIgnore("", nil)
 }
@@ -48,7 +52,7 @@ func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 func NewIgnore(file string, patterns []string) (*Ignore, error) {
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
-		return nil, fmt.Errorf("%s: bad pattern: %w", file, err)
+		return nil, fmt.Errorf("%s: bad pattern: %w", ShortPath(file), err)
 	}
 	return &Ignore{File: file, Patterns: patterns, pm: pm}, nil
 }

@@ -31,9 +31,9 @@ type LineError struct {
 
 func (e *LineError) Error() string {
 	if e.Line > 0 {
-		return printable(fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err))
+		return printable(fmt.Sprintf("%s:%d: %v", ShortPath(e.File), e.Line, e.Err))
 	}
-	return printable(fmt.Sprintf("%s: %v", e.File, e.Err))
+	return printable(fmt.Sprintf("%s: %v", ShortPath(e.File), e.Err))
 }
 
 // printable escapes control characters and invalid UTF-8 (a binary file
@@ -314,32 +314,46 @@ func NewPlan(opt Options) (*Plan, error) {
 	if opt.ContextDir == "" {
 		opt.ContextDir = "."
 	}
+	ctxShown := ShortPath(opt.ContextDir)
 	st, err := os.Stat(opt.ContextDir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("build context %q does not exist: give a directory (strata build DIR)", opt.ContextDir)
+			return nil, fmt.Errorf("build context %q does not exist: give a directory (strata build DIR)", ctxShown)
 		}
-		return nil, fmt.Errorf("build context %q: %w", opt.ContextDir, err)
+		return nil, fmt.Errorf("build context %q: %w", ctxShown, errnoOf(err))
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("build context %q is not a directory: give the directory that holds the files COPY reads", opt.ContextDir)
+		return nil, fmt.Errorf("build context %q is not a directory: give the directory that holds the files COPY reads", ctxShown)
 	}
 	if _, err := os.ReadDir(opt.ContextDir); err != nil {
-		return nil, fmt.Errorf("build context %q cannot be read: %w", opt.ContextDir, err)
+		return nil, fmt.Errorf("build context %q cannot be read: %w", ctxShown, errnoOf(err))
 	}
 	file := opt.Dockerfile
 	if file == "" {
 		file = filepath.Join(opt.ContextDir, "Dockerfile")
 	}
-	src, err := os.ReadFile(file)
+	// Read as BuildKit reads it from the "dockerfile" local source: from
+	// the folder that holds it, links resolved inside that folder, a
+	// regular file of at most 16 MiB (readInDir).
+	src, err := readInDir(filepath.Dir(file), filepath.Base(file))
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if opt.Dockerfile == "" {
-				return nil, fmt.Errorf("no Dockerfile in %s: create one or name it with -f FILE", opt.ContextDir)
-			}
-			return nil, fmt.Errorf("-f %s: no such file", opt.Dockerfile)
+		name := "-f " + ShortPath(opt.Dockerfile)
+		if opt.Dockerfile == "" {
+			name = ShortPath(file)
 		}
-		return nil, fmt.Errorf("read Dockerfile: %w", err)
+		switch {
+		case errors.Is(err, os.ErrNotExist) && opt.Dockerfile == "":
+			return nil, fmt.Errorf("no Dockerfile in %s: create one or name it with -f FILE", ctxShown)
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%s: no such file", name)
+		case errors.Is(err, errLinkOutside):
+			return nil, fmt.Errorf("%s: %v; BuildKit reads the Dockerfile from that folder only and resolves links as if it were / (so an absolute link, or one through .., finds nothing): make it a relative link to a file of that folder, or name the real file with -f", name, errLinkOutside)
+		case errors.Is(err, errNotRegular):
+			return nil, fmt.Errorf("%s: %v: a Dockerfile is a text file", name, errnoOf(err))
+		case errors.Is(err, errTooLarge):
+			return nil, fmt.Errorf("%s: %v", name, errTooLarge)
+		}
+		return nil, fmt.Errorf("read Dockerfile %s: %w", ShortPath(file), errnoOf(err))
 	}
 	p, err := Parse(file, src, opt)
 	if err != nil {
@@ -579,7 +593,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			if len(names) > 0 {
 				hint = "stages: " + strings.Join(names, ", ")
 			}
-			return p, fmt.Errorf("--target %s: no stage of that name in %s (%s)", opt.Target, file, hint)
+			return p, fmt.Errorf("--target %s: no stage of that name in %s (%s)", opt.Target, ShortPath(file), hint)
 		}
 		target0 = j
 	}

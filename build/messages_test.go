@@ -1,0 +1,79 @@
+package build
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestShortPath(t *testing.T) {
+	if got := ShortPath("/a/b"); got != "/a/b" {
+		t.Errorf("short path changed: %q", got)
+	}
+	exact := strings.Repeat("x", shortPathMax)
+	if got := ShortPath(exact); got != exact {
+		t.Errorf("a %d-byte path was shortened", len(exact))
+	}
+	long := "/start/" + strings.Repeat("d/", 500) + "the-end"
+	got := ShortPath(long)
+	if !strings.HasPrefix(got, long[:100]) || !strings.HasSuffix(got, long[len(long)-100:]) || !strings.Contains(got, "…") {
+		t.Errorf("ShortPath(long) = %q: want the first and last 100 bytes around …", got)
+	}
+	if len(got) != 200+len("…") {
+		t.Errorf("len = %d", len(got))
+	}
+	// Multi-byte characters are never cut in half.
+	wide := strings.Repeat("é", 300)
+	if got := ShortPath(wide); !utf8.ValidString(got) || len(got) > 200+len("…") {
+		t.Errorf("ShortPath(é×300) = %q (valid %v, %d bytes)", got, utf8.ValidString(got), len(got))
+	}
+}
+
+// Context and Dockerfile paths in messages are shortened in the middle.
+func TestLongPathsInMessages(t *testing.T) {
+	base := t.TempDir()
+	deep := base
+	for i := 0; i < 12; i++ { // 12 × 101 bytes: over any message's worth
+		deep = filepath.Join(deep, strings.Repeat(string(rune('a'+i)), 100))
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T, err error, want string) {
+		t.Helper()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, want) || !strings.Contains(msg, "…") {
+			t.Errorf("error %q: want %q and a shortened path", msg, want)
+		}
+		if len(msg) > 600 {
+			t.Errorf("error is %d bytes long: %s", len(msg), msg)
+		}
+	}
+	t.Run("missing context", func(t *testing.T) {
+		_, err := NewPlan(Options{ContextDir: filepath.Join(deep, "nope")})
+		check(t, err, "does not exist")
+	})
+	t.Run("no Dockerfile", func(t *testing.T) {
+		_, err := NewPlan(Options{ContextDir: deep})
+		check(t, err, "no Dockerfile in")
+	})
+	t.Run("-f missing", func(t *testing.T) {
+		_, err := NewPlan(Options{ContextDir: deep, Dockerfile: filepath.Join(deep, "Dockerfile.nope")})
+		check(t, err, "no such file")
+	})
+	t.Run("a line error", func(t *testing.T) {
+		if err := os.WriteFile(filepath.Join(deep, "Dockerfile"), []byte("FROM scratch\nCOPPY a b\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := NewPlan(Options{ContextDir: deep})
+		check(t, err, ":2: ")
+		if ErrorLine(err) != 2 {
+			t.Errorf("line %d", ErrorLine(err))
+		}
+	})
+}
