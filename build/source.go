@@ -85,7 +85,7 @@ func cleanSource(arg string) (string, error) {
 	p := filepath.ToSlash(arg)
 	rel := path.Clean(strings.TrimPrefix(p, "/"))
 	if rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%s is outside the build context: sources are relative to the context directory; move the file into the context or pass a wider context", arg)
+		return "", fmt.Errorf("%s is outside the build context: sources are relative to the context directory; move the file into the context or pass a wider context", ShortPath(arg))
 	}
 	return "/" + strings.TrimPrefix(rel, "."), nil
 }
@@ -102,7 +102,7 @@ func (c *contextSource) match(arg string) ([]string, error) {
 			return nil, err
 		}
 		if c.excluded(p) {
-			return nil, fmt.Errorf("%s: not found: it is excluded by %s", arg, ignoreName(c.ign))
+			return nil, fmt.Errorf("%s: not found: it is excluded by %s", ShortPath(arg), ignoreName(c.ign))
 		}
 		return []string{p}, nil
 	}
@@ -193,9 +193,9 @@ func (c *contextSource) stat(p string, follow bool) (fs.FileInfo, string, error)
 			return nil, "", c.outside(p)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", fmt.Errorf("%s: not found in the build context %s", strings.TrimPrefix(p, "/"), c.root)
+			return nil, "", fmt.Errorf("%s: not found in the build context %s", ShortPath(strings.TrimPrefix(p, "/")), ShortPath(c.root))
 		}
-		return nil, "", fmt.Errorf("%s: %w", strings.TrimPrefix(p, "/"), err)
+		return nil, "", fmt.Errorf("%s: %w", ShortPath(strings.TrimPrefix(p, "/")), errnoOf(err))
 	}
 	return fi, host, nil
 }
@@ -209,12 +209,12 @@ func (c *contextSource) outside(p string) error {
 		q = path.Join(q, comp)
 		if _, err := c.dir.Stat(q); errors.Is(err, beneath.ErrOutside) {
 			if target, err := c.dir.Readlink(q); err == nil {
-				return fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", q, target)
+				return fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", ShortPath(q), ShortPath(target))
 			}
 			break
 		}
 	}
-	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", strings.TrimPrefix(p, "/"))
+	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", ShortPath(strings.TrimPrefix(p, "/")))
 }
 
 // walk lists what is below the directory p, each entry with its resolved
@@ -326,7 +326,7 @@ func (v *viewSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
 		e, err = v.view.Lstat(p)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: not found in the source image", p)
+		return nil, "", fmt.Errorf("%s: not found in the source image", ShortPath(p))
 	}
 	return e.Info, e.Host, nil
 }
