@@ -183,3 +183,31 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 		}
 	}
 }
+
+// A rule broken on every line keeps its first maxWarningsPerRule warnings
+// and one that counts the rest.
+func TestWarningsPerRuleCapped(t *testing.T) {
+	src := "FROM scratch\n" + strings.Repeat("CMD x\n", 1500)
+	p, err := Parse("Dockerfile", []byte(src), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	var summaries []string
+	for _, w := range p.Warnings {
+		count[w.Rule]++
+		if strings.Contains(w.Message, "more") && strings.Contains(w.Message, "warnings not shown") {
+			summaries = append(summaries, w.Message)
+		}
+	}
+	if count["JSONArgsRecommended"] != maxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != maxWarningsPerRule+1 {
+		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, maxWarningsPerRule+1)
+	}
+	want := []string{
+		"500 more JSONArgsRecommended warnings not shown (strata keeps the first 1000 of each rule)",
+		"499 more MultipleInstructionsDisallowed warnings not shown (strata keeps the first 1000 of each rule)",
+	}
+	if fmt.Sprint(summaries) != fmt.Sprint(want) {
+		t.Errorf("summaries %q, want %q", summaries, want)
+	}
+}
