@@ -407,7 +407,7 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 }
 
 func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, st *stageState, c instructions.Command) (string, error) {
-	res, err := expandWordLimited(lex, word, env, func() string { return expansionWhat(c, expansionNames(c), word) })
+	res, err := e.Plan.limitedExpand(lex, word, env, func() string { return expansionWhat(c, expansionNames(c), word) })
 	if err != nil {
 		return "", err
 	}
@@ -559,7 +559,7 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		// hold several).
 		var raw, ports []string
 		for _, w := range c.Ports {
-			ws, perr := expandWordsLimited(e.Plan.lex, w, st.env(), named("EXPOSE "+shortWord(w)))
+			ws, perr := e.Plan.limitedExpandWords(e.Plan.lex, w, st.env(), named("EXPOSE "+shortWord(w)))
 			if perr != nil {
 				err = wrapExpand("EXPOSE "+w, perr)
 				break
@@ -654,7 +654,7 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		case given:
 			kv.Value = &v
 		case kv.Value != nil:
-			res, err := expandWordLimited(e.Plan.lex, *kv.Value, st.env(), named("ARG "+shortWord(kv.Key)))
+			res, err := e.Plan.limitedExpand(e.Plan.lex, *kv.Value, st.env(), named("ARG "+shortWord(kv.Key)))
 			if err != nil {
 				return wrapExpand("ARG "+kv.Key, err)
 			}

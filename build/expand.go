@@ -26,6 +26,9 @@ import (
 //  2. Otherwise the word is expanded and refused when the result is over
 //     maxExpandedSize. Every stored value (ARG, ENV, --build-arg) is held
 //     to that limit, so the next word's bound stays small too.
+//  3. What expansions add to a build, all together, is at most
+//     maxExpansionTotal: many lines that each reference a large value are
+//     stopped too.
 const (
 	// maxExpandedSize is the largest a word or variable may be after
 	// expansion (a word written longer than this, a heredoc, may keep its
@@ -33,6 +36,12 @@ const (
 	maxExpandedSize = 1 << 20
 	// maxExpansionEstimate is the largest estimate a word is expanded with.
 	maxExpansionEstimate = 16 << 20
+	// maxExpansionTotal is the most that expansion may add, all words of a
+	// build together. Each line of `ENV aN=$big` adds up to 1 MiB to the
+	// image config (and its history) from a few bytes of Dockerfile, and
+	// every later step carries the config: without a total, a small
+	// Dockerfile still reaches gigabytes.
+	maxExpansionTotal = 8 << 20
 )
 
 // ExpansionError is a word or variable whose expansion is over the limit.
@@ -40,9 +49,14 @@ type ExpansionError struct {
 	What     string // e.g. "ARG a8", "ENV PATH", `COPY "$a$a…"`
 	Size     int64
 	Estimate bool // Size is an upper bound; the word was not expanded
+	Total    bool // Size is what all expansions of the build added
 }
 
 func (e *ExpansionError) Error() string {
+	if e.Total {
+		return fmt.Sprintf("%s: with this value, expansion has added %s to this build, over strata's %s limit for all variables' values together: reference large values less often, or put the data in a file of the context and COPY it",
+			e.What, humanBytes(e.Size), humanBytes(maxExpansionTotal))
+	}
 	size := "would be " + humanBytes(e.Size)
 	if e.Estimate {
 		size = "could reach " + humanBytes(e.Size)
@@ -96,8 +110,9 @@ func wrapExpand(prefix string, err error) error {
 	return fmt.Errorf("%s: %w", prefix, err)
 }
 
-// expandWordLimited is lex.ProcessWordWithMatches with the two checks.
-func expandWordLimited(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) (shell.ProcessWordResult, error) {
+// limitedExpand is lex.ProcessWordWithMatches with the checks: the word's
+// bound, its result, and what the build's expansions have added in all.
+func (p *Plan) limitedExpand(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) (shell.ProcessWordResult, error) {
 	if err := checkExpansion(word, env, what); err != nil {
 		return shell.ProcessWordResult{}, err
 	}
@@ -105,15 +120,19 @@ func expandWordLimited(lex *shell.Lex, word string, env shell.EnvGetter, what fu
 	if err != nil {
 		return res, err
 	}
-	if n := int64(len(res.Result)); n > expandLimit(word) {
+	n := int64(len(res.Result))
+	if n > expandLimit(word) {
 		return shell.ProcessWordResult{}, &ExpansionError{What: what(), Size: n}
+	}
+	if err := p.addExpanded(n-int64(len(word)), what); err != nil {
+		return shell.ProcessWordResult{}, err
 	}
 	return res, nil
 }
 
-// expandWordsLimited is lex.ProcessWords (a word split after expansion, as
-// EXPOSE) with the two checks.
-func expandWordsLimited(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) ([]string, error) {
+// limitedExpandWords is lex.ProcessWords (a word split after expansion,
+// as EXPOSE) with the same checks.
+func (p *Plan) limitedExpandWords(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) ([]string, error) {
 	if err := checkExpansion(word, env, what); err != nil {
 		return nil, err
 	}
@@ -128,7 +147,22 @@ func expandWordsLimited(lex *shell.Lex, word string, env shell.EnvGetter, what f
 	if n > expandLimit(word) {
 		return nil, &ExpansionError{What: what(), Size: n}
 	}
+	if err := p.addExpanded(n-int64(len(word)), what); err != nil {
+		return nil, err
+	}
 	return words, nil
+}
+
+// addExpanded counts what an expansion added to the build (its result
+// less its word) against maxExpansionTotal.
+func (p *Plan) addExpanded(grew int64, what func() string) error {
+	if grew <= 0 {
+		return nil
+	}
+	if total := p.expanded.Add(grew); total > maxExpansionTotal {
+		return &ExpansionError{What: what(), Size: total, Total: true}
+	}
+	return nil
 }
 
 // checkValueSize refuses a value given as is (--build-arg) over the limit.

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -237,6 +238,7 @@ type Plan struct {
 	UnusedBuildArgs []string
 	lex             *shell.Lex
 	metaDeclared    map[string]bool // see argDeclared
+	expanded        atomic.Int64    // bytes expansion added (see addExpanded)
 }
 
 // predefined platform and proxy args (BuildKit's automatic ARGs).
@@ -481,7 +483,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				continue
 			}
 			if kv.Value != nil {
-				res, err := expandWordLimited(p.lex, *kv.Value, global, named("ARG "+shortWord(kv.Key)))
+				res, err := p.limitedExpand(p.lex, *kv.Value, global, named("ARG "+shortWord(kv.Key)))
 				if err != nil {
 					return p, &LineError{File: file, Line: lineOf(a.Location()), Err: wrapExpand("ARG "+kv.Key, err)}
 				}
@@ -511,7 +513,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			}
 		}
 		// Expand the base name with the global args only.
-		exp, err := expandWordLimited(p.lex, stages[i].BaseName, global, named("FROM "+shortWord(stages[i].BaseName)))
+		exp, err := p.limitedExpand(p.lex, stages[i].BaseName, global, named("FROM "+shortWord(stages[i].BaseName)))
 		if err != nil {
 			return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM "+stages[i].BaseName, err)}
 		}
@@ -526,7 +528,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		}
 		s.Base = exp.Result
 		if stages[i].Platform != "" {
-			pl, err := expandWordLimited(p.lex, stages[i].Platform, global, named("FROM --platform"))
+			pl, err := p.limitedExpand(p.lex, stages[i].Platform, global, named("FROM --platform"))
 			if err != nil {
 				return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM --platform", err)}
 			}
@@ -560,7 +562,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			for _, ref := range stageRefs(c) {
 				// A --from that cannot be expanded stays as written here;
 				// the step itself reports the error.
-				exp, err := expandWordLimited(p.lex, ref.name, global, named("--from"))
+				exp, err := p.limitedExpand(p.lex, ref.name, global, named("--from"))
 				if err == nil {
 					ref.name = exp.Result
 				}
