@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/tui"
@@ -307,7 +308,7 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	if err != nil {
 		if bo.progress == "json" && plan != nil && plan.Source != nil {
 			// A JSON consumer gets the same two events the TUI shows.
-			if p, perr := build.NewPrinter("json", os.Stdout); perr == nil {
+			if p, perr := event.NewPrinter("json", os.Stdout); perr == nil {
 				for _, ev := range build.ParseFailed(plan, err) {
 					p.Print(ev)
 				}
@@ -328,16 +329,16 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	if mode == "auto" || mode == "tty" {
 		mode = "plain"
 	}
-	printer, err := build.NewPrinter(mode, os.Stdout)
+	printer, err := event.NewPrinter(mode, os.Stdout)
 	if err != nil {
 		return err
 	}
 	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
 	report := bo.observe(ex)
-	events := make(chan build.Event, 256)
+	events := make(chan event.Event, 256)
 	done := make(chan struct{})
 	go func() {
-		build.Consume(events, printer)
+		event.Consume(events, printer)
 		close(done)
 	}()
 	_, err = ex.Build(ctx, events)
@@ -403,9 +404,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	sweepSandbox()
 	control := build.NewControl(bo.step, breaks)
 	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
-	var report *build.Report
+	var report *event.Report
 	if bo.report != "" {
-		report = &build.Report{}
+		report = &event.Report{}
 		sess.Observe = report.Observe
 	}
 	sctx, scancel := context.WithCancel(ctx)
@@ -446,16 +447,16 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 }
 
 // observe attaches the --report writer to an executor.
-func (o *buildOpts) observe(ex *build.Executor) *build.Report {
+func (o *buildOpts) observe(ex *build.Executor) *event.Report {
 	if o.report == "" {
 		return nil
 	}
-	r := &build.Report{}
+	r := &event.Report{}
 	ex.Observe = r.Observe
 	return r
 }
 
-func (o *buildOpts) writeReport(r *build.Report) error {
+func (o *buildOpts) writeReport(r *event.Report) error {
 	if r == nil {
 		return nil
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -42,7 +42,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 				if i := strings.LastIndex(r.Name, ":"); i > strings.LastIndex(r.Name, "/") {
 					repo, tag = r.Name[:i], r.Name[i+1:]
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, r.Config.Hex[:12], ago(r.Created), build.HumanSize(r.Size))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, r.Config.Hex[:12], ago(r.Created), event.HumanSize(r.Size))
 			}
 			return tw.Flush()
 		},

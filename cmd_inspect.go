@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/tui"
 )
@@ -70,11 +71,11 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 	}
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
-	events := make(chan build.Event, 256)
+	events := make(chan event.Event, 256)
 	streamErr := make(chan error, 1)
 	go func() { streamErr <- in.Stream(sctx, events) }()
 	if plain {
-		var evs []build.Event
+		var evs []event.Event
 		for ev := range events {
 			evs = append(evs, ev)
 		}
@@ -94,13 +95,13 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 }
 
 // printInspection is the table of `strata inspect` without a terminal.
-func printInspection(w io.Writer, in *build.Inspection, evs []build.Event, noTrunc bool) error {
-	done := map[int]build.StepDone{}
+func printInspection(w io.Writer, in *build.Inspection, evs []event.Event, noTrunc bool) error {
+	done := map[int]event.StepDone{}
 	for _, ev := range evs {
 		switch e := ev.(type) {
-		case build.StepDone:
+		case event.StepDone:
 			done[e.Step] = e
-		case build.Warning:
+		case event.Warning:
 			fmt.Fprintln(os.Stderr, "warning: "+e.Message)
 		}
 	}
@@ -113,7 +114,7 @@ func printInspection(w io.Writer, in *build.Inspection, evs []build.Event, noTru
 	if len(in.Steps) == 1 {
 		entries = "1 history entry"
 	}
-	fmt.Fprintf(w, "SIZE     %s in %s, %s\n\n", build.HumanSize(in.Size), plural(len(in.Config.RootFS.DiffIDs), "layer"), entries)
+	fmt.Fprintf(w, "SIZE     %s in %s, %s\n\n", event.HumanSize(in.Size), plural(len(in.Config.RootFS.DiffIDs), "layer"), entries)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tCREATED BY\tLAYER\tSIZE\tFILES")
 	for i, s := range in.Steps {
@@ -124,7 +125,7 @@ func printInspection(w io.Writer, in *build.Inspection, evs []build.Event, noTru
 		layer, size, files := "-", "-", "-"
 		if d := done[i]; d.DiffID != "" {
 			layer = strings.TrimPrefix(d.DiffID, "sha256:")[:12]
-			size = build.HumanSize(d.Size)
+			size = event.HumanSize(d.Size)
 			files = fmt.Sprint(d.Files)
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, text, layer, size, files)

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -53,7 +54,7 @@ process uses the same --root. See docs/cache.md.`,
 			if res.CacheMounts > 0 {
 				fmt.Fprintf(cmd.OutOrStdout(), ", %s", count(res.CacheMounts, "cache mount", "cache mounts"))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "\nTotal reclaimed space: %s\n", build.HumanSize(res.Bytes))
+			fmt.Fprintf(cmd.OutOrStdout(), "\nTotal reclaimed space: %s\n", event.HumanSize(res.Bytes))
 			return nil
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -69,7 +70,7 @@ Builds use a pulled image offline from then on (unless --pull).`,
 				case "exists":
 					line = "Already exists"
 				case "verified":
-					line = "Download complete (" + build.HumanSize(p.Done) + ", digest verified)"
+					line = "Download complete (" + event.HumanSize(p.Done) + ", digest verified)"
 				case "done":
 					line = "Pull complete"
 				default:

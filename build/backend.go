@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -51,7 +52,7 @@ func (b *Backend) attach(e *Executor, cancel context.CancelFunc) {
 
 // View is the merged filesystem of a snapshot (a failed RUN's partial
 // result on top when it has one).
-func (b *Backend) View(snap *Snapshot) *layers.View {
+func (b *Backend) View(snap *event.Snapshot) *layers.View {
 	v := &layers.View{}
 	if snap == nil || b.Store == nil {
 		return v
@@ -66,12 +67,12 @@ func (b *Backend) View(snap *Snapshot) *layers.View {
 }
 
 // ReadFile reads up to max bytes of a file of the snapshot.
-func (b *Backend) ReadFile(snap *Snapshot, p string, max int64) ([]byte, error) {
+func (b *Backend) ReadFile(snap *event.Snapshot, p string, max int64) ([]byte, error) {
 	return b.View(snap).ReadFile(p, max)
 }
 
 // Tree lists the whole filesystem of a snapshot.
-func (b *Backend) Tree(snap *Snapshot) ([]layers.Change, error) {
+func (b *Backend) Tree(snap *event.Snapshot) ([]layers.Change, error) {
 	var out []layers.Change
 	v := b.View(snap)
 	err := v.Walk("/", func(e *layers.Entry) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -610,7 +611,7 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 		}
 	}
 	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
-	e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
+	e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
 	return false, nil
 }
 
@@ -618,7 +619,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.cfg = ent.Config.DeepCopy()
 	st.args = slices.Clone(ent.Args)
 	st.cmdSet = ent.CmdSet
-	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	if ent.DiffID != "" {
 		if h, err := v1.NewHash(ent.DiffID); err == nil {
 			snap.DiffID = h
@@ -630,13 +631,13 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
 	st.seq++
 	e.cached++
-	e.emit(StepCached{eventBase: stamp(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
+	e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
 		Size: ent.Size, Files: ent.Files, Snapshot: snap})
 }
 
 // finishBuilt completes a built step: its reason and key on the event,
 // its result in the cache, its inputs in the stage's record.
-func (e *Executor) finishBuilt(st *stageState, done *StepDone) {
+func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
 	e.built++
 	p := st.pending
 	st.pending = nil
@@ -653,7 +654,7 @@ func (e *Executor) finishBuilt(st *stageState, done *StepDone) {
 	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Config: st.cfg.DeepCopy(), Args: slices.Clone(st.args), CmdSet: st.cmdSet,
 		DiffID: done.DiffID, Size: done.Size, Files: done.Files, Stats: done.Stats, Created: time.Now().UTC()}
 	if err := e.saveCache(ent); err != nil {
-		e.emit(Warning{eventBase: stamp(), Message: "could not record step in the cache: " + err.Error(), Line: e.Plan.Steps[done.Step].StartLine})
+		e.emit(event.Warning{Base: event.Now(), Message: "could not record step in the cache: " + err.Error(), Line: e.Plan.Steps[done.Step].StartLine})
 	}
 }
 

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"github.com/strata-build/strata/build/event"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func TestReasonAfterFailedBuildQA(t *testing.T) {
 		r := buildIn(t, store, Options{ContextDir: dir}, exitRunner{})
 		var out []string
 		for _, ev := range r.events {
-			if l, ok := ev.(StepLog); ok && l.Stream == "info" && strings.HasPrefix(l.Line, "cache miss: ") {
+			if l, ok := ev.(event.StepLog); ok && l.Stream == "info" && strings.HasPrefix(l.Line, "cache miss: ") {
 				out = append(out, strings.TrimPrefix(l.Line, "cache miss: "))
 			}
 		}

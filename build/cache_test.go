@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -18,11 +19,11 @@ func (r *buildRun) outcomes() []string {
 	out := make([]string, len(r.plan.Steps))
 	for _, ev := range r.events {
 		switch ev := ev.(type) {
-		case StepCached:
+		case event.StepCached:
 			out[ev.Step] = "cached"
-		case StepDone:
+		case event.StepDone:
 			out[ev.Step] = "built: " + ev.Reason
-		case StepFailed:
+		case event.StepFailed:
 			out[ev.Step] = "failed: " + ev.Error
 		}
 	}
@@ -83,13 +84,13 @@ func TestCacheSecondBuildReusesEverything(t *testing.T) {
 	if r1.res.ImageID != r2.res.ImageID {
 		t.Errorf("image id changed on a no-change rebuild: %s → %s", r1.res.ImageID, r2.res.ImageID)
 	}
-	bd := r2.events[len(r2.events)-1].(BuildDone)
+	bd := r2.events[len(r2.events)-1].(event.BuildDone)
 	if bd.Cached != 8 || bd.Built != 0 {
 		t.Errorf("BuildDone cached %d built %d, want 8 and 0", bd.Cached, bd.Built)
 	}
 	// A cached step's snapshot carries its change list for the TUI.
 	for _, ev := range r2.events {
-		if c, ok := ev.(StepCached); ok && c.Step == 3 {
+		if c, ok := ev.(event.StepCached); ok && c.Step == 3 {
 			if c.Snapshot == nil || len(c.Snapshot.Changes) == 0 || c.DiffID == "" {
 				t.Errorf("cached COPY step has no snapshot changes: %+v", c)
 			}
@@ -295,7 +296,7 @@ func TestCacheReasonAfterStoppedBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
-	ch := make(chan Event, 16)
+	ch := make(chan event.Event, 16)
 	go func() {
 		for range ch {
 		}

@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -17,7 +18,7 @@ import (
 // that turn a into b. When a is an ancestor of b (its layers a prefix of
 // b's) the stored change lists of the layers between are merged, with no
 // walk; otherwise both trees are walked and compared entry by entry.
-func (b *Backend) Compare(a, bs *Snapshot) ([]layers.Change, error) {
+func (b *Backend) Compare(a, bs *event.Snapshot) ([]layers.Change, error) {
 	if b == nil || b.Store == nil || a == nil || bs == nil {
 		return nil, fmt.Errorf("compare: two snapshots are needed")
 	}
@@ -70,7 +71,7 @@ func (b *Backend) mergeChanges(ids []v1.Hash) ([]layers.Change, error) {
 
 // reverse turns changes a→b into b→a, describing entries as they are in
 // the snapshot "to".
-func (b *Backend) reverse(fwd []layers.Change, to *Snapshot) ([]layers.Change, error) {
+func (b *Backend) reverse(fwd []layers.Change, to *event.Snapshot) ([]layers.Change, error) {
 	v := b.View(to)
 	var out []layers.Change
 	for _, c := range fwd {
@@ -94,7 +95,7 @@ func (b *Backend) reverse(fwd []layers.Change, to *Snapshot) ([]layers.Change, e
 	return out, nil
 }
 
-func (b *Backend) walkCompare(a, bs *Snapshot) ([]layers.Change, error) {
+func (b *Backend) walkCompare(a, bs *event.Snapshot) ([]layers.Change, error) {
 	ta, err := b.treeMap(a)
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func (b *Backend) walkCompare(a, bs *Snapshot) ([]layers.Change, error) {
 	return sortedChanges(m), nil
 }
 
-func (b *Backend) treeMap(s *Snapshot) (map[string]layers.Change, error) {
+func (b *Backend) treeMap(s *event.Snapshot) (map[string]layers.Change, error) {
 	m := map[string]layers.Change{}
 	v := b.View(s)
 	err := v.Walk("/", func(e *layers.Entry) error {

@@ -7,16 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
-func snapshots(r *buildRun) map[int]*Snapshot {
-	m := map[int]*Snapshot{}
+func snapshots(r *buildRun) map[int]*event.Snapshot {
+	m := map[int]*event.Snapshot{}
 	for _, ev := range r.events {
 		switch ev := ev.(type) {
-		case StepDone:
+		case event.StepDone:
 			m[ev.Step] = ev.Snapshot
-		case StepCached:
+		case event.StepCached:
 			m[ev.Step] = ev.Snapshot
 		}
 	}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"github.com/strata-build/strata/build/event"
 	"slices"
 	"sync"
 )
@@ -89,7 +90,7 @@ func (c *Control) release(step bool) {
 // wait blocks before a step while the build is paused there, announcing
 // the pause with a Paused event. It returns the context's error when the
 // build is cancelled while paused.
-func (c *Control) wait(ctx context.Context, info StepInfo, emit func(Event)) error {
+func (c *Control) wait(ctx context.Context, info event.StepInfo, emit func(event.Event)) error {
 	if c == nil {
 		return ctx.Err()
 	}
@@ -115,10 +116,10 @@ func (c *Control) wait(ctx context.Context, info StepInfo, emit func(Event)) err
 	ch := make(chan struct{})
 	c.resume = ch
 	c.mu.Unlock()
-	emit(Paused{eventBase: stamp(), Step: info.Index, Line: line, Why: why})
+	emit(event.Paused{Base: event.Now(), Step: info.Index, Line: line, Why: why})
 	select {
 	case <-ch:
-		emit(Resumed{eventBase: stamp(), Step: info.Index})
+		emit(event.Resumed{Base: event.Now(), Step: info.Index})
 		return nil
 	case <-ctx.Done():
 		c.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/strata-build/strata/build/event"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +23,14 @@ func runControlled(t *testing.T, ctx context.Context, df string, c *Control, scr
 		t.Fatal(err)
 	}
 	e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
-	ch := make(chan Event, 16)
+	ch := make(chan event.Event, 16)
 	var stops []string
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		i := 0
 		for ev := range ch {
-			pe, ok := ev.(Paused)
+			pe, ok := ev.(event.Paused)
 			if !ok {
 				continue
 			}

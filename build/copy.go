@@ -17,6 +17,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
@@ -130,7 +131,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 	if sp.chown != "" {
 		u, g, warn := lookupChown(view, sp.chown)
 		if warn != "" {
-			e.emit(Warning{eventBase: stamp(), Message: "--chown=" + sp.chown + ": " + warn, Line: sp.line})
+			e.emit(event.Warning{Base: event.Now(), Message: "--chown=" + sp.chown + ": " + warn, Line: sp.line})
 		}
 		uid, gid = u, g
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -214,7 +215,7 @@ func TestCopyChown(t *testing.T) {
 			}
 			var warned []string
 			for _, ev := range r.events {
-				if w, ok := ev.(Warning); ok && strings.Contains(w.Message, "--chown") {
+				if w, ok := ev.(event.Warning); ok && strings.Contains(w.Message, "--chown") {
 					if w.Line != 4 {
 						t.Errorf("warning %q on line %d, want 4", w.Message, w.Line)
 					}

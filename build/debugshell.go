@@ -3,6 +3,7 @@ package build
 import (
 	"io"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -22,7 +23,7 @@ type DebugShell interface {
 	// Changes lists what the shell changed.
 	Changes() ([]layers.Change, error)
 	// Keep turns the change into a snapshot (and removes the container).
-	Keep() (*Snapshot, string, error)
+	Keep() (*event.Snapshot, string, error)
 	// Discard removes the container and its change.
 	Discard()
 }
@@ -30,7 +31,7 @@ type DebugShell interface {
 var _ DebugShell = (*ShellCmd)(nil)
 
 // OpenShell is Shell for front ends that take the DebugShell interface.
-func (b *Backend) OpenShell(snap *Snapshot, opt ShellOptions) (DebugShell, error) {
+func (b *Backend) OpenShell(snap *event.Snapshot, opt ShellOptions) (DebugShell, error) {
 	c, err := b.Shell(snap, opt)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -48,9 +49,9 @@ type Executor struct {
 	Control *Control
 	// Observe, when set, sees every event before it is sent (the --report
 	// writer uses it).
-	Observe func(Event)
+	Observe func(event.Event)
 
-	events chan<- Event
+	events chan<- event.Event
 	stages map[int]*stageState
 	start  time.Time
 	cached int
@@ -74,7 +75,7 @@ type stageState struct {
 	cfg      *v1.ConfigFile
 	args     []instructions.KeyValuePairOptional // ARGs declared in the stage, with values
 	cmdSet   bool
-	snap     *Snapshot
+	snap     *event.Snapshot
 	platform v1.Platform
 
 	// Cache state: the key of the last step, how many steps ran in this
@@ -120,7 +121,7 @@ func (st *stageState) env() mapEnv {
 	return m
 }
 
-func (e *Executor) emit(ev Event) {
+func (e *Executor) emit(ev event.Event) {
 	if e.Observe != nil {
 		e.Observe(ev)
 	}
@@ -130,7 +131,7 @@ func (e *Executor) emit(ev Event) {
 }
 
 // Build runs the plan, publishing events on events (closed when done).
-func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result, err error) {
+func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *Result, err error) {
 	e.events = events
 	e.start = time.Now()
 	e.stages = map[int]*stageState{}
@@ -141,7 +142,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result,
 		if e.statCache != nil {
 			e.statCache.save()
 		}
-		done := BuildDone{eventBase: stamp(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
+		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
 		if err != nil {
 			done.Error = err.Error()
 			done.Line = ErrorLine(err)
@@ -162,15 +163,15 @@ func (e *Executor) Build(ctx context.Context, events chan<- Event) (res *Result,
 	}()
 	p := e.Plan
 	e.lint = linter.New(&linter.Config{Warn: func(rule, desc, url, msg string, loc []parser.Range) {
-		e.emit(Warning{eventBase: stamp(), Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+		e.emit(event.Warning{Base: event.Now(), Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
 	}})
 	names := make([]string, 0, len(p.Order))
 	for _, si := range p.Order {
 		names = append(names, p.Stages[si].DisplayName())
 	}
-	e.emit(PlanReady{eventBase: stamp(), Dockerfile: p.File, Source: p.Source, Target: e.Opt.Target, Steps: p.Steps, Stages: names})
+	e.emit(event.PlanReady{Base: event.Now(), Dockerfile: p.File, Source: p.Source, Target: e.Opt.Target, Steps: p.Steps, Stages: names})
 	for _, w := range p.Warnings {
-		w.eventBase = stamp()
+		w.Base = event.Now()
 		e.emit(w)
 	}
 	if e.LogDir == "" {
@@ -251,7 +252,7 @@ func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
 func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	step := s.Steps[0]
 	t0 := time.Now()
-	e.emit(StepStarted{eventBase: stamp(), Step: step})
+	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	platform := e.Plan.Platform
 	if s.Platform != "" {
 		platform, _ = ParsePlatform(s.Platform)
@@ -259,7 +260,7 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	st := &stageState{stage: s, platform: platform}
 	fail := func(err error) (*stageState, error) {
 		le := &LineError{File: e.Plan.File, Line: lineOf(s.Location), Err: err}
-		e.emit(StepFailed{eventBase: stamp(), Step: step, Error: le.Error(), Duration: time.Since(t0)})
+		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: le.Error(), Duration: time.Since(t0)})
 		return nil, le
 	}
 	switch {
@@ -292,7 +293,7 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 			st.cfg.Config.Env = append(st.cfg.Config.Env, "PATH="+DefaultPathEnv)
 		}
 	}
-	st.snap = &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
+	st.snap = &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
 	// The base's identity starts the stage's key chain.
 	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platformString(platform), FromName: s.Base}
@@ -317,11 +318,11 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	st.seq = 1
 	if cached {
 		e.cached++
-		e.emit(StepCached{eventBase: stamp(), Step: step, Key: key, ImageID: id, Snapshot: st.snap})
+		e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: id, Snapshot: st.snap})
 	} else {
 		e.built++
-		e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "cache miss: " + reason})
-		e.emit(StepDone{eventBase: stamp(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
+		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + reason})
+		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
 	}
 	if len(st.cfg.Config.OnBuild) > 0 && s.BaseStage < 0 {
 		if err := e.onbuild(ctx, st, step); err != nil {
@@ -350,7 +351,7 @@ func (e *Executor) onbuild(ctx context.Context, st *stageState, step int) error 
 			case "ONBUILD", "FROM", "MAINTAINER":
 				return fmt.Errorf("ONBUILD trigger %q: %s is not allowed as an ONBUILD trigger", t, strings.ToUpper(c.Name()))
 			}
-			e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: "running ONBUILD trigger: " + t})
+			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "running ONBUILD trigger: " + t})
 			if err := e.dispatch(ctx, st, step, c); err != nil {
 				return fmt.Errorf("ONBUILD trigger %q: %w", t, err)
 			}
@@ -439,18 +440,18 @@ func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created stri
 	st.cfg.History = append(st.cfg.History, v1.History{
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: true,
 	})
-	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
-	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
 	e.finishBuilt(st, &done)
 	e.emit(done)
 }
 
 // metaStep finishes a metadata-only step that writes no history entry.
 func (e *Executor) metaStep(st *stageState, step int, t0 time.Time) {
-	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
-	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
 	e.finishBuilt(st, &done)
 	e.emit(done)
 }
@@ -476,12 +477,12 @@ func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created str
 	st.cfg.History = append(st.cfg.History, v1.History{
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: empty,
 	})
-	snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
 	if !empty {
 		snap.DiffID = meta.DiffID
 	}
 	st.snap = snap
-	done := StepDone{eventBase: stamp(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
 		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
 	if !empty {
 		done.DiffID = meta.DiffID.String()
@@ -496,7 +497,7 @@ func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created str
 func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
 	ctx = withStep(ctx, step)
 	t0 := time.Now()
-	e.emit(StepStarted{eventBase: stamp(), Step: step})
+	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	if err := e.expand(st, c); err != nil {
 		e.fail(step, t0, err)
 		return err
@@ -640,7 +641,7 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 }
 
 func (e *Executor) fail(step int, t0 time.Time, err error) {
-	e.emit(StepFailed{eventBase: stamp(), Step: step, Error: err.Error(), Duration: time.Since(t0)})
+	e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: err.Error(), Duration: time.Since(t0)})
 }
 
 func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.ArgCommand) error {
@@ -791,7 +792,7 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 		var warn string
 		uid, gid, warn = lookupChown(view, st.cfg.Config.User)
 		if warn != "" {
-			e.emit(Warning{eventBase: stamp(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: lineOf(c.Location())})
+			e.emit(event.Warning{Base: event.Now(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: lineOf(c.Location())})
 		}
 	}
 	pl, err := e.makeLayer(view, func(stage *stager) error {

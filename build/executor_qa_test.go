@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/event"
 	"strings"
 	"testing"
 )
@@ -13,7 +14,7 @@ func TestUndefinedVarQA(t *testing.T) {
 	r := build(t, store, "FROM scratch\nARG UNSET\nENV C=${UNSET:-dflt} D=$NOWHERE\n", nil, Options{}).mustOK(t)
 	var got []string
 	for _, ev := range r.events {
-		if w, ok := ev.(Warning); ok && w.Rule == "UndefinedVar" {
+		if w, ok := ev.(event.Warning); ok && w.Rule == "UndefinedVar" {
 			got = append(got, w.Message)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/assets"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -73,7 +74,7 @@ type buildRun struct {
 	plan   *Plan
 	res    *Result
 	err    error
-	events []Event
+	events []event.Event
 }
 
 // build writes dockerfile (as CONTEXT/Dockerfile unless opt.Dockerfile is
@@ -102,7 +103,7 @@ func buildIn(t testing.TB, store *layers.Store, opt Options, runner Runner) *bui
 		return r
 	}
 	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: runner}
-	ch := make(chan Event, 16)
+	ch := make(chan event.Event, 16)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -138,15 +139,15 @@ func (r *buildRun) env() map[string]string {
 }
 
 // lastDone is the StepDone of the last step of the plan.
-func (r *buildRun) stepDone(t testing.TB, step int) StepDone {
+func (r *buildRun) stepDone(t testing.TB, step int) event.StepDone {
 	t.Helper()
 	for _, ev := range r.events {
-		if d, ok := ev.(StepDone); ok && d.Step == step {
+		if d, ok := ev.(event.StepDone); ok && d.Step == step {
 			return d
 		}
 	}
 	t.Fatalf("no StepDone for step %d", step)
-	return StepDone{}
+	return event.StepDone{}
 }
 
 // lastStep is the plan index of the last step.
@@ -737,7 +738,7 @@ func TestEventOrder(t *testing.T) {
 	if got := strings.Join(types, " "); got != want {
 		t.Errorf("events %s\nwant   %s", got, want)
 	}
-	bd := r.events[len(r.events)-1].(BuildDone)
+	bd := r.events[len(r.events)-1].(event.BuildDone)
 	if bd.ImageID != r.res.ImageID.String() || bd.Layers != 1 || bd.Built != 3 {
 		t.Errorf("BuildDone %+v", bd)
 	}
@@ -896,7 +897,7 @@ func TestBadInput(t *testing.T) {
 			}
 			// A failed build reports the line in its BuildDone too.
 			if len(r.events) > 0 {
-				bd, ok := r.events[len(r.events)-1].(BuildDone)
+				bd, ok := r.events[len(r.events)-1].(event.BuildDone)
 				if !ok || bd.Error == "" || bd.Line != tc.line {
 					t.Errorf("last event %#v, want BuildDone with the error on line %d", r.events[len(r.events)-1], tc.line)
 				}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -150,7 +151,7 @@ func TestWorkdirOwnerUnderUser(t *testing.T) {
 	}
 	found := false
 	for _, ev := range r.events {
-		if w, ok := ev.(Warning); ok && strings.Contains(w.Message, "nosuch") {
+		if w, ok := ev.(event.Warning); ok && strings.Contains(w.Message, "nosuch") {
 			found = w.Line == 11
 		}
 	}

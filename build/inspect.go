@@ -19,6 +19,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -32,7 +33,7 @@ type Inspection struct {
 	ImageID v1.Hash        // config digest
 	Digest  v1.Hash        // manifest digest when the image is in the local store
 	Config  *v1.ConfigFile // the image's config
-	Steps   []StepInfo
+	Steps   []event.StepInfo
 	Source  []byte // one cleaned created_by a line, line i+1 is step i
 	Size    int64  // uncompressed bytes of all layers
 	// Warning says why the steps are one per layer instead of the history
@@ -111,7 +112,7 @@ func (in *Inspection) plan() {
 		if layer >= 0 && kind == "CONFIG" {
 			kind = "LAYER"
 		}
-		in.Steps = append(in.Steps, StepInfo{Index: i, Number: i + 1, Kind: kind, Text: text,
+		in.Steps = append(in.Steps, event.StepInfo{Index: i, Number: i + 1, Kind: kind, Text: text,
 			StartLine: i + 1, EndLine: i + 1, MetadataOnly: meta})
 		in.hist = append(in.hist, hist)
 		in.layer = append(in.layer, layer)
@@ -157,13 +158,13 @@ func (in *Inspection) plan() {
 
 // historyKind is the instruction a cleaned created_by starts with, or
 // CONFIG when it names none.
-func historyKind(text string) StepKind {
+func historyKind(text string) event.StepKind {
 	word, _, _ := strings.Cut(text, " ")
 	w := strings.ToUpper(word)
 	switch w {
 	case "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
 		"VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL":
-		return StepKind(w)
+		return event.StepKind(w)
 	}
 	return "CONFIG"
 }
@@ -239,13 +240,13 @@ func oneLineText(s string) string {
 // changes), then BuildDone. Change lists are read from the store, or from
 // the layer's tar for imported layers, one layer at a time, so the TUI can
 // show the first layers while the others are read.
-func (in *Inspection) Stream(ctx context.Context, events chan<- Event) (err error) {
+func (in *Inspection) Stream(ctx context.Context, events chan<- event.Event) (err error) {
 	start := time.Now()
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("internal error: %v", r)
 		}
-		done := BuildDone{eventBase: stamp(), ImageID: in.ImageID.String(), Size: in.Size,
+		done := event.BuildDone{Base: event.Now(), ImageID: in.ImageID.String(), Size: in.Size,
 			Layers: len(in.Config.RootFS.DiffIDs), Duration: time.Since(start), Built: len(in.Steps)}
 		if in.Digest.Hex != "" {
 			done.Digest = in.Digest.String()
@@ -256,13 +257,13 @@ func (in *Inspection) Stream(ctx context.Context, events chan<- Event) (err erro
 		events <- done
 		close(events)
 	}()
-	events <- PlanReady{eventBase: stamp(), Dockerfile: in.Ref, Source: in.Source, Steps: in.Steps,
+	events <- event.PlanReady{Base: event.Now(), Dockerfile: in.Ref, Source: in.Source, Steps: in.Steps,
 		Stages: []string{in.Ref}, Inspect: true}
 	if in.Warning != "" {
-		events <- Warning{eventBase: stamp(), Rule: "ImageHistory", Message: in.Warning}
+		events <- event.Warning{Base: event.Now(), Rule: "ImageHistory", Message: in.Warning}
 	}
 	ids := in.Config.RootFS.DiffIDs
-	var parent *Snapshot
+	var parent *event.Snapshot
 	for i := range in.Steps {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("inspect %s: %w", in.Ref, err)
@@ -281,8 +282,8 @@ func (in *Inspection) Stream(ctx context.Context, events chan<- Event) (err erro
 		if h := in.hist[i]; h >= 0 {
 			cfg.History = cfg.History[:h+1]
 		}
-		snap := &Snapshot{Layers: append([]v1.Hash(nil), ids[:nl]...), Config: cfg, Parent: parent, Step: i}
-		done := StepDone{eventBase: stamp(), Step: i}
+		snap := &event.Snapshot{Layers: append([]v1.Hash(nil), ids[:nl]...), Config: cfg, Parent: parent, Step: i}
+		done := event.StepDone{Base: event.Now(), Step: i}
 		if i == len(in.Steps)-1 {
 			done.ImageID = in.ImageID.String()
 		}
@@ -295,7 +296,7 @@ func (in *Inspection) Stream(ctx context.Context, events chan<- Event) (err erro
 			}
 			changes, err := LayerChanges(in.store, d, ids[:li])
 			if err != nil {
-				events <- Warning{eventBase: stamp(), Message: fmt.Sprintf("layer %d (%s): cannot list its files: %v", li+1, d, err), Line: i + 1}
+				events <- event.Warning{Base: event.Now(), Message: fmt.Sprintf("layer %d (%s): cannot list its files: %v", li+1, d, err), Line: i + 1}
 			}
 			snap.Changes = changes
 			done.DiffID, done.Size = d.String(), meta.Size

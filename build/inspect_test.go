@@ -17,6 +17,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -52,16 +53,16 @@ func TestCleanCreatedBy(t *testing.T) {
 }
 
 // inspect runs Inspect and Stream and collects the events.
-func inspect(t *testing.T, s *layers.Store, ref string) (*Inspection, []Event) {
+func inspect(t *testing.T, s *layers.Store, ref string) (*Inspection, []event.Event) {
 	t.Helper()
 	in, err := Inspect(context.Background(), s, ref)
 	if err != nil {
 		t.Fatalf("Inspect(%s): %v", ref, err)
 	}
-	ch := make(chan Event, 8)
+	ch := make(chan event.Event, 8)
 	errc := make(chan error, 1)
 	go func() { errc <- in.Stream(context.Background(), ch) }()
-	var evs []Event
+	var evs []event.Event
 	for ev := range ch {
 		evs = append(evs, ev)
 	}
@@ -71,7 +72,7 @@ func inspect(t *testing.T, s *layers.Store, ref string) (*Inspection, []Event) {
 	return in, evs
 }
 
-func eventTypes(evs []Event) string {
+func eventTypes(evs []event.Event) string {
 	var out []string
 	for _, e := range evs {
 		out = append(out, e.EventType())
@@ -79,10 +80,10 @@ func eventTypes(evs []Event) string {
 	return strings.Join(out, " ")
 }
 
-func stepDones(evs []Event) []StepDone {
-	var out []StepDone
+func stepDones(evs []event.Event) []event.StepDone {
+	var out []event.StepDone
 	for _, e := range evs {
-		if d, ok := e.(StepDone); ok {
+		if d, ok := e.(event.StepDone); ok {
 			out = append(out, d)
 		}
 	}
@@ -120,7 +121,7 @@ func TestInspectBuiltImage(t *testing.T) {
 	if got, want := eventTypes(evs), "plan step_done step_done step_done step_done step_done build_done"; got != want {
 		t.Fatalf("events %s\nwant   %s", got, want)
 	}
-	plan := evs[0].(PlanReady)
+	plan := evs[0].(event.PlanReady)
 	if !plan.Inspect || plan.Dockerfile != "insp:1" {
 		t.Errorf("plan Inspect=%v Dockerfile=%q", plan.Inspect, plan.Dockerfile)
 	}
@@ -179,7 +180,7 @@ func TestInspectBuiltImage(t *testing.T) {
 	if dones[4].ImageID != r.res.ImageID.String() || dones[0].ImageID != "" {
 		t.Errorf("image ids %q %q: only the last step is the image", dones[0].ImageID, dones[4].ImageID)
 	}
-	bd := evs[len(evs)-1].(BuildDone)
+	bd := evs[len(evs)-1].(event.BuildDone)
 	if bd.ImageID != r.res.ImageID.String() || bd.Digest != r.res.Manifest.String() || bd.Layers != 3 || bd.Size != r.res.Size || bd.Error != "" {
 		t.Errorf("BuildDone %+v, want image %s size %d", bd, r.res.ImageID, r.res.Size)
 	}
@@ -214,7 +215,7 @@ func TestInspectExported(t *testing.T) {
 			if _, err := fresh.LayerChanges(r.cfg().RootFS.DiffIDs[0]); err == nil {
 				t.Fatal("an imported layer has a stored change list: this test would not test the tar reader")
 			}
-			plan := evs[0].(PlanReady)
+			plan := evs[0].(event.PlanReady)
 			if !strings.HasPrefix(string(plan.Source), "COPY a /a\nENV X=1\n") {
 				t.Errorf("Source %q", plan.Source)
 			}
@@ -285,7 +286,7 @@ func TestInspectWhiteoutsWithoutHistory(t *testing.T) {
 	if got, want := eventTypes(evs), "plan warning step_done step_done build_done"; got != want {
 		t.Fatalf("events %s, want %s", got, want)
 	}
-	if w := evs[1].(Warning); !strings.Contains(w.Message, "no history") {
+	if w := evs[1].(event.Warning); !strings.Contains(w.Message, "no history") {
 		t.Errorf("warning %q", w.Message)
 	}
 	if string(in.Source) != "layer 1\nlayer 2\n" || in.Steps[1].Kind != "LAYER" || in.Steps[1].MetadataOnly {
@@ -392,15 +393,15 @@ func TestInspectCanceled(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	ch := make(chan Event, 16)
+	ch := make(chan event.Event, 16)
 	if err := in.Stream(ctx, ch); err == nil {
 		t.Error("Stream on a canceled context did not fail")
 	}
-	var last Event
+	var last event.Event
 	for ev := range ch {
 		last = ev
 	}
-	if bd, ok := last.(BuildDone); !ok || bd.Error == "" {
+	if bd, ok := last.(event.BuildDone); !ok || bd.Error == "" {
 		t.Errorf("last event %#v", last)
 	}
 }
@@ -531,7 +532,7 @@ func TestInspectUserAndWorkdirPerStep(t *testing.T) {
 	_, evs := inspect(t, store, "peruser:1")
 	var got []string
 	for _, ev := range evs {
-		if d, ok := ev.(StepDone); ok && d.Snapshot != nil {
+		if d, ok := ev.(event.StepDone); ok && d.Snapshot != nil {
 			c := d.Snapshot.Config.Config
 			got = append(got, c.User+"@"+c.WorkingDir)
 		}

@@ -10,6 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/registry"
 )
 
@@ -48,7 +49,7 @@ func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o Output) error
 			return fmt.Errorf("--output type=registry: push %s: %w", tag, err)
 		}
 		if step >= 0 {
-			e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: fmt.Sprintf("pushed %s: digest: %s size: %d", p.Ref.Name, p.Digest, p.Size)})
+			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: fmt.Sprintf("pushed %s: digest: %s size: %d", p.Ref.Name, p.Digest, p.Size)})
 		}
 	}
 	return nil

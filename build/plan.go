@@ -21,6 +21,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/strata-build/strata/build/event"
 )
 
 // LineError is a user error tied to a Dockerfile line.
@@ -225,14 +226,14 @@ type Plan struct {
 	Stages   []*Stage
 	Order    []int // stages to build, in order
 	Target   int   // the stage whose result is the image
-	Steps    []StepInfo
+	Steps    []event.StepInfo
 	MetaArgs []instructions.ArgCommand
 	// GlobalArgs are the values of the ARGs before the first FROM (and the
 	// predefined ones), after --build-arg.
 	GlobalArgs map[string]string
 	BuildArgs  map[string]string
 	Platform   v1.Platform
-	Warnings   []Warning
+	Warnings   []event.Warning
 	Ignore     *Ignore
 	// UnusedBuildArgs are --build-arg names no stage declares.
 	UnusedBuildArgs []string
@@ -402,7 +403,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	// A rule's warnings past maxWarningsPerRule are counted, not kept: a
 	// large Dockerfile can break one rule on every line (a million CMDs).
 	perRule := map[string]int{}
-	addWarning := func(w Warning) {
+	addWarning := func(w event.Warning) {
 		perRule[w.Rule]++
 		if perRule[w.Rule] <= maxWarningsPerRule {
 			p.Warnings = append(p.Warnings, w)
@@ -415,12 +416,12 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				if name == "" {
 					name = "parser"
 				}
-				p.Warnings = append(p.Warnings, Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-maxWarningsPerRule, name, maxWarningsPerRule)})
+				p.Warnings = append(p.Warnings, event.Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-maxWarningsPerRule, name, maxWarningsPerRule)})
 			}
 		}
 	}()
 	warn := func(rule, desc, url, msg string, loc []parser.Range) {
-		addWarning(Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+		addWarning(event.Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
 	}
 	lintCfg := &linter.Config{Warn: warn}
 	if check, _, _, ok := parser.ParseDirective("check", src); ok {
@@ -452,7 +453,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		if strings.Contains(w.Short, "Empty continuation") {
 			rule = linter.RuleNoEmptyContinuation.Name
 		}
-		addWarning(Warning{Rule: rule, Message: w.Short, URL: w.URL, Line: line})
+		addWarning(event.Warning{Rule: rule, Message: w.Short, URL: w.URL, Line: line})
 	}
 	checkCasing(res.AST, lint)
 	stages, metaArgs, err := instructions.Parse(res.AST, lint)
@@ -629,7 +630,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	}
 	sort.Strings(p.UnusedBuildArgs)
 	if len(p.UnusedBuildArgs) > 0 {
-		p.Warnings = append(p.Warnings, Warning{Message: fmt.Sprintf("build arg(s) %s were not consumed by any ARG in %s", strings.Join(p.UnusedBuildArgs, ", "), filepath.Base(file))})
+		p.Warnings = append(p.Warnings, event.Warning{Message: fmt.Sprintf("build arg(s) %s were not consumed by any ARG in %s", strings.Join(p.UnusedBuildArgs, ", "), filepath.Base(file))})
 	}
 	sort.SliceStable(p.Warnings, func(i, j int) bool { return p.Warnings[i].Line < p.Warnings[j].Line })
 	return p, nil
@@ -791,4 +792,14 @@ func sourceText(x *lineIndex, loc []parser.Range, fallback string) string {
 		b.Write(bytes.TrimSpace(t))
 	}
 	return b.String()
+}
+
+// ParseFailed is the event stream of a build whose Dockerfile does not
+// parse: the source (when it could be read) and the error on its line.
+func ParseFailed(plan *Plan, err error) []event.Event {
+	pr := event.PlanReady{Base: event.Now()}
+	if plan != nil {
+		pr.Dockerfile, pr.Source = plan.File, plan.Source
+	}
+	return []event.Event{pr, event.BuildDone{Base: event.Now(), Error: err.Error(), Line: ErrorLine(err)}}
 }

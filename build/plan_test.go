@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"github.com/strata-build/strata/build/event"
 	"reflect"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestStepInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []StepInfo{
+	want := []event.StepInfo{
 		{Index: 0, Stage: 0, StageName: "a", Number: 1, StageSteps: 3, Kind: "FROM", Text: "FROM scratch AS a", StartLine: 1, EndLine: 1},
 		{Index: 1, Stage: 0, StageName: "a", Number: 2, StageSteps: 3, Kind: "ENV", Text: "ENV A=1 B=2", StartLine: 2, EndLine: 3, MetadataOnly: true},
 		{Index: 2, Stage: 0, StageName: "a", Number: 3, StageSteps: 3, Kind: "COPY", Text: "COPY x /y", StartLine: 5, EndLine: 6},
@@ -292,7 +293,7 @@ func TestDuplicateStageName(t *testing.T) {
 	r := build(t, store, df, map[string]string{"one": "first", "two": "second"}, Options{}).mustOK(t)
 	warned := false
 	for _, ev := range r.events {
-		if w, ok := ev.(Warning); ok && w.Rule == "DuplicateStageName" && w.Line == 3 {
+		if w, ok := ev.(event.Warning); ok && w.Rule == "DuplicateStageName" && w.Line == 3 {
 			warned = true
 		}
 	}

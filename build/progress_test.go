@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/strata-build/strata/build/event"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,8 +73,8 @@ func TestProgressGolden(t *testing.T) {
 	store := newStore(t)
 	r := build(t, store, progressDockerfile, map[string]string{"a": "aaaa", "b": "bb"}, Options{Tags: []string{"demo:1"}}).mustOK(t)
 	var plain, js bytes.Buffer
-	pp := &PlainPrinter{W: &plain, NoTimes: true}
-	jp := &JSONPrinter{W: &js}
+	pp := &event.PlainPrinter{W: &plain, NoTimes: true}
+	jp := &event.JSONPrinter{W: &js}
 	for _, ev := range r.events {
 		pp.Print(ev)
 		jp.Print(ev)
@@ -96,8 +97,8 @@ func TestProgressFailureGolden(t *testing.T) {
 		t.Fatal("build succeeded")
 	}
 	var plain, js bytes.Buffer
-	pp := &PlainPrinter{W: &plain, NoTimes: true}
-	jp := &JSONPrinter{W: &js}
+	pp := &event.PlainPrinter{W: &plain, NoTimes: true}
+	jp := &event.JSONPrinter{W: &js}
 	for _, ev := range r.events {
 		pp.Print(ev)
 		jp.Print(ev)
@@ -109,19 +110,19 @@ func TestProgressFailureGolden(t *testing.T) {
 // TestPlainPrinterEvents covers events a FROM scratch build does not make.
 func TestPlainPrinterEvents(t *testing.T) {
 	var b bytes.Buffer
-	p := &PlainPrinter{W: &b, NoTimes: true}
-	steps := []StepInfo{{Index: 0, Kind: "FROM", Text: "FROM x"}, {Index: 1, Kind: "RUN", Text: "RUN make"}}
-	for _, ev := range []Event{
-		PlanReady{Steps: steps},
-		Warning{Rule: "R", Message: "m", Line: 3},
-		Warning{Message: "no rule"},
-		StepStarted{Step: 1},
-		StepStarted{Step: 1, Container: "0123456789abcdef"},
-		StepLog{Step: 1, Stream: "stdout", Line: "out"},
-		StepLog{Step: 1, Stream: "info", Line: "note"},
-		StepCached{Step: 1, ImageID: "sha256:abcdefabcdef0000"},
-		StepFailed{Step: 1, Error: "RUN make: exit code 2", Last: []string{"l1", "l2"}},
-		BuildDone{ImageID: "sha256:0123456789ab", Layers: 2, Size: 1_500_000, Built: 1, Cached: 1, Tags: []string{"t:1"}, Outputs: []string{"oci:/o"}},
+	p := &event.PlainPrinter{W: &b, NoTimes: true}
+	steps := []event.StepInfo{{Index: 0, Kind: "FROM", Text: "FROM x"}, {Index: 1, Kind: "RUN", Text: "RUN make"}}
+	for _, ev := range []event.Event{
+		event.PlanReady{Steps: steps},
+		event.Warning{Rule: "R", Message: "m", Line: 3},
+		event.Warning{Message: "no rule"},
+		event.StepStarted{Step: 1},
+		event.StepStarted{Step: 1, Container: "0123456789abcdef"},
+		event.StepLog{Step: 1, Stream: "stdout", Line: "out"},
+		event.StepLog{Step: 1, Stream: "info", Line: "note"},
+		event.StepCached{Step: 1, ImageID: "sha256:abcdefabcdef0000"},
+		event.StepFailed{Step: 1, Error: "RUN make: exit code 2", Last: []string{"l1", "l2"}},
+		event.BuildDone{ImageID: "sha256:0123456789ab", Layers: 2, Size: 1_500_000, Built: 1, Cached: 1, Tags: []string{"t:1"}, Outputs: []string{"oci:/o"}},
 	} {
 		p.Print(ev)
 	}
@@ -149,19 +150,19 @@ Exported to oci:/o
 
 func TestHumanSizeAndPrinters(t *testing.T) {
 	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 2048: "2.05kB", 50_000_000: "50MB", 3_210_000_000: "3.21GB"} {
-		if got := HumanSize(n); got != want {
+		if got := event.HumanSize(n); got != want {
 			t.Errorf("HumanSize(%d) = %s, want %s", n, got, want)
 		}
 	}
 	for _, m := range []string{"plain", "auto", "tty", "", "json", "rawjson"} {
-		if _, err := NewPrinter(m, &bytes.Buffer{}); err != nil {
+		if _, err := event.NewPrinter(m, &bytes.Buffer{}); err != nil {
 			t.Errorf("NewPrinter(%q): %v", m, err)
 		}
 	}
-	if _, err := NewPrinter("fancy", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "plain or json") {
+	if _, err := event.NewPrinter("fancy", &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "plain or json") {
 		t.Errorf("NewPrinter(fancy) err = %v", err)
 	}
-	b, err := MarshalEvent(BuildDone{Error: "boom", Line: 2, Duration: time.Second})
+	b, err := event.MarshalEvent(event.BuildDone{Error: "boom", Line: 2, Duration: time.Second})
 	if err != nil || !strings.HasPrefix(string(b), `{"type":"build_done",`) || !strings.Contains(string(b), `"line":2`) {
 		t.Errorf("MarshalEvent = %s, %v", b, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/strata-build/strata/build/event"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func TestReportFailedBuild(t *testing.T) {
 	store := newStore(t)
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nENV A=1\nRUN false\n"})
-	var rep Report
+	var rep event.Report
 	run := func(runner Runner) error {
 		p, err := NewPlan(Options{ContextDir: dir})
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -67,7 +68,7 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 				// BuildKit's check, as for a pulled single-platform image
 				if step := e.stepOf(ctx, ref); step >= 0 && step < len(e.Plan.Steps) {
 					got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
-					e.emit(Warning{eventBase: stamp(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
+					e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
 						Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
 				}
 			}
@@ -77,8 +78,8 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 	step := e.stepOf(ctx, ref)
 	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull}
 	if step >= 0 {
-		o.Progress = progressEmitter(func(p StepProgress) {
-			p.eventBase, p.Step = stamp(), step
+		o.Progress = progressEmitter(func(p event.StepProgress) {
+			p.Base, p.Step = event.Now(), step
 			e.emit(p)
 		})
 	}
@@ -87,10 +88,10 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 		return nil, err
 	}
 	if step >= 0 && !res.Local {
-		e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: pullSummary(res)})
+		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: pullSummary(res)})
 	}
 	if res.Warning != "" && step >= 0 && step < len(e.Plan.Steps) {
-		e.emit(Warning{eventBase: stamp(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
+		e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
 	}
 	return res.Config, nil
 }
@@ -166,7 +167,7 @@ func resolveRegistry(ctx context.Context, s *layers.Store, ref string, o registr
 }
 
 // progressEmitter turns a pull's layer progress into StepProgress events.
-func progressEmitter(emit func(StepProgress)) func(registry.Progress) {
+func progressEmitter(emit func(event.StepProgress)) func(registry.Progress) {
 	return func(p registry.Progress) {
 		what := "pull " + shortHash(p.Layer)
 		switch p.State {
@@ -175,7 +176,7 @@ func progressEmitter(emit func(StepProgress)) func(registry.Progress) {
 		case "extracting":
 			what += " (unpacking)"
 		}
-		emit(StepProgress{What: what, Done: p.Done, Total: p.Total})
+		emit(event.StepProgress{What: what, Done: p.Done, Total: p.Total})
 	}
 }
 
@@ -183,7 +184,7 @@ func pullSummary(res *registry.Result) string {
 	if res.UpToDate {
 		return fmt.Sprintf("%s is up to date (%s)", res.Ref.Name, shortHash(res.Digest))
 	}
-	return fmt.Sprintf("pulled %s (%s, %s): %d of %d layers downloaded, %s", res.Ref.Name, shortHash(res.Digest), res.Platform, res.Downloaded, res.Layers, HumanSize(res.Bytes))
+	return fmt.Sprintf("pulled %s (%s, %s): %d of %d layers downloaded, %s", res.Ref.Name, shortHash(res.Digest), res.Platform, res.Downloaded, res.Layers, event.HumanSize(res.Bytes))
 }
 
 // resolveStep is the plan step resolving ref: the FROM of the stage about

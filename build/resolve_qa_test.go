@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/event"
 	"strings"
 	"testing"
 )
@@ -13,9 +14,9 @@ func TestLocalBaseOtherPlatformWarns(t *testing.T) {
 	store := newStore(t)
 	build(t, store, "FROM scratch\nLABEL a=b\n", nil, Options{Tags: []string{"armbase:1"}, Platform: "linux/arm64"}).mustOK(t)
 	r := build(t, store, "# base\nFROM armbase:1\nLABEL c=d\n", nil, Options{Platform: "linux/amd64"}).mustOK(t)
-	var got []Warning
+	var got []event.Warning
 	for _, ev := range r.events {
-		if w, ok := ev.(Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
+		if w, ok := ev.(event.Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
 			got = append(got, w)
 		}
 	}
@@ -25,7 +26,7 @@ func TestLocalBaseOtherPlatformWarns(t *testing.T) {
 	// Same platform: no warning.
 	r = build(t, store, "FROM armbase:1\nLABEL e=f\n", nil, Options{Platform: "linux/arm64"}).mustOK(t)
 	for _, ev := range r.events {
-		if w, ok := ev.(Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
+		if w, ok := ev.(event.Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
 			t.Errorf("warning for a base of the build's platform: %+v", w)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/strata-build/strata/build/event"
 )
 
 // TestRegistryFromCopyAndPush: FROM and COPY --from pull through the
@@ -41,11 +42,11 @@ func TestRegistryFromCopyAndPush(t *testing.T) {
 	var pushed []string
 	for _, ev := range r.events {
 		switch ev := ev.(type) {
-		case StepProgress:
+		case event.StepProgress:
 			if strings.HasPrefix(ev.What, "pull sha256:") && ev.Total > 0 && ev.Done == ev.Total {
 				progress[ev.Step] = true
 			}
-		case StepLog:
+		case event.StepLog:
 			if strings.HasPrefix(ev.Line, "pulled ") {
 				pulled[ev.Step] = ev.Line
 			}

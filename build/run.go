@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -148,7 +149,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 func (w *lineWriter) line(l string) {
 	fmt.Fprintln(w.log, l)
 	w.tail.add(l)
-	w.e.emit(StepLog{eventBase: stamp(), Step: w.step, Stream: w.stream, Line: l})
+	w.e.emit(event.StepLog{Base: event.Now(), Step: w.step, Stream: w.stream, Line: l})
 }
 
 func (w *lineWriter) flush() {
@@ -319,7 +320,7 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 	}
 	defer logf.Close()
 	id := newContainerID()
-	e.emit(StepStarted{eventBase: stamp(), Step: step, Container: id})
+	e.emit(event.StepStarted{Base: event.Now(), Step: step, Container: id})
 	tail := &tailBuf{max: 20}
 	stdout := &lineWriter{e: e, step: step, stream: "stdout", log: logf, tail: tail}
 	stderr := &lineWriter{e: e, step: step, stream: "stderr", log: logf, tail: tail}
@@ -354,10 +355,10 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 		}
 		keep = true // the failed snapshot stays until the store closes
 		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg, Killed: killed}
-		snap := &Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, UpperDir: upper}
+		snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, UpperDir: upper}
 		// what the failed command left, for the Files tab (best effort)
 		snap.Changes, _ = layers.Diff(upper, view.Lowers, io.Discard, layers.DiffOptions{})
-		e.emit(StepFailed{eventBase: stamp(), Step: step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(t0), Snapshot: snap})
+		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(t0), Snapshot: snap})
 		return rf
 	}
 	pl, err := e.diffToLayer(upper, view.Lowers, tmp, layers.DiffOptions{})
@@ -661,7 +662,7 @@ func (e *Executor) cacheMount(ctx context.Context, st *stageState, step int, m *
 		sharing = instructions.MountSharingShared
 	}
 	waiting := func() {
-		e.emit(StepLog{eventBase: stamp(), Step: step, Stream: "info", Line: fmt.Sprintf("waiting for cache mount %s (sharing=%s): another build is using it", id, sharing)})
+		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: fmt.Sprintf("waiting for cache mount %s (sharing=%s): another build is using it", id, sharing)})
 	}
 	dir := filepath.Join(base, "data")
 	var lock *os.File

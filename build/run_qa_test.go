@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/event"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,7 +42,7 @@ func TestRunOnRepeatedLayerQA(t *testing.T) {
 	}
 	var out []string
 	for _, ev := range r.events {
-		if l, ok := ev.(StepLog); ok && l.Stream == "stdout" {
+		if l, ok := ev.(event.StepLog); ok && l.Stream == "stdout" {
 			out = append(out, l.Line)
 		}
 	}

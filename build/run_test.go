@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -30,7 +31,7 @@ func buildCtx(ctx context.Context, t testing.TB, store *layers.Store, opt Option
 		return r
 	}
 	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: runner}
-	ch := make(chan Event, 16)
+	ch := make(chan event.Event, 16)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var mu sync.Mutex
@@ -270,7 +271,7 @@ func sharingDockerfile(sharing string) string {
 
 func hasLog(r *buildRun, text string) bool {
 	for _, ev := range r.events {
-		if l, ok := ev.(StepLog); ok && strings.Contains(l.Line, text) {
+		if l, ok := ev.(event.StepLog); ok && strings.Contains(l.Line, text) {
 			return true
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -23,11 +24,11 @@ type Session struct {
 	Store   *layers.Store
 	Opt     Options
 	Runner  Runner
-	Control *Control    // shared by every build of the session (may be nil)
-	Observe func(Event) // sees every event (e.g. a report)
-	Backend *Backend    // follows the current build; made by NewSession
+	Control *Control          // shared by every build of the session (may be nil)
+	Observe func(event.Event) // sees every event (e.g. a report)
+	Backend *Backend          // follows the current build; made by NewSession
 
-	events chan Event
+	events chan event.Event
 	reqs   chan int
 
 	mu      sync.Mutex
@@ -41,13 +42,13 @@ type Session struct {
 // NewSession prepares a session; Run starts it.
 func NewSession(store *layers.Store, opt Options, runner Runner, control *Control) *Session {
 	s := &Session{Store: store, Opt: opt, Runner: runner, Control: control,
-		events: make(chan Event, 1024), reqs: make(chan int, 1)}
+		events: make(chan event.Event, 1024), reqs: make(chan int, 1)}
 	s.Backend = NewBackend(store, nil, nil)
 	return s
 }
 
 // Events is the session's stream; closed when Run returns.
-func (s *Session) Events() <-chan Event { return s.events }
+func (s *Session) Events() <-chan event.Event { return s.events }
 
 // Last is the outcome of the last finished build.
 func (s *Session) Last() (*Result, error) {
@@ -141,7 +142,7 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()
-	ch := make(chan Event, 256)
+	ch := make(chan event.Event, 256)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -158,7 +159,7 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 }
 
 // send forwards an event unless the session is over.
-func (s *Session) send(ctx context.Context, ev Event) {
+func (s *Session) send(ctx context.Context, ev event.Event) {
 	select {
 	case s.events <- ev:
 	case <-ctx.Done():

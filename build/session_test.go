@@ -9,21 +9,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/build/event"
 	"golang.org/x/sys/unix"
 )
 
 // sessionBuilds collects a session's events build by build.
 type sessionBuilds struct {
-	builds chan []Event
+	builds chan []event.Event
 }
 
 func watchSession(s *Session) *sessionBuilds {
-	sb := &sessionBuilds{builds: make(chan []Event, 16)}
+	sb := &sessionBuilds{builds: make(chan []event.Event, 16)}
 	go func() {
-		var cur []Event
+		var cur []event.Event
 		for ev := range s.Events() {
 			cur = append(cur, ev)
-			if _, ok := ev.(BuildDone); ok {
+			if _, ok := ev.(event.BuildDone); ok {
 				sb.builds <- cur
 				cur = nil
 			}
@@ -33,7 +34,7 @@ func watchSession(s *Session) *sessionBuilds {
 	return sb
 }
 
-func (sb *sessionBuilds) next(t *testing.T) []Event {
+func (sb *sessionBuilds) next(t *testing.T) []event.Event {
 	t.Helper()
 	select {
 	case b, ok := <-sb.builds:
@@ -76,21 +77,21 @@ func waitInotifyWatch(t *testing.T, dir string) {
 	}
 }
 
-func outcomesOf(evs []Event) []string {
+func outcomesOf(evs []event.Event) []string {
 	var out []string
 	idx := map[int]int{}
 	for _, ev := range evs {
 		switch ev := ev.(type) {
-		case PlanReady:
+		case event.PlanReady:
 			out = make([]string, len(ev.Steps))
 			for i := range ev.Steps {
 				idx[i] = i
 			}
-		case StepCached:
+		case event.StepCached:
 			out[ev.Step] = "cached"
-		case StepDone:
+		case event.StepDone:
 			out[ev.Step] = "built: " + ev.Reason
-		case BuildDone:
+		case event.BuildDone:
 			if ev.Error != "" {
 				out = append(out, "error: "+ev.Error)
 			}
@@ -173,9 +174,9 @@ func TestSessionRebuildCancelsPaused(t *testing.T) {
 	go func() {
 		for ev := range s.Events() {
 			switch ev := ev.(type) {
-			case Paused:
+			case event.Paused:
 				paused <- ev.Line
-			case BuildDone:
+			case event.BuildDone:
 				done <- ev.Error
 			}
 		}

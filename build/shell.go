@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/term"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"github.com/strata-build/strata/sandbox"
@@ -47,7 +48,7 @@ const historyDir = "/run/strata-debug"
 // is thrown away by Discard, or kept as a new snapshot by Keep.
 type ShellCmd struct {
 	b    *Backend
-	snap *Snapshot
+	snap *event.Snapshot
 	opt  ShellOptions
 
 	stdin          io.Reader
@@ -60,7 +61,7 @@ type ShellCmd struct {
 }
 
 // Shell prepares a debug shell on snap (Run starts it).
-func (b *Backend) Shell(snap *Snapshot, opt ShellOptions) (*ShellCmd, error) {
+func (b *Backend) Shell(snap *event.Snapshot, opt ShellOptions) (*ShellCmd, error) {
 	if b == nil || b.Store == nil || snap == nil || snap.Config == nil {
 		return nil, errors.New("no snapshot to open a shell in")
 	}
@@ -263,7 +264,7 @@ func (c *ShellCmd) Changes() ([]layers.Change, error) {
 // Keep turns the shell's change into a snapshot on top of the one it
 // opened on, as if the typed commands had been a RUN step, and returns it
 // with the RUN line that would reproduce it.
-func (c *ShellCmd) Keep() (*Snapshot, string, error) {
+func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 	if c.upper == "" {
 		return nil, "", errors.New("the shell has not run")
 	}
@@ -295,7 +296,7 @@ func (c *ShellCmd) Keep() (*Snapshot, string, error) {
 			cfg.History = append(cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "partial result of the failed step", Comment: "strata debug shell"})
 		}
 	}
-	snap := &Snapshot{Parent: c.snap, Step: c.snap.Step, Changes: pl.Changes}
+	snap := &event.Snapshot{Parent: c.snap, Step: c.snap.Step, Changes: pl.Changes}
 	if len(pl.Changes) > 0 {
 		m, err := c.b.Store.CommitLayer(pl)
 		if err != nil {

@@ -3,6 +3,7 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/strata-build/strata/build/event"
 	"io"
 	"os"
 	"os/exec"
@@ -39,7 +40,7 @@ func TestShellKeepPartialQA(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(upper, "partial"), []byte("left by the failed step\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	failed := &Snapshot{Layers: base.Layers, Config: base.Config.DeepCopy(), Parent: base, Step: base.Step, UpperDir: upper}
+	failed := &event.Snapshot{Layers: base.Layers, Config: base.Config.DeepCopy(), Parent: base, Step: base.Step, UpperDir: upper}
 	failed.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
 	be := NewBackend(store, nil, nil)
 	sh, err := be.Shell(failed, ShellOptions{Partial: true})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/strata-build/strata/build/event"
 )
 
 type stageRef struct{ name string }
@@ -148,31 +149,31 @@ func (p *Plan) makeSteps() {
 	for _, si := range p.Order {
 		n += 1 + len(p.Stages[si].Commands)
 	}
-	p.Steps = make([]StepInfo, 0, n)
+	p.Steps = make([]event.StepInfo, 0, n)
 	for _, si := range p.Order {
 		s := p.Stages[si]
 		total := 1 + len(s.Commands)
 		s.Steps = make([]int, 0, total)
-		add := func(kind StepKind, text string, loc []parser.Range, meta bool) {
+		add := func(kind event.StepKind, text string, loc []parser.Range, meta bool) {
 			start, end := 0, 0
 			if len(loc) > 0 {
 				start, end = loc[0].Start.Line, loc[len(loc)-1].End.Line
 			}
 			s.Steps = append(s.Steps, len(p.Steps))
-			p.Steps = append(p.Steps, StepInfo{
+			p.Steps = append(p.Steps, event.StepInfo{
 				Index: len(p.Steps), Stage: si, StageName: s.Name, Number: len(s.Steps), StageSteps: total,
 				Kind: kind, Text: text, StartLine: start, EndLine: end, MetadataOnly: meta,
 			})
 		}
 		add("FROM", s.inst.SourceCode, s.Location, false)
 		for _, c := range s.Commands {
-			kind := StepKind(strings.ToUpper(c.Name()))
+			kind := event.StepKind(strings.ToUpper(c.Name()))
 			add(kind, sourceText(lines, c.Location(), strings.ToUpper(c.Name())), c.Location(), isMetadata(kind))
 		}
 	}
 }
 
-func isMetadata(k StepKind) bool {
+func isMetadata(k event.StepKind) bool {
 	switch k {
 	case "RUN", "COPY", "ADD", "WORKDIR", "FROM":
 		return false

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -36,13 +36,13 @@ func bigChanges(n int) []layers.Change {
 
 // bigEvents is the fixture build with the RUN step's snapshot replaced by
 // one of n changed files, and without live log lines.
-func bigEvents(f *fixture, n int) []build.Event {
-	var evs []build.Event
+func bigEvents(f *fixture, n int) []event.Event {
+	var evs []event.Event
 	for _, e := range f.events() {
 		switch x := e.(type) {
-		case build.StepLog:
+		case event.StepLog:
 			continue
-		case build.StepDone:
+		case event.StepDone:
 			if x.Step == 1 {
 				snap := *x.Snapshot
 				snap.Changes = bigChanges(n)

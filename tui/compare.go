@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // CompareKeyMap are the keys of the Compare tab: the Files keys for the
@@ -30,7 +31,7 @@ func DefaultCompareKeyMap() CompareKeyMap {
 // snapRef names a snapshot the user picked to compare: the snapshot, the
 // row it was on and what it was when picked (time and size for deltas).
 type snapRef struct {
-	snap  *build.Snapshot
+	snap  *event.Snapshot
 	label string
 	// dur and size are the step's time and layer size; built is false
 	// for a cached step (its time says nothing).

@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -57,7 +58,7 @@ type (
 	shellKeptMsg struct {
 		on      int
 		why     string
-		snap    *build.Snapshot
+		snap    *event.Snapshot
 		runLine string
 		cmds    []string
 		err     error
@@ -205,7 +206,7 @@ func (m *Model) pauseBanner() string {
 // shellTarget is the snapshot s (or p, partial) opens a shell in for the
 // selected row, the options, and a word on what it is; an empty snapshot
 // comes with the reason.
-func (m *Model) shellTarget(partial bool) (snap *build.Snapshot, opt build.ShellOptions, on int, why string) {
+func (m *Model) shellTarget(partial bool) (snap *event.Snapshot, opt build.ShellOptions, on int, why string) {
 	opt.Shell = m.opt.DebugShell
 	r := m.b.step(m.sel)
 	if r == nil {

@@ -11,7 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -19,13 +19,13 @@ import (
 // Continue of the fake control releases the events up to the next pause.
 type scriptedBuild struct {
 	mu     sync.Mutex
-	ch     chan build.Event
-	stages [][]build.Event // stages[i] is sent on the i-th release
+	ch     chan event.Event
+	stages [][]event.Event // stages[i] is sent on the i-th release
 	next   int
 }
 
-func newScripted(first []build.Event, rest ...[]build.Event) *scriptedBuild {
-	s := &scriptedBuild{ch: make(chan build.Event, 256), stages: rest}
+func newScripted(first []event.Event, rest ...[]event.Event) *scriptedBuild {
+	s := &scriptedBuild{ch: make(chan event.Event, 256), stages: rest}
 	for _, e := range first {
 		s.ch <- e
 	}
@@ -51,15 +51,15 @@ func (s *scriptedBuild) release(call string) {
 // pausedParts splits the fixture's build at breakpoints: before the RUN
 // (line 3, a breakpoint), then step by step before the COPY and the ENV,
 // then to the end.
-func (f *fixture) pausedParts() ([]build.Event, [][]build.Event) {
+func (f *fixture) pausedParts() ([]event.Event, [][]event.Event) {
 	evs := f.events()
-	first := append(slices.Clone(evs[:4]), build.Paused{Step: 1, Line: 3, Why: "breakpoint"})
-	run := append([]build.Event{build.Resumed{Step: 1}}, evs[4:4+1+len(runLog)+1]...)
-	run = append(run, build.Paused{Step: 2, Line: 4, Why: "step"})
+	first := append(slices.Clone(evs[:4]), event.Paused{Step: 1, Line: 3, Why: "breakpoint"})
+	run := append([]event.Event{event.Resumed{Step: 1}}, evs[4:4+1+len(runLog)+1]...)
+	run = append(run, event.Paused{Step: 2, Line: 4, Why: "step"})
 	i := 4 + 1 + len(runLog) + 1
-	cp := []build.Event{build.Resumed{Step: 2}, evs[i], build.Paused{Step: 3, Line: 5, Why: "step"}}
-	end := append([]build.Event{build.Resumed{Step: 3}}, evs[i+1:]...)
-	return first, [][]build.Event{run, cp, end}
+	cp := []event.Event{event.Resumed{Step: 2}, evs[i], event.Paused{Step: 3, Line: 5, Why: "step"}}
+	end := append([]event.Event{event.Resumed{Step: 3}}, evs[i+1:]...)
+	return first, [][]event.Event{run, cp, end}
 }
 
 // TestFlowBreakStepContinue: the build stops at the breakpoint on line 3
@@ -113,7 +113,7 @@ func TestFlowQuitWhilePaused(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("q while paused did not cancel the build")
 	}
-	sb.ch <- build.BuildDone{Error: "build canceled"}
+	sb.ch <- event.BuildDone{Error: "build canceled"}
 	close(sb.ch)
 	m := finalModel(t, tm)
 	if !m.quitting {
@@ -122,10 +122,10 @@ func TestFlowQuitWhilePaused(t *testing.T) {
 }
 
 // failingWithPartial is the failing fixture with a partial result kept.
-func (f *fixture) failingWithPartial() []build.Event {
+func (f *fixture) failingWithPartial() []event.Event {
 	evs := f.failing()
 	for i, e := range evs {
-		if sf, ok := e.(build.StepFailed); ok {
+		if sf, ok := e.(event.StepFailed); ok {
 			snap := *sf.Snapshot
 			snap.UpperDir = "/store/tmp/run-1/upper"
 			snap.Layers = f.snaps[0].Layers
@@ -223,27 +223,27 @@ func TestFlowKeepAsStep(t *testing.T) {
 // rebuild is a second build of the fixture: the RUN step slower and
 // bigger, the rest cached; it also registers the comparison of the RUN
 // step's two snapshots.
-func (f *fixture) rebuild() []build.Event {
+func (f *fixture) rebuild() []event.Event {
 	s1 := *f.snaps[1]
 	s1.DiffID = hash("layer1b")
 	s1.Layers = []v1.Hash{hash("layer0"), s1.DiffID}
 	s1.Changes = append(slices.Clone(s1.Changes), layers.Change{Path: "/usr/bin/redis-check-aof", Kind: layers.Added, Type: layers.TypeRegular, Size: 340_000, Mode: 0o755})
-	f.be.compare[[2]*build.Snapshot{f.snaps[1], &s1}] = []layers.Change{s1.Changes[len(s1.Changes)-1]}
+	f.be.compare[[2]*event.Snapshot{f.snaps[1], &s1}] = []layers.Change{s1.Changes[len(s1.Changes)-1]}
 	plan := f.plan
 	plan.Steps = slices.Clone(plan.Steps)
-	evs := []build.Event{
+	evs := []event.Event{
 		plan,
-		build.StepCached{Step: 0, Key: digest("key0"), ImageID: digest("img0"), DiffID: f.snaps[0].DiffID.String(), Size: 7_800_000, Files: 11, Snapshot: f.snaps[0]},
-		build.StepStarted{Step: 1, Container: "aa11bb22cc33dd44"},
-		build.StepLog{Step: 1, Stream: "info", Line: "cache miss: the build context changed: redis.conf"},
-		build.StepDone{Step: 1, ImageID: digest("img1b"), DiffID: s1.DiffID.String(), Size: 1_908_817 + 340_000, Files: 8, Stats: layers.Stats(s1.Changes),
+		event.StepCached{Step: 0, Key: digest("key0"), ImageID: digest("img0"), DiffID: f.snaps[0].DiffID.String(), Size: 7_800_000, Files: 11, Snapshot: f.snaps[0]},
+		event.StepStarted{Step: 1, Container: "aa11bb22cc33dd44"},
+		event.StepLog{Step: 1, Stream: "info", Line: "cache miss: the build context changed: redis.conf"},
+		event.StepDone{Step: 1, ImageID: digest("img1b"), DiffID: s1.DiffID.String(), Size: 1_908_817 + 340_000, Files: 8, Stats: layers.Stats(s1.Changes),
 			Duration: 3500 * time.Millisecond, Reason: "rebuilt without cache from step 2/6 (RUN apk add --update redis)", Snapshot: &s1},
 	}
-	evs = append(evs, build.StepCached{Step: 2, Key: digest("key2"), ImageID: digest("img2b"), DiffID: f.snaps[2].DiffID.String(), Size: 40, Files: 1, Snapshot: f.snaps[2]})
+	evs = append(evs, event.StepCached{Step: 2, Key: digest("key2"), ImageID: digest("img2b"), DiffID: f.snaps[2].DiffID.String(), Size: 40, Files: 1, Snapshot: f.snaps[2]})
 	for i := 3; i < 6; i++ {
-		evs = append(evs, build.StepCached{Step: i, Key: digest("key" + itoa(i)), ImageID: digest("img" + itoa(i) + "b"), Snapshot: f.snaps[i]})
+		evs = append(evs, event.StepCached{Step: i, Key: digest("key" + itoa(i)), ImageID: digest("img" + itoa(i) + "b"), Snapshot: f.snaps[i]})
 	}
-	return append(evs, build.BuildDone{ImageID: digest("img5b"), Size: 10_048_857, Layers: 3, Duration: 3700 * time.Millisecond, Cached: 5, Built: 1})
+	return append(evs, event.BuildDone{ImageID: digest("img5b"), Size: 10_048_857, Layers: 3, Duration: 3700 * time.Millisecond, Cached: 5, Built: 1})
 }
 
 // TestFlowRebuildDeltas: R on the RUN step asks for a rebuild without
@@ -252,7 +252,7 @@ func (f *fixture) rebuild() []build.Event {
 // with its previous build.
 func TestFlowRebuildDeltas(t *testing.T) {
 	f := newFixture()
-	ch := make(chan build.Event, 256)
+	ch := make(chan event.Event, 256)
 	for _, e := range f.events() {
 		ch <- e
 	}
@@ -319,7 +319,7 @@ func TestFlowRunImage(t *testing.T) {
 // against the ENV step's (files and config differ).
 func TestCompareGolden(t *testing.T) {
 	f := newFixture()
-	f.be.compare[[2]*build.Snapshot{f.snaps[1], f.snaps[3]}] = f.snaps[2].Changes
+	f.be.compare[[2]*event.Snapshot{f.snaps[1], f.snaps[3]}] = f.snaps[2].Changes
 	for _, sz := range []size{{80, 24}, {120, 40}} {
 		t.Run(sz.String(), func(t *testing.T) {
 			m := newTestModel(t, f.be, sz.w, sz.h, f.events()...)
@@ -401,7 +401,7 @@ func TestBreakOnNonInstruction(t *testing.T) {
 func TestDebugNoColor(t *testing.T) {
 	colour := regexp.MustCompile("\x1b\\[[0-9;:]*(3[0-8]|4[0-8]|9[0-7]|10[0-7])[;:m]")
 	f := newFixture()
-	f.be.compare[[2]*build.Snapshot{f.snaps[1], f.snaps[3]}] = f.snaps[2].Changes
+	f.be.compare[[2]*event.Snapshot{f.snaps[1], f.snaps[3]}] = f.snaps[2].Changes
 	first, _ := f.pausedParts()
 	m := New(Options{Backend: f.be, Control: newFakeControl(3), NoColor: true})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })

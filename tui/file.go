@@ -11,7 +11,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -164,7 +164,7 @@ func (m FileModel) View() string {
 //
 // base, when set, replaces the parent snapshot as what the file is
 // compared with (the Compare tab), named baseName.
-func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string, base *build.Snapshot, baseName string) (string, []fileRow) {
+func loadFile(be Backend, snap *event.Snapshot, ch layers.Change, unit string, base *event.Snapshot, baseName string) (string, []fileRow) {
 	if unit == "" {
 		unit = "step"
 	}
@@ -190,7 +190,7 @@ func loadFile(be Backend, snap *build.Snapshot, ch layers.Change, unit string, b
 	case layers.TypeFIFO, layers.TypeChar, layers.TypeBlock, layers.TypeSocket:
 		return ch.Type.String(), info("a special file (" + ch.Type.String() + "): no content to show.")
 	}
-	var parent *build.Snapshot
+	var parent *event.Snapshot
 	if snap != nil {
 		parent = snap.Parent
 	}

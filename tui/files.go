@@ -6,7 +6,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -63,18 +63,18 @@ type FilesModel struct {
 	focused bool
 
 	step  int
-	snap  *build.Snapshot
+	snap  *event.Snapshot
 	whole bool
 	unit  string // what a snapshot is of: "step", or "layer" when inspecting
 
 	// fixed: the tree was made elsewhere (the Compare tab's difference of
 	// two snapshots); base is the snapshot files are diffed against.
 	fixed    bool
-	base     *build.Snapshot
+	base     *event.Snapshot
 	baseName string
 
 	tree      *ftree
-	treeSnap  *build.Snapshot
+	treeSnap  *event.Snapshot
 	treeWhole bool
 	loading   bool
 	err       string
@@ -97,7 +97,7 @@ func newFiles(c *common, be Backend) FilesModel {
 
 type filesLoadedMsg struct {
 	seq   int
-	snap  *build.Snapshot
+	snap  *event.Snapshot
 	whole bool
 	tree  *ftree
 	err   error
@@ -106,12 +106,12 @@ type filesLoadedMsg struct {
 // openFileMsg asks the root to show a file in the File tab.
 type openFileMsg struct {
 	step int
-	snap *build.Snapshot
+	snap *event.Snapshot
 	ch   layers.Change // Path set; Kind is the mark (0 when unchanged)
 	unit string        // "step", or "layer" when inspecting
 	// base, when set, is what the file is compared with instead of the
 	// snapshot's parent (the Compare tab), named baseName.
-	base     *build.Snapshot
+	base     *event.Snapshot
 	baseName string
 }
 
@@ -144,13 +144,13 @@ func (m FilesModel) body() int {
 }
 
 // SetStep points the tab at a step's snapshot; Load fetches it.
-func (m *FilesModel) SetStep(step int, snap *build.Snapshot) {
+func (m *FilesModel) SetStep(step int, snap *event.Snapshot) {
 	m.step, m.snap = step, snap
 }
 
 // SetTree shows a tree made elsewhere: the difference between base and
 // snap (the Compare tab). It stays until the next SetTree.
-func (m *FilesModel) SetTree(snap, base *build.Snapshot, baseName string, t *ftree) {
+func (m *FilesModel) SetTree(snap, base *event.Snapshot, baseName string, t *ftree) {
 	m.fixed, m.snap, m.base, m.baseName, m.whole = true, snap, base, baseName, false
 	m.step = -1
 	m.seq++
@@ -172,7 +172,7 @@ func (m *FilesModel) Load() tea.Cmd {
 	return loadTree(m.be, m.seq, m.snap, m.whole)
 }
 
-func loadTree(be Backend, seq int, snap *build.Snapshot, whole bool) tea.Cmd {
+func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 	return func() tea.Msg {
 		if !whole {
 			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(snap.Changes, nil)}

@@ -22,6 +22,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -89,8 +90,8 @@ type fakeBackend struct {
 	mu       sync.Mutex
 	cancels  int
 	canceled chan struct{}
-	files    map[*build.Snapshot]map[string][]byte
-	trees    map[*build.Snapshot][]layers.Change
+	files    map[*event.Snapshot]map[string][]byte
+	trees    map[*event.Snapshot][]layers.Change
 	logs     map[int][]string
 	synth    map[int]int // steps whose log is n generated lines
 	saves    []saveCall  // Save calls, in order
@@ -98,8 +99,8 @@ type fakeBackend struct {
 
 	shells   []*fakeShell // OpenShell calls, in order
 	shellFn  func(sh *fakeShell)
-	compares [][2]*build.Snapshot
-	compare  map[[2]*build.Snapshot][]layers.Change
+	compares [][2]*event.Snapshot
+	compare  map[[2]*event.Snapshot][]layers.Change
 	runOut   []string // lines RunImage prints
 	runCode  int
 	runGate  chan struct{} // when set, RunImage waits on it (or ctx) before ending
@@ -108,7 +109,7 @@ type fakeBackend struct {
 
 // fakeShell stands for a debug shell: Run "types" cmds and makes changes.
 type fakeShell struct {
-	snap      *build.Snapshot
+	snap      *event.Snapshot
 	opt       build.ShellOptions
 	cmds      []string
 	changes   []layers.Change
@@ -133,16 +134,16 @@ func (s *fakeShell) RunLine() string {
 	return "RUN " + strings.Join(s.cmds, " && \\\n    ")
 }
 
-func (s *fakeShell) Keep() (*build.Snapshot, string, error) {
+func (s *fakeShell) Keep() (*event.Snapshot, string, error) {
 	s.kept = true
 	d := hash("shell-layer")
 	cfg := *s.snap.Config
 	cfg.RootFS.DiffIDs = append(append([]v1.Hash(nil), cfg.RootFS.DiffIDs...), d)
-	return &build.Snapshot{Layers: append(append([]v1.Hash(nil), s.snap.Layers...), d), Config: &cfg, Changes: s.changes,
+	return &event.Snapshot{Layers: append(append([]v1.Hash(nil), s.snap.Layers...), d), Config: &cfg, Changes: s.changes,
 		DiffID: d, Parent: s.snap, Step: s.snap.Step}, s.RunLine(), nil
 }
 
-func (f *fakeBackend) OpenShell(snap *build.Snapshot, opt build.ShellOptions) (build.DebugShell, error) {
+func (f *fakeBackend) OpenShell(snap *event.Snapshot, opt build.ShellOptions) (build.DebugShell, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sh := &fakeShell{snap: snap, opt: opt}
@@ -159,11 +160,11 @@ func (f *fakeBackend) shellCalls() []*fakeShell {
 	return append([]*fakeShell(nil), f.shells...)
 }
 
-func (f *fakeBackend) Compare(a, b *build.Snapshot) ([]layers.Change, error) {
+func (f *fakeBackend) Compare(a, b *event.Snapshot) ([]layers.Change, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.compares = append(f.compares, [2]*build.Snapshot{a, b})
-	if c, ok := f.compare[[2]*build.Snapshot{a, b}]; ok {
+	f.compares = append(f.compares, [2]*event.Snapshot{a, b})
+	if c, ok := f.compare[[2]*event.Snapshot{a, b}]; ok {
 		return c, nil
 	}
 	return nil, fmt.Errorf("no comparison of steps %d and %d", a.Step, b.Step)
@@ -269,11 +270,11 @@ func (f *fakeBackend) saveCalls() []saveCall {
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
 		canceled: make(chan struct{}),
-		files:    map[*build.Snapshot]map[string][]byte{},
-		trees:    map[*build.Snapshot][]layers.Change{},
+		files:    map[*event.Snapshot]map[string][]byte{},
+		trees:    map[*event.Snapshot][]layers.Change{},
 		logs:     map[int][]string{},
 		synth:    map[int]int{},
-		compare:  map[[2]*build.Snapshot][]layers.Change{},
+		compare:  map[[2]*event.Snapshot][]layers.Change{},
 	}
 }
 
@@ -286,7 +287,7 @@ func (f *fakeBackend) Cancel() {
 	}
 }
 
-func (f *fakeBackend) ReadFile(snap *build.Snapshot, path string, max int64) ([]byte, error) {
+func (f *fakeBackend) ReadFile(snap *event.Snapshot, path string, max int64) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for s := snap; s != nil; s = s.Parent {
@@ -303,7 +304,7 @@ func (f *fakeBackend) ReadFile(snap *build.Snapshot, path string, max int64) ([]
 	return nil, fmt.Errorf("read %s: %w", path, fs.ErrNotExist)
 }
 
-func (f *fakeBackend) Tree(snap *build.Snapshot) ([]layers.Change, error) {
+func (f *fakeBackend) Tree(snap *event.Snapshot) ([]layers.Change, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if t, ok := f.trees[snap]; ok {
@@ -367,12 +368,12 @@ var runLog = []string{
 // fixture is a scripted build of the redis Dockerfile from the user's notes.
 type fixture struct {
 	be    *fakeBackend
-	plan  build.PlanReady
-	snaps []*build.Snapshot
+	plan  event.PlanReady
+	snaps []*event.Snapshot
 }
 
-func step(i, n int, kind, text string, line int, meta bool) build.StepInfo {
-	return build.StepInfo{Index: i, Stage: 0, StageName: "base", Number: i + 1, StageSteps: n, Kind: build.StepKind(kind),
+func step(i, n int, kind, text string, line int, meta bool) event.StepInfo {
+	return event.StepInfo{Index: i, Stage: 0, StageName: "base", Number: i + 1, StageSteps: n, Kind: event.StepKind(kind),
 		Text: text, StartLine: line, EndLine: line, MetadataOnly: meta}
 }
 
@@ -396,7 +397,7 @@ func cfg(parent *v1.ConfigFile, mut func(c *v1.Config)) *v1.ConfigFile {
 
 func newFixture() *fixture {
 	f := &fixture{be: newFakeBackend()}
-	steps := []build.StepInfo{
+	steps := []event.StepInfo{
 		step(0, 6, "FROM", "FROM alpine:3.20 AS base", 2, false),
 		step(1, 6, "RUN", "RUN apk add --update redis", 3, false),
 		step(2, 6, "COPY", "COPY redis.conf /etc/redis.conf", 4, false),
@@ -404,7 +405,7 @@ func newFixture() *fixture {
 		step(4, 6, "EXPOSE", "EXPOSE 6379", 6, true),
 		step(5, 6, "CMD", `CMD ["redis-server", "/etc/redis.conf"]`, 7, true),
 	}
-	f.plan = build.PlanReady{Dockerfile: "Dockerfile", Source: []byte(redisDockerfile), Steps: steps, Stages: []string{"base"}}
+	f.plan = event.PlanReady{Dockerfile: "Dockerfile", Source: []byte(redisDockerfile), Steps: steps, Stages: []string{"base"}}
 
 	mt := t0
 	base := []layers.Change{
@@ -425,7 +426,7 @@ func newFixture() *fixture {
 		c.Cmd = []string{"/bin/sh"}
 	})
 	c0.RootFS.DiffIDs = []v1.Hash{hash("layer0")}
-	s0 := &build.Snapshot{Layers: []v1.Hash{hash("layer0")}, Config: c0, Changes: base, DiffID: hash("layer0"), Step: 0}
+	s0 := &event.Snapshot{Layers: []v1.Hash{hash("layer0")}, Config: c0, Changes: base, DiffID: hash("layer0"), Step: 0}
 
 	runCh := []layers.Change{
 		{Path: "/etc/apk/world", Kind: layers.Modified, Type: layers.TypeRegular, Size: 32, Mode: 0o644},
@@ -438,22 +439,22 @@ func newFixture() *fixture {
 	}
 	c1 := cfg(c0, nil)
 	c1.RootFS.DiffIDs = append(c1.RootFS.DiffIDs, hash("layer1"))
-	s1 := &build.Snapshot{Layers: []v1.Hash{hash("layer0"), hash("layer1")}, Config: c1, Changes: runCh, DiffID: hash("layer1"), Parent: s0, Step: 1}
+	s1 := &event.Snapshot{Layers: []v1.Hash{hash("layer0"), hash("layer1")}, Config: c1, Changes: runCh, DiffID: hash("layer1"), Parent: s0, Step: 1}
 
 	cpCh := []layers.Change{
 		{Path: "/etc/redis.conf", Kind: layers.Added, Type: layers.TypeRegular, Size: 40, Mode: 0o644},
 	}
 	c2 := cfg(c1, nil)
 	c2.RootFS.DiffIDs = append(c2.RootFS.DiffIDs, hash("layer2"))
-	s2 := &build.Snapshot{Layers: []v1.Hash{hash("layer0"), hash("layer1"), hash("layer2")}, Config: c2, Changes: cpCh, DiffID: hash("layer2"), Parent: s1, Step: 2}
+	s2 := &event.Snapshot{Layers: []v1.Hash{hash("layer0"), hash("layer1"), hash("layer2")}, Config: c2, Changes: cpCh, DiffID: hash("layer2"), Parent: s1, Step: 2}
 
 	c3 := cfg(c2, func(c *v1.Config) { c.Env = append(c.Env, "REDIS_PORT=6379") })
-	s3 := &build.Snapshot{Layers: s2.Layers, Config: c3, Parent: s2, Step: 3}
+	s3 := &event.Snapshot{Layers: s2.Layers, Config: c3, Parent: s2, Step: 3}
 	c4 := cfg(c3, func(c *v1.Config) { c.ExposedPorts["6379/tcp"] = struct{}{} })
-	s4 := &build.Snapshot{Layers: s2.Layers, Config: c4, Parent: s3, Step: 4}
+	s4 := &event.Snapshot{Layers: s2.Layers, Config: c4, Parent: s3, Step: 4}
 	c5 := cfg(c4, func(c *v1.Config) { c.Cmd = []string{"redis-server", "/etc/redis.conf"} })
-	s5 := &build.Snapshot{Layers: s2.Layers, Config: c5, Parent: s4, Step: 5}
-	f.snaps = []*build.Snapshot{s0, s1, s2, s3, s4, s5}
+	s5 := &event.Snapshot{Layers: s2.Layers, Config: c5, Parent: s4, Step: 5}
+	f.snaps = []*event.Snapshot{s0, s1, s2, s3, s4, s5}
 
 	elf := append([]byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x3e\x00"), make([]byte, 60)...)
 	f.be.files[s0] = map[string][]byte{
@@ -478,63 +479,63 @@ func newFixture() *fixture {
 }
 
 // events of a build of the fixture: all steps built, COPY from cache.
-func (f *fixture) events() []build.Event {
+func (f *fixture) events() []event.Event {
 	s := f.snaps
-	evs := []build.Event{
+	evs := []event.Event{
 		f.plan,
-		build.Warning{Rule: "ConsistentInstructionCasing", Message: "command 'env' should match the case of the command majority (uppercase)", Line: 5},
-		build.StepStarted{Step: 0},
-		build.StepDone{Step: 0, ImageID: digest("img0"), DiffID: s[0].DiffID.String(), Size: 7_800_000, Files: 11, Stats: layers.Stats(s[0].Changes), Duration: 1200 * time.Millisecond, Reason: "base image pulled", Key: digest("key0"), Snapshot: s[0]},
-		build.StepStarted{Step: 1, Container: "3f2a1c9e8b7d6a5f4e3d2c1b0a998877"},
+		event.Warning{Rule: "ConsistentInstructionCasing", Message: "command 'env' should match the case of the command majority (uppercase)", Line: 5},
+		event.StepStarted{Step: 0},
+		event.StepDone{Step: 0, ImageID: digest("img0"), DiffID: s[0].DiffID.String(), Size: 7_800_000, Files: 11, Stats: layers.Stats(s[0].Changes), Duration: 1200 * time.Millisecond, Reason: "base image pulled", Key: digest("key0"), Snapshot: s[0]},
+		event.StepStarted{Step: 1, Container: "3f2a1c9e8b7d6a5f4e3d2c1b0a998877"},
 	}
 	for _, l := range runLog {
-		evs = append(evs, build.StepLog{Step: 1, Stream: "stdout", Line: l})
+		evs = append(evs, event.StepLog{Step: 1, Stream: "stdout", Line: l})
 	}
 	evs = append(evs,
-		build.StepDone{Step: 1, ImageID: digest("img1"), DiffID: s[1].DiffID.String(), Size: 1_908_817, Files: 7, Stats: layers.Stats(s[1].Changes), Duration: 2300 * time.Millisecond, Reason: "no cache entry for this instruction on this parent", Key: digest("key1"), Snapshot: s[1]},
-		build.StepCached{Step: 2, Key: digest("key2"), ImageID: digest("img2"), DiffID: s[2].DiffID.String(), Size: 40, Files: 1, Snapshot: s[2]},
-		build.StepStarted{Step: 3},
-		build.StepDone{Step: 3, ImageID: digest("img3"), Duration: 3 * time.Millisecond, Reason: "parent changed", Snapshot: s[3]},
-		build.StepStarted{Step: 4},
-		build.StepDone{Step: 4, ImageID: digest("img4"), Duration: 2 * time.Millisecond, Reason: "parent changed", Snapshot: s[4]},
-		build.StepStarted{Step: 5},
-		build.StepDone{Step: 5, ImageID: digest("img5"), Duration: 2 * time.Millisecond, Reason: "parent changed", Snapshot: s[5]},
-		build.BuildDone{ImageID: digest("img5"), Size: 9_708_857, Layers: 3, Duration: 3600 * time.Millisecond, Cached: 1, Built: 5, Tags: []string{"redis:latest"}},
+		event.StepDone{Step: 1, ImageID: digest("img1"), DiffID: s[1].DiffID.String(), Size: 1_908_817, Files: 7, Stats: layers.Stats(s[1].Changes), Duration: 2300 * time.Millisecond, Reason: "no cache entry for this instruction on this parent", Key: digest("key1"), Snapshot: s[1]},
+		event.StepCached{Step: 2, Key: digest("key2"), ImageID: digest("img2"), DiffID: s[2].DiffID.String(), Size: 40, Files: 1, Snapshot: s[2]},
+		event.StepStarted{Step: 3},
+		event.StepDone{Step: 3, ImageID: digest("img3"), Duration: 3 * time.Millisecond, Reason: "parent changed", Snapshot: s[3]},
+		event.StepStarted{Step: 4},
+		event.StepDone{Step: 4, ImageID: digest("img4"), Duration: 2 * time.Millisecond, Reason: "parent changed", Snapshot: s[4]},
+		event.StepStarted{Step: 5},
+		event.StepDone{Step: 5, ImageID: digest("img5"), Duration: 2 * time.Millisecond, Reason: "parent changed", Snapshot: s[5]},
+		event.BuildDone{ImageID: digest("img5"), Size: 9_708_857, Layers: 3, Duration: 3600 * time.Millisecond, Cached: 1, Built: 5, Tags: []string{"redis:latest"}},
 	)
 	return evs
 }
 
 // running is the event prefix of a build that is inside its RUN step.
-func (f *fixture) running() []build.Event {
+func (f *fixture) running() []event.Event {
 	evs := f.events()
 	return evs[:5+3] // plan, warning, FROM, RUN started and three log lines
 }
 
 // failing is a build whose RUN step fails.
-func (f *fixture) failing() []build.Event {
+func (f *fixture) failing() []event.Event {
 	evs := f.events()[:5+2]
 	evs = append(evs,
-		build.StepLog{Step: 1, Stream: "stderr", Line: "ERROR: unable to select packages:"},
-		build.StepLog{Step: 1, Stream: "stderr", Line: "  rediss (no such package):"},
-		build.StepFailed{Step: 1, Error: "process \"/bin/sh -c apk add --update rediss\" did not complete successfully: exit code: 1",
+		event.StepLog{Step: 1, Stream: "stderr", Line: "ERROR: unable to select packages:"},
+		event.StepLog{Step: 1, Stream: "stderr", Line: "  rediss (no such package):"},
+		event.StepFailed{Step: 1, Error: "process \"/bin/sh -c apk add --update rediss\" did not complete successfully: exit code: 1",
 			ExitCode: 1, Command: "/bin/sh -c apk add --update rediss", Duration: 900 * time.Millisecond,
-			Last: []string{"ERROR: unable to select packages:", "  rediss (no such package):"}, Snapshot: &build.Snapshot{Parent: f.snaps[0], Step: 1, Changes: f.snaps[1].Changes[:1]}},
-		build.BuildDone{Error: "failed to build: step [2/6] RUN apk add --update rediss: exit code 1", Line: 3, Duration: 2100 * time.Millisecond},
+			Last: []string{"ERROR: unable to select packages:", "  rediss (no such package):"}, Snapshot: &event.Snapshot{Parent: f.snaps[0], Step: 1, Changes: f.snaps[1].Changes[:1]}},
+		event.BuildDone{Error: "failed to build: step [2/6] RUN apk add --update rediss: exit code 1", Line: 3, Duration: 2100 * time.Millisecond},
 	)
 	return evs
 }
 
 // parseError is what the lead sends when the Dockerfile does not parse.
-func parseError() []build.Event {
-	return []build.Event{
-		build.PlanReady{Dockerfile: "Dockerfile", Source: []byte("FROM alpine\nRUN echo hi\nCOPPY a b\nCMD [\"sh\"]\n")},
-		build.BuildDone{Error: "dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)", Line: 3},
+func parseError() []event.Event {
+	return []event.Event{
+		event.PlanReady{Dockerfile: "Dockerfile", Source: []byte("FROM alpine\nRUN echo hi\nCOPPY a b\nCMD [\"sh\"]\n")},
+		event.BuildDone{Error: "dockerfile parse error on line 3: unknown instruction: COPPY (did you mean COPY?)", Line: 3},
 	}
 }
 
 // newTestModel returns a model with a fixed clock and no animations, sized
 // w×h, with evs applied synchronously.
-func newTestModel(t testing.TB, be Backend, w, h int, evs ...build.Event) *Model {
+func newTestModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *Model {
 	t.Helper()
 	m := New(Options{Backend: be, Title: "redis-image"})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }

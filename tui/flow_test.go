@@ -11,11 +11,11 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // startFlow runs the whole program on a scripted event channel.
-func startFlow(t *testing.T, be Backend, events <-chan build.Event, w, h int) *teatest.TestModel {
+func startFlow(t *testing.T, be Backend, events <-chan event.Event, w, h int) *teatest.TestModel {
 	t.Helper()
 	return startFlowOpt(t, Options{Events: events, Backend: be, Title: "redis-image"}, w, h)
 }
@@ -87,8 +87,8 @@ func waitText(t *testing.T, tm *teatest.TestModel, texts ...string) {
 	})
 }
 
-func feed(evs []build.Event, closeIt bool) <-chan build.Event {
-	ch := make(chan build.Event, len(evs))
+func feed(evs []event.Event, closeIt bool) <-chan event.Event {
+	ch := make(chan event.Event, len(evs))
 	for _, e := range evs {
 		ch <- e
 	}
@@ -171,7 +171,7 @@ func TestFlowParseError(t *testing.T) {
 // program waits for BuildDone before it exits.
 func TestFlowCancel(t *testing.T) {
 	f := newFixture()
-	ch := make(chan build.Event, 64)
+	ch := make(chan event.Event, 64)
 	for _, e := range f.running() {
 		ch <- e
 	}
@@ -185,8 +185,8 @@ func TestFlowCancel(t *testing.T) {
 	}
 	waitText(t, tm, "cancelling")
 	// the build notices the cancel and ends
-	ch <- build.StepFailed{Step: 1, Error: "canceled", Duration: time.Second}
-	ch <- build.BuildDone{Error: "build canceled", Duration: 2 * time.Second}
+	ch <- event.StepFailed{Step: 1, Error: "canceled", Duration: time.Second}
+	ch <- event.BuildDone{Error: "build canceled", Duration: 2 * time.Second}
 	close(ch)
 	m := finalModel(t, tm)
 	if !m.quitting || m.b.done == nil {

@@ -11,13 +11,14 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
 // inspectFixture is what `strata inspect redis:7` sends for the image the
 // redis fixture builds: the base image's two history entries, then one
 // entry per instruction, as a classic builder and BuildKit wrote them.
-func inspectFixture(f *fixture) []build.Event {
+func inspectFixture(f *fixture) []event.Event {
 	created := []string{
 		"/bin/sh -c #(nop) ADD file:5758b97d8301c84a204a6e516241275d785a7cade40b2fb99f01fe122482e283 in / ",
 		"/bin/sh -c #(nop)  CMD [\"/bin/sh\"]",
@@ -35,23 +36,23 @@ func inspectFixture(f *fixture) []build.Event {
 			Comment: map[bool]string{true: "buildkit.dockerfile.v0"}[i >= 2]})
 	}
 	var src []string
-	var steps []build.StepInfo
+	var steps []event.StepInfo
 	for i, c := range created {
 		text := build.CleanCreatedBy(c)
 		src = append(src, text)
 		word, _, _ := strings.Cut(text, " ")
-		steps = append(steps, build.StepInfo{Index: i, Number: i + 1, StageSteps: len(created), Kind: build.StepKind(word),
+		steps = append(steps, event.StepInfo{Index: i, Number: i + 1, StageSteps: len(created), Kind: event.StepKind(word),
 			Text: text, StartLine: i + 1, EndLine: i + 1, MetadataOnly: layerOf[i] < 0})
 	}
-	evs := []build.Event{build.PlanReady{Dockerfile: "redis:7", Source: []byte(strings.Join(src, "\n") + "\n"), Steps: steps, Stages: []string{"redis:7"}, Inspect: true}}
+	evs := []event.Event{event.PlanReady{Dockerfile: "redis:7", Source: []byte(strings.Join(src, "\n") + "\n"), Steps: steps, Stages: []string{"redis:7"}, Inspect: true}}
 	sizes := []int64{7_800_000, 1_908_817, 40}
-	var parent *build.Snapshot
+	var parent *event.Snapshot
 	n := 0
 	for i := range created {
 		cfg := *final
 		cfg.History = hist[:i+1]
-		snap := &build.Snapshot{Config: &cfg, Parent: parent, Step: i}
-		done := build.StepDone{Step: i}
+		snap := &event.Snapshot{Config: &cfg, Parent: parent, Step: i}
+		done := event.StepDone{Step: i}
 		if l := layerOf[i]; l >= 0 {
 			n = l + 1
 			src := f.snaps[[]int{0, 1, 2}[l]]
@@ -69,11 +70,11 @@ func inspectFixture(f *fixture) []build.Event {
 		evs = append(evs, done)
 		parent = snap
 	}
-	evs = append(evs, build.BuildDone{ImageID: digest("img5"), Digest: digest("manifest5"), Size: 9_708_857, Layers: 3, Built: len(created)})
+	evs = append(evs, event.BuildDone{ImageID: digest("img5"), Digest: digest("manifest5"), Size: 9_708_857, Layers: 3, Built: len(created)})
 	return evs
 }
 
-func newInspectModel(t testing.TB, be Backend, w, h int, evs ...build.Event) *Model {
+func newInspectModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *Model {
 	t.Helper()
 	m := New(Options{Backend: be, Title: "redis:7", HasOutput: true})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
@@ -143,9 +144,9 @@ func TestInspectTexts(t *testing.T) {
 
 // unsaved is the fixture's build without -t: nothing says where the image
 // goes, so the summary offers S.
-func unsaved(f *fixture) []build.Event {
+func unsaved(f *fixture) []event.Event {
 	evs := f.events()
-	d := evs[len(evs)-1].(build.BuildDone)
+	d := evs[len(evs)-1].(event.BuildDone)
 	d.Tags = nil
 	evs[len(evs)-1] = d
 	return evs
@@ -223,7 +224,7 @@ func TestSaveKeys(t *testing.T) {
 	}
 
 	// nothing to save while building or after a failure
-	for _, evs := range [][]build.Event{f.running(), f.failing()} {
+	for _, evs := range [][]event.Event{f.running(), f.failing()} {
 		f := newFixture()
 		m := newTestModel(t, f.be, 100, 30, evs...)
 		press(t, m, "S")

@@ -11,7 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // infoKind says which text tab an InfoModel renders.
@@ -363,14 +363,14 @@ func runStory(c *common, r *stepRec, w int) []string {
 	return out
 }
 
-func configOf(s *build.Snapshot) *v1.ConfigFile {
+func configOf(s *event.Snapshot) *v1.ConfigFile {
 	if s == nil {
 		return nil
 	}
 	return s.Config
 }
 
-func parentConfig(s *build.Snapshot) *v1.ConfigFile {
+func parentConfig(s *event.Snapshot) *v1.ConfigFile {
 	if s == nil || s.Parent == nil {
 		return nil
 	}
@@ -474,7 +474,7 @@ func cfgFields(c, p *v1.Config) []configField {
 }
 
 // configChangeNames lists the config fields a step changed: "CMD, ENV".
-func configChangeNames(s *build.Snapshot) string {
+func configChangeNames(s *event.Snapshot) string {
 	c, p := configOf(s), parentConfig(s)
 	if c == nil || p == nil {
 		return ""

@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -70,7 +70,7 @@ func TestLongStatusWrapsQA(t *testing.T) {
 	}
 }
 
-var _ = build.Paused{}
+var _ = event.Paused{}
 
 // TestFlowRunImageStopQA: x while the image's command runs (a server that
 // never ends) stops it and the TUI stays; before, x only said "running
@@ -102,12 +102,12 @@ func TestBreakOnContinuationLineQA(t *testing.T) {
 	src := "FROM alpine\nRUN echo a && \\\n    echo b\nCMD [\"sh\"]\n"
 	run := step(1, 3, "RUN", "RUN echo a &&     echo b", 2, false)
 	run.EndLine = 3
-	plan := build.PlanReady{Dockerfile: "Dockerfile", Source: []byte(src), Stages: []string{"base"}, Steps: []build.StepInfo{
+	plan := event.PlanReady{Dockerfile: "Dockerfile", Source: []byte(src), Stages: []string{"base"}, Steps: []event.StepInfo{
 		step(0, 3, "FROM", "FROM alpine", 1, false), run, step(2, 3, "CMD", `CMD ["sh"]`, 4, true)}}
 	ctl := newFakeControl(3) // --break 3: the RUN's second line
 	m := New(Options{Backend: newFakeBackend(), Control: ctl})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
-	settle(t, m, func() tea.Msg { return eventsMsg{evs: []build.Event{plan, build.StepStarted{Step: 0}}} })
+	settle(t, m, func() tea.Msg { return eventsMsg{evs: []event.Event{plan, event.StepStarted{Step: 0}}} })
 	m.steps.Select(1)
 	settle(t, m, m.sync())
 	press(t, m, "b") // the Steps pane: the RUN step

@@ -6,7 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // imageRun is the final image's primary command running (x): its output
@@ -57,7 +57,7 @@ func waitRun(ch chan runEvent) tea.Cmd {
 }
 
 // finalConfig is the config of the image the build made: its last step's.
-func (b *buildState) finalConfig() *build.Snapshot {
+func (b *buildState) finalConfig() *event.Snapshot {
 	if b.done == nil || b.done.Error != "" || len(b.steps) == 0 {
 		return nil
 	}
@@ -97,7 +97,7 @@ func (m *Model) runImage() tea.Cmd {
 		m.setStatus(statusErr, "the image has no ENTRYPOINT or CMD: nothing to run")
 		return nil
 	}
-	rec := stepRec{kind: recRun, info: build.StepInfo{Text: execForm(argv), Index: -1}, status: statusRunning, started: m.c.now()}
+	rec := stepRec{kind: recRun, info: event.StepInfo{Text: execForm(argv), Index: -1}, status: statusRunning, started: m.c.now()}
 	rec.addLog("$ " + execForm(argv) + "   (the image's primary command, in a temporary container)")
 	idx := -1
 	for i := range m.b.extras {

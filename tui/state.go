@@ -4,7 +4,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -29,7 +29,7 @@ const tailCap = 512
 
 // stepRec is everything the TUI knows about one step.
 type stepRec struct {
-	info      build.StepInfo
+	info      event.StepInfo
 	status    stepStatus
 	container string
 	started   time.Time
@@ -39,14 +39,14 @@ type stepRec struct {
 	size                         int64
 	files                        int
 	stats                        layers.ChangeStats
-	snap                         *build.Snapshot
+	snap                         *event.Snapshot
 
 	err      string
 	exitCode int
 	command  string
 	last     []string
 
-	progress *build.StepProgress
+	progress *event.StepProgress
 
 	// kind says what the row is: a plan step, a debug shell's change kept
 	// as a snapshot, or the run of the final image (x).
@@ -138,7 +138,7 @@ func oneLine(s string) string {
 // buildState is the model of the build that every pane reads. Only the root
 // model writes it, from events.
 type buildState struct {
-	plan      *build.PlanReady
+	plan      *event.PlanReady
 	source    []string // the Dockerfile, one entry a line
 	steps     []stepRec
 	stages    []string
@@ -147,7 +147,7 @@ type buildState struct {
 	running   int              // step now running, -1 when none
 	lastStep  int              // the step most recently touched
 	started   time.Time
-	done      *build.BuildDone
+	done      *event.BuildDone
 	closed    bool        // the event channel closed
 	lineSteps map[int]int // Dockerfile line → step index
 	hasOutput bool        // the command line said where the image goes
@@ -157,7 +157,7 @@ type buildState struct {
 	// stream, each build starting with its PlanReady.
 	builds int
 	// paused is set while the build waits before a step.
-	paused *build.Paused
+	paused *event.Paused
 	// extras are rows that are not plan steps (kept shell snapshots, the
 	// run of the image); row index len(steps)+i.
 	extras []stepRec
@@ -172,7 +172,7 @@ type buildState struct {
 // prevBuild is what is kept of the previous build for deltas and compare.
 type prevBuild struct {
 	steps []stepRec
-	done  *build.BuildDone
+	done  *event.BuildDone
 }
 
 func newBuildState() *buildState {
@@ -260,59 +260,59 @@ func (b *buildState) stepAtLine(line int) int {
 
 // apply folds one event into the state; it returns the step it was about
 // (-1 for build-wide events).
-func (b *buildState) apply(ev build.Event, now time.Time) int {
+func (b *buildState) apply(ev event.Event, now time.Time) int {
 	switch e := ev.(type) {
-	case build.PlanReady:
+	case event.PlanReady:
 		return b.applyPlan(&e, now)
-	case *build.PlanReady:
+	case *event.PlanReady:
 		return b.applyPlan(e, now)
-	case build.Warning:
+	case event.Warning:
 		b.addWarning(e)
-	case *build.Warning:
+	case *event.Warning:
 		b.addWarning(*e)
-	case build.StepStarted:
+	case event.StepStarted:
 		return b.started1(e, now)
-	case *build.StepStarted:
+	case *event.StepStarted:
 		return b.started1(*e, now)
-	case build.StepLog:
+	case event.StepLog:
 		return b.log(e)
-	case *build.StepLog:
+	case *event.StepLog:
 		return b.log(*e)
-	case build.StepProgress:
+	case event.StepProgress:
 		return b.progress(e)
-	case *build.StepProgress:
+	case *event.StepProgress:
 		return b.progress(*e)
-	case build.StepCached:
+	case event.StepCached:
 		return b.cached(e)
-	case *build.StepCached:
+	case *event.StepCached:
 		return b.cached(*e)
-	case build.StepDone:
+	case event.StepDone:
 		return b.stepDone(e)
-	case *build.StepDone:
+	case *event.StepDone:
 		return b.stepDone(*e)
-	case build.StepFailed:
+	case event.StepFailed:
 		return b.failed(e)
-	case *build.StepFailed:
+	case *event.StepFailed:
 		return b.failed(*e)
-	case build.BuildDone:
+	case event.BuildDone:
 		b.buildDone(e)
-	case *build.BuildDone:
+	case *event.BuildDone:
 		b.buildDone(*e)
-	case build.Paused:
+	case event.Paused:
 		return b.pause(e)
-	case *build.Paused:
+	case *event.Paused:
 		return b.pause(*e)
-	case build.Resumed:
+	case event.Resumed:
 		b.paused = nil
 		return e.Step
-	case *build.Resumed:
+	case *event.Resumed:
 		b.paused = nil
 		return e.Step
 	}
 	return -1
 }
 
-func (b *buildState) pause(e build.Paused) int {
+func (b *buildState) pause(e event.Paused) int {
 	if b.planStep(e.Step) == nil {
 		return -1
 	}
@@ -321,7 +321,7 @@ func (b *buildState) pause(e build.Paused) int {
 	return e.Step
 }
 
-func (b *buildState) applyPlan(e *build.PlanReady, now time.Time) int {
+func (b *buildState) applyPlan(e *event.PlanReady, now time.Time) int {
 	if b.plan != nil {
 		b.rebuilt(e)
 	}
@@ -353,7 +353,7 @@ func (b *buildState) applyPlan(e *build.PlanReady, now time.Time) int {
 
 // rebuilt clears what belonged to the build before e, keeping its step
 // results (when it got anywhere) to compare the new build with.
-func (b *buildState) rebuilt(e *build.PlanReady) {
+func (b *buildState) rebuilt(e *event.PlanReady) {
 	got := false
 	for i := range b.steps {
 		if b.steps[i].status != statusPending && b.steps[i].status != statusRunning {
@@ -416,7 +416,7 @@ func (b *buildState) matchPrev() {
 	}
 }
 
-func (b *buildState) addWarning(w build.Warning) {
+func (b *buildState) addWarning(w event.Warning) {
 	msg := w.Message
 	if w.Rule != "" {
 		msg = w.Rule + ": " + msg
@@ -429,7 +429,7 @@ func (b *buildState) addWarning(w build.Warning) {
 	}
 }
 
-func (b *buildState) started1(e build.StepStarted, now time.Time) int {
+func (b *buildState) started1(e event.StepStarted, now time.Time) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -442,7 +442,7 @@ func (b *buildState) started1(e build.StepStarted, now time.Time) int {
 	return e.Step
 }
 
-func (b *buildState) log(e build.StepLog) int {
+func (b *buildState) log(e event.StepLog) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -451,7 +451,7 @@ func (b *buildState) log(e build.StepLog) int {
 	return e.Step
 }
 
-func (b *buildState) progress(e build.StepProgress) int {
+func (b *buildState) progress(e event.StepProgress) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -461,7 +461,7 @@ func (b *buildState) progress(e build.StepProgress) int {
 	return e.Step
 }
 
-func (b *buildState) cached(e build.StepCached) int {
+func (b *buildState) cached(e event.StepCached) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -476,7 +476,7 @@ func (b *buildState) cached(e build.StepCached) int {
 	return e.Step
 }
 
-func (b *buildState) stepDone(e build.StepDone) int {
+func (b *buildState) stepDone(e event.StepDone) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -488,7 +488,7 @@ func (b *buildState) stepDone(e build.StepDone) int {
 	return e.Step
 }
 
-func (b *buildState) failed(e build.StepFailed) int {
+func (b *buildState) failed(e event.StepFailed) int {
 	r := b.planStep(e.Step)
 	if r == nil {
 		return -1
@@ -513,7 +513,7 @@ func (b *buildState) endStep(i int) {
 	b.lastStep = i
 }
 
-func (b *buildState) buildDone(e build.BuildDone) {
+func (b *buildState) buildDone(e event.BuildDone) {
 	d := e
 	d.Error = sanitize(d.Error)
 	b.done = &d

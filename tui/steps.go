@@ -8,7 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/charmbracelet/x/ansi"
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // StepsKeyMap are the keys of the step tree.
@@ -38,7 +38,7 @@ type StepsModel struct {
 	off     int
 	focused bool
 	// marked is the snapshot marked for a comparison (m), shown ◆.
-	marked *build.Snapshot
+	marked *event.Snapshot
 }
 
 func newSteps(c *common, b *buildState) StepsModel {

@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -29,10 +30,10 @@ type Backend interface {
 	Cancel()
 	// ReadFile returns up to max bytes of path in the snapshot; an absent
 	// file is an error wrapping fs.ErrNotExist.
-	ReadFile(snap *build.Snapshot, path string, max int64) ([]byte, error)
+	ReadFile(snap *event.Snapshot, path string, max int64) ([]byte, error)
 	// Tree lists the whole filesystem at the snapshot (Kind = Added for
 	// every entry; the TUI marks the snapshot's own Changes).
-	Tree(snap *build.Snapshot) ([]layers.Change, error)
+	Tree(snap *event.Snapshot) ([]layers.Change, error)
 	// LogLines returns lines [from,to) of a step's full log.
 	LogLines(step, from, to int) ([]string, error)
 	// LogLen is the number of lines of a step's log.
@@ -42,9 +43,9 @@ type Backend interface {
 	Save(imageID, dest string) (string, error)
 	// OpenShell prepares a debug shell in a new temporary container on
 	// top of a snapshot; the TUI runs it with tea.Exec (suspended).
-	OpenShell(snap *build.Snapshot, opt build.ShellOptions) (build.DebugShell, error)
+	OpenShell(snap *event.Snapshot, opt build.ShellOptions) (build.DebugShell, error)
 	// Compare lists the changes that turn snapshot a into b.
-	Compare(a, b *build.Snapshot) ([]layers.Change, error)
+	Compare(a, b *event.Snapshot) ([]layers.Change, error)
 	// RunImage runs an image's primary command in a temporary container,
 	// passing each output line to out; it returns the exit code.
 	RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(stream, line string)) (int, error)
@@ -52,7 +53,7 @@ type Backend interface {
 
 // Options configure the TUI.
 type Options struct {
-	Events  <-chan build.Event
+	Events  <-chan event.Event
 	Backend Backend
 	Title   string
 	NoColor bool
@@ -106,7 +107,7 @@ var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache
 // Messages.
 type (
 	eventsMsg struct {
-		evs    []build.Event
+		evs    []event.Event
 		closed bool
 	}
 	// openStepMsg asks to inspect a step (enter in the upper panes).
@@ -123,13 +124,13 @@ type (
 const maxBatch = 512
 
 // waitEvents is the Cmd that waits for the next events; Update re-arms it.
-func waitEvents(ch <-chan build.Event) tea.Cmd {
+func waitEvents(ch <-chan event.Event) tea.Cmd {
 	return func() tea.Msg {
 		ev, ok := <-ch
 		if !ok {
 			return eventsMsg{closed: true}
 		}
-		evs := []build.Event{ev}
+		evs := []event.Event{ev}
 		for len(evs) < maxBatch {
 			select {
 			case ev, ok := <-ch:
@@ -341,7 +342,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 	now := m.c.now()
 	for _, ev := range msg.evs {
 		switch ev.(type) {
-		case build.PlanReady, *build.PlanReady:
+		case event.PlanReady, *event.PlanReady:
 			if m.b.plan != nil {
 				m.beforeRebuild()
 			}
@@ -350,22 +351,22 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			touched[s] = true
 		}
 		switch e := ev.(type) {
-		case build.PlanReady, *build.PlanReady:
+		case event.PlanReady, *event.PlanReady:
 			if m.b.builds > 1 {
 				m.afterRebuild()
 			}
 			if m.quitting && m.opt.Backend != nil {
 				m.opt.Backend.Cancel() // a rebuild started as we were leaving
 			}
-		case build.Paused, *build.Paused:
+		case event.Paused, *event.Paused:
 			if !m.saving {
 				m.status = "" // the pause banner says what to do now
 			}
-		case build.BuildDone, *build.BuildDone:
+		case event.BuildDone, *event.BuildDone:
 			done = true
-		case build.StepFailed:
+		case event.StepFailed:
 			m.steps.Select(e.Step)
-		case *build.StepFailed:
+		case *event.StepFailed:
 			m.steps.Select(e.Step)
 		}
 	}
@@ -463,7 +464,7 @@ func (m *Model) sync() tea.Cmd {
 
 // refreshSelected updates what depends on the selected step's state.
 func (m *Model) refreshSelected() tea.Cmd {
-	var snap *build.Snapshot
+	var snap *event.Snapshot
 	if r := m.b.step(m.sel); r != nil {
 		snap = r.snap
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
 )
 
 // TestUpdateFlagOff fails when -update is left on, so rewritten goldens are
@@ -25,7 +25,7 @@ func TestScreenGolden(t *testing.T) {
 	f := newFixture()
 	cases := []struct {
 		name  string
-		evs   []build.Event
+		evs   []event.Event
 		sizes []size
 		keys  []string
 	}{
@@ -73,7 +73,7 @@ func TestPaneGolden(t *testing.T) {
 	sizes := []size{{40, 10}, {72, 16}, {110, 24}}
 	type paneCase struct {
 		name string
-		evs  []build.Event
+		evs  []event.Event
 		keys []string
 		view func(m *Model, sz size) string
 	}

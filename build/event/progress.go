@@ -1,4 +1,4 @@
-package build
+package event
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package build
+package event
 
 import (
 	"time"
@@ -56,16 +56,18 @@ type Snapshot struct {
 	UpperDir string
 }
 
-type eventBase struct {
+// Base is what every event carries: when it happened. Executors fill it
+// with Now().
+type Base struct {
 	Time time.Time `json:"time"`
 }
 
-func (eventBase) isEvent() {}
+func (Base) isEvent() {}
 
 // PlanReady is sent once, after the Dockerfile is parsed and the stages the
 // target needs are known.
 type PlanReady struct {
-	eventBase
+	Base
 	Dockerfile string     `json:"dockerfile"` // path as given
 	Source     []byte     `json:"-"`          // the Dockerfile's bytes
 	Target     string     `json:"target,omitempty"`
@@ -78,7 +80,7 @@ type PlanReady struct {
 
 // Warning is a build check (linter) or front-end warning.
 type Warning struct {
-	eventBase
+	Base
 	Rule    string `json:"rule,omitempty"`
 	Message string `json:"message"`
 	URL     string `json:"url,omitempty"`
@@ -87,7 +89,7 @@ type Warning struct {
 
 // StepStarted is sent when a step begins.
 type StepStarted struct {
-	eventBase
+	Base
 	Step int `json:"step"`
 	// Container is the id of the temporary container for RUN steps.
 	Container string `json:"container,omitempty"`
@@ -95,7 +97,7 @@ type StepStarted struct {
 
 // StepLog is one line of a step's output.
 type StepLog struct {
-	eventBase
+	Base
 	Step   int    `json:"step"`
 	Stream string `json:"stream"` // "stdout", "stderr" or "info"
 	Line   string `json:"line"`
@@ -103,7 +105,7 @@ type StepLog struct {
 
 // StepProgress reports bytes done for a step that moves data (pulls, ADD URL).
 type StepProgress struct {
-	eventBase
+	Base
 	Step  int    `json:"step"`
 	What  string `json:"what"`
 	Done  int64  `json:"done"`
@@ -112,7 +114,7 @@ type StepProgress struct {
 
 // StepCached is sent instead of running a step whose result came from cache.
 type StepCached struct {
-	eventBase
+	Base
 	Step     int       `json:"step"`
 	Key      string    `json:"key"`
 	ImageID  string    `json:"image_id"`
@@ -124,7 +126,7 @@ type StepCached struct {
 
 // StepDone is sent when a step finished successfully.
 type StepDone struct {
-	eventBase
+	Base
 	Step     int                `json:"step"`
 	ImageID  string             `json:"image_id"`          // config digest after the step
 	DiffID   string             `json:"diff_id,omitempty"` // layer made by the step, "" if none
@@ -140,7 +142,7 @@ type StepDone struct {
 
 // StepFailed is sent when a step failed; the build stops after it.
 type StepFailed struct {
-	eventBase
+	Base
 	Step     int           `json:"step"`
 	Error    string        `json:"error"`
 	ExitCode int           `json:"exit_code,omitempty"` // RUN: the command's exit code
@@ -152,7 +154,7 @@ type StepFailed struct {
 
 // BuildDone is the last event of every build.
 type BuildDone struct {
-	eventBase
+	Base
 	ImageID  string        `json:"image_id,omitempty"`
 	Digest   string        `json:"digest,omitempty"` // manifest digest
 	Tags     []string      `json:"tags,omitempty"`
@@ -170,7 +172,7 @@ type BuildDone struct {
 // Paused is sent when the build stops before a step (see Control): after
 // --step or Next ("step"), or on a breakpoint's line ("breakpoint").
 type Paused struct {
-	eventBase
+	Base
 	Step int    `json:"step"`
 	Line int    `json:"line"`
 	Why  string `json:"why"`
@@ -178,7 +180,7 @@ type Paused struct {
 
 // Resumed is sent when a paused build goes on.
 type Resumed struct {
-	eventBase
+	Base
 	Step int `json:"step"`
 }
 
@@ -195,14 +197,5 @@ func (StepDone) EventType() string     { return "step_done" }
 func (StepFailed) EventType() string   { return "step_failed" }
 func (BuildDone) EventType() string    { return "build_done" }
 
-func stamp() eventBase { return eventBase{Time: time.Now()} }
-
-// ParseFailed is the event stream of a build whose Dockerfile does not
-// parse: the source (when it could be read) and the error on its line.
-func ParseFailed(plan *Plan, err error) []Event {
-	pr := PlanReady{eventBase: stamp()}
-	if plan != nil {
-		pr.Dockerfile, pr.Source = plan.File, plan.Source
-	}
-	return []Event{pr, BuildDone{eventBase: stamp(), Error: err.Error(), Line: ErrorLine(err)}}
-}
+// Now stamps an event with the current time.
+func Now() Base { return Base{Time: time.Now()} }
