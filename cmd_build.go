@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/tui"
@@ -83,7 +84,7 @@ func (o *buildOpts) tuiOnly(why string) error {
 
 // breakLines parses --break against the plan: every value is the line of
 // a step of this build.
-func (o *buildOpts) breakLines(plan *build.Plan) ([]int, error) {
+func (o *buildOpts) breakLines(plan *frontend.Plan) ([]int, error) {
 	var out []int
 	for _, b := range o.breaks {
 		n, err := strconv.Atoi(strings.TrimSpace(b))
@@ -104,9 +105,9 @@ func (o *buildOpts) breakLines(plan *build.Plan) ([]int, error) {
 		if !found {
 			lines := strings.Count(strings.TrimSuffix(string(plan.Source), "\n"), "\n") + 1
 			if n > lines {
-				return nil, fmt.Errorf("--break %d: %s has %d lines", n, build.ShortPath(plan.File), lines)
+				return nil, fmt.Errorf("--break %d: %s has %d lines", n, frontend.ShortPath(plan.File), lines)
 			}
-			return nil, fmt.Errorf("--break %d: no step of this build is on line %d of %s (a comment, a blank line or a stage --target leaves out); give the line of an instruction", n, n, build.ShortPath(plan.File))
+			return nil, fmt.Errorf("--break %d: no step of this build is on line %d of %s (a comment, a blank line or a stage --target leaves out); give the line of an instruction", n, n, frontend.ShortPath(plan.File))
 		}
 		out = append(out, n)
 	}
@@ -172,8 +173,8 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
-func (o *buildOpts) options(ctxDir string) (build.Options, error) {
-	opt := build.Options{ContextDir: ctxDir, Dockerfile: o.file, Target: o.target, Platform: o.platform,
+func (o *buildOpts) options(ctxDir string) (frontend.Options, error) {
+	opt := frontend.Options{ContextDir: ctxDir, Dockerfile: o.file, Target: o.target, Platform: o.platform,
 		NoCache: o.noCache, Network: o.network, Tags: o.tags, PidsLimit: o.pids, BuildArgs: map[string]string{}}
 	for _, kv := range o.buildArgs {
 		k, v, ok := strings.Cut(kv, "=")
@@ -196,7 +197,7 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 		}
 	}
 	for _, s := range o.outputs {
-		out, err := build.ParseOutput(s)
+		out, err := frontend.ParseOutput(s)
 		if err != nil {
 			return opt, err
 		}
@@ -261,7 +262,7 @@ func (o *buildOpts) options(ctxDir string) (build.Options, error) {
 
 // checkOutput finds what would make an -o export fail only after the
 // build: a destination of the wrong kind, a push with no name to push to.
-func checkOutput(s string, out build.Output, tags []string) error {
+func checkOutput(s string, out frontend.Output, tags []string) error {
 	switch out.Type {
 	case "oci":
 		if fi, err := os.Stat(out.Dest); err == nil && !fi.IsDir() {
@@ -304,12 +305,12 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	}
 	ctx, cancel := signalContext(parent)
 	defer cancel()
-	plan, err := build.NewPlan(opt)
+	plan, err := frontend.NewPlan(opt)
 	if err != nil {
 		if bo.progress == "json" && plan != nil && plan.Source != nil {
 			// A JSON consumer gets the same two events the TUI shows.
 			if p, perr := event.NewPrinter("json", os.Stdout); perr == nil {
-				for _, ev := range build.ParseFailed(plan, err) {
+				for _, ev := range frontend.ParseFailed(plan, err) {
 					p.Print(ev)
 				}
 			}
@@ -373,7 +374,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if err != nil {
 		return err
 	}
-	plan, perr := build.NewPlan(opt)
+	plan, perr := frontend.NewPlan(opt)
 	if perr != nil && (plan == nil || plan.Source == nil) {
 		return perr // no Dockerfile to show
 	}

@@ -10,8 +10,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -42,7 +42,7 @@ Builds use a pulled image offline from then on (unless --pull).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := registry.Options{Insecure: insecure}
 			if platform != "" {
-				p, err := build.ParsePlatform(platform)
+				p, err := frontend.ParsePlatform(platform)
 				if err != nil {
 					return fmt.Errorf("--platform: %w", err)
 				}

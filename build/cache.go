@@ -19,6 +19,7 @@ import (
 	"github.com/moby/patternmatcher"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -196,7 +197,7 @@ func recordFile(root, dockerfile, stage string) string {
 	return filepath.Join(root, "cache", "records", hex.EncodeToString(h[:16])+".json")
 }
 
-func (e *Executor) stageID(s *Stage) (string, string) {
+func (e *Executor) stageID(s *frontend.Stage) (string, string) {
 	df := e.Opt.Dockerfile
 	if df == "" {
 		df = e.Plan.File
@@ -211,7 +212,7 @@ func (e *Executor) stageID(s *Stage) (string, string) {
 	return df, name
 }
 
-func (e *Executor) loadRecord(s *Stage) *stageRecord {
+func (e *Executor) loadRecord(s *frontend.Stage) *stageRecord {
 	df, name := e.stageID(s)
 	b, err := os.ReadFile(recordFile(e.Store.Root(), df, name))
 	if err != nil {
@@ -254,7 +255,7 @@ func (e *Executor) saveRecord(st *stageState) {
 func (st *stageState) argsInEffect() map[string]string {
 	m := map[string]string{}
 	for _, a := range st.args {
-		if a.Value != nil && !isProxyArg(a.Key) {
+		if a.Value != nil && !frontend.IsProxyArg(a.Key) {
 			m[a.Key] = *a.Value
 		}
 	}
@@ -346,7 +347,7 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 		// The values this ARG will take are part of its key.
 		in.ArgsKeyed = true
 		for _, kv := range c.Args {
-			if isProxyArg(kv.Key) {
+			if frontend.IsProxyArg(kv.Key) {
 				continue
 			}
 			if v, ok := e.Plan.BuildArgs[kv.Key]; ok {

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func TestReasonAfterFailedBuildQA(t *testing.T) {
 		if err := os.WriteFile(df, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := buildIn(t, store, Options{ContextDir: dir}, exitRunner{})
+		r := buildIn(t, store, frontend.Options{ContextDir: dir}, exitRunner{})
 		var out []string
 		for _, ev := range r.events {
 			if l, ok := ev.(event.StepLog); ok && l.Stream == "info" && strings.HasPrefix(l.Line, "cache miss: ") {

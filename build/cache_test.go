@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -73,10 +74,10 @@ func TestCacheSecondBuildReusesEverything(t *testing.T) {
 	store := newStore(t)
 	dir := cacheContext(t)
 	fr := &fakeRunner{}
-	r1 := buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r1 := buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r1, "built: first build", "built: first build", "built: first build", "built: first build",
 		"built: first build", "built: first build", "built: first build", "built: first build")
-	r2 := buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r2 := buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r2, "cached", "cached", "cached", "cached", "cached", "cached", "cached", "cached")
 	if len(fr.reqs) != 1 {
 		t.Errorf("RUN ran %d times over two builds, want 1", len(fr.reqs))
@@ -104,11 +105,11 @@ func TestCacheFileChange(t *testing.T) {
 	store := newStore(t)
 	dir := cacheContext(t)
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	if err := os.WriteFile(filepath.Join(dir, "src/app.py"), []byte("print('bye')\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "built: file src/app.py changed",
 		"built: an earlier step was rebuilt", "built: an earlier step was rebuilt", "built: an earlier step was rebuilt", "built: an earlier step was rebuilt")
 
@@ -117,7 +118,7 @@ func TestCacheFileChange(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("src/new%d.py", i)), []byte("n"), 0o644)
 	}
 	os.Remove(filepath.Join(dir, "src/lib.py"))
-	r = buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	if got := r.outcomes()[3]; got != "built: files src/new0.py, src/new1.py, src/new2.py added (and 3 more)" {
 		t.Errorf("reason %q", got)
 	}
@@ -129,10 +130,10 @@ func TestCacheIgnoredFileDoesNotInvalidate(t *testing.T) {
 	store := newStore(t)
 	dir := cacheContext(t)
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	os.WriteFile(filepath.Join(dir, "src/debug.log"), []byte("more noise\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "unrelated.txt"), []byte("not copied\n"), 0o644)
-	r := buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "cached", "cached", "cached", "cached", "cached")
 }
 
@@ -141,8 +142,8 @@ func TestCacheBuildArg(t *testing.T) {
 	store := newStore(t)
 	dir := cacheContext(t)
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.2"}}, fr).mustOK(t)
-	r := buildIn(t, store, Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.3"}}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.2"}}, fr).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.3"}}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "built: build arg VERSION changed: 1.2 → 1.3", "built: an earlier step was rebuilt",
 		"built: an earlier step was rebuilt", "built: build arg VERSION changed: 1.2 → 1.3", "built: build arg VERSION changed: 1.2 → 1.3",
 		"built: an earlier step was rebuilt")
@@ -150,7 +151,7 @@ func TestCacheBuildArg(t *testing.T) {
 		t.Errorf("RUN ran %d times, want 2", len(fr.reqs))
 	}
 	// A proxy arg is not part of the key (BuildKit).
-	r = buildIn(t, store, Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.3", "HTTP_PROXY": "http://p:3128"}}, fr).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: dir, BuildArgs: map[string]string{"VERSION": "1.3", "HTTP_PROXY": "http://p:3128"}}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "cached", "cached", "cached", "cached", "cached")
 }
 
@@ -159,13 +160,13 @@ func TestCacheInstructionChangedAndNoCache(t *testing.T) {
 	store := newStore(t)
 	dir := cacheContext(t)
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	df := strings.Replace(cacheDockerfile, "RUN echo build $VERSION", "RUN echo make $VERSION", 1)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644)
-	r := buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "cached", "built: instruction changed (was: RUN echo build $VERSION)",
 		"built: an earlier step was rebuilt")
-	r = buildIn(t, store, Options{ContextDir: dir, NoCache: true}, fr).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: dir, NoCache: true}, fr).mustOK(t)
 	for i, o := range r.outcomes() {
 		if o != "built: --no-cache" {
 			t.Errorf("step %d: %q, want built: --no-cache", i+1, o)
@@ -173,7 +174,7 @@ func TestCacheInstructionChangedAndNoCache(t *testing.T) {
 	}
 	// Putting the old line back finds the old entries again.
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(cacheDockerfile), 0o644)
-	r = buildIn(t, store, Options{ContextDir: dir}, fr).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: dir}, fr).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "cached", "cached", "cached", "cached", "cached")
 }
 
@@ -184,9 +185,9 @@ func TestCacheCopyFromStage(t *testing.T) {
 	dir := t.TempDir()
 	df := "FROM scratch AS src\nCOPY a /a\n\nFROM scratch\nCOPY b /b\nCOPY --from=src /a /a\n"
 	writeTree(t, dir, map[string]string{"Dockerfile": df, "a": "1", "b": "2"})
-	buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	os.WriteFile(filepath.Join(dir, "a"), []byte("changed"), 0o644)
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	checkOutcomes(t, r, "cached", "built: file a changed", "cached", "cached", "built: --from=src changed")
 }
 
@@ -195,9 +196,9 @@ func TestCacheModeChange(t *testing.T) {
 	store := newStore(t)
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY run.sh /\n", "run.sh": "#!/bin/sh\n"})
-	buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	os.Chmod(filepath.Join(dir, "run.sh"), 0o755)
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	checkOutcomes(t, r, "cached", "built: file run.sh changed")
 	if m := r.res.Config; m == nil {
 		t.Fatal("no config")
@@ -221,7 +222,7 @@ func TestCacheConcurrentBuilds(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			runs[i] = buildIn(t, s, Options{ContextDir: dirs[i]}, &fakeRunner{})
+			runs[i] = buildIn(t, s, frontend.Options{ContextDir: dirs[i]}, &fakeRunner{})
 		}()
 	}
 	wg.Wait()
@@ -240,7 +241,7 @@ func TestCacheConcurrentBuilds(t *testing.T) {
 	defer s.Close()
 	verifyStore(t, s)
 	// Both records and entries are readable: a third build is all cache.
-	r := buildIn(t, s, Options{ContextDir: dirs[0]}, &fakeRunner{}).mustOK(t)
+	r := buildIn(t, s, frontend.Options{ContextDir: dirs[0]}, &fakeRunner{}).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "cached", "cached", "cached", "cached", "cached")
 }
 
@@ -291,11 +292,11 @@ func TestCacheReasonAfterStoppedBuild(t *testing.T) {
 		}
 		cancel()
 	}()
-	p, err := NewPlan(Options{ContextDir: dir})
+	p, err := frontend.NewPlan(frontend.Options{ContextDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
+	e := &Executor{Store: store, Plan: p, Opt: frontend.Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
 	ch := make(chan event.Event, 16)
 	go func() {
 		for range ch {
@@ -304,6 +305,6 @@ func TestCacheReasonAfterStoppedBuild(t *testing.T) {
 	if _, err := e.Build(ctx, ch); err == nil {
 		t.Fatal("the cancelled build succeeded")
 	}
-	r := buildIn(t, store, Options{ContextDir: dir}, &fakeRunner{}).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, &fakeRunner{}).mustOK(t)
 	checkOutcomes(t, r, "cached", "cached", "cached", "built: not built before: the last build stopped before this step")
 }

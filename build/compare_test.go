@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -41,7 +42,7 @@ func TestCompare(t *testing.T) {
 		"Dockerfile": "FROM scratch\nCOPY a b /d/\nENV X=1\nCOPY c /d/b\nCOPY a /e\n",
 		"a":          "a", "b": "b", "c": "new b",
 	})
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snaps := snapshots(r)
 	b := NewBackend(store, nil, nil)
 	got, err := b.Compare(snaps[1], snaps[4])
@@ -64,7 +65,7 @@ func TestCompare(t *testing.T) {
 
 	// Another build of a changed context: not an ancestor, so walked.
 	os.WriteFile(dir+"/a", []byte("aa"), 0o644)
-	r2 := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r2 := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	got, err = b.Compare(snaps[4], snapshots(r2)[4])
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +98,7 @@ func TestShellKeep(t *testing.T) {
 	}
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\nCOPY made /etc/made\n", "made": "by COPY\n"})
 	os.WriteFile(dir+"/busybox", data, 0o755)
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snap := snapshots(r)[2]
 	be := NewBackend(store, nil, nil)
 	sh, err := be.Shell(snap, ShellOptions{Shell: "/bin/busybox"})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers/beneath"
 )
 
@@ -59,7 +60,7 @@ func TestCopyFromContextStaysInside(t *testing.T) {
 		{"COPY deep/ /x/", map[string]entry{"/x/x/y": fileE("deep")}},
 	} {
 		t.Run(tc.df, func(t *testing.T) {
-			r := build(t, store, "FROM scratch\n"+tc.df+"\n", files, Options{})
+			r := build(t, store, "FROM scratch\n"+tc.df+"\n", files, frontend.Options{})
 			if after := snap(); after != before {
 				t.Fatalf("the host dir changed:\nbefore:\n%s\nafter:\n%s", before, after)
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,11 @@ func runControlled(t *testing.T, ctx context.Context, df string, c *Control, scr
 	store := newStore(t)
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": df, "a": "x"})
-	p, err := NewPlan(Options{ContextDir: dir})
+	p, err := frontend.NewPlan(frontend.Options{ContextDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
+	e := &Executor{Store: store, Plan: p, Opt: frontend.Options{ContextDir: dir}, Runner: &fakeRunner{}, Control: c}
 	ch := make(chan event.Event, 16)
 	var stops []string
 	done := make(chan struct{})

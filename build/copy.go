@@ -18,6 +18,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
@@ -43,13 +44,13 @@ type copySpec struct {
 
 func (e *Executor) copyCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.CopyCommand) error {
 	sp := &copySpec{cmd: "COPY", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
-		chmod: c.Chmod, link: c.Link, parents: c.Parents, exclude: c.ExcludePatterns, from: c.From, line: lineOf(c.Location())}
+		chmod: c.Chmod, link: c.Link, parents: c.Parents, exclude: c.ExcludePatterns, from: c.From, line: frontend.LineOf(c.Location())}
 	return e.doCopy(ctx, st, step, t0, sp)
 }
 
 func (e *Executor) addCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.AddCommand) error {
 	sp := &copySpec{cmd: "ADD", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
-		chmod: c.Chmod, link: c.Link, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, unpack: c.Unpack, line: lineOf(c.Location())}
+		chmod: c.Chmod, link: c.Link, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, unpack: c.Unpack, line: frontend.LineOf(c.Location())}
 	return e.doCopy(ctx, st, step, t0, sp)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -143,7 +144,7 @@ func TestCopyDestination(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.rule, func(t *testing.T) {
-			r := build(t, store, "FROM scratch\n"+tc.df+"\n", ctx, Options{}).mustOK(t)
+			r := build(t, store, "FROM scratch\n"+tc.df+"\n", ctx, frontend.Options{}).mustOK(t)
 			checkStep(t, r, r.lastStep(), tc.want)
 		})
 	}
@@ -160,7 +161,7 @@ func TestCopyModesAndTimes(t *testing.T) {
 	os.Chown(filepath.Join(ctxDir, "run.sh"), 1234, 1234)
 	mt := time.Date(2020, 2, 3, 4, 5, 6, 0, time.UTC)
 	os.Chtimes(filepath.Join(ctxDir, "d/f"), mt, mt)
-	r := buildIn(t, store, Options{ContextDir: ctxDir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, nil).mustOK(t)
 	c := r.change(t, 1, "/c/run.sh")
 	if c.Mode.Perm() != 0o751 || c.UID != 0 || c.GID != 0 {
 		t.Errorf("/c/run.sh mode %v owner %d:%d, want 0751 0:0", c.Mode, c.UID, c.GID)
@@ -206,7 +207,7 @@ func TestCopyChown(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			df := fmt.Sprintf("FROM scratch\nADD rootfs.tar /\nCOPY passwd /etc/passwd\nCOPY --chown=%s a d /o/\n", tc.flag)
-			r := build(t, store, df, ctx, Options{}).mustOK(t)
+			r := build(t, store, df, ctx, frontend.Options{}).mustOK(t)
 			for _, p := range []string{"/o", "/o/a", "/o/f"} {
 				c := r.change(t, 3, p)
 				if c.UID != tc.uid || c.GID != tc.gid {
@@ -231,8 +232,8 @@ func TestCopyChown(t *testing.T) {
 		})
 	}
 	t.Run("--link with a name is refused", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD rootfs.tar /\nCOPY --link --chown=app a /a\n", ctx, Options{})
-		if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "numeric") {
+		r := build(t, store, "FROM scratch\nADD rootfs.tar /\nCOPY --link --chown=app a /a\n", ctx, frontend.Options{})
+		if r.err == nil || frontend.ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "numeric") {
 			t.Errorf("err = %v, want line 3 asking for a numeric uid", r.err)
 		}
 	})
@@ -246,7 +247,7 @@ func TestCopyFlags(t *testing.T) {
 		"x/a": "xa", "x/sub/f": "xf", "y/b": "yb",
 	}
 	t.Run("--chmod sets the mode of copied files", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --chmod=640 a sub /m/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --chmod=640 a sub /m/\n", ctx, frontend.Options{}).mustOK(t)
 		for _, p := range []string{"/m/a", "/m/c.md", "/m/d.txt"} {
 			if c := r.change(t, 1, p); c.Mode.Perm() != 0o640 {
 				t.Errorf("%s mode %v, want 0640", p, c.Mode)
@@ -256,7 +257,7 @@ func TestCopyFlags(t *testing.T) {
 	t.Run("--chmod symbolic applies to each entry's own mode", func(t *testing.T) {
 		// Context files are 0644: u+x,go-r makes 0700; a+X adds x only
 		// to directories (and already executable files).
-		r := build(t, store, "FROM scratch\nCOPY --chmod=u+x,go-r a /sym\nCOPY --chmod=a+X x /X/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --chmod=u+x,go-r a /sym\nCOPY --chmod=a+X x /X/\n", ctx, frontend.Options{}).mustOK(t)
 		if c := r.change(t, 1, "/sym"); c.Mode.Perm() != 0o700 {
 			t.Errorf("/sym mode %v, want 0700", c.Mode)
 		}
@@ -268,32 +269,32 @@ func TestCopyFlags(t *testing.T) {
 		}
 	})
 	t.Run("--chmod with setuid", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --chmod=4755 a /s\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --chmod=4755 a /s\n", ctx, frontend.Options{}).mustOK(t)
 		if c := r.change(t, 1, "/s"); c.Mode&fs.ModeSetuid == 0 || c.Mode.Perm() != 0o755 {
 			t.Errorf("/s mode %v, want setuid 0755", c.Mode)
 		}
 	})
 	t.Run("--exclude leaves matching files out", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --exclude=*.md --exclude=sub/*.md . /e/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --exclude=*.md --exclude=sub/*.md . /e/\n", ctx, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{
 			"/e/a": fileE("A"), "/e/sub/d.txt": fileE("D"), "/e/x/a": fileE("xa"), "/e/x/sub/f": fileE("xf"), "/e/y/b": fileE("yb"),
 			"/e/Dockerfile": fileE("FROM scratch\nCOPY --exclude=*.md --exclude=sub/*.md . /e/\n"),
 		})
 	})
 	t.Run("--parents keeps the source path", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --parents x/a y/b /p/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --parents x/a y/b /p/\n", ctx, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/p/x/a": fileE("xa"), "/p/y/b": fileE("yb")})
 	})
 	t.Run("--parents with a /./ pivot", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --parents x/./sub/f /q/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --parents x/./sub/f /q/\n", ctx, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/q/sub/f": fileE("xf")})
 	})
 	t.Run("--parents with a wildcard", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --parents */a /w/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --parents */a /w/\n", ctx, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/w/x/a": fileE("xa")})
 	})
 	t.Run("--link makes a layer independent of the image", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nWORKDIR /l\nCOPY --link a /l/\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nWORKDIR /l\nCOPY --link a /l/\n", ctx, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 2, map[string]entry{"/l/a": fileE("A")})
 		h := histories(r.cfg())
 		if last := h[len(h)-1]; last.createdBy != "COPY a /l/ # buildkit" {
@@ -305,7 +306,7 @@ func TestCopyFlags(t *testing.T) {
 		}
 	})
 	t.Run("--link with numeric --chown", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY --link --chown=5:6 a /a\n", ctx, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY --link --chown=5:6 a /a\n", ctx, frontend.Options{}).mustOK(t)
 		if c := r.change(t, 1, "/a"); c.UID != 5 || c.GID != 6 {
 			t.Errorf("/a owned %d:%d, want 5:6", c.UID, c.GID)
 		}
@@ -324,7 +325,7 @@ COPY --from=one /src/a /got/
 COPY --from=0 /src/d /dd/
 COPY --from=one /src/d/f* /w/
 `
-	r := build(t, store, df, map[string]string{"a": "A", "d/f1": "1", "d/f2": "2", "d/g": "g"}, Options{}).mustOK(t)
+	r := build(t, store, df, map[string]string{"a": "A", "d/f1": "1", "d/f2": "2", "d/g": "g"}, frontend.Options{}).mustOK(t)
 	if c := r.change(t, 4, "/got/a"); c.UID != 7 || c.GID != 8 {
 		t.Errorf("/got/a owned %d:%d, want 7:8 (kept from the stage)", c.UID, c.GID)
 	}
@@ -400,24 +401,24 @@ func TestAddArchive(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			name := strings.ReplaceAll(tc.name, " ", "_")
-			r := build(t, store, "FROM scratch\nADD "+name+" /x/\n", map[string]string{name: string(tc.data(t))}, Options{}).mustOK(t)
+			r := build(t, store, "FROM scratch\nADD "+name+" /x/\n", map[string]string{name: string(tc.data(t))}, frontend.Options{}).mustOK(t)
 			checkStep(t, r, 1, want)
 		})
 	}
 	t.Run("ADD to dest without slash extracts into it", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD a.tar.gz /x\n", map[string]string{"a.tar.gz": string(gzipBytes(t, plain))}, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nADD a.tar.gz /x\n", map[string]string{"a.tar.gz": string(gzipBytes(t, plain))}, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, want)
 	})
 	t.Run("not an archive: copied as a file", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD fake.tar.gz /n/\n", map[string]string{"fake.tar.gz": "just text"}, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nADD fake.tar.gz /n/\n", map[string]string{"fake.tar.gz": "just text"}, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/n/fake.tar.gz": fileE("just text")})
 	})
 	t.Run("COPY never extracts", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nCOPY a.tar /n/\n", map[string]string{"a.tar": string(plain)}, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nCOPY a.tar /n/\n", map[string]string{"a.tar": string(plain)}, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/n/a.tar": fileE(string(plain))})
 	})
 	t.Run("ADD --unpack=false keeps the archive", func(t *testing.T) {
-		r := build(t, store, "# syntax=docker/dockerfile:1-labs\nFROM scratch\nADD --unpack=false a.tar /n/\n", map[string]string{"a.tar": string(plain)}, Options{})
+		r := build(t, store, "# syntax=docker/dockerfile:1-labs\nFROM scratch\nADD --unpack=false a.tar /n/\n", map[string]string{"a.tar": string(plain)}, frontend.Options{})
 		if r.err != nil {
 			t.Skipf("--unpack not accepted by this parser: %v", r.err)
 		}
@@ -426,8 +427,8 @@ func TestAddArchive(t *testing.T) {
 	t.Run("archive with ../ entry is refused", func(t *testing.T) {
 		evil := makeTar(t, []tarEntry{{name: "../escape", body: "x"}})
 		before := snapshotStore(t, store)
-		r := build(t, store, "FROM scratch\nADD e.tar /x/\n", map[string]string{"e.tar": string(evil)}, Options{})
-		if r.err == nil || ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "escape") {
+		r := build(t, store, "FROM scratch\nADD e.tar /x/\n", map[string]string{"e.tar": string(evil)}, frontend.Options{})
+		if r.err == nil || frontend.ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "escape") {
 			t.Errorf("err = %v, want Dockerfile:2 naming the entry", r.err)
 		}
 		if after := snapshotStore(t, store); fmt.Sprint(after) != fmt.Sprint(before) {
@@ -456,7 +457,7 @@ func TestAddURL(t *testing.T) {
 	wrong := "sha256:" + sha256Hex([]byte("other"))
 
 	t.Run("into a dir, named from the URL, mode 0600", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD "+u+" /u/\n", nil, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nADD "+u+" /u/\n", nil, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/u/file.txt": fileE(body)})
 		c := r.change(t, 1, "/u/file.txt")
 		if c.Mode.Perm() != 0o600 {
@@ -467,17 +468,17 @@ func TestAddURL(t *testing.T) {
 		}
 	})
 	t.Run("to a file name", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD "+u+" /named\n", nil, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nADD "+u+" /named\n", nil, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/named": fileE(body)})
 	})
 	t.Run("right checksum", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD --checksum="+right+" "+u+" /c/\n", nil, Options{}).mustOK(t)
+		r := build(t, store, "FROM scratch\nADD --checksum="+right+" "+u+" /c/\n", nil, frontend.Options{}).mustOK(t)
 		checkStep(t, r, 1, map[string]entry{"/c/file.txt": fileE(body)})
 	})
 	t.Run("wrong checksum", func(t *testing.T) {
 		before := snapshotStore(t, store)
-		r := build(t, store, "FROM scratch\nENV A=1\nADD --checksum="+wrong+" "+u+" /c/\n", nil, Options{})
-		if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "checksum mismatch") ||
+		r := build(t, store, "FROM scratch\nENV A=1\nADD --checksum="+wrong+" "+u+" /c/\n", nil, frontend.Options{})
+		if r.err == nil || frontend.ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "checksum mismatch") ||
 			!strings.Contains(r.err.Error(), right) {
 			t.Errorf("err = %v, want Dockerfile:3 checksum mismatch naming the real %s", r.err, right)
 		}
@@ -486,14 +487,14 @@ func TestAddURL(t *testing.T) {
 		}
 	})
 	t.Run("404", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD "+srv.URL+"/nope /c/\n", nil, Options{})
-		if r.err == nil || ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "404") {
+		r := build(t, store, "FROM scratch\nADD "+srv.URL+"/nope /c/\n", nil, frontend.Options{})
+		if r.err == nil || frontend.ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "404") {
 			t.Errorf("err = %v, want Dockerfile:2 with 404", r.err)
 		}
 	})
 	t.Run("--checksum on a local file", func(t *testing.T) {
-		r := build(t, store, "FROM scratch\nADD --checksum="+right+" a /c/\n", map[string]string{"a": "x"}, Options{})
-		if r.err == nil || ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "URL") {
+		r := build(t, store, "FROM scratch\nADD --checksum="+right+" a /c/\n", map[string]string{"a": "x"}, frontend.Options{})
+		if r.err == nil || frontend.ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "URL") {
 			t.Errorf("err = %v, want Dockerfile:2 saying --checksum needs a URL", r.err)
 		}
 	})
@@ -519,7 +520,7 @@ func TestCopyHeredoc(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := build(t, store, tc.df, nil, Options{}).mustOK(t)
+			r := build(t, store, tc.df, nil, frontend.Options{}).mustOK(t)
 			checkStep(t, r, r.lastStep(), tc.want)
 			if c := r.change(t, r.lastStep(), firstKey(tc.want)); c.Mode.Perm() != 0o644 {
 				t.Errorf("mode %v, want 0644", c.Mode)
@@ -565,7 +566,7 @@ func BenchmarkCopy5000(b *testing.B) {
 	ctxDir := b.TempDir()
 	makeBenchTree(b, ctxDir)
 	os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY . /data/\n"), 0o644)
-	plan, err := NewPlan(Options{ContextDir: ctxDir})
+	plan, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -584,7 +585,7 @@ func BenchmarkCopy5000(b *testing.B) {
 		b.StartTimer()
 
 		t0 := time.Now()
-		e := &Executor{Store: store, Plan: plan, Opt: Options{ContextDir: ctxDir}}
+		e := &Executor{Store: store, Plan: plan, Opt: frontend.Options{ContextDir: ctxDir}}
 		if _, err := e.Build(b.Context(), nil); err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"github.com/strata-build/strata/build/frontend"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestCopyMessagesStayInTheContext(t *testing.T) {
 		"COPY ../x /d/", "COPY /etc/* /d/", "COPY ../* /d/", "COPY x/../../* /d/",
 	} {
 		t.Run(df, func(t *testing.T) {
-			r := build(t, store, "FROM scratch\n"+df+"\n", files, Options{})
+			r := build(t, store, "FROM scratch\n"+df+"\n", files, frontend.Options{})
 			if r.err == nil {
 				return // copied nothing from outside: TestCopyFromContextStaysInside checks what
 			}
@@ -54,7 +55,7 @@ func TestCopyMessagesStayInTheContext(t *testing.T) {
 					t.Errorf("the error names %q, found outside the context: %v", n, r.err)
 				}
 			}
-			var le *LineError
+			var le *frontend.LineError
 			if !errors.As(r.err, &le) || le.Line != 2 {
 				t.Errorf("the error is not on line 2: %v", r.err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -29,7 +30,7 @@ func storedBase(t *testing.T, s *layers.Store) (layers.ImageRecord, *v1.ConfigFi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &v1.ConfigFile{Architecture: hostPlatform().Architecture, OS: "linux", Config: v1.Config{Cmd: []string{"/bin/true"}},
+	cfg := &v1.ConfigFile{Architecture: frontend.HostPlatform().Architecture, OS: "linux", Config: v1.Config{Cmd: []string{"/bin/true"}},
 		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{meta.DiffID}}}
 	rec, err := s.SaveImage(cfg)
 	if err != nil {
@@ -79,7 +80,7 @@ func TestCorruptConfigRun(t *testing.T) {
 	s2 := newStore(t)
 	rec2, _ := storedBase(t, s2)
 	flipBlob(t, s2, rec2.Config)
-	r := build(t, s2, "FROM base:1\nLABEL a=b\n", nil, Options{})
+	r := build(t, s2, "FROM base:1\nLABEL a=b\n", nil, frontend.Options{})
 	wantCorruptBlob(t, r.err, rec2.Config)
 }
 
@@ -93,7 +94,7 @@ func TestCorruptLayerExport(t *testing.T) {
 			flipBlob(t, s, cfg.RootFS.DiffIDs[0])
 			out := t.TempDir()
 			dest := filepath.Join(out, "image")
-			r := build(t, s, "FROM base:1\nLABEL a=b\n", nil, Options{Outputs: []Output{{Type: typ, Dest: dest}}})
+			r := build(t, s, "FROM base:1\nLABEL a=b\n", nil, frontend.Options{Outputs: []frontend.Output{{Type: typ, Dest: dest}}})
 			wantCorruptBlob(t, r.err, cfg.RootFS.DiffIDs[0])
 			if des, _ := os.ReadDir(out); len(des) != 0 {
 				t.Errorf("a failed export left %v in %s", des, out)

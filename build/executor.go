@@ -20,6 +20,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -36,8 +37,8 @@ type Runner interface {
 // Executor runs a plan step by step.
 type Executor struct {
 	Store  *layers.Store
-	Plan   *Plan
-	Opt    Options
+	Plan   *frontend.Plan
+	Opt    frontend.Options
 	Runner Runner // nil: RUN steps fail with a clear message
 	// Resolve opens a base image that is not a stage: "scratch" never
 	// reaches it. The default handles oci:, docker-archive: and the local
@@ -71,7 +72,7 @@ type Result struct {
 }
 
 type stageState struct {
-	stage    *Stage
+	stage    *frontend.Stage
 	cfg      *v1.ConfigFile
 	args     []instructions.KeyValuePairOptional // ARGs declared in the stage, with values
 	cmdSet   bool
@@ -107,8 +108,8 @@ func (st *stageState) view(s *layers.Store) *layers.View {
 
 // env is what words are expanded with: ARGs in effect, then ENV (ENV
 // wins over an ARG of the same name, as documented by Docker).
-func (st *stageState) env() mapEnv {
-	m := mapEnv{}
+func (st *stageState) env() frontend.MapEnv {
+	m := frontend.MapEnv{}
 	for _, a := range st.args {
 		if a.Value != nil {
 			m[a.Key] = *a.Value
@@ -145,7 +146,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
 		if err != nil {
 			done.Error = err.Error()
-			done.Line = ErrorLine(err)
+			done.Line = frontend.ErrorLine(err)
 		} else if res != nil {
 			done.ImageID = res.ImageID.String()
 			done.Digest = res.Manifest.String()
@@ -163,7 +164,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 	}()
 	p := e.Plan
 	e.lint = linter.New(&linter.Config{Warn: func(rule, desc, url, msg string, loc []parser.Range) {
-		e.emit(event.Warning{Base: event.Now(), Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+		e.emit(event.Warning{Base: event.Now(), Rule: rule, Message: msg, URL: url, Line: frontend.LineOf(loc)})
 	}})
 	names := make([]string, 0, len(p.Order))
 	for _, si := range p.Order {
@@ -216,14 +217,14 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 }
 
 func (e *Executor) stepErr(st *stageState, c instructions.Command, err error) error {
-	var le *LineError
+	var le *frontend.LineError
 	if errors.As(err, &le) {
 		return err
 	}
-	return &LineError{File: e.Plan.File, Line: lineOf(c.Location()), Err: err}
+	return &frontend.LineError{File: e.Plan.File, Line: frontend.LineOf(c.Location()), Err: err}
 }
 
-func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
+func (e *Executor) buildStage(ctx context.Context, s *frontend.Stage) error {
 	if err := e.Control.wait(ctx, e.Plan.Steps[s.Steps[0]], e.emit); err != nil {
 		return err
 	}
@@ -249,17 +250,17 @@ func (e *Executor) buildStage(ctx context.Context, s *Stage) error {
 }
 
 // from makes a stage's starting state (the FROM step).
-func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
+func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, error) {
 	step := s.Steps[0]
 	t0 := time.Now()
 	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	platform := e.Plan.Platform
 	if s.Platform != "" {
-		platform, _ = ParsePlatform(s.Platform)
+		platform, _ = frontend.ParsePlatform(s.Platform)
 	}
 	st := &stageState{stage: s, platform: platform}
 	fail := func(err error) (*stageState, error) {
-		le := &LineError{File: e.Plan.File, Line: lineOf(s.Location), Err: err}
+		le := &frontend.LineError{File: e.Plan.File, Line: frontend.LineOf(s.Location), Err: err}
 		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: le.Error(), Duration: time.Since(t0)})
 		return nil, le
 	}
@@ -296,7 +297,7 @@ func (e *Executor) from(ctx context.Context, s *Stage) (*stageState, error) {
 	st.snap = &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
 	// The base's identity starts the stage's key chain.
-	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platformString(platform), FromName: s.Base}
+	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + frontend.PlatformString(platform), FromName: s.Base}
 	switch {
 	case s.BaseStage >= 0:
 		in.Base = "stage:" + e.stages[s.BaseStage].key
@@ -394,7 +395,7 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 	// ARG values are expanded by the ARG step itself (once), as BuildKit does.
 	if _, isArg := c.(*instructions.ArgCommand); !isArg {
 		if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
-			if err := ex.Expand(expandWith(e.Plan.lex)); err != nil {
+			if err := ex.Expand(expandWith(e.Plan.Lex)); err != nil {
 				return err
 			}
 		}
@@ -407,8 +408,8 @@ func (e *Executor) expand(st *stageState, c instructions.Command) error {
 	return nil
 }
 
-func (e *Executor) expandWord(lex *shell.Lex, word string, env mapEnv, st *stageState, c instructions.Command) (string, error) {
-	res, err := e.Plan.limitedExpand(lex, word, env, func() string { return expansionWhat(c, expansionNames(c), word) })
+func (e *Executor) expandWord(lex *shell.Lex, word string, env frontend.MapEnv, st *stageState, c instructions.Command) (string, error) {
+	res, err := e.Plan.LimitedExpand(lex, word, env, func() string { return frontend.ExpansionWhat(c, frontend.ExpansionNames(c), word) })
 	if err != nil {
 		return "", err
 	}
@@ -432,7 +433,7 @@ func (e *Executor) declaredAnywhere(name string) bool {
 	if _, ok := e.Plan.GlobalArgs[name]; ok {
 		return true
 	}
-	return e.Plan.argDeclared(name)
+	return e.Plan.ArgDeclared(name)
 }
 
 // metaDone records a metadata-only step: a history entry with empty_layer.
@@ -560,9 +561,9 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		// hold several).
 		var raw, ports []string
 		for _, w := range c.Ports {
-			ws, perr := e.Plan.limitedExpandWords(e.Plan.lex, w, st.env(), named("EXPOSE "+shortWord(w)))
+			ws, perr := e.Plan.LimitedExpandWords(e.Plan.Lex, w, st.env(), frontend.Named("EXPOSE "+frontend.ShortWord(w)))
 			if perr != nil {
-				err = wrapExpand("EXPOSE "+w, perr)
+				err = frontend.WrapExpand("EXPOSE "+w, perr)
 				break
 			}
 			raw = append(raw, ws...)
@@ -655,9 +656,9 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		case given:
 			kv.Value = &v
 		case kv.Value != nil:
-			res, err := e.Plan.limitedExpand(e.Plan.lex, *kv.Value, st.env(), named("ARG "+shortWord(kv.Key)))
+			res, err := e.Plan.LimitedExpand(e.Plan.Lex, *kv.Value, st.env(), frontend.Named("ARG "+frontend.ShortWord(kv.Key)))
 			if err != nil {
-				return wrapExpand("ARG "+kv.Key, err)
+				return frontend.WrapExpand("ARG "+kv.Key, err)
 			}
 			kv.Value = &res.Result
 		default:
@@ -792,7 +793,7 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 		var warn string
 		uid, gid, warn = lookupChown(view, st.cfg.Config.User)
 		if warn != "" {
-			e.emit(event.Warning{Base: event.Now(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: lineOf(c.Location())})
+			e.emit(event.Warning{Base: event.Now(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: frontend.LineOf(c.Location())})
 		}
 	}
 	pl, err := e.makeLayer(view, func(stage *stager) error {
@@ -815,4 +816,4 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 }
 
 // shellEnv returns an EnvGetter for tests and callers outside the package.
-var _ shell.EnvGetter = mapEnv{}
+var _ shell.EnvGetter = frontend.MapEnv{}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ import (
 // UndefinedVar warning for ${NAME:-default}; an undeclared one still has it.
 func TestUndefinedVarQA(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nARG UNSET\nENV C=${UNSET:-dflt} D=$NOWHERE\n", nil, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nARG UNSET\nENV C=${UNSET:-dflt} D=$NOWHERE\n", nil, frontend.Options{}).mustOK(t)
 	var got []string
 	for _, ev := range r.events {
 		if w, ok := ev.(event.Warning); ok && w.Rule == "UndefinedVar" {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/strata-build/strata/assets"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -71,7 +72,7 @@ func writeTree(t testing.TB, dir string, files map[string]string) {
 type buildRun struct {
 	store  *layers.Store
 	ctxDir string
-	plan   *Plan
+	plan   *frontend.Plan
 	res    *Result
 	err    error
 	events []event.Event
@@ -79,7 +80,7 @@ type buildRun struct {
 
 // build writes dockerfile (as CONTEXT/Dockerfile unless opt.Dockerfile is
 // set) and files into a new context and builds it into store.
-func build(t testing.TB, store *layers.Store, dockerfile string, files map[string]string, opt Options) *buildRun {
+func build(t testing.TB, store *layers.Store, dockerfile string, files map[string]string, opt frontend.Options) *buildRun {
 	t.Helper()
 	ctxDir := t.TempDir()
 	writeTree(t, ctxDir, files)
@@ -93,10 +94,10 @@ func build(t testing.TB, store *layers.Store, dockerfile string, files map[strin
 }
 
 // buildIn plans and runs a build of opt.ContextDir; runner may be nil.
-func buildIn(t testing.TB, store *layers.Store, opt Options, runner Runner) *buildRun {
+func buildIn(t testing.TB, store *layers.Store, opt frontend.Options, runner Runner) *buildRun {
 	t.Helper()
 	r := &buildRun{store: store, ctxDir: opt.ContextDir}
-	p, err := NewPlan(opt)
+	p, err := frontend.NewPlan(opt)
 	r.plan = p
 	if err != nil {
 		r.err = err
@@ -303,7 +304,7 @@ CMD ["/bin/echo", "hi"]
 ENTRYPOINT ["/bin/sh", "-c"]
 CMD run $A
 `
-	r := build(t, store, df, map[string]string{"rootfs.tar": string(busyboxRootfs(t)), "a": "A"}, Options{}).mustOK(t)
+	r := build(t, store, df, map[string]string{"rootfs.tar": string(busyboxRootfs(t)), "a": "A"}, frontend.Options{}).mustOK(t)
 	c := r.cfg()
 	want := []hist{
 		{"ADD rootfs.tar / # buildkit", false},
@@ -430,7 +431,7 @@ func TestEntrypointResetsCmd(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := build(t, store, tc.df, nil, Options{}).mustOK(t)
+			r := build(t, store, tc.df, nil, frontend.Options{}).mustOK(t)
 			if fmt.Sprint(r.cfg().Config.Cmd) != fmt.Sprint(tc.wantCmd) || len(r.cfg().Config.Cmd) != len(tc.wantCmd) {
 				t.Errorf("Cmd = %q, want %q", r.cfg().Config.Cmd, tc.wantCmd)
 			}
@@ -476,7 +477,7 @@ func TestHistoryStrings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := build(t, store, tc.df, tc.files, Options{}).mustOK(t)
+			r := build(t, store, tc.df, tc.files, frontend.Options{}).mustOK(t)
 			h := histories(r.cfg())
 			if len(h) == 0 {
 				t.Fatal("no history")
@@ -627,7 +628,7 @@ ENV P=$TARGETPLATFORM A=$TARGETARCH V=$TARGETVARIANT B=$BUILDARCH
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := build(t, store, tc.df, nil, Options{BuildArgs: tc.args, Platform: tc.plat}).mustOK(t)
+			r := build(t, store, tc.df, nil, frontend.Options{BuildArgs: tc.args, Platform: tc.plat}).mustOK(t)
 			env := r.env()
 			for k, v := range tc.want {
 				got, ok := env[k]
@@ -650,7 +651,7 @@ ENV P=$TARGETPLATFORM A=$TARGETARCH V=$TARGETVARIANT B=$BUILDARCH
 
 func TestExpansionInWorkdirAndLabel(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nENV D=/srv N=app\nWORKDIR $D/${N}\nLABEL name=$N \"k$N\"=v\n", nil, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nENV D=/srv N=app\nWORKDIR $D/${N}\nLABEL name=$N \"k$N\"=v\n", nil, frontend.Options{}).mustOK(t)
 	if wd := r.cfg().Config.WorkingDir; wd != "/srv/app" {
 		t.Errorf("WorkingDir = %q, want /srv/app", wd)
 	}
@@ -676,7 +677,7 @@ func TestRunEnvAndHistory(t *testing.T) {
 	df := "FROM scratch\nARG A=1\nENV E=e\nRUN echo $A\n"
 	writeTree(t, ctxDir, map[string]string{"Dockerfile": df})
 	fr := &fakeRunner{}
-	r := buildIn(t, store, Options{ContextDir: ctxDir, BuildArgs: map[string]string{"HTTP_PROXY": "http://p:1", "A": "2"}}, fr).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir, BuildArgs: map[string]string{"HTTP_PROXY": "http://p:1", "A": "2"}}, fr).mustOK(t)
 	if len(fr.reqs) != 1 {
 		t.Fatalf("%d RUN requests, want 1", len(fr.reqs))
 	}
@@ -702,9 +703,9 @@ func TestRunEnvAndHistory(t *testing.T) {
 func TestRunWithoutRunner(t *testing.T) {
 	store := newStore(t)
 	before := snapshotStore(t, store)
-	r := build(t, store, "FROM scratch\nENV A=1\nRUN true\n", nil, Options{})
-	if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "RUN cannot execute here") {
-		t.Fatalf("err = %v (line %d), want Dockerfile:3 RUN cannot execute here", r.err, ErrorLine(r.err))
+	r := build(t, store, "FROM scratch\nENV A=1\nRUN true\n", nil, frontend.Options{})
+	if r.err == nil || frontend.ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "RUN cannot execute here") {
+		t.Fatalf("err = %v (line %d), want Dockerfile:3 RUN cannot execute here", r.err, frontend.ErrorLine(r.err))
 	}
 	if after := snapshotStore(t, store); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("store changed: %v -> %v", before, after)
@@ -715,8 +716,8 @@ func TestRunWithoutRunner(t *testing.T) {
 // FROM in the child build, then are cleared.
 func TestOnbuildTriggers(t *testing.T) {
 	store := newStore(t)
-	build(t, store, "FROM scratch\nONBUILD ENV FROM_TRIGGER=yes\n", nil, Options{Tags: []string{"onbase"}}).mustOK(t)
-	r := build(t, store, "FROM onbase\nENV X=1\n", nil, Options{}).mustOK(t)
+	build(t, store, "FROM scratch\nONBUILD ENV FROM_TRIGGER=yes\n", nil, frontend.Options{Tags: []string{"onbase"}}).mustOK(t)
+	r := build(t, store, "FROM onbase\nENV X=1\n", nil, frontend.Options{}).mustOK(t)
 	if r.env()["FROM_TRIGGER"] != "yes" {
 		t.Errorf("trigger did not run: env %q", r.cfg().Config.Env)
 	}
@@ -729,7 +730,7 @@ func TestOnbuildTriggers(t *testing.T) {
 // event is BuildDone; the channel is closed.
 func TestEventOrder(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nENV A=1\nCOPY a /a\n", map[string]string{"a": "x"}, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nENV A=1\nCOPY a /a\n", map[string]string{"a": "x"}, frontend.Options{}).mustOK(t)
 	var types []string
 	for _, ev := range r.events {
 		types = append(types, ev.EventType())
@@ -821,59 +822,59 @@ func TestBadInput(t *testing.T) {
 		name  string
 		df    string
 		files map[string]string
-		opt   Options
+		opt   frontend.Options
 		line  int      // 0: the error is about a flag, not a line
 		want  []string // substrings of the error
 	}{
-		{"unknown instruction", "FROM scratch\nCOPPY a /b\n", nil, Options{}, 2,
+		{"unknown instruction", "FROM scratch\nCOPPY a /b\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "COPPY", "did you mean COPY", "instructions are: ADD"}},
-		{"bad flag on COPY", "FROM scratch\nCOPY --bogus a /b\n", map[string]string{"a": "1"}, Options{}, 2,
+		{"bad flag on COPY", "FROM scratch\nCOPY --bogus a /b\n", map[string]string{"a": "1"}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "bogus", "write COPY [--from=STAGE]"}},
-		{"COPY ../outside", "FROM scratch\nENV A=1\nCOPY ../secret /x\n", nil, Options{}, 3,
+		{"COPY ../outside", "FROM scratch\nENV A=1\nCOPY ../secret /x\n", nil, frontend.Options{}, 3,
 			[]string{"Dockerfile:3", "outside the build context", "move the file into the context"}},
-		{"COPY symlink out of the context", "FROM scratch\nCOPY link /x\n", map[string]string{"link": "->" + filepath.Join(outside, "secret")}, Options{}, 2,
+		{"COPY symlink out of the context", "FROM scratch\nCOPY link /x\n", map[string]string{"link": "->" + filepath.Join(outside, "secret")}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "symlink that leads outside the build context", "copy the target into the context"}},
-		{"COPY through a symlinked dir out of the context", "FROM scratch\nCOPY ldir/secret /x\n", map[string]string{"ldir": "->" + outside}, Options{}, 2,
+		{"COPY through a symlinked dir out of the context", "FROM scratch\nCOPY ldir/secret /x\n", map[string]string{"ldir": "->" + outside}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "outside the build context"}},
-		{"missing source", "FROM scratch\nCOPY nope /x\n", nil, Options{}, 2,
+		{"missing source", "FROM scratch\nCOPY nope /x\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "nope", "not found in the build context"}},
-		{"--from unknown stage", "FROM scratch AS a\nFROM scratch\nCOPY --from=nosuch /x /y\n", nil, Options{}, 3,
+		{"--from unknown stage", "FROM scratch AS a\nFROM scratch\nCOPY --from=nosuch /x /y\n", nil, frontend.Options{}, 3,
 			[]string{"Dockerfile:3", "nosuch", "not a stage", "not in the local store"}},
-		{"--target unknown", "FROM scratch AS one\nFROM scratch AS two\n", nil, Options{Target: "three"}, 0,
+		{"--target unknown", "FROM scratch AS one\nFROM scratch AS two\n", nil, frontend.Options{Target: "three"}, 0,
 			[]string{"--target three", "one, two"}},
-		{"stage based on itself", "FROM scratch\nFROM x AS x\n", nil, Options{}, 2,
+		{"stage based on itself", "FROM scratch\nFROM x AS x\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "based on itself"}},
-		{"COPY --from itself", "FROM scratch AS a\nCOPY --from=a /x /y\n", nil, Options{}, 2,
+		{"COPY --from itself", "FROM scratch AS a\nCOPY --from=a /x /y\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "cannot copy from itself"}},
-		{"ENV empty name", "FROM scratch\nENV =x\n", nil, Options{}, 2,
+		{"ENV empty name", "FROM scratch\nENV =x\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "blank", "write ENV NAME=value"}},
-		{"ARG empty name", "FROM scratch\nARG =\n", nil, Options{}, 2,
+		{"ARG empty name", "FROM scratch\nARG =\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "blank", "write ARG NAME[=default]"}},
-		{"ENV without value", "FROM scratch\nENV A\n", nil, Options{}, 2,
+		{"ENV without value", "FROM scratch\nENV A\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "write ENV NAME=value"}},
-		{"--chmod not octal", "FROM scratch\nCOPY --chmod=rwx a /a\n", map[string]string{"a": "1"}, Options{}, 2,
+		{"--chmod not octal", "FROM scratch\nCOPY --chmod=rwx a /a\n", map[string]string{"a": "1"}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "octal"}},
-		{"many sources, no slash", "FROM scratch\nCOPY a b /dir\n", map[string]string{"a": "1", "b": "2"}, Options{}, 2,
+		{"many sources, no slash", "FROM scratch\nCOPY a b /dir\n", map[string]string{"a": "1", "b": "2"}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "must be a directory ending in /", "/dir/"}},
-		{"EXPOSE bad port", "FROM scratch\nEXPOSE 99999\n", nil, Options{}, 2,
+		{"EXPOSE bad port", "FROM scratch\nEXPOSE 99999\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "0 to 65535"}},
-		{"STOPSIGNAL unknown", "FROM scratch\nSTOPSIGNAL SIGNOPE\n", nil, Options{}, 2,
+		{"STOPSIGNAL unknown", "FROM scratch\nSTOPSIGNAL SIGNOPE\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "SIGTERM"}},
-		{"--chown by name with --link", "FROM scratch\nCOPY --link --chown=bob a /a\n", map[string]string{"a": "1"}, Options{}, 2,
+		{"--chown by name with --link", "FROM scratch\nCOPY --link --chown=bob a /a\n", map[string]string{"a": "1"}, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "bob", "numeric uid"}},
-		{"instruction before FROM", "ENV A=1\nFROM scratch\n", nil, Options{}, 1,
+		{"instruction before FROM", "ENV A=1\nFROM scratch\n", nil, frontend.Options{}, 1,
 			[]string{"Dockerfile:1", "only ARG may come before the first FROM"}},
-		{"no FROM at all", "# just a comment\n", nil, Options{}, 1,
+		{"no FROM at all", "# just a comment\n", nil, frontend.Options{}, 1,
 			[]string{"no instructions", "FROM scratch"}},
-		{"FROM of an empty ARG", "ARG B\nFROM $B\n", nil, Options{}, 2,
+		{"FROM of an empty ARG", "ARG B\nFROM $B\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "empty base image name", "--build-arg"}},
-		{"--from index out of range", "FROM scratch\nCOPY --from=5 /a /b\n", nil, Options{}, 2,
+		{"--from index out of range", "FROM scratch\nCOPY --from=5 /a /b\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "no stage 5"}},
-		{"docker-archive with ../ and absolute entries", "FROM scratch\nFROM docker-archive:" + evil + "\nENV A=1\n", nil, Options{}, 2,
+		{"docker-archive with ../ and absolute entries", "FROM scratch\nFROM docker-archive:" + evil + "\nENV A=1\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "docker-archive:" + evil, "evil"}},
-		{"bad platform", "FROM scratch\n", nil, Options{Platform: "linux"}, 0,
+		{"bad platform", "FROM scratch\n", nil, frontend.Options{Platform: "linux"}, 0,
 			[]string{"--platform", "os/arch"}},
-		{"COPY without arguments", "FROM scratch\nCOPY\n", nil, Options{}, 2,
+		{"COPY without arguments", "FROM scratch\nCOPY\n", nil, frontend.Options{}, 2,
 			[]string{"Dockerfile:2", "SRC... DEST"}},
 	}
 	for _, tc := range cases {
@@ -884,7 +885,7 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("build succeeded, want an error")
 			}
 			msg := r.err.Error()
-			if got := ErrorLine(r.err); got != tc.line {
+			if got := frontend.ErrorLine(r.err); got != tc.line {
 				t.Errorf("ErrorLine = %d, want %d (err: %v)", got, tc.line, r.err)
 			}
 			for _, w := range tc.want {
@@ -933,7 +934,7 @@ func TestBadContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewPlan(Options{ContextDir: tc.ctx})
+			_, err := frontend.NewPlan(frontend.Options{ContextDir: tc.ctx})
 			if err == nil {
 				t.Fatal("NewPlan succeeded")
 			}
@@ -944,7 +945,7 @@ func TestBadContext(t *testing.T) {
 			}
 		})
 	}
-	_, err := NewPlan(Options{ContextDir: dir, Dockerfile: filepath.Join(dir, "missing.Dockerfile")})
+	_, err := frontend.NewPlan(frontend.Options{ContextDir: dir, Dockerfile: filepath.Join(dir, "missing.Dockerfile")})
 	if err == nil || !strings.Contains(err.Error(), "-f") {
 		t.Errorf("missing -f file: err = %v, want it to name -f", err)
 	}

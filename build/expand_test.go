@@ -8,12 +8,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
-var boundEnv = mapEnv{"A": "aaaa", "B": "b", "E": "", "L": strings.Repeat("l", 300), "D": "$0$0", "S": "/"}
+var boundEnv = frontend.MapEnv{"A": "aaaa", "B": "b", "E": "", "L": strings.Repeat("l", 300), "D": "$0$0", "S": "/"}
 
 // FuzzExpansionBound: the estimate is never below what the lexer makes of
 // a word, with either escape token, quotes processed or not (heredocs).
@@ -31,7 +32,7 @@ func FuzzExpansionBound(f *testing.F) {
 		}
 		lex := shell.NewLex(esc)
 		lex.SkipProcessQuotes = rawQuotes
-		b := expansionBound(word, boundEnv)
+		b := frontend.ExpansionBound(word, boundEnv)
 		if b > 64<<20 {
 			return // too large to expand in a test; that is what the bound is for
 		}
@@ -53,9 +54,9 @@ func FuzzExpansionBound(f *testing.F) {
 // metaBuild runs a FROM scratch Dockerfile's steps up to the first error,
 // as the executor does, without containers (ARG, ENV, LABEL, WORKDIR and
 // the expansion of any other step happen before it touches a file).
-func metaBuild(t *testing.T, src string, opt Options) (*Executor, error) {
+func metaBuild(t *testing.T, src string, opt frontend.Options) (*Executor, error) {
 	t.Helper()
-	p, err := Parse("Dockerfile", []byte(src), opt)
+	p, err := frontend.Parse("Dockerfile", []byte(src), opt)
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +100,11 @@ func wantExpansionError(t *testing.T, err error, line int, parts ...string) {
 	if err == nil {
 		t.Fatalf("no error, want one on line %d", line)
 	}
-	var ee *ExpansionError
+	var ee *frontend.ExpansionError
 	if !errors.As(err, &ee) {
 		t.Fatalf("error %v is not an ExpansionError", err)
 	}
-	if got := ErrorLine(err); got != line {
+	if got := frontend.ErrorLine(err); got != line {
 		t.Errorf("error on line %d, want %d: %v", got, line, err)
 	}
 	for _, p := range parts {
@@ -129,7 +130,7 @@ func TestExpansionLimitChains(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			m := measureMem(func() any { _, err = metaBuild(t, tc.src, Options{}); return nil })
+			m := measureMem(func() any { _, err = metaBuild(t, tc.src, frontend.Options{}); return nil })
 			wantExpansionError(t, err, tc.line, tc.want)
 			t.Logf("%v (allocated %d MB)", err, m.total/mib)
 			if m.total > 64*mib {
@@ -163,7 +164,7 @@ func TestExpansionLimitOneWord(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			m := measureMem(func() any { _, err = metaBuild(t, big+tc.line+"\n", Options{}); return nil })
+			m := measureMem(func() any { _, err = metaBuild(t, big+tc.line+"\n", frontend.Options{}); return nil })
 			wantExpansionError(t, err, 4, tc.want...)
 			t.Logf("%v (allocated %d MB)", err, m.total/mib)
 			if m.total > 64*mib {
@@ -173,7 +174,7 @@ func TestExpansionLimitOneWord(t *testing.T) {
 	}
 	// The 1 MiB value itself, and 1 MiB after expansion, are fine.
 	var err error
-	m := measureMem(func() any { _, err = metaBuild(t, big+"LABEL l=$m\n", Options{}); return nil })
+	m := measureMem(func() any { _, err = metaBuild(t, big+"LABEL l=$m\n", frontend.Options{}); return nil })
 	if err != nil {
 		t.Fatalf("a 1 MiB value: %v", err)
 	}
@@ -182,17 +183,17 @@ func TestExpansionLimitOneWord(t *testing.T) {
 
 // A --build-arg is a variable too: over 1 MiB it is refused, naming the flag.
 func TestExpansionLimitBuildArg(t *testing.T) {
-	_, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize+1)}})
+	_, err := frontend.Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), frontend.Options{BuildArgs: map[string]string{"A": strings.Repeat("a", frontend.MaxExpandedSize+1)}})
 	if err == nil || !strings.Contains(err.Error(), "--build-arg A: the value is 1.0 MiB, over strata's 1 MiB limit") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize)}}); err != nil {
+	if _, err := frontend.Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), frontend.Options{BuildArgs: map[string]string{"A": strings.Repeat("a", frontend.MaxExpandedSize)}}); err != nil {
 		t.Fatalf("a 1 MiB --build-arg: %v", err)
 	}
 }
 
 func TestExpansionBoundExamples(t *testing.T) {
-	env := mapEnv{"A": "aaaa", "L": strings.Repeat("l", 1000)}
+	env := frontend.MapEnv{"A": "aaaa", "L": strings.Repeat("l", 1000)}
 	for _, tc := range []struct {
 		word string
 		max  int64
@@ -202,12 +203,12 @@ func TestExpansionBoundExamples(t *testing.T) {
 		{"${A:-x}$A", 9 + 4 + 4},     // a default counts as text
 		{"${A//a/bb}", 4 + 4 + 10*6}, // "${A/", m, (2m+2)·len("/a/bb}")
 	} {
-		if got := expansionBound(tc.word, env); got > tc.max || got < int64(len(tc.word)) {
+		if got := frontend.ExpansionBound(tc.word, env); got > tc.max || got < int64(len(tc.word)) {
 			t.Errorf("bound(%q) = %d, want between %d and %d", tc.word, got, len(tc.word), tc.max)
 		}
 	}
-	if got := expansionBound(strings.Repeat("${L//?/", 7)+"$L"+strings.Repeat("}", 7), env); got != satMax {
-		t.Errorf("nested substitutions: bound %d, want the saturated %d", got, satMax)
+	if got := frontend.ExpansionBound(strings.Repeat("${L//?/", 7)+"$L"+strings.Repeat("}", 7), env); got != frontend.SatMax {
+		t.Errorf("nested substitutions: bound %d, want the saturated %d", got, frontend.SatMax)
 	}
 }
 
@@ -221,7 +222,7 @@ func TestExpansionLimitTotal(t *testing.T) {
 		fmt.Fprintf(&b, "ENV a%d=$m\n", i)
 	}
 	var err error
-	m := measureMem(func() any { _, err = metaBuild(t, b.String(), Options{}); return nil })
+	m := measureMem(func() any { _, err = metaBuild(t, b.String(), frontend.Options{}); return nil })
 	// ARG m adds 1 MiB less 2 KiB, each ENV 1 MiB less 2 bytes: the eighth
 	// ENV (line 11) brings it to 9 MiB less 2 KiB, over 8 MiB.
 	wantExpansionError(t, err, 11, "Dockerfile:11: ENV a7: with this value, expansion has added 9.0 MiB to this build, over strata's 8 MiB limit for all variables' values together")

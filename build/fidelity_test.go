@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -68,7 +69,7 @@ func TestBaseWithoutPath(t *testing.T) {
 			df := "FROM docker-archive:" + importedArchive(t, tc.env) + "\nENV P2=$PATH\nRUN true\n"
 			writeTree(t, ctxDir, map[string]string{"Dockerfile": df})
 			fr := &fakeRunner{}
-			r := buildIn(t, store, Options{ContextDir: ctxDir}, fr).mustOK(t)
+			r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, fr).mustOK(t)
 			if got := r.cfg().Config.Env; !slices.Equal(got, tc.want) {
 				t.Errorf("Env = %q, want %q", got, tc.want)
 			}
@@ -104,7 +105,7 @@ func TestCopyKeepsHardlinks(t *testing.T) {
 	if err := os.Link(filepath.Join(ctxDir, "d/a"), filepath.Join(ctxDir, "d/b")); err != nil {
 		t.Fatal(err)
 	}
-	r := buildIn(t, store, Options{ContextDir: ctxDir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, nil).mustOK(t)
 	a, b := r.change(t, 1, "/d/a"), r.change(t, 1, "/d/b")
 	if a.Type == layers.TypeHardlink {
 		a, b = b, a
@@ -139,7 +140,7 @@ func TestWorkdirOwnerUnderUser(t *testing.T) {
 		"USER bob\nWORKDIR /w2\n" + // 5, 6
 		"USER 1001:7\nWORKDIR /w3\n" + // 7, 8
 		"USER nosuch\nWORKDIR /w4\n" // 9, 10
-	r := build(t, store, df, ctx, Options{}).mustOK(t)
+	r := build(t, store, df, ctx, frontend.Options{}).mustOK(t)
 	for _, tc := range []struct {
 		step     int
 		path     string
@@ -165,8 +166,8 @@ func TestWorkdirOwnerUnderUser(t *testing.T) {
 func TestDirOverFileMessage(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nCOPY f /f\nWORKDIR /f/sub\n", map[string]string{"f": "x"}, Options{})
-	if r.err == nil || ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "/f") ||
+	r := build(t, store, "FROM scratch\nCOPY f /f\nWORKDIR /f/sub\n", map[string]string{"f": "x"}, frontend.Options{})
+	if r.err == nil || frontend.ErrorLine(r.err) != 3 || !strings.Contains(r.err.Error(), "/f") ||
 		!strings.Contains(r.err.Error(), "not a directory") || strings.Contains(r.err.Error(), "---") {
 		t.Errorf("err = %v, want line 3 saying /f is a file, not a directory", r.err)
 	}
@@ -195,7 +196,7 @@ func TestAddArchiveKeepsDestDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nADD a.tar /sub/\n", map[string]string{"a.tar": buf.String()}, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nADD a.tar /sub/\n", map[string]string{"a.tar": buf.String()}, frontend.Options{}).mustOK(t)
 	if d := r.change(t, 1, "/sub"); d.UID != 0 || d.GID != 0 || d.Mode.Perm() != 0o755 {
 		t.Errorf("/sub %v %d:%d, want 0755 0:0 (the destination's own)", d.Mode.Perm(), d.UID, d.GID)
 	}
@@ -210,7 +211,7 @@ func TestAddArchiveKeepsDestDir(t *testing.T) {
 func TestWorkdirKeptAsWritten(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nWORKDIR /srv/\nWORKDIR /srv/\nWORKDIR ./a/../b/\n", nil, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nWORKDIR /srv/\nWORKDIR /srv/\nWORKDIR ./a/../b/\n", nil, frontend.Options{}).mustOK(t)
 	if wd := r.cfg().Config.WorkingDir; wd != "/srv/b" {
 		t.Errorf("WorkingDir = %q, want /srv/b", wd)
 	}
@@ -219,7 +220,7 @@ func TestWorkdirKeptAsWritten(t *testing.T) {
 	if !slices.Equal(h, want) {
 		t.Errorf("history %v, want %v", h, want)
 	}
-	one := build(t, newStore(t), "FROM scratch\nWORKDIR /srv/\n", nil, Options{}).mustOK(t)
+	one := build(t, newStore(t), "FROM scratch\nWORKDIR /srv/\n", nil, frontend.Options{}).mustOK(t)
 	if wd := one.cfg().Config.WorkingDir; wd != "/srv/" {
 		t.Errorf("WorkingDir = %q, want /srv/", wd)
 	}
@@ -234,7 +235,7 @@ func TestWorkdirKeptAsWritten(t *testing.T) {
 func TestCopyWildcardMatchingNothing(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nCOPY *.nomatch /x/\nCOPY *.nomatch a /y/\n", map[string]string{"a": "1"}, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nCOPY *.nomatch /x/\nCOPY *.nomatch a /y/\n", map[string]string{"a": "1"}, frontend.Options{}).mustOK(t)
 	h := histories(r.cfg())
 	if len(h) != 2 || !h[0].empty || h[1].empty {
 		t.Errorf("history %v: want the first COPY empty, the second with a layer", h)

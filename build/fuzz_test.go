@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -34,9 +35,9 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add("FROM scratch AS x\nFROM x\n", "x")
 	f.Fuzz(func(t *testing.T, src, target string) {
-		p, err := Parse("Dockerfile", []byte(src), Options{Target: target, BuildArgs: map[string]string{"A": "1"}})
+		p, err := frontend.Parse("Dockerfile", []byte(src), frontend.Options{Target: target, BuildArgs: map[string]string{"A": "1"}})
 		if err != nil {
-			_ = ErrorLine(err)
+			_ = frontend.ErrorLine(err)
 			return
 		}
 		if p.Target < 0 || p.Target >= len(p.Stages) {
@@ -81,11 +82,11 @@ func FuzzExpand(f *testing.F) {
 			head = "# escape=`\n"
 		}
 		src := head + "FROM scratch\nENV A=a B=b\nENV X=" + word + "\nLABEL l=" + word + "\n"
-		p, err := Parse("Dockerfile", []byte(src), Options{})
+		p, err := frontend.Parse("Dockerfile", []byte(src), frontend.Options{})
 		if err != nil {
 			return
 		}
-		e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: t.TempDir()}}
+		e := &Executor{Store: store, Plan: p, Opt: frontend.Options{ContextDir: t.TempDir()}}
 		ctx := context.Background()
 		for _, s := range p.Stages {
 			st, err := e.from(ctx, s)
@@ -100,7 +101,7 @@ func FuzzExpand(f *testing.F) {
 			for i, c := range s.Commands {
 				if err := e.dispatch(ctx, st, s.Steps[i+1], c); err != nil {
 					le := e.stepErr(st, c, err)
-					if ErrorLine(le) == 0 {
+					if frontend.ErrorLine(le) == 0 {
 						t.Fatalf("error without a line: %v", le)
 					}
 					return

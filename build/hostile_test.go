@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -79,7 +80,7 @@ func TestCopyNeverWritesThroughItsOwnSymlink(t *testing.T) {
 				".dockerignore": "db/x\n!db/x/pwned\n",
 				"evil.tar":      string(tarOf(t, map[string]string{"pwned": "attacker", "cron/": ""})),
 			}
-			r := build(t, store, "FROM scratch\n"+tc.df+"\n", files, Options{})
+			r := build(t, store, "FROM scratch\n"+tc.df+"\n", files, frontend.Options{})
 			if after := snap(); after != before {
 				t.Fatalf("the host dir changed (build error: %v):\nbefore:\n%s\nafter:\n%s", r.err, before, after)
 			}
@@ -125,7 +126,7 @@ COPY --link mine /a/.docker/mine
 FROM scratch
 COPY --from=evil /a/.docker/ /stolen/
 `
-	r := build(t, store, df, map[string]string{"link/a": "->" + host, "mine": "image's own"}, Options{}).mustOK(t)
+	r := build(t, store, df, map[string]string{"link/a": "->" + host, "mine": "image's own"}, frontend.Options{}).mustOK(t)
 	checkStep(t, r, r.lastStep(), map[string]entry{"/stolen": dirE, "/stolen/mine": fileE("image's own")})
 	if after := snap(); after != before {
 		t.Fatalf("host dir changed:\n%s\n%s", before, after)
@@ -148,7 +149,7 @@ func TestRunStubCleanupNeverFollowsSymlinks(t *testing.T) {
 	if runner == nil {
 		t.Skip("needs strata's sandbox (root, overlayfs)")
 	}
-	r := buildIn(t, store, Options{ContextDir: ctxDir, Secrets: map[string]string{"s": secret}}, runner).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir, Secrets: map[string]string{"s": secret}}, runner).mustOK(t)
 	if after := snap(); after != before {
 		t.Fatalf("host dir changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}

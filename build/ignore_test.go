@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,7 @@ func TestDockerignore(t *testing.T) {
 			if tc.ignore != "" {
 				files[".dockerignore"] = tc.ignore
 			}
-			r := build(t, store, df, files, Options{})
+			r := build(t, store, df, files, frontend.Options{})
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
@@ -80,7 +81,7 @@ func TestDockerignorePerDockerfile(t *testing.T) {
 		"sub/app.Dockerfile":              "FROM scratch\nCOPY . /ctx/\n",
 		"sub/app.Dockerfile.dockerignore": "b\nsub\n.dockerignore\n",
 	})
-	r := buildIn(t, store, Options{ContextDir: ctxDir, Dockerfile: filepath.Join(ctxDir, "sub/app.Dockerfile")}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir, Dockerfile: filepath.Join(ctxDir, "sub/app.Dockerfile")}, nil).mustOK(t)
 	if !strings.HasSuffix(r.plan.Ignore.File, "app.Dockerfile.dockerignore") {
 		t.Errorf("Ignore.File = %q, want the per-Dockerfile one", r.plan.Ignore.File)
 	}
@@ -88,7 +89,7 @@ func TestDockerignorePerDockerfile(t *testing.T) {
 
 	// Without it, the context's .dockerignore applies.
 	os.Remove(filepath.Join(ctxDir, "sub/app.Dockerfile.dockerignore"))
-	r = buildIn(t, store, Options{ContextDir: ctxDir, Dockerfile: filepath.Join(ctxDir, "sub/app.Dockerfile")}, nil).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: ctxDir, Dockerfile: filepath.Join(ctxDir, "sub/app.Dockerfile")}, nil).mustOK(t)
 	checkStep(t, r, 1, map[string]entry{"/ctx/b": fileE("b"), "/ctx/.dockerignore": fileE("a\n"), "/ctx/sub/app.Dockerfile": fileE("FROM scratch\nCOPY . /ctx/\n")})
 }
 
@@ -96,17 +97,17 @@ func TestDockerignorePerDockerfile(t *testing.T) {
 // says why.
 func TestDockerignoreExplicitSource(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nCOPY secret.env /x\n", map[string]string{"secret.env": "s", ".dockerignore": "*.env\n"}, Options{})
-	if r.err == nil || ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "excluded by .dockerignore") {
+	r := build(t, store, "FROM scratch\nCOPY secret.env /x\n", map[string]string{"secret.env": "s", ".dockerignore": "*.env\n"}, frontend.Options{})
+	if r.err == nil || frontend.ErrorLine(r.err) != 2 || !strings.Contains(r.err.Error(), "excluded by .dockerignore") {
 		t.Errorf("err = %v, want Dockerfile:2 ... excluded by .dockerignore", r.err)
 	}
 	// A wildcard silently skips ignored files.
-	r = build(t, store, "FROM scratch\nCOPY *.env *.txt /x/\n", map[string]string{"secret.env": "s", "a.txt": "a", ".dockerignore": "*.env\n"}, Options{}).mustOK(t)
+	r = build(t, store, "FROM scratch\nCOPY *.env *.txt /x/\n", map[string]string{"secret.env": "s", "a.txt": "a", ".dockerignore": "*.env\n"}, frontend.Options{}).mustOK(t)
 	checkStep(t, r, 1, map[string]entry{"/x/a.txt": fileE("a")})
 }
 
 func TestIgnoreUnit(t *testing.T) {
-	ig, err := NewIgnore(".dockerignore", []string{"*.md", "!README.md", "build", "!build/keep"})
+	ig, err := frontend.NewIgnore(".dockerignore", []string{"*.md", "!README.md", "build", "!build/keep"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +125,10 @@ func TestIgnoreUnit(t *testing.T) {
 	if !ig.MayMatchInside("build") {
 		t.Error("MayMatchInside(build) = false; !build/keep re-includes below it")
 	}
-	if _, err := NewIgnore("f", []string{"[a-"}); err == nil {
+	if _, err := frontend.NewIgnore("f", []string{"[a-"}); err == nil {
 		t.Error("bad pattern accepted")
 	}
-	var nilIg *Ignore
+	var nilIg *frontend.Ignore
 	if nilIg.Excluded("x") || nilIg.MayMatchInside("x") {
 		t.Error("nil Ignore excludes")
 	}

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -77,7 +78,7 @@ func imageIDOf(s *layers.Store, ref string, cfg *v1.ConfigFile) (id, manifest v1
 		return rec.Config, rec.Manifest
 	}
 	if strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
-		p := hostPlatform()
+		p := frontend.HostPlatform()
 		if img, _, err := OpenImage(s, ref, &p); err == nil && img != nil {
 			if h, err := img.ConfigName(); err == nil {
 				return h, v1.Hash{}

@@ -18,6 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -115,7 +116,7 @@ const inspectDockerfile = "FROM scratch\nCOPY a /a\nENV X=1\nCOPY sub/ /etc/sub/
 // layers.
 func TestInspectBuiltImage(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x", "sub/l": "->x"}, Options{Tags: []string{"insp:1"}}).mustOK(t)
+	r := build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x", "sub/l": "->x"}, frontend.Options{Tags: []string{"insp:1"}}).mustOK(t)
 	in, evs := inspect(t, store, "insp:1")
 
 	if got, want := eventTypes(evs), "plan step_done step_done step_done step_done step_done build_done"; got != want {
@@ -195,7 +196,7 @@ func TestInspectBuiltImage(t *testing.T) {
 // recorded.
 func TestInspectExported(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x", "sub/l": "->x"}, Options{}).mustOK(t)
+	r := build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x", "sub/l": "->x"}, frontend.Options{}).mustOK(t)
 	id := r.res.ImageID.String()
 	dir := t.TempDir()
 	oci, archive := filepath.Join(dir, "oci"), filepath.Join(dir, "img.tar")
@@ -359,7 +360,7 @@ func TestInspectHistoryMismatch(t *testing.T) {
 // and no layers.
 func TestInspectNoLayers(t *testing.T) {
 	store := newStore(t)
-	build(t, store, "FROM scratch\nENV A=1\n", nil, Options{Tags: []string{"meta"}}).mustOK(t)
+	build(t, store, "FROM scratch\nENV A=1\n", nil, frontend.Options{Tags: []string{"meta"}}).mustOK(t)
 	in, evs := inspect(t, store, "meta")
 	if len(in.Steps) != 1 || !in.Steps[0].MetadataOnly || in.Steps[0].Text != "ENV A=1" {
 		t.Errorf("steps %+v", in.Steps)
@@ -386,7 +387,7 @@ func TestInspectUnknown(t *testing.T) {
 // error) and closes the channel.
 func TestInspectCanceled(t *testing.T) {
 	store := newStore(t)
-	build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x"}, Options{Tags: []string{"c"}}).mustOK(t)
+	build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x"}, frontend.Options{Tags: []string{"c"}}).mustOK(t)
 	in, err := Inspect(context.Background(), store, "c")
 	if err != nil {
 		t.Fatal(err)
@@ -440,7 +441,7 @@ func TestParseSaveDest(t *testing.T) {
 // and tarballs that read back as the same image.
 func TestSaveImage(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nCOPY a /a\n", map[string]string{"a": "A"}, Options{}).mustOK(t)
+	r := build(t, store, "FROM scratch\nCOPY a /a\n", map[string]string{"a": "A"}, frontend.Options{}).mustOK(t)
 	id := r.res.ImageID.String()
 	be := NewBackend(store, nil, nil)
 	if what, err := be.Save(id, "saved:1"); err != nil || what != "tagged saved:1" {
@@ -528,7 +529,7 @@ func BenchmarkInspectVsTar(b *testing.B) {
 func TestInspectUserAndWorkdirPerStep(t *testing.T) {
 	store := newStore(t)
 	df := "FROM scratch\nCOPY a /a\nWORKDIR /srv\nWORKDIR app\nUSER nobody\nCOPY b /b\n"
-	build(t, store, df, map[string]string{"a": "1", "b": "2"}, Options{Tags: []string{"peruser:1"}}).mustOK(t)
+	build(t, store, df, map[string]string{"a": "1", "b": "2"}, frontend.Options{Tags: []string{"peruser:1"}}).mustOK(t)
 	_, evs := inspect(t, store, "peruser:1")
 	var got []string
 	for _, ev := range evs {

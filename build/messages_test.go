@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,15 +10,15 @@ import (
 )
 
 func TestShortPath(t *testing.T) {
-	if got := ShortPath("/a/b"); got != "/a/b" {
+	if got := frontend.ShortPath("/a/b"); got != "/a/b" {
 		t.Errorf("short path changed: %q", got)
 	}
-	exact := strings.Repeat("x", shortPathMax)
-	if got := ShortPath(exact); got != exact {
+	exact := strings.Repeat("x", frontend.ShortPathMax)
+	if got := frontend.ShortPath(exact); got != exact {
 		t.Errorf("a %d-byte path was shortened", len(exact))
 	}
 	long := "/start/" + strings.Repeat("d/", 500) + "the-end"
-	got := ShortPath(long)
+	got := frontend.ShortPath(long)
 	if !strings.HasPrefix(got, long[:100]) || !strings.HasSuffix(got, long[len(long)-100:]) || !strings.Contains(got, "…") {
 		t.Errorf("ShortPath(long) = %q: want the first and last 100 bytes around …", got)
 	}
@@ -26,7 +27,7 @@ func TestShortPath(t *testing.T) {
 	}
 	// Multi-byte characters are never cut in half.
 	wide := strings.Repeat("é", 300)
-	if got := ShortPath(wide); !utf8.ValidString(got) || len(got) > 200+len("…") {
+	if got := frontend.ShortPath(wide); !utf8.ValidString(got) || len(got) > 200+len("…") {
 		t.Errorf("ShortPath(é×300) = %q (valid %v, %d bytes)", got, utf8.ValidString(got), len(got))
 	}
 }
@@ -55,15 +56,15 @@ func TestLongPathsInMessages(t *testing.T) {
 		}
 	}
 	t.Run("missing context", func(t *testing.T) {
-		_, err := NewPlan(Options{ContextDir: filepath.Join(deep, "nope")})
+		_, err := frontend.NewPlan(frontend.Options{ContextDir: filepath.Join(deep, "nope")})
 		check(t, err, "does not exist")
 	})
 	t.Run("no Dockerfile", func(t *testing.T) {
-		_, err := NewPlan(Options{ContextDir: deep})
+		_, err := frontend.NewPlan(frontend.Options{ContextDir: deep})
 		check(t, err, "no Dockerfile in")
 	})
 	t.Run("-f missing", func(t *testing.T) {
-		_, err := NewPlan(Options{ContextDir: deep, Dockerfile: filepath.Join(deep, "Dockerfile.nope")})
+		_, err := frontend.NewPlan(frontend.Options{ContextDir: deep, Dockerfile: filepath.Join(deep, "Dockerfile.nope")})
 		check(t, err, "no such file")
 	})
 	t.Run("COPY of a long missing path in a deep context", func(t *testing.T) {
@@ -76,17 +77,17 @@ func TestLongPathsInMessages(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY "+long+" /x\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		r := buildIn(t, store, Options{ContextDir: ctxDir}, nil)
+		r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, nil)
 		check(t, r.err, "not found in the build context")
 	})
 	t.Run("a line error", func(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(deep, "Dockerfile"), []byte("FROM scratch\nCOPPY a b\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := NewPlan(Options{ContextDir: deep})
+		_, err := frontend.NewPlan(frontend.Options{ContextDir: deep})
 		check(t, err, ":2: ")
-		if ErrorLine(err) != 2 {
-			t.Errorf("line %d", ErrorLine(err))
+		if frontend.ErrorLine(err) != 2 {
+			t.Errorf("line %d", frontend.ErrorLine(err))
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,7 @@ func TestRunNetwork(t *testing.T) {
 		ctxDir := t.TempDir()
 		writeTree(t, ctxDir, map[string]string{"Dockerfile": d})
 		fr := &fakeRunner{}
-		r := buildIn(t, newStore(t), Options{ContextDir: ctxDir, Network: tc.buildNet, AllowNetworkHost: tc.allow}, fr)
+		r := buildIn(t, newStore(t), frontend.Options{ContextDir: ctxDir, Network: tc.buildNet, AllowNetworkHost: tc.allow}, fr)
 		var got []string
 		for _, req := range fr.reqs {
 			got = append(got, req.Network)

@@ -11,10 +11,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/registry"
 )
 
-func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o Output) error {
+func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o frontend.Output) error {
 	switch o.Type {
 	case "oci", "docker":
 		// writeImage (save.go) is shared with the TUI's save.
@@ -30,7 +31,7 @@ func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o Output) err
 
 // push sends the image to every -t tag's registry (-o type=registry) and
 // tells each pushed digest as an info line of the last step.
-func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o Output) error {
+func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o frontend.Output) error {
 	names := append(slices.Clone(e.Opt.Tags), o.Names...)
 	if len(names) == 0 {
 		return errors.New("--output type=registry needs a name to push to: add -t REGISTRY/REPOSITORY[:TAG] (e.g. -t 127.0.0.1:5000/app:1; a name without a registry is pushed to Docker Hub, as with docker)")
@@ -57,7 +58,7 @@ func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o Output) error
 
 // outputNames is how BuildDone names an output: the path, or for a push
 // the names pushed.
-func (e *Executor) outputName(o Output) string {
+func (e *Executor) outputName(o frontend.Output) string {
 	if o.Type == "registry" {
 		return "registry:" + strings.Join(append(slices.Clone(e.Opt.Tags), o.Names...), ",")
 	}

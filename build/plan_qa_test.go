@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 	"unicode"
@@ -30,12 +31,12 @@ func TestPlanErrorsQA(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("Dockerfile", []byte(tc.df), Options{})
+			_, err := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{})
 			if err == nil {
 				t.Fatal("Parse succeeded")
 			}
 			msg := err.Error()
-			if got := ErrorLine(err); got != tc.line {
+			if got := frontend.ErrorLine(err); got != tc.line {
 				t.Errorf("ErrorLine = %d, want %d (%.300s)", got, tc.line, msg)
 			}
 			for _, w := range tc.want {

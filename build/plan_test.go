@@ -3,12 +3,13 @@ package build
 import (
 	"fmt"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-func stageNames(p *Plan, idx []int) []string {
+func stageNames(p *frontend.Plan, idx []int) []string {
 	var out []string
 	for _, i := range idx {
 		out = append(out, p.Stages[i].DisplayName())
@@ -49,7 +50,7 @@ COPY --from=3 /b /b
 	}
 	for _, tc := range cases {
 		t.Run("target="+tc.target, func(t *testing.T) {
-			p, err := Parse("Dockerfile", []byte(df), Options{Target: tc.target})
+			p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{Target: tc.target})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +77,7 @@ COPY --from=3 /b /b
 				}
 			}
 			for name, want := range tc.deps {
-				var st *Stage
+				var st *frontend.Stage
 				for _, s := range p.Stages {
 					if s.DisplayName() == name {
 						st = s
@@ -92,7 +93,7 @@ COPY --from=3 /b /b
 
 func TestStepInfo(t *testing.T) {
 	df := "FROM scratch AS a\nENV A=1 \\\n    B=2\n# comment\nCOPY x \\\n  /y\nFROM a\nCMD [\"x\"]\n"
-	p, err := Parse("Dockerfile", []byte(df), Options{})
+	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,11 +148,11 @@ func TestPlanErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("Dockerfile", []byte(tc.df), Options{Target: tc.target})
+			_, err := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{Target: tc.target})
 			if err == nil {
 				t.Fatal("Parse succeeded")
 			}
-			if got := ErrorLine(err); got != tc.line {
+			if got := frontend.ErrorLine(err); got != tc.line {
 				t.Errorf("ErrorLine = %d, want %d (%v)", got, tc.line, err)
 			}
 			for _, w := range tc.want {
@@ -166,7 +167,7 @@ func TestPlanErrors(t *testing.T) {
 // TestGlobalArgs: ARGs before FROM with --build-arg, predefined args.
 func TestGlobalArgs(t *testing.T) {
 	df := "ARG A=1\nARG B=${A}2\nARG C\nFROM scratch AS x\nARG D\n"
-	p, err := Parse("Dockerfile", []byte(df), Options{BuildArgs: map[string]string{"A": "9", "C": "c", "Z": "unused", "HTTP_PROXY": "p"}})
+	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{BuildArgs: map[string]string{"A": "9", "C": "c", "Z": "unused", "HTTP_PROXY": "p"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestBuildChecks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, _ := Parse("Dockerfile", []byte(tc.df), Options{})
+			p, _ := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{})
 			if p == nil {
 				t.Fatal("nil plan")
 			}
@@ -246,33 +247,33 @@ func TestParsePlatformAndOutput(t *testing.T) {
 		{"linux/", "", false},
 		{"a/b/c/d", "", false},
 	} {
-		p, err := ParsePlatform(tc.in)
+		p, err := frontend.ParsePlatform(tc.in)
 		if (err == nil) != tc.ok {
 			t.Errorf("ParsePlatform(%q) err = %v", tc.in, err)
 			continue
 		}
-		if tc.ok && platformString(p) != tc.want {
-			t.Errorf("ParsePlatform(%q) = %s, want %s", tc.in, platformString(p), tc.want)
+		if tc.ok && frontend.PlatformString(p) != tc.want {
+			t.Errorf("ParsePlatform(%q) = %s, want %s", tc.in, frontend.PlatformString(p), tc.want)
 		}
 	}
 	for _, tc := range []struct {
 		in   string
-		want Output
+		want frontend.Output
 		err  string
 	}{
-		{"type=oci,dest=/x", Output{Type: "oci", Dest: "/x"}, ""},
-		{"type=docker,dest=f.tar", Output{Type: "docker", Dest: "f.tar"}, ""},
-		{"type=registry", Output{Type: "registry"}, ""},
-		{"type=registry,name=a:1", Output{Type: "registry", Names: []string{"a:1"}}, ""},
-		{"type=image,name=b:2,push=true", Output{Type: "registry", Names: []string{"b:2"}}, ""},
-		{"type=image,name=b:2", Output{}, "push=true"},
-		{"type=oci", Output{}, "dest=PATH"},
-		{"dest=/x", Output{}, "missing type="},
-		{"type=local,dest=x", Output{}, "unknown type"},
-		{"./out", Output{}, "want type=oci"},
-		{"type=oci,dest=x,foo=1", Output{}, "unknown key"},
+		{"type=oci,dest=/x", frontend.Output{Type: "oci", Dest: "/x"}, ""},
+		{"type=docker,dest=f.tar", frontend.Output{Type: "docker", Dest: "f.tar"}, ""},
+		{"type=registry", frontend.Output{Type: "registry"}, ""},
+		{"type=registry,name=a:1", frontend.Output{Type: "registry", Names: []string{"a:1"}}, ""},
+		{"type=image,name=b:2,push=true", frontend.Output{Type: "registry", Names: []string{"b:2"}}, ""},
+		{"type=image,name=b:2", frontend.Output{}, "push=true"},
+		{"type=oci", frontend.Output{}, "dest=PATH"},
+		{"dest=/x", frontend.Output{}, "missing type="},
+		{"type=local,dest=x", frontend.Output{}, "unknown type"},
+		{"./out", frontend.Output{}, "want type=oci"},
+		{"type=oci,dest=x,foo=1", frontend.Output{}, "unknown key"},
 	} {
-		o, err := ParseOutput(tc.in)
+		o, err := frontend.ParseOutput(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("ParseOutput(%q) err = %v, want %q", tc.in, err, tc.err)
@@ -290,7 +291,7 @@ func TestParsePlatformAndOutput(t *testing.T) {
 func TestDuplicateStageName(t *testing.T) {
 	store := newStore(t)
 	df := "FROM scratch AS a\nCOPY one /f\nFROM scratch AS a\nCOPY two /f\nFROM scratch\nCOPY --from=a /f /got\n"
-	r := build(t, store, df, map[string]string{"one": "first", "two": "second"}, Options{}).mustOK(t)
+	r := build(t, store, df, map[string]string{"one": "first", "two": "second"}, frontend.Options{}).mustOK(t)
 	warned := false
 	for _, ev := range r.events {
 		if w, ok := ev.(event.Warning); ok && w.Rule == "DuplicateStageName" && w.Line == 3 {
@@ -302,7 +303,7 @@ func TestDuplicateStageName(t *testing.T) {
 	}
 	checkStep(t, r, len(r.plan.Steps)-1, map[string]entry{"/got": fileE("second")})
 	// --target names the latest one too.
-	p, err := Parse("Dockerfile", []byte(df), Options{Target: "a"})
+	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{Target: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // Memory of planning. Two measures, both from runtime.MemStats:
@@ -88,10 +89,10 @@ const mib = 1 << 20
 func TestPlanMemoryLongLines(t *testing.T) {
 	src := dockerfileOf(10*mib, "FROM scratch\n", func(int) string { return "RUN echo " + strings.Repeat("x", 60000) + "\n" })
 	bk := measureMem(func() any { return buildkitParse(src) })
-	var p *Plan
+	var p *frontend.Plan
 	st := measureMem(func() any {
 		var err error
-		p, err = Parse("Dockerfile", src, Options{})
+		p, err = frontend.Parse("Dockerfile", src, frontend.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +119,7 @@ func TestPlanMemoryManyLabels(t *testing.T) {
 	src = b.Bytes()
 	bk := measureMem(func() any { return buildkitParse(src) })
 	st := measureMem(func() any {
-		p, err := Parse("Dockerfile", src, Options{})
+		p, err := frontend.Parse("Dockerfile", src, frontend.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +165,7 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 			t0 = time.Now()
 			var steps int
 			st := measureMem(func() any {
-				p, err := Parse("Dockerfile", src, Options{})
+				p, err := frontend.Parse("Dockerfile", src, frontend.Options{})
 				if err != nil {
 					t.Fatalf("%s: %v", sh.name, err)
 				}
@@ -188,7 +189,7 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 // and one that counts the rest.
 func TestWarningsPerRuleCapped(t *testing.T) {
 	src := "FROM scratch\n" + strings.Repeat("CMD x\n", 1500)
-	p, err := Parse("Dockerfile", []byte(src), Options{})
+	p, err := frontend.Parse("Dockerfile", []byte(src), frontend.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,8 +201,8 @@ func TestWarningsPerRuleCapped(t *testing.T) {
 			summaries = append(summaries, w.Message)
 		}
 	}
-	if count["JSONArgsRecommended"] != maxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != maxWarningsPerRule+1 {
-		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, maxWarningsPerRule+1)
+	if count["JSONArgsRecommended"] != frontend.MaxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != frontend.MaxWarningsPerRule+1 {
+		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, frontend.MaxWarningsPerRule+1)
 	}
 	want := []string{
 		"500 more JSONArgsRecommended warnings not shown (strata keeps the first 1000 of each rule)",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -71,7 +72,7 @@ CMD echo $A
 
 func TestProgressGolden(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, progressDockerfile, map[string]string{"a": "aaaa", "b": "bb"}, Options{Tags: []string{"demo:1"}}).mustOK(t)
+	r := build(t, store, progressDockerfile, map[string]string{"a": "aaaa", "b": "bb"}, frontend.Options{Tags: []string{"demo:1"}}).mustOK(t)
 	var plain, js bytes.Buffer
 	pp := &event.PlainPrinter{W: &plain, NoTimes: true}
 	jp := &event.JSONPrinter{W: &js}
@@ -92,7 +93,7 @@ func TestProgressGolden(t *testing.T) {
 
 func TestProgressFailureGolden(t *testing.T) {
 	store := newStore(t)
-	r := build(t, store, "FROM scratch\nENV A=1\nCOPY missing /x\n", nil, Options{})
+	r := build(t, store, "FROM scratch\nENV A=1\nCOPY missing /x\n", nil, frontend.Options{})
 	if r.err == nil {
 		t.Fatal("build succeeded")
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -18,8 +19,8 @@ func TestPrune(t *testing.T) {
 	writeTree(t, kept, map[string]string{"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "kept image"})
 	gone := t.TempDir()
 	writeTree(t, gone, map[string]string{"Dockerfile": "FROM scratch\nCOPY b /b\nCOPY c /c\n", "b": "untagged", "c": "more"})
-	rk := buildIn(t, store, Options{ContextDir: kept, Tags: []string{"kept:1"}}, nil).mustOK(t)
-	rg := buildIn(t, store, Options{ContextDir: gone}, nil).mustOK(t)
+	rk := buildIn(t, store, frontend.Options{ContextDir: kept, Tags: []string{"kept:1"}}, nil).mustOK(t)
+	rg := buildIn(t, store, frontend.Options{ContextDir: gone}, nil).mustOK(t)
 
 	res, err := Prune(store, PruneOptions{})
 	if err != nil {
@@ -54,7 +55,7 @@ func TestPrune(t *testing.T) {
 		t.Errorf("the tagged image's layer blob: %v", err)
 	}
 	// The rebuild of the untagged one reports why it misses.
-	r := buildIn(t, store, Options{ContextDir: gone}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: gone}, nil).mustOK(t)
 	checkOutcomes(t, r, "cached", "built: not in cache any more")
 
 	res, err = Prune(store, PruneOptions{All: true})
@@ -83,7 +84,7 @@ func TestPrune(t *testing.T) {
 	if err := layers.WriteOCILayout(filepath.Join(t.TempDir(), "oci"), img, nil); err != nil {
 		t.Errorf("export after prune: %v", err)
 	}
-	r = buildIn(t, store, Options{ContextDir: kept}, nil).mustOK(t)
+	r = buildIn(t, store, frontend.Options{ContextDir: kept}, nil).mustOK(t)
 	checkOutcomes(t, r, "built: first build", "built: first build")
 
 	// Another process on the store: prune refuses at once.

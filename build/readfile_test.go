@@ -2,6 +2,7 @@ package build
 
 import (
 	"errors"
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 // planIn writes files into a new context (writeTree's notation) and plans
 // it; dockerfile, when not "", is the -f value.
-func planIn(t *testing.T, files map[string]string, dockerfile string) (*Plan, string, error) {
+func planIn(t *testing.T, files map[string]string, dockerfile string) (*frontend.Plan, string, error) {
 	t.Helper()
 	ctxDir := t.TempDir()
 	writeTree(t, ctxDir, files)
@@ -20,12 +21,12 @@ func planIn(t *testing.T, files map[string]string, dockerfile string) (*Plan, st
 		dockerfile = filepath.Join(ctxDir, dockerfile)
 	}
 	type result struct {
-		p   *Plan
+		p   *frontend.Plan
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		p, err := NewPlan(Options{ContextDir: ctxDir, Dockerfile: dockerfile})
+		p, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir, Dockerfile: dockerfile})
 		done <- result{p, err}
 	}()
 	select {
@@ -83,7 +84,7 @@ func TestDockerfileRead(t *testing.T) {
 	t.Run("absolute link into the context", func(t *testing.T) {
 		ctxDir := t.TempDir()
 		writeTree(t, ctxDir, map[string]string{"real": good, "Dockerfile": "->" + filepath.Join(ctxDir, "real")})
-		if _, err := NewPlan(Options{ContextDir: ctxDir}); !errors.Is(err, errLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
+		if _, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); !errors.Is(err, frontend.ErrLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
 			t.Fatalf("err = %v, want the link refused as BuildKit does (it reads <folder>%s)", err, filepath.Join(ctxDir, "real"))
 		}
 	})
@@ -106,7 +107,7 @@ func TestDockerfileRead(t *testing.T) {
 		f.Truncate(1 << 30) // sparse: refused on its size, never read
 		f.Close()
 		var perr error
-		m := measureMem(func() any { _, perr = NewPlan(Options{ContextDir: ctxDir}); return nil })
+		m := measureMem(func() any { _, perr = frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); return nil })
 		if perr == nil || !strings.Contains(perr.Error(), "larger than 16 MiB, the most BuildKit reads") {
 			t.Fatalf("err = %v", perr)
 		}
@@ -195,8 +196,8 @@ func TestIgnoreFileRead(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(ctxDir, ".dockerignore"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), maxDockerfileSize+1)
-		if _, err := NewPlan(Options{ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
+		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), frontend.MaxDockerfileSize+1)
+		if _, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
 			t.Fatalf("err = %v", err)
 		}
 	})

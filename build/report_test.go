@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"testing"
 )
 
@@ -22,11 +23,11 @@ func TestReportFailedBuild(t *testing.T) {
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nENV A=1\nRUN false\n"})
 	var rep event.Report
 	run := func(runner Runner) error {
-		p, err := NewPlan(Options{ContextDir: dir})
+		p, err := frontend.NewPlan(frontend.Options{ContextDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &Executor{Store: store, Plan: p, Opt: Options{ContextDir: dir}, Runner: runner, Observe: rep.Observe}
+		e := &Executor{Store: store, Plan: p, Opt: frontend.Options{ContextDir: dir}, Runner: runner, Observe: rep.Observe}
 		_, err = e.Build(context.Background(), nil)
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -108,7 +109,7 @@ func (e *Executor) stepOf(ctx context.Context, ref string) int {
 // a registry reference, pulled when the store lacks it) and makes sure its
 // layers are in the store.
 func LoadImage(ctx context.Context, s *layers.Store, ref string) (*v1.ConfigFile, error) {
-	p := hostPlatform()
+	p := frontend.HostPlatform()
 	if isArchiveRef(ref) {
 		img, _, err := OpenImage(s, ref, &p)
 		if err != nil {

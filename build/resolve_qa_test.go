@@ -2,6 +2,7 @@ package build
 
 import (
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 )
@@ -12,8 +13,8 @@ import (
 func TestLocalBaseOtherPlatformWarns(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
-	build(t, store, "FROM scratch\nLABEL a=b\n", nil, Options{Tags: []string{"armbase:1"}, Platform: "linux/arm64"}).mustOK(t)
-	r := build(t, store, "# base\nFROM armbase:1\nLABEL c=d\n", nil, Options{Platform: "linux/amd64"}).mustOK(t)
+	build(t, store, "FROM scratch\nLABEL a=b\n", nil, frontend.Options{Tags: []string{"armbase:1"}, Platform: "linux/arm64"}).mustOK(t)
+	r := build(t, store, "# base\nFROM armbase:1\nLABEL c=d\n", nil, frontend.Options{Platform: "linux/amd64"}).mustOK(t)
 	var got []event.Warning
 	for _, ev := range r.events {
 		if w, ok := ev.(event.Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
@@ -24,7 +25,7 @@ func TestLocalBaseOtherPlatformWarns(t *testing.T) {
 		t.Fatalf("warnings %+v, want one InvalidBaseImagePlatform on line 2 naming armbase:1, linux/arm64 and linux/amd64", got)
 	}
 	// Same platform: no warning.
-	r = build(t, store, "FROM armbase:1\nLABEL e=f\n", nil, Options{Platform: "linux/arm64"}).mustOK(t)
+	r = build(t, store, "FROM armbase:1\nLABEL e=f\n", nil, frontend.Options{Platform: "linux/arm64"}).mustOK(t)
 	for _, ev := range r.events {
 		if w, ok := ev.(event.Warning); ok && w.Rule == "InvalidBaseImagePlatform" {
 			t.Errorf("warning for a base of the build's platform: %+v", w)

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // TestRegistryFromCopyAndPush: FROM and COPY --from pull through the
@@ -35,7 +36,7 @@ func TestRegistryFromCopyAndPush(t *testing.T) {
 	}
 	store := newStore(t)
 	df := "FROM " + host + "/base:1\nCOPY --from=" + host + "/other:1 / /other/\n"
-	r := build(t, store, df, nil, Options{Tags: []string{host + "/out:1", host + "/out:2"}, Outputs: []Output{{Type: "registry"}}}).mustOK(t)
+	r := build(t, store, df, nil, frontend.Options{Tags: []string{host + "/out:1", host + "/out:2"}, Outputs: []frontend.Output{{Type: "registry"}}}).mustOK(t)
 
 	progress := map[int]bool{}
 	pulled := map[int]string{}
@@ -78,15 +79,15 @@ func TestRegistryFromCopyAndPush(t *testing.T) {
 	}
 
 	// type=registry needs a tag.
-	bad := build(t, store, df, nil, Options{Outputs: []Output{{Type: "registry"}}})
+	bad := build(t, store, df, nil, frontend.Options{Outputs: []frontend.Output{{Type: "registry"}}})
 	if bad.err == nil || !strings.Contains(bad.err.Error(), "--output type=registry needs a name to push to: add -t") {
 		t.Errorf("type=registry without -t: %v", bad.err)
 	}
 
 	// Offline: the pulled names serve the build; --pull cannot.
 	srv.Close()
-	build(t, store, df+"ENV OFFLINE=1\n", nil, Options{}).mustOK(t)
-	off := build(t, store, df, nil, Options{Pull: true})
+	build(t, store, df+"ENV OFFLINE=1\n", nil, frontend.Options{}).mustOK(t)
+	off := build(t, store, df, nil, frontend.Options{Pull: true})
 	if off.err == nil || !strings.Contains(off.err.Error(), "Dockerfile:1") || !strings.Contains(off.err.Error(), "--pull: cannot check "+host+"/base:1") {
 		t.Errorf("--pull offline: %v", off.err)
 	}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -220,7 +221,7 @@ func (e *Executor) runEnv(st *stageState) []string {
 			has[a.Key] = true
 		}
 	}
-	for _, k := range proxyArgs {
+	for _, k := range frontend.ProxyArgs {
 		if v, ok := e.Plan.BuildArgs[k]; ok && !has[k] {
 			env = append(env, k+"="+v)
 		}

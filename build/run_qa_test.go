@@ -2,6 +2,7 @@ package build
 
 import (
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,7 +36,7 @@ func TestRunOnRepeatedLayerQA(t *testing.T) {
 		"f":          "same\n",
 	})
 	os.WriteFile(dir+"/busybox", data, 0o755)
-	r := buildIn(t, store, Options{ContextDir: dir}, runner).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, runner).mustOK(t)
 	ids := r.cfg().RootFS.DiffIDs
 	if len(ids) != 4 || ids[0] != ids[2] || ids[1] != ids[3] {
 		t.Fatalf("layers %v: want the same two layers twice (the test's premise)", ids)

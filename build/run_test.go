@@ -16,15 +16,16 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
 
 // buildCtx is buildIn with a context.
-func buildCtx(ctx context.Context, t testing.TB, store *layers.Store, opt Options, runner Runner) *buildRun {
+func buildCtx(ctx context.Context, t testing.TB, store *layers.Store, opt frontend.Options, runner Runner) *buildRun {
 	t.Helper()
 	r := &buildRun{store: store, ctxDir: opt.ContextDir}
-	p, err := NewPlan(opt)
+	p, err := frontend.NewPlan(opt)
 	r.plan = p
 	if err != nil {
 		r.err = err
@@ -79,7 +80,7 @@ RUN --mount=type=bind,from=builder,source=links/in,target=/f true
 RUN --mount=type=bind,from=builder,target=/all true
 `
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: writeContext(t, df, files)}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, files)}, fr).mustOK(t)
 	if len(fr.reqs) != 4 {
 		t.Fatalf("%d RUN requests, want 4", len(fr.reqs))
 	}
@@ -116,9 +117,9 @@ RUN --mount=type=bind,from=builder,target=/all true
 	} {
 		df := "FROM scratch AS builder\nCOPY out /out\nCOPY links /links\nFROM scratch\nRUN --mount=type=bind," + tc.mount + " true\n"
 		store := newStore(t)
-		r := buildIn(t, store, Options{ContextDir: writeContext(t, df, files)}, &fakeRunner{})
-		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) || ErrorLine(r.err) != 5 {
-			t.Errorf("--mount=type=bind,%s: err %v (line %d), want Dockerfile:5 and %q", tc.mount, r.err, ErrorLine(r.err), tc.want)
+		r := buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, files)}, &fakeRunner{})
+		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) || frontend.ErrorLine(r.err) != 5 {
+			t.Errorf("--mount=type=bind,%s: err %v (line %d), want Dockerfile:5 and %q", tc.mount, r.err, frontend.ErrorLine(r.err), tc.want)
 		}
 	}
 }
@@ -134,7 +135,7 @@ RUN --mount=type=bind,source=sub,target=/r true
 `
 	ctxDir := writeContext(t, df, map[string]string{"sub/f": "x"})
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: ctxDir}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: ctxDir}, fr).mustOK(t)
 	real, _ := filepath.EvalSymlinks(ctxDir)
 	want := []sandbox.Mount{
 		{Type: "overlay", Lower: []string{filepath.Join(real, "sub")}, Source: "/", Target: "/s"},
@@ -160,7 +161,7 @@ RUN --mount=type=cache,id=perm,target=/c,uid=1000,gid=1001,mode=1777 true
 RUN --mount=type=cache,target=/seed,from=builder,source=/out true
 `
 	fr := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr).mustOK(t)
 	var st unix.Stat_t
 	if err := unix.Stat(fr.reqs[0].Mounts[0].Source, &st); err != nil {
 		t.Fatal(err)
@@ -178,7 +179,7 @@ RUN --mount=type=cache,target=/seed,from=builder,source=/out true
 	// Written to, then used again: the seed does not come back.
 	os.WriteFile(filepath.Join(seeded, "file"), []byte("mine\n"), 0o644)
 	fr2 := &fakeRunner{}
-	buildIn(t, store, Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr2).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr2).mustOK(t)
 	if got := fr2.reqs[1].Mounts[0].Source; got != seeded {
 		t.Errorf("second build uses %s, want the same cache %s", got, seeded)
 	}
@@ -290,7 +291,7 @@ func TestCacheMountLocked(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			runs[i] = buildCtx(context.Background(), t, store, Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: name, hold: 300 * time.Millisecond, started: started})
+			runs[i] = buildCtx(context.Background(), t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: name, hold: 300 * time.Millisecond, started: started})
 		}()
 	}
 	wg.Wait()
@@ -326,7 +327,7 @@ func TestCacheMountShared(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					runs[i] = buildCtx(context.Background(), t, store, Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: name, started: started, release: release})
+					runs[i] = buildCtx(context.Background(), t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: name, started: started, release: release})
 				}()
 			}
 			var dirs []string
@@ -353,7 +354,7 @@ func TestCacheMountShared(t *testing.T) {
 				// Nobody uses the cache now: the next private RUN gets the
 				// shared instance again, not a third one.
 				h := &holdRunner{name: "C"}
-				buildCtx(context.Background(), t, store, Options{ContextDir: ctxDir, NoCache: true}, h).mustOK(t)
+				buildCtx(context.Background(), t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, h).mustOK(t)
 				if h.dirs[0] != dirs[0] && h.dirs[0] != dirs[1] {
 					t.Errorf("third private RUN made a new instance %s (had %v)", h.dirs[0], dirs)
 				}
@@ -368,7 +369,7 @@ func TestCacheMountLockReleased(t *testing.T) {
 	store := newStore(t)
 	ctxDir := writeContext(t, sharingDockerfile("locked"), nil)
 	h := &holdRunner{name: "fails", code: 3}
-	r := buildCtx(context.Background(), t, store, Options{ContextDir: ctxDir, NoCache: true}, h)
+	r := buildCtx(context.Background(), t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, h)
 	var rf *RunFailure
 	if !errors.As(r.err, &rf) || rf.ExitCode != 3 {
 		t.Fatalf("err = %v, want exit code 3", r.err)
@@ -389,14 +390,14 @@ func TestCacheMountLockReleased(t *testing.T) {
 	release := make(chan struct{})
 	done := make(chan *buildRun, 1)
 	go func() {
-		done <- buildCtx(context.Background(), t, store, Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: "A", started: started, release: release})
+		done <- buildCtx(context.Background(), t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, &holdRunner{name: "A", started: started, release: release})
 	}()
 	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	bDone := make(chan *buildRun, 1)
 	bRunner := &holdRunner{name: "B"}
 	go func() {
-		bDone <- buildCtx(ctx, t, store, Options{ContextDir: ctxDir, NoCache: true}, bRunner)
+		bDone <- buildCtx(ctx, t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, bRunner)
 	}()
 	time.Sleep(200 * time.Millisecond) // B is waiting for the lock by now
 	t0 := time.Now()

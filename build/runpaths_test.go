@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,7 +51,7 @@ RUN /bin/busybox cat /proc/sys/secret > /out 2>&1; /bin/busybox ls /proc/sys >> 
 		"img/dev":           "->" + host2,
 	})
 	os.WriteFile(filepath.Join(ctxDir, "busybox"), data, 0o755)
-	r := buildIn(t, store, Options{ContextDir: ctxDir}, runner)
+	r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, runner)
 	if after := snap(); after != before {
 		t.Fatalf("the host dir behind /proc changed (build: %v):\nbefore:\n%s\nafter:\n%s", r.err, before, after)
 	}
@@ -97,7 +98,7 @@ func TestRunMountContextStaysInside(t *testing.T) {
 				"RUN --mount=type=bind," + mnt + ",target=/m /bin/busybox cat /m /m/pwned /m/config.json > /out 2>&1; /bin/busybox touch /m/new; true\n"
 			ctxDir := writeContext(t, df, map[string]string{"d": "->" + host, "r": "->../../../../../../../../../../.." + host})
 			os.WriteFile(filepath.Join(ctxDir, "busybox"), data, 0o755)
-			r := buildIn(t, store, Options{ContextDir: ctxDir}, runner)
+			r := buildIn(t, store, frontend.Options{ContextDir: ctxDir}, runner)
 			if after := snap(); after != before {
 				t.Fatalf("the host dir changed:\n%s\n%s", before, after)
 			}

@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -36,7 +37,7 @@ func ParseSaveDest(s string) (SaveDest, error) {
 	case s == "":
 		return SaveDest{}, fmt.Errorf("where to? want %s", SaveDestinations)
 	case strings.HasPrefix(s, "type="):
-		o, err := ParseOutput(s)
+		o, err := frontend.ParseOutput(s)
 		if err != nil {
 			return SaveDest{}, err
 		}

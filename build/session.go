@@ -11,6 +11,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -22,7 +23,7 @@ import (
 // from the cache at once, each changed one says why it was rebuilt.
 type Session struct {
 	Store   *layers.Store
-	Opt     Options
+	Opt     frontend.Options
 	Runner  Runner
 	Control *Control          // shared by every build of the session (may be nil)
 	Observe func(event.Event) // sees every event (e.g. a report)
@@ -40,7 +41,7 @@ type Session struct {
 }
 
 // NewSession prepares a session; Run starts it.
-func NewSession(store *layers.Store, opt Options, runner Runner, control *Control) *Session {
+func NewSession(store *layers.Store, opt frontend.Options, runner Runner, control *Control) *Session {
 	s := &Session{Store: store, Opt: opt, Runner: runner, Control: control,
 		events: make(chan event.Event, 1024), reqs: make(chan int, 1)}
 	s.Backend = NewBackend(store, nil, nil)
@@ -116,9 +117,9 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 		s.running = false
 		s.mu.Unlock()
 	}()
-	plan, perr := NewPlan(opt)
+	plan, perr := frontend.NewPlan(opt)
 	if perr != nil {
-		for _, ev := range ParseFailed(plan, perr) {
+		for _, ev := range frontend.ParseFailed(plan, perr) {
 			if s.Observe != nil {
 				s.Observe(ev)
 			}
@@ -184,7 +185,7 @@ func (s *Session) Watch(ctx context.Context, debounce time.Duration) error {
 		df = filepath.Join(ctxDir, "Dockerfile")
 	}
 	df, _ = filepath.Abs(df)
-	ign, _ := LoadIgnore(ctxDir, df)
+	ign, _ := frontend.LoadIgnore(ctxDir, df)
 	root := s.Store.Root()
 	addTree := func(dir string) {
 		filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -248,7 +249,7 @@ func (s *Session) Watch(ctx context.Context, debounce time.Duration) error {
 
 // relevant: a change of the Dockerfile, its ignore file, or a context
 // file that is neither ignored nor an editor's scratch file.
-func (s *Session) relevant(name, ctxDir, df, root string, ign **Ignore) bool {
+func (s *Session) relevant(name, ctxDir, df, root string, ign **frontend.Ignore) bool {
 	if name == df {
 		return true
 	}
@@ -261,7 +262,7 @@ func (s *Session) relevant(name, ctxDir, df, root string, ign **Ignore) bool {
 		return false
 	}
 	if base == ".dockerignore" || base == filepath.Base(df)+".dockerignore" {
-		if ig, err := LoadIgnore(ctxDir, df); err == nil {
+		if ig, err := frontend.LoadIgnore(ctxDir, df); err == nil {
 			*ign = ig
 		}
 		return true

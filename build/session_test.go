@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"golang.org/x/sys/unix"
 )
 
@@ -110,7 +111,7 @@ func TestSessionWatchRebuilds(t *testing.T) {
 	df := "FROM scratch\nENV A=1\nCOPY a /a\nRUN echo hi\n"
 	writeTree(t, dir, map[string]string{"Dockerfile": df, "a": "1", ".dockerignore": "*.log\n"})
 	fr := &fakeRunner{}
-	s := NewSession(store, Options{ContextDir: dir}, fr, nil)
+	s := NewSession(store, frontend.Options{ContextDir: dir}, fr, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sb := watchSession(s)
@@ -166,7 +167,7 @@ func TestSessionRebuildCancelsPaused(t *testing.T) {
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"Dockerfile": controlDockerfile, "a": "x"})
 	c := NewControl(false, []int{4})
-	s := NewSession(store, Options{ContextDir: dir}, &fakeRunner{}, c)
+	s := NewSession(store, frontend.Options{ContextDir: dir}, &fakeRunner{}, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	paused := make(chan int, 4)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 	"io"
 	"os"
 	"os/exec"
@@ -32,7 +33,7 @@ func TestShellKeepPartialQA(t *testing.T) {
 	}
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\n"})
 	os.WriteFile(dir+"/busybox", data, 0o755)
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	base := snapshots(r)[1]
 	// A failed RUN's snapshot: the parent's layers plus the upper dir the
 	// failed command left (/partial).

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ func TestShellHistoryNeverFollowsTheContainer(t *testing.T) {
 	}
 	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY busybox /bin/busybox\n"})
 	os.WriteFile(dir+"/busybox", data, 0o755)
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	base := snapshots(r)[1]
 	base.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
 	secret := filepath.Join(t.TempDir(), "shadow")

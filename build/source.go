@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/moby/patternmatcher"
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 )
@@ -41,11 +42,11 @@ type contextSource struct {
 	root string        // absolute, symlinks resolved
 	dir  *beneath.Root // root; symlinks followed while they stay beneath it
 	real *beneath.Root // root; no symlink on the way (for resolved host paths)
-	ign  *Ignore
+	ign  *frontend.Ignore
 	excl *patternmatcher.PatternMatcher
 }
 
-func newContextSource(dir string, ign *Ignore, excl *patternmatcher.PatternMatcher) (*contextSource, error) {
+func newContextSource(dir string, ign *frontend.Ignore, excl *patternmatcher.PatternMatcher) (*contextSource, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -85,7 +86,7 @@ func cleanSource(arg string) (string, error) {
 	p := filepath.ToSlash(arg)
 	rel := path.Clean(strings.TrimPrefix(p, "/"))
 	if rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%s is outside the build context: sources are relative to the context directory; move the file into the context or pass a wider context", ShortPath(arg))
+		return "", fmt.Errorf("%s is outside the build context: sources are relative to the context directory; move the file into the context or pass a wider context", frontend.ShortPath(arg))
 	}
 	return "/" + strings.TrimPrefix(rel, "."), nil
 }
@@ -102,7 +103,7 @@ func (c *contextSource) match(arg string) ([]string, error) {
 			return nil, err
 		}
 		if c.excluded(p) {
-			return nil, fmt.Errorf("%s: not found: it is excluded by %s", ShortPath(arg), ignoreName(c.ign))
+			return nil, fmt.Errorf("%s: not found: it is excluded by %s", frontend.ShortPath(arg), ignoreName(c.ign))
 		}
 		return []string{p}, nil
 	}
@@ -138,7 +139,7 @@ func (c *contextSource) match(arg string) ([]string, error) {
 	return out, nil // no match is no error (BuildKit's AllowEmptyWildcard)
 }
 
-func ignoreName(ig *Ignore) string {
+func ignoreName(ig *frontend.Ignore) string {
 	if ig == nil || ig.File == "" {
 		return "--exclude"
 	}
@@ -193,9 +194,9 @@ func (c *contextSource) stat(p string, follow bool) (fs.FileInfo, string, error)
 			return nil, "", c.outside(p)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, "", fmt.Errorf("%s: not found in the build context %s", ShortPath(strings.TrimPrefix(p, "/")), ShortPath(c.root))
+			return nil, "", fmt.Errorf("%s: not found in the build context %s", frontend.ShortPath(strings.TrimPrefix(p, "/")), frontend.ShortPath(c.root))
 		}
-		return nil, "", fmt.Errorf("%s: %w", ShortPath(strings.TrimPrefix(p, "/")), errnoOf(err))
+		return nil, "", fmt.Errorf("%s: %w", frontend.ShortPath(strings.TrimPrefix(p, "/")), frontend.ErrnoOf(err))
 	}
 	return fi, host, nil
 }
@@ -209,12 +210,12 @@ func (c *contextSource) outside(p string) error {
 		q = path.Join(q, comp)
 		if _, err := c.dir.Stat(q); errors.Is(err, beneath.ErrOutside) {
 			if target, err := c.dir.Readlink(q); err == nil {
-				return fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", ShortPath(q), ShortPath(target))
+				return fmt.Errorf("%s is a symlink that leads outside the build context (to %s): copy the target into the context instead", frontend.ShortPath(q), frontend.ShortPath(target))
 			}
 			break
 		}
 	}
-	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", ShortPath(strings.TrimPrefix(p, "/")))
+	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", frontend.ShortPath(strings.TrimPrefix(p, "/")))
 }
 
 // walk lists what is below the directory p, each entry with its resolved
@@ -326,7 +327,7 @@ func (v *viewSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
 		e, err = v.view.Lstat(p)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: not found in the source image", ShortPath(p))
+		return nil, "", fmt.Errorf("%s: not found in the source image", frontend.ShortPath(p))
 	}
 	return e.Info, e.Host, nil
 }
@@ -362,7 +363,7 @@ func (e *Executor) fromSource(ctx context.Context, from string) (*stageState, in
 			byName[s.Name] = s.Index
 		}
 	}
-	j, isStage, err := e.Plan.resolveStageRef(from, byName)
+	j, isStage, err := e.Plan.ResolveStageRef(from, byName)
 	if err != nil {
 		return nil, -1, err
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -37,7 +38,7 @@ func TestSparseLayers(t *testing.T) {
 	df := "FROM scratch\nADD rootfs.tar /\nRUN truncate -s 2G /hole\nADD sparse.tar /\n"
 	start := time.Now()
 	dir := writeContext(t, df, map[string]string{"rootfs.tar": string(rootfs), "sparse.tar": tarball.String()})
-	r := buildIn(t, store, Options{ContextDir: dir}, runner).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, runner).mustOK(t)
 	t.Logf("build in %v", time.Since(start))
 	ids := r.cfg().RootFS.DiffIDs
 	if len(ids) != 3 {
@@ -75,7 +76,7 @@ func TestCopySparseFile(t *testing.T) {
 	f.Truncate(1 << 30)
 	f.WriteAt([]byte("data"), 512<<20)
 	f.Close()
-	r := buildIn(t, store, Options{ContextDir: dir}, nil).mustOK(t)
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	ids := r.cfg().RootFS.DiffIDs
 	m, err := store.Layer(ids[len(ids)-1])
 	if err != nil {

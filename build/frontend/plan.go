@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"bytes"
@@ -95,7 +95,7 @@ func ErrorLine(err error) int {
 	return 0
 }
 
-func lineOf(loc []parser.Range) int {
+func LineOf(loc []parser.Range) int {
 	if len(loc) == 0 {
 		return 0
 	}
@@ -104,7 +104,7 @@ func lineOf(loc []parser.Range) int {
 
 // maxWarningsPerRule is how many warnings of one build-check rule a plan
 // keeps; the rest are counted in one summary warning.
-const maxWarningsPerRule = 1000
+const MaxWarningsPerRule = 1000
 
 // Options are what a build is asked to do (the build flags).
 type Options struct {
@@ -237,16 +237,17 @@ type Plan struct {
 	Ignore     *Ignore
 	// UnusedBuildArgs are --build-arg names no stage declares.
 	UnusedBuildArgs []string
-	lex             *shell.Lex
-	metaDeclared    map[string]bool // see argDeclared
-	expanded        atomic.Int64    // bytes expansion added (see addExpanded)
+	// Lex expands words with the Dockerfile's escape token.
+	Lex          *shell.Lex
+	metaDeclared map[string]bool // see ArgDeclared
+	expanded     atomic.Int64    // bytes expansion added (see addExpanded)
 }
 
 // predefined platform and proxy args (BuildKit's automatic ARGs).
-var proxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
+var ProxyArgs = []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"}
 
-func isProxyArg(k string) bool {
-	for _, p := range proxyArgs {
+func IsProxyArg(k string) bool {
+	for _, p := range ProxyArgs {
 		if p == k {
 			return true
 		}
@@ -256,18 +257,18 @@ func isProxyArg(k string) bool {
 
 func platformArgs(build, target v1.Platform) map[string]string {
 	return map[string]string{
-		"BUILDPLATFORM":  platformString(build),
+		"BUILDPLATFORM":  PlatformString(build),
 		"BUILDOS":        build.OS,
 		"BUILDARCH":      build.Architecture,
 		"BUILDVARIANT":   build.Variant,
-		"TARGETPLATFORM": platformString(target),
+		"TARGETPLATFORM": PlatformString(target),
 		"TARGETOS":       target.OS,
 		"TARGETARCH":     target.Architecture,
 		"TARGETVARIANT":  target.Variant,
 	}
 }
 
-func platformString(p v1.Platform) string {
+func PlatformString(p v1.Platform) string {
 	s := p.OS + "/" + p.Architecture
 	if p.Variant != "" {
 		s += "/" + p.Variant
@@ -291,7 +292,7 @@ func ParsePlatform(s string) (v1.Platform, error) {
 	return p, nil
 }
 
-func hostPlatform() v1.Platform {
+func HostPlatform() v1.Platform {
 	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	if runtime.GOARCH == "arm64" {
 		p.Variant = "v8"
@@ -299,10 +300,10 @@ func hostPlatform() v1.Platform {
 	return p
 }
 
-type mapEnv map[string]string
+type MapEnv map[string]string
 
-func (m mapEnv) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
-func (m mapEnv) Keys() []string {
+func (m MapEnv) Get(k string) (string, bool) { v, ok := m[k]; return v, ok }
+func (m MapEnv) Keys() []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -323,13 +324,13 @@ func NewPlan(opt Options) (*Plan, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("build context %q does not exist: give a directory (strata build DIR)", ctxShown)
 		}
-		return nil, fmt.Errorf("build context %q: %w", ctxShown, errnoOf(err))
+		return nil, fmt.Errorf("build context %q: %w", ctxShown, ErrnoOf(err))
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("build context %q is not a directory: give the directory that holds the files COPY reads", ctxShown)
 	}
 	if _, err := os.ReadDir(opt.ContextDir); err != nil {
-		return nil, fmt.Errorf("build context %q cannot be read: %w", ctxShown, errnoOf(err))
+		return nil, fmt.Errorf("build context %q cannot be read: %w", ctxShown, ErrnoOf(err))
 	}
 	file := opt.Dockerfile
 	if file == "" {
@@ -349,14 +350,14 @@ func NewPlan(opt Options) (*Plan, error) {
 			return nil, fmt.Errorf("no Dockerfile in %s: create one or name it with -f FILE", ctxShown)
 		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("%s: no such file", name)
-		case errors.Is(err, errLinkOutside):
-			return nil, fmt.Errorf("%s: %v; BuildKit reads the Dockerfile from that folder only and resolves links as if it were / (so an absolute link, or one through .., finds nothing): make it a relative link to a file of that folder, or name the real file with -f", name, errLinkOutside)
+		case errors.Is(err, ErrLinkOutside):
+			return nil, fmt.Errorf("%s: %v; BuildKit reads the Dockerfile from that folder only and resolves links as if it were / (so an absolute link, or one through .., finds nothing): make it a relative link to a file of that folder, or name the real file with -f", name, ErrLinkOutside)
 		case errors.Is(err, errNotRegular):
-			return nil, fmt.Errorf("%s: %v: a Dockerfile is a text file", name, errnoOf(err))
+			return nil, fmt.Errorf("%s: %v: a Dockerfile is a text file", name, ErrnoOf(err))
 		case errors.Is(err, errTooLarge):
 			return nil, fmt.Errorf("%s: %v", name, errTooLarge)
 		}
-		return nil, fmt.Errorf("read Dockerfile %s: %w", ShortPath(file), errnoOf(err))
+		return nil, fmt.Errorf("read Dockerfile %s: %w", ShortPath(file), ErrnoOf(err))
 	}
 	p, err := Parse(file, src, opt)
 	if err != nil {
@@ -384,11 +385,11 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		p.BuildArgs = map[string]string{}
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.BuildArgs)) {
-		if err := checkValueSize(p.BuildArgs[k], "--build-arg "+shortWord(k)); err != nil {
+		if err := checkValueSize(p.BuildArgs[k], "--build-arg "+ShortWord(k)); err != nil {
 			return p, err
 		}
 	}
-	target := hostPlatform()
+	target := HostPlatform()
 	if opt.Platform != "" {
 		tp, err := ParsePlatform(opt.Platform)
 		if err != nil {
@@ -405,23 +406,23 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	perRule := map[string]int{}
 	addWarning := func(w event.Warning) {
 		perRule[w.Rule]++
-		if perRule[w.Rule] <= maxWarningsPerRule {
+		if perRule[w.Rule] <= MaxWarningsPerRule {
 			p.Warnings = append(p.Warnings, w)
 		}
 	}
 	defer func() {
 		for _, rule := range slices.Sorted(maps.Keys(perRule)) {
-			if n := perRule[rule]; n > maxWarningsPerRule {
+			if n := perRule[rule]; n > MaxWarningsPerRule {
 				name := rule
 				if name == "" {
 					name = "parser"
 				}
-				p.Warnings = append(p.Warnings, event.Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-maxWarningsPerRule, name, maxWarningsPerRule)})
+				p.Warnings = append(p.Warnings, event.Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-MaxWarningsPerRule, name, MaxWarningsPerRule)})
 			}
 		}
 	}()
 	warn := func(rule, desc, url, msg string, loc []parser.Range) {
-		addWarning(event.Warning{Rule: rule, Message: msg, URL: url, Line: lineOf(loc)})
+		addWarning(event.Warning{Rule: rule, Message: msg, URL: url, Line: LineOf(loc)})
 	}
 	lintCfg := &linter.Config{Warn: warn}
 	if check, _, _, ok := parser.ParseDirective("check", src); ok {
@@ -443,7 +444,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		return p, &LineError{File: file, Line: line, Err: hintFor(instructionAt(src, line), friendlyParseError(unwrapLoc(err)))}
 	}
 	p.Escape = res.EscapeToken
-	p.lex = shell.NewLex(res.EscapeToken)
+	p.Lex = shell.NewLex(res.EscapeToken)
 	for _, w := range res.Warnings {
 		line := 0
 		if w.Location != nil {
@@ -468,11 +469,11 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	p.metaDeclared = metaArgSet(metaArgs)
 
 	// Global args: predefined, then ARGs before FROM with --build-arg.
-	global := mapEnv{}
-	for k, v := range platformArgs(hostPlatform(), target) {
+	global := MapEnv{}
+	for k, v := range platformArgs(HostPlatform(), target) {
 		global[k] = v
 	}
-	for _, k := range proxyArgs {
+	for _, k := range ProxyArgs {
 		if v, ok := p.BuildArgs[k]; ok {
 			global[k] = v
 		}
@@ -484,9 +485,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				continue
 			}
 			if kv.Value != nil {
-				res, err := p.limitedExpand(p.lex, *kv.Value, global, named("ARG "+shortWord(kv.Key)))
+				res, err := p.LimitedExpand(p.Lex, *kv.Value, global, Named("ARG "+ShortWord(kv.Key)))
 				if err != nil {
-					return p, &LineError{File: file, Line: lineOf(a.Location()), Err: wrapExpand("ARG "+kv.Key, err)}
+					return p, &LineError{File: file, Line: LineOf(a.Location()), Err: WrapExpand("ARG "+kv.Key, err)}
 				}
 				global[kv.Key] = res.Result
 			} else if _, ok := global[kv.Key]; !ok {
@@ -500,7 +501,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	for i := range stages {
 		s := &Stage{Index: i, Name: strings.ToLower(stages[i].Name), BaseName: stages[i].BaseName,
 			Commands: stages[i].Commands, Location: stages[i].Location, BaseStage: -1, inst: stages[i]}
-		line := lineOf(s.Location)
+		line := LineOf(s.Location)
 		if s.Name != "" {
 			if _, dup := byName[s.Name]; dup {
 				// BuildKit only warns; from here on the name means this
@@ -514,12 +515,12 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			}
 		}
 		// Expand the base name with the global args only.
-		exp, err := p.limitedExpand(p.lex, stages[i].BaseName, global, named("FROM "+shortWord(stages[i].BaseName)))
+		exp, err := p.LimitedExpand(p.Lex, stages[i].BaseName, global, Named("FROM "+ShortWord(stages[i].BaseName)))
 		if err != nil {
-			return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM "+stages[i].BaseName, err)}
+			return p, &LineError{File: file, Line: line, Err: WrapExpand("FROM "+stages[i].BaseName, err)}
 		}
 		for name := range exp.Unmatched {
-			if !p.argDeclared(name) {
+			if !p.ArgDeclared(name) {
 				msg := linter.RuleUndefinedArgInFrom.Format(name, "")
 				lint.Run(&linter.RuleUndefinedArgInFrom, s.Location, msg)
 			}
@@ -529,9 +530,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		}
 		s.Base = exp.Result
 		if stages[i].Platform != "" {
-			pl, err := p.limitedExpand(p.lex, stages[i].Platform, global, named("FROM --platform"))
+			pl, err := p.LimitedExpand(p.Lex, stages[i].Platform, global, Named("FROM --platform"))
 			if err != nil {
-				return p, &LineError{File: file, Line: line, Err: wrapExpand("FROM --platform", err)}
+				return p, &LineError{File: file, Line: line, Err: WrapExpand("FROM --platform", err)}
 			}
 			if pl.Result == "$BUILDPLATFORM" || stages[i].Platform == "$TARGETPLATFORM" || stages[i].Platform == "${TARGETPLATFORM}" {
 				msg := linter.RuleRedundantTargetPlatform.Format(stages[i].Platform)
@@ -563,19 +564,19 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			for _, ref := range stageRefs(c) {
 				// A --from that cannot be expanded stays as written here;
 				// the step itself reports the error.
-				exp, err := p.limitedExpand(p.lex, ref.name, global, named("--from"))
+				exp, err := p.LimitedExpand(p.Lex, ref.name, global, Named("--from"))
 				if err == nil {
 					ref.name = exp.Result
 				}
-				j, isStage, err := p.resolveStageRef(ref.name, byName)
+				j, isStage, err := p.ResolveStageRef(ref.name, byName)
 				if err != nil {
-					return p, &LineError{File: file, Line: lineOf(c.Location()), Err: err}
+					return p, &LineError{File: file, Line: LineOf(c.Location()), Err: err}
 				}
 				if !isStage {
 					continue
 				}
 				if j == s.Index {
-					return p, &LineError{File: file, Line: lineOf(c.Location()), Err: fmt.Errorf("%s --from=%s: a stage cannot copy from itself; name an earlier stage", strings.ToUpper(c.Name()), ref.name)}
+					return p, &LineError{File: file, Line: LineOf(c.Location()), Err: fmt.Errorf("%s --from=%s: a stage cannot copy from itself; name an earlier stage", strings.ToUpper(c.Name()), ref.name)}
 				}
 				s.Deps = append(s.Deps, j)
 			}
@@ -624,7 +625,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		}
 	}
 	for k := range p.BuildArgs {
-		if !declared[k] && !isProxyArg(k) && platformArgs(hostPlatform(), target)[k] == "" {
+		if !declared[k] && !IsProxyArg(k) && platformArgs(HostPlatform(), target)[k] == "" {
 			p.UnusedBuildArgs = append(p.UnusedBuildArgs, k)
 		}
 	}
@@ -636,10 +637,10 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	return p, nil
 }
 
-// argDeclared reports whether an ARG before the first FROM declares name,
+// ArgDeclared reports whether an ARG before the first FROM declares name,
 // or name is a predefined ARG. The set is built once, by Parse: a check per
 // variable must not walk every global ARG (quadratic on a large Dockerfile).
-func (p *Plan) argDeclared(name string) bool {
+func (p *Plan) ArgDeclared(name string) bool {
 	set := p.metaDeclared
 	if set == nil { // a Plan not made by Parse
 		set = metaArgSet(p.MetaArgs)
@@ -657,7 +658,7 @@ func metaArgSet(meta []instructions.ArgCommand) map[string]bool {
 	for k := range platformArgs(v1.Platform{}, v1.Platform{}) {
 		set[k] = true
 	}
-	for _, k := range proxyArgs {
+	for _, k := range ProxyArgs {
 		set[k] = true
 	}
 	return set

@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"errors"
@@ -33,7 +33,7 @@ const (
 	// maxExpandedSize is the largest a word or variable may be after
 	// expansion (a word written longer than this, a heredoc, may keep its
 	// own length).
-	maxExpandedSize = 1 << 20
+	MaxExpandedSize = 1 << 20
 	// maxExpansionEstimate is the largest estimate a word is expanded with.
 	maxExpansionEstimate = 16 << 20
 	// maxExpansionTotal is the most that expansion may add, all words of a
@@ -62,7 +62,7 @@ func (e *ExpansionError) Error() string {
 		size = "could reach " + humanBytes(e.Size)
 	}
 	return fmt.Sprintf("%s: value %s after expansion, over strata's %s limit: use fewer or shorter variables (a value is at most %s after expansion), or put the data in a file of the context and COPY it",
-		e.What, size, humanBytes(maxExpandedSize), humanBytes(maxExpandedSize))
+		e.What, size, humanBytes(MaxExpandedSize), humanBytes(MaxExpandedSize))
 }
 
 func humanBytes(n int64) string {
@@ -85,24 +85,24 @@ func humanBytes(n int64) string {
 // expandLimit is the limit for one word: maxExpandedSize, or the word's
 // own length when it is longer (a heredoc written in the Dockerfile).
 func expandLimit(word string) int64 {
-	return max(maxExpandedSize, int64(len(word)))
+	return max(MaxExpandedSize, int64(len(word)))
 }
 
 // checkExpansion refuses a word whose expansion could be too large to
 // compute; what names it in the error (called only then).
 func checkExpansion(word string, env shell.EnvGetter, what func() string) error {
-	if b := expansionBound(word, env); b > max(maxExpansionEstimate, expandLimit(word)) {
+	if b := ExpansionBound(word, env); b > max(maxExpansionEstimate, expandLimit(word)) {
 		return &ExpansionError{What: what(), Size: b, Estimate: true}
 	}
 	return nil
 }
 
 // named is a what for the expand functions.
-func named(s string) func() string { return func() string { return s } }
+func Named(s string) func() string { return func() string { return s } }
 
 // wrapExpand prefixes an expansion's error, unless it already names what
 // was expanded (an ExpansionError).
-func wrapExpand(prefix string, err error) error {
+func WrapExpand(prefix string, err error) error {
 	var ee *ExpansionError
 	if errors.As(err, &ee) {
 		return err
@@ -110,9 +110,9 @@ func wrapExpand(prefix string, err error) error {
 	return fmt.Errorf("%s: %w", prefix, err)
 }
 
-// limitedExpand is lex.ProcessWordWithMatches with the checks: the word's
+// LimitedExpand is lex.ProcessWordWithMatches with the checks: the word's
 // bound, its result, and what the build's expansions have added in all.
-func (p *Plan) limitedExpand(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) (shell.ProcessWordResult, error) {
+func (p *Plan) LimitedExpand(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) (shell.ProcessWordResult, error) {
 	if err := checkExpansion(word, env, what); err != nil {
 		return shell.ProcessWordResult{}, err
 	}
@@ -130,9 +130,9 @@ func (p *Plan) limitedExpand(lex *shell.Lex, word string, env shell.EnvGetter, w
 	return res, nil
 }
 
-// limitedExpandWords is lex.ProcessWords (a word split after expansion,
+// LimitedExpandWords is lex.ProcessWords (a word split after expansion,
 // as EXPOSE) with the same checks.
-func (p *Plan) limitedExpandWords(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) ([]string, error) {
+func (p *Plan) LimitedExpandWords(lex *shell.Lex, word string, env shell.EnvGetter, what func() string) ([]string, error) {
 	if err := checkExpansion(word, env, what); err != nil {
 		return nil, err
 	}
@@ -167,8 +167,8 @@ func (p *Plan) addExpanded(grew int64, what func() string) error {
 
 // checkValueSize refuses a value given as is (--build-arg) over the limit.
 func checkValueSize(value, what string) error {
-	if n := int64(len(value)); n > maxExpandedSize {
-		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, humanBytes(n), humanBytes(maxExpandedSize))
+	if n := int64(len(value)); n > MaxExpandedSize {
+		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, humanBytes(n), humanBytes(MaxExpandedSize))
 	}
 	return nil
 }
@@ -177,7 +177,7 @@ func checkValueSize(value, what string) error {
 // sets (ENV, LABEL, ARG) to that name, for errors: "ENV PATH", not a word.
 // A word written for several names maps to the first: it is expanded, and
 // fails, there first.
-func expansionNames(c instructions.Command) map[string]string {
+func ExpansionNames(c instructions.Command) map[string]string {
 	names := map[string]string{}
 	add := func(word, what string) {
 		if _, ok := names[word]; !ok {
@@ -188,19 +188,19 @@ func expansionNames(c instructions.Command) map[string]string {
 	switch c := c.(type) {
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
-			add(kv.Key, inst+" name "+shortWord(kv.Key))
-			add(kv.Value, inst+" "+shortWord(kv.Key))
+			add(kv.Key, inst+" name "+ShortWord(kv.Key))
+			add(kv.Value, inst+" "+ShortWord(kv.Key))
 		}
 	case *instructions.LabelCommand:
 		for _, kv := range c.Labels {
-			add(kv.Key, inst+" name "+shortWord(kv.Key))
-			add(kv.Value, inst+" "+shortWord(kv.Key))
+			add(kv.Key, inst+" name "+ShortWord(kv.Key))
+			add(kv.Value, inst+" "+ShortWord(kv.Key))
 		}
 	case *instructions.ArgCommand:
 		for _, kv := range c.Args {
-			add(kv.Key, inst+" name "+shortWord(kv.Key))
+			add(kv.Key, inst+" name "+ShortWord(kv.Key))
 			if kv.Value != nil {
-				add(*kv.Value, inst+" "+shortWord(kv.Key))
+				add(*kv.Value, inst+" "+ShortWord(kv.Key))
 			}
 		}
 	}
@@ -208,15 +208,15 @@ func expansionNames(c instructions.Command) map[string]string {
 }
 
 // expansionWhat names a word of c in an error.
-func expansionWhat(c instructions.Command, names map[string]string, word string) string {
+func ExpansionWhat(c instructions.Command, names map[string]string, word string) string {
 	if w, ok := names[word]; ok {
 		return w
 	}
-	return strings.ToUpper(c.Name()) + " " + fmt.Sprintf("%q", shortWord(word))
+	return strings.ToUpper(c.Name()) + " " + fmt.Sprintf("%q", ShortWord(word))
 }
 
 // shortWord keeps the first 40 bytes of a word for a message.
-func shortWord(w string) string {
+func ShortWord(w string) string {
 	const keep = 40
 	if len(w) <= keep {
 		return w
@@ -240,7 +240,7 @@ func shortWord(w string) string {
 // may repeat the match ($0), so its output is at most
 // m + (2m+1)·R for a value of m bytes and a replacement of at most R, and
 // R is bounded by everything after the "/" (the rest of the word).
-func expansionBound(word string, env shell.EnvGetter) int64 {
+func ExpansionBound(word string, env shell.EnvGetter) int64 {
 	perByte := int64(1)
 	if !utf8.ValidString(word) {
 		perByte = 3
@@ -337,11 +337,11 @@ func dollarName(word string, i int) (name string, k int, braced bool) {
 	return word[j:k], k, braced
 }
 
-const satMax = int64(1) << 60
+const SatMax = int64(1) << 60
 
 func satAdd(a, b int64) int64 {
-	if a >= satMax-b {
-		return satMax
+	if a >= SatMax-b {
+		return SatMax
 	}
 	return a + b
 }
@@ -350,8 +350,8 @@ func satMul(a, b int64) int64 {
 	if a == 0 || b == 0 {
 		return 0
 	}
-	if a >= satMax/b {
-		return satMax
+	if a >= SatMax/b {
+		return SatMax
 	}
 	return a * b
 }

@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"bytes"
@@ -33,11 +33,11 @@ func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 	for _, c := range candidates {
 		name := filepath.Join(c[0], c[1])
 		b, err := readInDir(c[0], c[1])
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errLinkOutside) || errors.Is(err, errNotRegular) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrLinkOutside) || errors.Is(err, errNotRegular) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", ShortPath(name), errnoOf(err))
+			return nil, fmt.Errorf("read %s: %w", ShortPath(name), ErrnoOf(err))
 		}
 		pats, err := ignorefile.ReadAll(bytes.NewReader(b))
 		if err != nil {

@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"errors"
@@ -15,15 +15,15 @@ import (
 // maxDockerfileSize is the most BuildKit reads of a Dockerfile or an ignore
 // file (dockerui's maxFileSize, its gRPC message size: 16 MiB); it refuses
 // larger ones, and so does strata, before reading them.
-const maxDockerfileSize = 16 << 20
+const MaxDockerfileSize = 16 << 20
 
 // Errors of readInDir, wrapped with the file's name.
 var (
 	// errLinkOutside: the file is a symlink whose target, resolved inside
 	// the directory, is not there (an absolute link, or one through "..").
-	errLinkOutside = errors.New("it is a symlink whose target is not inside the folder that holds it")
+	ErrLinkOutside = errors.New("it is a symlink whose target is not inside the folder that holds it")
 	errNotRegular  = errors.New("it is not a regular file")
-	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", humanBytes(maxDockerfileSize))
+	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", humanBytes(MaxDockerfileSize))
 )
 
 // readInDir reads the file name of dir as BuildKit's Dockerfile frontend
@@ -59,7 +59,7 @@ func readInDir(dir, name string) ([]byte, error) {
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			if fi, lerr := os.Lstat(shown); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				return nil, fail(errLinkOutside)
+				return nil, fail(ErrLinkOutside)
 			}
 		}
 		return nil, fail(err)
@@ -84,20 +84,20 @@ func readInDir(dir, name string) ([]byte, error) {
 		}
 		return nil, fail(fmt.Errorf("%w (%s)", errNotRegular, kind))
 	}
-	if fi.Size() > maxDockerfileSize {
+	if fi.Size() > MaxDockerfileSize {
 		return nil, fail(errTooLarge)
 	}
 	// Reopen the inode that was checked, not the path again.
 	f, err := os.Open("/proc/self/fd/" + strconv.Itoa(int(pinned.Fd())))
 	if err != nil {
-		return nil, fail(errnoOf(err))
+		return nil, fail(ErrnoOf(err))
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxDockerfileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, MaxDockerfileSize+1))
 	if err != nil {
-		return nil, fail(errnoOf(err))
+		return nil, fail(ErrnoOf(err))
 	}
-	if len(b) > maxDockerfileSize {
+	if len(b) > MaxDockerfileSize {
 		return nil, fail(errTooLarge)
 	}
 	return b, nil
@@ -105,7 +105,7 @@ func readInDir(dir, name string) ([]byte, error) {
 
 // errnoOf is the error of a path error without its path (the path there
 // may be a /proc/self/fd link or a host path the message must not show).
-func errnoOf(err error) error {
+func ErrnoOf(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

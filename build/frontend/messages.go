@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import "unicode/utf8"
 
@@ -7,14 +7,14 @@ import "unicode/utf8"
 // hides what is wrong. ShortPath keeps the start (where) and the end
 // (what) of a long path, with "…" between.
 const (
-	shortPathMax  = 240 // longer paths are shortened
+	ShortPathMax  = 240 // longer paths are shortened
 	shortPathKeep = 100 // bytes kept at each end
 )
 
 // ShortPath is p for a message: p itself when at most 240 bytes, else its
 // first and last 100 bytes (cut at whole characters) joined by "…".
 func ShortPath(p string) string {
-	if len(p) <= shortPathMax {
+	if len(p) <= ShortPathMax {
 		return p
 	}
 	head := shortPathKeep

@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"container/heap"
@@ -32,9 +32,9 @@ func stageRefs(c instructions.Command) []*stageRef {
 	return out
 }
 
-// resolveStageRef maps a --from value to a stage: a name or an index. A
+// ResolveStageRef maps a --from value to a stage: a name or an index. A
 // value that is neither is an image reference (isStage false).
-func (p *Plan) resolveStageRef(ref string, byName map[string]int) (int, bool, error) {
+func (p *Plan) ResolveStageRef(ref string, byName map[string]int) (int, bool, error) {
 	if j, ok := byName[strings.ToLower(ref)]; ok {
 		return j, true, nil
 	}
@@ -80,7 +80,7 @@ func (p *Plan) buildOrder(target int) ([]int, error) {
 				names = append(names, p.Stages[f.stage].DisplayName())
 			}
 			names = append(names, p.Stages[d].DisplayName())
-			return nil, &LineError{File: p.File, Line: lineOf(p.Stages[d].Location), Err: fmt.Errorf("circular dependency between stages: %s", strings.Join(names, " -> "))}
+			return nil, &LineError{File: p.File, Line: LineOf(p.Stages[d].Location), Err: fmt.Errorf("circular dependency between stages: %s", strings.Join(names, " -> "))}
 		default:
 			state[d] = 1
 			stack = append(stack, frame{stage: d})
