@@ -84,7 +84,7 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 		}
 		return printInspection(os.Stdout, in, evs, noTrunc)
 	}
-	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(store, nil, scancel), Title: ref, HasOutput: true})
+	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(store, scancel), Title: ref, HasOutput: true})
 	scancel()
 	go func() { // drain what the stream still sends
 		for range events {

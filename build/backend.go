@@ -9,23 +9,27 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/sandbox"
 )
 
 // Backend answers the TUI's questions about a build: file contents and
 // whole trees of snapshots, and step logs kept on disk. It reads through
 // layers.View, never mounting anything.
 type Backend struct {
-	Store  *layers.Store
-	Exec   *Executor
-	cancel context.CancelFunc
+	Store *layers.Store
+
+	logPath func(step int) string // where the build keeps a step's log; nil or "": none
+	network string                // the build's --network, a debug shell's too
+	cancel  context.CancelFunc
 
 	mu   sync.Mutex
 	logs map[int]*logIndex
 }
 
-// NewBackend returns a Backend for an executor; cancel stops its build.
-func NewBackend(s *layers.Store, e *Executor, cancel context.CancelFunc) *Backend {
-	return &Backend{Store: s, Exec: e, cancel: cancel, logs: map[int]*logIndex{}}
+// NewBackend returns a Backend on a store; cancel stops its build (nil:
+// there is none, as for strata inspect). Attach points it at a build.
+func NewBackend(s *layers.Store, cancel context.CancelFunc) *Backend {
+	return &Backend{Store: s, cancel: cancel, logs: map[int]*logIndex{}}
 }
 
 // Cancel stops the running build.
@@ -41,12 +45,13 @@ func (b *Backend) Cancel() {
 	}
 }
 
-// attach points the backend at a new build (a Session's rebuild): its
-// logs and its cancel.
-func (b *Backend) attach(e *Executor, cancel context.CancelFunc) {
+// Attach points the backend at a new build (a Session's rebuild): where
+// its step logs are (logPath may be nil, or return "" while there are none), its --network (for debug
+// shells; "" is the default) and its cancel.
+func (b *Backend) Attach(logPath func(step int) string, network string, cancel context.CancelFunc) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.Exec, b.cancel = e, cancel
+	b.logPath, b.network, b.cancel = logPath, network, cancel
 	b.logs = map[int]*logIndex{}
 }
 
@@ -92,10 +97,13 @@ type logIndex struct {
 }
 
 func (b *Backend) index(step int) (*logIndex, string) {
-	if b.Exec == nil || b.Exec.LogDir == "" {
+	if b.logPath == nil {
 		return &logIndex{}, ""
 	}
-	path := b.Exec.LogPath(step)
+	path := b.logPath(step)
+	if path == "" {
+		return &logIndex{}, ""
+	}
 	idx := b.logs[step]
 	if idx == nil {
 		idx = &logIndex{}
@@ -167,4 +175,15 @@ func (b *Backend) LogLines(step, from, to int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// buildNetwork is the network of a debug shell: the build's --network,
+// else a private network namespace.
+func (b *Backend) buildNetwork() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.network == "" {
+		return sandbox.NetworkDefault
+	}
+	return b.network
 }

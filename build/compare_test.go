@@ -44,7 +44,7 @@ func TestCompare(t *testing.T) {
 	})
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snaps := snapshots(r)
-	b := NewBackend(store, nil, nil)
+	b := NewBackend(store, nil)
 	got, err := b.Compare(snaps[1], snaps[4])
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestShellKeep(t *testing.T) {
 	os.WriteFile(dir+"/busybox", data, 0o755)
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snap := snapshots(r)[2]
-	be := NewBackend(store, nil, nil)
+	be := NewBackend(store, nil)
 	sh, err := be.Shell(snap, ShellOptions{Shell: "/bin/busybox"})
 	if err != nil {
 		t.Fatal(err)

@@ -443,7 +443,7 @@ func TestSaveImage(t *testing.T) {
 	store := newStore(t)
 	r := build(t, store, "FROM scratch\nCOPY a /a\n", map[string]string{"a": "A"}, frontend.Options{}).mustOK(t)
 	id := r.res.ImageID.String()
-	be := NewBackend(store, nil, nil)
+	be := NewBackend(store, nil)
 	if what, err := be.Save(id, "saved:1"); err != nil || what != "tagged saved:1" {
 		t.Fatalf("Save tag: %q %v", what, err)
 	}
@@ -468,7 +468,7 @@ func TestSaveImage(t *testing.T) {
 	if _, err := be.Save(id, "oci:"); err == nil {
 		t.Error("saving to oci: without a dir did not fail")
 	}
-	if _, err := NewBackend(nil, nil, nil).Save(id, "x"); err == nil {
+	if _, err := NewBackend(nil, nil).Save(id, "x"); err == nil {
 		t.Error("saving without a store did not fail")
 	}
 }

@@ -929,3 +929,11 @@ func safeName(s string) string {
 	}
 	return b.String()
 }
+
+// logPathOrNone is LogPath once the build keeps logs, "" before.
+func (e *Executor) logPathOrNone(step int) string {
+	if e.LogDir == "" {
+		return ""
+	}
+	return e.LogPath(step)
+}

@@ -44,7 +44,7 @@ type Session struct {
 func NewSession(store *layers.Store, opt frontend.Options, runner Runner, control *Control) *Session {
 	s := &Session{Store: store, Opt: opt, Runner: runner, Control: control,
 		events: make(chan event.Event, 1024), reqs: make(chan int, 1)}
-	s.Backend = NewBackend(store, nil, nil)
+	s.Backend = NewBackend(store, nil)
 	return s
 }
 
@@ -139,7 +139,7 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 		s.Control.pauseNext = false
 		s.Control.mu.Unlock()
 	}
-	s.Backend.attach(ex, cancel)
+	s.Backend.Attach(ex.logPathOrNone, opt.Network, cancel)
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()

@@ -148,7 +148,7 @@ func (c *ShellCmd) Run() error {
 	}
 	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
 	spec := &sandbox.Spec{Lower: layers.OverlayLowers(c.lowers), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
-		Network: c.b.Exec.buildNetwork(), TmpDir: tmp, Stdin: c.stdin,
+		Network: c.b.buildNetwork(), TmpDir: tmp, Stdin: c.stdin,
 		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
 	if c.stdinIsTerminal() {
 		spec.Tty = true

@@ -43,7 +43,7 @@ func TestShellKeepPartialQA(t *testing.T) {
 	}
 	failed := &event.Snapshot{Layers: base.Layers, Config: base.Config.DeepCopy(), Parent: base, Step: base.Step, UpperDir: upper}
 	failed.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
-	be := NewBackend(store, nil, nil)
+	be := NewBackend(store, nil)
 	sh, err := be.Shell(failed, ShellOptions{Partial: true})
 	if err != nil {
 		t.Fatal(err)

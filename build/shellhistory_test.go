@@ -45,7 +45,7 @@ func TestShellHistoryNeverFollowsTheContainer(t *testing.T) {
 		{"history is a fifo", "/bin/busybox mkfifo " + historyDir + "/history"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			be := NewBackend(store, nil, nil)
+			be := NewBackend(store, nil)
 			sh, err := be.Shell(base, ShellOptions{})
 			if err != nil {
 				t.Fatal(err)
