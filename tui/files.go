@@ -563,7 +563,7 @@ func (m FilesModel) row(n int32, cur, wide bool) string {
 	return fit(ms.Render(plain)+ms.Render(name)+st.dim.Render(tail), m.w)
 }
 
-// modeString is "drwxr-xr-x" for an entry.
+// modeString is an entry's mode as ls -l prints it ("drwxrwxrwt").
 func modeString(nd *fnode) string {
 	if nd.ch.Path == "" || nd.mark == layers.Deleted {
 		if nd.dir && nd.ch.Path == "" {
@@ -571,33 +571,5 @@ func modeString(nd *fnode) string {
 		}
 		return ""
 	}
-	t := byte('-')
-	switch nd.ch.Type {
-	case layers.TypeDir:
-		t = 'd'
-	case layers.TypeSymlink:
-		t = 'l'
-	case layers.TypeHardlink:
-		t = 'h'
-	case layers.TypeFIFO:
-		t = 'p'
-	case layers.TypeChar:
-		t = 'c'
-	case layers.TypeBlock:
-		t = 'b'
-	case layers.TypeSocket:
-		t = 's'
-	}
-	perm := nd.ch.Mode.Perm()
-	const rwx = "rwxrwxrwx"
-	var buf [10]byte
-	buf[0] = t
-	for i := 0; i < 9; i++ {
-		if perm&(1<<uint(8-i)) != 0 {
-			buf[i+1] = rwx[i]
-		} else {
-			buf[i+1] = '-'
-		}
-	}
-	return string(buf[:])
+	return layers.ModeString(nd.ch.Type, nd.ch.Mode)
 }
