@@ -19,7 +19,7 @@ func TestModeStringAsLs(t *testing.T) {
 	}{
 		{TypeRegular, 0o755 | fs.ModeSetuid, "-rwsr-xr-x"},
 		{TypeRegular, 0o644 | fs.ModeSetuid, "-rwSr--r--"},
-		{TypeRegular, 0o2755 & 0o777 | fs.ModeSetgid, "-rwxr-sr-x"},
+		{TypeRegular, 0o2755&0o777 | fs.ModeSetgid, "-rwxr-sr-x"},
 		{TypeRegular, 0o644 | fs.ModeSetgid, "-rw-r-Sr--"},
 		{TypeDir, 0o777 | fs.ModeSticky, "drwxrwxrwt"},
 		{TypeDir, 0o776 | fs.ModeSticky, "drwxrwxrwT"},
