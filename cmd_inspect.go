@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/tui"
 )
@@ -25,7 +25,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 created_by lines in place of the Dockerfile, its layers in place of steps,
 each layer's files, the image config and a summary.
 
-IMAGE is ` + build.InspectRefs + `.
+IMAGE is ` + snapshot.InspectRefs + `.
 
 On a terminal it opens the TUI; otherwise (or with --plain) it prints one
 row per history entry: what made it, the layer's size and its files.`,
@@ -34,7 +34,7 @@ row per history entry: what made it, the layer's size and its files.`,
   strata inspect oci:out/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), build.InspectRefs)
+				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), snapshot.InspectRefs)
 			}
 			return nil
 		},
@@ -56,13 +56,13 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 	}
 	defer store.Close()
 	sweepSandbox()
-	in, err := build.Inspect(ctx, store, ref)
+	in, err := snapshot.Inspect(ctx, store, ref)
 	if err != nil {
 		if ctx.Err() != nil {
 			return errors.New("inspect cancelled")
 		}
 		if !strings.Contains(err.Error(), "oci:DIR") {
-			err = fmt.Errorf("%w (IMAGE is %s)", err, build.InspectRefs)
+			err = fmt.Errorf("%w (IMAGE is %s)", err, snapshot.InspectRefs)
 		}
 		if strings.HasPrefix(err.Error(), ref) {
 			return err
@@ -84,7 +84,7 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 		}
 		return printInspection(os.Stdout, in, evs, noTrunc)
 	}
-	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: build.NewBackend(store, scancel), Title: ref, HasOutput: true})
+	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: snapshot.NewBackend(store, scancel), Title: ref, HasOutput: true})
 	scancel()
 	go func() { // drain what the stream still sends
 		for range events {
@@ -95,7 +95,7 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 }
 
 // printInspection is the table of `strata inspect` without a terminal.
-func printInspection(w io.Writer, in *build.Inspection, evs []event.Event, noTrunc bool) error {
+func printInspection(w io.Writer, in *snapshot.Inspection, evs []event.Event, noTrunc bool) error {
 	done := map[int]event.StepDone{}
 	for _, ev := range evs {
 		switch e := ev.(type) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 	"golang.org/x/term"
@@ -26,7 +26,7 @@ steps use) and runs the image's ENTRYPOINT and CMD, or its ENTRYPOINT with
 CMD ARG... when given. strata exits with the command's exit code. The
 container is always removed when it exits.
 
-IMAGE is ` + build.InspectRefs + `
+IMAGE is ` + snapshot.InspectRefs + `
 (a registry reference the store lacks is pulled first).
 
 Flags go before IMAGE: everything after it is the command.`,
@@ -35,7 +35,7 @@ Flags go before IMAGE: everything after it is the command.`,
   strata run -e DEBUG=1 -u nobody -w /tmp --network none strata-example env`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("run needs an IMAGE: " + build.InspectRefs + " (strata run [flags] IMAGE [CMD ARG...])")
+				return errors.New("run needs an IMAGE: " + snapshot.InspectRefs + " (strata run [flags] IMAGE [CMD ARG...])")
 			}
 			return nil
 		},
@@ -70,7 +70,7 @@ Flags go before IMAGE: everything after it is the command.`,
 			}
 			defer store.Close()
 			sweepSandbox()
-			cfg, err := build.LoadImage(ctx, store, args[0])
+			cfg, err := snapshot.LoadImage(ctx, store, args[0])
 			if err != nil {
 				return err
 			}
@@ -84,7 +84,7 @@ Flags go before IMAGE: everything after it is the command.`,
 			if len(argv) == 0 {
 				return fmt.Errorf("image %s has no ENTRYPOINT or CMD: give a command (strata run %s /bin/sh)", args[0], args[0])
 			}
-			spec, remove, err := build.ContainerSpec(store, cfg, argv)
+			spec, remove, err := snapshot.ContainerSpec(store, cfg, argv)
 			if err != nil {
 				return err
 			}

@@ -2,12 +2,13 @@ package build
 
 import (
 	"context"
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // exitRunner fails RUN commands that contain "fail" (exit 4).

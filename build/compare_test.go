@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -44,7 +45,7 @@ func TestCompare(t *testing.T) {
 	})
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snaps := snapshots(r)
-	b := NewBackend(store, nil)
+	b := snapshot.NewBackend(store, nil)
 	got, err := b.Compare(snaps[1], snaps[4])
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("build 1 → build 2: %s", s)
 	}
 
-	cc := DiffConfig(snaps[1].Config, snaps[2].Config)
+	cc := snapshot.DiffConfig(snaps[1].Config, snaps[2].Config)
 	if len(cc) != 1 || cc[0].Field != "Env X" || cc[0].Old != "" || cc[0].New != "1" {
 		t.Errorf("DiffConfig %+v", cc)
 	}
@@ -100,8 +101,8 @@ func TestShellKeep(t *testing.T) {
 	os.WriteFile(dir+"/busybox", data, 0o755)
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	snap := snapshots(r)[2]
-	be := NewBackend(store, nil)
-	sh, err := be.Shell(snap, ShellOptions{Shell: "/bin/busybox"})
+	be := snapshot.NewBackend(store, nil)
+	sh, err := be.Shell(snap, snapshot.ShellOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,6 @@ func TestShellKeep(t *testing.T) {
 	sh.SetStdout(&out)
 	sh.SetStderr(&out)
 	// busybox with no applet name reads no script: run its shell applet.
-	sh.opt.Shell = ""
 	snap.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
 	if err := sh.Run(); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())

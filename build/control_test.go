@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // runControlled builds with a Control and answers every pause with the

@@ -2,10 +2,11 @@ package build
 
 import (
 	"errors"
-	"github.com/strata-build/strata/build/frontend"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // COPY's messages about the context never name a host path outside it:

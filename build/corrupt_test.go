@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -74,7 +75,7 @@ func TestCorruptConfigRun(t *testing.T) {
 	s := newStore(t)
 	rec, _ := storedBase(t, s)
 	flipBlob(t, s, rec.Config)
-	_, err := LoadImage(context.Background(), s, "base:1")
+	_, err := snapshot.LoadImage(context.Background(), s, "base:1")
 	wantCorruptBlob(t, err, rec.Config)
 
 	s2 := newStore(t)

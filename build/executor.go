@@ -27,8 +27,6 @@ import (
 // DefaultPathEnv is the PATH of images built FROM scratch (BuildKit's).
 const DefaultPathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-const historyComment = "buildkit.dockerfile.v0"
-
 // Runner executes RUN steps (the sandbox). The executor knows only this.
 type Runner interface {
 	Run(ctx context.Context, req *RunRequest) (exitCode int, err error)
@@ -98,12 +96,7 @@ type pendingStep struct {
 }
 
 func (st *stageState) view(s *layers.Store) *layers.View {
-	ids := st.cfg.RootFS.DiffIDs
-	v := &layers.View{}
-	for i := len(ids) - 1; i >= 0; i-- {
-		v.Lowers = append(v.Lowers, s.LayerFS(ids[i]))
-	}
-	return v
+	return s.View(st.cfg.RootFS.DiffIDs)
 }
 
 // env is what words are expanded with: ARGs in effect, then ENV (ENV
@@ -439,7 +432,7 @@ func (e *Executor) declaredAnywhere(name string) bool {
 // metaDone records a metadata-only step: a history entry with empty_layer.
 func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created string) {
 	st.cfg.History = append(st.cfg.History, v1.History{
-		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: true,
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: true,
 	})
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
@@ -476,7 +469,7 @@ func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created str
 		}
 	}
 	st.cfg.History = append(st.cfg.History, v1.History{
-		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: historyComment, EmptyLayer: empty,
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: empty,
 	})
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
 	if !empty {

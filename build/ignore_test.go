@@ -1,11 +1,12 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // TestDockerignore: which files `COPY . /ctx/` puts into the layer for a

@@ -19,6 +19,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -47,16 +48,16 @@ func TestCleanCreatedBy(t *testing.T) {
 		{"  bazel build //x  ", "bazel build //x"},
 	}
 	for _, c := range cases {
-		if got := CleanCreatedBy(c.in); got != c.want {
+		if got := snapshot.CleanCreatedBy(c.in); got != c.want {
 			t.Errorf("CleanCreatedBy(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
 
 // inspect runs Inspect and Stream and collects the events.
-func inspect(t *testing.T, s *layers.Store, ref string) (*Inspection, []event.Event) {
+func inspect(t *testing.T, s *layers.Store, ref string) (*snapshot.Inspection, []event.Event) {
 	t.Helper()
-	in, err := Inspect(context.Background(), s, ref)
+	in, err := snapshot.Inspect(context.Background(), s, ref)
 	if err != nil {
 		t.Fatalf("Inspect(%s): %v", ref, err)
 	}
@@ -200,10 +201,10 @@ func TestInspectExported(t *testing.T) {
 	id := r.res.ImageID.String()
 	dir := t.TempDir()
 	oci, archive := filepath.Join(dir, "oci"), filepath.Join(dir, "img.tar")
-	if what, err := SaveImage(store, id, "oci:"+oci+":v1"); err != nil || !strings.Contains(what, "tag v1") {
+	if what, err := snapshot.SaveImage(store, id, "oci:"+oci+":v1"); err != nil || !strings.Contains(what, "tag v1") {
 		t.Fatalf("save oci: %q %v", what, err)
 	}
-	if what, err := SaveImage(store, id, "docker-archive:"+archive+":app:1"); err != nil || !strings.Contains(what, "app:1") {
+	if what, err := snapshot.SaveImage(store, id, "docker-archive:"+archive+":app:1"); err != nil || !strings.Contains(what, "app:1") {
 		t.Fatalf("save docker archive: %q %v", what, err)
 	}
 	for name, ref := range map[string]string{"oci-tag": "oci:" + oci + ":v1", "oci": "oci:" + oci, "docker-archive": "docker-archive:" + archive} {
@@ -373,11 +374,11 @@ func TestInspectNoLayers(t *testing.T) {
 func TestInspectUnknown(t *testing.T) {
 	store := newStore(t)
 	for _, ref := range []string{"NoSuchImage:1", "oci:" + filepath.Join(t.TempDir(), "missing"), "docker-archive:/nonexistent.tar"} {
-		if _, err := Inspect(context.Background(), store, ref); err == nil {
+		if _, err := snapshot.Inspect(context.Background(), store, ref); err == nil {
 			t.Errorf("Inspect(%s) did not fail", ref)
 		}
 	}
-	_, err := Inspect(context.Background(), store, "NoSuchImage:1") // upper case: no registry reference, so nothing is pulled
+	_, err := snapshot.Inspect(context.Background(), store, "NoSuchImage:1") // upper case: no registry reference, so nothing is pulled
 	if err == nil || !strings.Contains(err.Error(), "oci:DIR") {
 		t.Errorf("error %v does not say what is accepted", err)
 	}
@@ -388,7 +389,7 @@ func TestInspectUnknown(t *testing.T) {
 func TestInspectCanceled(t *testing.T) {
 	store := newStore(t)
 	build(t, store, inspectDockerfile, map[string]string{"a": "A", "b": "BB", "sub/x": "x"}, frontend.Options{Tags: []string{"c"}}).mustOK(t)
-	in, err := Inspect(context.Background(), store, "c")
+	in, err := snapshot.Inspect(context.Background(), store, "c")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,24 +411,24 @@ func TestInspectCanceled(t *testing.T) {
 func TestParseSaveDest(t *testing.T) {
 	cases := []struct {
 		in   string
-		want SaveDest
+		want snapshot.SaveDest
 		err  string
 	}{
-		{"app", SaveDest{Type: "tag", Dest: "app:latest"}, ""},
-		{"reg.io:5000/app:1", SaveDest{Type: "tag", Dest: "reg.io:5000/app:1"}, ""},
-		{"oci:/tmp/x", SaveDest{Type: "oci", Dest: "/tmp/x"}, ""},
-		{"oci:/tmp/x:v1", SaveDest{Type: "oci", Dest: "/tmp/x", Ref: "v1"}, ""},
-		{"docker-archive:img.tar", SaveDest{Type: "docker", Dest: "img.tar"}, ""},
-		{"docker:img.tar:app:1", SaveDest{Type: "docker", Dest: "img.tar", Ref: "app:1"}, ""},
-		{"type=oci,dest=/tmp/y", SaveDest{Type: "oci", Dest: "/tmp/y"}, ""},
-		{"", SaveDest{}, "where to?"},
-		{"oci:", SaveDest{}, "needs a directory"},
-		{"docker-archive:", SaveDest{}, "needs a file"},
-		{"two words", SaveDest{}, "oci:DIR"},
-		{"type=registry", SaveDest{}, "pushing is not available"},
+		{"app", snapshot.SaveDest{Type: "tag", Dest: "app:latest"}, ""},
+		{"reg.io:5000/app:1", snapshot.SaveDest{Type: "tag", Dest: "reg.io:5000/app:1"}, ""},
+		{"oci:/tmp/x", snapshot.SaveDest{Type: "oci", Dest: "/tmp/x"}, ""},
+		{"oci:/tmp/x:v1", snapshot.SaveDest{Type: "oci", Dest: "/tmp/x", Ref: "v1"}, ""},
+		{"docker-archive:img.tar", snapshot.SaveDest{Type: "docker", Dest: "img.tar"}, ""},
+		{"docker:img.tar:app:1", snapshot.SaveDest{Type: "docker", Dest: "img.tar", Ref: "app:1"}, ""},
+		{"type=oci,dest=/tmp/y", snapshot.SaveDest{Type: "oci", Dest: "/tmp/y"}, ""},
+		{"", snapshot.SaveDest{}, "where to?"},
+		{"oci:", snapshot.SaveDest{}, "needs a directory"},
+		{"docker-archive:", snapshot.SaveDest{}, "needs a file"},
+		{"two words", snapshot.SaveDest{}, "oci:DIR"},
+		{"type=registry", snapshot.SaveDest{}, "pushing is not available"},
 	}
 	for _, c := range cases {
-		got, err := ParseSaveDest(c.in)
+		got, err := snapshot.ParseSaveDest(c.in)
 		switch {
 		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
 			t.Errorf("ParseSaveDest(%q) error %v, want %q", c.in, err, c.err)
@@ -443,7 +444,7 @@ func TestSaveImage(t *testing.T) {
 	store := newStore(t)
 	r := build(t, store, "FROM scratch\nCOPY a /a\n", map[string]string{"a": "A"}, frontend.Options{}).mustOK(t)
 	id := r.res.ImageID.String()
-	be := NewBackend(store, nil)
+	be := snapshot.NewBackend(store, nil)
 	if what, err := be.Save(id, "saved:1"); err != nil || what != "tagged saved:1" {
 		t.Fatalf("Save tag: %q %v", what, err)
 	}
@@ -468,7 +469,7 @@ func TestSaveImage(t *testing.T) {
 	if _, err := be.Save(id, "oci:"); err == nil {
 		t.Error("saving to oci: without a dir did not fail")
 	}
-	if _, err := NewBackend(nil, nil).Save(id, "x"); err == nil {
+	if _, err := snapshot.NewBackend(nil, nil).Save(id, "x"); err == nil {
 		t.Error("saving without a store did not fail")
 	}
 }
@@ -485,7 +486,7 @@ func BenchmarkLayerChangesFromTar(b *testing.B) {
 	lower, top := benchLayers(b, s)
 	b.ResetTimer()
 	for b.Loop() {
-		c, err := LayerChanges(s, top, []v1.Hash{lower})
+		c, err := snapshot.LayerChanges(s, top, []v1.Hash{lower})
 		if err != nil || len(c) != 20000+200 {
 			b.Fatalf("%d changes, %v", len(c), err)
 		}
@@ -510,7 +511,7 @@ func BenchmarkInspectVsTar(b *testing.B) {
 	var ours, theirs time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := LayerChanges(s, top, []v1.Hash{lower}); err != nil {
+		if _, err := snapshot.LayerChanges(s, top, []v1.Hash{lower}); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(t0)

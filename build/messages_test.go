@@ -1,12 +1,13 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 func TestShortPath(t *testing.T) {

@@ -1,9 +1,10 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // TestRunNetwork: each RUN's network as BuildKit decides it. No flag and

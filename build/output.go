@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/registry"
 )
 
@@ -19,7 +20,7 @@ func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o frontend.Ou
 	switch o.Type {
 	case "oci", "docker":
 		// writeImage (save.go) is shared with the TUI's save.
-		if err := writeImage(e.Store, cfg, o.Type, o.Dest, e.Opt.Tags); err != nil {
+		if err := snapshot.WriteImage(e.Store, cfg, o.Type, o.Dest, e.Opt.Tags); err != nil {
 			return fmt.Errorf("--output type=%s,dest=%s: %w", o.Type, o.Dest, err)
 		}
 		return nil

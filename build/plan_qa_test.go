@@ -1,10 +1,11 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // Parse errors found by QA: the right line, a hint that fits the problem,

@@ -2,11 +2,12 @@ package build
 
 import (
 	"fmt"
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 func stageNames(p *frontend.Plan, idx []int) []string {

@@ -5,14 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")

@@ -2,13 +2,14 @@ package build
 
 import (
 	"errors"
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // planIn writes files into a new context (writeTree's notation) and plans

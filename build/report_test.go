@@ -5,9 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"testing"
+
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
-	"testing"
 )
 
 // failRunner fails every RUN with exit code 3.

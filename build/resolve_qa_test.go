@@ -1,10 +1,11 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // A base image from the local store that is for another platform than

@@ -1,12 +1,13 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // TestRunOnRepeatedLayerQA: two steps that make the very same layer (the

@@ -1,12 +1,13 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/frontend"
 )
 
 // An image may hold /proc or /dev as a symlink to an absolute path. RUN

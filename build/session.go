@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -27,7 +28,7 @@ type Session struct {
 	Runner  Runner
 	Control *Control          // shared by every build of the session (may be nil)
 	Observe func(event.Event) // sees every event (e.g. a report)
-	Backend *Backend          // follows the current build; made by NewSession
+	Backend *snapshot.Backend // follows the current build; made by NewSession
 
 	events chan event.Event
 	reqs   chan int
@@ -44,7 +45,7 @@ type Session struct {
 func NewSession(store *layers.Store, opt frontend.Options, runner Runner, control *Control) *Session {
 	s := &Session{Store: store, Opt: opt, Runner: runner, Control: control,
 		events: make(chan event.Event, 1024), reqs: make(chan int, 1)}
-	s.Backend = NewBackend(store, nil)
+	s.Backend = snapshot.NewBackend(store, nil)
 	return s
 }
 

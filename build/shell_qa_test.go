@@ -3,14 +3,16 @@ package build
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 )
 
 // TestShellKeepPartialQA: keeping a shell opened with p (on a failed RUN's
@@ -43,8 +45,8 @@ func TestShellKeepPartialQA(t *testing.T) {
 	}
 	failed := &event.Snapshot{Layers: base.Layers, Config: base.Config.DeepCopy(), Parent: base, Step: base.Step, UpperDir: upper}
 	failed.Config.Config.Shell = []string{"/bin/busybox", "sh", "-c"}
-	be := NewBackend(store, nil)
-	sh, err := be.Shell(failed, ShellOptions{Partial: true})
+	be := snapshot.NewBackend(store, nil)
+	sh, err := be.Shell(failed, snapshot.ShellOptions{Partial: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,15 @@
 package build
 
 import (
-	"github.com/strata-build/strata/build/frontend"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 )
 
 // The debug shell's history dir is bind-mounted into the container, which
@@ -38,15 +40,15 @@ func TestShellHistoryNeverFollowsTheContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ name, script string }{
-		{"typed is a file (ash's history)", "echo '    1  make all' > " + historyDir + "/typed"},
-		{"typed is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + historyDir + "/typed"},
-		{"history is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + historyDir + "/history"},
-		{"typed is a fifo", "/bin/busybox mkfifo " + historyDir + "/typed"},
-		{"history is a fifo", "/bin/busybox mkfifo " + historyDir + "/history"},
+		{"typed is a file (ash's history)", "echo '    1  make all' > " + snapshot.HistoryDir + "/typed"},
+		{"typed is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + snapshot.HistoryDir + "/typed"},
+		{"history is a symlink to a host file", "/bin/busybox ln -s " + secret + " " + snapshot.HistoryDir + "/history"},
+		{"typed is a fifo", "/bin/busybox mkfifo " + snapshot.HistoryDir + "/typed"},
+		{"history is a fifo", "/bin/busybox mkfifo " + snapshot.HistoryDir + "/history"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			be := NewBackend(store, nil)
-			sh, err := be.Shell(base, ShellOptions{})
+			be := snapshot.NewBackend(store, nil)
+			sh, err := be.Shell(base, snapshot.ShellOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,10 +1,7 @@
 package build
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -12,7 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
@@ -163,43 +159,5 @@ func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) 
 
 // diffToLayer writes upper's change as a tar in dir and hashes it.
 func (e *Executor) diffToLayer(upper string, lowers []string, dir string, opt layers.DiffOptions) (*layers.PendingLayer, error) {
-	return diffLayer(upper, lowers, dir, opt)
-}
-
-// diffLayer reads an overlay upper dir into a pending layer (tar in dir).
-func diffLayer(upper string, lowers []string, dir string, opt layers.DiffOptions) (*layers.PendingLayer, error) {
-	tf, err := os.Create(filepath.Join(dir, "layer.tar"))
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tf, h)}
-	changes, err := layers.Diff(upper, lowers, cw, opt)
-	if cerr := tf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tf.Name())
-		return nil, err
-	}
-	if changes == nil {
-		changes = []layers.Change{}
-	}
-	return &layers.PendingLayer{
-		Tar:     tf.Name(),
-		DiffID:  v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		Size:    cw.n,
-		Changes: changes,
-	}, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return layers.DiffLayer(upper, lowers, dir, opt)
 }

@@ -459,3 +459,7 @@ func WriteDockerArchive(file string, img v1.Image, tags []string) error {
 		return tarball.MultiRefWrite(refToImage, w)
 	})
 }
+
+// HistoryComment is the comment of the history entries a Dockerfile build
+// writes (BuildKit's).
+const HistoryComment = "buildkit.dockerfile.v0"

@@ -1,4 +1,4 @@
-package build
+package snapshot
 
 import (
 	"errors"
@@ -46,7 +46,7 @@ func ParseSaveDest(s string) (SaveDest, error) {
 		}
 		return SaveDest{Type: o.Type, Dest: o.Dest}, nil
 	case strings.HasPrefix(s, "oci:"):
-		dir, tag := splitRefTag(strings.TrimPrefix(s, "oci:"))
+		dir, tag := SplitRefTag(strings.TrimPrefix(s, "oci:"))
 		if dir == "" {
 			return SaveDest{}, fmt.Errorf("%q: oci: needs a directory, as in oci:./image or oci:/tmp/image:v1", s)
 		}
@@ -87,7 +87,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 	}
 	cfg, err := s.LoadConfig(layers.ImageRecord{Config: h})
 	if err != nil {
-		return "", fmt.Errorf("image %s: %w", shortHash(h), err)
+		return "", fmt.Errorf("image %s: %w", ShortHash(h), err)
 	}
 	switch d.Type {
 	case "tag":
@@ -104,7 +104,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 		if d.Ref != "" {
 			refs = []string{untaggedRepo + ":" + d.Ref}
 		}
-		if err := writeImage(s, cfg, "oci", d.Dest, refs); err != nil {
+		if err := WriteImage(s, cfg, "oci", d.Dest, refs); err != nil {
 			return "", err
 		}
 		what := "OCI layout " + absPath(d.Dest)
@@ -117,7 +117,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 		if d.Ref != "" {
 			refs = []string{d.Ref}
 		}
-		if err := writeImage(s, cfg, "docker", d.Dest, refs); err != nil {
+		if err := WriteImage(s, cfg, "docker", d.Dest, refs); err != nil {
 			return "", err
 		}
 		what := "docker archive " + absPath(d.Dest)
@@ -131,7 +131,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 // writeImage exports the image of cfg (its layers stored) as an OCI
 // layout dir (typ "oci") or a docker tarball file (typ "docker"), named
 // with refs. It is what -o type=oci|docker and the TUI's save use.
-func writeImage(s *layers.Store, cfg *v1.ConfigFile, typ, dest string, refs []string) error {
+func WriteImage(s *layers.Store, cfg *v1.ConfigFile, typ, dest string, refs []string) error {
 	img, err := s.ExportImage(cfg)
 	if err != nil {
 		return err
@@ -159,7 +159,7 @@ func absPath(p string) string {
 	return p
 }
 
-func shortHash(h v1.Hash) string {
+func ShortHash(h v1.Hash) string {
 	if len(h.Hex) > 12 {
 		return h.Algorithm + ":" + h.Hex[:12]
 	}

@@ -1,4 +1,4 @@
-package build
+package snapshot
 
 import (
 	"context"
@@ -40,7 +40,7 @@ type ShellOptions struct {
 
 // historyDir is where the debug shell keeps its history inside the
 // container: a bind mount of a scratch dir, never part of the change.
-const historyDir = "/run/strata-debug"
+const HistoryDir = "/run/strata-debug"
 
 // ShellCmd is an interactive shell in a new temporary container on top of
 // a snapshot. Its Run/SetStdin/SetStdout/SetStderr make it a bubbletea
@@ -124,13 +124,13 @@ func (c *ShellCmd) Run() error {
 	// The typed commands are recorded two ways: bash saves HISTFILE on
 	// exit; ash and dash read $ENV, where an EXIT trap writes the shell's
 	// in-memory history (Debian's busybox saves no history file).
-	rc := "trap 'history > " + historyDir + "/typed 2>/dev/null' EXIT\n"
+	rc := "trap 'history > " + HistoryDir + "/typed 2>/dev/null' EXIT\n"
 	if err := os.WriteFile(filepath.Join(hist, "rc"), []byte(rc), 0o644); err != nil {
 		return err
 	}
 	cfg := c.snap.Config.Config
 	env := slices.Clone(cfg.Env)
-	env = append(env, "HISTFILE="+historyDir+"/history", "ENV="+historyDir+"/rc", "PS1=(strata) \\w \\$ ")
+	env = append(env, "HISTFILE="+HistoryDir+"/history", "ENV="+HistoryDir+"/rc", "PS1=(strata) \\w \\$ ")
 	wd := cfg.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -149,7 +149,7 @@ func (c *ShellCmd) Run() error {
 	fmt.Fprintf(c.stdout, "strata: changes are thrown away unless you keep them; type exit to go back.\r\n\r\n")
 	spec := &sandbox.Spec{Lower: layers.OverlayLowers(c.lowers), Upper: upper, Work: work, Args: argv, Env: env, Dir: wd, User: cfg.User,
 		Network: c.b.buildNetwork(), TmpDir: tmp, Stdin: c.stdin,
-		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: historyDir}}}
+		Mounts: []sandbox.Mount{{Type: "bind", Source: hist, Target: HistoryDir}}}
 	if c.stdinIsTerminal() {
 		spec.Tty = true
 		if !c.opt.Partial {
@@ -269,7 +269,7 @@ func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 		return nil, "", errors.New("the shell has not run")
 	}
 	defer c.Discard()
-	pl, err := diffLayer(c.upper, c.lowers, c.tmp, layers.DiffOptions{})
+	pl, err := layers.DiffLayer(c.upper, c.lowers, c.tmp, layers.DiffOptions{})
 	if err != nil {
 		return nil, "", fmt.Errorf("keep: %w", err)
 	}
@@ -286,7 +286,7 @@ func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 		if err := os.Mkdir(pdir, 0o755); err != nil {
 			return nil, "", fmt.Errorf("keep: %w", err)
 		}
-		ppl, err := diffLayer(c.snap.UpperDir, c.lowers[1:], pdir, layers.DiffOptions{})
+		ppl, err := layers.DiffLayer(c.snap.UpperDir, c.lowers[1:], pdir, layers.DiffOptions{})
 		if err == nil && len(ppl.Changes) > 0 {
 			m, err := c.b.Store.CommitLayer(ppl)
 			if err != nil {
@@ -389,8 +389,7 @@ func ContainerSpec(s *layers.Store, cfg *v1.ConfigFile, argv []string) (spec *sa
 			return nil, nil, err
 		}
 	}
-	st := &stageState{cfg: cfg}
-	spec = &sandbox.Spec{Lower: layers.OverlayLowers(st.view(s).Lowers), Upper: upper, Work: work, Args: argv,
+	spec = &sandbox.Spec{Lower: layers.OverlayLowers(s.View(cfg.RootFS.DiffIDs).Lowers), Upper: upper, Work: work, Args: argv,
 		Env: slices.Clone(cfg.Config.Env), Dir: cfg.Config.WorkingDir, User: cfg.Config.User, Network: sandbox.NetworkDefault, TmpDir: tmp}
 	return spec, func() { layers.RemoveAll(tmp) }, nil
 }

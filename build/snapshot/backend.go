@@ -1,4 +1,4 @@
-package build
+package snapshot
 
 import (
 	"bufio"
@@ -58,15 +58,12 @@ func (b *Backend) Attach(logPath func(step int) string, network string, cancel c
 // View is the merged filesystem of a snapshot (a failed RUN's partial
 // result on top when it has one).
 func (b *Backend) View(snap *event.Snapshot) *layers.View {
-	v := &layers.View{}
 	if snap == nil || b.Store == nil {
-		return v
+		return &layers.View{}
 	}
+	v := b.Store.View(snap.Layers)
 	if snap.UpperDir != "" {
-		v.Lowers = append(v.Lowers, snap.UpperDir)
-	}
-	for i := len(snap.Layers) - 1; i >= 0; i-- {
-		v.Lowers = append(v.Lowers, b.Store.LayerFS(snap.Layers[i]))
+		v.Lowers = append([]string{snap.UpperDir}, v.Lowers...)
 	}
 	return v
 }

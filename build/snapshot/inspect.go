@@ -1,4 +1,4 @@
-package build
+package snapshot
 
 import (
 	"archive/tar"
@@ -127,7 +127,7 @@ func (in *Inspection) plan() {
 				layer, li = li, li+1
 			}
 			text := CleanCreatedBy(h.CreatedBy)
-			if text == "" && h.Comment != "" && h.Comment != historyComment {
+			if text == "" && h.Comment != "" && h.Comment != layers.HistoryComment {
 				text = "# " + oneLineText(h.Comment)
 			}
 			if text == "" {
@@ -327,11 +327,7 @@ func LayerChanges(s *layers.Store, diffID v1.Hash, below []v1.Hash) ([]layers.Ch
 		return nil, err
 	}
 	defer f.Close()
-	v := &layers.View{}
-	for i := len(below) - 1; i >= 0; i-- {
-		v.Lowers = append(v.Lowers, s.LayerFS(below[i]))
-	}
-	return tarChanges(&seekBuffer{f: f, buf: make([]byte, 64<<10)}, v)
+	return tarChanges(&seekBuffer{f: f, buf: make([]byte, 64<<10)}, s.View(below))
 }
 
 // seekBuffer reads a file through a buffer and still seeks, so
