@@ -486,7 +486,7 @@ func BenchmarkLayerChangesFromTar(b *testing.B) {
 	lower, top := benchLayers(b, s)
 	b.ResetTimer()
 	for b.Loop() {
-		c, err := snapshot.LayerChanges(s, top, []v1.Hash{lower})
+		c, err := s.ChangeList(top, []v1.Hash{lower})
 		if err != nil || len(c) != 20000+200 {
 			b.Fatalf("%d changes, %v", len(c), err)
 		}
@@ -511,7 +511,7 @@ func BenchmarkInspectVsTar(b *testing.B) {
 	var ours, theirs time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := snapshot.LayerChanges(s, top, []v1.Hash{lower}); err != nil {
+		if _, err := s.ChangeList(top, []v1.Hash{lower}); err != nil {
 			b.Fatal(err)
 		}
 		ours += time.Since(t0)
