@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	symmode "github.com/tonistiigi/dchapes-mode"
 
@@ -42,16 +41,16 @@ type copySpec struct {
 	line     int // Dockerfile line, for warnings
 }
 
-func (e *Executor) copyCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.CopyCommand) error {
+func (e *Executor) copyCmd(ctx context.Context, r *stepRun, c *instructions.CopyCommand) error {
 	sp := &copySpec{cmd: "COPY", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
 		chmod: c.Chmod, link: c.Link, parents: c.Parents, exclude: c.ExcludePatterns, from: c.From, line: frontend.LineOf(c.Location())}
-	return e.doCopy(ctx, st, step, t0, sp)
+	return e.doCopy(ctx, r, sp)
 }
 
-func (e *Executor) addCmd(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.AddCommand) error {
+func (e *Executor) addCmd(ctx context.Context, r *stepRun, c *instructions.AddCommand) error {
 	sp := &copySpec{cmd: "ADD", sources: c.SourcePaths, contents: c.SourceContents, dest: c.DestPath, chown: c.Chown,
 		chmod: c.Chmod, link: c.Link, exclude: c.ExcludePatterns, add: true, checksum: c.Checksum, unpack: c.Unpack, line: frontend.LineOf(c.Location())}
-	return e.doCopy(ctx, st, step, t0, sp)
+	return e.doCopy(ctx, r, sp)
 }
 
 // historyText is BuildKit's created_by for COPY/ADD.
@@ -112,7 +111,7 @@ func parseChmod(s string) (chmodFunc, error) {
 	return func(m fs.FileMode) fs.FileMode { return set.Apply(m) & permBits }, nil
 }
 
-func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time.Time, sp *copySpec) error {
+func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 	if len(sp.sources) == 0 && len(sp.contents) == 0 {
 		return fmt.Errorf("%s needs at least one source and a destination: %s SRC... DEST", sp.cmd, sp.cmd)
 	}
@@ -127,7 +126,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 		}
 		chmod = f
 	}
-	view := st.view(e.Store)
+	view := r.st.view(e.Store)
 	uid, gid := -1, -1
 	if sp.chown != "" {
 		u, g, warn := lookupChown(view, sp.chown)
@@ -164,7 +163,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 	// Destination: relative to WORKDIR.
 	dest := sp.dest
 	if !path.IsAbs(dest) {
-		dest = path.Join("/", st.cfg.Config.WorkingDir, dest)
+		dest = path.Join("/", r.st.cfg.Config.WorkingDir, dest)
 		if strings.HasSuffix(sp.dest, "/") || sp.dest == "." || strings.HasSuffix(sp.dest, "/.") {
 			dest += "/"
 		}
@@ -296,7 +295,7 @@ func (e *Executor) doCopy(ctx context.Context, st *stageState, step int, t0 time
 	if err != nil {
 		return err
 	}
-	return e.layerDone(st, step, t0, sp.historyText(), pl)
+	return r.layerDone(sp.historyText(), pl)
 }
 
 // parentsRel is the path COPY --parents keeps: below a "/./" pivot when

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -429,75 +428,17 @@ func (e *Executor) declaredAnywhere(name string) bool {
 	return e.Plan.ArgDeclared(name)
 }
 
-// metaDone records a metadata-only step: a history entry with empty_layer.
-func (e *Executor) metaDone(st *stageState, step int, t0 time.Time, created string) {
-	st.cfg.History = append(st.cfg.History, v1.History{
-		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: true,
-	})
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
-	st.snap = snap
-	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
-	e.finishBuilt(st, &done)
-	e.emit(done)
-}
-
-// metaStep finishes a metadata-only step that writes no history entry.
-func (e *Executor) metaStep(st *stageState, step int, t0 time.Time) {
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
-	st.snap = snap
-	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
-	e.finishBuilt(st, &done)
-	e.emit(done)
-}
-
-// layerDone records a step that produced a change: the layer (unless
-// empty, as BuildKit drops empty layers) and a history entry.
-func (e *Executor) layerDone(st *stageState, step int, t0 time.Time, created string, pl *layers.PendingLayer) error {
-	empty := len(pl.Changes) == 0
-	var meta layers.LayerMeta
-	if !empty {
-		var err error
-		meta, err = e.Store.CommitLayer(pl)
-		if err != nil {
-			return err
-		}
-		st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, meta.DiffID)
-	} else {
-		os.Remove(pl.Tar)
-		if pl.FS != "" {
-			layers.RemoveAll(pl.FS)
-		}
-	}
-	st.cfg.History = append(st.cfg.History, v1.History{
-		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: empty,
-	})
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
-	if !empty {
-		snap.DiffID = meta.DiffID
-	}
-	st.snap = snap
-	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
-		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
-	if !empty {
-		done.DiffID = meta.DiffID.String()
-		done.Size = meta.Size
-	}
-	e.finishBuilt(st, &done)
-	e.emit(done)
-	return nil
-}
-
 // dispatch runs one instruction: the one switch of the executor.
 func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
 	ctx = withStep(ctx, step)
-	t0 := time.Now()
+	r := &stepRun{e: e, st: st, step: step, t0: time.Now()}
 	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	if err := e.expand(st, c); err != nil {
-		e.fail(step, t0, err)
+		r.fail(err)
 		return err
 	}
 	if hit, err := e.tryCache(ctx, st, step, c); err != nil {
-		e.fail(step, t0, err)
+		r.fail(err)
 		return err
 	} else if hit {
 		return nil
@@ -505,140 +446,53 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 	var err error
 	switch c := c.(type) {
 	case *instructions.EnvCommand:
-		msg := "ENV"
-		for _, kv := range c.Env {
-			if kv.Key == "" {
-				err = errors.New("ENV names a variable with an empty name: write ENV NAME=value")
-				break
-			}
-			msg += " " + kv.String()
-			st.cfg.Config.Env = addEnv(st.cfg.Config.Env, kv.Key, kv.Value)
-		}
-		if err == nil {
-			e.metaDone(st, step, t0, msg)
-		}
+		err = r.dispatchEnv(c)
 	case *instructions.LabelCommand:
-		msg := "LABEL"
-		if st.cfg.Config.Labels == nil {
-			st.cfg.Config.Labels = map[string]string{}
-		}
-		for _, kv := range c.Labels {
-			st.cfg.Config.Labels[kv.Key] = kv.Value
-			msg += " " + kv.String()
-		}
-		e.metaDone(st, step, t0, msg)
+		err = r.dispatchLabel(c)
 	case *instructions.MaintainerCommand:
-		st.cfg.Author = c.Maintainer
-		e.metaDone(st, step, t0, "MAINTAINER "+c.Maintainer)
+		err = r.dispatchMaintainer(c)
 	case *instructions.CmdCommand:
-		args := c.CmdLine
-		if c.PrependShell {
-			args = withShell(st.cfg, args)
-		}
-		st.cfg.Config.Cmd = args
-		st.cfg.Config.ArgsEscaped = true
-		st.cmdSet = true
-		e.metaDone(st, step, t0, fmt.Sprintf("CMD %q", args))
+		err = r.dispatchCmd(c)
 	case *instructions.EntrypointCommand:
-		args := c.CmdLine
-		if c.PrependShell {
-			args = withShell(st.cfg, args)
-		}
-		st.cfg.Config.Entrypoint = args
-		if !st.cmdSet {
-			st.cfg.Config.Cmd = nil
-		}
-		e.metaDone(st, step, t0, fmt.Sprintf("ENTRYPOINT %q", args))
+		err = r.dispatchEntrypoint(c)
 	case *instructions.ExposeCommand:
-		// BuildKit expands EXPOSE words with ProcessWords ("$PORTS" may
-		// hold several).
-		var raw, ports []string
-		for _, w := range c.Ports {
-			ws, perr := e.Plan.LimitedExpandWords(e.Plan.Lex, w, st.env(), frontend.Named("EXPOSE "+frontend.ShortWord(w)))
-			if perr != nil {
-				err = frontend.WrapExpand("EXPOSE "+w, perr)
-				break
-			}
-			raw = append(raw, ws...)
-		}
-		if err != nil {
-			break
-		}
-		ports, err = expandPorts(raw)
-		if err == nil {
-			if st.cfg.Config.ExposedPorts == nil {
-				st.cfg.Config.ExposedPorts = map[string]struct{}{}
-			}
-			for _, p := range ports {
-				st.cfg.Config.ExposedPorts[p] = struct{}{}
-			}
-			e.metaDone(st, step, t0, fmt.Sprintf("EXPOSE %v", ports))
-		}
+		err = r.dispatchExpose(c)
 	case *instructions.UserCommand:
-		if c.User == "" {
-			err = errors.New("USER needs a user name or uid[:gid]")
-			break
-		}
-		st.cfg.Config.User = c.User
-		e.metaDone(st, step, t0, "USER "+c.User)
+		err = r.dispatchUser(c)
 	case *instructions.VolumeCommand:
-		if st.cfg.Config.Volumes == nil {
-			st.cfg.Config.Volumes = map[string]struct{}{}
-		}
-		for _, v := range c.Volumes {
-			if v == "" {
-				err = errors.New("VOLUME specified can not be an empty string")
-				break
-			}
-			st.cfg.Config.Volumes[v] = struct{}{}
-		}
-		if err == nil {
-			e.metaDone(st, step, t0, fmt.Sprintf("VOLUME %v", c.Volumes))
-		}
+		err = r.dispatchVolume(c)
 	case *instructions.StopSignalCommand:
-		if err = checkSignal(c.Signal); err == nil {
-			st.cfg.Config.StopSignal = c.Signal
-			e.metaDone(st, step, t0, "STOPSIGNAL "+c.Signal)
-		}
+		err = r.dispatchStopSignal(c)
 	case *instructions.ShellCommand:
-		st.cfg.Config.Shell = c.Shell
-		e.metaDone(st, step, t0, fmt.Sprintf("SHELL %v", c.Shell))
+		err = r.dispatchShell(c)
 	case *instructions.OnbuildCommand:
-		// BuildKit's dispatchOnbuild records no history entry.
-		st.cfg.Config.OnBuild = append(st.cfg.Config.OnBuild, c.Expression)
-		e.metaStep(st, step, t0)
+		err = r.dispatchOnbuild(c)
 	case *instructions.HealthCheckCommand:
-		h := c.Health
-		st.cfg.Config.Healthcheck = &v1.HealthConfig{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
-		e.metaDone(st, step, t0, fmt.Sprintf("HEALTHCHECK %+v", *h))
+		err = r.dispatchHealthcheck(c)
 	case *instructions.ArgCommand:
-		err = e.arg(st, step, t0, c)
+		err = e.arg(r, c)
 	case *instructions.WorkdirCommand:
-		err = e.workdir(ctx, st, step, t0, c)
+		err = e.workdir(ctx, r, c)
 	case *instructions.CopyCommand:
-		err = e.copyCmd(ctx, st, step, t0, c)
+		err = e.copyCmd(ctx, r, c)
 	case *instructions.AddCommand:
-		err = e.addCmd(ctx, st, step, t0, c)
+		err = e.addCmd(ctx, r, c)
 	case *instructions.RunCommand:
-		err = e.run(ctx, st, step, t0, c)
+		err = e.run(ctx, r, c)
 	default:
 		err = fmt.Errorf("%s is not supported", strings.ToUpper(c.Name()))
 	}
 	if err != nil {
 		var rf *RunFailure
 		if !errors.As(err, &rf) {
-			e.fail(step, t0, err)
+			r.fail(err)
 		}
 		return err
 	}
 	return nil
 }
 
-func (e *Executor) fail(step int, t0 time.Time, err error) {
-	e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: err.Error(), Duration: time.Since(t0)})
-}
-
-func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.ArgCommand) error {
+func (e *Executor) arg(r *stepRun, c *instructions.ArgCommand) error {
 	var strs []string
 	for _, kv := range c.Args {
 		if kv.Key == "" {
@@ -649,7 +503,7 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		case given:
 			kv.Value = &v
 		case kv.Value != nil:
-			res, err := e.Plan.LimitedExpand(e.Plan.Lex, *kv.Value, st.env(), frontend.Named("ARG "+frontend.ShortWord(kv.Key)))
+			res, err := e.Plan.LimitedExpand(e.Plan.Lex, *kv.Value, r.st.env(), frontend.Named("ARG "+frontend.ShortWord(kv.Key)))
 			if err != nil {
 				return frontend.WrapExpand("ARG "+kv.Key, err)
 			}
@@ -661,14 +515,14 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		}
 		// Replace an earlier declaration of the same ARG.
 		replaced := false
-		for i := range st.args {
-			if st.args[i].Key == kv.Key {
-				st.args[i] = kv
+		for i := range r.st.args {
+			if r.st.args[i].Key == kv.Key {
+				r.st.args[i] = kv
 				replaced = true
 			}
 		}
 		if !replaced {
-			st.args = append(st.args, kv)
+			r.st.args = append(r.st.args, kv)
 		}
 		s := kv.Key
 		if kv.Value != nil {
@@ -676,7 +530,7 @@ func (e *Executor) arg(st *stageState, step int, t0 time.Time, c *instructions.A
 		}
 		strs = append(strs, s)
 	}
-	e.metaDone(st, step, t0, "ARG "+strings.Join(strs, " "))
+	r.done("ARG " + strings.Join(strs, " "))
 	return nil
 }
 
@@ -763,30 +617,30 @@ func checkSignal(s string) error {
 
 // workdir sets WorkingDir and, as BuildKit does, creates the directory
 // (owned by the current USER) as a layer when it is missing.
-func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.WorkdirCommand) error {
+func (e *Executor) workdir(ctx context.Context, r *stepRun, c *instructions.WorkdirCommand) error {
 	// BuildKit (system.NormalizeWorkdir) joins a relative path to the
 	// current one, but keeps an absolute one as written: "WORKDIR /srv/"
 	// is "/srv/" in the config and history. The directory made is the same.
 	wd := c.Path
 	if !path.IsAbs(wd) {
-		wd = path.Join("/", st.cfg.Config.WorkingDir, wd)
+		wd = path.Join("/", r.st.cfg.Config.WorkingDir, wd)
 	}
-	st.cfg.Config.WorkingDir = wd
+	r.st.cfg.Config.WorkingDir = wd
 	history := "WORKDIR " + wd
 	wd = path.Clean(wd)
 	if wd == "/" {
-		e.metaDone(st, step, t0, history)
+		r.done(history)
 		return nil
 	}
-	view := st.view(e.Store)
+	view := r.st.view(e.Store)
 	uid, gid := 0, 0
-	if st.cfg.Config.User != "" {
+	if r.st.cfg.Config.User != "" {
 		// BuildKit makes the directories with llb.WithUser(USER): --chown
 		// rules (a bare uid is also the gid), not the RUN user's passwd gid.
 		var warn string
-		uid, gid, warn = lookupChown(view, st.cfg.Config.User)
+		uid, gid, warn = lookupChown(view, r.st.cfg.Config.User)
 		if warn != "" {
-			e.emit(event.Warning{Base: event.Now(), Message: "WORKDIR " + c.Path + " as USER " + st.cfg.Config.User + ": " + warn, Line: frontend.LineOf(c.Location())})
+			e.emit(event.Warning{Base: event.Now(), Message: "WORKDIR " + c.Path + " as USER " + r.st.cfg.Config.User + ": " + warn, Line: frontend.LineOf(c.Location())})
 		}
 	}
 	pl, err := e.makeLayer(view, func(stage *stager) error {
@@ -805,7 +659,7 @@ func (e *Executor) workdir(ctx context.Context, st *stageState, step int, t0 tim
 	if err != nil {
 		return err
 	}
-	return e.layerDone(st, step, t0, history, pl)
+	return r.layerDone(history, pl)
 }
 
 // shellEnv returns an EnvGetter for tests and callers outside the package.

@@ -280,7 +280,7 @@ func (e *Executor) runNetwork(c *instructions.RunCommand) (string, error) {
 	}
 }
 
-func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Time, c *instructions.RunCommand) error {
+func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunCommand) error {
 	if e.Runner == nil {
 		reason := "the sandbox is not available"
 		if err := sandbox.Supported(); err != nil {
@@ -288,12 +288,12 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 		}
 		return fmt.Errorf("RUN cannot execute here: %s", reason)
 	}
-	args := runArgs(st.cfg.Config.Shell, c)
+	args := runArgs(r.st.cfg.Config.Shell, c)
 	network, err := e.runNetwork(c)
 	if err != nil {
 		return err
 	}
-	view := st.view(e.Store)
+	view := r.st.view(e.Store)
 	tmp, err := e.Store.TempDir("run-")
 	if err != nil {
 		return err
@@ -310,28 +310,28 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 			return err
 		}
 	}
-	mounts, release, err := e.runMounts(ctx, st, step, c)
+	mounts, release, err := e.runMounts(ctx, r.st, r.step, c)
 	if err != nil {
 		return err
 	}
 	defer release()
-	logf, err := os.Create(e.LogPath(step))
+	logf, err := os.Create(e.LogPath(r.step))
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
 	id := newContainerID()
-	e.emit(event.StepStarted{Base: event.Now(), Step: step, Container: id})
+	e.emit(event.StepStarted{Base: event.Now(), Step: r.step, Container: id})
 	tail := &tailBuf{max: 20}
-	stdout := &lineWriter{e: e, step: step, stream: "stdout", log: logf, tail: tail}
-	stderr := &lineWriter{e: e, step: step, stream: "stderr", log: logf, tail: tail}
-	wd := st.cfg.Config.WorkingDir
+	stdout := &lineWriter{e: e, step: r.step, stream: "stdout", log: logf, tail: tail}
+	stderr := &lineWriter{e: e, step: r.step, stream: "stderr", log: logf, tail: tail}
+	wd := r.st.cfg.Config.WorkingDir
 	if wd == "" {
 		wd = "/"
 	}
 	code, err := e.Runner.Run(ctx, &RunRequest{
-		Lower: view.Lowers, Upper: upper, Work: work, Args: args, Env: e.runEnv(st), Dir: wd,
-		User: st.cfg.Config.User, Network: network, Mounts: mounts, Memory: e.Opt.Memory, PidsLimit: e.Opt.PidsLimit,
+		Lower: view.Lowers, Upper: upper, Work: work, Args: args, Env: e.runEnv(r.st), Dir: wd,
+		User: r.st.cfg.Config.User, Network: network, Mounts: mounts, Memory: e.Opt.Memory, PidsLimit: e.Opt.PidsLimit,
 		Stdout: stdout, Stderr: stderr, Container: id, TmpDir: tmp,
 	})
 	release() // the cache mounts are free once the command has ended
@@ -356,10 +356,10 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 		}
 		keep = true // the failed snapshot stays until the store closes
 		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg, Killed: killed}
-		snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, UpperDir: upper}
+		snap := &event.Snapshot{Layers: slices.Clone(r.st.cfg.RootFS.DiffIDs), Config: r.st.cfg.DeepCopy(), Parent: r.st.snap, Step: r.step, UpperDir: upper}
 		// what the failed command left, for the Files tab (best effort)
 		snap.Changes, _ = layers.Diff(upper, view.Lowers, io.Discard, layers.DiffOptions{})
-		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(t0), Snapshot: snap})
+		e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(r.t0), Snapshot: snap})
 		return rf
 	}
 	pl, err := e.diffToLayer(upper, view.Lowers, tmp, layers.DiffOptions{})
@@ -368,7 +368,7 @@ func (e *Executor) run(ctx context.Context, st *stageState, step int, t0 time.Ti
 	}
 	layers.RemoveAll(work)
 	pl.FS = upper
-	return e.layerDone(st, step, t0, runHistory(args, st), pl)
+	return r.layerDone(runHistory(args, r.st), pl)
 }
 
 // runMounts turns RUN --mount flags into sandbox mounts. release drops the

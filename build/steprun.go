@@ -1,0 +1,88 @@
+package build
+
+import (
+	"os"
+	"slices"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/layers"
+)
+
+// stepRun is one step being run: the stage it changes, its plan index and
+// when it started. The executor's step functions take it, and it finishes
+// the step: done (a metadata-only step), layerDone (a step that made a
+// change) or fail.
+type stepRun struct {
+	e    *Executor
+	st   *stageState
+	step int
+	t0   time.Time
+}
+
+// done records a metadata-only step: a history entry with empty_layer.
+func (r *stepRun) done(created string) {
+	e, st, step, t0 := r.e, r.st, r.step, r.t0
+	st.cfg.History = append(st.cfg.History, v1.History{
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: true,
+	})
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	st.snap = snap
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	e.finishBuilt(st, &done)
+	e.emit(done)
+}
+
+// doneNoHistory finishes a metadata-only step that writes no history entry.
+func (r *stepRun) doneNoHistory() {
+	e, st, step, t0 := r.e, r.st, r.step, r.t0
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	st.snap = snap
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	e.finishBuilt(st, &done)
+	e.emit(done)
+}
+
+// layerDone records a step that produced a change: the layer (unless
+// empty, as BuildKit drops empty layers) and a history entry.
+func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
+	e, st, step, t0 := r.e, r.st, r.step, r.t0
+	empty := len(pl.Changes) == 0
+	var meta layers.LayerMeta
+	if !empty {
+		var err error
+		meta, err = e.Store.CommitLayer(pl)
+		if err != nil {
+			return err
+		}
+		st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, meta.DiffID)
+	} else {
+		os.Remove(pl.Tar)
+		if pl.FS != "" {
+			layers.RemoveAll(pl.FS)
+		}
+	}
+	st.cfg.History = append(st.cfg.History, v1.History{
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: empty,
+	})
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
+	if !empty {
+		snap.DiffID = meta.DiffID
+	}
+	st.snap = snap
+	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
+		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
+	if !empty {
+		done.DiffID = meta.DiffID.String()
+		done.Size = meta.Size
+	}
+	e.finishBuilt(st, &done)
+	e.emit(done)
+	return nil
+}
+
+// fail tells that the step failed with err.
+func (r *stepRun) fail(err error) {
+	r.e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: err.Error(), Duration: time.Since(r.t0)})
+}
