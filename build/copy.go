@@ -111,43 +111,102 @@ func parseChmod(s string) (chmodFunc, error) {
 	return func(m fs.FileMode) fs.FileMode { return set.Apply(m) & permBits }, nil
 }
 
-func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
+// copyOpts are a COPY/ADD's flags, checked and resolved against the
+// stage: --chmod, --chown (names looked up in the stage's /etc/passwd and
+// /etc/group) and --exclude.
+type copyOpts struct {
+	chmod    chmodFunc
+	uid, gid int // -1: keep
+	excl     *patternmatcher.PatternMatcher
+}
+
+func (e *Executor) copyOptions(sp *copySpec, view *layers.View) (copyOpts, error) {
+	o := copyOpts{uid: -1, gid: -1}
 	if len(sp.sources) == 0 && len(sp.contents) == 0 {
-		return fmt.Errorf("%s needs at least one source and a destination: %s SRC... DEST", sp.cmd, sp.cmd)
+		return o, fmt.Errorf("%s needs at least one source and a destination: %s SRC... DEST", sp.cmd, sp.cmd)
 	}
 	if sp.link && sp.chown != "" && chownByName(sp.chown) {
-		return fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", sp.chown)
+		return o, fmt.Errorf("--chown=%s: user and group names can't be resolved when used with --link, use numeric uid[:gid] instead", sp.chown)
 	}
-	var chmod chmodFunc
 	if sp.chmod != "" {
 		f, err := parseChmod(sp.chmod)
 		if err != nil {
-			return err
+			return o, err
 		}
-		chmod = f
+		o.chmod = f
 	}
-	view := r.st.view(e.Store)
-	uid, gid := -1, -1
 	if sp.chown != "" {
 		u, g, warn := lookupChown(view, sp.chown)
 		if warn != "" {
 			e.emit(event.Warning{Base: event.Now(), Message: "--chown=" + sp.chown + ": " + warn, Line: sp.line})
 		}
-		uid, gid = u, g
+		o.uid, o.gid = u, g
 	}
-	var excl *patternmatcher.PatternMatcher
 	if len(sp.exclude) > 0 {
 		pm, err := patternmatcher.New(sp.exclude)
 		if err != nil {
-			return fmt.Errorf("--exclude: %w", err)
+			return o, fmt.Errorf("--exclude: %w", err)
 		}
-		excl = pm
+		o.excl = pm
+	}
+	return o, nil
+}
+
+// copyMatch is one source a COPY/ADD argument expanded to: a path of the
+// source, or a URL (ADD).
+type copyMatch struct {
+	arg  string
+	path string
+	url  *url.URL
+}
+
+// expandSources expands the source arguments (wildcards) against src.
+func expandSources(sp *copySpec, src source) ([]copyMatch, error) {
+	var all []copyMatch
+	for _, arg := range sp.sources {
+		if sp.add && isURL(arg) {
+			u, _ := url.Parse(arg)
+			all = append(all, copyMatch{arg: arg, url: u})
+			continue
+		}
+		if sp.add && strings.HasPrefix(arg, "git@") {
+			return nil, fmt.Errorf("ADD %s: git sources are not supported by strata; clone in a RUN step or copy a checkout from the context", arg)
+		}
+		ps, err := src.match(arg)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			all = append(all, copyMatch{arg: arg, path: p})
+		}
+	}
+	return all, nil
+}
+
+// copyDest is a COPY/ADD's destination, relative to WORKDIR, and whether
+// it is written as a directory (a trailing / or /., or ".").
+func copyDest(sp *copySpec, workdir string) (dest string, dirSyntax bool) {
+	dest = sp.dest
+	if !path.IsAbs(dest) {
+		dest = path.Join("/", workdir, dest)
+		if strings.HasSuffix(sp.dest, "/") || sp.dest == "." || strings.HasSuffix(sp.dest, "/.") {
+			dest += "/"
+		}
+	}
+	return dest, strings.HasSuffix(dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "."
+}
+
+func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
+	view := r.st.view(e.Store)
+	o, err := e.copyOptions(sp, view)
+	if err != nil {
+		return err
 	}
 	// Source.
 	var src source
 	fromContext := sp.from == ""
 	if fromContext {
-		cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, excl)
+		cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, o.excl)
 		if err != nil {
 			return err
 		}
@@ -158,42 +217,15 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		if err != nil {
 			return err
 		}
-		src = &viewSource{view: v, excl: excl}
+		src = &viewSource{view: v, excl: o.excl}
 	}
-	// Destination: relative to WORKDIR.
-	dest := sp.dest
-	if !path.IsAbs(dest) {
-		dest = path.Join("/", r.st.cfg.Config.WorkingDir, dest)
-		if strings.HasSuffix(sp.dest, "/") || sp.dest == "." || strings.HasSuffix(sp.dest, "/.") {
-			dest += "/"
-		}
-	}
-	destDirSyntax := strings.HasSuffix(dest, "/") || strings.HasSuffix(sp.dest, "/.") || sp.dest == "."
+	dest, destDirSyntax := copyDest(sp, r.st.cfg.Config.WorkingDir)
 
 	pl, err := e.makeLayerLink(view, sp.link, func(s *stager) error {
 		// Expand the sources first: how many there are decides the dest rule.
-		type matched struct {
-			arg  string
-			path string
-			url  *url.URL
-		}
-		var all []matched
-		for _, arg := range sp.sources {
-			if sp.add && isURL(arg) {
-				u, _ := url.Parse(arg)
-				all = append(all, matched{arg: arg, url: u})
-				continue
-			}
-			if sp.add && strings.HasPrefix(arg, "git@") {
-				return fmt.Errorf("ADD %s: git sources are not supported by strata; clone in a RUN step or copy a checkout from the context", arg)
-			}
-			ps, err := src.match(arg)
-			if err != nil {
-				return err
-			}
-			for _, p := range ps {
-				all = append(all, matched{arg: arg, path: p})
-			}
+		all, err := expandSources(sp, src)
+		if err != nil {
+			return err
 		}
 		if len(all) == 0 && len(sp.contents) == 0 {
 			// Only wildcards that matched nothing: BuildKit allows that
@@ -218,12 +250,12 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		if sp.add && sp.checksum != "" && (len(all) != 1 || all[0].url == nil) {
 			return errors.New("--checksum works only with a single http(s) URL source")
 		}
-		cp := &copier{s: s, src: src, uid: uid, gid: gid, chmod: chmod, keepOwner: !fromContext, ctx: ctx}
+		cp := &copier{s: s, src: src, uid: o.uid, gid: o.gid, chmod: o.chmod, keepOwner: !fromContext, ctx: ctx}
 		if destIsDir {
-			if err := s.mkdirAll(rdest, 0o755, uid, gid, uid >= 0); err != nil {
+			if err := s.mkdirAll(rdest, 0o755, o.uid, o.gid, o.uid >= 0); err != nil {
 				return err
 			}
-		} else if err := s.mkdirAll(path.Dir(rdest), 0o755, uid, gid, uid >= 0); err != nil {
+		} else if err := s.mkdirAll(path.Dir(rdest), 0o755, o.uid, o.gid, o.uid >= 0); err != nil {
 			return err
 		}
 		for _, c := range sp.contents {
@@ -236,57 +268,7 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 			}
 		}
 		for _, m := range all {
-			if m.url != nil {
-				if err := cp.fetchURL(m.url, rdest, destIsDir, sp.checksum); err != nil {
-					return fmt.Errorf("ADD %s: %w", m.arg, err)
-				}
-				continue
-			}
-			info, host, err := src.stat(m.path, true)
-			if err != nil {
-				return err
-			}
-			base := rdest
-			if sp.parents {
-				rel := parentsRel(m.arg, m.path)
-				base = path.Join(rdest, rel)
-				if err := s.mkdirAll(path.Dir(base), 0o755, uid, gid, uid >= 0); err != nil {
-					return err
-				}
-			}
-			if info.IsDir() {
-				target := base
-				if sp.parents {
-					if err := s.mkdirAll(target, 0o755, uid, gid, uid >= 0); err != nil {
-						return err
-					}
-				}
-				// Files hard-linked to each other inside the directory stay
-				// linked (BuildKit's copy keeps an inode map per source).
-				cp.links = map[[2]uint64]string{}
-				err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
-					return cp.copyItem(path.Join(target, rel), fi, h)
-				})
-				cp.links = nil
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			target := base
-			if destIsDir && !sp.parents {
-				target = path.Join(rdest, path.Base(m.path))
-			}
-			if sp.add && info.Mode().IsRegular() && (sp.unpack == nil || *sp.unpack) {
-				ok, err := cp.tryUnpack(host, rdest, destIsDir)
-				if err != nil {
-					return fmt.Errorf("ADD %s: %w", m.arg, err)
-				}
-				if ok {
-					continue
-				}
-			}
-			if err := cp.copyItem(target, info, host); err != nil {
+			if err := cp.copyOne(sp, m, rdest, destIsDir); err != nil {
 				return err
 			}
 		}
@@ -296,6 +278,59 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		return err
 	}
 	return r.layerDone(sp.historyText(), pl)
+}
+
+// copyOne copies one matched source to the resolved destination rdest.
+func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir bool) error {
+	s, src, uid, gid := cp.s, cp.src, cp.uid, cp.gid
+	if m.url != nil {
+		if err := cp.fetchURL(m.url, rdest, destIsDir, sp.checksum); err != nil {
+			return fmt.Errorf("ADD %s: %w", m.arg, err)
+		}
+		return nil
+	}
+	info, host, err := src.stat(m.path, true)
+	if err != nil {
+		return err
+	}
+	base := rdest
+	if sp.parents {
+		rel := parentsRel(m.arg, m.path)
+		base = path.Join(rdest, rel)
+		if err := s.mkdirAll(path.Dir(base), 0o755, uid, gid, uid >= 0); err != nil {
+			return err
+		}
+	}
+	if info.IsDir() {
+		target := base
+		if sp.parents {
+			if err := s.mkdirAll(target, 0o755, uid, gid, uid >= 0); err != nil {
+				return err
+			}
+		}
+		// Files hard-linked to each other inside the directory stay
+		// linked (BuildKit's copy keeps an inode map per source).
+		cp.links = map[[2]uint64]string{}
+		err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
+			return cp.copyItem(path.Join(target, rel), fi, h)
+		})
+		cp.links = nil
+		return err
+	}
+	target := base
+	if destIsDir && !sp.parents {
+		target = path.Join(rdest, path.Base(m.path))
+	}
+	if sp.add && info.Mode().IsRegular() && (sp.unpack == nil || *sp.unpack) {
+		ok, err := cp.tryUnpack(host, rdest, destIsDir)
+		if err != nil {
+			return fmt.Errorf("ADD %s: %w", m.arg, err)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return cp.copyItem(target, info, host)
 }
 
 // parentsRel is the path COPY --parents keeps: below a "/./" pivot when
