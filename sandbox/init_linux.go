@@ -139,6 +139,8 @@ func (s *initState) run() (err error) {
 		if err := setupConsole(consoleFD, u.UID); err != nil {
 			return err
 		}
+	} else if err := ownStdio(u.UID); err != nil {
+		return err
 	}
 
 	// Look the command up while still root (the lookup must see what the

@@ -91,6 +91,17 @@ func validate(spec *Spec) error {
 //
 // Run leaves no process, mount, cgroup or temporary directory behind, and
 // removes from spec.Upper the mount points it had to create.
+//
+// stdout and stderr get what the command writes to fds 1 and 2 (nil
+// discards: the fd is /dev/null). Without Spec.Tty each is a pipe of this
+// run, which Run copies to the writer, even for an *os.File (the container
+// never gets the caller's files), and which belongs to the command's user, so
+// that /dev/stdout, /dev/stderr and /proc/self/fd/N reopen as under runc. The
+// same writer for both (stdout == stderr) gets one pipe as fd 1 and fd 2, as
+// 2>&1 gives: the writer sees both streams in the order the command wrote
+// them, and from one goroutine. Two writers get two pipes copied by two
+// goroutines: each stream keeps its own order, but not the order between
+// them. With Spec.Tty both are the terminal and only stdout is written to.
 func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode int, err error) {
 	if err := validate(spec); err != nil {
 		return -1, err
@@ -388,12 +399,16 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 		cmd.ExtraFiles = append(cmd.ExtraFiles, sock) // consoleFD
 		childFiles = append(childFiles, sock)
 	} else {
-		cmd.Stdout, cmd.Stderr = stdout, stderr
-		if f, ok := spec.Stdin.(*os.File); ok {
-			cmd.Stdin = f
-		} else if spec.Stdin != nil {
-			// Our own pipe: exec.Cmd would make Wait block on a reader that
-			// never returns.
+		// Pipes of this run, never the caller's files (stdio_linux.go).
+		cmd.Stdout, cmd.Stderr = runOutputs(stdout, stderr)
+		stdin := spec.Stdin
+		if f, ok := stdin.(*os.File); ok && f == nil {
+			stdin = nil
+		}
+		if stdin != nil {
+			// Our own pipe, for a file too: exec.Cmd would make Wait block
+			// on a reader that never returns, and would give the command
+			// the caller's file itself.
 			r, w, err := os.Pipe()
 			if err != nil {
 				configR.Close()
@@ -404,7 +419,7 @@ func start(ctx context.Context, cfg *initConfig, spec *Spec, stdout, stderr io.W
 			}
 			cmd.Stdin = r
 			childFiles = append(childFiles, r)
-			c.stdinPipe, c.stdin = w, spec.Stdin
+			c.stdinPipe, c.stdin = w, stdin
 		}
 		cmd.WaitDelay = 5 * time.Second
 	}

@@ -36,7 +36,10 @@
 // owned by the user, group 5 "tty", also bound on /dev/console) is the
 // command's stdin, stdout, stderr and controlling terminal, and the master is
 // passed to Run over a socketpair, which copies it to and from the caller and
-// forwards the caller's terminal size and its changes (SIGWINCH).
+// forwards the caller's terminal size and its changes (SIGWINCH). Without it
+// the command's stdio is /dev/null or pipes of the run (never the caller's
+// files), given to the command's user like runc does, so that a user other
+// than root can write /dev/stderr (stdio_linux.go).
 //
 // The command also runs under Docker's default seccomp profile (see
 // seccomp_linux.go: an allowlist, EPERM for the rest, clone with namespace
@@ -104,8 +107,10 @@ type Spec struct {
 	Memory    int64 // memory limit in bytes, 0 = unlimited
 	PidsLimit int64 // maximum number of processes, 0 = unlimited
 
-	Tty   bool      // run the command on a new pseudo-terminal; Stdin is its input
-	Stdin io.Reader // nil = /dev/null
+	Tty bool // run the command on a new pseudo-terminal; Stdin is its input
+	// Stdin is nil (/dev/null) or copied to the command through a pipe of
+	// the run, for an *os.File too (see Run on stdio).
+	Stdin io.Reader
 	// Prefill (Tty only) is typed into the terminal after the command's
 	// first output, as if the user had typed it: a debug shell shows the
 	// failed command at its prompt, ready to run or edit.
