@@ -265,17 +265,6 @@ func TestDebugFlagsNeedTTY(t *testing.T) {
 	}
 }
 
-// lastLine is the last non-empty line of a screen.
-func lastLine(scr string) string {
-	lines := strings.Split(strings.TrimRight(scr, "\n "), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if strings.TrimSpace(lines[i]) != "" {
-			return lines[i]
-		}
-	}
-	return ""
-}
-
 // TestDebugRunStopQA: x on an image whose command never ends (a server),
 // then x again, stops it and the TUI stays; its process is gone. Before,
 // only quitting strata stopped it.

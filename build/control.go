@@ -2,9 +2,10 @@ package build
 
 import (
 	"context"
-	"github.com/strata-build/strata/build/event"
 	"slices"
 	"sync"
+
+	"github.com/strata-build/strata/build/event"
 )
 
 // Control is the one interface a front end has into a running build:

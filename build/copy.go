@@ -355,8 +355,7 @@ type copier struct {
 	chmod     chmodFunc
 	keepOwner bool
 	ctx       context.Context
-	src       source // opens what is copied, beneath its root
-	buf       []byte
+	src       source               // opens what is copied, beneath its root
 	links     map[[2]uint64]string // dev, inode of a multiply-linked source file -> its first target; nil: no linking
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 	e.stages = map[int]*stageState{}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("internal error: %v", r)
+			err = &PanicError{Value: r, Stack: debug.Stack()}
 		}
 		if e.statCache != nil {
 			e.statCache.save()
@@ -664,3 +665,13 @@ func (e *Executor) workdir(ctx context.Context, r *stepRun, c *instructions.Work
 
 // shellEnv returns an EnvGetter for tests and callers outside the package.
 var _ shell.EnvGetter = frontend.MapEnv{}
+
+// PanicError is a panic recovered in Build: a bug of strata. Its message
+// is short (it ends the build like any error); Stack is where it happened,
+// for a bug report.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("internal error: %v", e.Value) }

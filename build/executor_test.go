@@ -179,16 +179,6 @@ func (r *buildRun) change(t testing.TB, step int, p string) layers.Change {
 	return layers.Change{}
 }
 
-// topLayer is the unpacked fs of the image's last layer.
-func (r *buildRun) topLayer(t testing.TB) string {
-	t.Helper()
-	ids := r.cfg().RootFS.DiffIDs
-	if len(ids) == 0 {
-		t.Fatal("image has no layers")
-	}
-	return r.store.LayerFS(ids[len(ids)-1])
-}
-
 // stepLayer is the unpacked fs of the layer a step made.
 func (r *buildRun) stepLayer(t testing.TB, step int) string {
 	t.Helper()

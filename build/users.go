@@ -80,66 +80,6 @@ func readGroup(v *layers.View) []groupEntry {
 	return out
 }
 
-// lookupUser resolves "user[:group]" (names or numbers) against the
-// image's /etc/passwd and /etc/group, as Docker does for USER.
-func lookupUser(v *layers.View, spec string) (User, error) {
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
-	var u User
-	passwd := readPasswd(v)
-	var name string
-	if n, err := strconv.Atoi(userPart); err == nil {
-		u.UID, u.GID = n, n
-		found := false
-		for _, p := range passwd {
-			if p.uid == n {
-				u.GID, u.Home, name, found = p.gid, p.home, p.name, true
-				break
-			}
-		}
-		if !found {
-			u.GID = 0
-		}
-	} else {
-		found := false
-		for _, p := range passwd {
-			if p.name == userPart {
-				u.UID, u.GID, u.Home, name, found = p.uid, p.gid, p.home, p.name, true
-				break
-			}
-		}
-		if !found {
-			return u, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
-		}
-	}
-	groups := readGroup(v)
-	if hasGroup {
-		if n, err := strconv.Atoi(groupPart); err == nil {
-			u.GID = n
-		} else {
-			found := false
-			for _, g := range groups {
-				if g.name == groupPart {
-					u.GID, found = g.gid, true
-					break
-				}
-			}
-			if !found {
-				return u, fmt.Errorf("unable to find group %s: no matching entries in group file", groupPart)
-			}
-		}
-	}
-	if name != "" {
-		for _, g := range groups {
-			for _, m := range g.members {
-				if m == name && g.gid != u.GID {
-					u.Groups = append(u.Groups, g.gid)
-				}
-			}
-		}
-	}
-	return u, nil
-}
-
 // lookupChown resolves --chown=user[:group] (and the USER a WORKDIR
 // creates its directories as) the way BuildKit does (llb.WithUser, then
 // the solver's readUser): a number, or "root", is used as is and also

@@ -148,7 +148,7 @@ func tarChanges(r io.Reader, lower *View) ([]Change, error) {
 		}
 		c := Change{Path: p, Kind: Added, Mode: hdr.FileInfo().Mode(), UID: hdr.Uid, GID: hdr.Gid, ModTime: hdr.ModTime}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeRegA:
+		case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 			c.Type, c.Size = TypeRegular, hdr.Size
 		case tar.TypeDir:
 			c.Type = TypeDir

@@ -93,8 +93,3 @@ func Parse(s string) (Ref, error) {
 	}
 	return r, nil
 }
-
-// withDigest is the reference to digest d in the same repository.
-func (r Ref) withDigest(d string) (Ref, error) {
-	return Parse(r.Repo() + "@" + d)
-}

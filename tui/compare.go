@@ -7,8 +7,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 )
 
 // CompareKeyMap are the keys of the Compare tab: the Files keys for the
@@ -71,7 +71,7 @@ type CompareModel struct {
 	loading bool
 	err     string
 	seq     int
-	cfg     []build.ConfigChange
+	cfg     []snapshot.ConfigChange
 	deltas  string // "time 1.1s → 2.3s (+1.2s) · size …" for one step twice
 
 	files      FilesModel
@@ -103,7 +103,7 @@ func (m CompareModel) Capturing() bool { return !m.configOnly && m.files.Capturi
 func (m *CompareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
 	m.a, m.b, m.active, m.loading, m.err = a, b, true, true, ""
 	m.configOnly, m.off = false, 0
-	m.cfg = build.DiffConfig(configOf(a.snap), configOf(b.snap))
+	m.cfg = snapshot.DiffConfig(configOf(a.snap), configOf(b.snap))
 	m.deltas = ""
 	switch {
 	case !sameStep:

@@ -8,8 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -36,7 +36,7 @@ var errNoBackend = errors.New("not available here: no build backend")
 type (
 	// shellDoneMsg: the shell exited (the TUI is back).
 	shellDoneMsg struct {
-		sh  build.DebugShell
+		sh  snapshot.DebugShell
 		err error
 		on  int    // the row the shell's snapshot belongs to
 		why string // what the shell opened on
@@ -45,7 +45,7 @@ type (
 	}
 	// shellChangesMsg: what the shell changed, read after it exited.
 	shellChangesMsg struct {
-		sh      build.DebugShell
+		sh      snapshot.DebugShell
 		on      int
 		why     string
 		build   int
@@ -69,7 +69,7 @@ type (
 
 // keepPrompt asks whether to keep what a shell changed.
 type keepPrompt struct {
-	sh      build.DebugShell
+	sh      snapshot.DebugShell
 	on      int
 	why     string
 	stats   layers.ChangeStats
@@ -206,7 +206,7 @@ func (m *Model) pauseBanner() string {
 // shellTarget is the snapshot s (or p, partial) opens a shell in for the
 // selected row, the options, and a word on what it is; an empty snapshot
 // comes with the reason.
-func (m *Model) shellTarget(partial bool) (snap *event.Snapshot, opt build.ShellOptions, on int, why string) {
+func (m *Model) shellTarget(partial bool) (snap *event.Snapshot, opt snapshot.ShellOptions, on int, why string) {
 	opt.Shell = m.opt.DebugShell
 	r := m.b.step(m.sel)
 	if r == nil {
@@ -248,7 +248,7 @@ func (m *Model) shellTarget(partial bool) (snap *event.Snapshot, opt build.Shell
 	return r.snap, withTitle(opt, "on "+why), on, why
 }
 
-func withTitle(o build.ShellOptions, t string) build.ShellOptions {
+func withTitle(o snapshot.ShellOptions, t string) snapshot.ShellOptions {
 	o.Title = t
 	return o
 }
@@ -275,7 +275,7 @@ func (m *Model) openShell(partial bool) tea.Cmd {
 }
 
 // shellExit is what a shell opened now on row on says when it exits.
-func (m *Model) shellExit(sh build.DebugShell, on int, why string) tea.ExecCallback {
+func (m *Model) shellExit(sh snapshot.DebugShell, on int, why string) tea.ExecCallback {
 	n := m.b.builds
 	return func(err error) tea.Msg { return shellDoneMsg{sh: sh, err: err, on: on, why: why, build: n} }
 }
@@ -293,7 +293,7 @@ func (m *Model) shellDone(msg shellDoneMsg) tea.Cmd {
 	}
 }
 
-func discardShell(sh build.DebugShell, quit bool) tea.Cmd {
+func discardShell(sh snapshot.DebugShell, quit bool) tea.Cmd {
 	return func() tea.Msg {
 		sh.Discard()
 		return shellDiscardedMsg{quit: quit}

@@ -172,19 +172,3 @@ func (t *ftree) sortBy(bySize bool) {
 		}
 	}
 }
-
-// find returns the node at path, or -1.
-func (t *ftree) find(path string) int32 {
-	cur := int32(0)
-	for _, name := range strings.Split(strings.Trim(path, "/"), "/") {
-		if name == "" {
-			continue
-		}
-		n, ok := t.byKey[nodeKey{cur, name}]
-		if !ok {
-			return -1
-		}
-		cur = n
-	}
-	return cur
-}

@@ -21,8 +21,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -110,7 +110,7 @@ type fakeBackend struct {
 // fakeShell stands for a debug shell: Run "types" cmds and makes changes.
 type fakeShell struct {
 	snap      *event.Snapshot
-	opt       build.ShellOptions
+	opt       snapshot.ShellOptions
 	cmds      []string
 	changes   []layers.Change
 	ran       bool
@@ -143,7 +143,7 @@ func (s *fakeShell) Keep() (*event.Snapshot, string, error) {
 		DiffID: d, Parent: s.snap, Step: s.snap.Step}, s.RunLine(), nil
 }
 
-func (f *fakeBackend) OpenShell(snap *event.Snapshot, opt build.ShellOptions) (build.DebugShell, error) {
+func (f *fakeBackend) OpenShell(snap *event.Snapshot, opt snapshot.ShellOptions) (snapshot.DebugShell, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sh := &fakeShell{snap: snap, opt: opt}

@@ -6,7 +6,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/snapshot"
 )
 
 // The texts of `strata inspect`: the same panes, told as an existing
@@ -53,7 +53,7 @@ func historyOf(r *stepRec) (v1.History, bool) {
 		return v1.History{}, false
 	}
 	i := r.info.Index
-	if len(cfg.History) != i+1 || build.CleanCreatedBy(cfg.History[i].CreatedBy) != r.info.Text {
+	if len(cfg.History) != i+1 || snapshot.CleanCreatedBy(cfg.History[i].CreatedBy) != r.info.Text {
 		return v1.History{}, false
 	}
 	return cfg.History[i], true

@@ -10,8 +10,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -38,7 +38,7 @@ func inspectFixture(f *fixture) []event.Event {
 	var src []string
 	var steps []event.StepInfo
 	for i, c := range created {
-		text := build.CleanCreatedBy(c)
+		text := snapshot.CleanCreatedBy(c)
 		src = append(src, text)
 		word, _, _ := strings.Cut(text, " ")
 		steps = append(steps, event.StepInfo{Index: i, Number: i + 1, StageSteps: len(created), Kind: event.StepKind(word),

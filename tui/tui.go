@@ -18,8 +18,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -43,7 +43,7 @@ type Backend interface {
 	Save(imageID, dest string) (string, error)
 	// OpenShell prepares a debug shell in a new temporary container on
 	// top of a snapshot; the TUI runs it with tea.Exec (suspended).
-	OpenShell(snap *event.Snapshot, opt build.ShellOptions) (build.DebugShell, error)
+	OpenShell(snap *event.Snapshot, opt snapshot.ShellOptions) (snapshot.DebugShell, error)
 	// Compare lists the changes that turn snapshot a into b.
 	Compare(a, b *event.Snapshot) ([]layers.Change, error)
 	// RunImage runs an image's primary command in a temporary container,

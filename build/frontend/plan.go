@@ -490,9 +490,8 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 					return p, &LineError{File: file, Line: LineOf(a.Location()), Err: WrapExpand("ARG "+kv.Key, err)}
 				}
 				global[kv.Key] = res.Result
-			} else if _, ok := global[kv.Key]; !ok {
-				// Declared without a value: known, but empty unless given.
 			}
+			// Declared without a value: known, but empty unless given.
 		}
 	}
 	p.GlobalArgs = global
@@ -798,7 +797,8 @@ func sourceText(x *lineIndex, loc []parser.Range, fallback string) string {
 // ParseFailed is the event stream of a build whose Dockerfile does not
 // parse: the source (when it could be read) and the error on its line.
 func ParseFailed(plan *Plan, err error) []event.Event {
-	pr := event.PlanReady{Base: event.Now()}
+	// No steps and no stages: [] in the JSON form, never null.
+	pr := event.PlanReady{Base: event.Now(), Steps: []event.StepInfo{}, Stages: []string{}}
 	if plan != nil {
 		pr.Dockerfile, pr.Source = plan.File, plan.Source
 	}
