@@ -64,7 +64,9 @@ type stepInputs struct {
 	ArgsKeyed bool     `json:"args_keyed,omitempty"`
 	Env       []string `json:"env,omitempty"`
 	Files     fileSums `json:"files,omitempty"`
-	From      string   `json:"from,omitempty"`      // --from / bind source identity
+	From      string   `json:"from,omitempty"` // --from / bind source identity
+	// FromFiles: for COPY --from, what it copies (its key, not From).
+	FromFiles fileSums `json:"from_files,omitempty"`
 	FromName  string   `json:"from_name,omitempty"` // as written
 	Base      string   `json:"base,omitempty"`      // FROM: the base's identity
 	Parent    string   `json:"parent"`              // key of the step before
@@ -109,7 +111,13 @@ func (in *stepInputs) key() string {
 	if in.Files != nil {
 		fmt.Fprintf(h, "files\x00%s\x00", in.Files.digest())
 	}
-	fmt.Fprintf(h, "from\x00%s\x00base\x00%s\x00", in.From, in.Base)
+	from := in.From
+	if in.FromFiles != nil {
+		// COPY --from is keyed on what it copies, not on the whole
+		// source stage (as BuildKit's content-based key of a file op).
+		from = "files:" + in.FromFiles.digest()
+	}
+	fmt.Fprintf(h, "from\x00%s\x00base\x00%s\x00", from, in.Base)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
@@ -324,6 +332,9 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 				return nil, err
 			}
 			in.From, in.FromName = id, c.From
+			if err := e.sumFrom(ctx, in, c.From, c.SourcePaths, c.ExcludePatterns); err != nil {
+				return nil, err
+			}
 		} else if err := e.sumContext(in, c.SourcePaths, c.ExcludePatterns); err != nil {
 			return nil, err
 		}
@@ -388,6 +399,27 @@ func (e *Executor) sumContext(in *stepInputs, args, exclude []string) error {
 	return nil
 }
 
+// sumFrom checksums what COPY --from reads from a stage or an image.
+func (e *Executor) sumFrom(ctx context.Context, in *stepInputs, from string, args, exclude []string) error {
+	if e.statCache == nil {
+		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
+	}
+	excl, err := excludeMatcher(exclude)
+	if err != nil {
+		return err
+	}
+	v, err := e.fromView(ctx, from)
+	if err != nil {
+		return err
+	}
+	sums, err := e.statCache.viewSums(&viewSource{view: v, excl: excl}, args)
+	if err != nil {
+		return fmt.Errorf("--from=%s: %w", from, err)
+	}
+	in.FromFiles = sums
+	return nil
+}
+
 // fromIdentity names what --from reads: a stage's key, or an image's
 // config digest.
 func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error) {
@@ -443,7 +475,11 @@ func (e *Executor) reason(st *stageState, in *stepInputs) string {
 		}
 		return "instruction changed after expansion"
 	}
-	if prev.From != in.From {
+	if in.FromFiles != nil && (prev.FromFiles != nil || prev.From == in.From) {
+		if r := diffFiles(prev.FromFiles, in.FromFiles); r != "" {
+			return "--from=" + in.FromName + ": " + r
+		}
+	} else if prev.From != in.From {
 		return "--from=" + in.FromName + " changed (its content is not the same as last build)"
 	}
 	if r := diffFiles(prev.Files, in.Files); r != "" {
@@ -607,7 +643,7 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	st.pendingStep = step
 	if e.noCache(step) == "" && in.Uncacheable == "" {
 		if ent, ok := e.lookupCache(key); ok {
-			e.applyCached(st, step, in, key, ent)
+			e.applyCached(st, step, in, key, ent, e.hitNote(st, in))
 			return true, nil
 		}
 	}
@@ -616,8 +652,25 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	return false, nil
 }
 
-func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key string, ent *CacheEntry) {
+// hitNote says why a hit is one though what --from names changed since
+// the last build: COPY --from is keyed on the files it copies.
+func (e *Executor) hitNote(st *stageState, in *stepInputs) string {
+	if in.FromFiles == nil || st.last == nil || st.seq >= len(st.last.Steps) {
+		return ""
+	}
+	prev := st.last.Steps[st.seq]
+	if prev.From == "" || prev.From == in.From {
+		return ""
+	}
+	if strings.HasPrefix(in.From, "stage:") {
+		return "stage " + in.FromName + " was rebuilt; the files copied from it are unchanged"
+	}
+	return "image " + in.FromName + " changed; the files copied from it are unchanged"
+}
+
+func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key string, ent *CacheEntry, note string) {
 	st.cfg = ent.Config.DeepCopy()
+	stampCreated(st.cfg) // entries recorded before steps were stamped
 	st.args = slices.Clone(ent.Args)
 	st.cmdSet = ent.CmdSet
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
@@ -633,7 +686,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.seq++
 	e.cached++
 	e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
-		Size: ent.Size, Files: ent.Files, Snapshot: snap})
+		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap})
 }
 
 // finishBuilt completes a built step: its reason and key on the event,

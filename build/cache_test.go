@@ -188,7 +188,7 @@ func TestCacheCopyFromStage(t *testing.T) {
 	buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
 	os.WriteFile(filepath.Join(dir, "a"), []byte("changed"), 0o644)
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, nil).mustOK(t)
-	checkOutcomes(t, r, "cached", "built: file a changed", "cached", "cached", "built: --from=src changed")
+	checkOutcomes(t, r, "cached", "built: file a changed", "cached", "cached", "built: --from=src: file a changed")
 }
 
 // TestCacheModeChange: a mode change is a content change of the source.

@@ -156,6 +156,28 @@ func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, 
 // exactly as COPY will read it (.dockerignore, --exclude, wildcards,
 // symlinks followed for the named sources).
 func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, error) {
+	return sc.sourceSums(src, args, false)
+}
+
+// viewSums checksums what COPY --from reads from a stage or image, the way
+// BuildKit's content hash of a file op's selected paths does (its tarsum
+// header: type, mode, uid, gid, link target, and the content; no mtime):
+// COPY --from keeps the source's owners, so they are part of it.
+func (sc *statCache) viewSums(src *viewSource, args []string) (fileSums, error) {
+	return sc.sourceSums(src, args, true)
+}
+
+func (sc *statCache) sourceSums(src source, args []string, owners bool) (fileSums, error) {
+	entrySum := func(src source, host string, fi fs.FileInfo) (string, error) {
+		s, err := sc.entrySum(src, host, fi)
+		if err != nil || !owners {
+			return s, err
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			s += fmt.Sprintf(":%d:%d", st.Uid, st.Gid)
+		}
+		return s, nil
+	}
 	out := fileSums{}
 	for _, arg := range args {
 		ps, err := src.match(arg)
@@ -167,7 +189,7 @@ func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, e
 			if err != nil {
 				return nil, err
 			}
-			s, err := sc.entrySum(src, host, fi)
+			s, err := entrySum(src, host, fi)
 			if err != nil {
 				return nil, err
 			}
@@ -176,7 +198,7 @@ func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, e
 				continue
 			}
 			err = src.walk(p, func(rel string, info fs.FileInfo, h string) error {
-				s, err := sc.entrySum(src, h, info)
+				s, err := entrySum(src, h, info)
 				if err != nil {
 					return err
 				}

@@ -226,7 +226,7 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 				what = string(kind)
 			}
 			add("Metadata only: changed " + what + " in the image config, no new layer.")
-			add("No container ran; the new config was saved with the same layers as image " + image + ".")
+			add("No container ran; the new config was saved with the same layers as " + prevImage(b, step) + ", making image " + image + ".")
 			if slices.Contains(strings.Split(what, ", "), "CMD") || slices.Contains(strings.Split(what, ", "), "ENTRYPOINT") {
 				if cfg := configOf(r.snap); cfg != nil {
 					add("The primary command stored in the image is now " + execForm(primaryCommand(&cfg.Config)) + ": a container started from this image runs it.")
@@ -284,6 +284,16 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 	}
 	out = append(out, prevLines(c, b, step, w)...)
 	return out
+}
+
+// prevImage names the image a step started from: the previous step's of
+// the same stage.
+func prevImage(b *buildState, step int) string {
+	r, p := b.planStep(step), b.planStep(step-1)
+	if r != nil && p != nil && p.info.Stage == r.info.Stage && p.imageID != "" {
+		return "image " + shortID(p.imageID, 12)
+	}
+	return "the previous step's image"
 }
 
 // prevLines compares a step with the same step of the previous build.
@@ -576,6 +586,9 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 		out = append(out, kv(c, "cache", "none: this image was not built here, so no cache decision was made", w)...)
 	case r.status == statusCached:
 		out = append(out, kv(c, "cache", st.cached.Render("hit")+" · the result was reused, nothing ran", w)...)
+		if r.reason != "" {
+			out = append(out, kv(c, "why", r.reason, w)...)
+		}
 	case r.status == statusBuilt:
 		reason := r.reason
 		if reason == "" {

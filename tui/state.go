@@ -64,7 +64,20 @@ type stepRec struct {
 	tpos  int
 	logN  int
 	lastL string
+	// notes are the lines of the stream that the step's log file lacks
+	// (strata's own "info" lines, e.g. "cache miss: …"), at their place
+	// in the stream, so the file's lines can be numbered as shown.
+	notes []logNote
 }
+
+// logNote is an "info" line of a step's stream: line at, text.
+type logNote struct {
+	at   int
+	text string
+}
+
+// maxNotes bounds the notes kept per step; strata writes a few at most.
+const maxNotes = 4096
 
 // recKind is what a row of the step tree stands for.
 type recKind int
@@ -447,6 +460,9 @@ func (b *buildState) log(e event.StepLog) int {
 	if r == nil {
 		return -1
 	}
+	if e.Stream == "info" && len(r.notes) < maxNotes {
+		r.notes = append(r.notes, logNote{at: r.logN, text: sanitize(e.Line)})
+	}
 	r.addLog(e.Line)
 	return e.Step
 }
@@ -467,7 +483,7 @@ func (b *buildState) cached(e event.StepCached) int {
 		return -1
 	}
 	r.status = statusCached
-	r.key, r.imageID, r.diffID = e.Key, e.ImageID, e.DiffID
+	r.key, r.imageID, r.diffID, r.reason = e.Key, e.ImageID, e.DiffID, e.Reason
 	r.size, r.files, r.snap = e.Size, e.Files, e.Snapshot
 	if e.Snapshot != nil {
 		r.stats = layers.Stats(e.Snapshot.Changes)

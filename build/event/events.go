@@ -115,12 +115,15 @@ type StepProgress struct {
 // StepCached is sent instead of running a step whose result came from cache.
 type StepCached struct {
 	Base
-	Step     int       `json:"step"`
-	Key      string    `json:"key"`
-	ImageID  string    `json:"image_id"`
-	DiffID   string    `json:"diff_id,omitempty"`
-	Size     int64     `json:"size"`
-	Files    int       `json:"files"`
+	Step    int    `json:"step"`
+	Key     string `json:"key"`
+	ImageID string `json:"image_id"`
+	DiffID  string `json:"diff_id,omitempty"`
+	Size    int64  `json:"size"`
+	Files   int    `json:"files"`
+	// Reason, when set, says why this is a hit though an input changed
+	// (a rebuilt stage whose copied files are the same).
+	Reason   string    `json:"reason,omitempty"`
 	Snapshot *Snapshot `json:"-"`
 }
 
