@@ -196,8 +196,12 @@ type Model struct {
 	rects [paneCount]rect
 	// laidRows is how many rows under the panes the layout left
 	laidRows int
-	quitting bool
-	spinning bool
+	// laidNeeds is what the upper panes' content asked for at the last
+	// layout; when it changes (the plan arrives, a note appears) the panes
+	// are laid out again.
+	laidNeeds paneNeeds
+	quitting  bool
+	spinning  bool
 }
 
 // New returns the TUI model for opt.
@@ -317,7 +321,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	}
 	// the rows under the panes follow the focused pane's help, the
 	// status and the prompt: the panes give way to them
-	if m.helpRows() != m.laidRows {
+	if m.helpRows() != m.laidRows || m.needs() != m.laidNeeds {
 		m.layout()
 	}
 	return m, tea.Batch(cmds...)

@@ -156,12 +156,10 @@ func (m *Model) layout() {
 	m.help.SetWidth(m.w)
 	m.laidRows = m.helpRows()
 	avail := m.h - 1 - m.laidRows
-	topH := max(5, avail*9/20)
+	m.laidNeeds = m.needs()
+	topH := splitHeight(avail, m.laidNeeds)
 	botH := avail - topH
-	dfW := m.w * 45 / 100
-	if m.w >= 160 {
-		dfW = m.w * 2 / 5
-	}
+	dfW := splitWidth(m.w, m.laidNeeds)
 	m.rects[paneDockerfile] = rect{0, 1, dfW, topH}
 	m.rects[paneSteps] = rect{dfW, 1, m.w - dfW, topH}
 	m.rects[paneBottom] = rect{0, 1 + topH, m.w, botH}
