@@ -184,10 +184,11 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 	cfg := final.cfg.DeepCopy()
 	// The image is as old as its last step, so a rebuild that changes
 	// nothing makes the very same image (same id), as the classic builder
-	// did.
-	cfg.Created = v1.Time{Time: time.Now().UTC().Truncate(time.Second)}
-	if n := len(cfg.History); n > 0 && !cfg.History[n-1].Created.IsZero() {
-		cfg.Created = v1.Time{Time: cfg.History[n-1].Created.UTC().Truncate(time.Second)}
+	// did: every step's config is stamped so (stampCreated), and the last
+	// step's image id is this image's; a stage that is only FROM is its base
+	// image, as in docker.
+	if cfg.Created.IsZero() {
+		cfg.Created = v1.Time{Time: time.Now().UTC().Truncate(time.Second)}
 	}
 	rec, err := e.Store.SaveImage(cfg)
 	if err != nil {

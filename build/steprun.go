@@ -27,6 +27,7 @@ func (r *stepRun) done(created string) {
 	st.cfg.History = append(st.cfg.History, v1.History{
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: true,
 	})
+	stampCreated(st.cfg)
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
@@ -66,6 +67,7 @@ func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	st.cfg.History = append(st.cfg.History, v1.History{
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: empty,
 	})
+	stampCreated(st.cfg)
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
 	if !empty {
 		snap.DiffID = meta.DiffID
@@ -80,6 +82,17 @@ func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	e.finishBuilt(st, &done)
 	e.emit(done)
 	return nil
+}
+
+// stampCreated dates the config as the image is dated when saved: as old
+// as its last history entry (to the second). Every step's config is
+// stamped, so a step's image id (its config digest) is the id of the image
+// saved if the build ended there, and the last step's id is the built
+// image's, as with docker's builder.
+func stampCreated(cfg *v1.ConfigFile) {
+	if n := len(cfg.History); n > 0 && !cfg.History[n-1].Created.IsZero() {
+		cfg.Created = v1.Time{Time: cfg.History[n-1].Created.UTC().Truncate(time.Second)}
+	}
 }
 
 // fail tells that the step failed with err.
