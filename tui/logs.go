@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"sort"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -75,6 +76,7 @@ type logChunkMsg struct {
 
 type logSearchMsg struct {
 	seq, step, line int
+	from, dir       int // where the search started, and its direction
 	query           string
 	err             error
 }
@@ -140,7 +142,49 @@ func (m LogsModel) total() int {
 	if r.status == statusRunning {
 		return r.logN
 	}
-	return max(r.logN, m.beLen)
+	return max(r.logN, m.beLen+len(r.notes))
+}
+
+// notes is a copy of the step's notes, for a Cmd.
+func (m LogsModel) notes() []logNote {
+	if r := m.b.step(m.step); r != nil {
+		return append([]logNote(nil), r.notes...)
+	}
+	return nil
+}
+
+// notesBefore counts the notes at lines before i.
+func notesBefore(notes []logNote, i int) int {
+	return sort.Search(len(notes), func(k int) bool { return notes[k].at >= i })
+}
+
+// fetchLines returns lines [from,to) of a step's log as the stream showed
+// them: the log file's lines with the notes (which the file lacks) put
+// back at their place. It may return fewer lines when the file is behind.
+func fetchLines(be Backend, step, from, to int, notes []logNote) ([]string, error) {
+	fa, fb := from-notesBefore(notes, from), to-notesBefore(notes, to)
+	var file []string
+	if be != nil && fb > fa {
+		var err error
+		if file, err = be.LogLines(step, fa, fb); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, to-from)
+	k, n := 0, notesBefore(notes, from)
+	for i := from; i < to; i++ {
+		if n < len(notes) && notes[n].at == i {
+			out = append(out, notes[n].text)
+			n++
+			continue
+		}
+		if k >= len(file) {
+			break
+		}
+		out = append(out, file[k])
+		k++
+	}
+	return out, nil
 }
 
 func (m *LogsModel) clampOff() {
@@ -183,9 +227,9 @@ func (m *LogsModel) ensure() tea.Cmd {
 	to := min(total, from+size)
 	m.pending = true
 	m.seq++
-	be, step, seq := m.be, m.step, m.seq
+	be, step, seq, notes := m.be, m.step, m.seq, m.notes()
 	return func() tea.Msg {
-		lines, err := be.LogLines(step, from, to)
+		lines, err := fetchLines(be, step, from, to, notes)
 		return logChunkMsg{seq: seq, step: step, from: from, to: to, lines: lines, err: err}
 	}
 }
@@ -299,31 +343,29 @@ func (m *LogsModel) search(from, dir int) tea.Cmd {
 			tail = append(tail, s)
 		}
 	}
-	be, step, seq, q := m.be, m.step, m.seq, m.query
+	be, step, seq, q, notes := m.be, m.step, m.seq, m.query, m.notes()
 	if total == 0 {
 		return func() tea.Msg { return logSearchMsg{seq: seq, step: step, line: -1, query: q} }
 	}
 	from = ((from % total) + total) % total
 	return func() tea.Msg {
-		line, err := searchLog(be, step, q, from, dir, total, tail, tailFrom)
-		return logSearchMsg{seq: seq, step: step, line: line, query: q, err: err}
+		line, err := searchLog(be, step, q, from, dir, total, tail, tailFrom, notes)
+		return logSearchMsg{seq: seq, step: step, line: line, from: from, dir: dir, query: q, err: err}
 	}
 }
 
-func searchLog(be Backend, step int, q string, from, dir, total int, tail []string, tailFrom int) (int, error) {
+// searchLog looks at every line once, from line `from` in direction dir to
+// the end, then wrapping round to the other end, as less and vim do. Lines
+// are numbered as shown: the live tail, else the log file with the notes
+// put back. It returns the first matching line, or -1.
+func searchLog(be Backend, step int, q string, from, dir, total int, tail []string, tailFrom int, notes []logNote) (int, error) {
 	mt := newMatcher(q)
 	hasTail := len(tail) > 0
 	get := func(a, b int) ([]string, error) { // lines [a,b), maybe fewer
 		if hasTail && a >= tailFrom {
 			return tail[min(a-tailFrom, len(tail)):min(b-tailFrom, len(tail))], nil
 		}
-		if hasTail && b > tailFrom {
-			b = tailFrom
-		}
-		if be == nil {
-			return nil, nil
-		}
-		return be.LogLines(step, a, b)
+		return fetchLines(be, step, a, b, notes)
 	}
 	pos := from // the next line to look at
 	for done := 0; done < total; {
@@ -331,6 +373,9 @@ func searchLog(be Backend, step int, q string, from, dir, total int, tail []stri
 		var a, b int
 		if dir > 0 {
 			a, b = pos, min(total, pos+n)
+			if hasTail && a < tailFrom && b > tailFrom {
+				b = tailFrom // a range never straddles the tail
+			}
 		} else {
 			a, b = max(0, pos+1-n), pos+1
 			if hasTail && a < tailFrom && b > tailFrom {
@@ -341,16 +386,15 @@ func searchLog(be Backend, step int, q string, from, dir, total int, tail []stri
 		if err != nil {
 			return -1, err
 		}
-		if len(lines) == 0 {
-			return -1, nil
-		}
+		// lines a reader does not have yet (a file behind the stream) are
+		// passed over, not taken for the end of the log
 		if dir > 0 {
 			for i, s := range lines {
 				if mt.match(s) {
 					return a + i, nil
 				}
 			}
-			pos = (a + len(lines)) % total
+			pos = b % total
 		} else {
 			for i := len(lines) - 1; i >= 0; i-- {
 				if mt.match(lines[i]) {
@@ -362,7 +406,7 @@ func searchLog(be Backend, step int, q string, from, dir, total int, tail []stri
 				pos = total - 1
 			}
 		}
-		done += len(lines)
+		done += b - a
 	}
 	return -1, nil
 }
@@ -381,6 +425,12 @@ func (m *LogsModel) gotSearch(msg logSearchMsg) tea.Cmd {
 	default:
 		m.match = msg.line
 		m.status = "match at line " + itoa(msg.line+1)
+		switch {
+		case msg.dir > 0 && msg.line < msg.from:
+			m.status += " · wrapped to the top"
+		case msg.dir < 0 && msg.line > msg.from:
+			m.status += " · wrapped to the bottom"
+		}
 		m.follow = false
 		m.off = msg.line - m.body()/3
 		m.clampOff()
