@@ -12,6 +12,7 @@ import (
 	"github.com/strata-build/strata/layers"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/strata-build/strata/build/event"
 )
 
 var boundEnv = frontend.MapEnv{"A": "aaaa", "B": "b", "E": "", "L": strings.Repeat("l", 300), "D": "$0$0", "S": "/"}
@@ -229,5 +230,25 @@ func TestExpansionLimitTotal(t *testing.T) {
 	t.Logf("%v (allocated %d MB, peak heap %d MB)", err, m.total/mib, m.peak/mib)
 	if m.peak > 400*mib {
 		t.Errorf("peak heap %d MB before refusing, want under 400 MB", m.peak/mib)
+	}
+}
+
+// TestUndefinedVarQA: as in BuildKit, a variable declared with ARG NAME in
+// the stage (no value, no --build-arg) is not "undefined": no
+// UndefinedVar warning for ${NAME:-default}; an undeclared one still has it.
+func TestUndefinedVarQA(t *testing.T) {
+	store := newStore(t)
+	r := build(t, store, "FROM scratch\nARG UNSET\nENV C=${UNSET:-dflt} D=$NOWHERE\n", nil, frontend.Options{}).mustOK(t)
+	var got []string
+	for _, ev := range r.events {
+		if w, ok := ev.(event.Warning); ok && w.Rule == "UndefinedVar" {
+			got = append(got, w.Message)
+		}
+	}
+	if s := strings.Join(got, "; "); strings.Contains(s, "UNSET") || !strings.Contains(s, "NOWHERE") {
+		t.Errorf("UndefinedVar warnings: %q; want one for $NOWHERE only", s)
+	}
+	if env := strings.Join(r.cfg().Config.Env, " "); !strings.Contains(env, "C=dflt") {
+		t.Errorf("Env %s lacks C=dflt", env)
 	}
 }
