@@ -108,7 +108,11 @@ func myers(a, b []string) []byte {
 
 // unified renders the edit script of a→b as hunks with ctx lines of
 // context. It returns nil when a and b are equal.
-func unified(a, b []string, ctx int) []diffLine {
+func unified(a, b []string, ctx int) []diffLine { return unifiedAt(a, b, ctx, 0) }
+
+// unifiedAt is unified for a and b that start after base lines the two
+// files share: hunk headers number lines in the whole files.
+func unifiedAt(a, b []string, ctx, base int) []diffLine {
 	ops := lineEdits(a, b)
 	if !hasChange(ops) {
 		return nil
@@ -149,7 +153,7 @@ func unified(a, b []string, ctx int) []diffLine {
 			end = run
 		}
 		oldN, newN := ai[end]-ai[start], bi[end]-bi[start]
-		out = append(out, diffLine{op: '@', text: fmt.Sprintf("@@ -%d,%d +%d,%d @@", ai[start]+min(1, oldN), oldN, bi[start]+min(1, newN), newN)})
+		out = append(out, diffLine{op: '@', text: fmt.Sprintf("@@ -%d,%d +%d,%d @@", base+ai[start]+min(1, oldN), oldN, base+bi[start]+min(1, newN), newN)})
 		for j := start; j < end; j++ {
 			switch ops[j] {
 			case '=':

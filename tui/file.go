@@ -2,9 +2,7 @@ package tui
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"unicode/utf8"
 
@@ -211,26 +209,7 @@ func loadFile(be Backend, snap *event.Snapshot, ch layers.Change, unit string, b
 		}
 		return "deleted", diffRows(old, nil, 0) // every old line removed
 	case layers.Modified:
-		cur, err := be.ReadFile(snap, ch.Path, fileReadMax)
-		if err != nil {
-			return "modified", info("cannot read: " + err.Error())
-		}
-		var old []byte
-		if parent != nil {
-			old, err = be.ReadFile(parent, ch.Path, fileReadMax)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return "modified", append(info("parent version unreadable ("+err.Error()+"); current content:"), textRows(cur, ch.Size)...)
-			}
-		}
-		if isBinary(cur) || isBinary(old) {
-			rows := info(fmt.Sprintf("binary file changed: %s → %s", humanBytes(int64(len(old))), humanBytes(ch.Size)))
-			return "modified · binary", append(rows, hexSummary(cur, ch.Size)...)
-		}
-		rows := diffRows(old, cur, ch.Size)
-		if len(rows) == 0 {
-			rows = info("content unchanged (metadata only: mode, owner or time changed).")
-		}
-		return "modified · diff against " + against, rows
+		return compareFile(be, parent, snap, ch.Path, against)
 	}
 	cur, err := be.ReadFile(snap, ch.Path, fileReadMax)
 	if err != nil {
