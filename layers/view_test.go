@@ -118,3 +118,10 @@ func TestViewOverlayRules(t *testing.T) {
 		t.Error("ReadDir(/o/x) listed a dir under an opaque one")
 	}
 }
+
+func TestOverlayLowersQA(t *testing.T) {
+	got := OverlayLowers([]string{"c", "x", "b", "x", "a", "c"})
+	if strings.Join(got, ",") != "c,x,b,a" {
+		t.Errorf("OverlayLowers = %v, want [c x b a] (the topmost copy of each)", got)
+	}
+}

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -8,7 +10,64 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-func qaHash(t *testing.T, hex string) v1.Hash {
+// NormalizeName accepts what docker accepts for -t and rejects the rest
+// with a message naming the name and the right form.
+func TestNormalizeNameQA(t *testing.T) {
+	good := map[string]string{
+		"x":                          "x:latest",
+		"bb:1":                       "bb:1",
+		"127.0.0.1:5000/app":         "127.0.0.1:5000/app:latest",
+		"127.0.0.1:5000/app:v1.2-rc": "127.0.0.1:5000/app:v1.2-rc",
+		"ghcr.io/o/r:tag":            "ghcr.io/o/r:tag",
+		"localhost/a_b.c-d":          "localhost/a_b.c-d:latest",
+		"localhost:5000/x/y:1":       "localhost:5000/x/y:1",
+		"[::1]:5000/x":               "[::1]:5000/x:latest",
+	}
+	for in, want := range good {
+		got, err := NormalizeName(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"BAD:TAG::", "Upper", "a:b:c", "x:", "/x", "x//y", "x:t@g", "a b", "Sdocker-archive:/tmp/qa", "host:/x", "host:12a/x", "-x", "x:" + strings.Repeat("t", 129)} {
+		_, err := NormalizeName(in)
+		if err == nil {
+			t.Errorf("NormalizeName(%q) accepted an invalid name", in)
+			continue
+		}
+		if !strings.Contains(err.Error(), in) {
+			t.Errorf("NormalizeName(%q): error %q does not name the input", in, err)
+		}
+	}
+}
+
+// WriteFileAtomic onto a directory fails saying so, before writing
+// anything, and leaves no temp file beside it.
+func TestWriteFileAtomicDirQA(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err := WriteFileAtomic(dir, func(w io.Writer) error { called = true; _, err := w.Write([]byte("x")); return err })
+	if err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("WriteFileAtomic onto a directory: %v, want an error saying it is a directory", err)
+	}
+	if called {
+		t.Errorf("the content was produced before the destination was checked")
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("left behind in %s: %v", parent, names)
+	}
+}
+
+func hashOf(t *testing.T, hex string) v1.Hash {
 	t.Helper()
 	h, err := v1.NewHash("sha256:" + hex + strings.Repeat("0", 64-len(hex)))
 	if err != nil {
@@ -26,7 +85,7 @@ func TestAmbiguousIDPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a, b := qaHash(t, "abcd1111"), qaHash(t, "abcd2222")
+	a, b := hashOf(t, "abcd1111"), hashOf(t, "abcd2222")
 	for name, h := range map[string]v1.Hash{"one:1": a, "one:2": a, "two:1": b} {
 		if err := s.Tag(name, ImageRecord{Config: h, Manifest: h}); err != nil {
 			t.Fatal(err)
