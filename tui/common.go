@@ -119,6 +119,12 @@ func box(st *styles, title string, focused bool, lines []string, w, h int) strin
 	bs, ts := st.border, st.title
 	if focused {
 		bs, ts = st.borderFocus, st.titleFocus
+		// the focus shows without color too: the title is marked ▸
+		if strings.HasPrefix(title, " ") {
+			title = "▸" + title
+		} else {
+			title = "▸ " + title
+		}
 	}
 	inner := w - 2
 	var b strings.Builder

@@ -37,7 +37,7 @@ func DefaultKeyMap() KeyMap {
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
 		NextTab:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next tab")),
 		PrevTab:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "prev tab")),
-		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "tabs")),
+		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "tab (focus ↓)")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Save:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "save image")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),

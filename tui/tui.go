@@ -200,8 +200,10 @@ type Model struct {
 	// layout; when it changes (the plan arrives, a note appears) the panes
 	// are laid out again.
 	laidNeeds paneNeeds
-	quitting  bool
-	spinning  bool
+	// helpOff is the first row shown of the ? screen.
+	helpOff  int
+	quitting bool
+	spinning bool
 }
 
 // New returns the TUI model for opt.
@@ -520,6 +522,9 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.form.active && msg.String() != "ctrl+c" {
 		return m.formKey(msg)
 	}
+	if m.help.ShowAll && m.helpKey(msg.String()) {
+		return nil
+	}
 	if msg.String() == "ctrl+c" || !m.capturing() {
 		if cmd, ok := m.stepping(msg); ok {
 			return cmd
@@ -551,6 +556,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		case key.Matches(msg, m.keys.Help):
 			m.help.ShowAll = !m.help.ShowAll
+			m.helpOff = 0
 			m.layout()
 			return nil
 		case key.Matches(msg, m.keys.NextPane):

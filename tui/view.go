@@ -82,13 +82,12 @@ type helpKeys struct {
 }
 
 func (h helpKeys) ShortHelp() []key.Binding {
-	var out []key.Binding
+	out := append([]key.Binding(nil), h.pane.ShortHelp()...)
 	for _, b := range h.global.actions() {
 		if b.Enabled() {
 			out = append(out, b)
 		}
 	}
-	out = append(out, h.pane.ShortHelp()...)
 	return append(out, h.global.ShortHelp()...)
 }
 
@@ -99,10 +98,7 @@ func (h helpKeys) FullHelp() [][]key.Binding {
 }
 
 func (m *Model) helpRows() int {
-	if !m.help.ShowAll { // (without drawing the help)
-		return min(max(1, len(m.bannerLines())), max(1, m.h-MinHeight+1))
-	}
-	return len(m.bottomLines())
+	return min(max(1, len(m.bannerLines())), max(1, m.h-MinHeight+1))
 }
 
 // helpLines is the help bar (one line, or the full help with ?).
@@ -140,13 +136,11 @@ func (m *Model) bannerLines() []string {
 func (m *Model) bottomLines() []string {
 	room := max(1, m.h-MinHeight+1)
 	out := m.bannerLines()
-	if len(out) == 0 || m.help.ShowAll {
-		for _, l := range m.helpLines() {
-			out = append(out, fit(l, m.w))
-			if !m.help.ShowAll {
-				break
-			}
-		}
+	if len(out) == 0 && m.help.ShowAll { // the ? screen lists every key
+		out = append(out, fit(m.c.st.dim.Render("↑/↓ scroll • ? or esc close • q quit"), m.w))
+	}
+	if len(out) == 0 {
+		out = append(out, fit(m.helpLines()[0], m.w))
 	}
 	return out[:min(len(out), room)]
 }
@@ -198,6 +192,11 @@ func (m *Model) render() string {
 	var b strings.Builder
 	b.WriteString(m.header())
 	b.WriteByte('\n')
+	if m.help.ShowAll {
+		b.WriteString(m.helpScreen(m.w, m.h-1-m.laidRows))
+		m.writeBottom(&b)
+		return b.String()
+	}
 	dr, sr, br := m.rects[paneDockerfile], m.rects[paneSteps], m.rects[paneBottom]
 	left := strings.Split(box(&m.c.st, m.sourceTitle(), m.focus == paneDockerfile, strings.Split(m.df.View(), "\n"), dr.w, dr.h), "\n")
 	right := strings.Split(box(&m.c.st, m.stepsTitle(), m.focus == paneSteps, strings.Split(m.steps.View(), "\n"), sr.w, sr.h), "\n")
@@ -209,6 +208,16 @@ func (m *Model) render() string {
 		b.WriteByte('\n')
 	}
 	b.WriteString(m.bottomBox(br))
+	m.writeBottom(&b)
+	if !m.form.active {
+		return b.String()
+	}
+	bw, bh := m.form.size(m.w, m.h)
+	return overlay(b.String(), m.form.view(bw, bh), (m.w-bw)/2, max(1, (m.h-bh)/2))
+}
+
+// writeBottom writes the rows under the panes.
+func (m *Model) writeBottom(b *strings.Builder) {
 	bl := m.bottomLines()
 	for i := 0; i < m.laidRows; i++ {
 		b.WriteByte('\n')
@@ -218,11 +227,6 @@ func (m *Model) render() string {
 			b.WriteString(strings.Repeat(" ", m.w))
 		}
 	}
-	if !m.form.active {
-		return b.String()
-	}
-	bw, bh := m.form.size(m.w, m.h)
-	return overlay(b.String(), m.form.view(bw, bh), (m.w-bw)/2, max(1, (m.h-bh)/2))
 }
 
 // sourceTitle names the upper left pane: the Dockerfile, or the history
@@ -299,6 +303,9 @@ func (m *Model) tabTitle(t tab) string {
 // tabAt is the tab whose title is at column x of the bottom border.
 func (m *Model) tabAt(x int) (tab, bool) {
 	pos := 3 // "╭─ " comes before the first title
+	if m.focus == paneBottom {
+		pos++ // and the focus mark ▸
+	}
 	for t := tab(0); t < tabCount; t++ {
 		n := len([]rune(m.tabTitle(t)))
 		if x >= pos && x < pos+n {
