@@ -116,12 +116,28 @@ func (st *stageState) env() frontend.MapEnv {
 }
 
 func (e *Executor) emit(ev event.Event) {
+	switch ev := ev.(type) {
+	case event.StepDone:
+		e.keepStepImage(ev.Snapshot)
+	case event.StepCached:
+		e.keepStepImage(ev.Snapshot)
+	}
 	if e.Observe != nil {
 		e.Observe(ev)
 	}
 	if e.events != nil {
 		e.events <- ev
 	}
+}
+
+// keepStepImage stores the image a step made, so that the id the step
+// prints names an image (run, inspect, FROM), as docker's intermediate
+// images do. A step's image that cannot be stored stays unnamed.
+func (e *Executor) keepStepImage(snap *event.Snapshot) {
+	if snap == nil || snap.Config == nil || e.Store == nil {
+		return
+	}
+	e.Store.SaveIntermediate(snap.Config)
 }
 
 // Build runs the plan, publishing events on events (closed when done).

@@ -29,9 +29,13 @@ func TestPrune(t *testing.T) {
 	if res.CacheEntries != 0 || res.Layers != 0 {
 		t.Errorf("default prune removed %+v; the cache still uses everything", res)
 	}
-	// The untagged image's manifest and config blobs are garbage already.
-	if res.Blobs != 2 {
-		t.Errorf("default prune removed %d blobs, want the untagged image's manifest and config (2)", res.Blobs)
+	// The untagged image is its last step's image: reachable by its id
+	// while the cache keeps its layers, as docker's dangling images.
+	if res.Blobs != 0 {
+		t.Errorf("default prune removed %d blobs, want none (the untagged image is still reachable by id)", res.Blobs)
+	}
+	if _, ok, err := store.LookupImage(rg.res.ImageID.String()); !ok || err != nil {
+		t.Errorf("untagged image %s after prune: %v, %v; want reachable by id", rg.res.ImageID, ok, err)
 	}
 
 	// Over the limit: the least recently used entries go first.
@@ -46,6 +50,12 @@ func TestPrune(t *testing.T) {
 		if store.HasLayer(d) {
 			t.Errorf("layer %s of the untagged image survived", d)
 		}
+	}
+	if _, ok, err := store.LookupImage(rg.res.ImageID.String()); ok || err != nil {
+		t.Errorf("untagged image %s after its layers went: %v, %v; want gone", rg.res.ImageID, ok, err)
+	}
+	if store.HasBlob(rg.res.ImageID) {
+		t.Errorf("the untagged image's config blob %s survived its layers", rg.res.ImageID)
 	}
 	d := rk.res.Config.RootFS.DiffIDs[0]
 	if !store.HasLayer(d) {

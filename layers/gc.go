@@ -86,6 +86,7 @@ func (s *Store) GC(keep map[v1.Hash]bool) (GCResult, error) {
 		blobs[r.Manifest.Hex] = true
 		blobs[r.Config.Hex] = true
 	}
+	s.gcIntermediates(live, blobs)
 	metas, err := s.Layers()
 	if err != nil {
 		return res, err

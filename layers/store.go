@@ -642,11 +642,11 @@ func (s *Store) Images() ([]ImageRecord, error) {
 // or abbreviated id ("sha256:abc…" or "abc…", at least 4 hex digits).
 func (s *Store) LookupImage(ref string) (ImageRecord, bool, error) {
 	var found ImageRecord
-	var ok bool
+	var ok, named bool
 	err := s.withIndex(false, func(idx map[string]ImageRecord) (bool, error) {
 		if n, err := NormalizeName(ref); err == nil {
 			if r, hit := idx[n]; hit {
-				found, ok = r, true
+				found, ok, named = r, true, true
 				return false, nil
 			}
 		}
@@ -657,7 +657,22 @@ func (s *Store) LookupImage(ref string) (ImageRecord, bool, error) {
 		found, ok = idx[names[0]], true
 		return false, nil
 	})
-	return found, ok, err
+	if err != nil || named {
+		return found, ok, err
+	}
+	// A step's image (intermediate.go), by id.
+	ids := map[string]bool{}
+	if ok {
+		ids[found.Config.Hex[:min(12, len(found.Config.Hex))]] = true
+	}
+	rec, hit, err := s.lookupIntermediate(ref, ids)
+	if err != nil {
+		return ImageRecord{}, false, err
+	}
+	if hit && !ok {
+		found, ok = rec, true
+	}
+	return found, ok, nil
 }
 
 // byID is the names of the image whose id is ref (full or abbreviated,
