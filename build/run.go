@@ -323,8 +323,10 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 	id := newContainerID()
 	e.emit(event.StepStarted{Base: event.Now(), Step: r.step, Container: id})
 	tail := &tailBuf{max: 20}
-	stdout := &lineWriter{e: e, step: r.step, stream: "stdout", log: logf, tail: tail}
-	stderr := &lineWriter{e: e, step: r.step, stream: "stderr", log: logf, tail: tail}
+	// One writer for stdout and stderr: the sandbox gives the command one
+	// pipe as both (as 2>&1), so the lines come in the order written, one
+	// stream as docker build shows it.
+	out := &lineWriter{e: e, step: r.step, stream: "stdout", log: logf, tail: tail}
 	wd := r.st.cfg.Config.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -332,11 +334,10 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 	code, err := e.Runner.Run(ctx, &RunRequest{
 		Lower: view.Lowers, Upper: upper, Work: work, Args: args, Env: e.runEnv(r.st), Dir: wd,
 		User: r.st.cfg.Config.User, Network: network, Mounts: mounts, Memory: e.Opt.Memory, PidsLimit: e.Opt.PidsLimit,
-		Stdout: stdout, Stderr: stderr, Container: id, TmpDir: tmp,
+		Stdout: out, Stderr: out, Container: id, TmpDir: tmp,
 	})
 	release() // the cache mounts are free once the command has ended
-	stdout.flush()
-	stderr.flush()
+	out.flush()
 	cmdText := strings.Join(c.CmdLine, " ")
 	if err != nil || code != 0 {
 		if ctx.Err() != nil {

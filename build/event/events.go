@@ -99,7 +99,7 @@ type StepStarted struct {
 type StepLog struct {
 	Base
 	Step   int    `json:"step"`
-	Stream string `json:"stream"` // "stdout", "stderr" or "info"
+	Stream string `json:"stream"` // "stdout" (a RUN's stdout and stderr, one stream in the order written, as docker build shows it), "stderr" or "info"
 	Line   string `json:"line"`
 }
 

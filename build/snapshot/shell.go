@@ -338,11 +338,10 @@ func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(str
 		return 0, err
 	}
 	defer remove()
+	// One writer for both streams keeps the order written (sandbox.Run).
 	so := &funcWriter{fn: func(l string) { out("stdout", l) }}
-	se := &funcWriter{fn: func(l string) { out("stderr", l) }}
-	code, err := sandbox.Run(ctx, spec, so, se)
+	code, err := sandbox.Run(ctx, spec, so, so)
 	so.flush()
-	se.flush()
 	return code, err
 }
 
