@@ -305,7 +305,7 @@ CMD run $A
 		{"EXPOSE [80/tcp 8000/udp 9000/tcp 9001/tcp]", true},
 		{"VOLUME [/data /cache]", true},
 		{"USER app", true},
-		{"WORKDIR /home/app", true}, // exists in the rootfs: no change, no layer
+		{"WORKDIR /home/app", false}, // exists in the rootfs: no change, an empty layer (as BuildKit)
 		{"WORKDIR /srv/x", false},
 		{"STOPSIGNAL SIGINT", true},
 		{"HEALTHCHECK {Test:[CMD true] Interval:5s Timeout:0s StartPeriod:0s StartInterval:0s Retries:3}", true},
@@ -339,9 +339,9 @@ CMD run $A
 			t.Errorf("history %q: comment %q, want buildkit.dockerfile.v0", h.CreatedBy, h.Comment)
 		}
 	}
-	// Layers: ADD, WORKDIR /srv/x, COPY.
-	if n := len(c.RootFS.DiffIDs); n != 3 {
-		t.Errorf("%d layers, want 3 (empty layers are dropped)", n)
+	// Layers: ADD, WORKDIR /home/app (empty), WORKDIR /srv/x, COPY.
+	if n := len(c.RootFS.DiffIDs); n != 4 {
+		t.Errorf("%d layers, want 4 (an empty layer is kept, as BuildKit keeps it)", n)
 	}
 	nonEmpty := 0
 	for _, h := range c.History {
@@ -681,8 +681,8 @@ func TestRunEnvAndHistory(t *testing.T) {
 		t.Errorf("RUN args %s, want [/bin/sh -c echo $A]", got)
 	}
 	h := histories(r.cfg())
-	if last := h[len(h)-1]; last.createdBy != "RUN |1 A=2 /bin/sh -c echo $A # buildkit" || !last.empty {
-		t.Errorf("RUN history %+v, want {RUN |1 A=2 /bin/sh -c echo $A # buildkit true} (no change: empty layer)", last)
+	if last := h[len(h)-1]; last.createdBy != "RUN |1 A=2 /bin/sh -c echo $A # buildkit" || last.empty {
+		t.Errorf("RUN history %+v, want {RUN |1 A=2 /bin/sh -c echo $A # buildkit false} (no change: an empty layer, as BuildKit)", last)
 	}
 	if len(r.plan.UnusedBuildArgs) != 0 {
 		t.Errorf("UnusedBuildArgs = %v: proxy args are predefined", r.plan.UnusedBuildArgs)

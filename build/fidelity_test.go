@@ -216,7 +216,7 @@ func TestWorkdirKeptAsWritten(t *testing.T) {
 		t.Errorf("WorkingDir = %q, want /srv/b", wd)
 	}
 	h := histories(r.cfg())
-	want := []hist{{"WORKDIR /srv/", false}, {"WORKDIR /srv/", true}, {"WORKDIR /srv/b", false}}
+	want := []hist{{"WORKDIR /srv/", false}, {"WORKDIR /srv/", false}, {"WORKDIR /srv/b", false}}
 	if !slices.Equal(h, want) {
 		t.Errorf("history %v, want %v", h, want)
 	}
@@ -231,14 +231,21 @@ func TestWorkdirKeptAsWritten(t *testing.T) {
 
 // TestCopyWildcardMatchingNothing: a wildcard that matches nothing is no
 // error (BuildKit's AllowEmptyWildcard) and copies nothing: no destination
-// directory either (docker build: an empty layer; strata made /x).
+// directory either (docker build: an empty layer; strata made /x). The
+// COPY still has its layer, an empty one, as BuildKit's COPY always does.
 func TestCopyWildcardMatchingNothing(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
 	r := build(t, store, "FROM scratch\nCOPY *.nomatch /x/\nCOPY *.nomatch a /y/\n", map[string]string{"a": "1"}, frontend.Options{}).mustOK(t)
 	h := histories(r.cfg())
-	if len(h) != 2 || !h[0].empty || h[1].empty {
-		t.Errorf("history %v: want the first COPY empty, the second with a layer", h)
+	if len(h) != 2 || h[0].empty || h[1].empty {
+		t.Errorf("history %v: want both COPYs with a layer", h)
+	}
+	if ids := r.cfg().RootFS.DiffIDs; len(ids) != 2 || ids[0].String() != emptyLayerDiffID {
+		t.Errorf("layers %v: want the first COPY's to be the empty layer %s", ids, emptyLayerDiffID)
+	}
+	if got := r.changedPaths(t, 1); len(got) != 0 {
+		t.Errorf("first COPY changed %v, want nothing", got)
 	}
 	if got := r.changedPaths(t, 2); !slices.Equal(got, []string{"/y", "/y/a"}) {
 		t.Errorf("second COPY changed %v, want [/y /y/a]", got)

@@ -452,8 +452,8 @@ func TestRunOnRepeatedLayerQA(t *testing.T) {
 	os.WriteFile(dir+"/busybox", data, 0o755)
 	r := buildIn(t, store, frontend.Options{ContextDir: dir}, runner).mustOK(t)
 	ids := r.cfg().RootFS.DiffIDs
-	if len(ids) != 4 || ids[0] != ids[2] || ids[1] != ids[3] {
-		t.Fatalf("layers %v: want the same two layers twice (the test's premise)", ids)
+	if len(ids) != 5 || ids[0] != ids[2] || ids[1] != ids[3] || ids[4].String() != emptyLayerDiffID {
+		t.Fatalf("layers %v: want the same two layers twice, then the RUN's empty layer (the test's premise)", ids)
 	}
 	var out []string
 	for _, ev := range r.events {

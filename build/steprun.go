@@ -1,7 +1,6 @@
 package build
 
 import (
-	"os"
 	"slices"
 	"time"
 
@@ -45,40 +44,28 @@ func (r *stepRun) doneNoHistory() {
 	e.emit(done)
 }
 
-// layerDone records a step that produced a change: the layer (unless
-// empty, as BuildKit drops empty layers) and a history entry.
+// layerDone records a step that makes a layer (RUN, COPY, ADD, WORKDIR
+// of a directory other than /): the layer and a history entry. A step
+// that changed nothing still adds its layer, an empty tar (diff_id
+// sha256:5f70bf18a086…), as BuildKit does: its Dockerfile front end
+// commits these steps to the history with a layer (commitToHistory's
+// withLayer) and the exporter writes one layer per snapshot, so docker's
+// history and rootfs.diff_ids count them.
 func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	e, st, step, t0 := r.e, r.st, r.step, r.t0
-	empty := len(pl.Changes) == 0
-	var meta layers.LayerMeta
-	if !empty {
-		var err error
-		meta, err = e.Store.CommitLayer(pl)
-		if err != nil {
-			return err
-		}
-		st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, meta.DiffID)
-	} else {
-		os.Remove(pl.Tar)
-		if pl.FS != "" {
-			layers.RemoveAll(pl.FS)
-		}
+	meta, err := e.Store.CommitLayer(pl)
+	if err != nil {
+		return err
 	}
+	st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, meta.DiffID)
 	st.cfg.History = append(st.cfg.History, v1.History{
-		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: empty,
+		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment,
 	})
 	stampCreated(st.cfg)
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes}
-	if !empty {
-		snap.DiffID = meta.DiffID
-	}
+	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes, DiffID: meta.DiffID}
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
-		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes)}
-	if !empty {
-		done.DiffID = meta.DiffID.String()
-		done.Size = meta.Size
-	}
+		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes), DiffID: meta.DiffID.String(), Size: meta.Size}
 	e.finishBuilt(st, &done)
 	e.emit(done)
 	return nil

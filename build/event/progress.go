@@ -104,7 +104,11 @@ func (p *PlainPrinter) Print(ev Event) {
 	case StepCached:
 		fmt.Fprintf(w, " ---> Using cache\n ---> %s\n", shortID(ev.ImageID))
 	case StepDone:
-		if ev.DiffID != "" {
+		if ev.DiffID != "" && ev.Files == 0 {
+			// docker build keeps a layer for RUN, COPY, ADD and WORKDIR
+			// even when they change nothing: an empty one.
+			fmt.Fprintf(w, " ---> no changes: empty layer %s%s\n", shortID(ev.DiffID), p.dur(ev.Duration))
+		} else if ev.DiffID != "" {
 			fmt.Fprintf(w, " ---> layer %s: %d files, %s%s\n", shortID(ev.DiffID), ev.Files, HumanSize(ev.Size), p.dur(ev.Duration))
 		} else if ev.Step < len(p.steps) && p.steps[ev.Step].Kind != "FROM" && !p.steps[ev.Step].MetadataOnly {
 			fmt.Fprintf(w, " ---> no changes, no layer%s\n", p.dur(ev.Duration))
