@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/strata-build/strata/build/event"
 )
 
@@ -162,5 +163,31 @@ func TestPaneGolden(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLongStatusWrapsQA: a status longer than the terminal is wrapped
+// onto more rows instead of being cut ("…" hid the advice at 80 columns).
+func TestLongStatusWrapsQA(t *testing.T) {
+	m, _, _ := newPausedModel(t, 80, 24)
+	press(t, m, "shift+tab") // the Dockerfile pane
+	press(t, m, "g", "b")    // line 1 is a comment
+	scr := ansi.Strip(m.render())
+	flat := strings.Join(strings.Fields(scr), " ")
+	if want := "line 1 is not part of an instruction: no step stops there; put the breakpoint on a step's line"; !strings.Contains(flat, want) {
+		t.Errorf("the status is not shown whole:\n%s", scr)
+	}
+	lines := strings.Split(scr, "\n")
+	if len(lines) != 24 {
+		t.Errorf("screen has %d lines, want 24", len(lines))
+	}
+	for i, l := range lines {
+		if w := ansi.StringWidth(l); w != 80 {
+			t.Errorf("line %d is %d wide: %q", i, w, l)
+		}
+	}
+	press(t, m, "j") // the status goes with the next key: the panes grow back
+	if got := len(strings.Split(ansi.Strip(m.render()), "\n")); got != 24 {
+		t.Errorf("after the status: %d lines, want 24", got)
 	}
 }
