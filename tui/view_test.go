@@ -2,9 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/strata-build/strata/build/event"
 )
@@ -189,5 +192,24 @@ func TestLongStatusWrapsQA(t *testing.T) {
 	press(t, m, "j") // the status goes with the next key: the panes grow back
 	if got := len(strings.Split(ansi.Strip(m.render()), "\n")); got != 24 {
 		t.Errorf("after the status: %d lines, want 24", got)
+	}
+}
+
+func TestNoColor(t *testing.T) {
+	f := newFixture()
+	m := New(Options{Backend: f.be, NoColor: true})
+	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
+	settle(t, m, func() tea.Msg { return eventsMsg{evs: f.events()} })
+	out := m.render()
+	for _, seq := range regexp.MustCompile("\x1b\\[([0-9;:]*)m").FindAllStringSubmatch(out, -1) {
+		for _, p := range strings.Split(seq[1], ";") {
+			n, _ := strconv.Atoi(strings.SplitN(p, ":", 2)[0])
+			if (n >= 30 && n <= 38) || (n >= 40 && n <= 48) || (n >= 90 && n <= 97) || (n >= 100 && n <= 107) {
+				t.Fatalf("colour escape %q in NO_COLOR output", seq[0])
+			}
+		}
+	}
+	if !strings.Contains(out, "\x1b[") {
+		t.Fatal("no attributes at all: the selection would be invisible")
 	}
 }
