@@ -96,6 +96,13 @@ func build(t testing.TB, store *layers.Store, dockerfile string, files map[strin
 // buildIn plans and runs a build of opt.ContextDir; runner may be nil.
 func buildIn(t testing.TB, store *layers.Store, opt frontend.Options, runner Runner) *buildRun {
 	t.Helper()
+	return buildCtx(context.Background(), t, store, opt, runner)
+}
+
+// buildCtx is buildIn with a context: the one place the build tests plan
+// and run a build and collect its events.
+func buildCtx(ctx context.Context, t testing.TB, store *layers.Store, opt frontend.Options, runner Runner) *buildRun {
+	t.Helper()
 	r := &buildRun{store: store, ctxDir: opt.ContextDir}
 	p, err := frontend.NewPlan(opt)
 	r.plan = p
@@ -113,7 +120,7 @@ func buildIn(t testing.TB, store *layers.Store, opt frontend.Options, runner Run
 			r.events = append(r.events, ev)
 		}
 	}()
-	r.res, r.err = e.Build(context.Background(), ch)
+	r.res, r.err = e.Build(ctx, ch)
 	wg.Wait()
 	return r
 }

@@ -23,34 +23,6 @@ import (
 	"github.com/strata-build/strata/sandbox"
 )
 
-// buildCtx is buildIn with a context.
-func buildCtx(ctx context.Context, t testing.TB, store *layers.Store, opt frontend.Options, runner Runner) *buildRun {
-	t.Helper()
-	r := &buildRun{store: store, ctxDir: opt.ContextDir}
-	p, err := frontend.NewPlan(opt)
-	r.plan = p
-	if err != nil {
-		r.err = err
-		return r
-	}
-	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: runner}
-	ch := make(chan event.Event, 16)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	var mu sync.Mutex
-	go func() {
-		defer wg.Done()
-		for ev := range ch {
-			mu.Lock()
-			r.events = append(r.events, ev)
-			mu.Unlock()
-		}
-	}()
-	r.res, r.err = e.Build(ctx, ch)
-	wg.Wait()
-	return r
-}
-
 func writeContext(t testing.TB, dockerfile string, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
