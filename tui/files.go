@@ -447,7 +447,7 @@ func (m FilesModel) header() string {
 	}
 	left := st.bold.Render(what) + ": " +
 		st.added.Render("+"+itoa(s.Added)) + " " + st.modified.Render("~"+itoa(s.Modified)) + " " +
-		st.deleted.Render("-"+itoa(s.Deleted)) + " " + humanBytes(s.Bytes)
+		st.deleted.Render("-"+itoa(s.Deleted)) + " " + humanBytes(s.Bytes) + " content"
 	sort := "name"
 	if m.bySize {
 		sort = "size"

@@ -139,11 +139,7 @@ func changeSummary(r *stepRec) string {
 	if s.Deleted > 0 {
 		parts = append(parts, itoa(s.Deleted)+" deleted")
 	}
-	size := r.size
-	if size == 0 {
-		size = s.Bytes
-	}
-	return strings.Join(parts, ", ") + ", " + humanBytes(size)
+	return strings.Join(parts, ", ") + ", " + humanBytes(s.Bytes) + " of file content" // the layer's tar size is named apart (layerSizes)
 }
 
 // stepStory explains a step in a learner's words: the temporary container,
@@ -323,7 +319,7 @@ func prevLines(c *common, b *buildState, step, w int) []string {
 		if d := sizeDelta(p, r); d != "" {
 			sz += " (" + d + ")"
 		}
-		out = append(out, kv(c, "layer", sz, w)...)
+		out = append(out, kv(c, "layer", sz+" uncompressed tar", w)...)
 	}
 	if r.status == statusBuilt && r.reason != "" {
 		out = append(out, kv(c, "rebuilt", r.reason, w)...)
@@ -616,7 +612,7 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 			out = append(out, kv(c, "image", r.imageID, w)...)
 		}
 		if r.diffID != "" {
-			out = append(out, kv(c, "size", humanBytes(r.size)+" · "+plural(r.files, "changed path"), w)...)
+			out = append(out, kv(c, "size", layerSizes(r)+" · "+plural(r.files, "changed path"), w)...)
 		}
 	}
 	if r.snap != nil && len(r.snap.Layers) > 0 {
@@ -661,7 +657,7 @@ func summaryView(c *common, b *buildState, w int) []string {
 			out = append(out, kv(c, "tags", strings.Join(d.Tags, ", "), w)...)
 		}
 		if d.Error == "" || d.Size > 0 {
-			out = append(out, kv(c, "size", humanBytes(d.Size), w)...)
+			out = append(out, kv(c, "size", humanBytes(d.Size)+" (uncompressed tar)", w)...)
 			out = append(out, kv(c, "layers", itoa(d.Layers), w)...)
 		}
 		out = append(out, kv(c, "time", humanDuration(d.Duration), w)...)
