@@ -16,9 +16,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/assets"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/testutil"
+	"github.com/strata-build/strata/internal/testutil/rootfs"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -27,12 +28,7 @@ import (
 // newStore opens a store in a fresh temp dir, closed at the end of the test.
 func newStore(t testing.TB) *layers.Store {
 	t.Helper()
-	s, err := layers.Open(filepath.Join(t.TempDir(), "root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.TempStore(t, layers.Open)
 }
 
 // writeTree writes files into dir. A key ending in "/" is a directory; a
@@ -225,38 +221,17 @@ func snapshotStore(t testing.TB, s *layers.Store) storeState {
 	return st
 }
 
-var (
-	rootfsOnce sync.Once
-	rootfsTar  []byte
-	rootfsErr  error
-)
-
-// busyboxRootfs is assets.BusyboxRootfs as bytes (made once); the test is
-// skipped with the reason when no static busybox is installed.
+// busyboxRootfs is the busybox root filesystem as a layer tar (made once);
+// the test is skipped with the reason when no static busybox is installed.
 func busyboxRootfs(t testing.TB) []byte {
 	t.Helper()
-	rootfsOnce.Do(func() {
-		bb, err := assets.FindBusybox()
-		if err != nil {
-			rootfsErr = err
-			return
-		}
-		var buf bytes.Buffer
-		rootfsErr = assets.BusyboxRootfs(&buf, bb)
-		rootfsTar = buf.Bytes()
-	})
-	if rootfsErr != nil {
-		t.Skipf("no busybox rootfs: %v", rootfsErr)
-	}
-	return rootfsTar
+	return rootfs.BusyboxTar(t)
 }
 
 // needRoot skips tests that chown files.
 func needRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: COPY --chown and extraction set file owners (CI runs as root)")
-	}
+	testutil.RequireRoot(t, "COPY --chown and extraction set file owners")
 }
 
 // ---- image config and history (BuildKit's strings) ----

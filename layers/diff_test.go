@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,9 +25,7 @@ import (
 // overlay mounts).
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (mknod, chown, trusted.* xattrs, overlay mounts); CI runs as root")
-	}
+	testutil.RequireRoot(t, "mknod, chown, trusted.* xattrs, overlay mounts")
 }
 
 var overlayCheck struct {

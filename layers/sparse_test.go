@@ -13,6 +13,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-build/strata/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -400,12 +401,7 @@ func TestImportSparseTar(t *testing.T) {
 
 func openStore(t testing.TB) *Store {
 	t.Helper()
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.TempStore(t, Open)
 }
 
 // TestSparseLayerUmoci: an image with a sparse layer, exported as an OCI

@@ -23,14 +23,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/strata-build/strata/internal/testutil"
 	"github.com/strata-build/strata/layers"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: unpacking layers into the store keeps owners and modes (CI runs as root)")
-	}
+	testutil.RequireRoot(t, "unpacking layers into the store keeps owners and modes")
 }
 
 // testRegistry is go-containerregistry's in-memory registry on a
@@ -81,12 +80,7 @@ func (tr *testRegistry) put(t *testing.T, ref string, img v1.Image) {
 
 func openStore(t *testing.T) *layers.Store {
 	t.Helper()
-	s, err := layers.Open(filepath.Join(t.TempDir(), "root"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testutil.TempStore(t, layers.Open)
 }
 
 func randomImage(t *testing.T, nlayers int64, platform *v1.Platform) v1.Image {
