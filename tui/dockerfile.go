@@ -88,7 +88,7 @@ func (m DockerfileModel) rows() []dfRow {
 		if s := m.b.stepAtLine(i + 1); s >= 0 {
 			r := &m.b.steps[s]
 			if r.status == statusFailed && r.err != "" && lastLineOf(r) == i+1 {
-				rows = append(rows, dfRow{line: i, note: "✗ " + r.err, bad: true})
+				rows = append(rows, dfRow{line: i, note: "✗ " + failNote(r), bad: true})
 			}
 		}
 		if errLine == i+1 {

@@ -80,3 +80,21 @@ func splitWidth(w int, n paneNeeds) int {
 func splitHeight(avail int, n paneNeeds) int {
 	return clamp(n.rows+2, 5, max(5, avail*9/20))
 }
+
+// failNote is a failed step's note in the Dockerfile and Steps panes: what
+// went wrong (the exit code and the last line the command printed), not the
+// command again; a failure without an exit code (COPY, a pull) keeps its
+// error.
+func failNote(r *stepRec) string {
+	if r.exitCode == 0 {
+		return r.err
+	}
+	last := ""
+	for i := len(r.last) - 1; i >= 0 && last == ""; i-- {
+		last = strings.TrimSpace(r.last[i])
+	}
+	if last == "" {
+		return "exit code " + itoa(r.exitCode) + " (no output)"
+	}
+	return "exit code " + itoa(r.exitCode) + ": " + last
+}

@@ -449,7 +449,7 @@ func (m StepsModel) detailRow(i int) string {
 			s += " → next step"
 		}
 	case statusFailed:
-		s = r.err
+		s = failNote(r)
 	}
 	style := st.dim
 	if r.status == statusFailed {
