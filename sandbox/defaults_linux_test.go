@@ -118,7 +118,7 @@ func TestSecurityDefaultsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	facts := observedFacts(t)
-	row := regexp.MustCompile("^\\| *([^|]+?) *\\|[^|]*\\|([^|]*)\\|")
+	row := regexp.MustCompile(`^\| *([^|]+?) *\|[^|]*\|([^|]*)\|`)
 	fact := regexp.MustCompile("`([^`]+)`")
 	checked := 0
 	for _, line := range strings.Split(string(doc), "\n") {
