@@ -162,9 +162,14 @@ func (m *Model) onRun(msg runMsg) tea.Cmd {
 		r.exitCode = ev.code
 		switch {
 		case m.run.stopped:
-			r.status = statusBuilt
-			r.addLog("stopped (x)")
-			m.setStatus(statusInfo, "the image's command was stopped; x runs it again")
+			// what happened, as docker ps says it: stopped, and the
+			// exit status the kill left (137 for SIGKILL)
+			r.status, r.stopped, r.err = statusFailed, true, "stopped with x"
+			if ev.code != 0 {
+				r.err += ", exit code " + itoa(ev.code)
+			}
+			r.addLog(r.err)
+			m.setStatus(statusInfo, "the image's command was "+r.err+"; x runs it again")
 		case ev.err != nil:
 			r.status, r.err = statusFailed, sanitize(ev.err.Error())
 			r.addLog("error: " + r.err)

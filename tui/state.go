@@ -43,6 +43,7 @@ type stepRec struct {
 
 	err      string
 	exitCode int
+	stopped  bool // an x run the user stopped (x again)
 	command  string
 	last     []string
 

@@ -304,10 +304,17 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 		case statusRunning:
 			return humanDuration(runElapsed(r, m.c.now()))
 		case statusFailed:
+			s := "error"
 			if r.exitCode != 0 {
-				return "exit " + itoa(r.exitCode)
+				s = "exit " + itoa(r.exitCode)
 			}
-			return "error"
+			if r.stopped {
+				s = "stopped · " + s
+				if r.exitCode == 0 {
+					s = "stopped"
+				}
+			}
+			return s
 		}
 		return "exit 0  " + humanDuration(r.duration)
 	case recShell:
@@ -412,7 +419,10 @@ func (m StepsModel) detailRow(i int) string {
 		return fit("     "+st.dim.Render("↳ "+s), m.w)
 	case r.kind == recRun && r.status != statusRunning:
 		s = "the image's primary command ran in a temporary container; exit " + itoa(r.exitCode)
-		if r.err != "" && r.exitCode == 0 {
+		switch {
+		case r.stopped:
+			s = "the image's primary command ran in a temporary container; " + r.err
+		case r.err != "" && r.exitCode == 0:
 			s = r.err
 		}
 		return fit("     "+st.dim.Render("↳ "+s), m.w)
