@@ -253,7 +253,11 @@ func (o *buildOpts) options(ctxDir string) (frontend.Options, error) {
 		opt.Secrets[id] = src
 	}
 	switch o.progress {
-	case "auto", "tty", "plain", "json", "rawjson":
+	case "auto", "tty", "plain", "json":
+	case "rawjson":
+		// docker's rawjson is BuildKit's raw solve status; strata's json
+		// already is its raw event stream, so one name says it.
+		return opt, fmt.Errorf("--progress rawjson: strata has no raw variant; use --progress json (one event per line, docs/events.md)")
 	default:
 		return opt, fmt.Errorf("--progress %q: want auto, tty, plain or json", o.progress)
 	}

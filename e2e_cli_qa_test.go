@@ -50,6 +50,7 @@ func TestCLIBuildBadValuesBeforeBuild(t *testing.T) {
 		{"registry bad name", []string{"-o", "type=registry,name=Bad/Name"}, "Bad/Name"},
 		{"registry with dest", []string{"-t", "127.0.0.1:1/x", "-o", "type=registry,dest=x"}, "dest"},
 		{"secret file missing", []string{"-t", "x", "--secret", "id=s,src=" + filepath.Join(tmp, "nope")}, "--secret"},
+		{"progress rawjson", []string{"-t", "x", "--progress", "rawjson"}, "use --progress json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := filepath.Join(t.TempDir(), "root")
