@@ -672,7 +672,9 @@ func (e *Executor) workdir(ctx context.Context, r *stepRun, c *instructions.Work
 		if err != nil {
 			return err
 		}
-		return stage.mkdirAll(real, 0o755, uid, gid, true)
+		// Without USER, BuildKit's mkdir chowns nothing (its chowner is
+		// nil): under a setgid parent the group is the parent's.
+		return stage.mkdirAll(real, 0o755, uid, gid, r.st.cfg.Config.User != "")
 	})
 	if err != nil {
 		return err

@@ -78,11 +78,21 @@ func (s *stager) mkdirAll(p string, mode fs.FileMode, uid, gid int, chownNew boo
 	if err := s.root.Mkdir(p, 0o700); err != nil {
 		return err
 	}
+	// Under a setgid parent a new directory takes the parent's group and
+	// keeps the setgid bit (Linux's rule): BuildKit's copy makes parents
+	// with os.Mkdir and chowns them only for --chown (fsutil MkdirAll).
+	newGID := 0
+	if fi, err := s.root.Lstat(path.Dir(p)); err == nil && path.Dir(p) != "/" && fi.Mode()&fs.ModeSetgid != 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			newGID = int(st.Gid)
+		}
+		mode |= fs.ModeSetgid
+	}
 	if chownNew {
 		if err := s.root.Lchown(p, uid, gid); err != nil {
 			return err
 		}
-	} else if err := s.root.Lchown(p, 0, 0); err != nil {
+	} else if err := s.root.Lchown(p, 0, newGID); err != nil {
 		return err
 	}
 	return s.root.Chmod(p, mode)
