@@ -150,12 +150,12 @@ func (m *Model) stepping(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	case m.b.paused != nil && key.Matches(msg, m.keys.Next):
 		m.steps.follow = true
 		ctl.Next()
-		m.setStatus(statusInfo, "running "+m.pausedLabel()+"; pausing before the next step")
+		m.setStatusWhile(statusInfo, "running "+m.pausedLabel()+"; pausing before the next step")
 		return nil, true
 	case m.b.paused != nil && key.Matches(msg, m.keys.Continue):
 		m.steps.follow = true
 		ctl.Continue()
-		m.setStatus(statusInfo, "continuing to the next breakpoint")
+		m.setStatusWhile(statusInfo, "continuing to the next breakpoint")
 		return nil, true
 	case key.Matches(msg, m.keys.Pause) && !m.b.finished() && m.b.plan != nil && !m.b.inspecting():
 		if m.b.paused != nil {
@@ -163,7 +163,7 @@ func (m *Model) stepping(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 			return nil, true
 		}
 		ctl.Pause()
-		m.setStatus(statusInfo, "pausing before the next step…")
+		m.setStatusWhile(statusInfo, "pausing before the next step…")
 		return nil, true
 	}
 	return nil, false

@@ -188,7 +188,7 @@ func statusLine(st *styles, kind statusKind, msg string, w int) string {
 }
 
 func (m *Model) setStatus(kind statusKind, msg string) {
-	m.statusKind, m.status = kind, sanitize(msg)
+	m.statusKind, m.status, m.statusLife = kind, sanitize(msg), untilKey
 }
 
 // openSave opens the save form when there is an image to save.

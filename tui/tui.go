@@ -184,6 +184,7 @@ type Model struct {
 	// the next key (the result of a save).
 	status        string
 	statusKind    statusKind
+	statusLife    statusLife // until when the status is true (status.go)
 	saving        bool
 	quitAfterSave bool
 	// inspectShown is set once the panes were told they show an image
@@ -356,6 +357,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 		if s := m.b.apply(ev, now); s >= 0 {
 			touched[s] = true
 		}
+		m.statusOnEvent(ev)
 		switch e := ev.(type) {
 		case event.PlanReady, *event.PlanReady:
 			if m.b.builds > 1 {
@@ -651,7 +653,7 @@ func (m *Model) rebuild(noCache bool) tea.Cmd {
 	}
 	if !noCache {
 		m.opt.Rebuild(0)
-		m.setStatus(statusInfo, "rebuilding: unchanged steps come from the cache…")
+		m.setStatusWhile(statusInfo, "rebuilding: unchanged steps come from the cache…")
 		return nil
 	}
 	sel := m.sel
@@ -666,7 +668,7 @@ func (m *Model) rebuild(noCache bool) tea.Cmd {
 	// plan index 0 cannot be asked for: without cache from the step after
 	// FROM is the same build (FROM itself only resolves the base).
 	m.opt.Rebuild(max(1, sel))
-	m.setStatus(statusInfo, "rebuilding without cache from "+r.label()+"…")
+	m.setStatusWhile(statusInfo, "rebuilding without cache from "+r.label()+"…")
 	return nil
 }
 
