@@ -43,7 +43,7 @@ row per history entry: what made it, the layer's size and its files.`,
 		},
 	}
 	c.Flags().BoolVar(&plain, "plain", false, "print the table of layers even on a terminal")
-	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not cut long created_by lines in the table")
+	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not cut long created_by lines nor layer digests in the table")
 	return c
 }
 
@@ -125,6 +125,9 @@ func printInspection(w io.Writer, in *snapshot.Inspection, evs []event.Event, no
 		layer, size, files := "-", "-", "-"
 		if d := done[i]; d.DiffID != "" {
 			layer = strings.TrimPrefix(d.DiffID, "sha256:")[:12]
+			if noTrunc {
+				layer = d.DiffID
+			}
 			size = event.HumanSize(d.Size)
 			files = fmt.Sprint(d.Files)
 		}

@@ -136,12 +136,7 @@ out
  ---> note
  ---> Using cache
  ---> abcdefabcdef
-ERROR: RUN make: exit code 2
------- last 2 lines of output ------
- > l1
- > l2
-------
-Successfully built 0123456789ab (2 layers, 1.5MB, 1 steps built, 1 cached)
+Successfully built 0123456789ab (2 layers, 1.5MB, 1 step built, 1 cached)
 Successfully tagged t:1
 Exported to oci:/o
 `

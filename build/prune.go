@@ -20,7 +20,7 @@ type PruneOptions struct {
 	KeepStorage int64
 }
 
-// PruneResult is what prune freed.
+// PruneResult is what prune freed; Bytes is what the store shrank by.
 type PruneResult struct {
 	CacheEntries int
 	CacheMounts  int
@@ -30,12 +30,15 @@ type PruneResult struct {
 // Prune removes unreferenced layers and blobs and, as asked, cache
 // entries. It needs the store to itself: with another strata process
 // running it fails at once with layers.ErrStoreBusy.
-func Prune(s *layers.Store, opt PruneOptions) (PruneResult, error) {
-	var res PruneResult
+func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	if err := s.LockExclusive(); err != nil {
 		return res, err
 	}
 	defer s.LockShared()
+	// What was freed is what the store shrank by (the parts' own counts
+	// miss directories, links and what removing them freed besides).
+	before := s.Usage()
+	defer func() { res.Bytes = max(0, before-s.Usage()) }()
 	cacheDir := CacheDir(s)
 	if opt.All {
 		ents, err := CacheEntries(s)

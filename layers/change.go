@@ -82,8 +82,10 @@ type Change struct {
 
 // ChangeStats summarises a change list.
 type ChangeStats struct {
-	Added, Modified, Deleted int
-	Bytes                    int64 // size of added and modified regular files
+	Added    int   `json:"added"`
+	Modified int   `json:"modified"`
+	Deleted  int   `json:"deleted"`
+	Bytes    int64 `json:"bytes"` // size of added and modified regular files
 }
 
 // Stats counts a change list.

@@ -560,7 +560,7 @@ func configView(c *common, b *buildState, step, w int) []string {
 		out = append(out, st.dim.Render("● changed by this step"))
 	}
 	if cfg.OS != "" {
-		out = append(out, st.dim.Render("platform "+cfg.OS+"/"+cfg.Architecture+"  ·  "+itoa(len(cfg.RootFS.DiffIDs))+" layers  ·  "+itoa(len(cfg.History))+" history entries"))
+		out = append(out, st.dim.Render("platform "+cfg.OS+"/"+cfg.Architecture+"  ·  "+plural(len(cfg.RootFS.DiffIDs), "layer")+"  ·  "+entries(len(cfg.History))))
 	}
 	return out
 }

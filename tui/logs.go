@@ -445,7 +445,7 @@ func (m LogsModel) header() string {
 	if r == nil {
 		return st.dim.Render("no step selected")
 	}
-	parts := []string{itoa(m.total()) + " lines"}
+	parts := []string{plural(m.total(), "line")}
 	if m.follow {
 		parts = append(parts, "following")
 	}

@@ -335,7 +335,7 @@ func (m *Model) header() string {
 	case d != nil:
 		right = st.headerOK.Render("✓ "+shortID(d.ImageID, 12)) + st.dim.Render(" · "+humanBytes(d.Size))
 		if m.w >= 100 {
-			right += st.dim.Render(" · " + itoa(d.Layers) + " layers")
+			right += st.dim.Render(" · " + plural(d.Layers, "layer"))
 		}
 		right += st.dim.Render(" · " + humanDuration(d.Duration) + " · cache " + itoa(max(cached, d.Cached)) + "/" + itoa(len(m.b.steps)))
 	case m.b.closed:

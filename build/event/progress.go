@@ -44,6 +44,14 @@ type PlainPrinter struct {
 	started int // 1 + the step whose header was printed last
 }
 
+// plural is "1 layer", "2 layers".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 func shortID(id string) string {
 	id = strings.TrimPrefix(id, "sha256:")
 	if len(id) > 12 {
@@ -109,25 +117,19 @@ func (p *PlainPrinter) Print(ev Event) {
 			// even when they change nothing: an empty one.
 			fmt.Fprintf(w, " ---> no changes: empty layer %s%s\n", shortID(ev.DiffID), p.dur(ev.Duration))
 		} else if ev.DiffID != "" {
-			fmt.Fprintf(w, " ---> layer %s: %d files, %s%s\n", shortID(ev.DiffID), ev.Files, HumanSize(ev.Size), p.dur(ev.Duration))
+			fmt.Fprintf(w, " ---> layer %s: %s, %s%s\n", shortID(ev.DiffID), plural(ev.Files, "file"), HumanSize(ev.Size), p.dur(ev.Duration))
 		} else if ev.Step < len(p.steps) && p.steps[ev.Step].Kind != "FROM" && !p.steps[ev.Step].MetadataOnly {
 			fmt.Fprintf(w, " ---> no changes, no layer%s\n", p.dur(ev.Duration))
 		}
 		fmt.Fprintf(w, " ---> %s\n", shortID(ev.ImageID))
 	case StepFailed:
-		fmt.Fprintf(w, "ERROR: %s\n", ev.Error)
-		if len(ev.Last) > 0 {
-			fmt.Fprintf(w, "------ last %d lines of output ------\n", len(ev.Last))
-			for _, l := range ev.Last {
-				fmt.Fprintf(w, " > %s\n", l)
-			}
-			fmt.Fprintln(w, "------")
-		}
+		// Nothing: the step's output is above, and the error is printed
+		// once, on stderr, by the command (as docker's classic builder).
 	case BuildDone:
 		if ev.Error != "" {
 			return
 		}
-		fmt.Fprintf(w, "Successfully built %s (%d layers, %s, %d steps built, %d cached)%s\n", shortID(ev.ImageID), ev.Layers, HumanSize(ev.Size), ev.Built, ev.Cached, p.dur(ev.Duration))
+		fmt.Fprintf(w, "Successfully built %s (%s, %s, %s built, %d cached)%s\n", shortID(ev.ImageID), plural(ev.Layers, "layer"), HumanSize(ev.Size), plural(ev.Built, "step"), ev.Cached, p.dur(ev.Duration))
 		for _, t := range ev.Tags {
 			fmt.Fprintf(w, "Successfully tagged %s\n", t)
 		}
