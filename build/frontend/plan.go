@@ -468,6 +468,29 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	p.MetaArgs = metaArgs
 	p.metaDeclared = metaArgSet(metaArgs)
 
+	global, err := p.globalArgs(file, metaArgs, target)
+	if err != nil {
+		return p, err
+	}
+	byName, err := p.parseStages(file, stages, global, lint)
+	if err != nil {
+		return p, err
+	}
+	if err := p.resolveStageRefs(file, global, byName); err != nil {
+		return p, err
+	}
+	if err := p.selectTarget(file, opt.Target, byName); err != nil {
+		return p, err
+	}
+	p.unusedBuildArgs(file, metaArgs, target)
+	sort.SliceStable(p.Warnings, func(i, j int) bool { return p.Warnings[i].Line < p.Warnings[j].Line })
+	return p, nil
+}
+
+// globalArgs are the args every FROM sees: the predefined ones (platform,
+// proxies given with --build-arg), then the ARGs before the first FROM,
+// with their --build-arg value if given.
+func (p *Plan) globalArgs(file string, metaArgs []instructions.ArgCommand, target v1.Platform) (MapEnv, error) {
 	// Global args: predefined, then ARGs before FROM with --build-arg.
 	global := MapEnv{}
 	for k, v := range platformArgs(HostPlatform(), target) {
@@ -487,7 +510,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			if kv.Value != nil {
 				res, err := p.LimitedExpand(p.Lex, *kv.Value, global, Named("ARG "+ShortWord(kv.Key)))
 				if err != nil {
-					return p, &LineError{File: file, Line: LineOf(a.Location()), Err: WrapExpand("ARG "+kv.Key, err)}
+					return nil, &LineError{File: file, Line: LineOf(a.Location()), Err: WrapExpand("ARG "+kv.Key, err)}
 				}
 				global[kv.Key] = res.Result
 			}
@@ -495,7 +518,14 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		}
 	}
 	p.GlobalArgs = global
+	return global, nil
+}
 
+// parseStages makes the plan's stages: each FROM's base expanded with the
+// global args, its platform, the stage it is based on, and the build
+// checks of its instructions. byName maps a stage's name to its index (a
+// later stage of the same name wins, as in BuildKit).
+func (p *Plan) parseStages(file string, stages []instructions.Stage, global MapEnv, lint *linter.Linter) (map[string]int, error) {
 	byName := map[string]int{}
 	for i := range stages {
 		s := &Stage{Index: i, Name: strings.ToLower(stages[i].Name), BaseName: stages[i].BaseName,
@@ -516,7 +546,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		// Expand the base name with the global args only.
 		exp, err := p.LimitedExpand(p.Lex, stages[i].BaseName, global, Named("FROM "+ShortWord(stages[i].BaseName)))
 		if err != nil {
-			return p, &LineError{File: file, Line: line, Err: WrapExpand("FROM "+stages[i].BaseName, err)}
+			return nil, &LineError{File: file, Line: line, Err: WrapExpand("FROM "+stages[i].BaseName, err)}
 		}
 		for name := range exp.Unmatched {
 			if !p.ArgDeclared(name) {
@@ -525,13 +555,13 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			}
 		}
 		if exp.Result == "" {
-			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s expands to an empty base image name: give the ARG a value (ARG NAME=image before FROM, or --build-arg NAME=image)", stages[i].BaseName)}
+			return nil, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM %s expands to an empty base image name: give the ARG a value (ARG NAME=image before FROM, or --build-arg NAME=image)", stages[i].BaseName)}
 		}
 		s.Base = exp.Result
 		if stages[i].Platform != "" {
 			pl, err := p.LimitedExpand(p.Lex, stages[i].Platform, global, Named("FROM --platform"))
 			if err != nil {
-				return p, &LineError{File: file, Line: line, Err: WrapExpand("FROM --platform", err)}
+				return nil, &LineError{File: file, Line: line, Err: WrapExpand("FROM --platform", err)}
 			}
 			if pl.Result == "$BUILDPLATFORM" || stages[i].Platform == "$TARGETPLATFORM" || stages[i].Platform == "${TARGETPLATFORM}" {
 				msg := linter.RuleRedundantTargetPlatform.Format(stages[i].Platform)
@@ -541,7 +571,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				lint.Run(&linter.RuleFromPlatformFlagConstDisallowed, s.Location, msg)
 			}
 			if _, err := ParsePlatform(pl.Result); err != nil {
-				return p, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform=%s: %w", stages[i].Platform, err)}
+				return nil, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform=%s: %w", stages[i].Platform, err)}
 			}
 			s.Platform = pl.Result
 		}
@@ -549,7 +579,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			s.BaseStage = j
 			s.Deps = append(s.Deps, j)
 		} else if strings.EqualFold(s.Base, s.Name) && s.Name != "" {
-			return p, &LineError{File: file, Line: line, Err: fmt.Errorf("stage %q cannot be based on itself", s.Name)}
+			return nil, &LineError{File: file, Line: line, Err: fmt.Errorf("stage %q cannot be based on itself", s.Name)}
 		}
 		if s.Name != "" {
 			byName[s.Name] = i
@@ -557,6 +587,12 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 		p.Stages = append(p.Stages, s)
 		lintStage(p, s, lint)
 	}
+	return byName, nil
+}
+
+// resolveStageRefs adds to each stage's deps the stages its COPY --from
+// and RUN --mount from= name (any stage, earlier or later).
+func (p *Plan) resolveStageRefs(file string, global MapEnv, byName map[string]int) error {
 	// Second pass: COPY --from and RUN --mount from= can name any stage.
 	for _, s := range p.Stages {
 		for _, c := range s.Commands {
@@ -569,22 +605,28 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 				}
 				j, isStage, err := p.ResolveStageRef(ref.name, byName)
 				if err != nil {
-					return p, &LineError{File: file, Line: LineOf(c.Location()), Err: err}
+					return &LineError{File: file, Line: LineOf(c.Location()), Err: err}
 				}
 				if !isStage {
 					continue
 				}
 				if j == s.Index {
-					return p, &LineError{File: file, Line: LineOf(c.Location()), Err: fmt.Errorf("%s --from=%s: a stage cannot copy from itself; name an earlier stage", strings.ToUpper(c.Name()), ref.name)}
+					return &LineError{File: file, Line: LineOf(c.Location()), Err: fmt.Errorf("%s --from=%s: a stage cannot copy from itself; name an earlier stage", strings.ToUpper(c.Name()), ref.name)}
 				}
 				s.Deps = append(s.Deps, j)
 			}
 		}
 	}
+	return nil
+}
+
+// selectTarget picks the --target stage (the last one by default) and the
+// order of the stages it needs, and makes the plan's steps.
+func (p *Plan) selectTarget(file, name string, byName map[string]int) error {
 	// Target.
 	target0 := len(p.Stages) - 1
-	if opt.Target != "" {
-		j, ok := byName[strings.ToLower(opt.Target)]
+	if name != "" {
+		j, ok := byName[strings.ToLower(name)]
 		if !ok {
 			var names []string
 			for _, s := range p.Stages {
@@ -596,17 +638,23 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			if len(names) > 0 {
 				hint = "stages: " + strings.Join(names, ", ")
 			}
-			return p, fmt.Errorf("--target %s: no stage of that name in %s (%s)", opt.Target, ShortPath(file), hint)
+			return fmt.Errorf("--target %s: no stage of that name in %s (%s)", name, ShortPath(file), hint)
 		}
 		target0 = j
 	}
 	p.Target = target0
 	order, err := p.buildOrder(target0)
 	if err != nil {
-		return p, err
+		return err
 	}
 	p.Order = order
 	p.makeSteps()
+	return nil
+}
+
+// unusedBuildArgs lists the --build-args no ARG declares and warns once
+// about them, as BuildKit does.
+func (p *Plan) unusedBuildArgs(file string, metaArgs []instructions.ArgCommand, target v1.Platform) {
 	// Build args nobody declares.
 	declared := map[string]bool{}
 	for _, a := range metaArgs {
@@ -632,8 +680,6 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	if len(p.UnusedBuildArgs) > 0 {
 		p.Warnings = append(p.Warnings, event.Warning{Message: fmt.Sprintf("build arg(s) %s were not consumed by any ARG in %s", strings.Join(p.UnusedBuildArgs, ", "), filepath.Base(file))})
 	}
-	sort.SliceStable(p.Warnings, func(i, j int) bool { return p.Warnings[i].Line < p.Warnings[j].Line })
-	return p, nil
 }
 
 // ArgDeclared reports whether an ARG before the first FROM declares name,
