@@ -38,6 +38,7 @@ type snapRef struct {
 	dur   time.Duration
 	size  int64
 	built bool
+	step  int // the plan step of the row, -1 for another row
 }
 
 // refOf makes a snapRef of row r, labelled with prefix.
@@ -46,7 +47,11 @@ func refOf(r *stepRec, prefix string) snapRef {
 	if prefix != "" {
 		l = prefix + " " + l
 	}
-	return snapRef{snap: r.snap, label: l, dur: r.duration, size: r.size, built: r.status == statusBuilt || r.status == statusFailed}
+	step := -1
+	if r.kind == recStep {
+		step = r.info.Index
+	}
+	return snapRef{snap: r.snap, label: l, dur: r.duration, size: r.size, built: r.status == statusBuilt || r.status == statusFailed, step: step}
 }
 
 // compareLoadedMsg carries the difference of two snapshots.
@@ -77,10 +82,17 @@ type CompareModel struct {
 	files      FilesModel
 	configOnly bool
 	off        int // scroll of the config list when configOnly
+
+	// same is true for one step in two builds (M); after a rebuild,
+	// redo is that step, compared again when the new build ends (-1:
+	// none), and outdated says why the tab shows no comparison.
+	same     bool
+	redo     int
+	outdated string
 }
 
 func newCompare(c *common, be Backend) CompareModel {
-	m := CompareModel{c: c, be: be, keys: DefaultCompareKeyMap(), files: newFiles(c, be)}
+	m := CompareModel{c: c, be: be, keys: DefaultCompareKeyMap(), files: newFiles(c, be), redo: -1}
 	m.files.keys = m.keys.FilesKeyMap
 	m.files.unit = "comparison"
 	return m
@@ -102,6 +114,7 @@ func (m CompareModel) Capturing() bool { return !m.configOnly && m.files.Capturi
 // says a and b are one step in two builds: their time and size compare.
 func (m *CompareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
 	m.a, m.b, m.active, m.loading, m.err = a, b, true, true, ""
+	m.same, m.redo, m.outdated = sameStep, -1, ""
 	m.configOnly, m.off = false, 0
 	m.cfg = snapshot.DiffConfig(configOf(a.snap), configOf(b.snap))
 	m.deltas = ""
@@ -232,6 +245,9 @@ func (m CompareModel) configLines(w int) []string {
 // View renders the tab.
 func (m CompareModel) View() string {
 	st := &m.c.st
+	if !m.active && m.outdated != "" {
+		return strings.Join(wrap(st.dim.Render(m.outdated), max(10, m.w), ""), "\n")
+	}
 	if !m.active {
 		return strings.Join(wrap(st.dim.Render("nothing compared yet: press m on a step to mark its snapshot, then = on another "+
 			"(or m again); M compares the selected step with the same step of the previous build."), max(10, m.w), ""), "\n")
@@ -291,4 +307,47 @@ func signedBytes(n int64) string {
 		return "-" + humanBytes(-n)
 	}
 	return "+" + humanBytes(n)
+}
+
+// rebuildStarted drops a comparison a new build makes out of date (its
+// labels name rows of the build before): one step in two builds (M) is
+// compared again when the new build ends; two marked snapshots are not.
+func (m *CompareModel) rebuildStarted() {
+	if !m.active {
+		return
+	}
+	m.active, m.loading = false, false
+	m.seq++ // a comparison still loading is dropped
+	if m.same && m.b.step >= 0 {
+		m.redo = m.b.step
+		m.outdated = "a rebuild started: the comparison of " + strings.TrimPrefix(m.b.label, "this build ") +
+			" with the previous build is made again, on the new build, when it ends."
+		return
+	}
+	m.outdated = "a rebuild started: the comparison of " + m.a.label + " with " + m.b.label +
+		" was of the build before it. m marks a snapshot and = compares it with the selected one; M compares the selected step with the previous build."
+}
+
+// compareOnEvent keeps the Compare tab true to the build: a rebuild makes
+// the comparison out of date; when it ends, an M comparison is made again.
+func (m *Model) compareOnEvent(ev event.Event) tea.Cmd {
+	switch ev.(type) {
+	case event.PlanReady, *event.PlanReady:
+		if m.b.builds > 1 {
+			m.compare.rebuildStarted()
+		}
+	case event.BuildDone, *event.BuildDone:
+		i := m.compare.redo
+		if i < 0 {
+			return nil
+		}
+		m.compare.redo = -1
+		r, p := m.b.planStep(i), m.b.prevStep(i)
+		if r == nil || p == nil || r.snap == nil || p.snap == nil {
+			m.compare.outdated = "the rebuild ended without a snapshot of that step in both builds: nothing to compare; M compares the selected step with the previous build."
+			return nil
+		}
+		return m.compare.Start(refOf(p, "previous build"), refOf(r, "this build"), true)
+	}
+	return nil
 }

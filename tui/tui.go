@@ -358,6 +358,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 			touched[s] = true
 		}
 		m.statusOnEvent(ev)
+		cmds = append(cmds, m.compareOnEvent(ev))
 		switch e := ev.(type) {
 		case event.PlanReady, *event.PlanReady:
 			if m.b.builds > 1 {
