@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,7 @@ type CacheEntry struct {
 	Config  *v1.ConfigFile                      `json:"config"`
 	Args    []instructions.KeyValuePairOptional `json:"args,omitempty"`
 	CmdSet  bool                                `json:"cmd_set,omitempty"`
+	ArgOver []string                            `json:"arg_over,omitempty"` // stageState.argOver
 	DiffID  string                              `json:"diff_id,omitempty"`
 	Size    int64                               `json:"size,omitempty"`
 	Files   int                                 `json:"files,omitempty"`
@@ -673,6 +675,13 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	stampCreated(st.cfg) // entries recorded before steps were stamped
 	st.args = slices.Clone(ent.Args)
 	st.cmdSet = ent.CmdSet
+	st.argOver = nil
+	for _, k := range ent.ArgOver {
+		if st.argOver == nil {
+			st.argOver = map[string]bool{}
+		}
+		st.argOver[k] = true
+	}
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	if ent.DiffID != "" {
 		if h, err := v1.NewHash(ent.DiffID); err == nil {
@@ -705,7 +714,7 @@ func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
 	if p.in.Uncacheable != "" {
 		return
 	}
-	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Config: st.cfg.DeepCopy(), Args: slices.Clone(st.args), CmdSet: st.cmdSet,
+	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Config: st.cfg.DeepCopy(), Args: slices.Clone(st.args), CmdSet: st.cmdSet, ArgOver: slices.Sorted(maps.Keys(st.argOver)),
 		DiffID: done.DiffID, Size: done.Size, Files: done.Files, Stats: done.Stats, Created: time.Now().UTC()}
 	if err := e.saveCache(ent); err != nil {
 		e.emit(event.Warning{Base: event.Now(), Message: "could not record step in the cache: " + err.Error(), Line: e.Plan.Steps[done.Step].StartLine})

@@ -23,6 +23,7 @@ func (r *stepRun) dispatchEnv(c *instructions.EnvCommand) error {
 		}
 		msg += " " + kv.String()
 		cfg.Config.Env = addEnv(cfg.Config.Env, kv.Key, kv.Value)
+		delete(r.st.argOver, kv.Key) // this ENV wins over an earlier ARG
 	}
 	r.done(msg)
 	return nil

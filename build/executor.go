@@ -70,9 +70,14 @@ type Result struct {
 }
 
 type stageState struct {
-	stage    *frontend.Stage
-	cfg      *v1.ConfigFile
-	args     []instructions.KeyValuePairOptional // ARGs declared in the stage, with values
+	stage *frontend.Stage
+	cfg   *v1.ConfigFile
+	args  []instructions.KeyValuePairOptional // ARGs declared in the stage, with values
+	// argOver: ARGs with a value declared after the ENV of their name
+	// (an ENV of the base image's too): RUN and expansions see the ARG's
+	// value, as BuildKit adds it to the state's env; the config keeps the
+	// ENV's. An ENV of the name later wins again.
+	argOver  map[string]bool
 	cmdSet   bool
 	snap     *event.Snapshot
 	platform v1.Platform
@@ -100,7 +105,8 @@ func (st *stageState) view(s *layers.Store) *layers.View {
 }
 
 // env is what words are expanded with: ARGs in effect, then ENV (ENV
-// wins over an ARG of the same name, as documented by Docker).
+// wins over an ARG of the same name declared before it, as documented by
+// Docker; an ARG declared after it wins, as in BuildKit).
 func (st *stageState) env() frontend.MapEnv {
 	m := frontend.MapEnv{}
 	for _, a := range st.args {
@@ -110,9 +116,21 @@ func (st *stageState) env() frontend.MapEnv {
 	}
 	for _, kv := range st.cfg.Config.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		m[k] = v
+		if !st.argOver[k] {
+			m[k] = v
+		}
 	}
 	return m
+}
+
+// argValue is the value of the ARG k in effect, if it has one.
+func (st *stageState) argValue(k string) (string, bool) {
+	for _, a := range st.args {
+		if a.Key == k && a.Value != nil {
+			return *a.Value, true
+		}
+	}
+	return "", false
 }
 
 func (e *Executor) emit(ev event.Event) {
@@ -541,6 +559,12 @@ func (e *Executor) arg(r *stepRun, c *instructions.ArgCommand) error {
 		}
 		if !replaced {
 			r.st.args = append(r.st.args, kv)
+		}
+		if kv.Value != nil {
+			if r.st.argOver == nil {
+				r.st.argOver = map[string]bool{}
+			}
+			r.st.argOver[kv.Key] = true
 		}
 		s := kv.Key
 		if kv.Value != nil {

@@ -207,13 +207,17 @@ func runArgs(cfg []string, c *instructions.RunCommand) []string {
 }
 
 // runEnv is the environment of a RUN: the image's ENV plus the ARGs in
-// effect (an ENV of the same name wins) and proxy build args.
+// effect (an ENV of the same name declared after the ARG wins, an ARG
+// declared after the ENV wins) and proxy build args.
 func (e *Executor) runEnv(st *stageState) []string {
 	env := append([]string{}, st.cfg.Config.Env...)
 	has := map[string]bool{}
-	for _, kv := range env {
+	for i, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
 		has[k] = true
+		if v, ok := st.argValue(k); ok && st.argOver[k] {
+			env[i] = k + "=" + v
+		}
 	}
 	for _, a := range st.args {
 		if a.Value != nil && !has[a.Key] {
