@@ -16,17 +16,23 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print strata's version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, args []string) {
-			v := version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-						v = "dev-" + s.Value[:12]
-					}
-				}
-			}
-			fmt.Printf("strata %s\n", v)
+			fmt.Fprintf(cmd.OutOrStdout(), "strata %s\n", versionString())
 		},
 	}
+}
+
+// versionString is strata's version (strata version, strata --version):
+// the release's, else dev and the commit it was built from.
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v = "dev-" + s.Value[:12]
+			}
+		}
+	}
+	return v
 }
 
 func newExampleCmd(g *globals) *cobra.Command {

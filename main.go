@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -86,7 +87,8 @@ prints progress as "strata build" does. Builds and strata run need root.`,
   strata --step .                  # pause before the first step (n: next, c: continue)
   strata --break 8 .               # pause before the step on Dockerfile line 8
   strata build -t app:1 .          # no TUI: plain progress`,
-		Args:          cobra.MaximumNArgs(1),
+		Args:          rootArgs,
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -97,8 +99,26 @@ prints progress as "strata build" does. Builds and strata run need root.`,
 			return runBuildUI(cmd.Context(), g, bo, ctxDir)
 		},
 	}
+	root.SetVersionTemplate("strata {{.Version}}\n")
+	root.SuggestionsMinimumDistance = 2 // rootArgs asks before cobra sets it
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state folder (images, layers, cache)")
 	bo.register(root)
 	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmCmd(g), newVersionCmd(), newExampleCmd(g), newRunCmd(g), newPruneCmd(g), newPullCmd(g), newPushCmd(g), newInspectCmd(g))
 	return root
+}
+
+// rootArgs checks strata's own arguments: one build context at most. A
+// first argument that is no directory but close to a command's name is a
+// mistyped command (strata biuld ., strata imagse), said as cobra says it
+// for a subcommand.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			return fmt.Errorf("unknown command %q for %q: did you mean %s? (a build context is a directory; strata --help lists the commands)", args[0], cmd.CommandPath(), strings.Join(s, " or "))
+		}
+	}
+	return cobra.MaximumNArgs(1)(cmd, args)
 }
