@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -378,6 +379,13 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if err != nil {
 		return err
 	}
+	// A TUI build without -t is named after its context, so the image is
+	// there by name afterwards (said when the TUI closes).
+	named := ""
+	if len(opt.Tags) == 0 {
+		named = contextName(ctxDir)
+		opt.Tags = []string{named}
+	}
 	plan, perr := frontend.NewPlan(opt)
 	if perr != nil && (plan == nil || plan.Source == nil) {
 		return perr // no Dockerfile to show
@@ -412,7 +420,20 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	var report *event.Report
 	if bo.report != "" {
 		report = &event.Report{}
-		sess.Observe = report.Observe
+	}
+	// The last build's end is printed when the TUI closes, as strata build
+	// prints it, so the terminal keeps the result.
+	var lastMu sync.Mutex
+	var last *event.BuildDone
+	sess.Observe = func(ev event.Event) {
+		if d, ok := ev.(event.BuildDone); ok {
+			lastMu.Lock()
+			last = &d
+			lastMu.Unlock()
+		}
+		if report != nil {
+			report.Observe(ev)
+		}
 	}
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
@@ -445,10 +466,48 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if uiErr != nil {
 		return uiErr
 	}
+	lastMu.Lock()
+	done := last
+	lastMu.Unlock()
+	if done != nil && done.Error == "" {
+		(&event.PlainPrinter{W: os.Stdout}).Print(*done)
+		if named != "" {
+			fmt.Printf("(no -t given: named %s after the build context; strata run %s runs it)\n", named, named)
+		}
+	}
 	if _, err := sess.Last(); err != nil {
-		return &exitError{code: 1}
+		if errors.Is(err, context.Canceled) {
+			return errors.New("the build was stopped: the TUI closed before it ended")
+		}
+		return err
 	}
 	return nil
+}
+
+// contextName is the name a TUI build without -t gets: the context
+// directory's name as an image name (lowercase; other characters than
+// letters, digits, '.', '_' and '-' become '-'), tag latest.
+func contextName(ctxDir string) string {
+	base := "strata-build"
+	if abs, err := filepath.Abs(ctxDir); err == nil {
+		base = filepath.Base(abs)
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(base) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	n := strings.Trim(b.String(), "._-")
+	if n == "" {
+		n = "strata-build"
+	}
+	if full, err := layers.NormalizeName(n); err == nil {
+		return full
+	}
+	return "strata-build:latest"
 }
 
 // observe attaches the --report writer to an executor.
