@@ -353,7 +353,10 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + reason})
 		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
 	}
-	if len(st.cfg.Config.OnBuild) > 0 && s.BaseStage < 0 {
+	// A base stage's own ONBUILD triggers run here too, once: BuildKit
+	// gathers them for a stage built FROM it and clears OnBuild, so a stage
+	// built from this one does not run them again.
+	if len(st.cfg.Config.OnBuild) > 0 {
 		if err := e.onbuild(ctx, st, step); err != nil {
 			return fail(err)
 		}
@@ -361,7 +364,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	return st, nil
 }
 
-// onbuild runs the base image's ONBUILD triggers right after FROM, as
+// onbuild runs the base's (image or stage) ONBUILD triggers right after FROM, as
 // Docker does, then clears them from the config.
 func (e *Executor) onbuild(ctx context.Context, st *stageState, step int) error {
 	triggers := st.cfg.Config.OnBuild
