@@ -303,10 +303,10 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 	}
 	if info.IsDir() {
 		target := base
-		if sp.parents {
-			if err := s.mkdirAll(target, 0o755, uid, gid, uid >= 0); err != nil {
-				return err
-			}
+		// The destination directory is made even for an empty source
+		// (BuildKit's copy makes it, 755, root or --chown's owner).
+		if err := s.mkdirAll(target, 0o755, uid, gid, uid >= 0); err != nil {
+			return err
 		}
 		// Files hard-linked to each other inside the directory stay
 		// linked (BuildKit's copy keeps an inode map per source).
