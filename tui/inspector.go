@@ -201,7 +201,11 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 		}
 	case statusCached:
 		add("Taken from cache: this instruction was built before on the same parent image with the same inputs, so no container ran.")
-		if r.diffID != "" {
+		if kind == "FROM" {
+			add(baseStory(r, image))
+		} else if r.files == 0 && !r.info.MetadataOnly {
+			add("No changes: it changed no files, so its layer is empty.")
+		} else if r.diffID != "" {
 			add("Reused layer " + layer + " (" + changeSummary(r) + ").")
 		} else {
 			add("Metadata only: no layer, the image config carries the change.")
@@ -210,11 +214,18 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 	case statusBuilt:
 		switch {
 		case kind == "FROM":
-			n := 0
-			if r.snap != nil {
-				n = len(r.snap.Layers)
+			add(baseStory(r, image))
+			forward()
+		case r.files == 0 && !r.info.MetadataOnly:
+			s := "Ran"
+			if r.container != "" {
+				s += " in temporary container " + shortID(r.container, 12)
 			}
-			add(fmt.Sprintf("Base image: the stage starts from image %s with %d layer(s).", image, n))
+			if r.diffID != "" {
+				add(s + ": no changes. It changed no files, so its layer is empty (docker keeps such a layer in the history too); image " + image + " has the same files as " + prevImage(b, step) + ".")
+			} else {
+				add(s + ": no changes, no layer. Image " + image + " has the same files as " + prevImage(b, step) + ".")
+			}
 			forward()
 		case r.diffID == "" && (r.info.MetadataOnly || r.files == 0):
 			what := configChangeNames(r.snap)
@@ -280,6 +291,18 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 	}
 	out = append(out, prevLines(c, b, step, w)...)
 	return out
+}
+
+// baseStory says what FROM brings in: the base image's layers.
+func baseStory(r *stepRec, image string) string {
+	n := 0
+	if r.snap != nil {
+		n = len(r.snap.Layers)
+	}
+	if n == 0 {
+		return "Base: the stage starts from an empty filesystem (scratch, or an image without layers); image " + image + " is where every later step of the stage starts."
+	}
+	return "Base image: FROM brings in the " + plural(n, "layer") + " of image " + image + ", as they are (nothing is copied or run); every later step of the stage starts from its filesystem and stacks its own layers on top."
 }
 
 // prevImage names the image a step started from: the previous step's of

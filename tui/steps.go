@@ -336,9 +336,18 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 		parts = append(parts, t)
 	}
 	if r.status == statusBuilt || r.status == statusCached {
-		if r.info.MetadataOnly || (r.diffID == "" && r.files == 0) {
+		switch {
+		case r.info.Kind == "FROM" && r.diffID == "" && r.size == 0:
+			n := 0
+			if r.snap != nil {
+				n = len(r.snap.Layers)
+			}
+			parts = append(parts, "base "+plural(n, "layer"))
+		case r.info.MetadataOnly:
 			parts = append(parts, "meta")
-		} else {
+		case r.files == 0:
+			parts = append(parts, "no changes")
+		default:
 			sz := humanBytes(r.size)
 			d := sizeDelta(p, r)
 			if d != "" {
