@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/sandbox"
 )
 
@@ -66,6 +67,15 @@ func run(args []string) int {
 		return ee.code
 	}
 	fmt.Fprintln(os.Stderr, "strata: "+err.Error())
+	// A failed RUN ends with the last lines of its output, as BuildKit's
+	// error summary does: the live output may be far above, or was not shown.
+	var rf *build.RunFailure
+	if errors.As(err, &rf) && len(rf.Last) > 0 {
+		last := rf.Last[max(0, len(rf.Last)-5):]
+		for _, l := range last {
+			fmt.Fprintln(os.Stderr, "  > "+l)
+		}
+	}
 	return 1
 }
 
