@@ -481,9 +481,15 @@ func (m FilesModel) View() string {
 	default:
 		lines = append(lines, m.header())
 		body := m.body()
-		wide := m.w >= 70
+		ownW := 0 // the owner column, as wide as the widest owner shown
+		if m.w >= 70 {
+			ownW = 9
+			for i := m.off; i < len(m.vis) && i < m.off+body; i++ {
+				ownW = max(ownW, len(m.owner(m.vis[i]))+1)
+			}
+		}
 		for i := m.off; i < len(m.vis) && len(lines) < body+1; i++ {
-			lines = append(lines, m.row(m.vis[i], i == m.cursor, wide))
+			lines = append(lines, m.row(m.vis[i], i == m.cursor, ownW))
 		}
 		if len(m.vis) == 0 {
 			lines = append(lines, st.dim.Render("nothing matches"))
@@ -498,7 +504,19 @@ func (m FilesModel) View() string {
 	return strings.Join(lines, "\n")
 }
 
-func (m FilesModel) row(n int32, cur, wide bool) string {
+// owner is an entry's "uid:gid" ("" for a synthesized directory or a
+// deleted entry).
+func (m FilesModel) owner(n int32) string {
+	nd := &m.tree.nodes[n]
+	if nd.ch.Path == "" || nd.mark == layers.Deleted {
+		return ""
+	}
+	return itoa(nd.ch.UID) + ":" + itoa(nd.ch.GID)
+}
+
+// row is one entry; ownW is the owner column's width, 0 for a row
+// without the mode and owner columns (a narrow pane).
+func (m FilesModel) row(n int32, cur bool, ownW int) string {
 	st := &m.c.st
 	nd := &m.tree.nodes[n]
 	var b strings.Builder
@@ -517,14 +535,10 @@ func (m FilesModel) row(n int32, cur, wide bool) string {
 	}
 	b.WriteString(mark)
 	b.WriteByte(' ')
-	if wide {
+	if ownW > 0 {
 		b.WriteString(fit(modeString(nd), 10))
 		b.WriteByte(' ')
-		own := ""
-		if nd.ch.Path != "" && nd.mark != layers.Deleted {
-			own = itoa(nd.ch.UID) + ":" + itoa(nd.ch.GID)
-		}
-		b.WriteString(fit(own, 9))
+		b.WriteString(fit(m.owner(n), ownW))
 	}
 	sz := ""
 	if nd.mark != layers.Deleted && (nd.dir || nd.ch.Type == layers.TypeRegular) {

@@ -106,17 +106,55 @@ func wrap(s string, w int, indent string) []string {
 	if w <= len(indent)+4 {
 		return []string{s}
 	}
-	out := strings.Split(ansi.Wrap(s, w-len(indent), ""), "\n")
+	out := wrapWords(s, w-len(indent), "")
 	for i := 1; i < len(out); i++ {
 		out[i] = indent + out[i]
 	}
 	return out
 }
 
+// wrapWords wraps s to w cells at spaces and after any byte of breaks (":"
+// for a PATH), never inside a word: a word that does not fit on the line
+// begins the next one. Only a word wider than a whole line (a digest in a
+// pane narrower than it) is cut, as there is no other way to show it all.
+func wrapWords(s string, w int, breaks string) []string {
+	if w <= 0 {
+		return []string{s}
+	}
+	var out []string
+	for _, l := range strings.Split(ansi.Wordwrap(s, w, breaks), "\n") {
+		if ansi.StringWidth(l) > w {
+			out = append(out, strings.Split(ansi.Hardwrap(l, w, true), "\n")...)
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// longestWord is the width of s's widest space-separated word.
+func longestWord(s string) int {
+	n := 0
+	for _, f := range strings.Fields(ansi.Strip(s)) {
+		n = max(n, ansi.StringWidth(f))
+	}
+	return n
+}
+
+// kv is "key         value", the value wrapped beside the key; a value
+// with a word too wide to sit beside the key (an image's digest at 80
+// columns) goes whole on the lines below it instead of being cut.
 func kv(c *common, k, v string, w int) []string {
 	const kw = 12
+	if lw := longestWord(v); lw > w-kw && lw <= w-2 {
+		out := []string{c.st.dim.Render(k)}
+		for _, l := range wrapWords(v, w-2, "") {
+			out = append(out, "  "+l)
+		}
+		return out
+	}
 	k = fit(k, kw)
-	ls := wrap(v, w-kw, "")
+	ls := wrapWords(v, w-kw, "")
 	for i := range ls {
 		if i == 0 {
 			ls[i] = c.st.dim.Render(k) + ls[i]
@@ -564,7 +602,7 @@ func configView(c *common, b *buildState, step, w int) []string {
 			if f.changed[j] {
 				m, vs = st.changed.Render("● "), st.changed
 			}
-			for k, part := range wrap(v, w-kw-2, "") {
+			for k, part := range wrapWords(v, w-kw-2, ":") { // a PATH at its colons
 				if k == 0 {
 					out = append(out, m+st.dim.Render(fit(name, kw))+vs.Render(part))
 				} else {

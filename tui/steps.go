@@ -269,7 +269,7 @@ func (m StepsModel) stepRow(i int) string {
 	case statusRunning:
 		ls = st.running
 	}
-	return indent + icon + leftRight(ls.Render(" "+label), st.dim.Render(right+" "), m.w-1-iw)
+	return indent + icon + leftRight(ls.Render(" "+label), m.right(i, r, true)+" ", m.w-1-iw)
 }
 
 // icon is a row's state glyph: a step paused before shows ▶.
@@ -283,8 +283,58 @@ func (m StepsModel) icon(i int, r *stepRec) string {
 	return stepIcon(m.c, r)
 }
 
-func (m StepsModel) stepRight(i int, r *stepRec) string {
-	var parts []string
+// stepRight is a row's figures, plain (for a selected row, and to measure).
+func (m StepsModel) stepRight(i int, r *stepRec) string { return m.right(i, r, false) }
+
+// right is a row's figures; styled, dim with a regression in red and an
+// improvement in green.
+func (m StepsModel) right(i int, r *stepRec, styled bool) string {
+	dim := func(s string) string { return s }
+	if styled {
+		dim = func(s string) string { return m.c.st.dim.Render(s) }
+	}
+	cols, ok := m.cols(i, r, styled)
+	if !ok || len(cols) == 0 { // a pending step has no figures to align
+		return dim(strings.Join(cols, "  "))
+	}
+	// Fixed-width columns (time or CACHED, size or meta, files), right
+	// aligned and as wide on every row, so the figures line up from row
+	// to row.
+	ws := m.colWidths()
+	out := make([]string, 0, len(ws))
+	for c, w := range ws {
+		if w == 0 {
+			continue
+		}
+		v := ""
+		if c < len(cols) {
+			v = cols[c]
+		}
+		out = append(out, dim(strings.Repeat(" ", max(0, w-ansi.StringWidth(v))))+v)
+	}
+	return strings.Join(out, dim("  "))
+}
+
+// colWidths is the width of each figure column over every step row: 0
+// for a column no row uses, else at least 6, 8 and 9 cells.
+func (m StepsModel) colWidths() [3]int {
+	var ws [3]int
+	for i := range m.b.steps {
+		cols, ok := m.cols(i, &m.b.steps[i], false)
+		if !ok {
+			continue
+		}
+		for c, v := range cols[:min(3, len(cols))] {
+			ws[c] = max(ws[c], []int{6, 8, 9}[c], ansi.StringWidth(v))
+		}
+	}
+	return ws
+}
+
+// cols is a row's figures (styled: a change red when worse, green when
+// better); ok is false for a row without the columns (an x run, a kept
+// shell, an inspected image).
+func (m StepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok bool) {
 	if m.b.inspecting() { // an image records no times: sizes only
 		switch {
 		case r.status == statusPending:
@@ -296,13 +346,13 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 				parts = append(parts, plural(r.files, "file"))
 			}
 		}
-		return strings.Join(parts, "  ")
+		return parts, false
 	}
 	switch r.kind {
 	case recRun:
 		switch r.status {
 		case statusRunning:
-			return humanDuration(runElapsed(r, m.c.now()))
+			return []string{humanDuration(runElapsed(r, m.c.now()))}, false
 		case statusFailed:
 			s := "error"
 			if r.exitCode != 0 {
@@ -314,26 +364,42 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 					s = "stopped"
 				}
 			}
-			return s
+			return []string{s}, false
 		}
-		return "exit 0  " + humanDuration(r.duration)
+		return []string{"exit 0  " + humanDuration(r.duration)}, false
 	case recShell:
-		return humanBytes(r.size) + "  " + plural(r.files, "file")
+		return []string{humanBytes(r.size) + "  " + plural(r.files, "file")}, false
 	}
-	// with the previous build's figures when they moved, if there is room
+	// with the previous build's figures when they moved: the value and
+	// its change ("3.5s +1.2s") if there is room, else the change alone
+	// ("+1.2s"), red when it is worse (slower, bigger), green when better
 	p := m.b.prevStep(i)
 	wide := m.w >= 56
+	mark := func(v, d string) string {
+		if d == "" {
+			return v
+		}
+		if styled {
+			if strings.HasPrefix(d, "-") {
+				d = m.c.st.added.Render(d)
+			} else {
+				d = m.c.st.deleted.Render(d)
+			}
+		}
+		if wide {
+			return v + " " + d
+		}
+		return d
+	}
 	switch r.status {
 	case statusCached:
 		parts = append(parts, "CACHED")
 	case statusRunning:
 		parts = append(parts, humanDuration(r.elapsed(m.c.now())))
 	case statusBuilt, statusFailed:
-		t := humanDuration(r.duration)
-		if d := timeDelta(p, r); d != "" {
-			t += deltaMark(d, wide)
-		}
-		parts = append(parts, t)
+		parts = append(parts, mark(humanDuration(r.duration), timeDelta(p, r)))
+	default:
+		parts = append(parts, "")
 	}
 	if r.status == statusBuilt || r.status == statusCached {
 		switch {
@@ -348,12 +414,8 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 		case r.files == 0:
 			parts = append(parts, "no changes")
 		default:
-			sz := humanBytes(r.size)
 			d := sizeDelta(p, r)
-			if d != "" {
-				sz += deltaMark(d, wide)
-			}
-			parts = append(parts, sz)
+			parts = append(parts, mark(humanBytes(r.size), d))
 			if m.w >= 60 && (d == "" || m.w >= 70) {
 				parts = append(parts, plural(r.files, "file"))
 			}
@@ -362,27 +424,10 @@ func (m StepsModel) stepRight(i int, r *stepRec) string {
 	if r.status == statusFailed && r.exitCode != 0 {
 		parts = append(parts, "exit "+itoa(r.exitCode))
 	}
-	// Fixed-width columns (time or CACHED, size or meta, files), right
-	// aligned, so the figures line up from row to row.
-	for i, w := range []int{6, 8, 9} {
-		if i < len(parts) {
-			if pad := w - ansi.StringWidth(parts[i]); pad > 0 {
-				parts[i] = strings.Repeat(" ", pad) + parts[i]
-			}
-		}
+	if len(parts) == 1 && parts[0] == "" {
+		parts = nil
 	}
-	return strings.Join(parts, "  ")
-}
-
-// deltaMark is " +1.2s" when there is room, else ▲ (more) or ▼ (less).
-func deltaMark(d string, wide bool) string {
-	switch {
-	case wide:
-		return " " + d
-	case strings.HasPrefix(d, "-"):
-		return "▼"
-	}
-	return "▲"
+	return parts, true
 }
 
 // timeDelta is "+1.2s" when a step built in both builds took a
