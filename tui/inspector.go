@@ -766,24 +766,33 @@ func prevSummary(c *common, b *buildState, w int) []string {
 	for i := range b.steps {
 		r, p := &b.steps[i], b.prevStep(i)
 		td, sd := timeDelta(p, r), sizeDelta(p, r)
-		var what []string
+		var what, plain []string
+		add := func(s string, worse bool) { // red when worse, green when better
+			plain = append(plain, s)
+			if worse {
+				what = append(what, st.deleted.Render(s))
+			} else {
+				what = append(what, st.added.Render(s))
+			}
+		}
 		if strings.HasPrefix(td, "+") {
-			what = append(what, "slower "+td)
+			add("slower "+td, true)
 		}
 		if strings.HasPrefix(sd, "+") {
-			what = append(what, "bigger "+sd)
+			add("bigger "+sd, true)
 		}
 		if strings.HasPrefix(td, "-") {
-			what = append(what, "faster "+td)
+			add("faster "+td, false)
 		}
 		if strings.HasPrefix(sd, "-") {
-			what = append(what, "smaller "+sd)
+			add("smaller "+sd, false)
 		}
 		if len(what) == 0 {
 			continue
 		}
 		n++
-		out = append(out, fmt.Sprintf("  %-24s %s", strings.Join(what, ", "), r.label()))
+		pad := strings.Repeat(" ", max(0, 24-len(strings.Join(plain, ", "))))
+		out = append(out, "  "+strings.Join(what, ", ")+pad+" "+r.label())
 	}
 	if n == 0 {
 		out = append(out, "  "+st.dim.Render("no step got slower or bigger"))

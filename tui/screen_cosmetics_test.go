@@ -148,3 +148,17 @@ func TestDeltasShowMagnitudeAndColour(t *testing.T) {
 		t.Errorf("a faster step's -1.2s is not green: %q", raw)
 	}
 }
+
+// TestSummaryDeltasColoured: the Summary's comparison with the previous
+// build shows a slower, bigger step in red with its magnitudes.
+func TestSummaryDeltasColoured(t *testing.T) {
+	f := newFixture()
+	evs := append(f.events(), f.rebuild()...)
+	m := newTestModel(t, f.be, 80, 24, evs...)
+	raw := strings.Join(summaryView(m.c, m.b, 78), "\n")
+	for _, d := range []string{"slower +1.2s", "bigger +340.0 kB"} {
+		if !strings.Contains(raw, m.c.st.deleted.Render(d)) {
+			t.Errorf("the Summary's %q is not red: %q", d, raw)
+		}
+	}
+}
