@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/tui"
@@ -25,7 +26,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 created_by lines in place of the Dockerfile, its layers in place of steps,
 each layer's files, the image config and a summary.
 
-IMAGE is ` + snapshot.InspectRefs + `.
+IMAGE is ` + imageref.Forms + `.
 
 On a terminal it opens the TUI; otherwise (or with --plain) it prints one
 row per history entry: what made it, the layer's size and its files.`,
@@ -34,7 +35,7 @@ row per history entry: what made it, the layer's size and its files.`,
   strata inspect oci:out/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), snapshot.InspectRefs)
+				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), imageref.Forms)
 			}
 			return nil
 		},
@@ -61,13 +62,11 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 		if ctx.Err() != nil {
 			return errors.New("inspect cancelled")
 		}
-		if !strings.Contains(err.Error(), "oci:DIR") {
-			err = fmt.Errorf("%w (IMAGE is %s)", err, snapshot.InspectRefs)
-		}
-		if strings.HasPrefix(err.Error(), ref) {
+		var re *snapshot.RefError
+		if errors.As(err, &re) { // it names the reference and what is accepted
 			return err
 		}
-		return fmt.Errorf("inspect %s: %w", ref, err)
+		return fmt.Errorf("inspect %s: %w (IMAGE is %s)", ref, err, imageref.Forms)
 	}
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
@@ -26,7 +27,7 @@ steps use) and runs the image's ENTRYPOINT and CMD, or its ENTRYPOINT with
 CMD ARG... when given. strata exits with the command's exit code. The
 container is always removed when it exits.
 
-IMAGE is ` + snapshot.InspectRefs + `
+IMAGE is ` + imageref.Forms + `
 (a registry reference the store lacks is pulled first).
 
 Flags go before IMAGE: everything after it is the command.`,
@@ -35,7 +36,7 @@ Flags go before IMAGE: everything after it is the command.`,
   strata run -e DEBUG=1 -u nobody -w /tmp --network none strata-example env`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return errors.New("run needs an IMAGE: " + snapshot.InspectRefs + " (strata run [flags] IMAGE [CMD ARG...])")
+				return errors.New("run needs an IMAGE: " + imageref.Forms + " (strata run [flags] IMAGE [CMD ARG...])")
 			}
 			return nil
 		},

@@ -8,6 +8,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/registry"
 )
@@ -19,14 +20,18 @@ import (
 // (docker.io/library/alpine:3.20) or pulled, with each layer's download
 // told as StepProgress events of the step that asked.
 func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.Platform) (*v1.ConfigFile, error) {
-	if snapshot.IsArchiveRef(ref) {
-		img, _, err := snapshot.OpenImage(e.Store, ref, platform)
+	r, err := imageref.Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	if r.IsArchive() {
+		img, err := snapshot.OpenArchive(r, platform)
 		if err != nil {
 			return nil, err
 		}
 		return e.Store.ImportImage(img, nil)
 	}
-	if _, perr := registry.Parse(ref); !e.Opt.Pull || perr != nil { // ids and odd local names are never pulled
+	if _, perr := r.Registry(); !e.Opt.Pull || perr != nil { // ids and odd local names are never pulled
 		if cfg, ok, err := snapshot.LookupLocal(e.Store, ref); ok || err != nil {
 			if err == nil && platform != nil && !registry.PlatformFits(cfg, *platform) {
 				// BuildKit's check, as for a pulled single-platform image

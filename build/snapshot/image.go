@@ -3,57 +3,50 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
 
-// OpenImage opens an image reference that is not a registry one:
-// oci:DIR[:tag], docker-archive:FILE[:ref], or a name in the local store.
-// It returns nil, nil when the reference is none of these.
-func OpenImage(s *layers.Store, ref string, platform *v1.Platform) (v1.Image, *v1.ConfigFile, error) {
-	switch {
-	case strings.HasPrefix(ref, "oci:"):
-		dir, tag := SplitRefTag(strings.TrimPrefix(ref, "oci:"))
-		img, err := layers.ReadOCILayout(dir, tag, platform)
-		return img, nil, err
-	case strings.HasPrefix(ref, "docker-archive:"):
-		file, tag := SplitRefTag(strings.TrimPrefix(ref, "docker-archive:"))
-		img, err := layers.ReadDockerArchive(file, tag)
-		return img, nil, err
-	}
-	rec, ok, err := s.LookupImage(ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ok {
-		cfg, err := s.LoadConfig(rec)
-		return nil, cfg, err
-	}
-	return nil, nil, nil
+// RefError is an image reference that names no image strata can read: a
+// bad form, or a name neither in the local store nor pullable. Its message
+// names the reference and says which references are accepted, so callers
+// need not add either.
+type RefError struct {
+	Ref string // as given
+	Err error  // why it names no image
 }
 
-// SplitRefTag splits "path:tag"; a colon inside the path's last element
-// only counts when what follows has no slash.
-func SplitRefTag(s string) (string, string) {
-	i := strings.LastIndex(s, ":")
-	if i < 0 || strings.Contains(s[i+1:], "/") {
-		return s, ""
+func (e *RefError) Error() string { return e.Err.Error() }
+func (e *RefError) Unwrap() error { return e.Err }
+
+// OpenArchive opens the image of an oci: or docker-archive: reference
+// (platform picks from an OCI index; nil: this machine's).
+func OpenArchive(r imageref.Ref, platform *v1.Platform) (v1.Image, error) {
+	switch r.Transport {
+	case imageref.OCI:
+		return layers.ReadOCILayout(r.Path, r.Tag, platform)
+	case imageref.DockerArchive:
+		return layers.ReadDockerArchive(r.Path, r.Tag)
 	}
-	return s[:i], s[i+1:]
+	return nil, fmt.Errorf("%s is no oci: or docker-archive: reference", r)
 }
 
 // LoadImage finds an image (local store name or id, oci:, docker-archive:,
 // a registry reference, pulled when the store lacks it) and makes sure its
 // layers are in the store.
 func LoadImage(ctx context.Context, s *layers.Store, ref string) (*v1.ConfigFile, error) {
+	r, err := imageref.Parse(ref)
+	if err != nil {
+		return nil, &RefError{Ref: ref, Err: err}
+	}
 	p := frontend.HostPlatform()
-	if IsArchiveRef(ref) {
-		img, _, err := OpenImage(s, ref, &p)
+	if r.IsArchive() {
+		img, err := OpenArchive(r, &p)
 		if err != nil {
 			return nil, err
 		}
@@ -69,11 +62,8 @@ func LoadImage(ctx context.Context, s *layers.Store, ref string) (*v1.ConfigFile
 	return res.Config, nil
 }
 
-func IsArchiveRef(ref string) bool {
-	return strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:")
-}
-
-// LookupLocal finds ref in the local store by name (as written) or id.
+// LookupLocal finds ref in the local store by name (as written) or id
+// (also a step's image).
 func LookupLocal(s *layers.Store, ref string) (*v1.ConfigFile, bool, error) {
 	rec, ok, err := s.LookupImage(ref)
 	if err != nil || !ok {
@@ -84,11 +74,12 @@ func LookupLocal(s *layers.Store, ref string) (*v1.ConfigFile, bool, error) {
 }
 
 // ResolveRegistry reads ref as a registry reference: the store's copy of
-// its normalised name, or a pull (always asked with Pull).
+// its normalised name, or a pull (always asked with Pull). A ref that is
+// no registry reference, or that cannot be pulled, is a *RefError.
 func ResolveRegistry(ctx context.Context, s *layers.Store, ref string, o registry.Options) (*registry.Result, error) {
 	r, err := registry.Parse(ref)
 	if err != nil {
-		return nil, fmt.Errorf("image %q is not in the local store (strata images lists it), and it is no registry reference: %v; use scratch, a name built with -t, oci:DIR[:tag], docker-archive:FILE or a registry reference such as alpine:3.20", ref, err)
+		return nil, &RefError{Ref: ref, Err: fmt.Errorf("image %q is not in the local store (strata images lists it), and it is no registry reference: %v; use scratch, a name built with -t, oci:DIR[:TAG], docker-archive:FILE[:NAME:TAG] or a registry reference such as alpine:3.20", ref, err)}
 	}
 	res, err := registry.Resolve(ctx, s, ref, o)
 	if err == nil {
@@ -106,5 +97,5 @@ func ResolveRegistry(ctx context.Context, s *layers.Store, ref string, o registr
 		}
 		return nil, fmt.Errorf("--pull: cannot check %s in its registry: %w%s", r.Name, err, hint)
 	}
-	return nil, fmt.Errorf("%s is not in the local store (strata images lists it), and pulling %s failed: %w (local images are names built with -t, oci:DIR[:tag] and docker-archive:FILE)", ref, r.Name, err)
+	return nil, &RefError{Ref: ref, Err: fmt.Errorf("%s is not in the local store (strata images lists it), and pulling %s failed: %w (local images are names built with -t, oci:DIR[:TAG] and docker-archive:FILE[:NAME:TAG])", ref, r.Name, err)}
 }

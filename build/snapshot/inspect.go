@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -40,9 +41,6 @@ type Inspection struct {
 	hist  []int // step → history entry (-1: none)
 	layer []int // step → index into RootFS.DiffIDs (-1: no layer)
 }
-
-// InspectRefs says which image references strata inspect accepts.
-const InspectRefs = "a local store name or id (strata images lists them), oci:DIR[:tag], docker-archive:FILE or a registry reference"
 
 // Inspect finds an image (LoadImage: local store, oci:, docker-archive:,
 // registries where supported), makes sure its layers are in the store and
@@ -72,9 +70,9 @@ func imageIDOf(s *layers.Store, ref string, cfg *v1.ConfigFile) (id, manifest v1
 	if rec, ok, err := s.LookupImage(ref); err == nil && ok {
 		return rec.Config, rec.Manifest
 	}
-	if strings.HasPrefix(ref, "oci:") || strings.HasPrefix(ref, "docker-archive:") {
+	if r, err := imageref.Parse(ref); err == nil && r.IsArchive() {
 		p := frontend.HostPlatform()
-		if img, _, err := OpenImage(s, ref, &p); err == nil && img != nil {
+		if img, err := OpenArchive(r, &p); err == nil {
 			if h, err := img.ConfigName(); err == nil {
 				return h, v1.Hash{}
 			}

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -45,24 +46,19 @@ func ParseSaveDest(s string) (SaveDest, error) {
 			return SaveDest{}, errors.New("type=registry: pushing is not available here; save to a name, oci:DIR or docker-archive:FILE")
 		}
 		return SaveDest{Type: o.Type, Dest: o.Dest}, nil
-	case strings.HasPrefix(s, "oci:"):
-		dir, tag := SplitRefTag(strings.TrimPrefix(s, "oci:"))
-		if dir == "" {
-			return SaveDest{}, fmt.Errorf("%q: oci: needs a directory, as in oci:./image or oci:/tmp/image:v1", s)
+	case strings.HasPrefix(s, "oci:"), strings.HasPrefix(s, "docker-archive:"), strings.HasPrefix(s, "docker:"):
+		if rest, ok := strings.CutPrefix(s, "docker:"); ok { // a save's short name for docker-archive:
+			s = "docker-archive:" + rest
 		}
-		return SaveDest{Type: "oci", Dest: dir, Ref: tag}, nil
-	case strings.HasPrefix(s, "docker-archive:"), strings.HasPrefix(s, "docker:"):
-		_, rest, _ := strings.Cut(s, ":")
-		file, ref, _ := strings.Cut(rest, ":")
-		if file == "" {
-			return SaveDest{}, fmt.Errorf("%q: needs a file, as in docker-archive:image.tar or docker-archive:image.tar:app:1", s)
+		r, err := imageref.Parse(s)
+		if err != nil {
+			return SaveDest{}, err
 		}
-		if ref != "" {
-			if _, err := layers.NormalizeName(ref); err != nil {
-				return SaveDest{}, fmt.Errorf("%q: %w", s, err)
-			}
+		typ := "oci"
+		if r.Transport == imageref.DockerArchive {
+			typ = "docker"
 		}
-		return SaveDest{Type: "docker", Dest: file, Ref: ref}, nil
+		return SaveDest{Type: typ, Dest: r.Path, Ref: r.Tag}, nil
 	}
 	n, err := layers.NormalizeName(s)
 	if err != nil {
