@@ -25,7 +25,7 @@ func NewPrinter(mode string, w io.Writer) (Printer, error) {
 	switch mode {
 	case "plain", "auto", "tty", "":
 		return &PlainPrinter{W: w}, nil
-	case "json", "rawjson":
+	case "json":
 		return &JSONPrinter{W: w}, nil
 	}
 	return nil, fmt.Errorf("--progress %q: want auto, tty, plain or json", mode)
