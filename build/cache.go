@@ -435,6 +435,15 @@ func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error
 	return "image:" + configID(st.cfg), nil
 }
 
+// changedFrom is the last build's instruction at the step when reason says
+// the instruction changed, whole (the reason clips it), else "".
+func changedFrom(st *stageState, reason string) string {
+	if !strings.HasPrefix(reason, "instruction changed (was: ") || st.last == nil || st.seq >= len(st.last.Steps) {
+		return ""
+	}
+	return st.last.Steps[st.seq].Text
+}
+
 // reason explains why a step is built: what differs from the same step
 // of the last build of this stage.
 func (e *Executor) reason(st *stageState, in *stepInputs) string {
@@ -650,6 +659,7 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 		}
 	}
 	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
+	st.pending.prev = changedFrom(st, st.pending.reason)
 	e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
 	return false, nil
 }
@@ -707,7 +717,7 @@ func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
 	if p == nil {
 		return
 	}
-	done.Reason, done.Key = p.reason, p.key
+	done.Reason, done.Key, done.PrevInstruction = p.reason, p.key, p.prev
 	st.key = p.key
 	st.record = append(st.record, recordStep{stepInputs: *p.in, Key: p.key})
 	st.seq++

@@ -98,6 +98,7 @@ type pendingStep struct {
 	in     *stepInputs
 	key    string
 	reason string
+	prev   string // the last build's instruction, when it changed
 }
 
 func (st *stageState) view(s *layers.Store) *layers.View {
@@ -197,7 +198,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 	for _, si := range p.Order {
 		names = append(names, p.Stages[si].DisplayName())
 	}
-	e.emit(event.PlanReady{Base: event.Now(), Dockerfile: p.File, Source: p.Source, Target: e.Opt.Target, Steps: p.Steps, Stages: names})
+	e.emit(event.PlanReady{Base: event.Now(), Dockerfile: p.File, Source: p.Source, Target: e.Opt.Target, Steps: p.Steps, Stages: names, Skipped: p.Skipped})
 	for _, w := range p.Warnings {
 		w.Base = event.Now()
 		e.emit(w)
@@ -338,9 +339,10 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	st.last = e.loadRecord(s)
 	st.pendingStep = step
 	cached := e.noCache(step) == "" && st.last != nil && len(st.last.Steps) > 0 && st.last.Steps[0].Key == key
-	reason := ""
+	reason, prevText := "", ""
 	if !cached {
 		reason = e.reason(st, in)
+		prevText = changedFrom(st, reason)
 	}
 	st.key = key
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
@@ -351,7 +353,8 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	} else {
 		e.built++
 		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + reason})
-		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key})
+		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key,
+			PrevInstruction: prevText})
 	}
 	// A base stage's own ONBUILD triggers run here too, once: BuildKit
 	// gathers them for a stage built FROM it and clears OnBuild, so a stage

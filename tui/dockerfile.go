@@ -68,6 +68,7 @@ type dfRow struct {
 	line int    // 0-based source line
 	note string // "" for the source line itself
 	bad  bool   // the note is an error (else a warning)
+	skip bool   // the note says why a stage is skipped (dim)
 }
 
 func (m DockerfileModel) rows() []dfRow {
@@ -82,6 +83,9 @@ func (m DockerfileModel) rows() []dfRow {
 	}
 	for i := range m.b.source {
 		rows = append(rows, dfRow{line: i})
+		if sk := m.b.skippedAt(i + 1); sk != nil && sk.StartLine == i+1 {
+			rows = append(rows, dfRow{line: i, note: "skipped: " + sk.Reason, skip: true})
+		}
 		for _, w := range m.b.warnings[i+1] {
 			rows = append(rows, dfRow{line: i, note: "! " + w})
 		}
@@ -183,6 +187,9 @@ func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
 		if r.bad {
 			s = st.failed
 		}
+		if r.skip {
+			s = st.dim
+		}
 		return fit(st.dim.Render(pre)+s.Render(r.note), m.w)
 	}
 	num := itoa(r.line + 1)
@@ -199,6 +206,9 @@ func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
 	bp, bpPlain := " ", " "
 	if m.b.breaks[r.line+1] {
 		bp, bpPlain = st.failed.Render("●"), "●"
+	}
+	if s < 0 && m.b.skippedAt(r.line+1) != nil && strings.TrimSpace(m.b.source[r.line]) != "" {
+		icon = st.dim.Render("–")
 	}
 	if len(m.b.warnings[r.line+1]) > 0 && s < 0 {
 		icon = st.warning.Render("!")

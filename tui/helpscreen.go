@@ -79,6 +79,7 @@ func (m *Model) helpGroups() []helpGroup {
 			{"✓", "built"},
 			{"≡", "from the cache"},
 			{"·", "not run yet"},
+			{"–", "a stage the build skips (why under it)"},
 			{"✗", "failed"},
 			{"▶", "paused before this step"},
 			{"●", "breakpoint on this line"},

@@ -265,6 +265,25 @@ func (b *buildState) prevStep(i int) *stepRec {
 }
 
 // stepAtLine is the step whose instruction covers line (1-based), or -1.
+// skippedStages are the stages the build leaves out (--target, or nothing
+// depends on them), in Dockerfile order.
+func (b *buildState) skippedStages() []event.SkippedStage {
+	if b.plan == nil {
+		return nil
+	}
+	return b.plan.Skipped
+}
+
+// skippedAt is the skipped stage holding a 1-based Dockerfile line.
+func (b *buildState) skippedAt(line int) *event.SkippedStage {
+	for i, sk := range b.skippedStages() {
+		if line >= sk.StartLine && line <= sk.EndLine {
+			return &b.skippedStages()[i]
+		}
+	}
+	return nil
+}
+
 func (b *buildState) stepAtLine(line int) int {
 	if i, ok := b.lineSteps[line]; ok {
 		return i

@@ -91,19 +91,27 @@ func (m *StepsModel) Track() {
 }
 
 type stepRow struct {
-	step   int // -1 for a stage header or a detail line
-	stage  int
-	detail bool
-	owner  int // step a detail line belongs to
+	step    int // -1 for a stage header or a detail line
+	stage   int
+	detail  bool
+	owner   int  // step a detail line belongs to
+	skipped bool // a stage header of a stage the build leaves out
 }
 
 func (m StepsModel) rows() []stepRow {
 	rows := make([]stepRow, 0, m.b.rows()+len(m.b.stages)+2)
 	stage := -1
+	// skipped stages sit where the Dockerfile has them: before the first
+	// built stage that comes after them, the rest at the end
+	skipped := m.b.skippedStages()
 	for _, i := range m.b.order() {
 		r := m.b.step(i)
 		if r.kind == recStep && r.info.Stage != stage {
 			stage = r.info.Stage
+			for len(skipped) > 0 && skipped[0].Stage < stage {
+				rows = append(rows, stepRow{step: -1, stage: skipped[0].Stage, skipped: true})
+				skipped = skipped[1:]
+			}
 			rows = append(rows, stepRow{step: -1, stage: stage})
 		}
 		rows = append(rows, stepRow{step: i, stage: stage})
@@ -111,6 +119,9 @@ func (m StepsModel) rows() []stepRow {
 		if r.status == statusRunning || paused || (i == m.sel && r.status != statusPending) {
 			rows = append(rows, stepRow{step: -1, detail: true, owner: i, stage: stage})
 		}
+	}
+	for _, sk := range skipped {
+		rows = append(rows, stepRow{step: -1, stage: sk.Stage, skipped: true})
 	}
 	return rows
 }
@@ -124,7 +135,7 @@ func (m StepsModel) scroll() int {
 			if i+1 < len(rows) && rows[i+1].detail && rows[i+1].owner == m.sel {
 				last = i + 1
 			}
-			if i > 0 && rows[i-1].step < 0 && !rows[i-1].detail {
+			if i > 0 && rows[i-1].step < 0 && !rows[i-1].detail && !rows[i-1].skipped {
 				cr = i - 1 // show the stage header of the first step
 			}
 			break
@@ -206,6 +217,8 @@ func (m StepsModel) View() string {
 		switch {
 		case r.detail:
 			lines = append(lines, m.detailRow(r.owner))
+		case r.skipped:
+			lines = append(lines, m.skippedRow(r.stage))
 		case r.step < 0:
 			lines = append(lines, m.stageRow(r.stage))
 		default:
@@ -234,6 +247,26 @@ func (m StepsModel) stageRow(stage int) string {
 		t += " · " + name
 	}
 	return m.c.st.bold.Render(fit("▾ "+t, m.w))
+}
+
+// skippedRow is a stage the build leaves out: "– stage 3 · test  skipped:
+// not needed for --target app" ("– test skipped: …" when narrow).
+func (m StepsModel) skippedRow(stage int) string {
+	for _, sk := range m.b.skippedStages() {
+		if sk.Stage != stage {
+			continue
+		}
+		t := "– stage " + itoa(stage)
+		if sk.Name != "" && sk.Name != "stage-"+itoa(stage) {
+			t += " · " + sk.Name
+		}
+		row := t + "  skipped: " + sk.Reason
+		if ansi.StringWidth(row) > m.w { // narrow: the name and the reason
+			row = "– " + sk.Name + " skipped: " + sk.Reason
+		}
+		return m.c.st.dim.Render(fit(row, m.w))
+	}
+	return ""
 }
 
 // stepRow is "✓ [2/5] RUN apk add --update redis     2.3s  2.1 MB  41 files".

@@ -73,9 +73,22 @@ type PlanReady struct {
 	Target     string     `json:"target,omitempty"`
 	Steps      []StepInfo `json:"steps"`
 	Stages     []string   `json:"stages"` // display name of every stage built
+	// Skipped are the stages of the Dockerfile the build leaves out
+	// (--target, or nothing depends on them), each with why.
+	Skipped []SkippedStage `json:"skipped,omitempty"`
 	// Inspect is set when the events tell an existing image (strata
 	// inspect): the steps are its history entries, Source their created_by.
 	Inspect bool `json:"inspect,omitempty"`
+}
+
+// SkippedStage is a stage of the Dockerfile that the build does not build,
+// and why: BuildKit builds only the stages the target needs.
+type SkippedStage struct {
+	Stage     int    `json:"stage"` // index of the stage in the Dockerfile
+	Name      string `json:"name"`  // display name (AS name, or stage-N)
+	StartLine int    `json:"start_line"`
+	EndLine   int    `json:"end_line"`
+	Reason    string `json:"reason"` // "not needed for --target X", "no stage depends on it"
 }
 
 // Warning is a build check (linter) or front-end warning.
@@ -138,9 +151,13 @@ type StepDone struct {
 	Stats    layers.ChangeStats `json:"stats"`
 	Duration time.Duration      `json:"duration_ns"`
 	// Reason says why the step was built rather than taken from cache.
-	Reason   string    `json:"reason,omitempty"`
-	Key      string    `json:"key,omitempty"`
-	Snapshot *Snapshot `json:"-"`
+	Reason string `json:"reason,omitempty"`
+	// PrevInstruction is the instruction the last build had at this step
+	// when the reason is that the instruction changed (the TUI marks what
+	// changed); "" otherwise.
+	PrevInstruction string    `json:"previous_instruction,omitempty"`
+	Key             string    `json:"key,omitempty"`
+	Snapshot        *Snapshot `json:"-"`
 }
 
 // StepFailed is sent when a step failed; the build stops after it.

@@ -227,6 +227,7 @@ type Plan struct {
 	Order    []int // stages to build, in order
 	Target   int   // the stage whose result is the image
 	Steps    []event.StepInfo
+	Skipped  []event.SkippedStage // the stages not in Order, each with why
 	MetaArgs []instructions.ArgCommand
 	// GlobalArgs are the values of the ARGs before the first FROM (and the
 	// predefined ones), after --build-arg.
@@ -648,6 +649,7 @@ func (p *Plan) selectTarget(file, name string, byName map[string]int) error {
 		return err
 	}
 	p.Order = order
+	p.Skipped = p.skippedStages(name)
 	p.makeSteps()
 	return nil
 }

@@ -180,3 +180,48 @@ func isMetadata(k event.StepKind) bool {
 	}
 	return true
 }
+
+// skippedStages lists the stages Order leaves out, with why: a stage after
+// the --target one (or one only such stages read) is not needed for it; any
+// other is one no stage reads (BuildKit builds only what the target needs).
+func (p *Plan) skippedStages(target string) []event.SkippedStage {
+	built := make([]bool, len(p.Stages))
+	for _, si := range p.Order {
+		built[si] = true
+	}
+	if len(p.Order) == len(p.Stages) {
+		return nil
+	}
+	read := make([]bool, len(p.Stages)) // some other stage reads it
+	for j, s := range p.Stages {
+		for _, d := range s.Deps {
+			if d >= 0 && d < len(read) && d != j {
+				read[d] = true
+			}
+		}
+	}
+	var out []event.SkippedStage
+	for i, s := range p.Stages {
+		if built[i] {
+			continue
+		}
+		reason := "no stage depends on it"
+		switch {
+		case target != "" && (i > p.Target || read[i]):
+			reason = "not needed for --target " + target
+		case read[i]:
+			reason = "only skipped stages depend on it"
+		}
+		start, end := 0, 0
+		if len(s.Location) > 0 {
+			start, end = s.Location[0].Start.Line, s.Location[len(s.Location)-1].End.Line
+		}
+		for _, c := range s.Commands {
+			if loc := c.Location(); len(loc) > 0 {
+				end = max(end, loc[len(loc)-1].End.Line)
+			}
+		}
+		out = append(out, event.SkippedStage{Stage: i, Name: s.DisplayName(), StartLine: start, EndLine: end, Reason: reason})
+	}
+	return out
+}
