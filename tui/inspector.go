@@ -652,6 +652,12 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 			reason = "no earlier result matched"
 		}
 		out = append(out, kv(c, "cache", st.built.Render("miss")+" · built", w)...)
+		if r.prevText != "" && strings.HasPrefix(reason, "instruction changed (was: ") {
+			// old and new, the changed words marked
+			out = append(out, kv(c, "reason", "instruction changed:", w)...)
+			out = append(out, instructionDiff(st, r.prevText, r.info.Text, w)...)
+			break
+		}
 		out = append(out, kv(c, "reason", reason, w)...)
 	case r.status == statusFailed:
 		out = append(out, kv(c, "cache", st.failed.Render("miss")+" · the step failed", w)...)

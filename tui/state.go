@@ -40,6 +40,9 @@ type stepRec struct {
 	files                        int
 	stats                        layers.ChangeStats
 	snap                         *event.Snapshot
+	// prevText is the last build's instruction when the reason is that
+	// the instruction changed (the Cache tab marks what changed).
+	prevText string
 
 	err      string
 	exitCode int
@@ -519,6 +522,7 @@ func (b *buildState) stepDone(e event.StepDone) int {
 	}
 	r.status = statusBuilt
 	r.imageID, r.diffID, r.key, r.reason = e.ImageID, e.DiffID, e.Key, e.Reason
+	r.prevText = sanitize(e.PrevInstruction)
 	r.size, r.files, r.stats, r.duration, r.snap = e.Size, e.Files, e.Stats, e.Duration, e.Snapshot
 	b.endStep(e.Step)
 	return e.Step
