@@ -304,11 +304,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	case strings.EqualFold(s.Base, "scratch"):
 		st.cfg = emptyConfig(platform)
 	default:
-		resolve := e.Resolve
-		if resolve == nil {
-			resolve = e.defaultResolve
-		}
-		cfg, err := resolve(withStep(ctx, step), s.Base, &platform)
+		cfg, err := e.resolveImage(ctx, step, s.Base, &platform)
 		if err != nil {
 			return fail(fmt.Errorf("FROM %s: %w", s.Base, err))
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/imageref"
@@ -13,13 +12,23 @@ import (
 	"github.com/strata-build/strata/registry"
 )
 
+// resolveImage opens the image ref for plan step step (FROM, COPY
+// --from, RUN --mount from=; -1 when no step asks): e.Resolve when set,
+// else defaultResolve.
+func (e *Executor) resolveImage(ctx context.Context, step int, ref string, platform *v1.Platform) (*v1.ConfigFile, error) {
+	if e.Resolve != nil {
+		return e.Resolve(ctx, ref, platform)
+	}
+	return e.defaultResolve(ctx, step, ref, platform)
+}
+
 // defaultResolve finds a base image (FROM, COPY --from) and makes sure
 // its layers are in the store. The order: oci: and docker-archive:
 // references; the local store by name or id as written (unless --pull);
 // a registry reference, reused from the store under its normalised name
 // (docker.io/library/alpine:3.20) or pulled, with each layer's download
 // told as StepProgress events of the step that asked.
-func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.Platform) (*v1.ConfigFile, error) {
+func (e *Executor) defaultResolve(ctx context.Context, step int, ref string, platform *v1.Platform) (*v1.ConfigFile, error) {
 	r, err := imageref.Parse(ref)
 	if err != nil {
 		return nil, err
@@ -35,7 +44,7 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 		if cfg, ok, err := snapshot.LookupLocal(e.Store, ref); ok || err != nil {
 			if err == nil && platform != nil && !registry.PlatformFits(cfg, *platform) {
 				// BuildKit's check, as for a pulled single-platform image
-				if step := e.stepOf(ctx, ref); step >= 0 && step < len(e.Plan.Steps) {
+				if step >= 0 && step < len(e.Plan.Steps) {
 					got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 					e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
 						Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
@@ -44,7 +53,6 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 			return cfg, err
 		}
 	}
-	step := e.stepOf(ctx, ref)
 	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull}
 	if step >= 0 {
 		o.Progress = progressEmitter(func(p event.StepProgress) {
@@ -63,14 +71,6 @@ func (e *Executor) defaultResolve(ctx context.Context, ref string, platform *v1.
 		e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
 	}
 	return res.Config, nil
-}
-
-// stepOf is the plan step resolving ref: the one ctx carries, or found.
-func (e *Executor) stepOf(ctx context.Context, ref string) int {
-	if step, ok := ctx.Value(stepKey{}).(int); ok {
-		return step
-	}
-	return e.resolveStep(ref)
 }
 
 // progressEmitter turns a pull's layer progress into StepProgress events.
@@ -94,42 +94,19 @@ func pullSummary(res *registry.Result) string {
 	return fmt.Sprintf("pulled %s (%s, %s): %d of %d layers downloaded, %s", res.Ref.Name, snapshot.ShortHash(res.Digest), res.Platform, res.Downloaded, res.Layers, event.HumanSize(res.Bytes))
 }
 
-// resolveStep is the plan step resolving ref: the FROM of the stage about
-// to start (the first of Plan.Order not yet begun), or else a COPY --from
-// of the stage being built. -1 when neither names ref.
-func (e *Executor) resolveStep(ref string) int {
-	p := e.Plan
-	if p == nil {
-		return -1
-	}
-	k := 0
-	for k < len(p.Order) {
-		if _, begun := e.stages[p.Order[k]]; !begun {
-			break
-		}
-		k++
-	}
-	if k < len(p.Order) {
-		if s := p.Stages[p.Order[k]]; s.BaseStage < 0 && s.Base == ref && len(s.Steps) > 0 {
-			return s.Steps[0]
-		}
-	}
-	if k == 0 {
-		return -1
-	}
-	s := p.Stages[p.Order[k-1]]
-	for i, c := range s.Commands {
-		if cp, ok := c.(*instructions.CopyCommand); ok && cp.From == ref && i+1 < len(s.Steps) {
-			return s.Steps[i+1]
-		}
-	}
-	return -1
-}
-
-// stepKey carries the plan step a resolve is for (FROM, COPY --from, RUN
-// --mount from=), so pull progress lands on the right step.
+// stepKey carries the step dispatch runs to where COPY --from and RUN
+// --mount from= resolve an image (through the cache's checksums too), so
+// a pull's progress lands on that step. FROM passes its step explicitly.
 type stepKey struct{}
 
 func withStep(ctx context.Context, step int) context.Context {
 	return context.WithValue(ctx, stepKey{}, step)
+}
+
+// dispatchedStep is the step withStep put in ctx, or -1.
+func dispatchedStep(ctx context.Context) int {
+	if step, ok := ctx.Value(stepKey{}).(int); ok {
+		return step
+	}
+	return -1
 }

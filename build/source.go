@@ -374,12 +374,8 @@ func (e *Executor) fromSource(ctx context.Context, from string) (*stageState, in
 		}
 		return st, j, nil
 	}
-	resolve := e.Resolve
-	if resolve == nil {
-		resolve = e.defaultResolve
-	}
 	p := e.Plan.Platform
-	cfg, err := resolve(ctx, from, &p)
+	cfg, err := e.resolveImage(ctx, dispatchedStep(ctx), from, &p)
 	if err != nil {
 		return nil, -1, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
 	}
