@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -23,8 +24,9 @@ type ttyIO struct {
 	master *os.File // received from the init (receive); nil before
 	stdin  io.Reader
 	stdout io.Writer
-	// prefill is typed into the terminal once the command first writes
-	// (its prompt), as if the user had typed it (Spec.Prefill).
+	// prefill is typed into the terminal once the command has written
+	// and reads its line (out of canonical mode, see waitRaw), as if the
+	// user had typed it (Spec.Prefill).
 	prefill string
 
 	restore   func()
@@ -135,7 +137,16 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 			n, rerr := t.master.Read(buf)
 			if n > 0 {
 				t.stdout.Write(buf[:n])
-				t.master.Write([]byte(t.prefill))
+				// typed when the shell reads its line, while the output
+				// goes on; done before the master may be closed
+				copied, typed := make(chan struct{}), make(chan struct{})
+				go func() {
+					defer close(typed)
+					if t.waitRaw(copied, prefillWait) {
+						t.master.Write([]byte(t.prefill))
+					}
+				}()
+				defer func() { close(copied); <-typed }()
 			}
 			err = rerr
 		}
@@ -153,6 +164,38 @@ func (t *ttyIO) start(stop <-chan struct{}) {
 			defer close(t.inDone)
 			copyUntil(t.master, t.stdin, stop)
 		}()
+	}
+}
+
+// prefillWait bounds the wait for the command to leave canonical mode
+// before the prefill is typed anyway (a command that reads cooked lines).
+const prefillWait = time.Second
+
+// waitRaw waits until the command has taken the terminal out of canonical
+// mode (ICANON cleared: a shell's line editor reading its line), at most
+// limit, and reports whether the prefill should still be typed (false once
+// done is closed: the output ended). Typed earlier, in cooked mode, the
+// terminal itself would echo it before the shell's banner and the line
+// editor again at the prompt. TCGETS on a pty master reads the slave's
+// termios.
+func (t *ttyIO) waitRaw(done <-chan struct{}, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		st, err := unix.IoctlGetTermios(int(t.master.Fd()), unix.TCGETS)
+		if err != nil || st.Lflag&unix.ICANON == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		select {
+		case <-done:
+			return false
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
 	}
 }
 
