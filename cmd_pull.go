@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -42,7 +42,7 @@ Builds use a pulled image offline from then on (unless --pull).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := registry.Options{Insecure: insecure}
 			if platform != "" {
-				p, err := frontend.ParsePlatform(platform)
+				p, err := platforms.Parse(platform)
 				if err != nil {
 					return fmt.Errorf("--platform: %w", err)
 				}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/snapshot"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -31,7 +32,7 @@ func storedBase(t *testing.T, s *layers.Store) (layers.ImageRecord, *v1.ConfigFi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := &v1.ConfigFile{Architecture: frontend.HostPlatform().Architecture, OS: "linux", Config: v1.Config{Cmd: []string{"/bin/true"}},
+	cfg := &v1.ConfigFile{Architecture: platforms.Host().Architecture, OS: "linux", Config: v1.Config{Cmd: []string{"/bin/true"}},
 		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{meta.DiffID}}}
 	rec, err := s.SaveImage(cfg)
 	if err != nil {

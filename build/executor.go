@@ -21,6 +21,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -285,7 +286,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	platform := e.Plan.Platform
 	if s.Platform != "" {
-		platform, _ = frontend.ParsePlatform(s.Platform)
+		platform, _ = platforms.Parse(s.Platform)
 	}
 	st := &stageState{stage: s, platform: platform}
 	fail := func(err error) (*stageState, error) {
@@ -322,7 +323,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	st.snap = &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
 	// The base's identity starts the stage's key chain.
-	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + frontend.PlatformString(platform), FromName: s.Base}
+	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platforms.String(platform), FromName: s.Base}
 	switch {
 	case s.BaseStage >= 0:
 		in.Base = "stage:" + e.stages[s.BaseStage].key

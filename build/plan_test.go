@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/platforms"
 )
 
 func stageNames(p *frontend.Plan, idx []int) []string {
@@ -250,13 +251,13 @@ func TestParsePlatformAndOutput(t *testing.T) {
 		{"linux/", "", false},
 		{"a/b/c/d", "", false},
 	} {
-		p, err := frontend.ParsePlatform(tc.in)
+		p, err := platforms.Parse(tc.in)
 		if (err == nil) != tc.ok {
 			t.Errorf("ParsePlatform(%q) err = %v", tc.in, err)
 			continue
 		}
-		if tc.ok && frontend.PlatformString(p) != tc.want {
-			t.Errorf("ParsePlatform(%q) = %s, want %s", tc.in, frontend.PlatformString(p), tc.want)
+		if tc.ok && platforms.String(p) != tc.want {
+			t.Errorf("ParsePlatform(%q) = %s, want %s", tc.in, platforms.String(p), tc.want)
 		}
 	}
 	for _, tc := range []struct {

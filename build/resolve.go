@@ -9,6 +9,7 @@ import (
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/registry"
 )
 
@@ -42,10 +43,10 @@ func (e *Executor) defaultResolve(ctx context.Context, step int, ref string, pla
 	}
 	if _, perr := r.Registry(); !e.Opt.Pull || perr != nil { // ids and odd local names are never pulled
 		if cfg, ok, err := snapshot.LookupLocal(e.Store, ref); ok || err != nil {
-			if err == nil && platform != nil && !registry.PlatformFits(cfg, *platform) {
+			if err == nil && platform != nil && !platforms.Fits(platforms.Of(cfg), *platform) {
 				// BuildKit's check, as for a pulled single-platform image
 				if step >= 0 && step < len(e.Plan.Steps) {
-					got := v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+					got := platforms.Of(cfg)
 					e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
 						Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
 				}

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/pgzip"
+
+	"github.com/strata-build/strata/internal/platforms"
 )
 
 // SaveImage stores an image made of a config whose rootfs.diff_ids are all
@@ -177,33 +179,22 @@ func pickPlatform(idx v1.ImageIndex, platform *v1.Platform) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	want := DefaultPlatform()
+	want := platforms.Host()
 	if platform != nil {
 		want = *platform
 	}
 	var seen []string
-	for _, d := range im.Manifests {
-		if d.Platform == nil {
-			continue
+	offered := make([]*v1.Platform, len(im.Manifests))
+	for i, d := range im.Manifests {
+		if d.Platform != nil {
+			seen = append(seen, d.Platform.String())
+			offered[i] = d.Platform
 		}
-		seen = append(seen, d.Platform.String())
-		if d.Platform.OS == want.OS && d.Platform.Architecture == want.Architecture && (want.Variant == "" || d.Platform.Variant == want.Variant) {
-			return idx.Image(d.Digest)
-		}
+	}
+	if i := platforms.Pick(offered, want); i >= 0 {
+		return idx.Image(im.Manifests[i].Digest)
 	}
 	return nil, fmt.Errorf("no image for platform %s (index has: %s)", want.String(), strings.Join(seen, ", "))
-}
-
-// DefaultPlatform is the platform strata builds for by default.
-func DefaultPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm" {
-		p.Variant = "v7"
-	}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
-	return p
 }
 
 // ReadDockerArchive opens an image of a `docker save` tarball.

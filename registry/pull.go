@@ -26,6 +26,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/klauspost/pgzip"
 
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -98,7 +99,7 @@ func newClient(s *layers.Store, o Options) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &client{s: s, o: o, policy: p, platform: layers.DefaultPlatform()}
+	c := &client{s: s, o: o, policy: p, platform: platforms.Host()}
 	if o.Platform != nil {
 		c.platform = *o.Platform
 	}
@@ -204,7 +205,7 @@ func (c *client) local(r Ref) (*Result, bool) {
 	// An image for another platform was pulled for this same question
 	// before (the registry had no other): reuse it, with the warning.
 	askedBefore := remembered && p.Config == rec.Config && p.Asked != "" && p.Asked == c.platform.String()
-	if !platformFits(cfg, c.platform) && !askedBefore {
+	if !platforms.Fits(platforms.Of(cfg), c.platform) && !askedBefore {
 		return nil, false
 	}
 	res := &Result{Ref: r, Record: rec, Config: cfg, Local: true, Layers: len(cfg.RootFS.DiffIDs)}
@@ -283,8 +284,8 @@ func (c *client) pull(ctx context.Context, r Ref) (*Result, error) {
 		return nil, &Error{Ref: r, Msg: fmt.Sprintf("image config is not valid JSON: %v", err), Err: err}
 	}
 	if res.Platform == "" {
-		res.Platform = (&v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}).String()
-		if !platformFits(cfg, c.platform) {
+		res.Platform = platforms.Of(cfg).String()
+		if !platforms.Fits(platforms.Of(cfg), c.platform) {
 			res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, res.Platform, c.platform.String())
 		}
 	}
@@ -327,62 +328,23 @@ func isHTTPStatus(err error) bool {
 	return errors.As(err, &te)
 }
 
-// pickPlatform chooses the image of an index for want: same OS and
-// architecture, the variant equal (an absent variant counts as the
-// architecture's default, e.g. arm64 = v8).
+// pickPlatform chooses the image of an index for want (platforms.Pick:
+// an absent variant counts as the architecture's default, arm64 = v8).
 func pickPlatform(im *v1.IndexManifest, want v1.Platform, r Ref) (v1.Descriptor, error) {
 	var seen []string
-	var loose *v1.Descriptor
+	offered := make([]*v1.Platform, len(im.Manifests))
 	for i, d := range im.Manifests {
 		p := d.Platform
 		if p == nil || p.OS == "unknown" || !d.MediaType.IsImage() && d.MediaType != "" {
 			continue
 		}
 		seen = append(seen, p.String())
-		if p.OS != want.OS || p.Architecture != want.Architecture {
-			continue
-		}
-		gv, wv := normVariant(p.Architecture, p.Variant), normVariant(want.Architecture, want.Variant)
-		switch {
-		case gv == wv:
-			return im.Manifests[i], nil
-		case want.Variant == "" && loose == nil:
-			loose = &im.Manifests[i]
-		}
+		offered[i] = p
 	}
-	if loose != nil {
-		return *loose, nil
+	if i := platforms.Pick(offered, want); i >= 0 {
+		return im.Manifests[i], nil
 	}
 	return v1.Descriptor{}, &Error{Ref: r, Msg: fmt.Sprintf("its index has no image for %s (it has: %s); choose one with --platform", want.String(), strings.Join(seen, ", "))}
-}
-
-func normVariant(arch, v string) string {
-	if v != "" {
-		return v
-	}
-	switch arch {
-	case "arm64":
-		return "v8"
-	case "arm":
-		return "v7"
-	}
-	return ""
-}
-
-// platformFits: a stored image serves a build for want when its config
-// names the same OS and architecture (or names none).
-// PlatformFits reports whether an image config is for want (an image
-// that does not say its platform fits any).
-func PlatformFits(cfg *v1.ConfigFile, want v1.Platform) bool { return platformFits(cfg, want) }
-
-func platformFits(cfg *v1.ConfigFile, want v1.Platform) bool {
-	if cfg.OS == "" || cfg.Architecture == "" {
-		return true
-	}
-	if cfg.OS != want.OS || cfg.Architecture != want.Architecture {
-		return false
-	}
-	return cfg.Variant == "" || want.Variant == "" || normVariant(cfg.Architecture, cfg.Variant) == normVariant(want.Architecture, want.Variant)
 }
 
 // fetchLayers downloads the layers the store lacks, verifying each blob's

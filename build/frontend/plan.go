@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -21,7 +20,9 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/internal/platforms"
 )
 
 // LineError is a user error tied to a Dockerfile line.
@@ -258,47 +259,15 @@ func IsProxyArg(k string) bool {
 
 func platformArgs(build, target v1.Platform) map[string]string {
 	return map[string]string{
-		"BUILDPLATFORM":  PlatformString(build),
+		"BUILDPLATFORM":  platforms.String(build),
 		"BUILDOS":        build.OS,
 		"BUILDARCH":      build.Architecture,
 		"BUILDVARIANT":   build.Variant,
-		"TARGETPLATFORM": PlatformString(target),
+		"TARGETPLATFORM": platforms.String(target),
 		"TARGETOS":       target.OS,
 		"TARGETARCH":     target.Architecture,
 		"TARGETVARIANT":  target.Variant,
 	}
-}
-
-func PlatformString(p v1.Platform) string {
-	s := p.OS + "/" + p.Architecture
-	if p.Variant != "" {
-		s += "/" + p.Variant
-	}
-	return s
-}
-
-// ParsePlatform parses os/arch[/variant].
-func ParsePlatform(s string) (v1.Platform, error) {
-	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/amd64", s)
-	}
-	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
-	if len(parts) == 3 {
-		p.Variant = parts[2]
-	}
-	if p.Architecture == "arm64" && p.Variant == "" {
-		p.Variant = "v8"
-	}
-	return p, nil
-}
-
-func HostPlatform() v1.Platform {
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
-	return p
 }
 
 type MapEnv map[string]string
@@ -390,9 +359,9 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 			return p, err
 		}
 	}
-	target := HostPlatform()
+	target := platforms.Host()
 	if opt.Platform != "" {
-		tp, err := ParsePlatform(opt.Platform)
+		tp, err := platforms.Parse(opt.Platform)
 		if err != nil {
 			return p, fmt.Errorf("--platform: %w", err)
 		}
@@ -494,7 +463,7 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 func (p *Plan) globalArgs(file string, metaArgs []instructions.ArgCommand, target v1.Platform) (MapEnv, error) {
 	// Global args: predefined, then ARGs before FROM with --build-arg.
 	global := MapEnv{}
-	for k, v := range platformArgs(HostPlatform(), target) {
+	for k, v := range platformArgs(platforms.Host(), target) {
 		global[k] = v
 	}
 	for _, k := range ProxyArgs {
@@ -571,7 +540,7 @@ func (p *Plan) parseStages(file string, stages []instructions.Stage, global MapE
 				msg := linter.RuleFromPlatformFlagConstDisallowed.Format(stages[i].Platform)
 				lint.Run(&linter.RuleFromPlatformFlagConstDisallowed, s.Location, msg)
 			}
-			if _, err := ParsePlatform(pl.Result); err != nil {
+			if _, err := platforms.Parse(pl.Result); err != nil {
 				return nil, &LineError{File: file, Line: line, Err: fmt.Errorf("FROM --platform=%s: %w", stages[i].Platform, err)}
 			}
 			s.Platform = pl.Result
@@ -674,7 +643,7 @@ func (p *Plan) unusedBuildArgs(file string, metaArgs []instructions.ArgCommand, 
 		}
 	}
 	for k := range p.BuildArgs {
-		if !declared[k] && !IsProxyArg(k) && platformArgs(HostPlatform(), target)[k] == "" {
+		if !declared[k] && !IsProxyArg(k) && platformArgs(platforms.Host(), target)[k] == "" {
 			p.UnusedBuildArgs = append(p.UnusedBuildArgs, k)
 		}
 	}

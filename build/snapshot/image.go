@@ -6,8 +6,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/imageref"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -44,7 +44,7 @@ func LoadImage(ctx context.Context, s *layers.Store, ref string) (*v1.ConfigFile
 	if err != nil {
 		return nil, &RefError{Ref: ref, Err: err}
 	}
-	p := frontend.HostPlatform()
+	p := platforms.Host()
 	if r.IsArchive() {
 		img, err := OpenArchive(r, &p)
 		if err != nil {

@@ -15,8 +15,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/imageref"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -71,7 +71,7 @@ func imageIDOf(s *layers.Store, ref string, cfg *v1.ConfigFile) (id, manifest v1
 		return rec.Config, rec.Manifest
 	}
 	if r, err := imageref.Parse(ref); err == nil && r.IsArchive() {
-		p := frontend.HostPlatform()
+		p := platforms.Host()
 		if img, err := OpenArchive(r, &p); err == nil {
 			if h, err := img.ConfigName(); err == nil {
 				return h, v1.Hash{}

@@ -1,0 +1,143 @@
+// Package platforms is strata's one way to name and compare image
+// platforms (os/arch[/variant]): the build's target, the host, the image
+// an OCI index or a registry index offers, the platform an image config
+// says. It normalises as containerd's platforms package does: arm64 is
+// arm64/v8 and arm is arm/v7 when no variant is written, and the
+// architecture aliases (aarch64, x86_64, armhf…) are the names Go uses.
+//
+// One difference from containerd: strata writes arm64's variant v8 out
+// (Host, Parse), as it always has in image configs and TARGETVARIANT;
+// comparisons treat arm64 and arm64/v8 as the same platform.
+package platforms
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Host is the platform strata builds for by default: linux on this
+// machine's architecture, with arm's default variant.
+func Host() v1.Platform {
+	return Normalize(v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
+}
+
+// Parse reads os/arch[/variant] (e.g. linux/amd64, linux/arm/v7) and
+// normalises it.
+func Parse(s string) (v1.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" || len(parts) == 3 && parts[2] == "" {
+		return v1.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/amd64", s)
+	}
+	p := v1.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return Normalize(p), nil
+}
+
+// String is os/arch[/variant].
+func String(p v1.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Normalize lower-cases p, maps architecture aliases to Go's names
+// (containerd's normalizeArch) and gives arm and arm64 their default
+// variant when none is written.
+func Normalize(p v1.Platform) v1.Platform {
+	p.OS = strings.ToLower(p.OS)
+	p.Architecture, p.Variant = strings.ToLower(p.Architecture), strings.ToLower(p.Variant)
+	switch p.Architecture {
+	case "i386":
+		p.Architecture, p.Variant = "386", ""
+	case "x86_64", "x86-64", "amd64":
+		p.Architecture = "amd64"
+		if p.Variant == "v1" {
+			p.Variant = ""
+		}
+	case "aarch64", "arm64":
+		p.Architecture = "arm64"
+		if p.Variant == "8" {
+			p.Variant = "v8"
+		}
+	case "armhf":
+		p.Architecture, p.Variant = "arm", "v7"
+	case "armel":
+		p.Architecture, p.Variant = "arm", "v6"
+	case "arm":
+		switch p.Variant {
+		case "5", "6", "7", "8":
+			p.Variant = "v" + p.Variant
+		}
+	}
+	p.Variant = variant(p.Architecture, p.Variant)
+	return p
+}
+
+// variant is v, or arch's default variant when v is "".
+func variant(arch, v string) string {
+	if v != "" {
+		return v
+	}
+	switch arch {
+	case "arm64":
+		return "v8"
+	case "arm":
+		return "v7"
+	}
+	return ""
+}
+
+// Same reports whether a and b name one platform once normalised
+// (linux/arm64 and linux/arm64/v8 do).
+func Same(a, b v1.Platform) bool {
+	a, b = Normalize(a), Normalize(b)
+	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant
+}
+
+// Fits reports whether an image whose config says have serves a build
+// for want: an image that says no OS or architecture fits any; else the
+// OS and architecture must be want's and the variant too, unless either
+// config leaves it out (an arm64 image without a variant fits arm64/v8).
+func Fits(have, want v1.Platform) bool {
+	if have.OS == "" || have.Architecture == "" {
+		return true
+	}
+	if have.Variant == "" || want.Variant == "" {
+		h, w := Normalize(have), Normalize(want)
+		return h.OS == w.OS && h.Architecture == w.Architecture
+	}
+	return Same(have, want)
+}
+
+// Pick is the index in offered (an image index's platforms; nil entries
+// are skipped) of the image for want: the first that is the same platform
+// once normalised; else, when want names no variant, the first of its OS
+// and architecture; else -1.
+func Pick(offered []*v1.Platform, want v1.Platform) int {
+	loose := -1
+	for i, p := range offered {
+		if p == nil {
+			continue
+		}
+		if Same(*p, want) {
+			return i
+		}
+		if want.Variant == "" && loose < 0 && Fits(*p, want) && p.OS != "" && p.Architecture != "" {
+			loose = i
+		}
+	}
+	return loose
+}
+
+// Of is the os/arch/variant an image config says (as written, not
+// normalised).
+func Of(cfg *v1.ConfigFile) v1.Platform {
+	return v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
+}
