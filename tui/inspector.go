@@ -361,24 +361,15 @@ func prevLines(c *common, b *buildState, step, w int) []string {
 	}
 	st := &c.st
 	out := []string{"", st.dim.Render("against the previous build (" + p.label() + "):")}
-	was := func(x *stepRec) string {
-		switch x.status {
-		case statusCached:
-			return "from cache"
-		case statusFailed:
-			return "failed after " + humanDuration(x.duration)
-		}
-		return "built in " + humanDuration(x.duration)
-	}
-	t := was(p) + " → " + was(r)
+	t := howBuilt(p) + " → " + howBuilt(r)
 	if d := timeDelta(p, r); d != "" {
-		t += " (" + d + ")"
+		t += " (" + colourDelta(st, d) + ")" // red when slower, green when faster
 	}
 	out = append(out, kv(c, "time", t, w)...)
 	if (p.status == statusBuilt || p.status == statusCached) && (r.status == statusBuilt || r.status == statusCached) && !r.info.MetadataOnly {
 		sz := humanBytes(p.size) + " → " + humanBytes(r.size)
 		if d := sizeDelta(p, r); d != "" {
-			sz += " (" + d + ")"
+			sz += " (" + colourDelta(st, d) + ")"
 		}
 		out = append(out, kv(c, "layer", sz+" uncompressed tar", w)...)
 	}
@@ -682,6 +673,7 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 			out = append(out, kv(c, "size", layerSizes(r)+" · "+plural(r.files, "changed path"), w)...)
 		}
 	}
+	out = append(out, cachePrevLines(c, b, step, w)...)
 	if r.snap != nil && len(r.snap.Layers) > 0 {
 		out = append(out, "", st.dim.Render("layer chain ("+itoa(len(r.snap.Layers))+"):"))
 		for i, l := range r.snap.Layers {
@@ -758,12 +750,12 @@ func prevSummary(c *common, b *buildState, w int) []string {
 	st := &c.st
 	out := []string{"", st.dim.Render("against the previous build:")}
 	if pd := b.prev.done; pd != nil {
-		t := humanDuration(pd.Duration) + " → " + humanDuration(b.done.Duration) + " (" + signedDuration(b.done.Duration-pd.Duration) + ")"
+		t := humanDuration(pd.Duration) + " → " + humanDuration(b.done.Duration) + " (" + colourDelta(st, signedDuration(b.done.Duration-pd.Duration)) + ")"
 		out = append(out, kv(c, "time", t, w)...)
 		if pd.Error == "" && b.done.Error == "" {
 			sz := humanBytes(pd.Size) + " → " + humanBytes(b.done.Size)
 			if pd.Size != b.done.Size {
-				sz += " (" + signedBytes(b.done.Size-pd.Size) + ")"
+				sz += " (" + colourDelta(st, signedBytes(b.done.Size-pd.Size)) + ")"
 			}
 			out = append(out, kv(c, "size", sz, w)...)
 		}

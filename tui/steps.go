@@ -413,11 +413,7 @@ func (m StepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok boo
 			return v
 		}
 		if styled {
-			if strings.HasPrefix(d, "-") {
-				d = m.c.st.added.Render(d)
-			} else {
-				d = m.c.st.deleted.Render(d)
-			}
+			d = colourDelta(&m.c.st, d)
 		}
 		if wide {
 			return v + " " + d
