@@ -1,7 +1,10 @@
 package build
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/strata-build/strata/build/event"
@@ -49,5 +52,35 @@ func TestSkippedStages(t *testing.T) {
 		if !reflect.DeepEqual(p.Skipped, tc.want) {
 			t.Errorf("--target %q: skipped stages\n got %+v\nwant %+v", tc.target, p.Skipped, tc.want)
 		}
+	}
+}
+
+// TestSkippedStagesInPlanReady: the build's PlanReady names the stages it
+// skips, with why, so the TUI can show them.
+func TestSkippedStagesInPlanReady(t *testing.T) {
+	dir := t.TempDir()
+	src := strings.ReplaceAll(skipDockerfile, "busybox", "scratch")
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := buildIn(t, newStore(t), frontend.Options{ContextDir: dir, Target: "app"}, exitRunner{})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	var plan *event.PlanReady
+	for _, ev := range r.events {
+		if p, ok := ev.(event.PlanReady); ok {
+			plan = &p
+		}
+	}
+	if plan == nil {
+		t.Fatal("no PlanReady")
+	}
+	var got []string
+	for _, s := range plan.Skipped {
+		got = append(got, s.Name+": "+s.Reason)
+	}
+	if want := "lint: no stage depends on it|test: not needed for --target app"; strings.Join(got, "|") != want {
+		t.Errorf("PlanReady.Skipped = %q, want %q", got, want)
 	}
 }
