@@ -207,7 +207,7 @@ func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
 	if m.b.breaks[r.line+1] {
 		bp, bpPlain = st.failed.Render("●"), "●"
 	}
-	if s < 0 && m.b.skippedAt(r.line+1) != nil && strings.TrimSpace(m.b.source[r.line]) != "" {
+	if t := strings.TrimSpace(m.b.source[r.line]); s < 0 && t != "" && !strings.HasPrefix(t, "#") && m.b.skippedAt(r.line+1) != nil {
 		icon = st.dim.Render("–")
 	}
 	if len(m.b.warnings[r.line+1]) > 0 && s < 0 {
