@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/tui"
-	"golang.org/x/term"
 )
 
 type buildOpts struct {
@@ -58,7 +60,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringArrayVar(&o.allow, "allow", nil, "network.host: let the Dockerfile's RUN --network=host use the host's network (as docker build --allow)")
 	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto or tty (the TUI on a terminal, plain otherwise and in strata build), plain, or json (one event per line, docs/events.md)")
-	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags; repeatable)")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags) | oci:DIR[:TAG] | docker-archive:FILE[:NAME:TAG] (repeatable)")
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
@@ -198,7 +200,7 @@ func (o *buildOpts) options(ctxDir string) (frontend.Options, error) {
 		}
 	}
 	for _, s := range o.outputs {
-		out, err := frontend.ParseOutput(s)
+		out, err := parseOutput(s)
 		if err != nil {
 			return opt, err
 		}
@@ -263,6 +265,25 @@ func (o *buildOpts) options(ctxDir string) (frontend.Options, error) {
 		return opt, fmt.Errorf("--progress %q: want auto, tty, plain or json", o.progress)
 	}
 	return opt, nil
+}
+
+// parseOutput reads an -o value: docker's type=oci,dest=DIR,
+// type=docker,dest=FILE or type=registry[,name=REF], or an archive in the
+// image-reference grammar, oci:DIR[:TAG] or docker-archive:FILE[:NAME:TAG],
+// whose TAG or NAME:TAG names the image there instead of the -t tags.
+func parseOutput(s string) (frontend.Output, error) {
+	if !strings.HasPrefix(s, "oci:") && !strings.HasPrefix(s, "docker-archive:") {
+		return frontend.ParseOutput(s)
+	}
+	r, err := imageref.Parse(s)
+	if err != nil {
+		return frontend.Output{}, fmt.Errorf("--output %w", err)
+	}
+	o := frontend.Output{Type: "oci", Dest: r.Path, Names: r.Names()}
+	if r.Transport == imageref.DockerArchive {
+		o.Type = "docker"
+	}
+	return o, nil
 }
 
 // checkOutput finds what would make an -o export fail only after the

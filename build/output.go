@@ -19,8 +19,13 @@ import (
 func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o frontend.Output) error {
 	switch o.Type {
 	case "oci", "docker":
-		// writeImage (save.go) is shared with the TUI's save.
-		if err := snapshot.WriteImage(e.Store, cfg, o.Type, o.Dest, e.Opt.Tags); err != nil {
+		// writeImage (save.go) is shared with the TUI's save. The names
+		// are -t's, unless the output names its own (-o oci:DIR:TAG).
+		names := e.Opt.Tags
+		if len(o.Names) > 0 {
+			names = o.Names
+		}
+		if err := snapshot.WriteImage(e.Store, cfg, o.Type, o.Dest, names); err != nil {
 			return fmt.Errorf("--output type=%s,dest=%s: %w", o.Type, o.Dest, err)
 		}
 		return nil

@@ -66,6 +66,26 @@ func (r Ref) String() string {
 	return r.Name
 }
 
+// UntaggedRepo names an image written to an OCI layout with a tag but
+// no name (the layout's ref.name is the tag; containerd's name annotation
+// needs a repository).
+const UntaggedRepo = "localhost/strata"
+
+// Names are the names to write into the archive r names: oci:DIR:TAG's
+// image is UntaggedRepo:TAG, docker-archive:FILE:NAME:TAG's NAME:TAG; nil
+// without a tag.
+func (r Ref) Names() []string {
+	switch {
+	case r.Tag == "":
+		return nil
+	case r.Transport == OCI:
+		return []string{UntaggedRepo + ":" + r.Tag}
+	case r.Transport == DockerArchive:
+		return []string{r.Tag}
+	}
+	return nil
+}
+
 // IsArchive is true for oci: and docker-archive: references.
 func (r Ref) IsArchive() bool { return r.Transport == OCI || r.Transport == DockerArchive }
 

@@ -18,9 +18,8 @@ import (
 const SaveDestinations = "NAME[:TAG] (a name in the local store), oci:DIR[:TAG] (an OCI layout) or docker-archive:FILE[:NAME:TAG] (a tarball for docker/podman load; docker:FILE too)"
 
 // untaggedRepo names an image saved to an OCI layout with a tag but no
-// name (the layout's ref.name is the tag; containerd's name annotation
-// needs a repository).
-const untaggedRepo = "localhost/strata"
+// name.
+const untaggedRepo = imageref.UntaggedRepo
 
 // SaveDest is a parsed save destination.
 type SaveDest struct {
