@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
@@ -51,7 +52,11 @@ Builds use a pulled image offline from then on (unless --pull).`,
 			if _, err := registry.NewPolicy(insecure); err != nil {
 				return err
 			}
-			r, err := registry.Parse(args[0])
+			ref, err := imageref.Parse(args[0])
+			if err != nil {
+				return fmt.Errorf("pull: %w", err)
+			}
+			r, err := ref.Registry()
 			if err != nil {
 				return fmt.Errorf("pull: %w", err)
 			}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
@@ -32,9 +33,21 @@ pull (loopback may use plain HTTP; --insecure-registry for others).`,
 			if _, err := registry.NewPolicy(insecure); err != nil {
 				return err
 			}
+			if r, err := imageref.Parse(args[0]); err != nil {
+				return fmt.Errorf("push: %w", err)
+			} else if r.IsArchive() {
+				return fmt.Errorf("push %s: IMAGE is an image of the local store (a name or id, strata images lists them), not an archive; bring it in first, e.g. FROM %s in a Dockerfile built with -t NAME", args[0], args[0])
+			}
 			dest := ""
 			if len(args) == 2 {
 				dest = args[1]
+				r, err := imageref.Parse(dest)
+				if err == nil {
+					_, err = r.Registry()
+				}
+				if err != nil {
+					return fmt.Errorf("push: DEST %w", err)
+				}
 			}
 			ctx, cancel := signalContext(cmd.Context())
 			defer cancel()
