@@ -87,3 +87,31 @@ func TestSkippedStagesShown(t *testing.T) {
 		requireGolden(t, "screen-skipped-"+itoa(size[0])+"x"+itoa(size[1]), screen)
 	}
 }
+
+// TestSkippedStageNamesNotShifted: with an unnamed stage skipped, each
+// built stage's header names it, not the next built stage.
+func TestSkippedStageNamesNotShifted(t *testing.T) {
+	src := "FROM busybox\nRUN echo zero\n\nFROM busybox\nRUN echo one\n\nFROM busybox\nRUN echo two\n"
+	st := func(i, stage, n int, kind, text string, line int) event.StepInfo {
+		return event.StepInfo{Index: i, Stage: stage, Number: n, StageSteps: 2, Kind: event.StepKind(kind), Text: text, StartLine: line, EndLine: line}
+	}
+	plan := event.PlanReady{Dockerfile: "Dockerfile", Source: []byte(src), Target: "",
+		Steps: []event.StepInfo{
+			st(0, 1, 1, "FROM", "FROM busybox", 4), st(1, 1, 2, "RUN", "RUN echo one", 5),
+			st(2, 2, 1, "FROM", "FROM busybox", 7), st(3, 2, 2, "RUN", "RUN echo two", 8),
+		},
+		Stages:  []string{"stage-1", "stage-2"},
+		Skipped: []event.SkippedStage{{Stage: 0, Name: "stage-0", StartLine: 1, EndLine: 2, Reason: "no stage depends on it"}}}
+	f := newFixture()
+	m := newTestModel(t, f.be, 120, 30, plan)
+	_, steps := upperPanes(t, m.render())
+	text := strings.Join(steps, "\n")
+	if strings.Contains(text, "stage 1 · stage-2") {
+		t.Errorf("stage 1 is named after stage 2:\n%s", text)
+	}
+	for _, want := range []string{"– stage 0  skipped: no stage depends on it", "▾ stage 1", "▾ stage 2"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Steps pane lacks %q:\n%s", want, text)
+		}
+	}
+}

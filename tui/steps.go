@@ -230,7 +230,10 @@ func (m StepsModel) View() string {
 
 func (m StepsModel) stageRow(stage int) string {
 	name := ""
-	if stage >= 0 && stage < len(m.b.stages) {
+	// Stages names the built stages in build order, not by Dockerfile
+	// index (skipped stages leave gaps): only an inspected image's one
+	// stage is read from it; a build's stage is named by its steps
+	if m.b.inspecting() && stage >= 0 && stage < len(m.b.stages) {
 		name = m.b.stages[stage]
 	}
 	for i := range m.b.steps {
