@@ -121,16 +121,22 @@ func (c *ShellCmd) Run() error {
 	}
 	os.Chmod(hist, 0o777)
 	c.upper, c.lowers = upper, v.Lowers
-	// The typed commands are recorded two ways: bash saves HISTFILE on
-	// exit; ash and dash read $ENV, where an EXIT trap writes the shell's
-	// in-memory history (Debian's busybox saves no history file).
-	rc := "trap 'history > " + HistoryDir + "/typed 2>/dev/null' EXIT\n"
+	// The typed commands are recorded by an EXIT trap that writes the
+	// shell's in-memory history (Debian's busybox saves no history file):
+	// ash and dash read it from $ENV; bash, which reads no $ENV when
+	// interactive, sets it from PROMPT_COMMAND. bash's HISTFILE is a
+	// fallback. Each command's exit status is logged at the next prompt
+	// with the history entry it belongs to: by PS1 in ash (which expands
+	// $(...) in it each time), by PROMPT_COMMAND in bash.
+	rc := "trap 'history > " + HistoryDir + "/typed 2>/dev/null' EXIT\n" +
+		"PS1='$(s=$?; h=$(history 2>/dev/null); printf \"%s\\t%s\\n\" \"$s\" \"${h##*\n}\" >> " + HistoryDir + "/status 2>/dev/null)(strata) \\w \\$ '\n"
 	if err := os.WriteFile(filepath.Join(hist, "rc"), []byte(rc), 0o644); err != nil {
 		return err
 	}
+	promptCommand := `s=$?; printf "%s\t%s\n" "$s" "$(history 1)" >> ` + HistoryDir + `/status 2>/dev/null; trap "history > ` + HistoryDir + `/typed 2>/dev/null" EXIT`
 	cfg := c.snap.Config.Config
 	env := slices.Clone(cfg.Env)
-	env = append(env, "HISTFILE="+HistoryDir+"/history", "ENV="+HistoryDir+"/rc", "PS1=(strata) \\w \\$ ")
+	env = append(env, "HISTFILE="+HistoryDir+"/history", "ENV="+HistoryDir+"/rc", "PS1=(strata) \\w \\$ ", "PROMPT_COMMAND="+promptCommand)
 	wd := cfg.WorkingDir
 	if wd == "" {
 		wd = "/"
@@ -172,34 +178,47 @@ func (c *ShellCmd) Run() error {
 }
 
 // Commands are the command lines typed in the shell (its history minus
-// what was put there before it started).
+// what was put there before it started). A command left out of the RUN
+// line says why after a "    # left out of the RUN line: " comment.
 func (c *ShellCmd) Commands() []string {
+	cmds := c.Typed()
+	_, why := BuildRunLine(cmds)
+	return annotate(cmds, why)
+}
+
+// Typed are the command lines typed in the shell with their exit status
+// where the prompt hook logged it.
+func (c *ShellCmd) Typed() []Typed {
 	if c.tmp == "" {
 		return nil
 	}
-	var out []string
-	add := func(line string) {
-		line = strings.TrimSpace(line)
-		if line != "" && line != "exit" && !strings.HasPrefix(line, "exit ") {
-			out = append(out, line)
-		}
-	}
+	var out []Typed
 	dir := filepath.Join(c.tmp, "history")
+	var status map[int]statusEntry
+	if b, err := readHistory(dir, "status"); err == nil {
+		status = parseStatusLog(b)
+	}
 	if b, err := readHistory(dir, "typed"); err == nil && len(b) > 0 {
-		// ash's "history": "   N command".
+		// "history": "   N command" (ash), "    N  command" (bash).
 		for _, l := range strings.Split(string(b), "\n") {
-			l = strings.TrimLeft(l, " ")
-			if i := strings.IndexByte(l, ' '); i > 0 && isDigits(l[:i]) {
-				l = l[i+1:]
+			n, cmd, ok := historyEntry(l)
+			if !ok {
+				cmd = l
 			}
-			add(l)
+			t := Typed{Line: strings.TrimSpace(cmd)}
+			if e, found := status[n]; ok && found && e.line == t.Line {
+				t.Status, t.Known = e.status, true
+			}
+			if t.Line != "" {
+				out = append(out, t)
+			}
 		}
 		return out
 	}
 	if b, err := readHistory(dir, "history"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
-			if !strings.HasPrefix(l, "#") { // bash timestamps
-				add(l)
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") { // bash timestamps
+				out = append(out, Typed{Line: l})
 			}
 		}
 	}
@@ -245,12 +264,10 @@ func (c *ShellCmd) stdinIsTerminal() bool {
 }
 
 // RunLine is the RUN instruction that would redo what was typed.
+// Failed commands and commands that only read are left out (BuildRunLine).
 func (c *ShellCmd) RunLine() string {
-	cmds := c.Commands()
-	if len(cmds) == 0 {
-		return ""
-	}
-	return "RUN " + strings.Join(cmds, " && \\\n    ")
+	line, _ := BuildRunLine(c.Typed())
+	return line
 }
 
 // Changes lists what the shell changed (read from its upper dir).
