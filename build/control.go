@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/strata-build/strata/build/event"
 )
@@ -21,6 +22,9 @@ type Control struct {
 	pauseNext bool
 	paused    bool
 	resume    chan struct{}
+	// pausedFor is the time the build has waited in wait, in all.
+	pausedFor time.Duration
+	pausedAt  time.Time // when the current pause began
 }
 
 // NewControl makes a control; startPaused stops before the first step
@@ -88,6 +92,31 @@ func (c *Control) release(step bool) {
 	}
 }
 
+// PausedTime is how long the build has been paused so far (the current
+// pause included): time that is no step's and not the build's.
+func (c *Control) PausedTime() time.Duration {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.pausedFor
+	if !c.pausedAt.IsZero() {
+		d += time.Since(c.pausedAt)
+	}
+	return d
+}
+
+// addPaused ends a pause that began at t0 and says how long it lasted.
+func (c *Control) addPaused(t0 time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := time.Since(t0)
+	c.pausedFor += d
+	c.pausedAt = time.Time{}
+	return d
+}
+
 // wait blocks before a step while the build is paused there, announcing
 // the pause with a Paused event. It returns the context's error when the
 // build is cancelled while paused.
@@ -116,13 +145,17 @@ func (c *Control) wait(ctx context.Context, info event.StepInfo, emit func(event
 	c.pauseNext = false
 	ch := make(chan struct{})
 	c.resume = ch
+	t0 := time.Now()
+	c.pausedAt = t0
 	c.mu.Unlock()
 	emit(event.Paused{Base: event.Now(), Step: info.Index, Line: line, Why: why})
 	select {
 	case <-ch:
-		emit(event.Resumed{Base: event.Now(), Step: info.Index})
+		d := c.addPaused(t0)
+		emit(event.Resumed{Base: event.Now(), Step: info.Index, Paused: d})
 		return nil
 	case <-ctx.Done():
+		c.addPaused(t0)
 		c.mu.Lock()
 		c.paused = false
 		c.resume = nil

@@ -172,7 +172,8 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		if e.statCache != nil {
 			e.statCache.save()
 		}
-		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start), Cached: e.cached, Built: e.built}
+		paused := e.Control.PausedTime()
+		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start) - paused, Paused: paused, Cached: e.cached, Built: e.built}
 		if err != nil {
 			done.Error = err.Error()
 			done.Line = frontend.ErrorLine(err)

@@ -182,9 +182,12 @@ type BuildDone struct {
 	Size     int64         `json:"size"`
 	Layers   int           `json:"layers"`
 	Duration time.Duration `json:"duration_ns"`
-	Cached   int           `json:"cached"`
-	Built    int           `json:"built"`
-	Error    string        `json:"error,omitempty"`
+	// Paused is the time the build spent paused (breakpoints, step by
+	// step, a debug shell opened while paused): never part of Duration.
+	Paused time.Duration `json:"paused_ns,omitempty"`
+	Cached int           `json:"cached"`
+	Built  int           `json:"built"`
+	Error  string        `json:"error,omitempty"`
 	// Line is the Dockerfile line the error is about (0 when none).
 	Line int `json:"line,omitempty"`
 }
@@ -202,6 +205,8 @@ type Paused struct {
 type Resumed struct {
 	Base
 	Step int `json:"step"`
+	// Paused is how long this pause lasted.
+	Paused time.Duration `json:"paused_ns"`
 }
 
 func (Paused) EventType() string  { return "paused" }

@@ -67,6 +67,14 @@ func (p *PlainPrinter) dur(d time.Duration) string {
 	return " in " + d.Round(time.Millisecond).String()
 }
 
+// paused is the time a build spent paused, shown apart from its time.
+func (p *PlainPrinter) paused(d time.Duration) string {
+	if p.NoTimes || d <= 0 {
+		return ""
+	}
+	return " (+" + d.Round(time.Millisecond).String() + " paused)"
+}
+
 // HumanSize formats bytes the way docker images does (kB = 1000 B).
 func HumanSize(n int64) string {
 	f := float64(n)
@@ -129,7 +137,7 @@ func (p *PlainPrinter) Print(ev Event) {
 		if ev.Error != "" {
 			return
 		}
-		fmt.Fprintf(w, "Successfully built %s (%s, %s, %s built, %d cached)%s\n", shortID(ev.ImageID), plural(ev.Layers, "layer"), HumanSize(ev.Size), plural(ev.Built, "step"), ev.Cached, p.dur(ev.Duration))
+		fmt.Fprintf(w, "Successfully built %s (%s, %s, %s built, %d cached)%s\n", shortID(ev.ImageID), plural(ev.Layers, "layer"), HumanSize(ev.Size), plural(ev.Built, "step"), ev.Cached, p.dur(ev.Duration)+p.paused(ev.Paused))
 		for _, t := range ev.Tags {
 			fmt.Fprintf(w, "Successfully tagged %s\n", t)
 		}

@@ -21,18 +21,20 @@ type Report struct {
 	Started    time.Time     `json:"started"`
 	Duration   time.Duration `json:"duration_ns"`
 	Seconds    float64       `json:"duration_seconds"`
-	ImageID    string        `json:"image_id,omitempty"`
-	Digest     string        `json:"digest,omitempty"`
-	Tags       []string      `json:"tags,omitempty"`
-	Size       int64         `json:"size"`
-	Layers     int           `json:"layers"`
-	Cached     int           `json:"cached"`
-	Built      int           `json:"built"`
-	HitRatio   float64       `json:"cache_hit_ratio"`
-	Error      string        `json:"error,omitempty"`
-	ErrorLine  int           `json:"error_line,omitempty"`
-	Steps      []ReportStep  `json:"steps"`
-	Warnings   []Warning     `json:"warnings,omitempty"`
+	// Paused is the time spent paused, never part of Duration.
+	Paused    time.Duration `json:"paused_ns,omitempty"`
+	ImageID   string        `json:"image_id,omitempty"`
+	Digest    string        `json:"digest,omitempty"`
+	Tags      []string      `json:"tags,omitempty"`
+	Size      int64         `json:"size"`
+	Layers    int           `json:"layers"`
+	Cached    int           `json:"cached"`
+	Built     int           `json:"built"`
+	HitRatio  float64       `json:"cache_hit_ratio"`
+	Error     string        `json:"error,omitempty"`
+	ErrorLine int           `json:"error_line,omitempty"`
+	Steps     []ReportStep  `json:"steps"`
+	Warnings  []Warning     `json:"warnings,omitempty"`
 
 	mu sync.Mutex
 }
@@ -130,7 +132,7 @@ func (r *Report) Observe(ev Event) {
 			s.Status, s.Error, s.ExitCode, s.Duration = "failed", ev.Error, ev.ExitCode, ev.Duration
 		}
 	case BuildDone:
-		r.Duration, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
+		r.Duration, r.Paused, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.Paused, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
 		r.Cached, r.Built, r.Error, r.ErrorLine = ev.Cached, ev.Built, ev.Error, ev.Line
 		// Over the steps that ran to an end, failed ones included.
 		n := r.Cached + r.Built
