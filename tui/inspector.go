@@ -719,7 +719,7 @@ func summaryView(c *common, b *buildState, w int) []string {
 			out = append(out, kv(c, "size", humanBytes(d.Size)+" (uncompressed tar)", w)...)
 			out = append(out, kv(c, "layers", itoa(d.Layers), w)...)
 		}
-		out = append(out, kv(c, "time", humanDuration(d.Duration), w)...)
+		out = append(out, kv(c, "time", buildTime(d), w)...)
 		cached, built = max(cached, d.Cached), max(built, d.Built)
 	}
 	if total := cached + built + failed; total > 0 {

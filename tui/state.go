@@ -175,6 +175,9 @@ type buildState struct {
 	builds int
 	// paused is set while the build waits before a step.
 	paused *event.Paused
+	// pausedFor is the time this build has spent paused (the Resumed
+	// events' sum): never part of its running time.
+	pausedFor time.Duration
 	// extras are rows that are not plan steps (kept shell snapshots, the
 	// run of the image); row index len(steps)+i.
 	extras []stepRec
@@ -340,9 +343,11 @@ func (b *buildState) apply(ev event.Event, now time.Time) int {
 		return b.pause(*e)
 	case event.Resumed:
 		b.paused = nil
+		b.pausedFor += e.Paused
 		return e.Step
 	case *event.Resumed:
 		b.paused = nil
+		b.pausedFor += e.Paused
 		return e.Step
 	}
 	return -1
@@ -382,7 +387,7 @@ func (b *buildState) applyPlan(e *event.PlanReady, now time.Time) int {
 		}
 	}
 	b.stages = e.Stages
-	b.started = now
+	b.started, b.pausedFor = now, 0
 	b.matchPrev()
 	return -1
 }

@@ -331,13 +331,13 @@ func (m *Model) header() string {
 	case m.quitting && !m.b.finished():
 		right = st.warning.Render("cancelling… waiting for the build to stop")
 	case d != nil && d.Error != "":
-		right = st.headerErr.Render("✗ build failed") + st.dim.Render(" · "+humanDuration(d.Duration))
+		right = st.headerErr.Render("✗ build failed") + st.dim.Render(" · "+buildTime(d))
 	case d != nil:
 		right = st.headerOK.Render("✓ "+shortID(d.ImageID, 12)) + st.dim.Render(" · "+humanBytes(d.Size))
 		if m.w >= 100 {
 			right += st.dim.Render(" · " + plural(d.Layers, "layer"))
 		}
-		right += st.dim.Render(" · " + humanDuration(d.Duration) + " · cache " + itoa(max(cached, d.Cached)) + "/" + itoa(len(m.b.steps)))
+		right += st.dim.Render(" · " + buildTime(d) + " · cache " + itoa(max(cached, d.Cached)) + "/" + itoa(len(m.b.steps)))
 	case m.b.closed:
 		right = st.headerErr.Render("build ended")
 	case m.b.plan == nil:
@@ -347,7 +347,7 @@ func (m *Model) header() string {
 	default:
 		el := time.Duration(0)
 		if !m.b.started.IsZero() {
-			el = m.c.now().Sub(m.b.started)
+			el = m.c.now().Sub(m.b.started) - m.b.pausedFor
 		}
 		right = st.running.Render(m.c.spin+" building") + st.dim.Render(" "+itoa(fin)+"/"+itoa(len(m.b.steps))+" · "+humanDuration(el))
 	}
