@@ -164,6 +164,9 @@ func (e *Executor) keepStepImage(snap *event.Snapshot) {
 func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *Result, err error) {
 	e.events = events
 	e.start = time.Now()
+	// A session's builds share one Control: this build's pauses are what
+	// it adds from now on.
+	pausedBefore := e.Control.PausedTime()
 	e.stages = map[int]*stageState{}
 	defer func() {
 		if r := recover(); r != nil {
@@ -172,7 +175,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		if e.statCache != nil {
 			e.statCache.save()
 		}
-		paused := e.Control.PausedTime()
+		paused := e.Control.PausedTime() - pausedBefore
 		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start) - paused, Paused: paused, Cached: e.cached, Built: e.built}
 		if err != nil {
 			done.Error = err.Error()

@@ -105,3 +105,39 @@ func TestPausedTimeIsNotBuildTime(t *testing.T) {
 		t.Errorf("report: duration_ns %v paused_ns %v", time.Duration(rj.Duration), time.Duration(rj.Paused))
 	}
 }
+
+// TestPausedTimePerBuild: a session's builds share a Control; a rebuild
+// that never paused reports no paused time (the first build's pause is
+// the first build's).
+func TestPausedTimePerBuild(t *testing.T) {
+	ctl := NewControl(false, nil)
+	ctl.mu.Lock()
+	ctl.pausedFor = time.Hour // an earlier build of the session paused
+	ctl.mu.Unlock()
+	store := newStore(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM scratch\nLABEL a=b\n"})
+	opt := frontend.Options{ContextDir: dir}
+	p, err := frontend.NewPlan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan event.Event, 64)
+	var bd event.BuildDone
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range ch {
+			if d, ok := ev.(event.BuildDone); ok {
+				bd = d
+			}
+		}
+	}()
+	if _, err := (&Executor{Store: store, Plan: p, Opt: opt, Control: ctl}).Build(context.Background(), ch); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if bd.Paused != 0 || bd.Duration <= 0 || bd.Duration > time.Minute {
+		t.Errorf("rebuild: duration %v, paused %v; want its own time and no pause", bd.Duration, bd.Paused)
+	}
+}
