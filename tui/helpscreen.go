@@ -87,6 +87,14 @@ func (m *Model) helpGroups() []helpGroup {
 			{"$", "a debug shell's changes kept as a step"},
 			{"!", "a lint warning on this line"},
 			{"▌", "the selected step"}}},
+		helpGroup{"Figures", [][2]string{
+			{"Steps size", "the layer: its uncompressed tar"},
+			{"header size", "the image's layers, as tars"},
+			{"Files size", "file content bytes"},
+			{"meta", "config only, no layer"},
+			{"no changes", "an empty layer (as docker)"},
+			{"+1.2s red", "slower/bigger than last build"},
+			{"-0.3s green", "faster/smaller"}}},
 	)
 	return out
 }
