@@ -351,6 +351,10 @@ func (m StepsModel) right(i int, r *stepRec, styled bool) string {
 	return strings.Join(out, dim("  "))
 }
 
+// narrow is a Steps pane too small for long figure words: "base 2" for
+// "base 2 layers", "empty" for "no changes", so the labels keep their room.
+func (m StepsModel) narrow() bool { return m.w < 48 }
+
 // colWidths is the width of each figure column over every step row: 0
 // for a column no row uses, else at least 6, 8 and 9 cells.
 func (m StepsModel) colWidths() [3]int {
@@ -360,8 +364,12 @@ func (m StepsModel) colWidths() [3]int {
 		if !ok {
 			continue
 		}
+		least := []int{6, 8, 9}
+		if m.narrow() {
+			least = []int{4, 6, 9}
+		}
 		for c, v := range cols[:min(3, len(cols))] {
-			ws[c] = max(ws[c], []int{6, 8, 9}[c], ansi.StringWidth(v))
+			ws[c] = max(ws[c], least[c], ansi.StringWidth(v))
 		}
 	}
 	return ws
@@ -440,11 +448,19 @@ func (m StepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok boo
 			if r.snap != nil {
 				n = len(r.snap.Layers)
 			}
-			parts = append(parts, "base "+plural(n, "layer"))
+			if m.narrow() {
+				parts = append(parts, "base "+itoa(n)) // the label needs the room
+			} else {
+				parts = append(parts, "base "+plural(n, "layer"))
+			}
 		case r.info.MetadataOnly:
 			parts = append(parts, "meta")
 		case r.files == 0:
-			parts = append(parts, "no changes")
+			if m.narrow() {
+				parts = append(parts, "empty")
+			} else {
+				parts = append(parts, "no changes")
+			}
 		default:
 			d := sizeDelta(p, r)
 			parts = append(parts, mark(humanBytes(r.size), d))
