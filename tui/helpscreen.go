@@ -92,7 +92,7 @@ func (m *Model) helpGroups() []helpGroup {
 			{"header size", "the image's layers, as tars"},
 			{"Files size", "file content bytes"},
 			{"meta", "config only, no layer"},
-			{"no changes", "an empty layer (as docker)"},
+			{"no changes", "an empty layer (as docker; \"empty\" when narrow)"},
 			{"+1.2s red", "slower/bigger than last build"},
 			{"-0.3s green", "faster/smaller"}}},
 	)
