@@ -445,9 +445,13 @@ func (m FilesModel) header() string {
 	case m.treeWhole:
 		what = "whole filesystem"
 	}
-	left := st.bold.Render(what) + ": " +
-		st.added.Render("+"+itoa(s.Added)) + " " + st.modified.Render("~"+itoa(s.Modified)) + " " +
+	counts := st.added.Render("+"+itoa(s.Added)) + " " + st.modified.Render("~"+itoa(s.Modified)) + " " +
 		st.deleted.Render("-"+itoa(s.Deleted)) + " " + humanBytes(s.Bytes) + " content"
+	left := st.bold.Render(what) + ": " + counts
+	if m.treeWhole && !m.fixed && len(m.tree.nodes) > 0 {
+		// the whole tree's own figures; the marks are this step's changes
+		left = st.bold.Render(what) + " " + humanBytes(m.tree.nodes[0].size) + " · this " + m.unit + ": " + counts
+	}
 	sort := "name"
 	if m.bySize {
 		sort = "size"
