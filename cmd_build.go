@@ -428,13 +428,11 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if err := needRoot("building"); err != nil {
 		return err
 	}
-	ctx, cancel := signalContext(parent)
-	defer cancel()
-	store, err := layers.Open(g.root)
+	ctx, store, closeStore, err := g.openStore(parent)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 	sweepSandbox()
 	control := build.NewControl(bo.step, breaks)
 	sess := build.NewSession(store, opt, build.SandboxRunner(), control)

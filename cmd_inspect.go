@@ -10,10 +10,10 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
-	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/tui"
 )
 
@@ -49,13 +49,11 @@ row per history entry: what made it, the layer's size and its files.`,
 }
 
 func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc bool) error {
-	ctx, cancel := signalContext(parent)
-	defer cancel()
-	store, err := layers.Open(g.root)
+	ctx, store, done, err := g.openStore(parent)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer done()
 	sweepSandbox()
 	in, err := snapshot.Inspect(ctx, store, ref)
 	if err != nil {

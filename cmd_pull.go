@@ -13,7 +13,6 @@ import (
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/internal/platforms"
-	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
 
@@ -60,13 +59,11 @@ Builds use a pulled image offline from then on (unless --pull).`,
 			if err != nil {
 				return fmt.Errorf("pull: %w", err)
 			}
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			store, err := layers.Open(g.root)
+			ctx, store, done, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer store.Close()
+			defer done()
 			fmt.Printf("Pulling %s\n", r.Name)
 			var mu sync.Mutex
 			o.Progress = func(p registry.Progress) {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build/imageref"
-	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 )
 
@@ -49,13 +48,11 @@ pull (loopback may use plain HTTP; --insecure-registry for others).`,
 					return fmt.Errorf("push: DEST %w", err)
 				}
 			}
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			store, err := layers.Open(g.root)
+			ctx, store, done, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer store.Close()
+			defer done()
 			p, err := registry.Push(ctx, store, args[0], dest, registry.Options{Insecure: insecure})
 			if err != nil {
 				if ctx.Err() != nil {

@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
-	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
-	"golang.org/x/term"
 )
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -63,13 +63,11 @@ Flags go before IMAGE: everything after it is the command.`,
 			if err := sandbox.CheckNetwork(network); err != nil {
 				return fmt.Errorf("run: %w", err)
 			}
-			ctx, cancel := signalContext(cmd.Context())
-			defer cancel()
-			store, err := layers.Open(g.root)
+			ctx, store, done, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer store.Close()
+			defer done()
 			sweepSandbox()
 			cfg, err := snapshot.LoadImage(ctx, store, args[0])
 			if err != nil {
