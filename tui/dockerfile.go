@@ -122,6 +122,11 @@ func (m DockerfileModel) scroll(off int) int {
 	for last+1 < len(rows) && rows[last+1].line == m.cursor {
 		last++
 	}
+	// and the skipped stage right after it, when there is room: nothing
+	// else would show it (no step of it can be selected)
+	for last+1 < len(rows) && m.b.skippedAt(rows[last+1].line+1) != nil {
+		last++
+	}
 	off = scrollTo(last, off, m.h, len(rows))
 	return scrollTo(cr, off, m.h, len(rows))
 }

@@ -138,6 +138,11 @@ func (m StepsModel) scroll() int {
 			if i > 0 && rows[i-1].step < 0 && !rows[i-1].detail && !rows[i-1].skipped {
 				cr = i - 1 // show the stage header of the first step
 			}
+			// and the skipped stages' rows right after it, when there is
+			// room: they cannot be selected, so nothing else shows them
+			for last+1 < len(rows) && (rows[last+1].detail || rows[last+1].skipped) {
+				last++
+			}
 			break
 		}
 	}
