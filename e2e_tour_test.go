@@ -105,9 +105,9 @@ RUN mkdir /work
 RUN echo building && ls /nonexistent
 `)
 			s, exitFile := startTUI(t, sz[0], sz[1], "--root", root, ctx)
-			scr := s.waitFor("build failed", 60*time.Second)
+			s.waitFor("build failed", 60*time.Second)
 			// the note is the error, not the command again
-			scr = s.waitFor("exit code 1: ls:", 10*time.Second)
+			scr := s.waitFor("exit code 1: ls:", 10*time.Second)
 			if strings.Contains(scr, `process "/bin/sh -c`) {
 				t.Errorf("a pane repeats the failed command instead of the error:\n%s", scr)
 			}
