@@ -16,6 +16,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(seccompExecEnv) != "" {
 		seccompExec()
 	}
+	if lower := os.Getenv(stdioHelperEnv); lower != "" {
+		stdioBrokenPipeCaller(lower)
+		os.Exit(0)
+	}
 	code := m.Run()
 	cleanupReport()
 	os.Exit(code)
