@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestStdioNonRoot: a command that is not root can use its own stdio by name,
