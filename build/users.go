@@ -1,12 +1,12 @@
 package build
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/strata-build/strata/internal/passwd"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -17,67 +17,22 @@ type User struct {
 	Home     string
 }
 
-type passwdEntry struct {
-	name     string
-	uid, gid int
-	home     string
-}
-
-type groupEntry struct {
-	name    string
-	gid     int
-	members []string
-}
-
-func readPasswd(v *layers.View) []passwdEntry {
+// readPasswd and readGroup read the image's files; a file that is missing
+// or unreadable is empty, as BuildKit's readUser treats it.
+func readPasswd(v *layers.View) []passwd.Entry {
 	b, err := v.ReadFile("/etc/passwd", 8<<20)
 	if err != nil {
 		return nil
 	}
-	var out []passwdEntry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
-		if len(f) < 4 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		uid, err1 := strconv.Atoi(f[2])
-		gid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		e := passwdEntry{name: f[0], uid: uid, gid: gid}
-		if len(f) > 5 {
-			e.home = f[5]
-		}
-		out = append(out, e)
-	}
-	return out
+	return passwd.ParsePasswd(bytes.NewReader(b))
 }
 
-func readGroup(v *layers.View) []groupEntry {
+func readGroup(v *layers.View) []passwd.Group {
 	b, err := v.ReadFile("/etc/group", 8<<20)
 	if err != nil {
 		return nil
 	}
-	var out []groupEntry
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
-		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		gid, err := strconv.Atoi(f[2])
-		if err != nil {
-			continue
-		}
-		g := groupEntry{name: f[0], gid: gid}
-		if len(f) > 3 && f[3] != "" {
-			g.members = strings.Split(f[3], ",")
-		}
-		out = append(out, g)
-	}
-	return out
+	return passwd.ParseGroup(bytes.NewReader(b))
 }
 
 // lookupChown resolves --chown=user[:group] (and the USER a WORKDIR
@@ -93,12 +48,9 @@ func lookupChown(v *layers.View, spec string) (uid, gid int, warn string) {
 	if n, ok := parseChownID(userPart); ok {
 		uid, gid = n, n
 	} else {
-		found := false
-		for _, p := range readPasswd(v) {
-			if p.name == userPart {
-				uid, gid, found = p.uid, p.gid, true
-				break
-			}
+		p, found := passwd.UserByName(readPasswd(v), userPart)
+		if found {
+			uid, gid = p.UID, p.GID
 		}
 		if !found && userPart != "" {
 			missing = append(missing, fmt.Sprintf("user %q is not in the image's /etc/passwd, so uid 0 is used", userPart))
@@ -108,12 +60,9 @@ func lookupChown(v *layers.View, spec string) (uid, gid int, warn string) {
 		if n, ok := parseChownID(groupPart); ok {
 			gid = n
 		} else {
-			found := false
-			for _, g := range readGroup(v) {
-				if g.name == groupPart {
-					gid, found = g.gid, true
-					break
-				}
+			g, found := passwd.GroupByName(readGroup(v), groupPart)
+			if found {
+				gid = g.GID
 			}
 			if !found {
 				missing = append(missing, fmt.Sprintf("group %q is not in the image's /etc/group, so gid %d is used", groupPart, gid))

@@ -1,13 +1,14 @@
 package sandbox
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-build/strata/internal/passwd"
 )
 
 // execUser is a resolved Spec.User.
@@ -17,72 +18,11 @@ type execUser struct {
 	Home     string
 }
 
-type passwdEntry struct {
-	Name     string
-	UID, GID int
-	Home     string
-}
-
-type groupEntry struct {
-	Name    string
-	GID     int
-	Members []string
-}
-
-func parsePasswd(r io.Reader) []passwdEntry {
-	var out []passwdEntry
-	s := bufio.NewScanner(r)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < 4 {
-			continue
-		}
-		uid, err1 := strconv.Atoi(f[2])
-		gid, err2 := strconv.Atoi(f[3])
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		e := passwdEntry{Name: f[0], UID: uid, GID: gid}
-		if len(f) > 5 {
-			e.Home = f[5]
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func parseGroup(r io.Reader) []groupEntry {
-	var out []groupEntry
-	s := bufio.NewScanner(r)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, ":")
-		if len(f) < 3 {
-			continue
-		}
-		gid, err := strconv.Atoi(f[2])
-		if err != nil {
-			continue
-		}
-		e := groupEntry{Name: f[0], GID: gid}
-		if len(f) > 3 && f[3] != "" {
-			for _, m := range strings.Split(f[3], ",") {
-				if m = strings.TrimSpace(m); m != "" {
-					e.Members = append(e.Members, m)
-				}
-			}
-		}
-		out = append(out, e)
-	}
-	return out
-}
+// parsePasswd and parseGroup are the parsers the builder uses too.
+var (
+	parsePasswd = passwd.ParsePasswd
+	parseGroup  = passwd.ParseGroup
+)
 
 // readEntries reads a passwd or group file; a missing file is empty, like Docker.
 func readEntries[T any](path string, parse func(io.Reader) []T) ([]T, error) {
@@ -105,8 +45,8 @@ func readEntries[T any](path string, parse func(io.Reader) []T) ([]T, error) {
 // (daemon getUser) and BuildKit (ensureAdditionalGids) set them since
 // CVE-2023-25173: a file whose group has fewer rights than others stays
 // closed to the user.
-func resolveUser(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
-	u, err := resolveIDs(spec, passwd, groups)
+func resolveUser(spec string, users []passwd.Entry, groups []passwd.Group) (execUser, error) {
+	u, err := resolveIDs(spec, users, groups)
 	if err == nil && !slices.Contains(u.Groups, u.GID) {
 		u.Groups = append([]int{u.GID}, u.Groups...)
 	}
@@ -116,7 +56,7 @@ func resolveUser(spec string, passwd []passwdEntry, groups []groupEntry) (execUs
 // maxID is the largest uid or gid Docker accepts (runc: int32).
 const maxID = 1<<31 - 1
 
-func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUser, error) {
+func resolveIDs(spec string, users []passwd.Entry, groups []passwd.Group) (execUser, error) {
 	u := execUser{UID: 0, GID: 0, Home: "/"}
 	userSpec, groupSpec, hasGroup := strings.Cut(spec, ":")
 	if userSpec == "" {
@@ -125,10 +65,10 @@ func resolveIDs(spec string, passwd []passwdEntry, groups []groupEntry) (execUse
 			hasGroup = false
 		}
 	}
-	var entry *passwdEntry
+	var entry *passwd.Entry
 	uid, numErr := strconv.Atoi(userSpec)
-	for i := range passwd {
-		p := &passwd[i]
+	for i := range users {
+		p := &users[i]
 		if (numErr == nil && p.UID == uid) || (numErr != nil && p.Name == userSpec) {
 			entry = p
 			break
