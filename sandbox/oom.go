@@ -1,9 +1,6 @@
 package sandbox
 
-import (
-	"fmt"
-	"strconv"
-)
+import "github.com/strata-build/strata/internal/bytesize"
 
 // OOMError is returned by Run, with the command's exit code (137 when the
 // command itself was the one killed), when the command failed and the
@@ -30,20 +27,6 @@ func (e *OOMError) Message(setting string) string {
 	return "killed: out of memory (limit " + FormatBytes(e.Limit) + ", " + setting + ")"
 }
 
-// FormatBytes writes a size in binary units: "64 MiB", "1.5 GiB", "512 B".
-func FormatBytes(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	if n < 1024 {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	v, i := float64(n), 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	s := strconv.FormatFloat(v, 'f', 1, 64)
-	if v == float64(int64(v)) {
-		s = strconv.FormatInt(int64(v), 10)
-	}
-	return fmt.Sprintf("%s %s", s, units[i])
-}
+// FormatBytes writes a size in binary units: "64 MiB", "1.5 GiB", "512 B"
+// (bytesize.Binary, the form of the other limits' messages).
+func FormatBytes(n int64) string { return bytesize.Binary(n) }

@@ -149,7 +149,11 @@ func box(st *styles, title string, focused bool, lines []string, w, h int) strin
 	return b.String()
 }
 
-// humanBytes formats a size the way docker does (decimal units).
+// humanBytes formats a size in decimal units (kB = 1000 B) with one
+// decimal and a space: "2.1 MB", "340.0 kB", "512 B". It differs from
+// event.HumanSize (Docker's compact "2.14MB" of the plain output) on
+// purpose: a fixed one decimal keeps the TUI's size columns aligned and the
+// "+1.2 MB" deltas readable. Keep the two apart; the TUI goldens use this form.
 func humanBytes(n int64) string {
 	const unit = 1000
 	if n < unit {

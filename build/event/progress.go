@@ -75,7 +75,13 @@ func (p *PlainPrinter) paused(d time.Duration) string {
 	return " (+" + d.Round(time.Millisecond).String() + " paused)"
 }
 
-// HumanSize formats bytes the way docker images does (kB = 1000 B).
+// HumanSize formats bytes the way docker images does (kB = 1000 B): three
+// significant digits and no space, "2.14MB", "512B". It is the form of the
+// plain output and the commands (images, inspect, prune, pull), so that they
+// read like Docker's; the TUI's humanBytes ("2.1 MB") differs on purpose (a
+// fixed one decimal that lines up in columns), and limits are written in
+// binary units by internal/bytesize ("1 MiB"). Changing one of them changes
+// golden files; keep them apart.
 func HumanSize(n int64) string {
 	f := float64(n)
 	units := []string{"B", "kB", "MB", "GB", "TB"}

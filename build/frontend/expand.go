@@ -10,6 +10,8 @@ import (
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/strata-build/strata/internal/bytesize"
 )
 
 // Variable expansion ($VAR, ${VAR:-word}, ${VAR//pattern/replacement}) is
@@ -55,31 +57,14 @@ type ExpansionError struct {
 func (e *ExpansionError) Error() string {
 	if e.Total {
 		return fmt.Sprintf("%s: with this value, expansion has added %s to this build, over strata's %s limit for all variables' values together: reference large values less often, or put the data in a file of the context and COPY it",
-			e.What, humanBytes(e.Size), humanBytes(maxExpansionTotal))
+			e.What, bytesize.Binary(e.Size), bytesize.Binary(maxExpansionTotal))
 	}
-	size := "would be " + humanBytes(e.Size)
+	size := "would be " + bytesize.Binary(e.Size)
 	if e.Estimate {
-		size = "could reach " + humanBytes(e.Size)
+		size = "could reach " + bytesize.Binary(e.Size)
 	}
 	return fmt.Sprintf("%s: value %s after expansion, over strata's %s limit: use fewer or shorter variables (a value is at most %s after expansion), or put the data in a file of the context and COPY it",
-		e.What, size, humanBytes(MaxExpandedSize), humanBytes(MaxExpandedSize))
-}
-
-func humanBytes(n int64) string {
-	units := []string{"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	f, u := float64(n), 0
-	for f >= 1024 && u < len(units)-1 {
-		f /= 1024
-		u++
-	}
-	switch {
-	case u == 0:
-		return fmt.Sprintf("%d bytes", n)
-	case f == float64(int64(f)):
-		return fmt.Sprintf("%d %s", int64(f), units[u])
-	default:
-		return fmt.Sprintf("%.1f %s", f, units[u])
-	}
+		e.What, size, bytesize.Binary(MaxExpandedSize), bytesize.Binary(MaxExpandedSize))
 }
 
 // expandLimit is the limit for one word: maxExpandedSize, or the word's
@@ -168,7 +153,7 @@ func (p *Plan) addExpanded(grew int64, what func() string) error {
 // checkValueSize refuses a value given as is (--build-arg) over the limit.
 func checkValueSize(value, what string) error {
 	if n := int64(len(value)); n > MaxExpandedSize {
-		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, humanBytes(n), humanBytes(MaxExpandedSize))
+		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, bytesize.Binary(n), bytesize.Binary(MaxExpandedSize))
 	}
 	return nil
 }

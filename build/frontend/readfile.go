@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/bytesize"
 )
 
 // maxDockerfileSize is the most BuildKit reads of a Dockerfile or an ignore
@@ -23,7 +25,7 @@ var (
 	// the directory, is not there (an absolute link, or one through "..").
 	ErrLinkOutside = errors.New("it is a symlink whose target is not inside the folder that holds it")
 	errNotRegular  = errors.New("it is not a regular file")
-	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", humanBytes(MaxDockerfileSize))
+	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", bytesize.Binary(MaxDockerfileSize))
 )
 
 // readInDir reads the file name of dir as BuildKit's Dockerfile frontend
