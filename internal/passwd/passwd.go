@@ -1,8 +1,8 @@
-// Package passwd parses /etc/passwd and /etc/group the way Docker's user
-// library (moby/sys/user, used by runc, the daemon and BuildKit) reads them:
-// each line is trimmed, blank lines and lines starting with '#' are skipped,
-// and a line with too few fields or a uid/gid that is not a number is
-// skipped rather than failing the whole file. It imports nothing from strata,
+// Package passwd parses /etc/passwd and /etc/group for the exec user and
+// --chown lookups. Like Docker's user library (moby/sys/user, used by runc,
+// the daemon and BuildKit) each line is trimmed and blank lines are skipped;
+// lines starting with '#', lines with too few fields and lines whose uid or
+// gid is not a number are skipped too, rather than failing the whole file. It imports nothing from strata,
 // so the builder (USER, --chown) and the sandbox (the exec user) share it.
 package passwd
 
