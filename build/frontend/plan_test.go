@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"fmt"
@@ -9,11 +9,10 @@ import (
 	"unicode"
 
 	"github.com/strata-build/strata/build/event"
-	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/internal/platforms"
 )
 
-func stageNames(p *frontend.Plan, idx []int) []string {
+func stageNames(p *Plan, idx []int) []string {
 	var out []string
 	for _, i := range idx {
 		out = append(out, p.Stages[i].DisplayName())
@@ -54,7 +53,7 @@ COPY --from=3 /b /b
 	}
 	for _, tc := range cases {
 		t.Run("target="+tc.target, func(t *testing.T) {
-			p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{Target: tc.target})
+			p, err := Parse("Dockerfile", []byte(df), Options{Target: tc.target})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +80,7 @@ COPY --from=3 /b /b
 				}
 			}
 			for name, want := range tc.deps {
-				var st *frontend.Stage
+				var st *Stage
 				for _, s := range p.Stages {
 					if s.DisplayName() == name {
 						st = s
@@ -97,7 +96,7 @@ COPY --from=3 /b /b
 
 func TestStepInfo(t *testing.T) {
 	df := "FROM scratch AS a\nENV A=1 \\\n    B=2\n# comment\nCOPY x \\\n  /y\nFROM a\nCMD [\"x\"]\n"
-	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{})
+	p, err := Parse("Dockerfile", []byte(df), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +151,11 @@ func TestPlanErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{Target: tc.target})
+			_, err := Parse("Dockerfile", []byte(tc.df), Options{Target: tc.target})
 			if err == nil {
 				t.Fatal("Parse succeeded")
 			}
-			if got := frontend.ErrorLine(err); got != tc.line {
+			if got := ErrorLine(err); got != tc.line {
 				t.Errorf("ErrorLine = %d, want %d (%v)", got, tc.line, err)
 			}
 			for _, w := range tc.want {
@@ -171,7 +170,7 @@ func TestPlanErrors(t *testing.T) {
 // TestGlobalArgs: ARGs before FROM with --build-arg, predefined args.
 func TestGlobalArgs(t *testing.T) {
 	df := "ARG A=1\nARG B=${A}2\nARG C\nFROM scratch AS x\nARG D\n"
-	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{BuildArgs: map[string]string{"A": "9", "C": "c", "Z": "unused", "HTTP_PROXY": "p"}})
+	p, err := Parse("Dockerfile", []byte(df), Options{BuildArgs: map[string]string{"A": "9", "C": "c", "Z": "unused", "HTTP_PROXY": "p"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +214,7 @@ func TestBuildChecks(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			p, _ := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{})
+			p, _ := Parse("Dockerfile", []byte(tc.df), Options{})
 			if p == nil {
 				t.Fatal("nil plan")
 			}
@@ -262,22 +261,22 @@ func TestParsePlatformAndOutput(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		in   string
-		want frontend.Output
+		want Output
 		err  string
 	}{
-		{"type=oci,dest=/x", frontend.Output{Type: "oci", Dest: "/x"}, ""},
-		{"type=docker,dest=f.tar", frontend.Output{Type: "docker", Dest: "f.tar"}, ""},
-		{"type=registry", frontend.Output{Type: "registry"}, ""},
-		{"type=registry,name=a:1", frontend.Output{Type: "registry", Names: []string{"a:1"}}, ""},
-		{"type=image,name=b:2,push=true", frontend.Output{Type: "registry", Names: []string{"b:2"}}, ""},
-		{"type=image,name=b:2", frontend.Output{}, "push=true"},
-		{"type=oci", frontend.Output{}, "dest=PATH"},
-		{"dest=/x", frontend.Output{}, "missing type="},
-		{"type=local,dest=x", frontend.Output{}, "unknown type"},
-		{"./out", frontend.Output{}, "want type=oci"},
-		{"type=oci,dest=x,foo=1", frontend.Output{}, "unknown key"},
+		{"type=oci,dest=/x", Output{Type: "oci", Dest: "/x"}, ""},
+		{"type=docker,dest=f.tar", Output{Type: "docker", Dest: "f.tar"}, ""},
+		{"type=registry", Output{Type: "registry"}, ""},
+		{"type=registry,name=a:1", Output{Type: "registry", Names: []string{"a:1"}}, ""},
+		{"type=image,name=b:2,push=true", Output{Type: "registry", Names: []string{"b:2"}}, ""},
+		{"type=image,name=b:2", Output{}, "push=true"},
+		{"type=oci", Output{}, "dest=PATH"},
+		{"dest=/x", Output{}, "missing type="},
+		{"type=local,dest=x", Output{}, "unknown type"},
+		{"./out", Output{}, "want type=oci"},
+		{"type=oci,dest=x,foo=1", Output{}, "unknown key"},
 	} {
-		o, err := frontend.ParseOutput(tc.in)
+		o, err := ParseOutput(tc.in)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("ParseOutput(%q) err = %v, want %q", tc.in, err, tc.err)
@@ -287,32 +286,6 @@ func TestParsePlatformAndOutput(t *testing.T) {
 		if err != nil || !reflect.DeepEqual(o, tc.want) {
 			t.Errorf("ParseOutput(%q) = %+v, %v", tc.in, o, err)
 		}
-	}
-}
-
-// TestDuplicateStageName: as in BuildKit, a warning (DuplicateStageName);
-// the name then means the latest stage defined with it.
-func TestDuplicateStageName(t *testing.T) {
-	store := newStore(t)
-	df := "FROM scratch AS a\nCOPY one /f\nFROM scratch AS a\nCOPY two /f\nFROM scratch\nCOPY --from=a /f /got\n"
-	r := build(t, store, df, map[string]string{"one": "first", "two": "second"}, frontend.Options{}).mustOK(t)
-	warned := false
-	for _, ev := range r.events {
-		if w, ok := ev.(event.Warning); ok && w.Rule == "DuplicateStageName" && w.Line == 3 {
-			warned = true
-		}
-	}
-	if !warned {
-		t.Error("no DuplicateStageName warning on line 3")
-	}
-	checkStep(t, r, len(r.plan.Steps)-1, map[string]entry{"/got": fileE("second")})
-	// --target names the latest one too.
-	p, err := frontend.Parse("Dockerfile", []byte(df), frontend.Options{Target: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Target != 1 {
-		t.Errorf("--target a is stage %d, want 1 (the later one)", p.Target)
 	}
 }
 
@@ -340,12 +313,12 @@ func TestPlanErrorsQA(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := frontend.Parse("Dockerfile", []byte(tc.df), frontend.Options{})
+			_, err := Parse("Dockerfile", []byte(tc.df), Options{})
 			if err == nil {
 				t.Fatal("Parse succeeded")
 			}
 			msg := err.Error()
-			if got := frontend.ErrorLine(err); got != tc.line {
+			if got := ErrorLine(err); got != tc.line {
 				t.Errorf("ErrorLine = %d, want %d (%.300s)", got, tc.line, msg)
 			}
 			for _, w := range tc.want {
