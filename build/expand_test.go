@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/testutil"
 	"github.com/strata-build/strata/layers"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -51,6 +52,11 @@ func FuzzExpansionBound(f *testing.F) {
 		}
 	})
 }
+
+// measureMem and mib: testutil's, as in the front end's planning memory tests.
+func measureMem(f func() any) testutil.MemUse { return testutil.MeasureMem(f) }
+
+const mib = testutil.MiB
 
 // metaBuild runs a FROM scratch Dockerfile's steps up to the first error,
 // as the executor does, without containers (ARG, ENV, LABEL, WORKDIR and
@@ -133,9 +139,9 @@ func TestExpansionLimitChains(t *testing.T) {
 			var err error
 			m := measureMem(func() any { _, err = metaBuild(t, tc.src, frontend.Options{}); return nil })
 			wantExpansionError(t, err, tc.line, tc.want)
-			t.Logf("%v (allocated %d MB)", err, m.total/mib)
-			if m.total > 64*mib {
-				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.total/mib)
+			t.Logf("%v (allocated %d MB)", err, m.Total/mib)
+			if m.Total > 64*mib {
+				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.Total/mib)
 			}
 		})
 	}
@@ -167,9 +173,9 @@ func TestExpansionLimitOneWord(t *testing.T) {
 			var err error
 			m := measureMem(func() any { _, err = metaBuild(t, big+tc.line+"\n", frontend.Options{}); return nil })
 			wantExpansionError(t, err, 4, tc.want...)
-			t.Logf("%v (allocated %d MB)", err, m.total/mib)
-			if m.total > 64*mib {
-				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.total/mib)
+			t.Logf("%v (allocated %d MB)", err, m.Total/mib)
+			if m.Total > 64*mib {
+				t.Errorf("allocated %d MB before refusing, want under 64 MB", m.Total/mib)
 			}
 		})
 	}
@@ -179,7 +185,7 @@ func TestExpansionLimitOneWord(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a 1 MiB value: %v", err)
 	}
-	t.Logf("the same build with a 1 MiB LABEL allocated %d MB", m.total/mib)
+	t.Logf("the same build with a 1 MiB LABEL allocated %d MB", m.Total/mib)
 }
 
 // A --build-arg is a variable too: over 1 MiB it is refused, naming the flag.
@@ -227,9 +233,9 @@ func TestExpansionLimitTotal(t *testing.T) {
 	// ARG m adds 1 MiB less 2 KiB, each ENV 1 MiB less 2 bytes: the eighth
 	// ENV (line 11) brings it to 9 MiB less 2 KiB, over 8 MiB.
 	wantExpansionError(t, err, 11, "Dockerfile:11: ENV a7: with this value, expansion has added 9.0 MiB to this build, over strata's 8 MiB limit for all variables' values together")
-	t.Logf("%v (allocated %d MB, peak heap %d MB)", err, m.total/mib, m.peak/mib)
-	if m.peak > 400*mib {
-		t.Errorf("peak heap %d MB before refusing, want under 400 MB", m.peak/mib)
+	t.Logf("%v (allocated %d MB, peak heap %d MB)", err, m.Total/mib, m.Peak/mib)
+	if m.Peak > 400*mib {
+		t.Errorf("peak heap %d MB before refusing, want under 400 MB", m.Peak/mib)
 	}
 }
 

@@ -112,8 +112,8 @@ func TestDockerfileRead(t *testing.T) {
 		if perr == nil || !strings.Contains(perr.Error(), "larger than 16 MiB, the most BuildKit reads") {
 			t.Fatalf("err = %v", perr)
 		}
-		if m.total > 8*mib {
-			t.Errorf("refusing a 1 GiB Dockerfile allocated %d MB", m.total/mib)
+		if m.Total > 8*mib {
+			t.Errorf("refusing a 1 GiB Dockerfile allocated %d MB", m.Total/mib)
 		}
 	})
 	accepted := []struct {

@@ -1,67 +1,20 @@
-package build
+package frontend
 
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/testutil"
 )
 
-// Memory of planning. Two measures, both from runtime.MemStats:
-//
-//   - TotalAlloc delta: every byte allocated while f runs, garbage
-//     included. It is deterministic and an upper bound on the peak, so it
-//     is the one asserted where it can be (few long lines: BuildKit's
-//     parser itself allocates little there).
-//   - peak HeapAlloc, sampled every 200µs while f runs: what the process
-//     actually holds (live data plus garbage not yet collected, i.e. about
-//     its RSS). It is used for many short lines, where BuildKit's parser
-//     alone allocates ~50 times the file in short-lived garbage (515 MB of
-//     TotalAlloc for a 10 MB file) so a TotalAlloc bound would measure
-//     BuildKit, not strata. Sampling can miss a spike shorter than the
-//     period; the quadratic growth this guards against is not short.
-type memUse struct{ total, peak uint64 }
-
-func measureMem(f func() any) memUse {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	var peak atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapAlloc > peak.Load() {
-				peak.Store(m.HeapAlloc)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(200 * time.Microsecond):
-			}
-		}
-	}()
-	keep := f()
-	close(stop)
-	<-done
-	runtime.ReadMemStats(&after)
-	runtime.KeepAlive(keep)
-	u := memUse{total: after.TotalAlloc - before.TotalAlloc}
-	if p := max(peak.Load(), after.HeapAlloc); p > before.HeapAlloc {
-		u.peak = p - before.HeapAlloc
-	}
-	return u
-}
+// Memory of planning, measured by testutil.MeasureMem (its doc says what
+// its two measures, Total and Peak, are and where each is used).
+func measureMem(f func() any) testutil.MemUse { return testutil.MeasureMem(f) }
 
 func dockerfileOf(size int, first string, line func(i int) string) []byte {
 	var b bytes.Buffer
@@ -81,7 +34,7 @@ func buildkitParse(src []byte) any {
 	return []any{stages, meta}
 }
 
-const mib = 1 << 20
+const mib = testutil.MiB
 
 // A 10 MB Dockerfile of long RUN lines (as in the report: BuildKit's parser
 // used a few MB, strata passed 3 GB, each step keeping its own copy of the
@@ -89,19 +42,19 @@ const mib = 1 << 20
 func TestPlanMemoryLongLines(t *testing.T) {
 	src := dockerfileOf(10*mib, "FROM scratch\n", func(int) string { return "RUN echo " + strings.Repeat("x", 60000) + "\n" })
 	bk := measureMem(func() any { return buildkitParse(src) })
-	var p *frontend.Plan
+	var p *Plan
 	st := measureMem(func() any {
 		var err error
-		p, err = frontend.Parse("Dockerfile", src, frontend.Options{})
+		p, err = Parse("Dockerfile", src, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	})
 	t.Logf("%d MB Dockerfile, %d steps: strata allocates %d MB (peak heap %d MB), BuildKit's parser+instructions %d MB: ratio %.1f",
-		len(src)/mib, len(p.Steps), st.total/mib, st.peak/mib, bk.total/mib, float64(st.total)/float64(max(bk.total, 1)))
-	if st.total > 100*mib {
-		t.Fatalf("planning a %d MB Dockerfile allocated %d MB, want under 100 MB", len(src)/mib, st.total/mib)
+		len(src)/mib, len(p.Steps), st.Total/mib, st.Peak/mib, bk.Total/mib, float64(st.Total)/float64(max(bk.Total, 1)))
+	if st.Total > 100*mib {
+		t.Fatalf("planning a %d MB Dockerfile allocated %d MB, want under 100 MB", len(src)/mib, st.Total/mib)
 	}
 	if got := p.Steps[1].Text; len(got) != 60000+len("RUN echo ") {
 		t.Fatalf("step text is %d bytes, want the line", len(got))
@@ -119,15 +72,15 @@ func TestPlanMemoryManyLabels(t *testing.T) {
 	src = b.Bytes()
 	bk := measureMem(func() any { return buildkitParse(src) })
 	st := measureMem(func() any {
-		p, err := frontend.Parse("Dockerfile", src, frontend.Options{})
+		p, err := Parse("Dockerfile", src, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	})
-	t.Logf("2,000 LABEL lines: strata allocates %d KB, BuildKit %d KB: ratio %.1f", st.total>>10, bk.total>>10, float64(st.total)/float64(max(bk.total, 1)))
-	if st.total > 20*mib {
-		t.Fatalf("planning 2,000 LABEL lines allocated %d MB, want under 20 MB", st.total/mib)
+	t.Logf("2,000 LABEL lines: strata allocates %d KB, BuildKit %d KB: ratio %.1f", st.Total>>10, bk.Total>>10, float64(st.Total)/float64(max(bk.Total, 1)))
+	if st.Total > 20*mib {
+		t.Fatalf("planning 2,000 LABEL lines allocated %d MB, want under 20 MB", st.Total/mib)
 	}
 }
 
@@ -165,7 +118,7 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 			t0 = time.Now()
 			var steps int
 			st := measureMem(func() any {
-				p, err := frontend.Parse("Dockerfile", src, frontend.Options{})
+				p, err := Parse("Dockerfile", src, Options{})
 				if err != nil {
 					t.Fatalf("%s: %v", sh.name, err)
 				}
@@ -174,9 +127,9 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 			})
 			stTime := time.Since(t0)
 			t.Logf("%s, %.2f MB, %d steps: peak heap strata %d MB / BuildKit %d MB (ratio %.2f); time %v / %v",
-				sh.name, float64(size)/mib, steps, st.peak/mib, bk.peak/mib, float64(st.peak)/float64(max(bk.peak, 1)), stTime.Round(time.Millisecond), bkTime.Round(time.Millisecond))
-			if st.peak > 2*bk.peak+20*mib {
-				t.Errorf("%s, %d KB: planning peaked at %d MB of heap, BuildKit's parser at %d MB: want at most twice", sh.name, size>>10, st.peak/mib, bk.peak/mib)
+				sh.name, float64(size)/mib, steps, st.Peak/mib, bk.Peak/mib, float64(st.Peak)/float64(max(bk.Peak, 1)), stTime.Round(time.Millisecond), bkTime.Round(time.Millisecond))
+			if st.Peak > 2*bk.Peak+20*mib {
+				t.Errorf("%s, %d KB: planning peaked at %d MB of heap, BuildKit's parser at %d MB: want at most twice", sh.name, size>>10, st.Peak/mib, bk.Peak/mib)
 			}
 			if stTime > 5*bkTime+time.Second {
 				t.Errorf("%s, %d KB: planning took %v, BuildKit's parser %v: something is not linear", sh.name, size>>10, stTime, bkTime)
@@ -189,7 +142,7 @@ func TestPlanMemoryManyInstructions(t *testing.T) {
 // and one that counts the rest.
 func TestWarningsPerRuleCapped(t *testing.T) {
 	src := "FROM scratch\n" + strings.Repeat("CMD x\n", 1500)
-	p, err := frontend.Parse("Dockerfile", []byte(src), frontend.Options{})
+	p, err := Parse("Dockerfile", []byte(src), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,8 +154,8 @@ func TestWarningsPerRuleCapped(t *testing.T) {
 			summaries = append(summaries, w.Message)
 		}
 	}
-	if count["JSONArgsRecommended"] != frontend.MaxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != frontend.MaxWarningsPerRule+1 {
-		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, frontend.MaxWarningsPerRule+1)
+	if count["JSONArgsRecommended"] != MaxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != MaxWarningsPerRule+1 {
+		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, MaxWarningsPerRule+1)
 	}
 	want := []string{
 		"500 more JSONArgsRecommended warnings not shown (strata keeps the first 1000 of each rule)",
