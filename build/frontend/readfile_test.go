@@ -1,4 +1,4 @@
-package build
+package frontend
 
 import (
 	"errors"
@@ -8,13 +8,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/strata-build/strata/build/frontend"
 )
 
 // planIn writes files into a new context (writeTree's notation) and plans
 // it; dockerfile, when not "", is the -f value.
-func planIn(t *testing.T, files map[string]string, dockerfile string) (*frontend.Plan, string, error) {
+func planIn(t *testing.T, files map[string]string, dockerfile string) (*Plan, string, error) {
 	t.Helper()
 	ctxDir := t.TempDir()
 	writeTree(t, ctxDir, files)
@@ -22,12 +20,12 @@ func planIn(t *testing.T, files map[string]string, dockerfile string) (*frontend
 		dockerfile = filepath.Join(ctxDir, dockerfile)
 	}
 	type result struct {
-		p   *frontend.Plan
+		p   *Plan
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		p, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir, Dockerfile: dockerfile})
+		p, err := NewPlan(Options{ContextDir: ctxDir, Dockerfile: dockerfile})
 		done <- result{p, err}
 	}()
 	select {
@@ -85,7 +83,7 @@ func TestDockerfileRead(t *testing.T) {
 	t.Run("absolute link into the context", func(t *testing.T) {
 		ctxDir := t.TempDir()
 		writeTree(t, ctxDir, map[string]string{"real": good, "Dockerfile": "->" + filepath.Join(ctxDir, "real")})
-		if _, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); !errors.Is(err, frontend.ErrLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
+		if _, err := NewPlan(Options{ContextDir: ctxDir}); !errors.Is(err, ErrLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
 			t.Fatalf("err = %v, want the link refused as BuildKit does (it reads <folder>%s)", err, filepath.Join(ctxDir, "real"))
 		}
 	})
@@ -108,7 +106,7 @@ func TestDockerfileRead(t *testing.T) {
 		f.Truncate(1 << 30) // sparse: refused on its size, never read
 		f.Close()
 		var perr error
-		m := measureMem(func() any { _, perr = frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); return nil })
+		m := measureMem(func() any { _, perr = NewPlan(Options{ContextDir: ctxDir}); return nil })
 		if perr == nil || !strings.Contains(perr.Error(), "larger than 16 MiB, the most BuildKit reads") {
 			t.Fatalf("err = %v", perr)
 		}
@@ -197,8 +195,8 @@ func TestIgnoreFileRead(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(ctxDir, ".dockerignore"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), frontend.MaxDockerfileSize+1)
-		if _, err := frontend.NewPlan(frontend.Options{ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
+		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), MaxDockerfileSize+1)
+		if _, err := NewPlan(Options{ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
 			t.Fatalf("err = %v", err)
 		}
 	})
