@@ -106,31 +106,3 @@ func TestDockerignoreExplicitSource(t *testing.T) {
 	r = build(t, store, "FROM scratch\nCOPY *.env *.txt /x/\n", map[string]string{"secret.env": "s", "a.txt": "a", ".dockerignore": "*.env\n"}, frontend.Options{}).mustOK(t)
 	checkStep(t, r, 1, map[string]entry{"/x/a.txt": fileE("a")})
 }
-
-func TestIgnoreUnit(t *testing.T) {
-	ig, err := frontend.NewIgnore(".dockerignore", []string{"*.md", "!README.md", "build", "!build/keep"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		path string
-		excl bool
-	}{
-		{"a.md", true}, {"README.md", false}, {"docs/a.md", false},
-		{"build", true}, {"build/x", true}, {"build/keep", false}, {"x", false},
-	} {
-		if got := ig.Excluded(tc.path); got != tc.excl {
-			t.Errorf("Excluded(%q) = %v, want %v", tc.path, got, tc.excl)
-		}
-	}
-	if !ig.MayMatchInside("build") {
-		t.Error("MayMatchInside(build) = false; !build/keep re-includes below it")
-	}
-	if _, err := frontend.NewIgnore("f", []string{"[a-"}); err == nil {
-		t.Error("bad pattern accepted")
-	}
-	var nilIg *frontend.Ignore
-	if nilIg.Excluded("x") || nilIg.MayMatchInside("x") {
-		t.Error("nil Ignore excludes")
-	}
-}
