@@ -35,7 +35,7 @@ const (
 	// maxExpandedSize is the largest a word or variable may be after
 	// expansion (a word written longer than this, a heredoc, may keep its
 	// own length).
-	MaxExpandedSize = 1 << 20
+	maxExpandedSize = 1 << 20
 	// maxExpansionEstimate is the largest estimate a word is expanded with.
 	maxExpansionEstimate = 16 << 20
 	// maxExpansionTotal is the most that expansion may add, all words of a
@@ -64,19 +64,19 @@ func (e *ExpansionError) Error() string {
 		size = "could reach " + bytesize.Binary(e.Size)
 	}
 	return fmt.Sprintf("%s: value %s after expansion, over strata's %s limit: use fewer or shorter variables (a value is at most %s after expansion), or put the data in a file of the context and COPY it",
-		e.What, size, bytesize.Binary(MaxExpandedSize), bytesize.Binary(MaxExpandedSize))
+		e.What, size, bytesize.Binary(maxExpandedSize), bytesize.Binary(maxExpandedSize))
 }
 
 // expandLimit is the limit for one word: maxExpandedSize, or the word's
 // own length when it is longer (a heredoc written in the Dockerfile).
 func expandLimit(word string) int64 {
-	return max(MaxExpandedSize, int64(len(word)))
+	return max(maxExpandedSize, int64(len(word)))
 }
 
 // checkExpansion refuses a word whose expansion could be too large to
 // compute; what names it in the error (called only then).
 func checkExpansion(word string, env shell.EnvGetter, what func() string) error {
-	if b := ExpansionBound(word, env); b > max(maxExpansionEstimate, expandLimit(word)) {
+	if b := expansionBound(word, env); b > max(maxExpansionEstimate, expandLimit(word)) {
 		return &ExpansionError{What: what(), Size: b, Estimate: true}
 	}
 	return nil
@@ -152,8 +152,8 @@ func (p *Plan) addExpanded(grew int64, what func() string) error {
 
 // checkValueSize refuses a value given as is (--build-arg) over the limit.
 func checkValueSize(value, what string) error {
-	if n := int64(len(value)); n > MaxExpandedSize {
-		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, bytesize.Binary(n), bytesize.Binary(MaxExpandedSize))
+	if n := int64(len(value)); n > maxExpandedSize {
+		return fmt.Errorf("%s: the value is %s, over strata's %s limit for a variable: pass a shorter value, or put the data in a file of the context and COPY it", what, bytesize.Binary(n), bytesize.Binary(maxExpandedSize))
 	}
 	return nil
 }
@@ -225,7 +225,7 @@ func ShortWord(w string) string {
 // may repeat the match ($0), so its output is at most
 // m + (2m+1)·R for a value of m bytes and a replacement of at most R, and
 // R is bounded by everything after the "/" (the rest of the word).
-func ExpansionBound(word string, env shell.EnvGetter) int64 {
+func expansionBound(word string, env shell.EnvGetter) int64 {
 	perByte := int64(1)
 	if !utf8.ValidString(word) {
 		perByte = 3
@@ -322,11 +322,11 @@ func dollarName(word string, i int) (name string, k int, braced bool) {
 	return word[j:k], k, braced
 }
 
-const SatMax = int64(1) << 60
+const satMax = int64(1) << 60
 
 func satAdd(a, b int64) int64 {
-	if a >= SatMax-b {
-		return SatMax
+	if a >= satMax-b {
+		return satMax
 	}
 	return a + b
 }
@@ -335,8 +335,8 @@ func satMul(a, b int64) int64 {
 	if a == 0 || b == 0 {
 		return 0
 	}
-	if a >= SatMax/b {
-		return SatMax
+	if a >= satMax/b {
+		return satMax
 	}
 	return a * b
 }

@@ -25,7 +25,7 @@ func FuzzExpansionBound(f *testing.F) {
 		}
 		lex := shell.NewLex(esc)
 		lex.SkipProcessQuotes = rawQuotes
-		b := ExpansionBound(word, boundEnv)
+		b := expansionBound(word, boundEnv)
 		if b > 64<<20 {
 			return // too large to expand in a test; that is what the bound is for
 		}
@@ -46,11 +46,11 @@ func FuzzExpansionBound(f *testing.F) {
 
 // A --build-arg is a variable too: over 1 MiB it is refused, naming the flag.
 func TestExpansionLimitBuildArg(t *testing.T) {
-	_, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", MaxExpandedSize+1)}})
+	_, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize+1)}})
 	if err == nil || !strings.Contains(err.Error(), "--build-arg A: the value is 1.0 MiB, over strata's 1 MiB limit") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", MaxExpandedSize)}}); err != nil {
+	if _, err := Parse("Dockerfile", []byte("ARG A\nFROM scratch\n"), Options{BuildArgs: map[string]string{"A": strings.Repeat("a", maxExpandedSize)}}); err != nil {
 		t.Fatalf("a 1 MiB --build-arg: %v", err)
 	}
 }
@@ -66,11 +66,11 @@ func TestExpansionBoundExamples(t *testing.T) {
 		{"${A:-x}$A", 9 + 4 + 4},     // a default counts as text
 		{"${A//a/bb}", 4 + 4 + 10*6}, // "${A/", m, (2m+2)·len("/a/bb}")
 	} {
-		if got := ExpansionBound(tc.word, env); got > tc.max || got < int64(len(tc.word)) {
+		if got := expansionBound(tc.word, env); got > tc.max || got < int64(len(tc.word)) {
 			t.Errorf("bound(%q) = %d, want between %d and %d", tc.word, got, len(tc.word), tc.max)
 		}
 	}
-	if got := ExpansionBound(strings.Repeat("${L//?/", 7)+"$L"+strings.Repeat("}", 7), env); got != SatMax {
-		t.Errorf("nested substitutions: bound %d, want the saturated %d", got, SatMax)
+	if got := expansionBound(strings.Repeat("${L//?/", 7)+"$L"+strings.Repeat("}", 7), env); got != satMax {
+		t.Errorf("nested substitutions: bound %d, want the saturated %d", got, satMax)
 	}
 }

@@ -33,7 +33,7 @@ func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 	for _, c := range candidates {
 		name := filepath.Join(c[0], c[1])
 		b, err := readInDir(c[0], c[1])
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, ErrLinkOutside) || errors.Is(err, errNotRegular) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errLinkOutside) || errors.Is(err, errNotRegular) {
 			continue
 		}
 		if err != nil {
@@ -43,13 +43,13 @@ func LoadIgnore(contextDir, dockerfile string) (*Ignore, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ShortPath(name), err)
 		}
-		return NewIgnore(name, pats)
+		return newIgnore(name, pats)
 	}
-	return NewIgnore("", nil)
+	return newIgnore("", nil)
 }
 
-// NewIgnore compiles patterns.
-func NewIgnore(file string, patterns []string) (*Ignore, error) {
+// newIgnore compiles patterns.
+func newIgnore(file string, patterns []string) (*Ignore, error) {
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
 		return nil, fmt.Errorf("%s: bad pattern: %w", ShortPath(file), err)

@@ -3,7 +3,7 @@ package frontend
 import "testing"
 
 func TestIgnoreUnit(t *testing.T) {
-	ig, err := NewIgnore(".dockerignore", []string{"*.md", "!README.md", "build", "!build/keep"})
+	ig, err := newIgnore(".dockerignore", []string{"*.md", "!README.md", "build", "!build/keep"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func TestIgnoreUnit(t *testing.T) {
 	if !ig.MayMatchInside("build") {
 		t.Error("MayMatchInside(build) = false; !build/keep re-includes below it")
 	}
-	if _, err := NewIgnore("f", []string{"[a-"}); err == nil {
+	if _, err := newIgnore("f", []string{"[a-"}); err == nil {
 		t.Error("bad pattern accepted")
 	}
 	var nilIg *Ignore

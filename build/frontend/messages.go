@@ -7,14 +7,14 @@ import "unicode/utf8"
 // hides what is wrong. ShortPath keeps the start (where) and the end
 // (what) of a long path, with "…" between.
 const (
-	ShortPathMax  = 240 // longer paths are shortened
+	shortPathMax  = 240 // longer paths are shortened
 	shortPathKeep = 100 // bytes kept at each end
 )
 
 // ShortPath is p for a message: p itself when at most 240 bytes, else its
 // first and last 100 bytes (cut at whole characters) joined by "…".
 func ShortPath(p string) string {
-	if len(p) <= ShortPathMax {
+	if len(p) <= shortPathMax {
 		return p
 	}
 	head := shortPathKeep

@@ -10,7 +10,7 @@ func TestShortPath(t *testing.T) {
 	if got := ShortPath("/a/b"); got != "/a/b" {
 		t.Errorf("short path changed: %q", got)
 	}
-	exact := strings.Repeat("x", ShortPathMax)
+	exact := strings.Repeat("x", shortPathMax)
 	if got := ShortPath(exact); got != exact {
 		t.Errorf("a %d-byte path was shortened", len(exact))
 	}

@@ -105,7 +105,7 @@ func LineOf(loc []parser.Range) int {
 
 // maxWarningsPerRule is how many warnings of one build-check rule a plan
 // keeps; the rest are counted in one summary warning.
-const MaxWarningsPerRule = 1000
+const maxWarningsPerRule = 1000
 
 // Options are what a build is asked to do (the build flags).
 type Options struct {
@@ -320,8 +320,8 @@ func NewPlan(opt Options) (*Plan, error) {
 			return nil, fmt.Errorf("no Dockerfile in %s: create one or name it with -f FILE", ctxShown)
 		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("%s: no such file", name)
-		case errors.Is(err, ErrLinkOutside):
-			return nil, fmt.Errorf("%s: %v; BuildKit reads the Dockerfile from that folder only and resolves links as if it were / (so an absolute link, or one through .., finds nothing): make it a relative link to a file of that folder, or name the real file with -f", name, ErrLinkOutside)
+		case errors.Is(err, errLinkOutside):
+			return nil, fmt.Errorf("%s: %v; BuildKit reads the Dockerfile from that folder only and resolves links as if it were / (so an absolute link, or one through .., finds nothing): make it a relative link to a file of that folder, or name the real file with -f", name, errLinkOutside)
 		case errors.Is(err, errNotRegular):
 			return nil, fmt.Errorf("%s: %v: a Dockerfile is a text file", name, ErrnoOf(err))
 		case errors.Is(err, errTooLarge):
@@ -376,18 +376,18 @@ func Parse(file string, src []byte, opt Options) (p *Plan, err error) {
 	perRule := map[string]int{}
 	addWarning := func(w event.Warning) {
 		perRule[w.Rule]++
-		if perRule[w.Rule] <= MaxWarningsPerRule {
+		if perRule[w.Rule] <= maxWarningsPerRule {
 			p.Warnings = append(p.Warnings, w)
 		}
 	}
 	defer func() {
 		for _, rule := range slices.Sorted(maps.Keys(perRule)) {
-			if n := perRule[rule]; n > MaxWarningsPerRule {
+			if n := perRule[rule]; n > maxWarningsPerRule {
 				name := rule
 				if name == "" {
 					name = "parser"
 				}
-				p.Warnings = append(p.Warnings, event.Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-MaxWarningsPerRule, name, MaxWarningsPerRule)})
+				p.Warnings = append(p.Warnings, event.Warning{Rule: rule, Message: fmt.Sprintf("%d more %s warnings not shown (strata keeps the first %d of each rule)", n-maxWarningsPerRule, name, maxWarningsPerRule)})
 			}
 		}
 	}()

@@ -154,8 +154,8 @@ func TestWarningsPerRuleCapped(t *testing.T) {
 			summaries = append(summaries, w.Message)
 		}
 	}
-	if count["JSONArgsRecommended"] != MaxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != MaxWarningsPerRule+1 {
-		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, MaxWarningsPerRule+1)
+	if count["JSONArgsRecommended"] != maxWarningsPerRule+1 || count["MultipleInstructionsDisallowed"] != maxWarningsPerRule+1 {
+		t.Errorf("warnings per rule: %v, want %d each (with the summary)", count, maxWarningsPerRule+1)
 	}
 	want := []string{
 		"500 more JSONArgsRecommended warnings not shown (strata keeps the first 1000 of each rule)",

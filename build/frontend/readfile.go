@@ -17,15 +17,15 @@ import (
 // maxDockerfileSize is the most BuildKit reads of a Dockerfile or an ignore
 // file (dockerui's maxFileSize, its gRPC message size: 16 MiB); it refuses
 // larger ones, and so does strata, before reading them.
-const MaxDockerfileSize = 16 << 20
+const maxDockerfileSize = 16 << 20
 
 // Errors of readInDir, wrapped with the file's name.
 var (
 	// errLinkOutside: the file is a symlink whose target, resolved inside
 	// the directory, is not there (an absolute link, or one through "..").
-	ErrLinkOutside = errors.New("it is a symlink whose target is not inside the folder that holds it")
+	errLinkOutside = errors.New("it is a symlink whose target is not inside the folder that holds it")
 	errNotRegular  = errors.New("it is not a regular file")
-	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", bytesize.Binary(MaxDockerfileSize))
+	errTooLarge    = fmt.Errorf("it is larger than %s, the most BuildKit reads of a Dockerfile or an ignore file", bytesize.Binary(maxDockerfileSize))
 )
 
 // readInDir reads the file name of dir as BuildKit's Dockerfile frontend
@@ -61,7 +61,7 @@ func readInDir(dir, name string) ([]byte, error) {
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
 			if fi, lerr := os.Lstat(shown); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
-				return nil, fail(ErrLinkOutside)
+				return nil, fail(errLinkOutside)
 			}
 		}
 		return nil, fail(err)
@@ -86,7 +86,7 @@ func readInDir(dir, name string) ([]byte, error) {
 		}
 		return nil, fail(fmt.Errorf("%w (%s)", errNotRegular, kind))
 	}
-	if fi.Size() > MaxDockerfileSize {
+	if fi.Size() > maxDockerfileSize {
 		return nil, fail(errTooLarge)
 	}
 	// Reopen the inode that was checked, not the path again.
@@ -95,11 +95,11 @@ func readInDir(dir, name string) ([]byte, error) {
 		return nil, fail(ErrnoOf(err))
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxDockerfileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxDockerfileSize+1))
 	if err != nil {
 		return nil, fail(ErrnoOf(err))
 	}
-	if len(b) > MaxDockerfileSize {
+	if len(b) > maxDockerfileSize {
 		return nil, fail(errTooLarge)
 	}
 	return b, nil

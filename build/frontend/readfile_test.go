@@ -83,7 +83,7 @@ func TestDockerfileRead(t *testing.T) {
 	t.Run("absolute link into the context", func(t *testing.T) {
 		ctxDir := t.TempDir()
 		writeTree(t, ctxDir, map[string]string{"real": good, "Dockerfile": "->" + filepath.Join(ctxDir, "real")})
-		if _, err := NewPlan(Options{ContextDir: ctxDir}); !errors.Is(err, ErrLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
+		if _, err := NewPlan(Options{ContextDir: ctxDir}); !errors.Is(err, errLinkOutside) && (err == nil || !strings.Contains(err.Error(), "symlink whose target is not inside")) {
 			t.Fatalf("err = %v, want the link refused as BuildKit does (it reads <folder>%s)", err, filepath.Join(ctxDir, "real"))
 		}
 	})
@@ -195,7 +195,7 @@ func TestIgnoreFileRead(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(ctxDir, ".dockerignore"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), MaxDockerfileSize+1)
+		os.Truncate(filepath.Join(ctxDir, ".dockerignore"), maxDockerfileSize+1)
 		if _, err := NewPlan(Options{ContextDir: ctxDir}); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
 			t.Fatalf("err = %v", err)
 		}
