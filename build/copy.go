@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	symmode "github.com/tonistiigi/dchapes-mode"
 
@@ -311,11 +312,23 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 		// Files hard-linked to each other inside the directory stay
 		// linked (BuildKit's copy keeps an inode map per source).
 		cp.links = map[[2]uint64]string{}
+		var times []dirTime
+		cp.dirTimes = &times
 		err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
 			return cp.copyItem(path.Join(target, rel), fi, h)
 		})
-		cp.links = nil
-		return err
+		cp.links, cp.dirTimes = nil, nil
+		if err != nil {
+			return err
+		}
+		// Deepest first, once all entries exist: each dir keeps its
+		// source's mtime, so a rebuild makes the same layer.
+		for i := len(times) - 1; i >= 0; i-- {
+			if err := s.root.Chtimes(times[i].target, times[i].mtime, times[i].mtime); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	target := base
 	if destIsDir && !sp.parents {
@@ -357,6 +370,15 @@ type copier struct {
 	ctx       context.Context
 	src       source               // opens what is copied, beneath its root
 	links     map[[2]uint64]string // dev, inode of a multiply-linked source file -> its first target; nil: no linking
+	// dirTimes, while a directory is walked, collects each copied dir's
+	// source mtime, set once everything below it exists (creating an
+	// entry in a dir changes its mtime); nil: set at once.
+	dirTimes *[]dirTime
+}
+
+type dirTime struct {
+	target string
+	mtime  time.Time
 }
 
 func (c *copier) owner(info fs.FileInfo) (int, int) {
@@ -449,6 +471,10 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		}
 		if err := r.Chmod(h, c.mode(info)); err != nil {
 			return err
+		}
+		if c.dirTimes != nil {
+			*c.dirTimes = append(*c.dirTimes, dirTime{h, info.ModTime()})
+			return nil
 		}
 		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode()&fs.ModeSymlink != 0:

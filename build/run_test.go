@@ -128,14 +128,20 @@ RUN --mount=type=bind,source=sub,target=/r true
 func TestCacheMountCreate(t *testing.T) {
 	needRoot(t)
 	store := newStore(t)
+	// COPY out / (into the existing root): every entry keeps its context
+	// mtime, so the rebuilt source stage makes the same layer and the seeded
+	// cache (named after the source's layers) is the same one. A directory
+	// that COPY itself creates as the destination gets the time of the
+	// build (see the issue note), which made this test flaky.
 	df := `FROM scratch AS builder
-COPY out /out
+COPY out /
 FROM scratch
 RUN --mount=type=cache,id=perm,target=/c,uid=1000,gid=1001,mode=1777 true
-RUN --mount=type=cache,target=/seed,from=builder,source=/out true
+RUN --mount=type=cache,target=/seed,from=builder,source=/ true
 `
 	fr := &fakeRunner{}
-	buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr).mustOK(t)
+	ctxDir := writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"})
+	buildIn(t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, fr).mustOK(t)
 	var st unix.Stat_t
 	if err := unix.Stat(fr.reqs[0].Mounts[0].Source, &st); err != nil {
 		t.Fatal(err)
@@ -153,7 +159,7 @@ RUN --mount=type=cache,target=/seed,from=builder,source=/out true
 	// Written to, then used again: the seed does not come back.
 	os.WriteFile(filepath.Join(seeded, "file"), []byte("mine\n"), 0o644)
 	fr2 := &fakeRunner{}
-	buildIn(t, store, frontend.Options{ContextDir: writeContext(t, df, map[string]string{"out/file": "seed\n", "out/sub/g": "g"}), NoCache: true}, fr2).mustOK(t)
+	buildIn(t, store, frontend.Options{ContextDir: ctxDir, NoCache: true}, fr2).mustOK(t)
 	if got := fr2.reqs[1].Mounts[0].Source; got != seeded {
 		t.Errorf("second build uses %s, want the same cache %s", got, seeded)
 	}
