@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/strata-build/strata/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -382,27 +383,7 @@ func TestDevicesRefusedInRunAndStrataRun(t *testing.T) {
 	requireTool(t, "losetup")
 	tmp := t.TempDir()
 	const content = "secret-loop-content"
-	backing := filepath.Join(tmp, "disk.img")
-	data := make([]byte, 1<<20)
-	copy(data, content)
-	if err := os.WriteFile(backing, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
-	if err != nil {
-		t.Skipf("no loop device for the test: losetup: %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup --detach %s: %v: %s", dev, err, out)
-		}
-	})
-	var st syscall.Stat_t
-	if err := syscall.Stat(dev, &st); err != nil {
-		t.Fatal(err)
-	}
-	minor := (st.Rdev & 0xff) | ((st.Rdev >> 12) & 0xfff00)
+	minor, backing := testutil.LoopDevice(t, content)
 	script := fmt.Sprintf(`r() { label=$1; shift; if out=$("$@" 2>&1); then echo "$label: ok"; else echo "$label: $out"; fi; }
 r mknod-blk mknod /tmp/blk b 7 %d
 r read-blk head -c 6 /tmp/blk

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/strata-build/strata/internal/testutil"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,40 +15,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// loopDevice attaches a fresh loop device to a 1 MiB file of the test's own
-// that starts with content, and detaches it at the end. It returns the
-// device's minor number (its major is 7) and the backing file.
-func loopDevice(t *testing.T, content string) (minor uint32, backing string) {
-	t.Helper()
-	if _, err := exec.LookPath("losetup"); err != nil {
-		t.Skip("needs losetup (Debian package mount)")
-	}
-	backing = filepath.Join(t.TempDir(), "disk.img")
-	data := make([]byte, 1<<20)
-	copy(data, content)
-	if err := os.WriteFile(backing, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
-	if err != nil {
-		t.Skipf("no loop device for the test: losetup --find --show: %v: %s", err, out)
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
-			t.Errorf("losetup --detach %s: %v: %s", dev, err, out)
-		}
-	})
-	var st unix.Stat_t
-	if err := unix.Stat(dev, &st); err != nil {
-		t.Fatal(err)
-	}
-	if unix.Major(st.Rdev) != 7 {
-		t.Fatalf("%s is %d:%d, not a loop device", dev, unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	}
-	return unix.Minor(st.Rdev), backing
-}
 
 // deviceScript tries each device operation and prints "label: ok" or
 // "label: <error message>", one line each. No real host device but the
@@ -105,7 +72,7 @@ func checkDeviceResults(t *testing.T, out, backing, content string) {
 func TestDevicesRefused(t *testing.T) {
 	lower := busyboxRootfs(t)
 	const content = "secret-loop-content"
-	minor, backing := loopDevice(t, content)
+	minor, backing := testutil.LoopDevice(t, content)
 	script := strings.ReplaceAll(deviceScript, "MINOR", strconv.Itoa(int(minor)))
 	spec := newSpec(t, lower, "sh", "-c", script)
 	spec.ID = testID
@@ -299,7 +266,7 @@ func TestDeviceFilterInKernel(t *testing.T) {
 	}
 	parent := cgroup2Dir(t)
 	const content = "secret-loop-content"
-	minor, backing := loopDevice(t, content)
+	minor, backing := testutil.LoopDevice(t, content)
 	dir := filepath.Join(parent, cgroupPrefix+"test-devices-"+strconv.Itoa(os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Skipf("cannot create a cgroup on the v2 hierarchy: %v", err)
