@@ -244,16 +244,24 @@ func (r *Root) Readlink(name string) (string, error) {
 	}
 }
 
-// at runs fn with name's parent descriptor and last component.
+// at runs fn, which creates, links or removes an entry, with name's parent
+// descriptor and last component; the root itself is refused (EINVAL).
 func (r *Root) at(op, name string, fn func(dirfd int, base string) error) error {
+	if rel(name) == "." {
+		return r.err(op, name, unix.EINVAL)
+	}
+	return r.onEntry(op, name, fn)
+}
+
+// onEntry runs fn, which changes or reads the entry itself, with name's
+// parent descriptor and last component: for the root itself, a dup of the
+// root and ".".
+func (r *Root) onEntry(op, name string, fn func(dirfd int, base string) error) error {
 	dfd, base, err := r.parent(name)
 	if err != nil {
 		return r.err(op, name, err)
 	}
 	defer unix.Close(dfd)
-	if base == "." && op != "lchown" && op != "chmod" && op != "chtimes" && op != "setxattr" {
-		return r.err(op, name, unix.EINVAL)
-	}
 	return r.err(op, name, fn(dfd, base))
 }
 
@@ -367,7 +375,7 @@ func (r *Root) Mknod(name string, mode uint32, dev int) error {
 
 // Lchown changes the owner of name itself (a symlink is not followed).
 func (r *Root) Lchown(name string, uid, gid int) error {
-	return r.at("lchown", name, func(d int, b string) error {
+	return r.onEntry("lchown", name, func(d int, b string) error {
 		if b == "." {
 			return unix.Fchownat(d, "", uid, gid, unix.AT_EMPTY_PATH)
 		}
@@ -388,7 +396,7 @@ func (r *Root) Chmod(name string, mode os.FileMode) error {
 	if mode&os.ModeSticky != 0 {
 		m |= unix.S_ISVTX
 	}
-	return r.at("chmod", name, func(d int, b string) error {
+	return r.onEntry("chmod", name, func(d int, b string) error {
 		// Pin the object: an O_PATH fd of the name itself, then chmod it
 		// through /proc (fchmod does not take O_PATH fds).
 		fd, err := unix.Openat(d, b, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -414,7 +422,7 @@ func (r *Root) Chmod(name string, mode os.FileMode) error {
 // Chtimes sets the access and modification times of name itself.
 func (r *Root) Chtimes(name string, atime, mtime time.Time) error {
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	return r.at("chtimes", name, func(d int, b string) error {
+	return r.onEntry("chtimes", name, func(d int, b string) error {
 		if b == "." {
 			return unix.UtimesNanoAt(d, "", ts, unix.AT_EMPTY_PATH)
 		}
@@ -433,13 +441,13 @@ func procPath(dfd int, base string) string {
 
 // Lsetxattr sets an extended attribute of name itself.
 func (r *Root) Lsetxattr(name, attr string, val []byte) error {
-	return r.at("setxattr", name, func(d int, b string) error { return unix.Lsetxattr(procPath(d, b), attr, val, 0) })
+	return r.onEntry("setxattr", name, func(d int, b string) error { return unix.Lsetxattr(procPath(d, b), attr, val, 0) })
 }
 
 // Lgetxattr reads an extended attribute of name itself.
 func (r *Root) Lgetxattr(name, attr string) ([]byte, error) {
 	var out []byte
-	err := r.at("getxattr", name, func(d int, b string) error {
+	err := r.onEntry("getxattr", name, func(d int, b string) error {
 		p := procPath(d, b)
 		sz, err := unix.Lgetxattr(p, attr, nil)
 		if err != nil {
@@ -456,7 +464,7 @@ func (r *Root) Lgetxattr(name, attr string) ([]byte, error) {
 // Llistxattr lists the extended attribute names of name itself.
 func (r *Root) Llistxattr(name string) ([]string, error) {
 	var out []string
-	err := r.at("listxattr", name, func(d int, b string) error {
+	err := r.onEntry("listxattr", name, func(d int, b string) error {
 		p := procPath(d, b)
 		sz, err := unix.Llistxattr(p, nil)
 		if err != nil || sz <= 0 {
