@@ -11,19 +11,19 @@ import (
 	"github.com/strata-build/strata/build/snapshot"
 )
 
-// CompareKeyMap are the keys of the Compare tab: the Files keys for the
+// compareKeyMap are the keys of the Compare tab: the Files keys for the
 // change tree, and v to read the config difference alone.
-type CompareKeyMap struct {
-	FilesKeyMap
+type compareKeyMap struct {
+	filesKeyMap
 	Config key.Binding
 }
 
-// DefaultCompareKeyMap returns the Compare tab keys.
-func DefaultCompareKeyMap() CompareKeyMap {
-	fk := DefaultFilesKeyMap()
+// defaultCompareKeyMap returns the Compare tab keys.
+func defaultCompareKeyMap() compareKeyMap {
+	fk := defaultFilesKeyMap()
 	fk.Whole.SetEnabled(false)
-	return CompareKeyMap{
-		FilesKeyMap: fk,
+	return compareKeyMap{
+		filesKeyMap: fk,
 		Config:      key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "files/config")),
 	}
 }
@@ -61,13 +61,13 @@ type compareLoadedMsg struct {
 	err  error
 }
 
-// CompareModel is the Compare tab: how snapshot b differs from a, as a
+// compareModel is the Compare tab: how snapshot b differs from a, as a
 // change tree like the Files tab, plus the config fields that differ and,
 // for two runs of one step, how its time and size moved.
-type CompareModel struct {
+type compareModel struct {
 	c       *common
 	be      Backend
-	keys    CompareKeyMap
+	keys    compareKeyMap
 	w, h    int
 	focused bool
 
@@ -79,7 +79,7 @@ type CompareModel struct {
 	cfg     []snapshot.ConfigChange
 	deltas  string // "time 1.1s → 2.3s (+1.2s) · size …" for one step twice
 
-	files      FilesModel
+	files      filesModel
 	configOnly bool
 	off        int // scroll of the config list when configOnly
 
@@ -91,28 +91,28 @@ type CompareModel struct {
 	outdated string
 }
 
-func newCompare(c *common, be Backend) CompareModel {
-	m := CompareModel{c: c, be: be, keys: DefaultCompareKeyMap(), files: newFiles(c, be), redo: -1}
-	m.files.keys = m.keys.FilesKeyMap
+func newCompare(c *common, be Backend) compareModel {
+	m := compareModel{c: c, be: be, keys: defaultCompareKeyMap(), files: newFiles(c, be), redo: -1}
+	m.files.keys = m.keys.filesKeyMap
 	m.files.unit = "comparison"
 	return m
 }
 
 // SetSize sets the content size.
-func (m *CompareModel) SetSize(w, h int) {
+func (m *compareModel) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.files.SetSize(w, max(1, h-m.headRows()))
 }
 
 // SetFocus marks the pane focused.
-func (m *CompareModel) SetFocus(f bool) { m.focused = f; m.files.SetFocus(f) }
+func (m *compareModel) SetFocus(f bool) { m.focused = f; m.files.SetFocus(f) }
 
 // Capturing is true while the tree's search input takes every key.
-func (m CompareModel) Capturing() bool { return !m.configOnly && m.files.Capturing() }
+func (m compareModel) Capturing() bool { return !m.configOnly && m.files.Capturing() }
 
 // Start compares a with b; the file difference loads in a Cmd. sameStep
 // says a and b are one step in two builds: their time and size compare.
-func (m *CompareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
+func (m *compareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
 	m.a, m.b, m.active, m.loading, m.err = a, b, true, true, ""
 	m.same, m.redo, m.outdated = sameStep, -1, ""
 	m.configOnly, m.off = false, 0
@@ -148,7 +148,7 @@ func (m *CompareModel) Start(a, b snapRef, sameStep bool) tea.Cmd {
 	}
 }
 
-func (m *CompareModel) loaded(msg compareLoadedMsg) {
+func (m *compareModel) loaded(msg compareLoadedMsg) {
 	if msg.seq != m.seq {
 		return
 	}
@@ -161,7 +161,7 @@ func (m *CompareModel) loaded(msg compareLoadedMsg) {
 }
 
 // Update handles keys.
-func (m CompareModel) Update(msg tea.Msg) (CompareModel, tea.Cmd) {
+func (m compareModel) Update(msg tea.Msg) (compareModel, tea.Cmd) {
 	km, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		var cmd tea.Cmd
@@ -176,7 +176,7 @@ func (m CompareModel) Update(msg tea.Msg) (CompareModel, tea.Cmd) {
 	if m.configOnly {
 		n := len(m.configLines(m.w))
 		body := max(1, m.h-2)
-		if off, ok := navDelta(m.keys.NavKeyMap, km, m.off, max(1, n-body+1), body); ok {
+		if off, ok := navDelta(m.keys.navKeyMap, km, m.off, max(1, n-body+1), body); ok {
 			m.off = off
 		}
 		return m, nil
@@ -187,7 +187,7 @@ func (m CompareModel) Update(msg tea.Msg) (CompareModel, tea.Cmd) {
 }
 
 // Click passes a click on row to the tree.
-func (m *CompareModel) Click(row int) tea.Cmd {
+func (m *compareModel) Click(row int) tea.Cmd {
 	if m.configOnly || !m.active {
 		return nil
 	}
@@ -195,7 +195,7 @@ func (m *CompareModel) Click(row int) tea.Cmd {
 }
 
 // Scroll moves the tree or the config list.
-func (m *CompareModel) Scroll(n int) {
+func (m *compareModel) Scroll(n int) {
 	if m.configOnly {
 		m.off = clamp(m.off+n, 0, max(0, len(m.configLines(m.w))-(m.h-2)))
 		return
@@ -204,12 +204,12 @@ func (m *CompareModel) Scroll(n int) {
 }
 
 // cfgBudget is how many rows the config difference takes above the tree.
-func (m CompareModel) cfgBudget() int {
+func (m compareModel) cfgBudget() int {
 	return max(2, (m.h-2)/3)
 }
 
 // headRows is how many rows come before the tree.
-func (m CompareModel) headRows() int {
+func (m compareModel) headRows() int {
 	n := 2 // A and B
 	if m.deltas != "" {
 		n++
@@ -218,7 +218,7 @@ func (m CompareModel) headRows() int {
 }
 
 // configLines is the config difference, a heading first.
-func (m CompareModel) configLines(w int) []string {
+func (m compareModel) configLines(w int) []string {
 	st := &m.c.st
 	if len(m.cfg) == 0 {
 		return []string{st.dim.Render("config: the same")}
@@ -243,7 +243,7 @@ func (m CompareModel) configLines(w int) []string {
 }
 
 // View renders the tab.
-func (m CompareModel) View() string {
+func (m compareModel) View() string {
 	st := &m.c.st
 	if !m.active && m.outdated != "" {
 		return strings.Join(wrap(st.dim.Render(m.outdated), max(10, m.w), ""), "\n")
@@ -312,7 +312,7 @@ func signedBytes(n int64) string {
 // rebuildStarted drops a comparison a new build makes out of date (its
 // labels name rows of the build before): one step in two builds (M) is
 // compared again when the new build ends; two marked snapshots are not.
-func (m *CompareModel) rebuildStarted() {
+func (m *compareModel) rebuildStarted() {
 	if !m.active {
 		return
 	}
@@ -330,7 +330,7 @@ func (m *CompareModel) rebuildStarted() {
 
 // compareOnEvent keeps the Compare tab true to the build: a rebuild makes
 // the comparison out of date; when it ends, an M comparison is made again.
-func (m *Model) compareOnEvent(ev event.Event) tea.Cmd {
+func (m *model) compareOnEvent(ev event.Event) tea.Cmd {
 	switch ev.(type) {
 	case event.PlanReady, *event.PlanReady:
 		if m.b.builds > 1 {

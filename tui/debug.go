@@ -82,7 +82,7 @@ type keepPrompt struct {
 // toggleBreak sets or clears a breakpoint: on the Dockerfile line under
 // the cursor when that pane has the focus, else on the selected step's
 // first line.
-func (m *Model) toggleBreak() {
+func (m *model) toggleBreak() {
 	if m.opt.Control == nil || m.b.inspecting() {
 		m.setStatus(statusErr, "breakpoints need a build: there is none here")
 		return
@@ -129,7 +129,7 @@ func (m *Model) toggleBreak() {
 }
 
 // syncBreaks mirrors the Control's breakpoints for the gutter.
-func (m *Model) syncBreaks() {
+func (m *model) syncBreaks() {
 	m.b.breaks = map[int]bool{}
 	if m.opt.Control == nil {
 		return
@@ -141,7 +141,7 @@ func (m *Model) syncBreaks() {
 
 // stepping handles n, c and P; ok is false when the key is not for the
 // debugger now (n is the log search's next match unless paused).
-func (m *Model) stepping(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+func (m *model) stepping(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	ctl := m.opt.Control
 	if ctl == nil {
 		return nil, false
@@ -170,7 +170,7 @@ func (m *Model) stepping(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 }
 
 // pausedLabel is the label of the step the build is paused before.
-func (m *Model) pausedLabel() string {
+func (m *model) pausedLabel() string {
 	if p := m.b.paused; p != nil {
 		if r := m.b.planStep(p.Step); r != nil {
 			return r.label()
@@ -180,7 +180,7 @@ func (m *Model) pausedLabel() string {
 }
 
 // pauseBanner is the help bar's first row while paused.
-func (m *Model) pauseBanner() string {
+func (m *model) pauseBanner() string {
 	st := &m.c.st
 	p := m.b.paused
 	why := "stepping"
@@ -206,7 +206,7 @@ func (m *Model) pauseBanner() string {
 // shellTarget is the snapshot s (or p, partial) opens a shell in for the
 // selected row, the options, and a word on what it is; an empty snapshot
 // comes with the reason.
-func (m *Model) shellTarget(partial bool) (snap *event.Snapshot, opt snapshot.ShellOptions, on int, why string) {
+func (m *model) shellTarget(partial bool) (snap *event.Snapshot, opt snapshot.ShellOptions, on int, why string) {
 	opt.Shell = m.opt.DebugShell
 	r := m.b.step(m.sel)
 	if r == nil {
@@ -255,7 +255,7 @@ func withTitle(o snapshot.ShellOptions, t string) snapshot.ShellOptions {
 
 // openShell starts a debug shell on the selected row's snapshot; the TUI
 // suspends while it runs.
-func (m *Model) openShell(partial bool) tea.Cmd {
+func (m *model) openShell(partial bool) tea.Cmd {
 	if m.opt.Backend == nil {
 		m.setStatus(statusErr, "shells are not available here")
 		return nil
@@ -275,13 +275,13 @@ func (m *Model) openShell(partial bool) tea.Cmd {
 }
 
 // shellExit is what a shell opened now on row on says when it exits.
-func (m *Model) shellExit(sh snapshot.DebugShell, on int, why string) tea.ExecCallback {
+func (m *model) shellExit(sh snapshot.DebugShell, on int, why string) tea.ExecCallback {
 	n := m.b.builds
 	return func(err error) tea.Msg { return shellDoneMsg{sh: sh, err: err, on: on, why: why, build: n} }
 }
 
 // shellDone reads what the shell changed, in a Cmd.
-func (m *Model) shellDone(msg shellDoneMsg) tea.Cmd {
+func (m *model) shellDone(msg shellDoneMsg) tea.Cmd {
 	if msg.err != nil {
 		m.setStatus(statusErr, "shell: "+msg.err.Error())
 		return discardShell(msg.sh, false)
@@ -301,7 +301,7 @@ func discardShell(sh snapshot.DebugShell, quit bool) tea.Cmd {
 }
 
 // shellChanges asks whether to keep a shell's change.
-func (m *Model) shellChanges(msg shellChangesMsg) tea.Cmd {
+func (m *model) shellChanges(msg shellChangesMsg) tea.Cmd {
 	switch {
 	case msg.err != nil:
 		m.setStatus(statusErr, "shell: "+msg.err.Error())
@@ -321,7 +321,7 @@ func (m *Model) shellChanges(msg shellChangesMsg) tea.Cmd {
 }
 
 // askKey handles a key while the keep prompt is open.
-func (m *Model) askKey(msg tea.KeyPressMsg) tea.Cmd {
+func (m *model) askKey(msg tea.KeyPressMsg) tea.Cmd {
 	a := m.ask
 	switch msg.String() {
 	case "y", "Y":
@@ -347,7 +347,7 @@ func (m *Model) askKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // askLine is the keep prompt, in the help bar.
-func (m *Model) askLine() string {
+func (m *model) askLine() string {
 	st := &m.c.st
 	a := m.ask
 	s := a.stats
@@ -360,7 +360,7 @@ func (m *Model) askLine() string {
 }
 
 // shellKept adds the kept snapshot as a row under the step it was made on.
-func (m *Model) shellKept(msg shellKeptMsg) tea.Cmd {
+func (m *model) shellKept(msg shellKeptMsg) tea.Cmd {
 	if msg.err != nil {
 		m.setStatus(statusErr, "keep: "+msg.err.Error())
 		return nil

@@ -74,7 +74,7 @@ func TestFlowBreakStepContinue(t *testing.T) {
 	ctl.on = sb.release
 	tm := startFlowOpt(t, Options{Events: sb.ch, Backend: f.be, Control: ctl, Title: "redis-image"}, 120, 36)
 	waitText(t, tm, "paused before [2/6] RUN apk add --update redis (breakpoint, line 3)", "n next · c continue · s shell")
-	waitModel(t, tm, "breakpoint ● on line 3 and ▶ on the paused step", func(m *Model) bool {
+	waitModel(t, tm, "breakpoint ● on line 3 and ▶ on the paused step", func(m *model) bool {
 		scr := cleanScreen(m.render())
 		return strings.Contains(scr, "│3●▶") && strings.Contains(scr, "▶ [2/6] RUN apk add") && m.sel == 1
 	})
@@ -275,7 +275,7 @@ func TestFlowRebuildDeltas(t *testing.T) {
 	waitText(t, tm, "[2/6] RUN apk add --update redis")
 	tm.Send(keyMsg("R"))
 	waitText(t, tm, "Steps 6/6 · build 2", "2.2 MB +340.0 kB", "3.5s +1.2s")
-	waitModel(t, tm, "selection kept on the RUN step", func(m *Model) bool { return m.sel == 1 && m.b.builds == 2 })
+	waitModel(t, tm, "selection kept on the RUN step", func(m *model) bool { return m.sel == 1 && m.b.builds == 2 })
 	waitText(t, tm, "↳ rebuilt: rebuilt without cache from step 2/6")
 	tm.Send(keyMsg("7"))
 	waitText(t, tm, "against the previous build:", "3.6s → 3.7s (+0.1s)", "slower +1.2s, bigger +340.0 kB [2/6] RUN apk add --update redis")
@@ -332,7 +332,7 @@ func TestDebugScreens(t *testing.T) {
 	first, _ := f.pausedParts()
 	for _, sz := range []size{{80, 24}, {120, 40}} {
 		t.Run("paused/"+sz.String(), func(t *testing.T) {
-			m := New(Options{Backend: f.be, Control: newFakeControl(3), Title: "redis-image"})
+			m := newModel(Options{Backend: f.be, Control: newFakeControl(3), Title: "redis-image"})
 			m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 			settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: sz.w, Height: sz.h} })
 			settle(t, m, func() tea.Msg { return eventsMsg{evs: first} })
@@ -355,7 +355,7 @@ func TestDebugScreens(t *testing.T) {
 func TestBreakOnNonInstruction(t *testing.T) {
 	f := newFixture()
 	ctl := newFakeControl()
-	m := New(Options{Backend: f.be, Control: ctl})
+	m := newModel(Options{Backend: f.be, Control: ctl})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: f.events()} })
 	press(t, m, "shift+tab", "g", "b") // the Dockerfile pane, line 1 (# syntax=…)
@@ -379,7 +379,7 @@ func TestDebugNoColor(t *testing.T) {
 	f := newFixture()
 	f.be.compare[[2]*event.Snapshot{f.snaps[1], f.snaps[3]}] = f.snaps[2].Changes
 	first, _ := f.pausedParts()
-	m := New(Options{Backend: f.be, Control: newFakeControl(3), NoColor: true})
+	m := newModel(Options{Backend: f.be, Control: newFakeControl(3), NoColor: true})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: first} })
 	check := func(what string, want ...string) {
@@ -408,7 +408,7 @@ func TestDebugNoColor(t *testing.T) {
 func TestPauseKey(t *testing.T) {
 	f := newFixture()
 	ctl := newFakeControl()
-	m := New(Options{Backend: f.be, Control: ctl})
+	m := newModel(Options{Backend: f.be, Control: ctl})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: f.running()} })
 	press(t, m, "c", "n", "P")
@@ -436,12 +436,12 @@ func TestRebuildInOneBatch(t *testing.T) {
 
 // newPausedModel is the fixture's build paused at the breakpoint on line
 // 3, with a fake control, sized w×h.
-func newPausedModel(t *testing.T, w, h int) (*Model, *fixture, *fakeControl) {
+func newPausedModel(t *testing.T, w, h int) (*model, *fixture, *fakeControl) {
 	t.Helper()
 	f := newFixture()
 	first, _ := f.pausedParts()
 	ctl := newFakeControl(3)
-	m := New(Options{Backend: f.be, Control: ctl, Title: "redis-image"})
+	m := newModel(Options{Backend: f.be, Control: ctl, Title: "redis-image"})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: first} })
@@ -477,7 +477,7 @@ func TestBreakOnContinuationLineQA(t *testing.T) {
 	plan := event.PlanReady{Dockerfile: "Dockerfile", Source: []byte(src), Stages: []string{"base"}, Steps: []event.StepInfo{
 		step(0, 3, "FROM", "FROM alpine", 1, false), run, step(2, 3, "CMD", `CMD ["sh"]`, 4, true)}}
 	ctl := newFakeControl(3) // --break 3: the RUN's second line
-	m := New(Options{Backend: newFakeBackend(), Control: ctl})
+	m := newModel(Options{Backend: newFakeBackend(), Control: ctl})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: []event.Event{plan, event.StepStarted{Step: 0}}} })
 	m.steps.Select(1)

@@ -18,7 +18,7 @@ func TestPrevBuildDeltasColoured(t *testing.T) {
 	better := newTestModel(t, f2.be, 120, 40, append(f2.rebuild(), f2.events()...)...)
 	for _, tc := range []struct {
 		name  string
-		m     *Model
+		m     *model
 		style func(*styles) string
 		want  []string
 	}{

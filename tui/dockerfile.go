@@ -7,26 +7,26 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// DockerfileKeyMap are the keys of the Dockerfile pane.
-type DockerfileKeyMap struct {
-	NavKeyMap
+// dockerfileKeyMap are the keys of the Dockerfile pane.
+type dockerfileKeyMap struct {
+	navKeyMap
 	Open key.Binding
 }
 
-// DefaultDockerfileKeyMap returns the Dockerfile pane keys.
-func DefaultDockerfileKeyMap() DockerfileKeyMap {
-	return DockerfileKeyMap{
-		NavKeyMap: DefaultNavKeyMap(),
+// defaultDockerfileKeyMap returns the Dockerfile pane keys.
+func defaultDockerfileKeyMap() dockerfileKeyMap {
+	return dockerfileKeyMap{
+		navKeyMap: defaultNavKeyMap(),
 		Open:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "inspect step")),
 	}
 }
 
-// DockerfileModel shows the Dockerfile with line numbers, highlighted
+// dockerfileModel shows the Dockerfile with line numbers, highlighted
 // instructions, each line's step state, warnings and errors on their lines.
-type DockerfileModel struct {
+type dockerfileModel struct {
 	c       *common
 	b       *buildState
-	keys    DockerfileKeyMap
+	keys    dockerfileKeyMap
 	w, h    int
 	cursor  int // 0-based source line
 	off     int // first visible row
@@ -34,21 +34,21 @@ type DockerfileModel struct {
 }
 
 // newDockerfile returns the Dockerfile pane.
-func newDockerfile(c *common, b *buildState) DockerfileModel {
-	return DockerfileModel{c: c, b: b, keys: DefaultDockerfileKeyMap()}
+func newDockerfile(c *common, b *buildState) dockerfileModel {
+	return dockerfileModel{c: c, b: b, keys: defaultDockerfileKeyMap()}
 }
 
 // SetSize sets the content size.
-func (m *DockerfileModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = m.scroll(m.off) }
+func (m *dockerfileModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = m.scroll(m.off) }
 
 // SetFocus marks the pane focused.
-func (m *DockerfileModel) SetFocus(f bool) { m.focused = f }
+func (m *dockerfileModel) SetFocus(f bool) { m.focused = f }
 
 // Step is the step whose lines hold the cursor, or -1.
-func (m DockerfileModel) Step() int { return m.b.stepAtLine(m.cursor + 1) }
+func (m dockerfileModel) Step() int { return m.b.stepAtLine(m.cursor + 1) }
 
 // ShowStep moves the cursor to the first line of step i.
-func (m *DockerfileModel) ShowStep(i int) {
+func (m *dockerfileModel) ShowStep(i int) {
 	if r := m.b.step(i); r != nil && r.info.StartLine > 0 {
 		m.cursor = clamp(r.info.StartLine-1, 0, max(0, len(m.b.source)-1))
 		m.off = m.scroll(m.off)
@@ -56,7 +56,7 @@ func (m *DockerfileModel) ShowStep(i int) {
 }
 
 // ShowLine moves the cursor to a 1-based line (errors without a step).
-func (m *DockerfileModel) ShowLine(line int) {
+func (m *dockerfileModel) ShowLine(line int) {
 	if line > 0 {
 		m.cursor = clamp(line-1, 0, max(0, len(m.b.source)-1))
 		m.off = m.scroll(m.off)
@@ -71,7 +71,7 @@ type dfRow struct {
 	skip bool   // the note says why a stage is skipped (dim)
 }
 
-func (m DockerfileModel) rows() []dfRow {
+func (m dockerfileModel) rows() []dfRow {
 	rows := make([]dfRow, 0, len(m.b.source)+4)
 	errLine := 0
 	if d := m.b.done; d != nil && d.Line > 0 && d.Error != "" {
@@ -108,7 +108,7 @@ func (m DockerfileModel) rows() []dfRow {
 func lastLineOf(r *stepRec) int { return max(r.info.EndLine, r.info.StartLine) }
 
 // scroll keeps the cursor's row visible.
-func (m DockerfileModel) scroll(off int) int {
+func (m dockerfileModel) scroll(off int) int {
 	rows := m.rows()
 	cr := 0
 	for i, r := range rows {
@@ -132,10 +132,10 @@ func (m DockerfileModel) scroll(off int) int {
 }
 
 // Update handles keys for the pane.
-func (m DockerfileModel) Update(msg tea.Msg) (DockerfileModel, tea.Cmd) {
+func (m dockerfileModel) Update(msg tea.Msg) (dockerfileModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.KeyPressMsg:
-		if cur, ok := navDelta(m.keys.NavKeyMap, msg, m.cursor, len(m.b.source), m.h); ok {
+		if cur, ok := navDelta(m.keys.navKeyMap, msg, m.cursor, len(m.b.source), m.h); ok {
 			m.cursor = cur
 			m.off = m.scroll(m.off)
 			return m, nil
@@ -150,7 +150,7 @@ func (m DockerfileModel) Update(msg tea.Msg) (DockerfileModel, tea.Cmd) {
 }
 
 // Click puts the cursor on the clicked row.
-func (m *DockerfileModel) Click(row int) {
+func (m *dockerfileModel) Click(row int) {
 	rows := m.rows()
 	if i := m.off + row; i >= 0 && i < len(rows) {
 		m.cursor = rows[i].line
@@ -158,13 +158,13 @@ func (m *DockerfileModel) Click(row int) {
 }
 
 // Scroll moves the view by n rows.
-func (m *DockerfileModel) Scroll(n int) {
+func (m *dockerfileModel) Scroll(n int) {
 	m.cursor = clamp(m.cursor+n, 0, max(0, len(m.b.source)-1))
 	m.off = m.scroll(m.off + n)
 }
 
 // View renders the pane content (without border), h lines of width w.
-func (m DockerfileModel) View() string {
+func (m dockerfileModel) View() string {
 	st := &m.c.st
 	if len(m.b.source) == 0 {
 		msg := "waiting for the Dockerfile…"
@@ -184,7 +184,7 @@ func (m DockerfileModel) View() string {
 	return strings.Join(lines, "\n")
 }
 
-func (m DockerfileModel) renderRow(r dfRow, nw, sel int) string {
+func (m dockerfileModel) renderRow(r dfRow, nw, sel int) string {
 	st := &m.c.st
 	if r.note != "" {
 		pre := strings.Repeat(" ", nw+3) + "╰ "

@@ -16,16 +16,16 @@ import (
 // fileReadMax is the most of a file the File tab reads.
 const fileReadMax = 1 << 20
 
-// FileKeyMap are the keys of the File tab.
-type FileKeyMap struct {
-	NavKeyMap
+// fileKeyMap are the keys of the File tab.
+type fileKeyMap struct {
+	navKeyMap
 	Back key.Binding
 }
 
-// DefaultFileKeyMap returns the File tab keys.
-func DefaultFileKeyMap() FileKeyMap {
-	return FileKeyMap{
-		NavKeyMap: DefaultNavKeyMap(),
+// defaultFileKeyMap returns the File tab keys.
+func defaultFileKeyMap() fileKeyMap {
+	return fileKeyMap{
+		navKeyMap: defaultNavKeyMap(),
 		Back:      key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "back to files")),
 	}
 }
@@ -47,12 +47,12 @@ type fileLoadedMsg struct {
 // backToFilesMsg asks the root to show the Files tab again.
 type backToFilesMsg struct{}
 
-// FileModel is the content pager of one file in a snapshot: text, a unified
+// fileModel is the content pager of one file in a snapshot: text, a unified
 // diff against the parent snapshot, or a hex summary of binary content.
-type FileModel struct {
+type fileModel struct {
 	c       *common
 	be      Backend
-	keys    FileKeyMap
+	keys    fileKeyMap
 	w, h    int
 	focused bool
 
@@ -65,20 +65,20 @@ type FileModel struct {
 	off     int
 }
 
-func newFile(c *common, be Backend) FileModel {
-	return FileModel{c: c, be: be, keys: DefaultFileKeyMap(), step: -1}
+func newFile(c *common, be Backend) fileModel {
+	return fileModel{c: c, be: be, keys: defaultFileKeyMap(), step: -1}
 }
 
 // SetSize sets the content size.
-func (m *FileModel) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
+func (m *fileModel) SetSize(w, h int) { m.w, m.h = w, h; m.clamp() }
 
 // SetFocus marks the pane focused.
-func (m *FileModel) SetFocus(f bool) { m.focused = f }
+func (m *fileModel) SetFocus(f bool) { m.focused = f }
 
-func (m *FileModel) clamp() { m.off = clamp(m.off, 0, max(0, len(m.rows)-(m.h-1))) }
+func (m *fileModel) clamp() { m.off = clamp(m.off, 0, max(0, len(m.rows)-(m.h-1))) }
 
 // Open loads a file of a snapshot.
-func (m *FileModel) Open(msg openFileMsg) tea.Cmd {
+func (m *fileModel) Open(msg openFileMsg) tea.Cmd {
 	m.seq++
 	m.step, m.path, m.loading, m.rows, m.off, m.head = msg.step, msg.ch.Path, true, nil, 0, ""
 	be, seq, snap, ch := m.be, m.seq, msg.snap, msg.ch
@@ -89,7 +89,7 @@ func (m *FileModel) Open(msg openFileMsg) tea.Cmd {
 }
 
 // Update handles keys and loaded content.
-func (m FileModel) Update(msg tea.Msg) (FileModel, tea.Cmd) {
+func (m fileModel) Update(msg tea.Msg) (fileModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case fileLoadedMsg:
 		if msg.seq == m.seq {
@@ -97,7 +97,7 @@ func (m FileModel) Update(msg tea.Msg) (FileModel, tea.Cmd) {
 			m.clamp()
 		}
 	case tea.KeyPressMsg:
-		if off, ok := navDelta(m.keys.NavKeyMap, msg, m.off, max(1, len(m.rows)-(m.h-1)+1), m.h-1); ok {
+		if off, ok := navDelta(m.keys.navKeyMap, msg, m.off, max(1, len(m.rows)-(m.h-1)+1), m.h-1); ok {
 			m.off = off
 			return m, nil
 		}
@@ -109,10 +109,10 @@ func (m FileModel) Update(msg tea.Msg) (FileModel, tea.Cmd) {
 }
 
 // Scroll moves the view by n rows.
-func (m *FileModel) Scroll(n int) { m.off += n; m.clamp() }
+func (m *fileModel) Scroll(n int) { m.off += n; m.clamp() }
 
 // View renders the tab.
-func (m FileModel) View() string {
+func (m fileModel) View() string {
 	st := &m.c.st
 	if m.path == "" {
 		return st.dim.Render("no file open: pick one in the Files tab and press enter")

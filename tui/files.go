@@ -10,9 +10,9 @@ import (
 	"github.com/strata-build/strata/layers"
 )
 
-// FilesKeyMap are the keys of the Files tab.
-type FilesKeyMap struct {
-	NavKeyMap
+// filesKeyMap are the keys of the Files tab.
+type filesKeyMap struct {
+	navKeyMap
 	Open     key.Binding
 	Collapse key.Binding
 	Expand   key.Binding
@@ -23,10 +23,10 @@ type FilesKeyMap struct {
 	Clear    key.Binding
 }
 
-// DefaultFilesKeyMap returns the Files tab keys.
-func DefaultFilesKeyMap() FilesKeyMap {
-	return FilesKeyMap{
-		NavKeyMap: DefaultNavKeyMap(),
+// defaultFilesKeyMap returns the Files tab keys.
+func defaultFilesKeyMap() filesKeyMap {
+	return filesKeyMap{
+		navKeyMap: defaultNavKeyMap(),
 		Open:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open/fold")),
 		Collapse:  key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "collapse")),
 		Expand:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "expand")),
@@ -53,12 +53,12 @@ func (f fileFilter) String() string {
 	return [...]string{"all", "changed", "added", "modified", "deleted"}[f]
 }
 
-// FilesModel is the change tree of a snapshot: this step's changes, or the
+// filesModel is the change tree of a snapshot: this step's changes, or the
 // whole filesystem at the snapshot with the changes marked.
-type FilesModel struct {
+type filesModel struct {
 	c       *common
 	be      Backend
-	keys    FilesKeyMap
+	keys    filesKeyMap
 	w, h    int
 	focused bool
 
@@ -91,8 +91,8 @@ type FilesModel struct {
 	off      int
 }
 
-func newFiles(c *common, be Backend) FilesModel {
-	return FilesModel{c: c, be: be, keys: DefaultFilesKeyMap(), step: -1, unit: "step"}
+func newFiles(c *common, be Backend) filesModel {
+	return filesModel{c: c, be: be, keys: defaultFilesKeyMap(), step: -1, unit: "step"}
 }
 
 type filesLoadedMsg struct {
@@ -124,18 +124,18 @@ func noChange(unit string) string {
 }
 
 // SetSize sets the content size.
-func (m *FilesModel) SetSize(w, h int) {
+func (m *filesModel) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
 }
 
 // SetFocus marks the pane focused.
-func (m *FilesModel) SetFocus(f bool) { m.focused = f }
+func (m *filesModel) SetFocus(f bool) { m.focused = f }
 
 // Capturing is true while the search input takes every key.
-func (m FilesModel) Capturing() bool { return m.input.active }
+func (m filesModel) Capturing() bool { return m.input.active }
 
-func (m FilesModel) body() int {
+func (m filesModel) body() int {
 	h := m.h - 1
 	if m.input.active {
 		h--
@@ -144,13 +144,13 @@ func (m FilesModel) body() int {
 }
 
 // SetStep points the tab at a step's snapshot; Load fetches it.
-func (m *FilesModel) SetStep(step int, snap *event.Snapshot) {
+func (m *filesModel) SetStep(step int, snap *event.Snapshot) {
 	m.step, m.snap = step, snap
 }
 
 // SetTree shows a tree made elsewhere: the difference between base and
 // snap (the Compare tab). It stays until the next SetTree.
-func (m *FilesModel) SetTree(snap, base *event.Snapshot, baseName string, t *ftree) {
+func (m *filesModel) SetTree(snap, base *event.Snapshot, baseName string, t *ftree) {
 	m.fixed, m.snap, m.base, m.baseName, m.whole = true, snap, base, baseName, false
 	m.step = -1
 	m.seq++
@@ -159,7 +159,7 @@ func (m *FilesModel) SetTree(snap, base *event.Snapshot, baseName string, t *ftr
 }
 
 // Load returns the Cmd that builds the tree when what is shown is stale.
-func (m *FilesModel) Load() tea.Cmd {
+func (m *filesModel) Load() tea.Cmd {
 	if m.fixed || m.snap == nil || (m.tree != nil && m.treeSnap == m.snap && m.treeWhole == m.whole) {
 		return nil
 	}
@@ -189,7 +189,7 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 	}
 }
 
-func (m *FilesModel) loaded(msg filesLoadedMsg) {
+func (m *filesModel) loaded(msg filesLoadedMsg) {
 	if msg.seq != m.seq {
 		return
 	}
@@ -209,7 +209,7 @@ func (m *FilesModel) loaded(msg filesLoadedMsg) {
 
 // defaultExpand opens small trees fully; large ones down to where the
 // changes are, a few levels deep.
-func (m *FilesModel) defaultExpand() {
+func (m *filesModel) defaultExpand() {
 	n := len(m.tree.nodes)
 	if cap(m.expanded) >= n {
 		m.expanded = m.expanded[:n]
@@ -233,7 +233,7 @@ func (m *FilesModel) defaultExpand() {
 	m.expanded[0] = true
 }
 
-func (m *FilesModel) keep(n int32) bool {
+func (m *filesModel) keep(n int32) bool {
 	nd := &m.tree.nodes[n]
 	switch m.filter {
 	case filterChanged:
@@ -249,7 +249,7 @@ func (m *FilesModel) keep(n int32) bool {
 }
 
 // flatten lists the visible rows: depth first, folded directories skipped.
-func (m *FilesModel) flatten() {
+func (m *filesModel) flatten() {
 	m.vis = m.vis[:0]
 	if m.tree == nil {
 		return
@@ -273,7 +273,7 @@ func (m *FilesModel) flatten() {
 }
 
 // setQuery filters the tree to names containing q (and their parents).
-func (m *FilesModel) setQuery(q string) {
+func (m *filesModel) setQuery(q string) {
 	m.query = q
 	if q == "" || m.tree == nil {
 		m.qmatch = nil
@@ -303,7 +303,7 @@ func (m *FilesModel) setQuery(q string) {
 }
 
 // Update handles keys and loaded trees.
-func (m FilesModel) Update(msg tea.Msg) (FilesModel, tea.Cmd) {
+func (m filesModel) Update(msg tea.Msg) (filesModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case filesLoadedMsg:
 		m.loaded(msg)
@@ -322,7 +322,7 @@ func (m FilesModel) Update(msg tea.Msg) (FilesModel, tea.Cmd) {
 	return m, nil
 }
 
-func (m FilesModel) keyPress(msg tea.KeyPressMsg) (FilesModel, tea.Cmd) {
+func (m filesModel) keyPress(msg tea.KeyPressMsg) (filesModel, tea.Cmd) {
 	if key.Matches(msg, m.keys.Whole) && !m.fixed {
 		m.whole = !m.whole
 		return m, m.Load()
@@ -330,7 +330,7 @@ func (m FilesModel) keyPress(msg tea.KeyPressMsg) (FilesModel, tea.Cmd) {
 	if m.tree == nil {
 		return m, nil
 	}
-	if cur, ok := navDelta(m.keys.NavKeyMap, msg, m.cursor, len(m.vis), m.body()); ok {
+	if cur, ok := navDelta(m.keys.navKeyMap, msg, m.cursor, len(m.vis), m.body()); ok {
 		m.cursor = cur
 		m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
 		return m, nil
@@ -362,7 +362,7 @@ func (m FilesModel) keyPress(msg tea.KeyPressMsg) (FilesModel, tea.Cmd) {
 	return m, nil
 }
 
-func (m FilesModel) current() int32 {
+func (m filesModel) current() int32 {
 	if m.cursor >= 0 && m.cursor < len(m.vis) {
 		return m.vis[m.cursor]
 	}
@@ -370,7 +370,7 @@ func (m FilesModel) current() int32 {
 }
 
 // reveal puts the cursor on node n when it is visible.
-func (m *FilesModel) reveal(n int32) {
+func (m *filesModel) reveal(n int32) {
 	for i, v := range m.vis {
 		if v == n {
 			m.cursor = i
@@ -380,7 +380,7 @@ func (m *FilesModel) reveal(n int32) {
 	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
 }
 
-func (m *FilesModel) fold(open bool) {
+func (m *filesModel) fold(open bool) {
 	n := m.current()
 	if n < 0 {
 		return
@@ -396,7 +396,7 @@ func (m *FilesModel) fold(open bool) {
 	}
 }
 
-func (m *FilesModel) open() tea.Cmd {
+func (m *filesModel) open() tea.Cmd {
 	n := m.current()
 	if n < 0 {
 		return nil
@@ -414,7 +414,7 @@ func (m *FilesModel) open() tea.Cmd {
 }
 
 // Click moves the cursor to the clicked row (a second click opens it).
-func (m *FilesModel) Click(row int) tea.Cmd {
+func (m *filesModel) Click(row int) tea.Cmd {
 	i := m.off + row - 1 // row 0 is the header
 	if i < 0 || i >= len(m.vis) {
 		return nil
@@ -427,12 +427,12 @@ func (m *FilesModel) Click(row int) tea.Cmd {
 }
 
 // Scroll moves the cursor by n rows.
-func (m *FilesModel) Scroll(n int) {
+func (m *filesModel) Scroll(n int) {
 	m.cursor = clamp(m.cursor+n, 0, max(0, len(m.vis)-1))
 	m.off = scrollTo(m.cursor, m.off, m.body(), len(m.vis))
 }
 
-func (m FilesModel) header() string {
+func (m filesModel) header() string {
 	st := &m.c.st
 	if m.tree == nil {
 		return ""
@@ -464,7 +464,7 @@ func (m FilesModel) header() string {
 }
 
 // View renders the tab.
-func (m FilesModel) View() string {
+func (m filesModel) View() string {
 	st := &m.c.st
 	lines := make([]string, 0, m.h)
 	switch {
@@ -510,7 +510,7 @@ func (m FilesModel) View() string {
 
 // owner is an entry's "uid:gid" ("" for a synthesized directory or a
 // deleted entry).
-func (m FilesModel) owner(n int32) string {
+func (m filesModel) owner(n int32) string {
 	nd := &m.tree.nodes[n]
 	if nd.ch.Path == "" || nd.mark == layers.Deleted {
 		return ""
@@ -520,7 +520,7 @@ func (m FilesModel) owner(n int32) string {
 
 // row is one entry; ownW is the owner column's width, 0 for a row
 // without the mode and owner columns (a narrow pane).
-func (m FilesModel) row(n int32, cur bool, ownW int) string {
+func (m filesModel) row(n int32, cur bool, ownW int) string {
 	st := &m.c.st
 	nd := &m.tree.nodes[n]
 	var b strings.Builder

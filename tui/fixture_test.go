@@ -535,9 +535,9 @@ func parseError() []event.Event {
 
 // newTestModel returns a model with a fixed clock and no animations, sized
 // w×h, with evs applied synchronously.
-func newTestModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *Model {
+func newTestModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *model {
 	t.Helper()
-	m := New(Options{Backend: be, Title: "redis-image"})
+	m := newModel(Options{Backend: be, Title: "redis-image"})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
 	if len(evs) > 0 {
@@ -548,7 +548,7 @@ func newTestModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *Model
 
 // settle runs cmd and feeds its messages back into m until nothing is left
 // (the spinner's ticks are dropped: tests have no animation).
-func settle(t testing.TB, m *Model, cmd tea.Cmd) {
+func settle(t testing.TB, m *model, cmd tea.Cmd) {
 	t.Helper()
 	queue := []tea.Cmd{cmd}
 	for n := 0; len(queue) > 0; n++ {
@@ -571,7 +571,7 @@ func settle(t testing.TB, m *Model, cmd tea.Cmd) {
 	}
 }
 
-func press(t testing.TB, m *Model, keys ...string) {
+func press(t testing.TB, m *model, keys ...string) {
 	t.Helper()
 	for _, k := range keys {
 		settle(t, m, func() tea.Msg { return keyMsg(k) })
@@ -607,7 +607,7 @@ func keyMsg(k string) tea.KeyPressMsg {
 	return tea.KeyPressMsg{Code: r[0], Text: k}
 }
 
-func typeText(t testing.TB, m *Model, s string) {
+func typeText(t testing.TB, m *model, s string) {
 	t.Helper()
 	for _, r := range s {
 		press(t, m, string(r))

@@ -22,24 +22,24 @@ func startFlow(t *testing.T, be Backend, events <-chan event.Event, w, h int) *t
 
 func startFlowOpt(t *testing.T, opt Options, w, h int) *teatest.TestModel {
 	t.Helper()
-	m := New(opt)
+	m := newModel(opt)
 	m.c.now = func() time.Time { return t0 }
 	return teatest.NewTestModel(t, probe{m}, teatest.WithInitialTermSize(w, h))
 }
 
 // probe wraps the model so that a test can look at it from the program's
 // own goroutine (no data race, no guessing from the byte stream).
-type probe struct{ *Model }
+type probe struct{ *model }
 
 // probeMsg runs f on the model inside Update.
-type probeMsg struct{ f func(m *Model) }
+type probeMsg struct{ f func(m *model) }
 
 func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if pm, ok := msg.(probeMsg); ok {
-		pm.f(p.Model)
+		pm.f(p.model)
 		return p, nil
 	}
-	_, cmd := p.Model.Update(msg)
+	_, cmd := p.model.Update(msg)
 	return p, cmd
 }
 
@@ -47,7 +47,7 @@ func (p probe) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // The terminal output is a stream of screen differences (a word may be
 // drawn in pieces around cursor moves), so the screen is read from the
 // model's own render, never searched for in the bytes written.
-func waitModel(t *testing.T, tm *teatest.TestModel, what string, cond func(m *Model) bool) {
+func waitModel(t *testing.T, tm *teatest.TestModel, what string, cond func(m *model) bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	type answer struct {
@@ -57,7 +57,7 @@ func waitModel(t *testing.T, tm *teatest.TestModel, what string, cond func(m *Mo
 	var last string
 	for {
 		ch := make(chan answer, 1)
-		tm.Send(probeMsg{f: func(m *Model) { ch <- answer{cond(m), cleanScreen(m.render())} }})
+		tm.Send(probeMsg{f: func(m *model) { ch <- answer{cond(m), cleanScreen(m.render())} }})
 		select {
 		case a := <-ch:
 			if a.ok {
@@ -76,7 +76,7 @@ func waitModel(t *testing.T, tm *teatest.TestModel, what string, cond func(m *Mo
 // waitText waits until the screen contains all of texts.
 func waitText(t *testing.T, tm *teatest.TestModel, texts ...string) {
 	t.Helper()
-	waitModel(t, tm, fmt.Sprintf("screen showing %q", texts), func(m *Model) bool {
+	waitModel(t, tm, fmt.Sprintf("screen showing %q", texts), func(m *model) bool {
 		s := ansi.Strip(m.render())
 		for _, x := range texts {
 			if !strings.Contains(s, x) {
@@ -98,9 +98,9 @@ func feed(evs []event.Event, closeIt bool) <-chan event.Event {
 	return ch
 }
 
-func finalModel(t *testing.T, tm *teatest.TestModel) *Model {
+func finalModel(t *testing.T, tm *teatest.TestModel) *model {
 	t.Helper()
-	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(probe).Model
+	return tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(probe).model
 }
 
 func TestFlowBuildToEnd(t *testing.T) {

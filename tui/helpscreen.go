@@ -26,9 +26,9 @@ func bindingRows(bs ...key.Binding) [][2]string {
 // helpGroups is every key, grouped as they apply (everywhere, in each pane,
 // while paused, after a shell), then the legend of the status symbols. The
 // focused pane's group comes first among the panes.
-func (m *Model) helpGroups() []helpGroup {
+func (m *model) helpGroups() []helpGroup {
 	k := m.keys
-	nav := m.df.keys.NavKeyMap
+	nav := m.df.keys.navKeyMap
 	global := helpGroup{"Everywhere", append(bindingRows(k.NextPane, k.PrevPane), append([][2]string{
 		{"1-8", "pick a tab below (the focus moves there)"}},
 		bindingRows(k.NextTab, k.PrevTab, k.Help, k.Quit)...)...)}
@@ -101,7 +101,7 @@ func (m *Model) helpGroups() []helpGroup {
 
 // helpScreenLines lays the groups out in as many columns of about 38 cells
 // as w allows, in order, a group never split between columns.
-func (m *Model) helpScreenLines(w int) []string {
+func (m *model) helpScreenLines(w int) []string {
 	st := &m.c.st
 	cols := clamp(w/38, 1, 4)
 	colW := w / cols
@@ -157,7 +157,7 @@ func (m *Model) helpScreenLines(w int) []string {
 }
 
 // helpScreen draws the ? screen in place of the panes, h rows of w.
-func (m *Model) helpScreen(w, h int) string {
+func (m *model) helpScreen(w, h int) string {
 	lines := m.helpScreenLines(w - 2)
 	m.helpOff = clamp(m.helpOff, 0, max(0, len(lines)-(h-2)))
 	title := "Keys and symbols"
@@ -169,7 +169,7 @@ func (m *Model) helpScreen(w, h int) string {
 
 // helpKey handles a key while the ? screen is shown: it scrolls or closes;
 // q and ctrl+c still quit (ok false).
-func (m *Model) helpKey(s string) bool {
+func (m *model) helpKey(s string) bool {
 	switch s {
 	case "?", "esc":
 		m.help.ShowAll = false

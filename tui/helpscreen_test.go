@@ -8,7 +8,7 @@ import (
 )
 
 // helpText is the whole ? screen, scrolled through to its end.
-func helpText(t *testing.T, m *Model) string {
+func helpText(t *testing.T, m *model) string {
 	t.Helper()
 	var b strings.Builder
 	for i := 0; i < 40; i++ {
@@ -36,7 +36,7 @@ func TestHelpScreenListsEveryKey(t *testing.T) {
 			all = append(all, m.logs.keys.Search, m.logs.keys.Next, m.logs.keys.Prev, m.logs.keys.Follow,
 				m.files.keys.Filter, m.files.keys.Sort, m.files.keys.Whole, m.compare.keys.Config, m.file.keys.Back,
 				m.steps.keys.Follow, m.df.keys.Open)
-			all = append(all, m.df.keys.NavKeyMap.bindings()...)
+			all = append(all, m.df.keys.navKeyMap.bindings()...)
 			for _, b := range all {
 				h := b.Help()
 				if !strings.Contains(text, h.Key+" ") || !strings.Contains(text, h.Desc) {

@@ -13,7 +13,7 @@ import (
 // image's layers rather than a build's steps.
 
 // inspectHeader is the right side of the header while inspecting.
-func (m *Model) inspectHeader() string {
+func (m *model) inspectHeader() string {
 	st := &m.c.st
 	d := m.b.done
 	fin, _, _, _ := m.b.counts()

@@ -74,9 +74,9 @@ func inspectFixture(f *fixture) []event.Event {
 	return evs
 }
 
-func newInspectModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *Model {
+func newInspectModel(t testing.TB, be Backend, w, h int, evs ...event.Event) *model {
 	t.Helper()
-	m := New(Options{Backend: be, Title: "redis:7", HasOutput: true})
+	m := newModel(Options{Backend: be, Title: "redis:7", HasOutput: true})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: w, Height: h} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: evs} })
@@ -179,7 +179,7 @@ func TestSaveGolden(t *testing.T) {
 // TestSaveKeys covers the form: offered only without -t/-o, S works anyway,
 // esc cancels, errors show in the status line, nothing before the end.
 func TestSaveKeys(t *testing.T) {
-	help := func(m *Model) string { return cleanScreen(strings.Join(m.helpLines(), "\n")) }
+	help := func(m *model) string { return cleanScreen(strings.Join(m.helpLines(), "\n")) }
 
 	f := newFixture()
 	m := newTestModel(t, f.be, 200, 40, unsaved(f)...)
@@ -294,7 +294,7 @@ func TestFlowInspect(t *testing.T) {
 func TestNoColorSaveAndInspect(t *testing.T) {
 	colour := regexp.MustCompile("\x1b\\[[0-9;:]*(3[0-8]|4[0-8]|9[0-7]|10[0-7])[;:m]")
 	f := newFixture()
-	m := New(Options{Backend: f.be, NoColor: true})
+	m := newModel(Options{Backend: f.be, NoColor: true})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: unsaved(f)} })
 	press(t, m, "S")
@@ -305,7 +305,7 @@ func TestNoColorSaveAndInspect(t *testing.T) {
 		}
 	}
 	f = newFixture()
-	m = New(Options{Backend: f.be, NoColor: true, HasOutput: true})
+	m = newModel(Options{Backend: f.be, NoColor: true, HasOutput: true})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: inspectFixture(f)} })
 	press(t, m, "j", "j", "2")

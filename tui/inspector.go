@@ -24,39 +24,39 @@ const (
 	infoSummary
 )
 
-// InfoModel is a scrollable text tab whose content is rendered from the
+// infoModel is a scrollable text tab whose content is rendered from the
 // build state: the Step story, the image Config, the Cache decision and the
 // build Summary.
-type InfoModel struct {
+type infoModel struct {
 	c       *common
 	b       *buildState
 	kind    infoKind
-	keys    NavKeyMap
+	keys    navKeyMap
 	w, h    int
 	focused bool
 	step    int
 	off     int
 }
 
-func newInfo(c *common, b *buildState, kind infoKind) InfoModel {
-	return InfoModel{c: c, b: b, kind: kind, keys: DefaultNavKeyMap(), step: -1}
+func newInfo(c *common, b *buildState, kind infoKind) infoModel {
+	return infoModel{c: c, b: b, kind: kind, keys: defaultNavKeyMap(), step: -1}
 }
 
 // SetSize sets the content size.
-func (m *InfoModel) SetSize(w, h int) { m.w, m.h = w, h }
+func (m *infoModel) SetSize(w, h int) { m.w, m.h = w, h }
 
 // SetFocus marks the pane focused.
-func (m *InfoModel) SetFocus(f bool) { m.focused = f }
+func (m *infoModel) SetFocus(f bool) { m.focused = f }
 
 // SetStep picks the step shown.
-func (m *InfoModel) SetStep(i int) {
+func (m *infoModel) SetStep(i int) {
 	if i != m.step {
 		m.step, m.off = i, 0
 	}
 }
 
 // Update scrolls.
-func (m InfoModel) Update(msg tea.Msg) (InfoModel, tea.Cmd) {
+func (m infoModel) Update(msg tea.Msg) (infoModel, tea.Cmd) {
 	if msg, ok := msg.(tea.KeyPressMsg); ok {
 		n := len(m.lines())
 		if off, ok := navDelta(m.keys, msg, m.off, max(1, n-m.h+1), m.h); ok {
@@ -67,9 +67,9 @@ func (m InfoModel) Update(msg tea.Msg) (InfoModel, tea.Cmd) {
 }
 
 // Scroll moves the view by n lines.
-func (m *InfoModel) Scroll(n int) { m.off = clamp(m.off+n, 0, max(0, len(m.lines())-m.h)) }
+func (m *infoModel) Scroll(n int) { m.off = clamp(m.off+n, 0, max(0, len(m.lines())-m.h)) }
 
-func (m InfoModel) lines() []string {
+func (m infoModel) lines() []string {
 	w := max(10, m.w)
 	if m.b.inspecting() {
 		switch m.kind {
@@ -91,7 +91,7 @@ func (m InfoModel) lines() []string {
 }
 
 // View renders the visible part.
-func (m InfoModel) View() string {
+func (m infoModel) View() string {
 	all := m.lines()
 	off := clamp(m.off, 0, max(0, len(all)-m.h))
 	out := make([]string, 0, m.h)

@@ -2,8 +2,8 @@ package tui
 
 import "charm.land/bubbles/v2/key"
 
-// KeyMap holds the keys that work everywhere.
-type KeyMap struct {
+// keyMap holds the keys that work everywhere.
+type keyMap struct {
 	NextPane key.Binding
 	PrevPane key.Binding
 	NextTab  key.Binding
@@ -30,9 +30,9 @@ type KeyMap struct {
 	Run            key.Binding // x: run the final image's primary command
 }
 
-// DefaultKeyMap returns the global keys.
-func DefaultKeyMap() KeyMap {
-	return KeyMap{
+// defaultKeyMap returns the global keys.
+func defaultKeyMap() keyMap {
+	return keyMap{
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
 		NextTab:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next tab")),
@@ -58,8 +58,8 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
-// NavKeyMap moves a cursor or a view in a list; every pane embeds it.
-type NavKeyMap struct {
+// navKeyMap moves a cursor or a view in a list; every pane embeds it.
+type navKeyMap struct {
 	Up       key.Binding
 	Down     key.Binding
 	PageUp   key.Binding
@@ -68,9 +68,9 @@ type NavKeyMap struct {
 	Bottom   key.Binding
 }
 
-// DefaultNavKeyMap returns the list movement keys.
-func DefaultNavKeyMap() NavKeyMap {
-	return NavKeyMap{
+// defaultNavKeyMap returns the list movement keys.
+func defaultNavKeyMap() navKeyMap {
+	return navKeyMap{
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
@@ -80,13 +80,13 @@ func DefaultNavKeyMap() NavKeyMap {
 	}
 }
 
-func (k NavKeyMap) bindings() []key.Binding {
+func (k navKeyMap) bindings() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 }
 
 // navDelta interprets a navigation key as a cursor change; ok is false when
 // the key is not a navigation key. page is the visible height.
-func navDelta(k NavKeyMap, msg fmtStringer, cur, n, page int) (int, bool) {
+func navDelta(k navKeyMap, msg fmtStringer, cur, n, page int) (int, bool) {
 	switch {
 	case key.Matches(msg, k.Up):
 		cur--
@@ -110,19 +110,19 @@ type fmtStringer interface{ String() string }
 
 // actions are the keys that do something to the build, most urgent
 // first; the help shows the ones that apply now.
-func (k KeyMap) actions() []key.Binding {
+func (k keyMap) actions() []key.Binding {
 	return []key.Binding{k.Next, k.Continue, k.Shell, k.Partial, k.Run, k.Save, k.Break, k.Pause,
 		k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k KeyMap) ShortHelp() []key.Binding {
+func (k keyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.NextPane, k.Tabs, k.Help, k.Quit}
 }
 
 // FullHelp implements help.KeyMap: the ways around and out, then the
 // debugger, then rebuilds and comparisons (disabled keys are not shown).
-func (k KeyMap) FullHelp() [][]key.Binding {
+func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab, k.Help, k.Quit},
 		{k.Next, k.Continue, k.Pause, k.Break, k.Shell, k.Partial},
@@ -131,59 +131,59 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 }
 
 // ShortHelp implements help.KeyMap.
-func (k NavKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down} }
+func (k navKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down} }
 
 // FullHelp implements help.KeyMap.
-func (k NavKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings()} }
+func (k navKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings()} }
 
 // ShortHelp implements help.KeyMap.
-func (k DockerfileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open} }
+func (k dockerfileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open} }
 
 // FullHelp implements help.KeyMap.
-func (k DockerfileKeyMap) FullHelp() [][]key.Binding {
+func (k dockerfileKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.bindings(), {k.Open}}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k StepsKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open, k.Follow} }
+func (k stepsKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Open, k.Follow} }
 
 // FullHelp implements help.KeyMap.
-func (k StepsKeyMap) FullHelp() [][]key.Binding {
+func (k stepsKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.bindings(), {k.Open, k.Follow}}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k LogsKeyMap) ShortHelp() []key.Binding {
+func (k logsKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Search, k.Next, k.Follow}
 }
 
 // FullHelp implements help.KeyMap.
-func (k LogsKeyMap) FullHelp() [][]key.Binding {
+func (k logsKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.bindings(), {k.Search, k.Next, k.Follow}}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k FilesKeyMap) ShortHelp() []key.Binding {
+func (k filesKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Open, k.Expand, k.Collapse, k.Filter, k.Sort, k.Whole, k.Search}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k CompareKeyMap) ShortHelp() []key.Binding {
+func (k compareKeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Open, k.Expand, k.Collapse, k.Filter, k.Sort, k.Config, k.Search}
 }
 
 // FullHelp implements help.KeyMap.
-func (k CompareKeyMap) FullHelp() [][]key.Binding {
+func (k compareKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.bindings(), {k.Open, k.Expand, k.Collapse}, {k.Filter, k.Sort, k.Search, k.Clear, k.Config}}
 }
 
 // FullHelp implements help.KeyMap.
-func (k FilesKeyMap) FullHelp() [][]key.Binding {
+func (k filesKeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.bindings(), {k.Open, k.Expand, k.Collapse}, {k.Filter, k.Sort, k.Whole, k.Search, k.Clear}}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k FileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Back} }
+func (k fileKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Up, k.Down, k.Back} }
 
 // FullHelp implements help.KeyMap.
-func (k FileKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings(), {k.Back}} }
+func (k fileKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{k.bindings(), {k.Back}} }

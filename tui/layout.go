@@ -17,7 +17,7 @@ type paneNeeds struct {
 }
 
 // needs measures the upper panes' content.
-func (m *Model) needs() paneNeeds {
+func (m *model) needs() paneNeeds {
 	var n paneNeeds
 	nw := len(itoa(len(m.b.source)))
 	gutter := nw + 3 // number, breakpoint, state, selection mark

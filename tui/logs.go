@@ -8,19 +8,19 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-// LogsKeyMap are the keys of the log pane.
-type LogsKeyMap struct {
-	NavKeyMap
+// logsKeyMap are the keys of the log pane.
+type logsKeyMap struct {
+	navKeyMap
 	Search key.Binding
 	Next   key.Binding
 	Prev   key.Binding
 	Follow key.Binding
 }
 
-// DefaultLogsKeyMap returns the log pane keys.
-func DefaultLogsKeyMap() LogsKeyMap {
-	return LogsKeyMap{
-		NavKeyMap: DefaultNavKeyMap(),
+// defaultLogsKeyMap returns the log pane keys.
+func defaultLogsKeyMap() logsKeyMap {
+	return logsKeyMap{
+		navKeyMap: defaultNavKeyMap(),
 		Search:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
 		Next:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n/N", "next/prev match")),
 		Prev:      key.NewBinding(key.WithKeys("N")),
@@ -35,13 +35,13 @@ const logWindowMin = 300
 // searchChunk is how many lines a search reads from the backend at a time.
 const searchChunk = 8192
 
-// LogsModel shows one step's output: live while it runs, the full log from
+// logsModel shows one step's output: live while it runs, the full log from
 // the backend once it is done. Only a window of lines is ever in memory.
-type LogsModel struct {
+type logsModel struct {
 	c       *common
 	b       *buildState
 	be      Backend
-	keys    LogsKeyMap
+	keys    logsKeyMap
 	w, h    int
 	focused bool
 
@@ -64,8 +64,8 @@ type LogsModel struct {
 	status string
 }
 
-func newLogs(c *common, b *buildState, be Backend) LogsModel {
-	return LogsModel{c: c, b: b, be: be, keys: DefaultLogsKeyMap(), step: -1, follow: true, match: -1, winStep: -1}
+func newLogs(c *common, b *buildState, be Backend) logsModel {
+	return logsModel{c: c, b: b, be: be, keys: defaultLogsKeyMap(), step: -1, follow: true, match: -1, winStep: -1}
 }
 
 type logChunkMsg struct {
@@ -82,18 +82,18 @@ type logSearchMsg struct {
 }
 
 // SetSize sets the content size.
-func (m *LogsModel) SetSize(w, h int) { m.w, m.h = w, h; m.clampOff() }
+func (m *logsModel) SetSize(w, h int) { m.w, m.h = w, h; m.clampOff() }
 
 // SetFocus marks the pane focused.
-func (m *LogsModel) SetFocus(f bool) { m.focused = f }
+func (m *logsModel) SetFocus(f bool) { m.focused = f }
 
 // Capturing is true while the search input takes every key.
-func (m LogsModel) Capturing() bool { return m.input.active }
+func (m logsModel) Capturing() bool { return m.input.active }
 
-func (m LogsModel) body() int { return max(1, m.h-1) } // one header row
+func (m logsModel) body() int { return max(1, m.h-1) } // one header row
 
 // SetStep shows step i's log.
-func (m *LogsModel) SetStep(i int) tea.Cmd {
+func (m *logsModel) SetStep(i int) tea.Cmd {
 	if i == m.step {
 		return nil
 	}
@@ -109,7 +109,7 @@ func (m *LogsModel) SetStep(i int) tea.Cmd {
 }
 
 // Refresh is called when the step's state or log changed.
-func (m *LogsModel) Refresh() tea.Cmd {
+func (m *logsModel) Refresh() tea.Cmd {
 	if r := m.b.step(m.step); r != nil && r.status != statusRunning {
 		m.refreshLen()
 	}
@@ -122,19 +122,19 @@ func (m *LogsModel) Refresh() tea.Cmd {
 
 // pseudo is true when the shown row is not a plan step: its whole log is
 // in memory, the backend has none.
-func (m LogsModel) pseudo() bool {
+func (m logsModel) pseudo() bool {
 	r := m.b.step(m.step)
 	return r != nil && r.kind != recStep
 }
 
-func (m *LogsModel) refreshLen() {
+func (m *logsModel) refreshLen() {
 	m.beLen = 0
 	if m.be != nil && m.step >= 0 && !m.pseudo() {
 		m.beLen = m.be.LogLen(m.step)
 	}
 }
 
-func (m LogsModel) total() int {
+func (m logsModel) total() int {
 	r := m.b.step(m.step)
 	if r == nil {
 		return 0
@@ -146,7 +146,7 @@ func (m LogsModel) total() int {
 }
 
 // notes is a copy of the step's notes, for a Cmd.
-func (m LogsModel) notes() []logNote {
+func (m logsModel) notes() []logNote {
 	if r := m.b.step(m.step); r != nil {
 		return append([]logNote(nil), r.notes...)
 	}
@@ -187,12 +187,12 @@ func fetchLines(be Backend, step, from, to int, notes []logNote) ([]string, erro
 	return out, nil
 }
 
-func (m *LogsModel) clampOff() {
+func (m *logsModel) clampOff() {
 	m.off = clamp(m.off, 0, max(0, m.total()-m.body()))
 }
 
 // line returns line i from the live tail or the window.
-func (m LogsModel) line(i int) (string, bool) {
+func (m logsModel) line(i int) (string, bool) {
 	if r := m.b.step(m.step); r != nil {
 		if s, ok := r.tailLine(i); ok {
 			return s, true
@@ -206,7 +206,7 @@ func (m LogsModel) line(i int) (string, bool) {
 
 // ensure asks the backend for the window around the view when lines are
 // missing; at most one request is in flight.
-func (m *LogsModel) ensure() tea.Cmd {
+func (m *logsModel) ensure() tea.Cmd {
 	if m.be == nil || m.step < 0 || m.pending || m.pseudo() {
 		return nil
 	}
@@ -234,7 +234,7 @@ func (m *LogsModel) ensure() tea.Cmd {
 	}
 }
 
-func (m *LogsModel) gotChunk(msg logChunkMsg) tea.Cmd {
+func (m *logsModel) gotChunk(msg logChunkMsg) tea.Cmd {
 	if msg.seq != m.seq || msg.step != m.step {
 		return nil
 	}
@@ -257,7 +257,7 @@ func (m *LogsModel) gotChunk(msg logChunkMsg) tea.Cmd {
 }
 
 // Update handles keys and loaded data.
-func (m LogsModel) Update(msg tea.Msg) (LogsModel, tea.Cmd) {
+func (m logsModel) Update(msg tea.Msg) (logsModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case logChunkMsg:
 		return m, m.gotChunk(msg)
@@ -278,9 +278,9 @@ func (m LogsModel) Update(msg tea.Msg) (LogsModel, tea.Cmd) {
 	return m, nil
 }
 
-func (m LogsModel) keyPress(msg tea.KeyPressMsg) (LogsModel, tea.Cmd) {
+func (m logsModel) keyPress(msg tea.KeyPressMsg) (logsModel, tea.Cmd) {
 	total, body := m.total(), m.body()
-	if off, ok := navDelta(m.keys.NavKeyMap, msg, m.off, max(1, total-body+1), body); ok {
+	if off, ok := navDelta(m.keys.navKeyMap, msg, m.off, max(1, total-body+1), body); ok {
 		m.off = off
 		m.follow = key.Matches(msg, m.keys.Bottom)
 		if m.follow {
@@ -308,7 +308,7 @@ func (m LogsModel) keyPress(msg tea.KeyPressMsg) (LogsModel, tea.Cmd) {
 	return m, nil
 }
 
-func (m LogsModel) from(dir int) int {
+func (m logsModel) from(dir int) int {
 	if m.match >= 0 {
 		return m.match + dir
 	}
@@ -316,7 +316,7 @@ func (m LogsModel) from(dir int) int {
 }
 
 // Scroll moves the view by n lines.
-func (m *LogsModel) Scroll(n int) tea.Cmd {
+func (m *logsModel) Scroll(n int) tea.Cmd {
 	m.off += n
 	m.follow = false
 	m.clampOff()
@@ -325,7 +325,7 @@ func (m *LogsModel) Scroll(n int) tea.Cmd {
 
 // search looks for the query from line `from` in direction dir, through
 // the backend in chunks (wrapping once), in a Cmd.
-func (m *LogsModel) search(from, dir int) tea.Cmd {
+func (m *logsModel) search(from, dir int) tea.Cmd {
 	if m.query == "" || m.step < 0 {
 		return nil
 	}
@@ -411,7 +411,7 @@ func searchLog(be Backend, step int, q string, from, dir, total int, tail []stri
 	return -1, nil
 }
 
-func (m *LogsModel) gotSearch(msg logSearchMsg) tea.Cmd {
+func (m *logsModel) gotSearch(msg logSearchMsg) tea.Cmd {
 	if msg.seq != m.seq || msg.step != m.step {
 		return nil
 	}
@@ -439,7 +439,7 @@ func (m *LogsModel) gotSearch(msg logSearchMsg) tea.Cmd {
 }
 
 // Header is the pane's first row.
-func (m LogsModel) header() string {
+func (m logsModel) header() string {
 	st := &m.c.st
 	r := m.b.step(m.step)
 	if r == nil {
@@ -456,7 +456,7 @@ func (m LogsModel) header() string {
 }
 
 // View renders the log.
-func (m LogsModel) View() string {
+func (m logsModel) View() string {
 	st := &m.c.st
 	lines := make([]string, 0, m.h)
 	lines = append(lines, m.header())

@@ -13,7 +13,7 @@ import (
 // needleAt being "needle here". As in a real build, the stream starts with
 // strata's own "cache miss: …" info line, which the step's log file (the
 // backend) does not hold.
-func searchFixture(t *testing.T, n, needleAt int) *Model {
+func searchFixture(t *testing.T, n, needleAt int) *model {
 	t.Helper()
 	f := newFixture()
 	lines := make([]string, n)
@@ -40,7 +40,7 @@ func searchFixture(t *testing.T, n, needleAt int) *Model {
 var gutterRow = regexp.MustCompile(`^\s*(\d+) (.*?)\s*$`)
 
 // shownLine is the text the screen shows for log line num (1-based).
-func shownLine(t *testing.T, m *Model, num int) string {
+func shownLine(t *testing.T, m *model, num int) string {
 	t.Helper()
 	screen := cleanScreen(m.logs.View()) // the log pane only
 	for _, row := range strings.Split(screen, "\n")[1:] {
@@ -52,7 +52,7 @@ func shownLine(t *testing.T, m *Model, num int) string {
 	return ""
 }
 
-func search(t *testing.T, m *Model, q string) {
+func search(t *testing.T, m *model, q string) {
 	t.Helper()
 	press(t, m, "/")
 	typeText(t, m, q)

@@ -2,7 +2,7 @@ package tui
 
 import tea "charm.land/bubbletea/v2"
 
-func (m *Model) paneAt(x, y int) (pane, bool) {
+func (m *model) paneAt(x, y int) (pane, bool) {
 	for p := paneDockerfile; p < paneCount; p++ {
 		if m.rects[p].contains(x, y) {
 			return p, true
@@ -11,7 +11,7 @@ func (m *Model) paneAt(x, y int) (pane, bool) {
 	return 0, false
 }
 
-func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
+func (m *model) onClick(ms tea.Mouse) tea.Cmd {
 	if ms.Button != tea.MouseLeft {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (m *Model) onClick(ms tea.Mouse) tea.Cmd {
 	return tea.Batch(cmd, m.syncFromPanes())
 }
 
-func (m *Model) onWheel(ms tea.Mouse) tea.Cmd {
+func (m *model) onWheel(ms tea.Mouse) tea.Cmd {
 	n := 0
 	switch ms.Button {
 	case tea.MouseWheelUp:

@@ -32,7 +32,7 @@ func TestMouse(t *testing.T) {
 	}
 }
 
-func tabColumn(m *Model, want tab) int {
+func tabColumn(m *model, want tab) int {
 	for x := 0; x < m.w; x++ {
 		if t, ok := m.tabAt(x); ok && t == want {
 			return x + 1

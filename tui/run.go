@@ -69,7 +69,7 @@ func (b *buildState) finalConfig() *event.Snapshot {
 }
 
 // runImage starts the final image's primary command (x).
-func (m *Model) runImage() tea.Cmd {
+func (m *model) runImage() tea.Cmd {
 	switch {
 	case m.b.inspecting():
 		m.setStatus(statusErr, "x runs the image a build made; use strata run IMAGE for this one")
@@ -143,7 +143,7 @@ func (m *Model) runImage() tea.Cmd {
 }
 
 // onRun folds run output in.
-func (m *Model) onRun(msg runMsg) tea.Cmd {
+func (m *model) onRun(msg runMsg) tea.Cmd {
 	if m.run == nil || msg.ch != m.run.ch {
 		return nil
 	}
@@ -206,7 +206,7 @@ func (m *Model) onRun(msg runMsg) tea.Cmd {
 }
 
 // stopRun cancels a running x; it says whether one was running.
-func (m *Model) stopRun() bool {
+func (m *model) stopRun() bool {
 	if m.run == nil || m.run.done {
 		return false
 	}

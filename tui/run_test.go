@@ -16,9 +16,9 @@ func TestFlowRunImageTicksQA(t *testing.T) {
 	tm := startFlow(t, f.be, feed(f.events(), false), 100, 30)
 	waitText(t, tm, "build complete")
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "the run started", func(m *Model) bool { return m.run != nil && !m.run.done })
+	waitModel(t, tm, "the run started", func(m *model) bool { return m.run != nil && !m.run.done })
 	seen := map[string]bool{}
-	waitModel(t, tm, "the run row to keep changing while it runs", func(m *Model) bool {
+	waitModel(t, tm, "the run row to keep changing while it runs", func(m *model) bool {
 		row := ""
 		for _, l := range strings.Split(ansi.Strip(m.render()), "\n") {
 			if strings.Contains(l, "run [") {
@@ -44,10 +44,10 @@ func TestFlowRunImageStopQA(t *testing.T) {
 	tm := startFlow(t, f.be, feed(f.events(), false), 100, 30)
 	waitText(t, tm, "build complete")
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "the run started", func(m *Model) bool { return m.run != nil && !m.run.done })
+	waitModel(t, tm, "the run started", func(m *model) bool { return m.run != nil && !m.run.done })
 	waitText(t, tm, "x stop")
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "x to stop the run", func(m *Model) bool {
+	waitModel(t, tm, "x to stop the run", func(m *model) bool {
 		r := m.b.step(m.run.idx)
 		return m.run.done && r != nil && r.status != statusRunning && !m.quitting
 	})
@@ -70,7 +70,7 @@ func TestFlowRunImage(t *testing.T) {
 	f.be.runGate = make(chan struct{})
 	f.be.mu.Unlock()
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "the second run", func(m *Model) bool { return m.run != nil && !m.run.done })
+	waitModel(t, tm, "the second run", func(m *model) bool { return m.run != nil && !m.run.done })
 	tm.Send(keyMsg("q"))
 	m := finalModel(t, tm)
 	if m.run == nil || !m.run.done {

@@ -26,10 +26,10 @@ func TestFlowRunImageStoppedSaysSo(t *testing.T) {
 	tm := startFlow(t, killedRun{f.be}, feed(f.events(), false), 100, 30)
 	waitText(t, tm, "build complete")
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "the run started", func(m *Model) bool { return m.run != nil && !m.run.done })
+	waitModel(t, tm, "the run started", func(m *model) bool { return m.run != nil && !m.run.done })
 	waitText(t, tm, "Ready to accept")
 	tm.Send(keyMsg("x"))
-	waitModel(t, tm, "the run stopped", func(m *Model) bool {
+	waitModel(t, tm, "the run stopped", func(m *model) bool {
 		r := m.b.step(m.run.idx)
 		return m.run.done && r != nil && r.status != statusRunning
 	})

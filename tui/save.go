@@ -10,31 +10,31 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// SaveKeyMap are the keys of the save form.
-type SaveKeyMap struct {
+// saveKeyMap are the keys of the save form.
+type saveKeyMap struct {
 	Save   key.Binding
 	Cancel key.Binding
 }
 
-// DefaultSaveKeyMap returns the save form keys.
-func DefaultSaveKeyMap() SaveKeyMap {
-	return SaveKeyMap{
+// defaultSaveKeyMap returns the save form keys.
+func defaultSaveKeyMap() saveKeyMap {
+	return saveKeyMap{
 		Save:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")),
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 }
 
 // ShortHelp implements help.KeyMap.
-func (k SaveKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Save, k.Cancel} }
+func (k saveKeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Save, k.Cancel} }
 
 // FullHelp implements help.KeyMap.
-func (k SaveKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Save, k.Cancel}} }
+func (k saveKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{{k.Save, k.Cancel}} }
 
 // saveForm asks where to save the finished image (S): a name in the local
 // store, oci:DIR or docker-archive:FILE. The backend does the writing.
 type saveForm struct {
 	c      *common
-	keys   SaveKeyMap
+	keys   saveKeyMap
 	active bool
 	image  string // the image id being saved
 	input  textinput.Model
@@ -62,7 +62,7 @@ func newSaveForm(c *common) saveForm {
 		st.Cursor.Color = nil
 	}
 	in.SetStyles(st)
-	return saveForm{c: c, keys: DefaultSaveKeyMap(), input: in}
+	return saveForm{c: c, keys: defaultSaveKeyMap(), input: in}
 }
 
 // open shows the form for image id.
@@ -187,12 +187,12 @@ func statusLine(st *styles, kind statusKind, msg string, w int) string {
 	return fit(s.Render(msg), w)
 }
 
-func (m *Model) setStatus(kind statusKind, msg string) {
+func (m *model) setStatus(kind statusKind, msg string) {
 	m.statusKind, m.status, m.statusLife = kind, sanitize(msg), untilKey
 }
 
 // openSave opens the save form when there is an image to save.
-func (m *Model) openSave() {
+func (m *model) openSave() {
 	d := m.b.done
 	switch {
 	case m.saving:
@@ -210,7 +210,7 @@ func (m *Model) openSave() {
 
 // formKey handles a key while the save form is open; enter starts the
 // save in the background.
-func (m *Model) formKey(msg tea.KeyPressMsg) tea.Cmd {
+func (m *model) formKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch m.form.update(msg) {
 	case saveAccepted:
 		dest, id, be := m.form.value(), m.form.image, m.opt.Backend
@@ -227,7 +227,7 @@ func (m *Model) formKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // onSaved shows a save's result.
-func (m *Model) onSaved(msg savedMsg) tea.Cmd {
+func (m *model) onSaved(msg savedMsg) tea.Cmd {
 	m.saving = false
 	if msg.err != nil {
 		m.setStatus(statusErr, "✗ save to "+msg.dest+" failed: "+msg.err.Error())

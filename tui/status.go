@@ -18,14 +18,14 @@ const (
 )
 
 // setStatusWhile sets a status that describes the running build.
-func (m *Model) setStatusWhile(kind statusKind, msg string) {
+func (m *model) setStatusWhile(kind statusKind, msg string) {
 	m.setStatus(kind, msg)
 	m.statusLife = whileBuilding
 }
 
 // statusOnEvent drops the status an event makes untrue; a save's progress
 // stays (it is about the save, not the build).
-func (m *Model) statusOnEvent(ev event.Event) {
+func (m *model) statusOnEvent(ev event.Event) {
 	if m.saving || m.status == "" {
 		return
 	}

@@ -10,16 +10,16 @@ import (
 	"github.com/strata-build/strata/build/event"
 )
 
-func newStatusModel(t *testing.T, f *fixture, evs ...event.Event) *Model {
+func newStatusModel(t *testing.T, f *fixture, evs ...event.Event) *model {
 	t.Helper()
-	m := New(Options{Backend: f.be, Title: "redis-image", Control: newFakeControl(3), Rebuild: func(int) {}})
+	m := newModel(Options{Backend: f.be, Title: "redis-image", Control: newFakeControl(3), Rebuild: func(int) {}})
 	m.c.now = func() time.Time { return t0.Add(1500 * time.Millisecond) }
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 120, Height: 36} })
 	feedModel(t, m, evs...)
 	return m
 }
 
-func feedModel(t *testing.T, m *Model, evs ...event.Event) {
+func feedModel(t *testing.T, m *model, evs ...event.Event) {
 	t.Helper()
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: evs} })
 }

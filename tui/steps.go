@@ -11,27 +11,27 @@ import (
 	"github.com/strata-build/strata/build/event"
 )
 
-// StepsKeyMap are the keys of the step tree.
-type StepsKeyMap struct {
-	NavKeyMap
+// stepsKeyMap are the keys of the step tree.
+type stepsKeyMap struct {
+	navKeyMap
 	Open   key.Binding
 	Follow key.Binding
 }
 
-// DefaultStepsKeyMap returns the step tree keys.
-func DefaultStepsKeyMap() StepsKeyMap {
-	return StepsKeyMap{
-		NavKeyMap: DefaultNavKeyMap(),
+// defaultStepsKeyMap returns the step tree keys.
+func defaultStepsKeyMap() stepsKeyMap {
+	return stepsKeyMap{
+		navKeyMap: defaultNavKeyMap(),
 		Open:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "inspect")),
 		Follow:    key.NewBinding(key.WithKeys("."), key.WithHelp(".", "follow build")),
 	}
 }
 
-// StepsModel is the live tree of stages and steps.
-type StepsModel struct {
+// stepsModel is the live tree of stages and steps.
+type stepsModel struct {
 	c       *common
 	b       *buildState
-	keys    StepsKeyMap
+	keys    stepsKeyMap
 	w, h    int
 	sel     int  // selected step, -1 before the plan
 	follow  bool // the selection follows the running step
@@ -41,22 +41,22 @@ type StepsModel struct {
 	marked *event.Snapshot
 }
 
-func newSteps(c *common, b *buildState) StepsModel {
-	return StepsModel{c: c, b: b, keys: DefaultStepsKeyMap(), sel: -1, follow: true}
+func newSteps(c *common, b *buildState) stepsModel {
+	return stepsModel{c: c, b: b, keys: defaultStepsKeyMap(), sel: -1, follow: true}
 }
 
 // SetSize sets the content size.
-func (m *StepsModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = m.scroll() }
+func (m *stepsModel) SetSize(w, h int) { m.w, m.h = w, h; m.off = m.scroll() }
 
 // SetFocus marks the pane focused.
-func (m *StepsModel) SetFocus(f bool) { m.focused = f }
+func (m *stepsModel) SetFocus(f bool) { m.focused = f }
 
 // Selected is the selected step, or -1.
-func (m StepsModel) Selected() int { return m.sel }
+func (m stepsModel) Selected() int { return m.sel }
 
 // Select selects step i (from the Dockerfile pane or a click); it stops
 // following the build.
-func (m *StepsModel) Select(i int) {
+func (m *stepsModel) Select(i int) {
 	if i >= 0 && i < m.b.rows() {
 		m.sel = i
 		m.follow = false
@@ -66,7 +66,7 @@ func (m *StepsModel) Select(i int) {
 
 // Track is called after events: a following selection moves to the step the
 // build is on.
-func (m *StepsModel) Track() {
+func (m *stepsModel) Track() {
 	if len(m.b.steps) == 0 {
 		m.sel = -1
 		return
@@ -98,7 +98,7 @@ type stepRow struct {
 	skipped bool // a stage header of a stage the build leaves out
 }
 
-func (m StepsModel) rows() []stepRow {
+func (m stepsModel) rows() []stepRow {
 	rows := make([]stepRow, 0, m.b.rows()+len(m.b.stages)+2)
 	stage := -1
 	// skipped stages sit where the Dockerfile has them: before the first
@@ -126,7 +126,7 @@ func (m StepsModel) rows() []stepRow {
 	return rows
 }
 
-func (m StepsModel) scroll() int {
+func (m stepsModel) scroll() int {
 	rows := m.rows()
 	cr, last := 0, 0
 	for i, r := range rows {
@@ -151,10 +151,10 @@ func (m StepsModel) scroll() int {
 }
 
 // Update handles keys.
-func (m StepsModel) Update(msg tea.Msg) (StepsModel, tea.Cmd) {
+func (m stepsModel) Update(msg tea.Msg) (stepsModel, tea.Cmd) {
 	if msg, ok := msg.(tea.KeyPressMsg); ok {
 		order := m.b.order()
-		if cur, ok := navDelta(m.keys.NavKeyMap, msg, indexOf(order, m.sel), len(order), m.h/2); ok {
+		if cur, ok := navDelta(m.keys.navKeyMap, msg, indexOf(order, m.sel), len(order), m.h/2); ok {
 			if cur >= 0 && cur < len(order) {
 				m.Select(order[cur])
 			}
@@ -175,7 +175,7 @@ func (m StepsModel) Update(msg tea.Msg) (StepsModel, tea.Cmd) {
 }
 
 // Click selects the step on the clicked row.
-func (m *StepsModel) Click(row int) {
+func (m *stepsModel) Click(row int) {
 	rows := m.rows()
 	if i := m.off + row; i >= 0 && i < len(rows) {
 		s := rows[i].step
@@ -189,7 +189,7 @@ func (m *StepsModel) Click(row int) {
 }
 
 // Scroll moves the selection by n rows.
-func (m *StepsModel) Scroll(n int) {
+func (m *stepsModel) Scroll(n int) {
 	if order := m.b.order(); len(order) > 0 {
 		m.Select(order[clamp(indexOf(order, m.sel)+n, 0, len(order)-1)])
 	}
@@ -206,7 +206,7 @@ func indexOf(s []int, v int) int {
 }
 
 // View renders the tree.
-func (m StepsModel) View() string {
+func (m stepsModel) View() string {
 	st := &m.c.st
 	if len(m.b.steps) == 0 {
 		msg := "waiting for the plan…"
@@ -233,7 +233,7 @@ func (m StepsModel) View() string {
 	return strings.Join(lines, "\n")
 }
 
-func (m StepsModel) stageRow(stage int) string {
+func (m stepsModel) stageRow(stage int) string {
 	name := ""
 	// Stages names the built stages in build order, not by Dockerfile
 	// index (skipped stages leave gaps): only an inspected image's one
@@ -259,7 +259,7 @@ func (m StepsModel) stageRow(stage int) string {
 
 // skippedRow is a stage the build leaves out: "– stage 3 · test  skipped:
 // not needed for --target app" ("– test skipped: …" when narrow).
-func (m StepsModel) skippedRow(stage int) string {
+func (m stepsModel) skippedRow(stage int) string {
 	for _, sk := range m.b.skippedStages() {
 		if sk.Stage != stage {
 			continue
@@ -278,7 +278,7 @@ func (m StepsModel) skippedRow(stage int) string {
 }
 
 // stepRow is "✓ [2/5] RUN apk add --update redis     2.3s  2.1 MB  41 files".
-func (m StepsModel) stepRow(i int) string {
+func (m stepsModel) stepRow(i int) string {
 	st := &m.c.st
 	r := m.b.step(i)
 	right := m.stepRight(i, r)
@@ -314,7 +314,7 @@ func (m StepsModel) stepRow(i int) string {
 }
 
 // icon is a row's state glyph: a step paused before shows ▶.
-func (m StepsModel) icon(i int, r *stepRec) string {
+func (m stepsModel) icon(i int, r *stepRec) string {
 	if p := m.b.paused; p != nil && p.Step == i {
 		return m.c.st.warning.Render("▶")
 	}
@@ -325,11 +325,11 @@ func (m StepsModel) icon(i int, r *stepRec) string {
 }
 
 // stepRight is a row's figures, plain (for a selected row, and to measure).
-func (m StepsModel) stepRight(i int, r *stepRec) string { return m.right(i, r, false) }
+func (m stepsModel) stepRight(i int, r *stepRec) string { return m.right(i, r, false) }
 
 // right is a row's figures; styled, dim with a regression in red and an
 // improvement in green.
-func (m StepsModel) right(i int, r *stepRec, styled bool) string {
+func (m stepsModel) right(i int, r *stepRec, styled bool) string {
 	dim := func(s string) string { return s }
 	if styled {
 		dim = func(s string) string { return m.c.st.dim.Render(s) }
@@ -358,11 +358,11 @@ func (m StepsModel) right(i int, r *stepRec, styled bool) string {
 
 // narrow is a Steps pane too small for long figure words: "base 2" for
 // "base 2 layers", "empty" for "no changes", so the labels keep their room.
-func (m StepsModel) narrow() bool { return m.w < 48 }
+func (m stepsModel) narrow() bool { return m.w < 48 }
 
 // colWidths is the width of each figure column over every step row: 0
 // for a column no row uses, else at least 6, 8 and 9 cells.
-func (m StepsModel) colWidths() [3]int {
+func (m stepsModel) colWidths() [3]int {
 	var ws [3]int
 	for i := range m.b.steps {
 		cols, ok := m.cols(i, &m.b.steps[i], false)
@@ -383,7 +383,7 @@ func (m StepsModel) colWidths() [3]int {
 // cols is a row's figures (styled: a change red when worse, green when
 // better); ok is false for a row without the columns (an x run, a kept
 // shell, an inspected image).
-func (m StepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok bool) {
+func (m stepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok bool) {
 	if m.b.inspecting() { // an image records no times: sizes only
 		switch {
 		case r.status == statusPending:
@@ -506,7 +506,7 @@ func sizeDelta(p, r *stepRec) string {
 
 // detailRow tells the learner's story of a step in one line: the temporary
 // container, the snapshot, the image handed to the next step.
-func (m StepsModel) detailRow(i int) string {
+func (m stepsModel) detailRow(i int) string {
 	st := &m.c.st
 	r := m.b.step(i)
 	var s string

@@ -75,8 +75,8 @@ type Options struct {
 
 // Minimum terminal size; smaller terminals get a message instead.
 const (
-	MinWidth  = 60
-	MinHeight = 16
+	minWidth  = 60
+	minHeight = 16
 )
 
 type pane int
@@ -150,25 +150,25 @@ type rect struct{ x, y, w, h int }
 
 func (r rect) contains(x, y int) bool { return x >= r.x && x < r.x+r.w && y >= r.y && y < r.y+r.h }
 
-// Model is the whole TUI; it is a tea.Model.
-type Model struct {
+// model is the whole TUI; it is a tea.model.
+type model struct {
 	c    *common
 	opt  Options
-	keys KeyMap
+	keys keyMap
 	help help.Model
 	spin spinner.Model
 	b    *buildState
 
-	df      DockerfileModel
-	steps   StepsModel
-	logs    LogsModel
-	files   FilesModel
-	file    FileModel
-	story   InfoModel
-	config  InfoModel
-	cache   InfoModel
-	summary InfoModel
-	compare CompareModel
+	df      dockerfileModel
+	steps   stepsModel
+	logs    logsModel
+	files   filesModel
+	file    fileModel
+	story   infoModel
+	config  infoModel
+	cache   infoModel
+	summary infoModel
+	compare compareModel
 	form    saveForm
 
 	// ask is the "keep the shell's changes?" prompt after a shell.
@@ -207,8 +207,8 @@ type Model struct {
 	spinning bool
 }
 
-// New returns the TUI model for opt.
-func New(opt Options) *Model {
+// newModel returns the TUI model for opt.
+func newModel(opt Options) *model {
 	c := newCommon(opt.NoColor)
 	b := newBuildState()
 	b.hasOutput = opt.HasOutput
@@ -216,8 +216,8 @@ func New(opt Options) *Model {
 	h.Styles.ShortKey, h.Styles.FullKey = c.st.helpKey, c.st.helpKey
 	h.Styles.ShortDesc, h.Styles.FullDesc = c.st.helpDesc, c.st.helpDesc
 	h.Styles.ShortSeparator, h.Styles.FullSeparator, h.Styles.Ellipsis = c.st.helpSep, c.st.helpSep, c.st.helpSep
-	m := &Model{
-		c: c, opt: opt, keys: DefaultKeyMap(), help: h, b: b,
+	m := &model{
+		c: c, opt: opt, keys: defaultKeyMap(), help: h, b: b,
 		spin:    spinner.New(spinner.WithSpinner(spinner.Spinner{Frames: spinFrames, FPS: time.Second / 10})),
 		df:      newDockerfile(c, b),
 		steps:   newSteps(c, b),
@@ -242,7 +242,7 @@ func New(opt Options) *Model {
 }
 
 // Init starts waiting for events.
-func (m *Model) Init() tea.Cmd {
+func (m *model) Init() tea.Cmd {
 	if m.opt.Events == nil {
 		return nil
 	}
@@ -251,7 +251,7 @@ func (m *Model) Init() tea.Cmd {
 
 // Update routes a message: events to the build state, keys to the focused
 // pane, loaded data to the pane that asked for it.
-func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmds []tea.Cmd
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
@@ -342,7 +342,7 @@ func frameOf(s spinner.Model) int {
 }
 
 // onEvents folds a batch of events in and re-arms the wait.
-func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
+func (m *model) onEvents(msg eventsMsg) tea.Cmd {
 	var cmds []tea.Cmd
 	touched := map[int]bool{}
 	var done bool
@@ -414,7 +414,7 @@ func (m *Model) onEvents(msg eventsMsg) tea.Cmd {
 
 // beforeRebuild runs before a new build's plan replaces the old one: a
 // row that is not a plan step is selected through its step.
-func (m *Model) beforeRebuild() {
+func (m *model) beforeRebuild() {
 	if r := m.b.step(m.sel); r != nil && r.kind != recStep {
 		if r.kind == recShell {
 			m.steps.sel = r.owner
@@ -431,7 +431,7 @@ func (m *Model) beforeRebuild() {
 
 // afterRebuild resets the panes for a new build on the same stream: the
 // selection stays on the same step index when there is one.
-func (m *Model) afterRebuild() {
+func (m *model) afterRebuild() {
 	m.sel = -1 // every pane takes the new step's state
 	m.logs.step = -1
 	m.files.SetStep(-1, nil)
@@ -440,7 +440,7 @@ func (m *Model) afterRebuild() {
 	}
 }
 
-func (m *Model) onBuildDone() tea.Cmd {
+func (m *model) onBuildDone() tea.Cmd {
 	d := m.b.done
 	if d.Error != "" && d.Line > 0 && m.b.stepAtLine(d.Line) < 0 {
 		m.df.ShowLine(d.Line)
@@ -456,7 +456,7 @@ func (m *Model) onBuildDone() tea.Cmd {
 
 // sync propagates a changed selection to the panes that show the selected
 // step.
-func (m *Model) sync() tea.Cmd {
+func (m *model) sync() tea.Cmd {
 	sel := m.steps.Selected()
 	if sel == m.sel {
 		return nil
@@ -472,7 +472,7 @@ func (m *Model) sync() tea.Cmd {
 }
 
 // refreshSelected updates what depends on the selected step's state.
-func (m *Model) refreshSelected() tea.Cmd {
+func (m *model) refreshSelected() tea.Cmd {
 	var snap *event.Snapshot
 	if r := m.b.step(m.sel); r != nil {
 		snap = r.snap
@@ -485,7 +485,7 @@ func (m *Model) refreshSelected() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) setTab(t tab) tea.Cmd {
+func (m *model) setTab(t tab) tea.Cmd {
 	m.tab = t
 	m.setFocus(m.focus)
 	if t == tabFiles {
@@ -494,7 +494,7 @@ func (m *Model) setTab(t tab) tea.Cmd {
 	return nil
 }
 
-func (m *Model) setFocus(p pane) {
+func (m *model) setFocus(p pane) {
 	m.focus = p
 	m.df.SetFocus(p == paneDockerfile)
 	m.steps.SetFocus(p == paneSteps)
@@ -510,12 +510,12 @@ func (m *Model) setFocus(p pane) {
 }
 
 // capturing is true while a search input or the save form takes every key.
-func (m *Model) capturing() bool {
+func (m *model) capturing() bool {
 	return m.form.active || m.focus == paneBottom && ((m.tab == tabLog && m.logs.Capturing()) ||
 		(m.tab == tabFiles && m.files.Capturing()) || (m.tab == tabCompare && m.compare.Capturing()))
 }
 
-func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
+func (m *model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if !m.saving {
 		m.status = ""
 	}
@@ -582,7 +582,7 @@ func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // routeKey sends a key to the focused pane.
-func (m *Model) routeKey(msg tea.Msg) tea.Cmd {
+func (m *model) routeKey(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	switch m.focus {
 	case paneDockerfile:
@@ -614,7 +614,7 @@ func (m *Model) routeKey(msg tea.Msg) tea.Cmd {
 
 // syncFromPanes selects the step under the Dockerfile cursor when that pane
 // moved, then propagates the selection.
-func (m *Model) syncFromPanes() tea.Cmd {
+func (m *model) syncFromPanes() tea.Cmd {
 	if m.focus == paneDockerfile {
 		if s := m.df.Step(); s >= 0 && s != m.steps.Selected() {
 			m.steps.Select(s)
@@ -623,7 +623,7 @@ func (m *Model) syncFromPanes() tea.Cmd {
 	return m.sync()
 }
 
-func (m *Model) quit() tea.Cmd {
+func (m *model) quit() tea.Cmd {
 	if m.saving && !m.quitAfterSave {
 		// leaving now would cut the image being written in half
 		m.quitAfterSave = true
@@ -647,7 +647,7 @@ func (m *Model) quit() tea.Cmd {
 
 // rebuild asks for a new build (r), or one without cache from the
 // selected step on (R).
-func (m *Model) rebuild(noCache bool) tea.Cmd {
+func (m *model) rebuild(noCache bool) tea.Cmd {
 	if m.opt.Rebuild == nil || m.b.inspecting() {
 		m.setStatus(statusErr, "rebuilding is not available here")
 		return nil
@@ -674,7 +674,7 @@ func (m *Model) rebuild(noCache bool) tea.Cmd {
 }
 
 // selectedRef is the selected row's snapshot for a comparison.
-func (m *Model) selectedRef() (*snapRef, string) {
+func (m *model) selectedRef() (*snapRef, string) {
 	r := m.b.step(m.sel)
 	switch {
 	case r == nil:
@@ -688,7 +688,7 @@ func (m *Model) selectedRef() (*snapRef, string) {
 
 // markSnapshot marks the selected snapshot (m); with one marked already,
 // m on another compares the two.
-func (m *Model) markSnapshot() tea.Cmd {
+func (m *model) markSnapshot() tea.Cmd {
 	ref, why := m.selectedRef()
 	if ref == nil {
 		m.setStatus(statusErr, why)
@@ -710,7 +710,7 @@ func (m *Model) markSnapshot() tea.Cmd {
 }
 
 // compareWithMark compares the marked snapshot with the selected one (=).
-func (m *Model) compareWithMark() tea.Cmd {
+func (m *model) compareWithMark() tea.Cmd {
 	if m.mark == nil {
 		m.setStatus(statusErr, "mark a snapshot with m first, then select another and press =")
 		return nil
@@ -729,7 +729,7 @@ func (m *Model) compareWithMark() tea.Cmd {
 
 // compareWithPrev compares the selected step with the same step of the
 // previous build (M).
-func (m *Model) compareWithPrev() tea.Cmd {
+func (m *model) compareWithPrev() tea.Cmd {
 	r, p := m.b.planStep(m.sel), m.b.prevStep(m.sel)
 	switch {
 	case r == nil:
@@ -747,7 +747,7 @@ func (m *Model) compareWithPrev() tea.Cmd {
 }
 
 // startCompare opens the Compare tab on a → b.
-func (m *Model) startCompare(a, b snapRef, sameStep bool) tea.Cmd {
+func (m *model) startCompare(a, b snapRef, sameStep bool) tea.Cmd {
 	m.mark = nil
 	m.steps.marked = nil
 	cmd := m.compare.Start(a, b, sameStep)
@@ -761,7 +761,7 @@ func Run(ctx context.Context, opt Options) error {
 	if os.Getenv("NO_COLOR") != "" {
 		opt.NoColor = true
 	}
-	p := tea.NewProgram(New(opt), tea.WithContext(ctx))
+	p := tea.NewProgram(newModel(opt), tea.WithContext(ctx))
 	_, err := p.Run()
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
 		return ctx.Err()

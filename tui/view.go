@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 )
 
-func (m *Model) helpKeys() help.KeyMap {
+func (m *model) helpKeys() help.KeyMap {
 	global := m.keys
 	// S works whenever there is an image; the help offers it only when
 	// the image has not been put anywhere yet.
@@ -37,10 +37,10 @@ func (m *Model) helpKeys() help.KeyMap {
 		global.Run.SetHelp("x", "stop run")
 	}
 	if m.ask != nil {
-		return helpKeys{pane: askKeys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
+		return helpKeys{pane: askKeys, global: keyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
 	}
 	if m.form.active {
-		return helpKeys{pane: m.form.keys, global: KeyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
+		return helpKeys{pane: m.form.keys, global: keyMap{Quit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit"))}}
 	}
 	var pk help.KeyMap
 	switch m.focus {
@@ -70,7 +70,7 @@ func (m *Model) helpKeys() help.KeyMap {
 }
 
 // askKeys are the keep prompt's keys.
-var askKeys = SaveKeyMap{
+var askKeys = saveKeyMap{
 	Save:   key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "keep as a step")),
 	Cancel: key.NewBinding(key.WithKeys("n"), key.WithHelp("n/esc", "throw away")),
 }
@@ -78,7 +78,7 @@ var askKeys = SaveKeyMap{
 // helpKeys joins the focused pane's keys and the global ones.
 type helpKeys struct {
 	pane   help.KeyMap
-	global KeyMap
+	global keyMap
 }
 
 func (h helpKeys) ShortHelp() []key.Binding {
@@ -97,12 +97,12 @@ func (h helpKeys) FullHelp() [][]key.Binding {
 	return append(out, h.pane.FullHelp()...)
 }
 
-func (m *Model) helpRows() int {
-	return min(max(1, len(m.bannerLines())), max(1, m.h-MinHeight+1))
+func (m *model) helpRows() int {
+	return min(max(1, len(m.bannerLines())), max(1, m.h-minHeight+1))
 }
 
 // helpLines is the help bar (one line, or the full help with ?).
-func (m *Model) helpLines() []string {
+func (m *model) helpLines() []string {
 	return strings.Split(m.help.View(m.helpKeys()), "\n")
 }
 
@@ -111,7 +111,7 @@ const maxStatusRows = 3
 
 // bannerLines is what stands above the help: the keep prompt, a status
 // (wrapped, so advice at its end is not cut off) or the pause banner.
-func (m *Model) bannerLines() []string {
+func (m *model) bannerLines() []string {
 	switch {
 	case m.ask != nil:
 		return []string{m.askLine()}
@@ -133,8 +133,8 @@ func (m *Model) bannerLines() []string {
 
 // bottomLines are the rows under the panes: the banner, then the help
 // (one line, or all of it with ?) when there is room; at least one row.
-func (m *Model) bottomLines() []string {
-	room := max(1, m.h-MinHeight+1)
+func (m *model) bottomLines() []string {
+	room := max(1, m.h-minHeight+1)
 	out := m.bannerLines()
 	if len(out) == 0 && m.help.ShowAll { // the ? screen lists every key
 		out = append(out, fit(m.c.st.dim.Render("↑/↓ scroll • ? or esc close • q quit"), m.w))
@@ -146,7 +146,7 @@ func (m *Model) bottomLines() []string {
 }
 
 // layout computes the pane rectangles for the terminal size.
-func (m *Model) layout() {
+func (m *model) layout() {
 	m.help.SetWidth(m.w)
 	m.laidRows = m.helpRows()
 	avail := m.h - 1 - m.laidRows
@@ -172,7 +172,7 @@ func (m *Model) layout() {
 }
 
 // View draws the screen.
-func (m *Model) View() tea.View {
+func (m *model) View() tea.View {
 	v := tea.NewView(m.render())
 	v.AltScreen = true
 	v.MouseMode = tea.MouseModeCellMotion
@@ -183,9 +183,9 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-func (m *Model) render() string {
-	if m.w < MinWidth || m.h < MinHeight {
-		msg := "terminal too small: strata needs " + itoa(MinWidth) + "×" + itoa(MinHeight) + ", this is " + itoa(m.w) + "×" + itoa(m.h)
+func (m *model) render() string {
+	if m.w < minWidth || m.h < minHeight {
+		msg := "terminal too small: strata needs " + itoa(minWidth) + "×" + itoa(minHeight) + ", this is " + itoa(m.w) + "×" + itoa(m.h)
 		lines := wrap(msg, max(10, m.w), "")
 		return strings.Join(lines, "\n")
 	}
@@ -217,7 +217,7 @@ func (m *Model) render() string {
 }
 
 // writeBottom writes the rows under the panes.
-func (m *Model) writeBottom(b *strings.Builder) {
+func (m *model) writeBottom(b *strings.Builder) {
 	bl := m.bottomLines()
 	for i := 0; i < m.laidRows; i++ {
 		b.WriteByte('\n')
@@ -231,14 +231,14 @@ func (m *Model) writeBottom(b *strings.Builder) {
 
 // sourceTitle names the upper left pane: the Dockerfile, or the history
 // of an inspected image.
-func (m *Model) sourceTitle() string {
+func (m *model) sourceTitle() string {
 	if m.b.inspecting() {
 		return "History"
 	}
 	return "Dockerfile"
 }
 
-func (m *Model) stepsTitle() string {
+func (m *model) stepsTitle() string {
 	fin, _, _, _ := m.b.counts()
 	if m.b.inspecting() {
 		n := 0
@@ -260,7 +260,7 @@ func (m *Model) stepsTitle() string {
 }
 
 // bottomBox draws the lower pane with its tab bar in the top border.
-func (m *Model) bottomBox(r rect) string {
+func (m *model) bottomBox(r rect) string {
 	st := &m.c.st
 	var content string
 	switch m.tab {
@@ -293,7 +293,7 @@ func (m *Model) bottomBox(r rect) string {
 	return box(st, tb.String(), m.focus == paneBottom, strings.Split(content, "\n"), r.w, r.h)
 }
 
-func (m *Model) tabTitle(t tab) string {
+func (m *model) tabTitle(t tab) string {
 	if m.w < 100 {
 		return " " + tabNames[t] + " "
 	}
@@ -301,7 +301,7 @@ func (m *Model) tabTitle(t tab) string {
 }
 
 // tabAt is the tab whose title is at column x of the bottom border.
-func (m *Model) tabAt(x int) (tab, bool) {
+func (m *model) tabAt(x int) (tab, bool) {
 	pos := 3 // "╭─ " comes before the first title
 	if m.focus == paneBottom {
 		pos++ // and the focus mark ▸
@@ -316,7 +316,7 @@ func (m *Model) tabAt(x int) (tab, bool) {
 	return 0, false
 }
 
-func (m *Model) header() string {
+func (m *model) header() string {
 	st := &m.c.st
 	left := st.header.Render(" strata")
 	if m.opt.Title != "" {

@@ -57,7 +57,7 @@ func TestScreenGolden(t *testing.T) {
 // no row is missing, so the terminal never scrolls or flickers.
 func checkShape(t *testing.T, out string, sz size) {
 	t.Helper()
-	if sz.w < MinWidth || sz.h < MinHeight {
+	if sz.w < minWidth || sz.h < minHeight {
 		return
 	}
 	lines := strings.Split(out, "\n")
@@ -79,72 +79,72 @@ func TestPaneGolden(t *testing.T) {
 		name string
 		evs  []event.Event
 		keys []string
-		view func(m *Model, sz size) string
+		view func(m *model, sz size) string
 	}
 	cases := []paneCase{
-		{"dockerfile", f.events(), []string{"tab", "shift+tab", "shift+tab", "up", "up"}, func(m *Model, sz size) string {
+		{"dockerfile", f.events(), []string{"tab", "shift+tab", "shift+tab", "up", "up"}, func(m *model, sz size) string {
 			m.df.SetSize(sz.w, sz.h)
 			return m.df.View()
 		}},
-		{"dockerfile-failed", f.failing(), nil, func(m *Model, sz size) string {
+		{"dockerfile-failed", f.failing(), nil, func(m *model, sz size) string {
 			m.df.SetSize(sz.w, sz.h)
 			return m.df.View()
 		}},
-		{"steps", f.running(), nil, func(m *Model, sz size) string {
+		{"steps", f.running(), nil, func(m *model, sz size) string {
 			m.steps.SetSize(sz.w, sz.h)
 			return m.steps.View()
 		}},
-		{"steps-done", f.events(), []string{"up", "up", "up", "up"}, func(m *Model, sz size) string {
+		{"steps-done", f.events(), []string{"up", "up", "up", "up"}, func(m *model, sz size) string {
 			m.steps.SetSize(sz.w, sz.h)
 			return m.steps.View()
 		}},
-		{"log", f.events(), []string{"up", "up", "up", "up", "1"}, func(m *Model, sz size) string {
+		{"log", f.events(), []string{"up", "up", "up", "up", "1"}, func(m *model, sz size) string {
 			m.logs.SetSize(sz.w, sz.h)
 			return m.logs.View()
 		}},
-		{"files", f.events(), []string{"up", "up", "up", "up", "3"}, func(m *Model, sz size) string {
+		{"files", f.events(), []string{"up", "up", "up", "up", "3"}, func(m *model, sz size) string {
 			m.files.SetSize(sz.w, sz.h)
 			return m.files.View()
 		}},
-		{"files-whole", f.events(), []string{"up", "up", "up", "up", "3", "w", "f"}, func(m *Model, sz size) string {
+		{"files-whole", f.events(), []string{"up", "up", "up", "up", "3", "w", "f"}, func(m *model, sz size) string {
 			m.files.SetSize(sz.w, sz.h)
 			return m.files.View()
 		}},
-		{"files-size-search", f.events(), []string{"up", "up", "up", "up", "3", "o", "/", "r", "e", "d"}, func(m *Model, sz size) string {
+		{"files-size-search", f.events(), []string{"up", "up", "up", "up", "3", "o", "/", "r", "e", "d"}, func(m *model, sz size) string {
 			m.files.SetSize(sz.w, sz.h)
 			return m.files.View()
 		}},
-		{"file-diff", f.events(), []string{"up", "up", "up", "up", "3", "/", "w", "o", "r", "l", "d", "enter", "enter"}, func(m *Model, sz size) string {
+		{"file-diff", f.events(), []string{"up", "up", "up", "up", "3", "/", "w", "o", "r", "l", "d", "enter", "enter"}, func(m *model, sz size) string {
 			m.file.SetSize(sz.w, sz.h)
 			return m.file.View()
 		}},
-		{"file-binary", f.events(), []string{"up", "up", "up", "up", "3", "/", "r", "e", "d", "i", "s", "-", "s", "enter", "enter"}, func(m *Model, sz size) string {
+		{"file-binary", f.events(), []string{"up", "up", "up", "up", "3", "/", "r", "e", "d", "i", "s", "-", "s", "enter", "enter"}, func(m *model, sz size) string {
 			m.file.SetSize(sz.w, sz.h)
 			return m.file.View()
 		}},
-		{"config", f.events(), nil, func(m *Model, sz size) string {
+		{"config", f.events(), nil, func(m *model, sz size) string {
 			press(t, m, "5")
 			m.config.SetSize(sz.w, sz.h)
 			return m.config.View()
 		}},
-		{"cache", f.events(), []string{"up", "up", "up"}, func(m *Model, sz size) string {
+		{"cache", f.events(), []string{"up", "up", "up"}, func(m *model, sz size) string {
 			press(t, m, "6")
 			m.cache.SetSize(sz.w, sz.h)
 			return m.cache.View()
 		}},
-		{"step-run", f.events(), []string{"up", "up", "up", "up", "2"}, func(m *Model, sz size) string {
+		{"step-run", f.events(), []string{"up", "up", "up", "up", "2"}, func(m *model, sz size) string {
 			m.story.SetSize(sz.w, sz.h)
 			return m.story.View()
 		}},
-		{"step-meta", f.events(), []string{"2"}, func(m *Model, sz size) string {
+		{"step-meta", f.events(), []string{"2"}, func(m *model, sz size) string {
 			m.story.SetSize(sz.w, sz.h)
 			return m.story.View()
 		}},
-		{"step-failed", f.failing(), []string{"2"}, func(m *Model, sz size) string {
+		{"step-failed", f.failing(), []string{"2"}, func(m *model, sz size) string {
 			m.story.SetSize(sz.w, sz.h)
 			return m.story.View()
 		}},
-		{"summary", f.events(), nil, func(m *Model, sz size) string {
+		{"summary", f.events(), nil, func(m *model, sz size) string {
 			m.summary.SetSize(sz.w, sz.h)
 			return m.summary.View()
 		}},
@@ -197,7 +197,7 @@ func TestLongStatusWrapsQA(t *testing.T) {
 
 func TestNoColor(t *testing.T) {
 	f := newFixture()
-	m := New(Options{Backend: f.be, NoColor: true})
+	m := newModel(Options{Backend: f.be, NoColor: true})
 	settle(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 100, Height: 30} })
 	settle(t, m, func() tea.Msg { return eventsMsg{evs: f.events()} })
 	out := m.render()
