@@ -311,7 +311,7 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 				continue
 			}
 			if m.From != "" {
-				id, err := e.fromIdentity(ctx, m.From)
+				id, err := e.fromIdentity(ctx, step, m.From)
 				if err != nil {
 					return nil, err
 				}
@@ -329,12 +329,12 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 		}
 	case *instructions.CopyCommand:
 		if c.From != "" {
-			id, err := e.fromIdentity(ctx, c.From)
+			id, err := e.fromIdentity(ctx, step, c.From)
 			if err != nil {
 				return nil, err
 			}
 			in.From, in.FromName = id, c.From
-			if err := e.sumFrom(ctx, in, c.From, c.SourcePaths, c.ExcludePatterns); err != nil {
+			if err := e.sumFrom(ctx, step, in, c.From, c.SourcePaths, c.ExcludePatterns); err != nil {
 				return nil, err
 			}
 		} else if err := e.sumContext(in, c.SourcePaths, c.ExcludePatterns); err != nil {
@@ -401,8 +401,9 @@ func (e *Executor) sumContext(in *stepInputs, args, exclude []string) error {
 	return nil
 }
 
-// sumFrom checksums what COPY --from reads from a stage or an image.
-func (e *Executor) sumFrom(ctx context.Context, in *stepInputs, from string, args, exclude []string) error {
+// sumFrom checksums what COPY --from at plan step step reads from a stage
+// or an image.
+func (e *Executor) sumFrom(ctx context.Context, step int, in *stepInputs, from string, args, exclude []string) error {
 	if e.statCache == nil {
 		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
 	}
@@ -410,7 +411,7 @@ func (e *Executor) sumFrom(ctx context.Context, in *stepInputs, from string, arg
 	if err != nil {
 		return err
 	}
-	v, err := e.fromView(ctx, from)
+	v, err := e.fromView(ctx, step, from)
 	if err != nil {
 		return err
 	}
@@ -422,10 +423,10 @@ func (e *Executor) sumFrom(ctx context.Context, in *stepInputs, from string, arg
 	return nil
 }
 
-// fromIdentity names what --from reads: a stage's key, or an image's
-// config digest.
-func (e *Executor) fromIdentity(ctx context.Context, from string) (string, error) {
-	st, j, err := e.fromSource(ctx, from)
+// fromIdentity names what --from at plan step step reads: a stage's key,
+// or an image's config digest.
+func (e *Executor) fromIdentity(ctx context.Context, step int, from string) (string, error) {
+	st, j, err := e.fromSource(ctx, step, from)
 	if err != nil {
 		return "", err
 	}

@@ -214,7 +214,7 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		defer cs.close()
 		src = cs
 	} else {
-		v, err := e.fromView(ctx, sp.from)
+		v, err := e.fromView(ctx, r.step, sp.from)
 		if err != nil {
 			return err
 		}

@@ -473,7 +473,6 @@ func (e *Executor) declaredAnywhere(name string) bool {
 
 // dispatch runs one instruction: the one switch of the executor.
 func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
-	ctx = withStep(ctx, step)
 	r := &stepRun{e: e, st: st, step: step, t0: time.Now()}
 	e.emit(event.StepStarted{Base: event.Now(), Step: step})
 	if err := e.expand(st, c); err != nil {

@@ -14,8 +14,7 @@ import (
 )
 
 // resolveImage opens the image ref for plan step step (FROM, COPY
-// --from, RUN --mount from=; -1 when no step asks): e.Resolve when set,
-// else defaultResolve.
+// --from, RUN --mount from=): e.Resolve when set, else defaultResolve.
 func (e *Executor) resolveImage(ctx context.Context, step int, ref string, platform *v1.Platform) (*v1.ConfigFile, error) {
 	if e.Resolve != nil {
 		return e.Resolve(ctx, ref, platform)
@@ -45,30 +44,26 @@ func (e *Executor) defaultResolve(ctx context.Context, step int, ref string, pla
 		if cfg, ok, err := snapshot.LookupLocal(e.Store, ref); ok || err != nil {
 			if err == nil && platform != nil && !platforms.Fits(platforms.Of(cfg), *platform) {
 				// BuildKit's check, as for a pulled single-platform image
-				if step >= 0 && step < len(e.Plan.Steps) {
-					got := platforms.Of(cfg)
-					e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
-						Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
-				}
+				got := platforms.Of(cfg)
+				e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Line: e.Plan.Steps[step].StartLine,
+					Message: fmt.Sprintf("base image %s is a %s image, not %s as this build asks; it is used anyway, as docker does", ref, got.String(), platform.String())})
 			}
 			return cfg, err
 		}
 	}
-	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull}
-	if step >= 0 {
-		o.Progress = progressEmitter(func(p event.StepProgress) {
+	o := registry.Options{Insecure: e.Opt.InsecureRegistries, Platform: platform, Pull: e.Opt.Pull,
+		Progress: progressEmitter(func(p event.StepProgress) {
 			p.Base, p.Step = event.Now(), step
 			e.emit(p)
-		})
-	}
+		})}
 	res, err := snapshot.ResolveRegistry(ctx, e.Store, ref, o)
 	if err != nil {
 		return nil, err
 	}
-	if step >= 0 && !res.Local {
+	if !res.Local {
 		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: pullSummary(res)})
 	}
-	if res.Warning != "" && step >= 0 && step < len(e.Plan.Steps) {
+	if res.Warning != "" {
 		e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
 	}
 	return res.Config, nil
@@ -93,21 +88,4 @@ func pullSummary(res *registry.Result) string {
 		return fmt.Sprintf("%s is up to date (%s)", res.Ref.Name, snapshot.ShortHash(res.Digest))
 	}
 	return fmt.Sprintf("pulled %s (%s, %s): %d of %d layers downloaded, %s", res.Ref.Name, snapshot.ShortHash(res.Digest), res.Platform, res.Downloaded, res.Layers, event.HumanSize(res.Bytes))
-}
-
-// stepKey carries the step dispatch runs to where COPY --from and RUN
-// --mount from= resolve an image (through the cache's checksums too), so
-// a pull's progress lands on that step. FROM passes its step explicitly.
-type stepKey struct{}
-
-func withStep(ctx context.Context, step int) context.Context {
-	return context.WithValue(ctx, stepKey{}, step)
-}
-
-// dispatchedStep is the step withStep put in ctx, or -1.
-func dispatchedStep(ctx context.Context) int {
-	if step, ok := ctx.Value(stepKey{}).(int); ok {
-		return step
-	}
-	return -1
 }

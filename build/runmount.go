@@ -57,7 +57,7 @@ func (e *Executor) runMounts(ctx context.Context, st *stageState, step int, c *i
 		switch m.Type {
 		case instructions.MountTypeBind:
 			if m.From != "" {
-				src, err := e.mountFrom(ctx, st, m.From)
+				src, err := e.mountFrom(ctx, st, step, m.From)
 				if err != nil {
 					return nil, release, fmt.Errorf("%s: %w", flag, err)
 				}
@@ -169,10 +169,11 @@ type mountSource struct {
 }
 
 // mountFrom resolves from= the way COPY --from does: a stage of this
-// Dockerfile by name or index, otherwise an image reference.
-func (e *Executor) mountFrom(ctx context.Context, st *stageState, from string) (*mountSource, error) {
+// Dockerfile by name or index, otherwise an image reference; step is the
+// RUN's plan step.
+func (e *Executor) mountFrom(ctx context.Context, st *stageState, step int, from string) (*mountSource, error) {
 	what := "image " + from
-	cfgSt, j, err := e.fromSource(ctx, from)
+	cfgSt, j, err := e.fromSource(ctx, step, from)
 	if err != nil {
 		return nil, err
 	}
@@ -288,7 +289,7 @@ func (e *Executor) cacheMount(ctx context.Context, st *stageState, step int, m *
 	var seed *mountSource
 	seedPath := "/"
 	if m.From != "" {
-		src, err := e.mountFrom(ctx, st, m.From)
+		src, err := e.mountFrom(ctx, st, step, m.From)
 		if err != nil {
 			return sandbox.Mount{}, nil, err
 		}

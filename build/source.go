@@ -355,8 +355,9 @@ func (v *viewSource) walk(p string, fn func(rel string, info fs.FileInfo, host s
 // fromSource resolves a --from= value (COPY --from, RUN --mount from=)
 // as BuildKit does: a stage of this Dockerfile by name or index, otherwise
 // an image reference. It returns the stage's state and index, or for an
-// image a state holding its config and index -1.
-func (e *Executor) fromSource(ctx context.Context, from string) (*stageState, int, error) {
+// image a state holding its config and index -1. step is the plan step
+// that asks (its pull progress and warnings are told as that step's).
+func (e *Executor) fromSource(ctx context.Context, step int, from string) (*stageState, int, error) {
 	byName := map[string]int{}
 	for _, s := range e.Plan.Stages {
 		if s.Name != "" {
@@ -375,16 +376,17 @@ func (e *Executor) fromSource(ctx context.Context, from string) (*stageState, in
 		return st, j, nil
 	}
 	p := e.Plan.Platform
-	cfg, err := e.resolveImage(ctx, dispatchedStep(ctx), from, &p)
+	cfg, err := e.resolveImage(ctx, step, from, &p)
 	if err != nil {
 		return nil, -1, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
 	}
 	return &stageState{cfg: cfg}, -1, nil
 }
 
-// fromView is the filesystem COPY --from names: a stage or an image.
-func (e *Executor) fromView(ctx context.Context, from string) (*layers.View, error) {
-	st, _, err := e.fromSource(ctx, from)
+// fromView is the filesystem COPY --from names at plan step step: a stage
+// or an image.
+func (e *Executor) fromView(ctx context.Context, step int, from string) (*layers.View, error) {
+	st, _, err := e.fromSource(ctx, step, from)
 	if err != nil {
 		return nil, err
 	}
