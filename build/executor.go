@@ -243,7 +243,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		res.Tags = append(res.Tags, n)
 	}
 	for _, o := range e.Opt.Outputs {
-		if err := e.export(ctx, cfg, o); err != nil {
+		if err := e.export(ctx, rec.Config, o); err != nil {
 			return nil, err
 		}
 	}

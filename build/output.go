@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,42 +15,40 @@ import (
 	"github.com/strata-build/strata/registry"
 )
 
-func (e *Executor) export(ctx context.Context, cfg *v1.ConfigFile, o frontend.Output) error {
+// export writes the stored image whose config digest is imageID to the
+// output o (-o type=oci|docker|registry).
+func (e *Executor) export(ctx context.Context, imageID v1.Hash, o frontend.Output) error {
 	switch o.Type {
 	case "oci", "docker":
-		// writeImage (save.go) is shared with the TUI's save. The names
+		// snapshot.WriteImage is shared with the TUI's save. The names
 		// are -t's, unless the output names its own (-o oci:DIR:TAG).
 		names := e.Opt.Tags
 		if len(o.Names) > 0 {
 			names = o.Names
 		}
-		if err := snapshot.WriteImage(e.Store, cfg, o.Type, o.Dest, names); err != nil {
+		if err := snapshot.WriteImage(e.Store, imageID, o.Type, o.Dest, names); err != nil {
 			return fmt.Errorf("--output type=%s,dest=%s: %w", o.Type, o.Dest, err)
 		}
 		return nil
 	case "registry":
-		return e.push(ctx, cfg, o)
+		return e.push(ctx, imageID, o)
 	}
 	return fmt.Errorf("--output: unknown type %q", o.Type)
 }
 
 // push sends the image to every -t tag's registry (-o type=registry) and
 // tells each pushed digest as an info line of the last step.
-func (e *Executor) push(ctx context.Context, cfg *v1.ConfigFile, o frontend.Output) error {
+func (e *Executor) push(ctx context.Context, imageID v1.Hash, o frontend.Output) error {
 	names := append(slices.Clone(e.Opt.Tags), o.Names...)
 	if len(names) == 0 {
 		return errors.New("--output type=registry needs a name to push to: add -t REGISTRY/REPOSITORY[:TAG] (e.g. -t 127.0.0.1:5000/app:1; a name without a registry is pushed to Docker Hub, as with docker)")
-	}
-	raw, err := json.Marshal(cfg) // the bytes SaveImage stored: the pushed config digest is the image id
-	if err != nil {
-		return err
 	}
 	step := -1
 	if t := e.Plan.Stages[e.Plan.Target]; len(t.Steps) > 0 {
 		step = t.Steps[len(t.Steps)-1]
 	}
 	for _, tag := range names {
-		p, err := registry.PushConfig(ctx, e.Store, raw, tag, registry.Options{Insecure: e.Opt.InsecureRegistries})
+		p, err := registry.PushConfig(ctx, e.Store, imageID, tag, registry.Options{Insecure: e.Opt.InsecureRegistries})
 		if err != nil {
 			return fmt.Errorf("--output type=registry: push %s: %w", tag, err)
 		}

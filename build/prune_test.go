@@ -83,11 +83,7 @@ func TestPrune(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("kept:1 lost: %v", err)
 	}
-	cfg, err := store.LoadConfig(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := store.ExportImage(cfg)
+	img, err := store.Image(rec.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -426,7 +426,11 @@ func TestSparseLayerUmoci(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &v1.ConfigFile{Architecture: "amd64", OS: "linux", RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{meta.DiffID}}}
-	img, err := s.ExportImage(cfg)
+	rec, err := s.SaveImage(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Image(rec.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

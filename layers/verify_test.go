@@ -94,11 +94,11 @@ func listTree(t *testing.T, dir string) string {
 // that the layer is made anew.
 func TestCorruptLayerBlob(t *testing.T) {
 	s := openStore(t)
-	_, cfg := testImage(t, s)
+	rec, cfg := testImage(t, s)
 	d := cfg.RootFS.DiffIDs[0]
 	flipByte(t, s, d)
 
-	_, err := s.ExportImage(cfg)
+	_, err := s.Image(rec.Config)
 	wantCorrupt(t, err, d)
 	if s.HasBlob(d) || s.HasLayer(d) {
 		t.Errorf("the corrupt blob is still in the store")
@@ -108,7 +108,7 @@ func TestCorruptLayerBlob(t *testing.T) {
 		t.Errorf("a compressed blob was made of the corrupt tar: %s", m.Compressed)
 	}
 	// Reading it again is an error that says it is missing.
-	if _, err := s.ExportImage(cfg); err == nil {
+	if _, err := s.Image(rec.Config); err == nil {
 		t.Errorf("export without the layer's blob succeeded")
 	}
 	// The next import (a pull) stores it again.
@@ -124,7 +124,7 @@ func TestCorruptLayerBlob(t *testing.T) {
 	if !s.HasLayer(d) {
 		t.Fatal("the layer was not stored again")
 	}
-	if _, err := s.ExportImage(cfg); err != nil {
+	if _, err := s.Image(rec.Config); err != nil {
 		t.Fatalf("export after the layer was stored again: %v", err)
 	}
 }
@@ -137,8 +137,8 @@ func TestCorruptCompressedBlob(t *testing.T) {
 	for _, dest := range []string{"new-oci", "existing-oci", "docker"} {
 		t.Run(dest, func(t *testing.T) {
 			s := openStore(t)
-			_, cfg := testImage(t, s)
-			img, err := s.ExportImage(cfg)
+			rec, cfg := testImage(t, s)
+			img, err := s.Image(rec.Config)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,11 @@ func TestCorruptCompressedBlob(t *testing.T) {
 			// A second image sharing nothing with the layout: a changed config.
 			cfg2 := cfg.DeepCopy()
 			cfg2.Config.Cmd = []string{"/app/a.txt"}
-			img2, err := s.ExportImage(cfg2)
+			rec2, err := s.SaveImage(cfg2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img2, err := s.Image(rec2.Config)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +186,7 @@ func TestCorruptCompressedBlob(t *testing.T) {
 				t.Errorf("the corrupt blob is still in the store")
 			}
 			// The next export compresses the layer again.
-			img3, err := s.ExportImage(cfg2)
+			img3, err := s.Image(rec2.Config)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -99,7 +99,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 		if d.Ref != "" {
 			refs = []string{untaggedRepo + ":" + d.Ref}
 		}
-		if err := WriteImage(s, cfg, "oci", d.Dest, refs); err != nil {
+		if err := WriteImage(s, h, "oci", d.Dest, refs); err != nil {
 			return "", err
 		}
 		what := "OCI layout " + absPath(d.Dest)
@@ -112,7 +112,7 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 		if d.Ref != "" {
 			refs = []string{d.Ref}
 		}
-		if err := WriteImage(s, cfg, "docker", d.Dest, refs); err != nil {
+		if err := WriteImage(s, h, "docker", d.Dest, refs); err != nil {
 			return "", err
 		}
 		what := "docker archive " + absPath(d.Dest)
@@ -123,11 +123,11 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 	}
 }
 
-// writeImage exports the image of cfg (its layers stored) as an OCI
-// layout dir (typ "oci") or a docker tarball file (typ "docker"), named
-// with refs. It is what -o type=oci|docker and the TUI's save use.
-func WriteImage(s *layers.Store, cfg *v1.ConfigFile, typ, dest string, refs []string) error {
-	img, err := s.ExportImage(cfg)
+// WriteImage exports the stored image whose config digest is config as an
+// OCI layout dir (typ "oci") or a docker tarball file (typ "docker"),
+// named with refs. It is what -o type=oci|docker and the TUI's save use.
+func WriteImage(s *layers.Store, config v1.Hash, typ, dest string, refs []string) error {
+	img, err := s.Image(config)
 	if err != nil {
 		return err
 	}
