@@ -165,6 +165,14 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	}
 	defer c.release()
 	pid := c.cmd.Process.Pid
+	if spec.Trace != nil {
+		// Subscribed before the go: the init cannot exec the command yet.
+		if tr, err := startTracer(pid); err != nil {
+			spec.Trace.Err = fmt.Errorf("sandbox: record processes: %w", err)
+		} else {
+			defer tr.stop(spec.Trace)
+		}
+	}
 	var slirp *slirpNet // the default network: started now, awaited before the command
 	if cfg.NetSlirp {
 		if slirp, err = startSlirp(pid); err != nil {

@@ -129,6 +129,10 @@ type Spec struct {
 
 	ID string // container id (hex); generated when empty
 
+	// Trace, when not nil, is filled with every process the command
+	// started (proctrace.go).
+	Trace *Trace
+
 	// TmpDir is where the run's scratch directory (overlay mount point,
 	// hosts/resolv.conf/hostname files) is created and removed again.
 	// Default os.TempDir(). Sweep(TmpDir) removes what a crashed process left.

@@ -1,0 +1,495 @@
+package sandbox
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The proc connector's wire format (linux/connector.h, linux/cn_proc.h):
+// after the netlink header, a cn_msg (20 bytes) and a proc_event: what,
+// cpu, timestamp_ns (CLOCK_MONOTONIC) and the event's data.
+const (
+	cnIdxProc         = 1
+	cnValProc         = 1
+	procCnMcastListen = 1
+	procCnMcastIgnore = 2
+	procEventFork     = 0x1
+	procEventExec     = 0x2
+	procEventExit     = 0x80000000
+	cnMsgLen          = 20
+)
+
+// tracer records the processes of one container from the host: see Trace.
+type tracer struct {
+	cn, ts     *os.File // proc connector and taskstats sockets
+	tsFamily   uint16
+	wallAtMono time.Time // wall clock at monoBase
+	monoBase   int64
+
+	mu       sync.Mutex
+	root     int
+	live     map[int]*Process // by host tgid
+	done     []*Process
+	all      []*Process
+	stats    map[int][]taskRecord // taskstats exit records by tgid
+	lost     bool
+	rootExit bool // the command's exit was seen on both sockets
+	rootTS   bool
+	wg       sync.WaitGroup
+}
+
+type taskRecord struct {
+	pid     int
+	etime   time.Duration // fork to exit
+	utime   time.Duration
+	stime   time.Duration
+	rss     int64
+	rb, wb  int64
+	rc, wc  int64
+	comm    string
+	thread  bool // a thread other than the leader
+	tgid    int
+	receive time.Time
+}
+
+// startTracer subscribes to the kernel's process events before the command
+// of the container whose init is root can run.
+func startTracer(root int) (*tracer, error) {
+	t := &tracer{root: root, live: map[int]*Process{}, stats: map[int][]taskRecord{}}
+	var mono unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
+		return nil, err
+	}
+	t.wallAtMono, t.monoBase = time.Now(), mono.Nano()
+	var err error
+	if t.cn, err = listenProcConnector(); err != nil {
+		return nil, fmt.Errorf("proc connector: %w", err)
+	}
+	if t.ts, t.tsFamily, err = listenTaskstats(); err != nil {
+		t.cn.Close()
+		return nil, fmt.Errorf("taskstats: %w", err)
+	}
+	t.live[root] = &Process{PID: root, Exit: -1}
+	t.wg.Add(2)
+	go t.readLoop(t.cn, t.procEvent)
+	go t.readLoop(t.ts, t.taskEvent)
+	return t, nil
+}
+
+func netlinkSocket(proto int, groups uint32) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, proto)
+	if err != nil {
+		return nil, err
+	}
+	// Thousands of short processes a second must not overflow it.
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: groups}); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "netlink"), nil
+}
+
+func listenProcConnector() (*os.File, error) {
+	f, err := netlinkSocket(unix.NETLINK_CONNECTOR, cnIdxProc)
+	if err != nil {
+		return nil, err
+	}
+	if err := sendProcConnector(f, procCnMcastListen); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func sendProcConnector(f *os.File, op uint32) error {
+	msg := make([]byte, unix.NLMSG_HDRLEN+cnMsgLen+4)
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], unix.NLMSG_DONE)
+	ne.PutUint32(msg[12:], uint32(os.Getpid()))
+	cn := msg[unix.NLMSG_HDRLEN:]
+	ne.PutUint32(cn[0:], cnIdxProc)
+	ne.PutUint32(cn[4:], cnValProc)
+	ne.PutUint16(cn[16:], 4)
+	ne.PutUint32(cn[cnMsgLen:], op)
+	return sendNetlink(f, msg)
+}
+
+func sendNetlink(f *os.File, msg []byte) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK})
+		return !errors.Is(serr, unix.EAGAIN)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// genlMessage is a generic netlink request: header, genlmsghdr, attributes.
+func genlMessage(family uint16, cmd uint8, attrs ...[]byte) []byte {
+	msg := make([]byte, unix.NLMSG_HDRLEN+unix.GENL_HDRLEN)
+	for _, a := range attrs {
+		msg = append(msg, a...)
+	}
+	ne := binary.NativeEndian
+	ne.PutUint32(msg[0:], uint32(len(msg)))
+	ne.PutUint16(msg[4:], family)
+	ne.PutUint16(msg[6:], unix.NLM_F_REQUEST)
+	msg[unix.NLMSG_HDRLEN] = cmd
+	msg[unix.NLMSG_HDRLEN+1] = 1
+	return msg
+}
+
+func netlinkAttr(typ uint16, data []byte) []byte {
+	a := make([]byte, unix.NLA_HDRLEN+len(data), unix.NLA_HDRLEN+(len(data)+3)&^3)
+	binary.NativeEndian.PutUint16(a[0:], uint16(len(a)))
+	binary.NativeEndian.PutUint16(a[2:], typ)
+	copy(a[unix.NLA_HDRLEN:], data)
+	return a[:cap(a)]
+}
+
+func parseAttrs(b []byte) map[uint16][]byte {
+	out := map[uint16][]byte{}
+	for len(b) >= unix.NLA_HDRLEN {
+		l := int(binary.NativeEndian.Uint16(b[0:]))
+		typ := binary.NativeEndian.Uint16(b[2:]) &^ (unix.NLA_F_NESTED | unix.NLA_F_NET_BYTEORDER)
+		if l < unix.NLA_HDRLEN || l > len(b) {
+			break
+		}
+		out[typ] = b[unix.NLA_HDRLEN:l]
+		l = (l + 3) &^ 3
+		if l > len(b) {
+			break
+		}
+		b = b[l:]
+	}
+	return out
+}
+
+func listenTaskstats() (*os.File, uint16, error) {
+	f, err := netlinkSocket(unix.NETLINK_GENERIC, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	fail := func(err error) (*os.File, uint16, error) {
+		f.Close()
+		return nil, 0, err
+	}
+	if err := sendNetlink(f, genlMessage(unix.GENL_ID_CTRL, unix.CTRL_CMD_GETFAMILY,
+		netlinkAttr(unix.CTRL_ATTR_FAMILY_NAME, []byte(unix.TASKSTATS_GENL_NAME+"\x00")))); err != nil {
+		return fail(err)
+	}
+	_ = f.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 16<<10)
+	n, err := f.Read(buf)
+	if err != nil {
+		return fail(fmt.Errorf("read family: %w", err))
+	}
+	_ = f.SetReadDeadline(time.Time{})
+	msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+	if err != nil || len(msgs) == 0 {
+		return fail(fmt.Errorf("read family: %v", err))
+	}
+	if err := netlinkError(msgs[0]); err != nil {
+		return fail(err)
+	}
+	id := parseAttrs(msgs[0].Data[unix.GENL_HDRLEN:])[unix.CTRL_ATTR_FAMILY_ID]
+	if len(id) < 2 {
+		return fail(errors.New("no family id"))
+	}
+	family := binary.NativeEndian.Uint16(id)
+	mask := "0-" + strconv.Itoa(runtime.NumCPU()-1)
+	if possible, err := os.ReadFile("/sys/devices/system/cpu/possible"); err == nil {
+		mask = string(bytes.TrimSpace(possible))
+	}
+	if err := sendNetlink(f, genlMessage(family, unix.TASKSTATS_CMD_GET,
+		netlinkAttr(unix.TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, []byte(mask+"\x00")))); err != nil {
+		return fail(err)
+	}
+	return f, family, nil
+}
+
+func netlinkError(m syscall.NetlinkMessage) error {
+	if m.Header.Type != unix.NLMSG_ERROR || len(m.Data) < 4 {
+		return nil
+	}
+	if code := int32(binary.NativeEndian.Uint32(m.Data)); code != 0 {
+		return unix.Errno(-code)
+	}
+	return nil
+}
+
+func (t *tracer) readLoop(f *os.File, handle func(syscall.NetlinkMessage, time.Time)) {
+	defer t.wg.Done()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			if errors.Is(err, unix.ENOBUFS) {
+				t.mu.Lock()
+				t.lost = true
+				t.mu.Unlock()
+				continue
+			}
+			return // closed or past the deadline
+		}
+		now := time.Now()
+		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, m := range msgs {
+			handle(m, now)
+		}
+	}
+}
+
+func (t *tracer) at(ns uint64) time.Time {
+	return t.wallAtMono.Add(time.Duration(int64(ns) - t.monoBase))
+}
+
+func (t *tracer) procEvent(m syscall.NetlinkMessage, _ time.Time) {
+	d := m.Data
+	if len(d) < cnMsgLen+16 {
+		return
+	}
+	ev := d[cnMsgLen:]
+	ne := binary.NativeEndian
+	what := ne.Uint32(ev[0:])
+	ts := t.at(ne.Uint64(ev[8:]))
+	data := ev[16:]
+	switch what {
+	case procEventFork:
+		if len(data) < 16 {
+			return
+		}
+		ptgid, cpid, ctgid := int(ne.Uint32(data[4:])), int(ne.Uint32(data[8:])), int(ne.Uint32(data[12:]))
+		if cpid != ctgid {
+			return // a thread
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		parent := t.live[ptgid]
+		if parent == nil || parent.Argv == nil {
+			return // not ours, or the init's own (before the command)
+		}
+		p := &Process{PID: ctgid, PPID: ptgid, Argv: parent.Argv, Forked: true, Start: ts, Exit: -1}
+		t.live[ctgid] = p
+		t.all = append(t.all, p)
+	case procEventExec:
+		if len(data) < 8 {
+			return
+		}
+		tgid := int(ne.Uint32(data[4:]))
+		t.mu.Lock()
+		p := t.live[tgid]
+		t.mu.Unlock()
+		if p == nil {
+			return
+		}
+		argv := readArgv(tgid)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if p.Argv == nil { // the command itself: the init became it
+			p.Start = ts
+			t.all = append(t.all, p)
+		}
+		p.Argv, p.Forked = argv, false
+	case procEventExit:
+		if len(data) < 16 {
+			return
+		}
+		pid, tgid, code, sig := int(ne.Uint32(data[0:])), int(ne.Uint32(data[4:])), ne.Uint32(data[8:]), ne.Uint32(data[12:])
+		_ = sig
+		if pid != tgid {
+			return
+		}
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		p := t.live[tgid]
+		if p == nil {
+			return
+		}
+		delete(t.live, tgid)
+		if tgid == t.root {
+			t.rootExit = true
+			if p.Argv == nil {
+				return // the command never started
+			}
+		}
+		p.End = ts
+		ws := unix.WaitStatus(code)
+		switch {
+		case ws.Signaled():
+			p.Exit = 128 + int(ws.Signal())
+		default:
+			p.Exit = ws.ExitStatus()
+		}
+		t.done = append(t.done, p)
+	}
+}
+
+// readArgv reads a process's argv right at its exec; a process gone
+// already keeps what taskstats names it (comm) later.
+func readArgv(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	if err != nil || len(b) == 0 {
+		return []string{}
+	}
+	b = bytes.TrimSuffix(b, []byte{0})
+	return splitNul(b)
+}
+
+func splitNul(b []byte) []string {
+	parts := bytes.Split(b, []byte{0})
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = string(p)
+	}
+	return out
+}
+
+func (t *tracer) taskEvent(m syscall.NetlinkMessage, now time.Time) {
+	if m.Header.Type != t.tsFamily || len(m.Data) < unix.GENL_HDRLEN {
+		return
+	}
+	attrs := parseAttrs(m.Data[unix.GENL_HDRLEN:])
+	aggr, ok := attrs[unix.TASKSTATS_TYPE_AGGR_PID]
+	if !ok {
+		return // the thread group's total carries only delay accounting
+	}
+	inner := parseAttrs(aggr)
+	raw := inner[unix.TASKSTATS_TYPE_STATS]
+	var st unix.Taskstats
+	copy(unsafe.Slice((*byte)(unsafe.Pointer(&st)), unsafe.Sizeof(st)), raw)
+	pid := int(st.Ac_pid)
+	tgid := int(st.Ac_tgid)
+	if st.Version < 13 || tgid == 0 {
+		tgid = pid
+	}
+	r := taskRecord{
+		pid: pid, tgid: tgid, thread: pid != tgid, receive: now,
+		etime: time.Duration(st.Ac_etime) * time.Microsecond,
+		utime: time.Duration(st.Ac_utime) * time.Microsecond,
+		stime: time.Duration(st.Ac_stime) * time.Microsecond,
+		rss:   int64(st.Hiwater_rss) << 10,
+		rb:    int64(st.Read_bytes), wb: int64(st.Write_bytes),
+		rc: int64(st.Read_char), wc: int64(st.Write_char),
+		comm: unix.ByteSliceToString(unsafe.Slice((*byte)(unsafe.Pointer(&st.Ac_comm[0])), len(st.Ac_comm))),
+	}
+	t.mu.Lock()
+	t.stats[tgid] = append(t.stats[tgid], r)
+	if tgid == t.root {
+		t.rootTS = true
+	}
+	t.mu.Unlock()
+}
+
+// stop waits briefly for the events of the command's exit (the parent can
+// reap the init before its exit event is queued), unsubscribes and fills tr.
+func (t *tracer) stop(tr *Trace) {
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		t.mu.Lock()
+		seen := t.rootExit && t.rootTS
+		t.mu.Unlock()
+		if seen {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Whatever is queued now is read before the deadline ends the loops.
+	_ = sendProcConnector(t.cn, procCnMcastIgnore)
+	mask := "0-" + strconv.Itoa(runtime.NumCPU()-1)
+	if possible, err := os.ReadFile("/sys/devices/system/cpu/possible"); err == nil {
+		mask = string(bytes.TrimSpace(possible))
+	}
+	_ = sendNetlink(t.ts, genlMessage(t.tsFamily, unix.TASKSTATS_CMD_GET,
+		netlinkAttr(unix.TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK, []byte(mask+"\x00"))))
+	d := time.Now().Add(20 * time.Millisecond)
+	_ = t.cn.SetReadDeadline(d)
+	_ = t.ts.SetReadDeadline(d)
+	t.wg.Wait()
+	t.cn.Close()
+	t.ts.Close()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr.Lost = t.lost
+	tr.Processes = make([]Process, 0, len(t.all))
+	for _, p := range t.all {
+		t.attachStats(p)
+		tr.Processes = append(tr.Processes, *p)
+	}
+	sort.SliceStable(tr.Processes, func(i, j int) bool { return tr.Processes[i].Start.Before(tr.Processes[j].Start) })
+}
+
+// attachStats gives p the taskstats of its threads: the records of its
+// tgid whose lifetime matches its own (a PID may have been reused).
+func (t *tracer) attachStats(p *Process) {
+	recs := t.stats[p.PID]
+	if len(recs) == 0 || p.End.IsZero() {
+		return
+	}
+	life := p.End.Sub(p.Start)
+	// The leader's record: the one whose fork-to-exit is closest.
+	best, bestDiff := -1, time.Duration(1<<62)
+	for i, r := range recs {
+		if r.thread {
+			continue
+		}
+		diff := r.etime - life
+		if p.PPID == 0 {
+			diff = 0 // the command: its start is the init's fork, not its exec
+		}
+		if diff < 0 {
+			diff = -diff
+		}
+		if diff < bestDiff {
+			best, bestDiff = i, diff
+		}
+	}
+	if best < 0 || bestDiff > 250*time.Millisecond {
+		return
+	}
+	leader := recs[best]
+	add := func(r taskRecord) {
+		p.User += r.utime
+		p.System += r.stime
+		p.MaxRSS = max(p.MaxRSS, r.rss)
+		p.ReadBytes += r.rb
+		p.WriteBytes += r.wb
+		p.ReadChars += r.rc
+		p.WriteChars += r.wc
+	}
+	add(leader)
+	for _, r := range recs {
+		// Its other threads ended before it, within its lifetime.
+		if r.thread && !r.receive.After(leader.receive) && !r.receive.Before(p.Start) {
+			add(r)
+		}
+	}
+	if len(p.Argv) == 0 && leader.comm != "" {
+		p.Argv = []string{leader.comm}
+	}
+}

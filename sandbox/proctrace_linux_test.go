@@ -1,0 +1,100 @@
+package sandbox
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// requireTrace skips when the kernel's process events cannot be had here.
+func requireTrace(t testing.TB, tr *Trace) {
+	t.Helper()
+	if tr.Err != nil {
+		t.Skipf("process recording unavailable (needs root in the initial namespaces, CONFIG_PROC_EVENTS and CONFIG_TASKSTATS): %v", tr.Err)
+	}
+}
+
+func TestTraceShape(t *testing.T) {
+	lower := busyboxRootfs(t)
+	spec := newSpec(t, lower, "/bin/sh", "-c", "sleep 0.3; (sleep 0.2 & sleep 0.1; wait); for i in $(seq 200); do /bin/true; done; exit 3")
+	spec.Network = NetworkNone
+	spec.Trace = &Trace{}
+	r := run(t, spec)
+	requireTrace(t, spec.Trace)
+	if r.err != nil || r.code != 3 {
+		t.Fatalf("Run = %d, %v (want 3)", r.code, r.err)
+	}
+	procs := spec.Trace.Processes
+	for _, p := range procs[:min(len(procs), 12)] {
+		t.Logf("%d<-%d %q forked=%v %v %d", p.PID, p.PPID, p.Argv, p.Forked, p.End.Sub(p.Start).Round(time.Millisecond), p.Exit)
+	}
+	if spec.Trace.Lost {
+		t.Fatal("events lost")
+	}
+	if len(procs) == 0 || procs[0].PPID != 0 || strings.Join(procs[0].Argv, " ") != strings.Join(spec.Args, " ") {
+		t.Fatalf("first process %+v, want the command %q", procs[0], spec.Args)
+	}
+	sh := procs[0].PID
+	if procs[0].Exit != 3 {
+		t.Errorf("command exit %d, want 3", procs[0].Exit)
+	}
+	byPID := map[int]Process{}
+	for _, p := range procs {
+		byPID[p.PID] = p
+	}
+	within := func(p Process, want time.Duration) {
+		t.Helper()
+		got := p.End.Sub(p.Start)
+		if got < want || got > want+150*time.Millisecond {
+			t.Errorf("%q %d ran %v, want %v (+150ms)", p.Argv, p.PID, got, want)
+		}
+	}
+	var sleeps []Process
+	var trues, subshells int
+	for _, p := range procs[1:] {
+		switch {
+		case p.Forked:
+			subshells++
+			if p.PPID != sh {
+				t.Errorf("subshell %d has parent %d, want %d", p.PID, p.PPID, sh)
+			}
+		case len(p.Argv) > 0 && p.Argv[0] == "sleep":
+			sleeps = append(sleeps, p)
+		// A process gone before its exec event was read is named by its
+		// comm ("true").
+		case len(p.Argv) > 0 && (p.Argv[0] == "/bin/true" || p.Argv[0] == "true"):
+			trues++
+			if p.PPID != sh || p.Exit != 0 {
+				t.Errorf("/bin/true %d: parent %d exit %d, want %d and 0", p.PID, p.PPID, p.Exit, sh)
+			}
+		}
+	}
+	if trues != 200 {
+		t.Errorf("%d /bin/true processes, want 200", trues)
+	}
+	if len(sleeps) != 3 {
+		t.Fatalf("%d sleeps, want 3", len(sleeps))
+	}
+	within(sleeps[0], 300*time.Millisecond)
+	if sleeps[0].PPID != sh {
+		t.Errorf("sleep 0.3's parent %d, want the command %d", sleeps[0].PPID, sh)
+	}
+	for _, s := range sleeps[1:] {
+		sub, ok := byPID[s.PPID]
+		if !ok || !sub.Forked || sub.PPID != sh {
+			t.Errorf("%q's parent %d is not the subshell of the command", s.Argv, s.PPID)
+		}
+		switch s.Argv[1] {
+		case "0.2":
+			within(s, 200*time.Millisecond)
+		case "0.1":
+			within(s, 100*time.Millisecond)
+		}
+	}
+	if subshells < 1 {
+		t.Errorf("no subshell recorded")
+	}
+	if procs[0].User+procs[0].System == 0 && procs[0].ReadChars == 0 {
+		t.Errorf("the command has no accounting: %+v", procs[0])
+	}
+}
