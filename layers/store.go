@@ -538,38 +538,14 @@ type ImageRecord struct {
 	Created  time.Time `json:"created"`
 }
 
+// withIndex runs fn on the image index, ROOT/images/index.json (names ->
+// records), under ROOT/images/lock (UpdateJSON).
 func (s *Store) withIndex(exclusive bool, fn func(idx map[string]ImageRecord) (bool, error)) error {
-	lockPath := filepath.Join(s.root, "images", "lock")
-	lf, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
+	err := UpdateJSON(filepath.Join(s.root, "images", "index.json"), filepath.Join(s.root, "images", "lock"), exclusive, fn)
+	if je := (*JSONFileError)(nil); errors.As(err, &je) {
+		return fmt.Errorf("image index %w", je)
 	}
-	defer lf.Close()
-	how := unix.LOCK_SH
-	if exclusive {
-		how = unix.LOCK_EX
-	}
-	if err := unix.Flock(int(lf.Fd()), how); err != nil {
-		return err
-	}
-	idx := map[string]ImageRecord{}
-	path := filepath.Join(s.root, "images", "index.json")
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &idx); err != nil {
-			return fmt.Errorf("image index %s: %w", path, err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	changed, err := fn(idx)
-	if err != nil || !changed || !exclusive {
-		return err
-	}
-	b, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileBytes(path, b)
+	return err
 }
 
 // NormalizeName turns "name" into "name:latest" and checks the name is a

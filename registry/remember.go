@@ -1,17 +1,12 @@
 package registry
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -40,40 +35,16 @@ func pulledPath(s *layers.Store) string {
 	return filepath.Join(s.Root(), "images", "pulled.json")
 }
 
+// withPulled runs fn on pulled.json under its lock file (layers.UpdateJSON);
+// with write, fn's true writes the map back.
 func withPulled(s *layers.Store, write bool, fn func(m map[string]pulled) bool) error {
-	lf, err := os.OpenFile(pulledPath(s)+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer lf.Close()
-	how := unix.LOCK_SH
-	if write {
-		how = unix.LOCK_EX
-	}
-	if err := unix.Flock(int(lf.Fd()), how); err != nil {
-		return err
-	}
-	m := map[string]pulled{}
-	b, err := os.ReadFile(pulledPath(s))
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &m); err != nil {
-			return fmt.Errorf("%s: %w (remove it; pulls are re-checked then)", pulledPath(s), err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return err
-	}
-	if !fn(m) || !write {
-		return nil
-	}
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return layers.WriteFileAtomic(pulledPath(s), func(w io.Writer) error {
-		_, err := w.Write(out)
-		return err
+	err := layers.UpdateJSON(pulledPath(s), pulledPath(s)+".lock", write, func(m map[string]pulled) (bool, error) {
+		return fn(m), nil
 	})
+	if je := (*layers.JSONFileError)(nil); errors.As(err, &je) {
+		return fmt.Errorf("%w (remove it; pulls are re-checked then)", je)
+	}
+	return err
 }
 
 func lookupPulled(s *layers.Store, name string) (pulled, bool) {
