@@ -17,6 +17,9 @@ import (
 // layers.View, never mounting anything.
 type Backend struct {
 	Store *layers.Store
+	// Runner runs the containers of debug shells and of RunImage (the
+	// TUI's x); nil: strata's sandbox. Tests fake it.
+	Runner Runner
 
 	logPath func(step int) string // where the build keeps a step's log; nil or "": none
 	network string                // the build's --network, a debug shell's too
@@ -172,6 +175,26 @@ func (b *Backend) LogLines(step, from, to int) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// Runner runs a container to its end and returns its exit code: the
+// sandbox's Run, or a test's fake.
+type Runner interface {
+	Run(ctx context.Context, spec *sandbox.Spec, stdout, stderr io.Writer) (exitCode int, err error)
+}
+
+type sandboxRunner struct{}
+
+func (sandboxRunner) Run(ctx context.Context, spec *sandbox.Spec, stdout, stderr io.Writer) (int, error) {
+	return sandbox.Run(ctx, spec, stdout, stderr)
+}
+
+// runner is b.Runner, else the sandbox.
+func (b *Backend) runner() Runner {
+	if b.Runner != nil {
+		return b.Runner
+	}
+	return sandboxRunner{}
 }
 
 // buildNetwork is the network of a debug shell: the build's --network,

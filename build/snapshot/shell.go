@@ -65,8 +65,10 @@ func (b *Backend) Shell(snap *event.Snapshot, opt ShellOptions) (*ShellCmd, erro
 	if b == nil || b.Store == nil || snap == nil || snap.Config == nil {
 		return nil, errors.New("no snapshot to open a shell in")
 	}
-	if err := sandbox.Supported(); err != nil {
-		return nil, fmt.Errorf("shell: %w", err)
+	if b.Runner == nil {
+		if err := sandbox.Supported(); err != nil {
+			return nil, fmt.Errorf("shell: %w", err)
+		}
 	}
 	if opt.Partial && snap.UpperDir == "" {
 		return nil, errors.New("this step left no partial result to open")
@@ -168,7 +170,7 @@ func (c *ShellCmd) Run() error {
 	// handlers too, so it then exits and cleans up.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	code, err := sandbox.Run(ctx, spec, c.stdout, c.stderr)
+	code, err := c.b.runner().Run(ctx, spec, c.stdout, c.stderr)
 	c.ExitCode = code
 	var ee *sandbox.ExecError
 	if errors.As(err, &ee) {
@@ -357,7 +359,7 @@ func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(str
 	defer remove()
 	// One writer for both streams keeps the order written (sandbox.Run).
 	so := &funcWriter{fn: func(l string) { out("stdout", l) }}
-	code, err := sandbox.Run(ctx, spec, so, so)
+	code, err := b.runner().Run(ctx, spec, so, so)
 	so.flush()
 	return code, err
 }
