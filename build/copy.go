@@ -222,7 +222,8 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 	}
 	dest, destDirSyntax := copyDest(sp, r.st.cfg.Config.WorkingDir)
 
-	pl, err := e.makeLayerLink(view, sp.link, func(s *stager) error {
+	r.then("copy")
+	pl, err := e.makeLayerLink(view, sp.link, r.thenSnapshot(func(s *stager) error {
 		// Expand the sources first: how many there are decides the dest rule.
 		all, err := expandSources(sp, src)
 		if err != nil {
@@ -274,7 +275,7 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 			}
 		}
 		return nil
-	})
+	}))
 	if err != nil {
 		return err
 	}

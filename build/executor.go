@@ -479,13 +479,16 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		r.fail(err)
 		return err
 	}
-	if hit, err := e.tryCache(ctx, st, step, c); err != nil {
+	endCache := r.phase("cache")
+	hit, err := e.tryCache(ctx, st, step, c)
+	endCache()
+	if err != nil {
 		r.fail(err)
 		return err
 	} else if hit {
 		return nil
 	}
-	var err error
+	r.noteContextFiles()
 	switch c := c.(type) {
 	case *instructions.EnvCommand:
 		err = r.dispatchEnv(c)

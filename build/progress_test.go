@@ -53,6 +53,7 @@ var (
 	reShort  = regexp.MustCompile(`\b[0-9a-f]{12}\b`)
 	reTime   = regexp.MustCompile(`"time":"[^"]*"`)
 	reDur    = regexp.MustCompile(`"duration_ns":[0-9]+`)
+	rePhase  = regexp.MustCompile(`"(start|end)_ns":[0-9]+`)
 )
 
 func normalise(b []byte, ctxDir string) []byte {
@@ -61,6 +62,7 @@ func normalise(b []byte, ctxDir string) []byte {
 	s = reShort.ReplaceAllString(s, "<id>")
 	s = reTime.ReplaceAllString(s, `"time":"<time>"`)
 	s = reDur.ReplaceAllString(s, `"duration_ns":0`)
+	s = rePhase.ReplaceAllString(s, `"${1}_ns":0`)
 	return []byte(s)
 }
 

@@ -42,6 +42,9 @@ type RunRequest struct {
 	Stderr    io.Writer
 	Container string
 	TmpDir    string
+	// Trace, when not nil, is filled with the processes the command
+	// started (sandbox.Trace).
+	Trace *sandbox.Trace
 }
 
 // RunFailure is a RUN whose command exited non-zero.
@@ -77,7 +80,7 @@ func (sandboxRunner) Run(ctx context.Context, r *RunRequest) (int, error) {
 	return sandbox.Run(ctx, &sandbox.Spec{
 		Lower: layers.OverlayLowers(r.Lower), Upper: r.Upper, Work: r.Work, Args: r.Args, Env: r.Env, Dir: r.Dir, User: r.User,
 		Network: r.Network, Mounts: r.Mounts, Memory: r.Memory, PidsLimit: r.PidsLimit, ID: r.Container, TmpDir: r.TmpDir,
-		Hostname: sandboxHostname, BuildEtc: true,
+		Hostname: sandboxHostname, BuildEtc: true, Trace: r.Trace,
 	}, r.Stdout, r.Stderr)
 }
 
@@ -287,6 +290,7 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 		}
 		return fmt.Errorf("RUN cannot execute here: %s", reason)
 	}
+	r.then("prepare")
 	args := runArgs(r.st.cfg.Config.Shell, c)
 	network, err := e.runNetwork(c)
 	if err != nil {
@@ -330,11 +334,18 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 	if wd == "" {
 		wd = "/"
 	}
+	var trace *sandbox.Trace
+	if os.Getenv(NoProcessTraceEnv) == "" {
+		trace = &sandbox.Trace{}
+	}
+	r.closeOpen()
+	runStart := time.Now()
 	code, err := e.Runner.Run(ctx, &RunRequest{
 		Lower: view.Lowers, Upper: upper, Work: work, Args: args, Env: e.runEnv(r.st), Dir: wd,
 		User: r.st.cfg.Config.User, Network: network, Mounts: mounts, Memory: e.Opt.Memory, PidsLimit: e.Opt.PidsLimit,
-		Stdout: out, Stderr: out, Container: id, TmpDir: tmp,
+		Stdout: out, Stderr: out, Container: id, TmpDir: tmp, Trace: trace,
 	})
+	r.ranContainer(runStart, time.Now(), trace)
 	release() // the cache mounts are free once the command has ended
 	out.flush()
 	cmdText := strings.Join(c.CmdLine, " ")
@@ -359,9 +370,12 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 		snap := &event.Snapshot{Layers: slices.Clone(r.st.cfg.RootFS.DiffIDs), Config: r.st.cfg.DeepCopy(), Parent: r.st.snap, Step: r.step, UpperDir: upper}
 		// what the failed command left, for the Files tab (best effort)
 		snap.Changes, _ = layers.Diff(upper, view.Lowers, io.Discard, layers.DiffOptions{})
-		e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(r.t0), Snapshot: snap})
+		phases, procs := r.timing()
+		e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: rf.Error(), ExitCode: code, Command: cmdText, Last: tail.lines, Duration: time.Since(r.t0), Snapshot: snap,
+			Phases: phases, Processes: procs})
 		return rf
 	}
+	r.then("snapshot")
 	pl, err := e.diffToLayer(upper, view.Lowers, tmp, layers.DiffOptions{})
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)

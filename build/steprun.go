@@ -1,7 +1,10 @@
 package build
 
 import (
+	"fmt"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,6 +21,113 @@ type stepRun struct {
 	st   *stageState
 	step int
 	t0   time.Time
+
+	mu        sync.Mutex
+	phases    []event.Phase
+	open      int // 1 + the index of the phase the next phase() or layerDone ends, 0 when none
+	processes []event.Process
+}
+
+// phase starts the step's phase name; the returned func ends it. Phases
+// may overlap (the func may be called from another goroutine).
+func (r *stepRun) phase(name string) func() {
+	r.mu.Lock()
+	i := len(r.phases)
+	r.phases = append(r.phases, event.Phase{Name: name, Start: time.Since(r.t0), End: -1})
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		if r.phases[i].End < 0 {
+			r.phases[i].End = time.Since(r.t0)
+		}
+		r.mu.Unlock()
+	}
+}
+
+// phaseAt records a phase whose times are known (from the sandbox).
+func (r *stepRun) phaseAt(name string, start, end time.Time, detail string) {
+	if start.IsZero() || end.IsZero() || end.Before(start) {
+		return
+	}
+	r.mu.Lock()
+	r.phases = append(r.phases, event.Phase{Name: name, Start: start.Sub(r.t0), End: end.Sub(r.t0), Detail: detail})
+	r.mu.Unlock()
+}
+
+// then ends the open phase (if any) and opens name, which the next then,
+// timing or layerDone ends.
+func (r *stepRun) then(name string) {
+	r.closeOpen()
+	end := r.phase(name)
+	_ = end
+	r.mu.Lock()
+	r.open = len(r.phases)
+	r.mu.Unlock()
+}
+
+func (r *stepRun) closeOpen() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.open > 0 && r.phases[r.open-1].End < 0 {
+		r.phases[r.open-1].End = time.Since(r.t0)
+	}
+	r.open = 0
+}
+
+// thenSnapshot runs fn (the copy) and then opens the snapshot phase,
+// which layerDone ends.
+func (r *stepRun) thenSnapshot(fn func(*stager) error) func(*stager) error {
+	return func(s *stager) error {
+		defer r.then("snapshot")
+		return fn(s)
+	}
+}
+
+// noteContextFiles tells in the cache phase how many context files the
+// key checksums, and under which top directory most are.
+func (r *stepRun) noteContextFiles() {
+	if r.st.pending == nil || r.st.pending.in == nil || len(r.st.pending.in.Files) == 0 {
+		return
+	}
+	files := r.st.pending.in.Files
+	under := map[string]int{}
+	for p := range files {
+		if top, _, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/"); ok {
+			under[top]++
+		}
+	}
+	detail := fmt.Sprintf("%d context files checksummed", len(files))
+	top, n := "", 0
+	for d, c := range under {
+		if c > n || (c == n && d < top) {
+			top, n = d, c
+		}
+	}
+	if n*2 > len(files) && n >= 1000 {
+		detail += fmt.Sprintf(", %d of them under %s/ (add it to .dockerignore if the image does not need it)", n, top)
+	}
+	r.mu.Lock()
+	for i := len(r.phases) - 1; i >= 0; i-- {
+		if r.phases[i].Name == "cache" {
+			r.phases[i].Detail = detail
+			break
+		}
+	}
+	r.mu.Unlock()
+}
+
+// timing is the step's phases (open ones end now) and processes.
+func (r *stepRun) timing() ([]event.Phase, []event.Process) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Since(r.t0)
+	out := slices.Clone(r.phases)
+	for i := range out {
+		if out[i].End < 0 {
+			out[i].End = now
+		}
+	}
+	return out, r.processes
 }
 
 // done records a metadata-only step: a history entry with empty_layer.
@@ -30,6 +140,7 @@ func (r *stepRun) done(created string) {
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	done.Phases, done.Processes = r.timing()
 	e.finishBuilt(st, &done)
 	e.emit(done)
 }
@@ -40,6 +151,7 @@ func (r *stepRun) doneNoHistory() {
 	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
+	done.Phases, done.Processes = r.timing()
 	e.finishBuilt(st, &done)
 	e.emit(done)
 }
@@ -53,7 +165,10 @@ func (r *stepRun) doneNoHistory() {
 // history and rootfs.diff_ids count them.
 func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	e, st, step, t0 := r.e, r.st, r.step, r.t0
+	r.closeOpen()
+	endCommit := r.phase("commit")
 	meta, err := e.Store.CommitLayer(pl)
+	endCommit()
 	if err != nil {
 		return err
 	}
@@ -66,6 +181,7 @@ func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
 		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes), DiffID: meta.DiffID.String(), Size: meta.Size}
+	done.Phases, done.Processes = r.timing()
 	e.finishBuilt(st, &done)
 	e.emit(done)
 	return nil
@@ -84,5 +200,6 @@ func stampCreated(cfg *v1.ConfigFile) {
 
 // fail tells that the step failed with err.
 func (r *stepRun) fail(err error) {
-	r.e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: err.Error(), Duration: time.Since(r.t0)})
+	phases, procs := r.timing()
+	r.e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: err.Error(), Duration: time.Since(r.t0), Phases: phases, Processes: procs})
 }

@@ -158,6 +158,9 @@ type StepDone struct {
 	PrevInstruction string    `json:"previous_instruction,omitempty"`
 	Key             string    `json:"key,omitempty"`
 	Snapshot        *Snapshot `json:"-"`
+	// Phases and Processes: where the step's time went (timing.go).
+	Phases    []Phase   `json:"phases,omitempty"`
+	Processes []Process `json:"processes,omitempty"`
 }
 
 // StepFailed is sent when a step failed; the build stops after it.
@@ -170,6 +173,9 @@ type StepFailed struct {
 	Last     []string      `json:"last_lines,omitempty"` // last lines of output
 	Duration time.Duration `json:"duration_ns"`
 	Snapshot *Snapshot     `json:"-"`
+	// Phases and Processes: as in StepDone.
+	Phases    []Phase   `json:"phases,omitempty"`
+	Processes []Process `json:"processes,omitempty"`
 }
 
 // BuildDone is the last event of every build.

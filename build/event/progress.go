@@ -135,8 +135,10 @@ func (p *PlainPrinter) Print(ev Event) {
 		} else if ev.Step < len(p.steps) && p.steps[ev.Step].Kind != "FROM" && !p.steps[ev.Step].MetadataOnly {
 			fmt.Fprintf(w, " ---> no changes, no layer%s\n", p.dur(ev.Duration))
 		}
+		p.timing(ev.Step, ev.Duration, ev.Phases, ev.Processes, ev.Files, ev.Reason)
 		fmt.Fprintf(w, " ---> %s\n", shortID(ev.ImageID))
 	case StepFailed:
+		p.timing(ev.Step, ev.Duration, ev.Phases, ev.Processes, 0, "")
 		// Nothing: the step's output is above, and the error is printed
 		// once, on stderr, by the command (as docker's classic builder).
 	case BuildDone:
@@ -150,6 +152,22 @@ func (p *PlainPrinter) Print(ev Event) {
 		for _, o := range ev.Outputs {
 			fmt.Fprintf(w, "Exported to %s\n", o)
 		}
+	}
+}
+
+// timing writes where a step of over a second spent its time: its phases
+// and the findings read from them (never with NoTimes).
+func (p *PlainPrinter) timing(step int, d time.Duration, phases []Phase, procs []Process, files int, reason string) {
+	if p.NoTimes || d <= time.Second || len(phases) == 0 {
+		return
+	}
+	fmt.Fprintf(p.W, " ---> time: %s\n", PhaseSummary(phases))
+	st := StepTiming{Duration: d, Phases: phases, Processes: procs, Files: files, Reason: reason}
+	if step >= 0 && step < len(p.steps) {
+		st.Kind, st.Text = p.steps[step].Kind, p.steps[step].Text
+	}
+	for _, f := range Findings(st) {
+		fmt.Fprintf(p.W, " ---> note: %s\n", f)
 	}
 }
 

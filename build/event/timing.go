@@ -1,0 +1,304 @@
+package event
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Phase is one part of a step's time, as offsets from the step's start
+// (StepDone.Time - Duration). Phases may overlap: then they ran at once.
+//
+// Names: "cache" (the cache key: the context checksum for COPY/ADD, and
+// the lookup), "pull" (FROM), "prepare" (scratch dirs, RUN mounts, the
+// log), "setup" (the container: namespaces, overlay, mounts, user, up to
+// the exec of the command), "command" (the command, from its exec to its
+// exit), "teardown" (after the exit: the network, the stubs), "copy"
+// (COPY/ADD: the files), "snapshot" (the diff of the upper dir, written
+// as the layer tar and hashed in one pass), "commit" (into the store).
+type Phase struct {
+	Name   string        `json:"name"`
+	Start  time.Duration `json:"start_ns"`
+	End    time.Duration `json:"end_ns"`
+	Detail string        `json:"detail,omitempty"`
+	Bytes  int64         `json:"bytes,omitempty"`
+}
+
+// Duration is End - Start.
+func (p Phase) Duration() time.Duration { return p.End - p.Start }
+
+// Process is one process a RUN started (or its command, PPID 0), times as
+// offsets from the step's start.
+type Process struct {
+	PID  int      `json:"pid"`
+	PPID int      `json:"ppid"`
+	Argv []string `json:"argv"`
+	// Forked: it never executed a program (a subshell): Argv is its
+	// parent's.
+	Forked bool          `json:"forked,omitempty"`
+	Start  time.Duration `json:"start_ns"`
+	End    time.Duration `json:"end_ns"`
+	// Exit is the status a shell would report (128+N: killed by signal
+	// N); -1 when its end was not seen.
+	Exit       int           `json:"exit"`
+	User       time.Duration `json:"user_ns"`
+	System     time.Duration `json:"system_ns"`
+	MaxRSS     int64         `json:"max_rss"`
+	ReadBytes  int64         `json:"read_bytes"`
+	WriteBytes int64         `json:"write_bytes"`
+	ReadChars  int64         `json:"read_chars,omitempty"`
+	WriteChars int64         `json:"write_chars,omitempty"`
+}
+
+// Duration is End - Start.
+func (p Process) Duration() time.Duration { return p.End - p.Start }
+
+// Name is the program's base name ("apt-get"), "(subshell)" when forked.
+func (p Process) Name() string {
+	if len(p.Argv) == 0 {
+		return "?"
+	}
+	n := path.Base(p.Argv[0])
+	if p.Forked {
+		return n + " (subshell)"
+	}
+	return n
+}
+
+// Command is the argv as one line.
+func (p Process) Command() string { return strings.Join(p.Argv, " ") }
+
+// ProcNode is a node of a RUN's process tree: one process, or a group of
+// short sibling processes of the same program (Count > 1; Process is the
+// first, Start the first's start and End the last's end).
+type ProcNode struct {
+	Process
+	Count int // processes in the node
+	// Busy is the sum of the grouped processes' own durations.
+	Busy     time.Duration
+	Failed   int // processes in the node with a non-zero exit
+	Children []*ProcNode
+}
+
+// ShortProcess is how short a leaf process must be to be grouped with its
+// siblings of the same program.
+const ShortProcess = 100 * time.Millisecond
+
+// ProcessTree builds the tree of procs (the first with PPID 0 is the
+// root; nil when there is none): children in start order, and leaf
+// children of one parent that run the same program and are shorter than
+// ShortProcess each grouped into one node with a count.
+func ProcessTree(procs []Process) *ProcNode {
+	nodes := map[int]*ProcNode{}
+	var root *ProcNode
+	order := make([]*ProcNode, 0, len(procs))
+	for _, p := range procs {
+		n := &ProcNode{Process: p, Count: 1, Busy: p.Duration()}
+		if p.Exit != 0 && p.Exit != -1 {
+			n.Failed = 1
+		}
+		nodes[p.PID] = n // a reused PID: the later process
+		order = append(order, n)
+		if p.PPID == 0 && root == nil {
+			root = n
+		}
+	}
+	if root == nil {
+		return nil
+	}
+	for _, n := range order {
+		if n == root {
+			continue
+		}
+		parent := nodes[n.PPID]
+		if parent == nil || parent == n {
+			parent = root // its parent was not seen: under the command
+		}
+		parent.Children = append(parent.Children, n)
+	}
+	var group func(n *ProcNode)
+	group = func(n *ProcNode) {
+		var out []*ProcNode
+		byName := map[string]*ProcNode{}
+		for _, c := range n.Children {
+			group(c)
+			if len(c.Children) > 0 || c.Duration() >= ShortProcess || c.Forked {
+				out = append(out, c)
+				continue
+			}
+			if g := byName[c.Name()]; g != nil {
+				g.Count++
+				g.Busy += c.Duration()
+				g.Failed += c.Failed
+				g.User += c.User
+				g.System += c.System
+				g.ReadBytes += c.ReadBytes
+				g.WriteBytes += c.WriteBytes
+				g.ReadChars += c.ReadChars
+				g.WriteChars += c.WriteChars
+				g.MaxRSS = max(g.MaxRSS, c.MaxRSS)
+				g.End = max(g.End, c.End)
+				continue
+			}
+			byName[c.Name()] = c
+			out = append(out, c)
+		}
+		n.Children = out
+	}
+	group(root)
+	return root
+}
+
+// Walk calls fn for n and every node below it, depth first, with depth.
+func (n *ProcNode) Walk(fn func(n *ProcNode, depth int)) {
+	var walk func(n *ProcNode, d int)
+	walk = func(n *ProcNode, d int) {
+		fn(n, d)
+		for _, c := range n.Children {
+			walk(c, d+1)
+		}
+	}
+	if n != nil {
+		walk(n, 0)
+	}
+}
+
+// Label is the node's line: "cp ×10000" for a group, else the command.
+func (n *ProcNode) Label() string {
+	if n.Count > 1 {
+		return fmt.Sprintf("%s ×%d", n.Name(), n.Count)
+	}
+	if n.Forked {
+		return n.Name()
+	}
+	return n.Command()
+}
+
+// TopProcesses are the n longest processes other than the command itself
+// (the summary --report carries).
+func TopProcesses(procs []Process, n int) []Process {
+	var out []Process
+	for _, p := range procs {
+		if p.PPID != 0 {
+			out = append(out, p)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Duration() > out[j].Duration() })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// StepTiming is what a step's findings are read from.
+type StepTiming struct {
+	Kind      StepKind
+	Duration  time.Duration
+	Phases    []Phase
+	Processes []Process
+	Files     int    // entries in the layer
+	Reason    string // why it was rebuilt (cache miss)
+	Text      string // the instruction
+}
+
+// Findings are facts read from a step's timing, most telling first, each a
+// sentence: where the time went, how many processes, what the snapshot
+// cost, and what the cache reason suggests.
+func Findings(s StepTiming) []string {
+	var out []string
+	if s.Duration <= 0 {
+		return nil
+	}
+	pct := func(d time.Duration) int { return int(100 * d / s.Duration) }
+	phase := map[string]Phase{}
+	for _, p := range s.Phases {
+		phase[p.Name] = p
+	}
+	if tree := ProcessTree(s.Processes); tree != nil {
+		// The longest child of the command (or its longest group).
+		var best *ProcNode
+		for _, c := range tree.Children {
+			if best == nil || c.Busy > best.Busy {
+				best = c
+			}
+		}
+		if best != nil && pct(best.Busy) >= 20 {
+			f := fmt.Sprintf("%d%% of this step is `%s`", pct(best.Busy), best.Label())
+			if io := best.ReadChars + best.WriteChars; io > 0 {
+				f += fmt.Sprintf(" (%s read, %s written)", HumanSize(best.ReadChars), HumanSize(best.WriteChars))
+			}
+			out = append(out, f)
+		}
+		if n := len(s.Processes); n >= 100 {
+			out = append(out, fmt.Sprintf("this step ran %s processes", thousands(n)))
+		}
+		var failed int
+		tree.Walk(func(n *ProcNode, _ int) {
+			if n != tree {
+				failed += n.Failed
+			}
+		})
+		if failed > 0 {
+			out = append(out, fmt.Sprintf("%d processes exited non-zero", failed))
+		}
+	}
+	if snap, cmd := phase["snapshot"], phase["command"]; cmd.Name != "" && snap.Duration() > cmd.Duration() && snap.Duration() > 100*time.Millisecond {
+		out = append(out, fmt.Sprintf("writing the layer took longer than the command (%s against %s): %s files",
+			snap.Duration().Round(time.Millisecond), cmd.Duration().Round(time.Millisecond), thousands(s.Files)))
+	}
+	if c := phase["cache"]; c.Name != "" && pct(c.Duration()) >= 20 && c.Duration() > 200*time.Millisecond {
+		f := fmt.Sprintf("computing the cache key took %s (%d%%)", c.Duration().Round(time.Millisecond), pct(c.Duration()))
+		if c.Detail != "" {
+			f += ": " + c.Detail
+		}
+		out = append(out, f)
+	}
+	if strings.Contains(s.Reason, "changed") && (s.Kind == "RUN") {
+		out = append(out, "rebuilt because "+s.Reason+": copy only what this step needs (a lock file) before it, the rest after")
+	}
+	return out
+}
+
+// PhaseSummary is the phases on one line: "cache 12ms, setup 80ms,
+// command 2.1s (…)"; phases that overlap an earlier one say so.
+func PhaseSummary(phases []Phase) string {
+	var parts []string
+	for i, p := range phases {
+		s := p.Name + " " + roundDur(p.Duration())
+		if p.Name == "pull" && p.Bytes > 0 && p.Duration() > 0 {
+			s += fmt.Sprintf(" (%s at %s/s)", HumanSize(p.Bytes), HumanSize(int64(float64(p.Bytes)/p.Duration().Seconds())))
+		}
+		for _, q := range phases[:i] {
+			if p.Start < q.End && q.Start < p.End && p.Duration() > 0 && q.Duration() > 0 {
+				s += " (with " + q.Name + ")"
+				break
+			}
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// roundDur rounds to 3 significant digits: 2.13s, 81.2ms, 950µs.
+func roundDur(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// thousands writes n with thousands separators: 10,412.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
