@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/internal/rootless"
 	"github.com/strata-build/strata/sandbox"
 )
 
@@ -29,6 +30,8 @@ var version = "dev"
 func main() {
 	// First: a re-executed strata may be a container's init.
 	sandbox.Init()
+	// Then: the first exec of a rootless strata waits for its id maps.
+	rootless.Stage()
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -40,7 +43,7 @@ func defaultRoot() string {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "strata")
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !rootless.Inside() {
 		return "/var/lib/strata"
 	}
 	if h, err := os.UserHomeDir(); err == nil {
@@ -109,6 +112,7 @@ prints progress as "strata build" does. Builds and strata run need root.`,
 			return runBuildUI(cmd.Context(), g, bo, ctxDir)
 		},
 	}
+	root.PersistentPreRunE = enterUserNS // a normal user's strata runs in a user namespace
 	root.SetVersionTemplate("strata {{.Version}}\n")
 	root.SuggestionsMinimumDistance = 2 // rootArgs asks before cobra sets it
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state folder (images, layers, cache)")

@@ -111,7 +111,7 @@ func copyXattrs(from string, root *beneath.Root, to string) {
 		return
 	}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") {
+		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			continue
 		}
 		vs, err := unix.Lgetxattr(from, name, nil)

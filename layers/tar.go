@@ -16,6 +16,8 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // ErrPathEscapes is wrapped by the error Extract returns for an entry whose
@@ -348,7 +350,7 @@ func (x *extractor) whiteout(parentRel, base string) error {
 		if err != nil {
 			return err
 		}
-		if err := unix.Fsetxattr(fd, ovlOpaqueXattr, []byte("y"), 0); err != nil {
+		if err := unix.Fsetxattr(fd, rootless.OverlayOpaqueXattr(), []byte("y"), 0); err != nil {
 			return fmt.Errorf("marking %s opaque: %w", parentRel, err)
 		}
 		x.stats.Files++
@@ -446,7 +448,7 @@ func (x *extractor) implicitDirMeta(parent int, base string) error {
 			gid = *x.opt.GID
 		}
 		if err := unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			return fmt.Errorf("chown: %w", rootless.OwnerError(err, uid, gid))
 		}
 	}
 	// mkdirat is subject to the umask
@@ -732,7 +734,7 @@ func (x *extractor) setMeta(parent, fd int, base string, hdr *tar.Header, symlin
 			err = unix.Fchownat(parent, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 		}
 		if err != nil {
-			return fmt.Errorf("chown %d:%d: %w", uid, gid, err)
+			return fmt.Errorf("chown %d:%d: %w", uid, gid, rootless.OwnerError(err, uid, gid))
 		}
 	}
 	// after chown, which clears setuid/setgid

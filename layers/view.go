@@ -14,6 +14,8 @@ import (
 
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // View is the merged filesystem of a layer chain, read without mounting:
@@ -44,7 +46,7 @@ func isWhiteout(fi fs.FileInfo) bool {
 
 func isOpaque(hostDir string) bool {
 	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(hostDir, "trusted.overlay.opaque", buf)
+	n, err := unix.Lgetxattr(hostDir, rootless.OverlayOpaqueXattr(), buf)
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
@@ -91,7 +93,7 @@ func (v *View) lookup(i int, p string) (layerLookup, error) {
 			out.hidden = true
 			return out, nil
 		}
-		if v, err := root.Lgetxattr(q, "trusted.overlay.opaque"); err == nil && string(v) == "y" {
+		if v, err := root.Lgetxattr(q, rootless.OverlayOpaqueXattr()); err == nil && string(v) == "y" {
 			out.stop = true
 		}
 	}
@@ -298,7 +300,7 @@ func (v *View) ReadDir(p string) ([]*Entry, error) {
 		}
 		infos, err := root.ReadDir(r)
 		opaque := false
-		if val, xerr := root.Lgetxattr(r, "trusted.overlay.opaque"); xerr == nil && string(val) == "y" {
+		if val, xerr := root.Lgetxattr(r, rootless.OverlayOpaqueXattr()); xerr == nil && string(val) == "y" {
 			opaque = true
 		}
 		root.Close()

@@ -229,6 +229,9 @@ func writeCgroupFile(dir, name, value string) error {
 // is an error. Without limits a missing pids or memory controller is
 // skipped; with a limit it is an error.
 func newCgroup(id string, memory, pids int64) (*cgroup, error) {
+	if InUserNS() {
+		return newUserNSCgroup(id, memory, pids)
+	}
 	parents, err := cgroupParents()
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w (a container needs a cgroup of its own for its device rules)", err)

@@ -14,6 +14,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // Init must be called first thing in main (and in TestMain). If this process
@@ -166,7 +168,7 @@ func (s *initState) run() (err error) {
 		}
 	}
 	if err := dropPrivileges(u); err != nil {
-		return err
+		return rootless.OwnerError(err, u.UID, u.GID) // rootless: a user it has not
 	}
 	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir to working directory %s as uid %d: %w", dir, u.UID, err)

@@ -101,9 +101,15 @@ func readOnlyAt(target int, name string, extra uint64) error {
 func overlayExtraOptions() []string {
 	var opts []string
 	for _, o := range []string{"index", "redirect_dir", "metacopy"} {
+		if o == "redirect_dir" && InUserNS() {
+			continue // userxattr means nofollow: "off" is refused with it
+		}
 		if _, err := os.Stat("/sys/module/overlay/parameters/" + o); err == nil {
 			opts = append(opts, o+"=off")
 		}
+	}
+	if InUserNS() {
+		opts = append(opts, "userxattr") // trusted.* is the host root's
 	}
 	return opts
 }

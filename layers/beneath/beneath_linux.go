@@ -31,6 +31,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // ErrOutside is wrapped by every error of a name that resolves outside its
@@ -375,12 +377,13 @@ func (r *Root) Mknod(name string, mode uint32, dev int) error {
 
 // Lchown changes the owner of name itself (a symlink is not followed).
 func (r *Root) Lchown(name string, uid, gid int) error {
-	return r.onEntry("lchown", name, func(d int, b string) error {
+	err := r.onEntry("lchown", name, func(d int, b string) error {
 		if b == "." {
 			return unix.Fchownat(d, "", uid, gid, unix.AT_EMPTY_PATH)
 		}
 		return unix.Fchownat(d, b, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 	})
+	return rootless.OwnerError(err, uid, gid) // an id a rootless strata has not
 }
 
 // Chmod sets the permission bits (with setuid, setgid and sticky) of name,
