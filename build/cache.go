@@ -93,8 +93,8 @@ type stageRecord struct {
 	Stopped bool `json:"stopped,omitempty"`
 }
 
-// CacheDir is ROOT/cache.
-func CacheDir(s *layers.Store) string { return filepath.Join(s.Root(), "cache") }
+// cacheRoot is ROOT/cache.
+func cacheRoot(s *layers.Store) string { return filepath.Join(s.Root(), "cache") }
 
 func (in *stepInputs) key() string {
 	h := sha256.New()
@@ -163,7 +163,7 @@ func (e *Executor) saveCache(ent *CacheEntry) error {
 // CacheEntries lists the cache's entries with their files' sizes and last
 // use (for prune and reports).
 func CacheEntries(s *layers.Store) ([]CacheFile, error) {
-	dir := filepath.Join(CacheDir(s), "keys")
+	dir := filepath.Join(cacheRoot(s), "keys")
 	des, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil

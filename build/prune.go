@@ -39,7 +39,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	// miss directories, links and what removing them freed besides).
 	before := s.Usage()
 	defer func() { res.Bytes = max(0, before-s.Usage()) }()
-	cacheDir := CacheDir(s)
+	cacheDir := cacheRoot(s)
 	if opt.All {
 		ents, err := CacheEntries(s)
 		if err != nil {

@@ -75,7 +75,7 @@ func TestPrune(t *testing.T) {
 	if res.CacheEntries == 0 || res.Layers != 2 || res.Bytes <= 0 {
 		t.Errorf("--all removed %+v", res)
 	}
-	if _, err := os.Stat(filepath.Join(CacheDir(store), "keys")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(cacheRoot(store), "keys")); !os.IsNotExist(err) {
 		t.Errorf("cache keys remain after --all: %v", err)
 	}
 	// The tagged image still exports whole.

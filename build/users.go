@@ -10,13 +10,6 @@ import (
 	"github.com/strata-build/strata/layers"
 )
 
-// User is a resolved USER / --chown value.
-type User struct {
-	UID, GID int
-	Groups   []int // supplementary groups (USER only)
-	Home     string
-}
-
 // readPasswd and readGroup read the image's files; a file that is missing
 // or unreadable is empty, as BuildKit's readUser treats it.
 func readPasswd(v *layers.View) []passwd.Entry {

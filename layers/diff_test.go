@@ -234,7 +234,7 @@ func readTar(t testing.TB, b []byte) (order []string, ents map[string]tarRead) {
 func makeLower(t testing.TB, ents ...tent) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := Extract(bytes.NewReader(tarBytes(t, ents...)), dir); err != nil {
+	if _, err := extract(bytes.NewReader(tarBytes(t, ents...)), dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -429,7 +429,7 @@ func TestDiffOverlay(t *testing.T) {
 	// Round trip: the diff extracted as a layer over the lower shows what
 	// the container saw.
 	layer := t.TempDir()
-	if _, err := Extract(bytes.NewReader(buf.Bytes()), layer); err != nil {
+	if _, err := extract(bytes.NewReader(buf.Bytes()), layer); err != nil {
 		t.Fatal(err)
 	}
 	view, unmountView := mountLowers(t, layer, lower)

@@ -236,7 +236,7 @@ func TestDiffSparse(t *testing.T) {
 
 	// Extract keeps the holes.
 	out := t.TempDir()
-	if _, err := Extract(bytes.NewReader(buf.Bytes()), out); err != nil {
+	if _, err := extract(bytes.NewReader(buf.Bytes()), out); err != nil {
 		t.Fatal(err)
 	}
 	checkSparseContent(t, filepath.Join(out, "hole"), 4*gib, at)
@@ -548,7 +548,7 @@ func FuzzSparseRoundTrip(f *testing.F) {
 			t.Fatalf("archive/tar reads other content (%v)", err)
 		}
 		out := t.TempDir()
-		if _, err := Extract(bytes.NewReader(buf.Bytes()), out); err != nil {
+		if _, err := extract(bytes.NewReader(buf.Bytes()), out); err != nil {
 			t.Fatal(err)
 		}
 		got, err = os.ReadFile(filepath.Join(out, "f"))

@@ -185,13 +185,6 @@ func (s *Store) OpenBlob(h v1.Hash) (*os.File, error) {
 	return f, nil
 }
 
-// ReadBlob reads a small stored blob whole (configs, manifests) and
-// checks its digest: a blob that changed on disk is a *CorruptBlobError
-// (verify.go).
-func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
-	return s.readBlobVerified(h)
-}
-
 // BlobWriter writes one blob to scratch while hashing it; Commit verifies
 // the digest (when one is expected) and renames it into the content store.
 type BlobWriter struct {
@@ -394,7 +387,7 @@ func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
 		if err != nil {
 			return LayerMeta{}, err
 		}
-		_, err = Extract(f, fsDir)
+		_, err = extract(f, fsDir)
 		f.Close()
 		if err != nil {
 			return LayerMeta{}, fmt.Errorf("unpack layer %s: %w", p.DiffID, err)
@@ -445,7 +438,7 @@ func (s *Store) ImportLayer(r io.Reader, expected v1.Hash) (LayerMeta, error) {
 		return LayerMeta{}, err
 	}
 	tee := io.TeeReader(r, w)
-	if _, err := Extract(tee, fsDir); err != nil {
+	if _, err := extract(tee, fsDir); err != nil {
 		w.Abort()
 		removeAllForce(fsDir)
 		return LayerMeta{}, err

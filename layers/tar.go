@@ -62,11 +62,11 @@ type ExtractOptions struct {
 	NoSameOwner bool
 }
 
-// Extract unpacks a layer tar stream (uncompressed, gzip, bzip2, xz or zstd)
+// extract unpacks a layer tar stream (uncompressed, gzip, bzip2, xz or zstd)
 // into dir, which must exist, so that dir can serve as an overlayfs lower
-// dir. See ExtractWith; Extract converts whiteouts. The stream is read to
+// dir. See ExtractWith; extract converts whiteouts. The stream is read to
 // its end, so a caller hashing it through a TeeReader sees every byte.
-func Extract(r io.Reader, dir string) (ExtractStats, error) {
+func extract(r io.Reader, dir string) (ExtractStats, error) {
 	return ExtractWith(r, dir, ExtractOptions{OverlayWhiteouts: true})
 }
 

@@ -295,7 +295,7 @@ func TestExtract(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if _, err := Extract(bytes.NewReader(tarBytes(t, tc.ents...)), dir); err != nil {
+			if _, err := extract(bytes.NewReader(tarBytes(t, tc.ents...)), dir); err != nil {
 				t.Fatal(err)
 			}
 			tc.check(t, dir)
@@ -578,7 +578,7 @@ func BenchmarkExtract(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer f.Close()
-		if _, err := Extract(f, dst); err != nil {
+		if _, err := extract(f, dst); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -104,8 +104,9 @@ func sha256Hash(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
-// readBlobVerified reads a small blob whole and checks its digest.
-func (s *Store) readBlobVerified(h v1.Hash) ([]byte, error) {
+// ReadBlob reads a small stored blob whole (configs, manifests) and
+// checks its digest: a blob that changed on disk is a *CorruptBlobError.
+func (s *Store) ReadBlob(h v1.Hash) ([]byte, error) {
 	f, err := os.Open(s.blobPath(h))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -171,7 +172,7 @@ func (s *Store) unpackLayer(d v1.Hash) error {
 		return err
 	}
 	cr := &countReader{r: rc}
-	if _, err := Extract(cr, fsDir); err != nil {
+	if _, err := extract(cr, fsDir); err != nil {
 		removeAllForce(fsDir)
 		var ce *CorruptBlobError
 		if errors.As(err, &ce) {

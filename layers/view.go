@@ -50,9 +50,6 @@ func isOpaque(hostDir string) bool {
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
-// IsOpaqueDir reports whether a dir in a layer or upper dir is opaque.
-func IsOpaqueDir(hostDir string) bool { return isOpaque(hostDir) }
-
 // layerLookup is what one layer says about p: the entry (nil when the layer
 // does not hold p), whether the layer hides p in the layers below it (a
 // whiteout or a non-directory at p or an ancestor), and whether an opaque
