@@ -21,6 +21,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/rootless"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -364,6 +365,9 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 			code = oe.Code
 		} else if err != nil {
 			return fmt.Errorf("RUN %s: %w", cmdText, err)
+		}
+		if msg == "" && killed == "" {
+			msg = rootless.RunHint(tail.lines) // chown to an id a rootless strata has not
 		}
 		keep = true // the failed snapshot stays until the store closes
 		rf := &RunFailure{Command: cmdText, ExitCode: code, Last: tail.lines, Message: msg, Killed: killed}

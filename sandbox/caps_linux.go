@@ -64,7 +64,7 @@ func dropPrivileges(u execUser) error {
 	if len(gids) > 0 {
 		gp = unsafe.Pointer(&gids[0])
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(gp), 0); e != 0 && !setgroupsDenied(e) {
 		return fmt.Errorf("setgroups %v: %w", u.Groups, e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {

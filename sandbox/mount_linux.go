@@ -529,7 +529,13 @@ func setupDev(dev int) error {
 		{"mqueue", "mqueue", "mqueue", unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, ""},
 	}
 	for _, m := range mounts {
-		if err := unix.Mount(m.source, at(m.target), m.fstype, m.flags, m.data); err != nil {
+		err := unix.Mount(m.source, at(m.target), m.fstype, m.flags, m.data)
+		if errors.Is(err, unix.EINVAL) && m.fstype == "devpts" && InUserNS() {
+			// A user namespace without gid 5 (rootless, no subgid range).
+			m.data = strings.TrimSuffix(m.data, ",gid=5")
+			err = unix.Mount(m.source, at(m.target), m.fstype, m.flags, m.data)
+		}
+		if err != nil {
 			return &MountError{Op: "mount", Source: m.source, Target: "/dev/" + m.target, FSType: m.fstype, Flags: m.flags, Data: m.data, Err: err}
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"reflect"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // The command's stdio, without Spec.Tty, is /dev/null or a pipe that Run
@@ -153,7 +155,7 @@ func ownStdio(uid int) error {
 			continue // a named FIFO of some filesystem: not ours to give
 		}
 		if err := unix.Fchown(fd, uid, -1); err != nil {
-			return fmt.Errorf("give the stdio pipe (fd %d) to uid %d (fchown): %w", fd, uid, err)
+			return fmt.Errorf("give the stdio pipe (fd %d) to uid %d (fchown): %w", fd, uid, rootless.OwnerError(err, uid, -1))
 		}
 	}
 	return nil

@@ -143,3 +143,15 @@ func IsNoDelegation(err error) bool {
 	var e *errNoDelegation
 	return errors.As(err, &e)
 }
+
+// setgroupsDenied reports whether e, from setgroups(2), is a user namespace
+// whose setgroups is "deny" (a rootless strata without a subgid range: only
+// gid 0 exists there): the groups stay as they are, the only thing such a
+// namespace allows.
+func setgroupsDenied(e error) bool {
+	if !errors.Is(e, unix.EPERM) || !InUserNS() {
+		return false
+	}
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}

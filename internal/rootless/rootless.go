@@ -37,9 +37,6 @@ const (
 	stageEnv    = "_STRATA_USERNS"
 	stageWait   = "wait"
 	stageInside = "inside"
-	// rangeEnv carries the mapping's description to the inside, for
-	// messages: "" with a subordinate range, else "single".
-	rangeEnv = "_STRATA_USERNS_SINGLE"
 )
 
 // Range is one line of /etc/subuid or /etc/subgid for the user.
@@ -65,10 +62,15 @@ func Rootless() bool {
 	return os.Geteuid() != 0 || Inside()
 }
 
-// SingleMapping reports whether the namespace maps only the user (no
-// subordinate range): other owners cannot be represented.
+// SingleMapping reports whether this process runs in a user namespace that
+// maps one id only (a rootless strata without a subordinate range): other
+// owners cannot be represented there.
 func SingleMapping() bool {
-	return Inside() && os.Getenv(rangeEnv) == "single"
+	if !InUserNS() {
+		return false
+	}
+	m, err := ReadMap("/proc/self/uid_map")
+	return err == nil && len(m) == 1 && m[0].Count == 1
 }
 
 // initialUserNS reports whether the process is in the host's user
@@ -217,9 +219,6 @@ func Enter() error {
 		return fmt.Errorf("rootless: %w", err)
 	}
 	env := append(withoutStage(os.Environ()), stageEnv+"="+stageWait)
-	if p.Single {
-		env = append(env, rangeEnv+"=single")
-	}
 	cmd := exec.Command(exe, os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Env = env
@@ -287,7 +286,7 @@ func fromTerminal() bool {
 func withoutStage(env []string) []string {
 	out := env[:0:0]
 	for _, e := range env {
-		if strings.HasPrefix(e, stageEnv+"=") || strings.HasPrefix(e, rangeEnv+"=") {
+		if strings.HasPrefix(e, stageEnv+"=") {
 			continue
 		}
 		out = append(out, e)
@@ -351,9 +350,6 @@ func Stage() {
 		os.Exit(1) // the parent failed and said why
 	}
 	env := append(withoutStage(os.Environ()), stageEnv+"="+stageInside)
-	if os.Getenv(rangeEnv) != "" {
-		env = append(env, rangeEnv+"="+os.Getenv(rangeEnv))
-	}
 	err := syscall.Exec("/proc/self/exe", os.Args, env)
 	fmt.Fprintf(os.Stderr, "strata: rootless: re-execute in the user namespace: %v\n", err)
 	os.Exit(1)
@@ -385,18 +381,43 @@ func OwnerError(err error, uid, gid int) error {
 	if err == nil || !errors.Is(err, unix.EINVAL) || !InUserNS() {
 		return err
 	}
-	return fmt.Errorf("%w: uid %d or gid %d is not mapped in strata's user namespace; %s", err, uid, gid, unmappedHint())
+	ids := fmt.Sprintf("uid %d or gid %d", uid, gid)
+	switch {
+	case gid < 0:
+		ids = fmt.Sprintf("uid %d", uid)
+	case uid < 0:
+		ids = fmt.Sprintf("gid %d", gid)
+	}
+	return fmt.Errorf("%w: %s is not mapped in strata's user namespace; %s", err, ids, unmappedHint())
 }
 
 func unmappedHint() string {
-	name := ""
-	if u, err := user.LookupId(strconv.Itoa(outerUID())); err == nil {
-		name = u.Username
+	// The user's name from the host's /etc/passwd: only strata itself
+	// (not a container's init, whose /etc is the image's) reads it.
+	name := "$(id -un)"
+	if os.Getenv(stageEnv) == stageInside {
+		if u, err := user.LookupId(strconv.Itoa(outerUID())); err == nil {
+			name = u.Username
+		}
 	}
 	if SingleMapping() {
 		return "strata runs without root and the user has no subordinate id range, so only uid and gid 0 (the user) exist; add a range with: " + UsermodHint(name) + " (then run strata again)"
 	}
 	return "only the ids of the user's subordinate range (/etc/subuid, /etc/subgid) exist; a larger range: " + UsermodHint(name)
+}
+
+// RunHint explains a failed RUN whose last lines say "Invalid argument" in a
+// namespace without a subordinate range (chown 1000, su app): "" elsewhere.
+func RunHint(last []string) string {
+	if !SingleMapping() {
+		return ""
+	}
+	for _, l := range last {
+		if strings.Contains(strings.ToLower(l), "invalid argument") {
+			return unmappedHint()
+		}
+	}
+	return ""
 }
 
 // outerUID is the host uid this process's uid 0 maps to (the user).
