@@ -20,6 +20,7 @@ import (
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/imageref"
+	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/tui"
@@ -41,6 +42,7 @@ type buildOpts struct {
 	secrets   []string
 	pull      bool
 	insecure  []string
+	ci        ciOpts // --ci and its rules (cmd_space.go)
 	report    string
 
 	// The TUI's debugger: start paused, breakpoints, the shell program.
@@ -70,6 +72,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.BoolVar(&o.step, "step", false, "TUI: pause before the first step (n runs one step, c continues)")
 	f.StringArrayVar(&o.breaks, "break", nil, "TUI: pause before the step on Dockerfile line LINE (repeatable)")
 	f.StringVar(&o.debugShell, "debug-shell", "", "TUI: shell PATH (inside the image) for s/p, for images without /bin/sh")
+	o.ci.register(c, "the built image (no TUI)")
 }
 
 // tuiOnly rejects the debugger's flags where there is no TUI.
@@ -325,6 +328,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	if err := bo.tuiOnly("this build prints plain progress"); err != nil {
 		return err
 	}
+	if err := bo.ci.check(); err != nil {
+		return err
+	}
 	opt, err := bo.options(ctxDir)
 	if err != nil {
 		return err
@@ -362,6 +368,7 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	}
 	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
 	report := bo.observe(ex)
+	col := bo.collect(ex)
 	events := make(chan event.Event, 256)
 	done := make(chan struct{})
 	go func() {
@@ -370,6 +377,10 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	}()
 	_, err = ex.Build(ctx, events)
 	<-done
+	var analysis *space.Analysis
+	if err == nil {
+		analysis, err = bo.analyse(ctx, store, report, col)
+	}
 	if rerr := bo.writeReport(report); rerr != nil && err == nil {
 		err = rerr
 	}
@@ -378,6 +389,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 			return errors.New("build cancelled")
 		}
 		return err
+	}
+	if bo.ci.on {
+		return bo.ci.gate(os.Stdout, analysis)
 	}
 	return nil
 }
@@ -393,7 +407,7 @@ func useTUI(mode string) bool {
 // the Dockerfile or a context file rebuilds (a build.Session); the
 // debugger's keys reach the build through a build.Control.
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
-	if !useTUI(bo.progress) {
+	if !useTUI(bo.progress) || bo.ci.on {
 		return runBuild(parent, g, bo, ctxDir)
 	}
 	opt, err := bo.options(ctxDir)
@@ -454,6 +468,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 			report.Observe(ev)
 		}
 	}
+	col := bo.collectSession(sess)
 	sctx, scancel := context.WithCancel(ctx)
 	defer scancel()
 	ran := make(chan struct{})
@@ -479,6 +494,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if watchErr != nil {
 		fmt.Fprintf(os.Stderr, "strata: saved changes did not rebuild: %v\n", watchErr)
 	}
+	bo.analyse(ctx, store, report, col)
 	if rerr := bo.writeReport(report); rerr != nil {
 		return rerr
 	}

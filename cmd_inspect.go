@@ -14,11 +14,13 @@ import (
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
+	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/tui"
 )
 
 func newInspectCmd(g *globals) *cobra.Command {
 	var plain, noTrunc bool
+	var ci ciOpts
 	c := &cobra.Command{
 		Use:   "inspect [flags] IMAGE",
 		Short: "Open the TUI on an existing image's layers (a table when not on a terminal)",
@@ -29,10 +31,17 @@ each layer's files, the image config and a summary.
 IMAGE is ` + imageref.Forms + `.
 
 On a terminal it opens the TUI; otherwise (or with --plain) it prints one
-row per history entry: what made it, the layer's size and its files.`,
+row per history entry: what made it, the layer's size and its files, then
+the wasted-space analysis: what each layer ships that the final image
+never shows, the line that shipped it, the line that made it dead and the
+fix.
+
+--ci gates the image on that analysis (dive's .dive-ci rules and strata's
+size limits) and exits 1 when a rule fails.`,
 		Example: `  strata inspect strata-example
   strata inspect --plain alpine:3.20
-  strata inspect oci:out/`,
+  strata inspect oci:out/
+  strata inspect --ci --lowestEfficiency 0.95 --maxLayerSize 200MB app:1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("inspect takes one IMAGE, got %d arguments; IMAGE is %s", len(args), imageref.Forms)
@@ -40,15 +49,19 @@ row per history entry: what made it, the layer's size and its files.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runInspect(cmd.Context(), g, args[0], plain || !useTUI("auto"), noTrunc)
+			if err := ci.check(); err != nil {
+				return err
+			}
+			return runInspect(cmd.Context(), g, args[0], plain || ci.on || !useTUI("auto"), noTrunc, &ci)
 		},
 	}
 	c.Flags().BoolVar(&plain, "plain", false, "print the table of layers even on a terminal")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not cut long created_by lines nor layer digests in the table")
+	ci.register(c, "the image")
 	return c
 }
 
-func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc bool) error {
+func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc bool, ci *ciOpts) error {
 	ctx, store, done, err := g.openStore(parent)
 	if err != nil {
 		return err
@@ -73,13 +86,26 @@ func runInspect(parent context.Context, g *globals, ref string, plain, noTrunc b
 	go func() { streamErr <- in.Stream(sctx, events) }()
 	if plain {
 		var evs []event.Event
+		var col space.Collector
 		for ev := range events {
 			evs = append(evs, ev)
+			col.Observe(ev)
 		}
 		if err := <-streamErr; err != nil {
 			return err
 		}
-		return printInspection(os.Stdout, in, evs, noTrunc)
+		a, err := col.Run(ctx, store, space.Options{Compress: true})
+		if err != nil {
+			return fmt.Errorf("inspect %s: wasted-space analysis: %w", ref, err)
+		}
+		if ci.on {
+			return ci.gate(os.Stdout, a)
+		}
+		if err := printInspection(os.Stdout, in, evs, noTrunc); err != nil {
+			return err
+		}
+		printSpace(os.Stdout, a)
+		return nil
 	}
 	uiErr := tui.Run(ctx, tui.Options{Events: events, Backend: snapshot.NewBackend(store, scancel), Title: ref, HasOutput: true})
 	scancel()

@@ -35,6 +35,9 @@ type Report struct {
 	ErrorLine int           `json:"error_line,omitempty"`
 	Steps     []ReportStep  `json:"steps"`
 	Warnings  []Warning     `json:"warnings,omitempty"`
+	// Space is the wasted-space analysis of the image (build/space;
+	// docs/events.md), set by SetSpace once the build is done.
+	Space any `json:"space,omitempty"`
 
 	mu sync.Mutex
 }
