@@ -44,6 +44,8 @@ type buildOpts struct {
 	insecure  []string
 	ci        ciOpts // --ci and its rules (cmd_space.go)
 	report    string
+	trace     string
+	tracer    *build.Trace // --trace: filled by observe
 
 	// The TUI's debugger: start paused, breakpoints, the shell program.
 	step       bool
@@ -69,6 +71,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringVar(&o.report, "report", "", "write a JSON build report to FILE (per step: cached or built and why, time, layer, size; docs/events.md)")
+	f.StringVar(&o.trace, "trace", "", "write the build's timeline to FILE as Chrome trace-event JSON (steps, their phases, every process of every RUN; opens in Perfetto)")
 	f.BoolVar(&o.step, "step", false, "TUI: pause before the first step (n runs one step, c continues)")
 	f.StringArrayVar(&o.breaks, "break", nil, "TUI: pause before the step on Dockerfile line LINE (repeatable)")
 	f.StringVar(&o.debugShell, "debug-shell", "", "TUI: shell PATH (inside the image) for s/p, for images without /bin/sh")
@@ -454,6 +457,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if bo.report != "" {
 		report = &event.Report{}
 	}
+	if bo.trace != "" {
+		bo.tracer = &build.Trace{}
+	}
 	// The last build's end is printed when the TUI closes, as strata build
 	// prints it, so the terminal keeps the result.
 	var lastMu sync.Mutex
@@ -466,6 +472,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		}
 		if report != nil {
 			report.Observe(ev)
+		}
+		if bo.tracer != nil {
+			bo.tracer.Observe(ev)
 		}
 	}
 	col := bo.collectSession(sess)
@@ -547,15 +556,34 @@ func contextName(ctxDir string) string {
 
 // observe attaches the --report writer to an executor.
 func (o *buildOpts) observe(ex *build.Executor) *event.Report {
-	if o.report == "" {
+	var r *event.Report
+	if o.report != "" {
+		r = &event.Report{}
+	}
+	if o.trace != "" {
+		o.tracer = &build.Trace{}
+	}
+	if r == nil && o.tracer == nil {
 		return nil
 	}
-	r := &event.Report{}
-	ex.Observe = r.Observe
+	ex.Observe = func(ev event.Event) {
+		if r != nil {
+			r.Observe(ev)
+		}
+		if o.tracer != nil {
+			o.tracer.Observe(ev)
+		}
+	}
 	return r
 }
 
+// writeReport writes --report and --trace.
 func (o *buildOpts) writeReport(r *event.Report) error {
+	if o.tracer != nil {
+		if err := o.tracer.WriteFile(o.trace); err != nil {
+			return err
+		}
+	}
 	if r == nil {
 		return nil
 	}

@@ -62,8 +62,15 @@ type ReportStep struct {
 	Changes     layers.ChangeStats `json:"changes"`
 	ExitCode    int                `json:"exit_code,omitempty"`
 	Error       string             `json:"error,omitempty"`
+	// Phases, Processes (how many a RUN ran), TopProcesses (the longest)
+	// and Findings: where the step's time went (timing.go).
+	Phases       []Phase   `json:"phases,omitempty"`
+	Processes    int       `json:"processes,omitempty"`
+	TopProcesses []Process `json:"top_processes,omitempty"`
+	Findings     []string  `json:"findings,omitempty"`
 
 	started time.Time
+	kind    StepKind
 }
 
 // Observe takes one build event (use as Executor.Observe).
@@ -88,7 +95,7 @@ func (r *Report) Observe(ev Event) {
 				name = fmt.Sprintf("stage-%d", s.Stage)
 			}
 			r.Steps[i] = ReportStep{Index: i, Stage: name, Number: fmt.Sprintf("%d/%d", s.Number, s.StageSteps),
-				Instruction: s.Text, Line: s.StartLine, EndLine: s.EndLine, Status: "skipped"}
+				Instruction: s.Text, Line: s.StartLine, EndLine: s.EndLine, Status: "skipped", kind: s.Kind}
 		}
 	case Warning:
 		r.Warnings = append(r.Warnings, ev)
@@ -129,10 +136,12 @@ func (r *Report) Observe(ev Event) {
 			} else {
 				s.Duration = ev.Duration
 			}
+			s.timing(ev.Duration, ev.Phases, ev.Processes, ev.Files)
 		}
 	case StepFailed:
 		if s := step(ev.Step); s != nil {
 			s.Status, s.Error, s.ExitCode, s.Duration = "failed", ev.Error, ev.ExitCode, ev.Duration
+			s.timing(ev.Duration, ev.Phases, ev.Processes, 0)
 		}
 	case BuildDone:
 		r.Duration, r.Paused, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.Paused, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
@@ -149,6 +158,15 @@ func (r *Report) Observe(ev Event) {
 			r.HitRatio = float64(r.Cached) / float64(n)
 		}
 	}
+}
+
+// timing records a step's phases, its process summary and findings.
+func (s *ReportStep) timing(d time.Duration, phases []Phase, procs []Process, files int) {
+	if len(phases) == 0 && len(procs) == 0 {
+		return
+	}
+	s.Phases, s.Processes, s.TopProcesses = phases, len(procs), TopProcesses(procs, 10)
+	s.Findings = Findings(StepTiming{Kind: s.kind, Duration: d, Phases: phases, Processes: procs, Files: files, Reason: s.Reason, Text: s.Instruction})
 }
 
 // WriteTo writes the report as indented JSON.

@@ -1,0 +1,146 @@
+package build
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
+)
+
+// phaseCover is how much of d the union of phases covers.
+func phaseCover(phases []event.Phase, d time.Duration) time.Duration {
+	var covered, reach time.Duration
+	for _, p := range phases { // in start order
+		s, e := max(p.Start, reach), min(p.End, d)
+		if e > s {
+			covered += e - s
+		}
+		reach = max(reach, p.End)
+	}
+	return covered
+}
+
+// TestStepPhasesAddUp: the phases of a COPY of 5,000 files and of a RUN
+// writing 30 MB cover the step's time within 5%; the RUN's processes are
+// recorded with their tree, the 200 short ones grouped; the trace file
+// parses back as trace-event JSON.
+func TestStepPhasesAddUp(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: RUN uses the sandbox (CI runs as root)")
+	}
+	runner := SandboxRunner()
+	if runner == nil {
+		t.Skip("the sandbox is not supported here")
+	}
+	files := map[string]string{"rootfs.tar": string(busyboxRootfs(t))}
+	for i := range 5000 {
+		files[fmt.Sprintf("many/d%02d/f%04d", i%50, i)] = fmt.Sprint(i)
+	}
+	df := "FROM scratch\nADD rootfs.tar /\nCOPY many /many\n" +
+		"RUN sh -c 'sleep 0.3; (sleep 0.2 & sleep 0.1; wait); for i in $(seq 200); do /bin/true; done; dd if=/dev/zero of=/big bs=1M count=30 2>/dev/null'\n"
+	dir := t.TempDir()
+	writeTree(t, dir, files)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tr := &Trace{}
+	r := buildIn(t, newStore(t), frontend.Options{ContextDir: dir}, runner).mustOK(t)
+	var done []event.StepDone
+	for _, ev := range r.events {
+		tr.Observe(ev)
+		if d, ok := ev.(event.StepDone); ok {
+			done = append(done, d)
+		}
+	}
+	if len(done) != 4 {
+		t.Fatalf("%d steps done, want 4", len(done))
+	}
+	for _, d := range done[2:] {
+		cover := phaseCover(d.Phases, d.Duration)
+		t.Logf("step %d: %v of %v: %s", d.Step+1, cover, d.Duration, event.PhaseSummary(d.Phases))
+		if float64(cover) < 0.95*float64(d.Duration) {
+			t.Errorf("step %d: phases cover %v of %v (< 95%%): %+v", d.Step+1, cover, d.Duration, d.Phases)
+		}
+	}
+	run := done[3]
+	if trace := run.Phases; !hasPhase(trace, "command") {
+		t.Skipf("processes not recorded here: %+v", run.Phases)
+	}
+	tree := event.ProcessTree(run.Processes)
+	if tree == nil {
+		t.Fatal("no process tree")
+	}
+	var labels []string
+	for _, c := range tree.Children {
+		labels = append(labels, fmt.Sprintf("%s:%d", c.Label(), c.Count))
+	}
+	got := strings.Join(labels, ", ")
+	// A process gone before its exec was read is named by its comm
+	// ("true", "dd"): its argv is not asserted.
+	for _, want := range []string{"sleep 0.3:1", "sh (subshell):1", "true ×200:200"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("command's children %q lack %q", got, want)
+		}
+	}
+	// The shell execs its last command itself: the command's process
+	// ends as dd.
+	if tree.Name() != "dd" || tree.Exit != 0 {
+		t.Errorf("the command ended as %q (exit %d), want dd (exit 0)", tree.Name(), tree.Exit)
+	}
+	sub := 0
+	for _, c := range tree.Children {
+		if c.Forked && len(c.Children) == 2 && c.Children[0].Name() == "sleep" && c.Children[1].Name() == "sleep" {
+			sub++
+		}
+	}
+	if sub != 1 {
+		t.Errorf("no subshell with its two sleeps under the command: %s", got)
+	}
+
+	var b bytes.Buffer
+	if _, err := tr.WriteTo(&b); err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		TraceEvents []struct {
+			Name string          `json:"name"`
+			Ph   string          `json:"ph"`
+			Ts   *float64        `json:"ts"`
+			Dur  float64         `json:"dur"`
+			Pid  *int            `json:"pid"`
+			Tid  *int            `json:"tid"`
+			Args json.RawMessage `json:"args"`
+		} `json:"traceEvents"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &f); err != nil {
+		t.Fatalf("trace is not JSON: %v", err)
+	}
+	procs := 0
+	for _, ev := range f.TraceEvents {
+		if ev.Ph == "" || ev.Pid == nil || ev.Tid == nil || (ev.Ph == "X" && ev.Ts == nil) || ev.Name == "" {
+			t.Fatalf("not a trace event: %+v", ev)
+		}
+		if ev.Ph == "X" && ev.Pid != nil && *ev.Pid == 2+run.Step {
+			procs++
+		}
+	}
+	if procs != len(run.Processes) {
+		t.Errorf("trace has %d process slices, want %d", procs, len(run.Processes))
+	}
+}
+
+func hasPhase(ps []event.Phase, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
