@@ -44,12 +44,6 @@ func isWhiteout(fi fs.FileInfo) bool {
 	return ok && st.Rdev == 0
 }
 
-func isOpaque(hostDir string) bool {
-	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(hostDir, rootless.OverlayOpaqueXattr(), buf)
-	return err == nil && n == 1 && buf[0] == 'y'
-}
-
 // layerLookup is what one layer says about p: the entry (nil when the layer
 // does not hold p), whether the layer hides p in the layers below it (a
 // whiteout or a non-directory at p or an ancestor), and whether an opaque
