@@ -117,7 +117,7 @@ prints progress as "strata build" does. Builds and strata run need root.`,
 	root.SuggestionsMinimumDistance = 2 // rootArgs asks before cobra sets it
 	root.PersistentFlags().StringVar(&g.root, "root", defaultRoot(), "state folder (images, layers, cache)")
 	bo.register(root)
-	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmCmd(g), newVersionCmd(), newExampleCmd(g), newRunCmd(g), newPruneCmd(g), newPullCmd(g), newPushCmd(g), newInspectCmd(g))
+	root.AddCommand(newBuildCmd(g), newImagesCmd(g), newRmCmd(g), newVersionCmd(), newExampleCmd(g), newRunCmd(g), newPruneCmd(g), newPullCmd(g), newPushCmd(g), newInspectCmd(g), newInfoCmd(g))
 	return root
 }
 

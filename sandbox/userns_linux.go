@@ -31,7 +31,11 @@ type errNoDelegation struct {
 }
 
 func (e *errNoDelegation) Error() string {
-	return fmt.Sprintf("%s needs a cgroup v2 subtree delegated to the user when strata runs without root, and %s; run strata in a delegated scope (systemd: systemd-run --user --scope -p Delegate=yes strata ..., on a machine booted with cgroup v2), run strata as root, or leave %s out", e.flag, e.why, e.flag)
+	verb := "needs"
+	if strings.Contains(e.flag, " and ") {
+		verb = "need"
+	}
+	return fmt.Sprintf("%s %s a cgroup v2 subtree delegated to the user when strata runs without root, and %s; run strata in a delegated scope (systemd: systemd-run --user --scope -p Delegate=yes strata ..., on a machine booted with cgroup v2), run strata as root, or leave %s out", e.flag, verb, e.why, e.flag)
 }
 
 // delegatedCgroup returns the caller's own cgroup v2 directory when it is
@@ -154,4 +158,89 @@ func setgroupsDenied(e error) bool {
 	}
 	b, err := os.ReadFile("/proc/self/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// Environment is what the sandbox found on this machine, for strata info.
+type Environment struct {
+	UserNS      bool   `json:"userNamespace"` // running in a user namespace (rootless)
+	Snapshotter string `json:"snapshotter"`   // "overlay", "overlay+userxattr" or "none"
+	// SnapshotterError is why no overlay could be mounted.
+	SnapshotterError string `json:"snapshotterError,omitempty"`
+	Cgroup           string `json:"cgroup"` // "v2", "v1" or "hybrid"
+	// Limits says whether --memory and --pids-limit can be had, and why.
+	Limits    bool   `json:"limits"`
+	LimitsWhy string `json:"limitsWhy"`
+	Seccomp   string `json:"seccomp"`
+	// Network is the default network's helper (slirp4netns) and whether
+	// it can work here.
+	Network string `json:"network"`
+}
+
+// Probe finds out what a container gets here: it mounts a scratch overlay
+// in a directory it makes (and removes) in tmp, the way the sandbox will.
+func Probe(tmp string) Environment {
+	env := Environment{UserNS: InUserNS(), Snapshotter: "none"}
+	if err := probeOverlay(tmp); err != nil {
+		env.SnapshotterError = err.Error()
+	} else if env.UserNS {
+		env.Snapshotter = "overlay+userxattr"
+	} else {
+		env.Snapshotter = "overlay"
+	}
+	env.Cgroup = "v1"
+	if cgroupV2() {
+		env.Cgroup = "v2"
+	} else if ms, err := cgroupMounts(); err == nil {
+		for _, m := range ms {
+			if m.v2 {
+				env.Cgroup = "hybrid (v1 controllers, cgroup2 at " + m.mountpoint + ")"
+			}
+		}
+	}
+	if env.UserNS {
+		dir, err := delegatedCgroup(1, 1)
+		if err != nil {
+			env.LimitsWhy = err.Error()
+		} else {
+			env.Limits, env.LimitsWhy = true, "delegated cgroup v2 subtree "+dir
+		}
+	} else {
+		env.Limits, env.LimitsWhy = true, "root: a cgroup below strata's own"
+	}
+	if a, ok := nativeSeccompArch(); ok {
+		env.Seccomp = "Docker's default profile (" + a.name + ")"
+		if b, err := os.ReadFile("/proc/self/status"); err != nil || !strings.Contains(string(b), "\nSeccomp:") {
+			env.Seccomp = "unavailable: the kernel has no seccomp"
+		}
+	} else {
+		env.Seccomp = "none: no filter for this architecture"
+	}
+	env.Network = "slirp4netns"
+	if p, err := slirpBinary(); err != nil {
+		env.Network = "no default network: " + err.Error()
+	} else {
+		env.Network = p
+		if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
+			env.Network += " (but /dev/net/tun is not usable: " + err.Error() + "; chmod 0666 /dev/net/tun, as udev sets it)"
+		}
+	}
+	return env
+}
+
+func probeOverlay(tmp string) error {
+	dir, err := os.MkdirTemp(tmp, "strata-probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	for _, d := range []string{"lower", "upper", "work", "mnt"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	mnt := filepath.Join(dir, "mnt")
+	if err := mountOverlayAt(mnt, []string{filepath.Join(dir, "lower")}, filepath.Join(dir, "upper"), filepath.Join(dir, "work")); err != nil {
+		return err
+	}
+	return unix.Unmount(mnt, unix.MNT_DETACH)
 }

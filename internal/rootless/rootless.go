@@ -47,7 +47,9 @@ type Range struct {
 // IDMap is one line of /proc/PID/uid_map: Count ids from Inside map to
 // Outside.
 type IDMap struct {
-	Inside, Outside, Count int64
+	Inside  int64 `json:"inside"`
+	Outside int64 `json:"outside"`
+	Count   int64 `json:"count"`
 }
 
 // Inside reports whether this process is a strata that Enter re-executed
