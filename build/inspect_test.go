@@ -463,6 +463,32 @@ func TestSaveImage(t *testing.T) {
 	if h, _ := img.ConfigName(); h != r.res.ImageID {
 		t.Errorf("layout image %s, want %s", h, id)
 	}
+	// What each destination says it wrote, and that a named one reads
+	// back by its name.
+	out := t.TempDir()
+	for _, c := range []struct {
+		dest, what string
+		read       func() (v1.Image, error)
+	}{
+		{"oci:" + out + "/o1", "OCI layout " + out + "/o1", func() (v1.Image, error) { return layers.ReadOCILayout(out+"/o1", "", nil) }},
+		{"oci:" + out + "/o2:v1", "OCI layout " + out + "/o2 (tag v1)", func() (v1.Image, error) { return layers.ReadOCILayout(out+"/o2", "v1", nil) }},
+		{"docker-archive:" + out + "/d1.tar", "docker archive " + out + "/d1.tar", func() (v1.Image, error) { return layers.ReadDockerArchive(out+"/d1.tar", "") }},
+		{"docker:" + out + "/d2.tar:app:2", "docker archive " + out + "/d2.tar (app:2)", func() (v1.Image, error) { return layers.ReadDockerArchive(out+"/d2.tar", "app:2") }},
+	} {
+		what, err := be.Save(id, c.dest)
+		if err != nil || what != c.what {
+			t.Errorf("Save %s: %q, %v; want %q", c.dest, what, err, c.what)
+			continue
+		}
+		img, err := c.read()
+		if err != nil {
+			t.Errorf("%s does not read back: %v", c.dest, err)
+			continue
+		}
+		if h, _ := img.ConfigName(); h != r.res.ImageID {
+			t.Errorf("%s holds image %s, want %s", c.dest, h, id)
+		}
+	}
 	if _, err := be.Save("sha256:"+strings.Repeat("0", 64), "x:1"); err == nil {
 		t.Error("saving an unknown image id did not fail")
 	}

@@ -94,30 +94,17 @@ func SaveImage(s *layers.Store, imageID, dest string) (string, error) {
 			return "", err
 		}
 		return "tagged " + d.Dest, nil
-	case "oci":
+	default: // "oci" or "docker"
+		what, named, ref := "docker archive "+absPath(d.Dest), " ("+d.Ref+")", d.Ref
+		if d.Type == "oci" {
+			what, named, ref = "OCI layout "+absPath(d.Dest), " (tag "+d.Ref+")", untaggedRepo+":"+d.Ref
+		}
 		var refs []string
 		if d.Ref != "" {
-			refs = []string{untaggedRepo + ":" + d.Ref}
+			refs, what = []string{ref}, what+named
 		}
-		if err := WriteImage(s, h, "oci", d.Dest, refs); err != nil {
+		if err := WriteImage(s, h, d.Type, d.Dest, refs); err != nil {
 			return "", err
-		}
-		what := "OCI layout " + absPath(d.Dest)
-		if d.Ref != "" {
-			what += " (tag " + d.Ref + ")"
-		}
-		return what, nil
-	default:
-		var refs []string
-		if d.Ref != "" {
-			refs = []string{d.Ref}
-		}
-		if err := WriteImage(s, h, "docker", d.Dest, refs); err != nil {
-			return "", err
-		}
-		what := "docker archive " + absPath(d.Dest)
-		if d.Ref != "" {
-			what += " (" + d.Ref + ")"
 		}
 		return what, nil
 	}
