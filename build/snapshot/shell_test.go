@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/internal/testutil"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -35,11 +36,7 @@ func (f *fakeRunner) Run(ctx context.Context, spec *sandbox.Spec, stdout, stderr
 // user running the test, and an image config on it.
 func runnerStore(t *testing.T) (*layers.Store, *v1.ConfigFile) {
 	t.Helper()
-	s, err := layers.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := testutil.TempStore(t, layers.Open)
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	uid, gid := os.Getuid(), os.Getgid()
