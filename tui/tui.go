@@ -171,6 +171,10 @@ type model struct {
 	compare compareModel
 	form    saveForm
 
+	// timeline is the full-screen timeline (T), shown while timelineOn.
+	timeline   timelineModel
+	timelineOn bool
+
 	// ask is the "keep the shell's changes?" prompt after a shell.
 	ask *keepPrompt
 	// mark is the snapshot marked for a comparison (m).
@@ -235,6 +239,7 @@ func newModel(opt Options) *model {
 		w:       80, h: 24,
 	}
 	m.fileFrom = tabFiles
+	m.timeline = newTimeline(c)
 	m.syncBreaks()
 	m.setFocus(paneSteps)
 	m.layout()
@@ -357,6 +362,7 @@ func (m *model) onEvents(msg eventsMsg) tea.Cmd {
 		if s := m.b.apply(ev, now); s >= 0 {
 			touched[s] = true
 		}
+		m.timeline.observe(ev)
 		m.statusOnEvent(ev)
 		cmds = append(cmds, m.compareOnEvent(ev))
 		switch e := ev.(type) {
@@ -527,6 +533,9 @@ func (m *model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.help.ShowAll && m.helpKey(msg.String()) {
 		return nil
+	}
+	if cmd, ok := m.timelineKey(msg); ok {
+		return cmd
 	}
 	if msg.String() == "ctrl+c" || !m.capturing() {
 		if cmd, ok := m.stepping(msg); ok {

@@ -169,6 +169,7 @@ func (m *model) layout() {
 	m.cache.SetSize(bw, bh)
 	m.summary.SetSize(bw, bh)
 	m.compare.SetSize(bw, bh)
+	m.timeline.SetSize(m.w, m.h-1-m.laidRows)
 }
 
 // View draws the screen.
@@ -194,6 +195,11 @@ func (m *model) render() string {
 	b.WriteByte('\n')
 	if m.help.ShowAll {
 		b.WriteString(m.helpScreen(m.w, m.h-1-m.laidRows))
+		m.writeBottom(&b)
+		return b.String()
+	}
+	if m.timelineOn {
+		b.WriteString(m.timeline.View())
 		m.writeBottom(&b)
 		return b.String()
 	}

@@ -1,0 +1,313 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/strata-build/strata/build/event"
+)
+
+// timelineModel is the full-screen timeline (T): the build's steps as bars
+// on one time axis (cached steps as ticks), and, entered on a RUN, its
+// process tree as nested bars (a flame chart on its side) with the chosen
+// process's details under it.
+type timelineModel struct {
+	c     *common
+	steps []tlStep
+	t0    time.Time
+	w, h  int
+
+	cur int // step under the cursor
+	// in is the step whose processes are shown, -1 on the steps view.
+	in    int
+	nodes []tlNode
+	pcur  int
+	off   int
+}
+
+type tlStep struct {
+	info      event.StepInfo
+	start     time.Time
+	dur       time.Duration
+	cached    bool
+	failed    bool
+	done      bool
+	phases    []event.Phase
+	processes []event.Process
+}
+
+type tlNode struct {
+	n     *event.ProcNode
+	depth int
+}
+
+var timelineKeys = struct {
+	Up, Down, Enter, Back key.Binding
+}{
+	Up:    key.NewBinding(key.WithKeys("up", "k")),
+	Down:  key.NewBinding(key.WithKeys("down", "j")),
+	Enter: key.NewBinding(key.WithKeys("enter", "right", "l")),
+	Back:  key.NewBinding(key.WithKeys("esc", "left", "h", "backspace")),
+}
+
+func newTimeline(c *common) timelineModel { return timelineModel{c: c, in: -1} }
+
+// observe folds a build event into the timeline.
+func (m *timelineModel) observe(ev event.Event) {
+	step := func(i int) *tlStep {
+		if i >= 0 && i < len(m.steps) {
+			return &m.steps[i]
+		}
+		return nil
+	}
+	switch e := ev.(type) {
+	case event.PlanReady:
+		m.t0 = e.Time
+		m.steps = make([]tlStep, len(e.Steps))
+		for i, s := range e.Steps {
+			m.steps[i] = tlStep{info: s}
+		}
+		m.cur, m.in, m.nodes = 0, -1, nil
+	case event.StepStarted:
+		if s := step(e.Step); s != nil && s.start.IsZero() {
+			s.start = e.Time
+		}
+	case event.StepCached:
+		if s := step(e.Step); s != nil {
+			s.cached, s.done = true, true
+			if s.start.IsZero() {
+				s.start = e.Time
+			}
+			s.dur = e.Time.Sub(s.start)
+		}
+	case event.StepDone:
+		if s := step(e.Step); s != nil {
+			s.done, s.dur, s.phases, s.processes = true, e.Duration, e.Phases, e.Processes
+			s.start = e.Time.Add(-e.Duration)
+		}
+	case event.StepFailed:
+		if s := step(e.Step); s != nil {
+			s.done, s.failed, s.dur, s.phases, s.processes = true, true, e.Duration, e.Phases, e.Processes
+			s.start = e.Time.Add(-e.Duration)
+		}
+	}
+}
+
+func (m *timelineModel) SetSize(w, h int) { m.w, m.h = w, h }
+
+func (m timelineModel) Update(msg tea.Msg) (timelineModel, tea.Cmd) {
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return m, nil
+	}
+	if m.in < 0 {
+		switch {
+		case key.Matches(k, timelineKeys.Up):
+			m.cur = max(0, m.cur-1)
+		case key.Matches(k, timelineKeys.Down):
+			m.cur = min(len(m.steps)-1, m.cur+1)
+		case key.Matches(k, timelineKeys.Enter):
+			if m.cur >= 0 && m.cur < len(m.steps) {
+				if tree := event.ProcessTree(m.steps[m.cur].processes); tree != nil {
+					m.in, m.pcur, m.off = m.cur, 0, 0
+					m.nodes = nil
+					tree.Walk(func(n *event.ProcNode, d int) { m.nodes = append(m.nodes, tlNode{n, d}) })
+				}
+			}
+		}
+		return m, nil
+	}
+	switch {
+	case key.Matches(k, timelineKeys.Up):
+		m.pcur = max(0, m.pcur-1)
+	case key.Matches(k, timelineKeys.Down):
+		m.pcur = min(len(m.nodes)-1, m.pcur+1)
+	case key.Matches(k, timelineKeys.Back):
+		m.in = -1
+	}
+	return m, nil
+}
+
+// bar draws [start, end) of total on width cells: █ for whole cells, a
+// tick (│) when it is shorter than one.
+func bar(start, end, total time.Duration, width int) string {
+	cells := make([]rune, width)
+	for i := range cells {
+		cells[i] = ' '
+	}
+	if total <= 0 || width <= 0 {
+		return string(cells)
+	}
+	a := int(int64(width) * int64(start) / int64(total))
+	b := int(int64(width) * int64(end) / int64(total))
+	a = min(max(a, 0), width-1)
+	b = min(max(b, a), width)
+	if b == a {
+		cells[a] = '│'
+	}
+	for i := a; i < b; i++ {
+		cells[i] = '█'
+	}
+	return string(cells)
+}
+
+func tlFit(s string, w int) string {
+	r := []rune(s)
+	if len(r) > w {
+		if w <= 1 {
+			return string(r[:max(w, 0)])
+		}
+		return string(r[:w-1]) + "…"
+	}
+	return s + strings.Repeat(" ", w-len(r))
+}
+
+func (m timelineModel) total() time.Duration {
+	var end time.Duration
+	for _, s := range m.steps {
+		if !s.start.IsZero() {
+			end = max(end, s.start.Add(s.dur).Sub(m.t0))
+		}
+	}
+	return end
+}
+
+// View draws the timeline on w×h.
+func (m timelineModel) View() string {
+	st := &m.c.st
+	var lines []string
+	if m.in < 0 {
+		total := m.total()
+		lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Timeline · %d steps · %s", len(m.steps), roundTL(total)), m.w)))
+		labelW := min(36, m.w/3)
+		durW := 8
+		barW := max(4, m.w-labelW-durW-2)
+		for i, s := range m.steps {
+			label := tlFit(fmt.Sprintf("%2d %s", i+1, s.info.Text), labelW)
+			b := strings.Repeat(" ", barW)
+			d := ""
+			if !s.start.IsZero() {
+				if s.cached {
+					b = bar(s.start.Sub(m.t0), s.start.Sub(m.t0), total, barW)
+					d = "cached"
+				} else if s.done {
+					b = bar(s.start.Sub(m.t0), s.start.Sub(m.t0)+s.dur, total, barW)
+					d = roundTL(s.dur)
+				}
+			}
+			line := label + " " + b + " " + tlFit(d, durW)
+			if i == m.cur {
+				line = st.selected.Render(line)
+			}
+			lines = append(lines, line)
+		}
+		lines = append(lines, "")
+		if m.cur >= 0 && m.cur < len(m.steps) {
+			s := m.steps[m.cur]
+			if len(s.phases) > 0 {
+				lines = append(lines, tlFit("phases: "+event.PhaseSummary(s.phases), m.w))
+			}
+			for _, f := range event.Findings(event.StepTiming{Kind: s.info.Kind, Duration: s.dur, Phases: s.phases, Processes: s.processes, Text: s.info.Text}) {
+				lines = append(lines, tlFit("• "+f, m.w))
+			}
+			if len(s.processes) > 0 {
+				lines = append(lines, st.dim.Render(tlFit(fmt.Sprintf("enter: its %d processes", len(s.processes)), m.w)))
+			}
+		}
+		lines = append(lines, st.dim.Render(tlFit("↑/↓ step · enter processes · T or esc close", m.w)))
+		return m.frame(lines)
+	}
+	s := m.steps[m.in]
+	lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Step %d processes · %s · %d processes", m.in+1, roundTL(s.dur), len(s.processes)), m.w)))
+	detailH := 6
+	listH := max(1, m.h-2-detailH)
+	off := m.off
+	if m.pcur < off {
+		off = m.pcur
+	}
+	if m.pcur >= off+listH {
+		off = m.pcur - listH + 1
+	}
+	labelW := min(40, m.w/3)
+	durW := 8
+	barW := max(4, m.w-labelW-durW-2)
+	for i := off; i < len(m.nodes) && i < off+listH; i++ {
+		n := m.nodes[i]
+		label := tlFit(strings.Repeat("  ", n.depth)+n.n.Label(), labelW)
+		d := roundTL(n.n.Duration())
+		if n.n.Count > 1 {
+			d = roundTL(n.n.Busy)
+		}
+		line := label + " " + bar(n.n.Start, n.n.End, s.dur, barW) + " " + tlFit(d, durW)
+		if i == m.pcur {
+			line = st.selected.Render(line)
+		}
+		lines = append(lines, line)
+	}
+	for len(lines) < 1+listH {
+		lines = append(lines, "")
+	}
+	if m.pcur >= 0 && m.pcur < len(m.nodes) {
+		p := m.nodes[m.pcur].n
+		lines = append(lines, tlFit("$ "+p.Command(), m.w))
+		info := fmt.Sprintf("pid %d, parent %d, exit %d, %s from %s", p.PID, p.PPID, p.Exit, roundTL(p.Duration()), roundTL(p.Start))
+		if p.Count > 1 {
+			info = fmt.Sprintf("%d processes, %s in all, %d failed, from %s to %s", p.Count, roundTL(p.Busy), p.Failed, roundTL(p.Start), roundTL(p.End))
+		}
+		lines = append(lines, tlFit(info, m.w))
+		lines = append(lines, tlFit(fmt.Sprintf("cpu %s user, %s system · peak memory %s · read %s, written %s (disk %s / %s)",
+			roundTL(p.User), roundTL(p.System), event.HumanSize(p.MaxRSS), event.HumanSize(p.ReadChars), event.HumanSize(p.WriteChars),
+			event.HumanSize(p.ReadBytes), event.HumanSize(p.WriteBytes)), m.w))
+	}
+	lines = append(lines, st.dim.Render(tlFit("↑/↓ process · esc back to steps · T close", m.w)))
+	return m.frame(lines)
+}
+
+func (m timelineModel) frame(lines []string) string {
+	for len(lines) < m.h {
+		lines = append(lines, "")
+	}
+	if len(lines) > m.h {
+		// keep the last line (the keys)
+		lines = append(lines[:m.h-1], lines[len(lines)-1])
+	}
+	return strings.Join(lines, "\n")
+}
+
+// roundTL is a duration in 3 figures: 2.13s, 81ms.
+func roundTL(d time.Duration) string {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
+
+// timelineKey handles T (open, close) and, while the timeline is open,
+// every key but ctrl+c; ok is false for keys it leaves to the rest.
+func (m *model) timelineKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	k := msg.String()
+	if !m.timelineOn {
+		if k == "T" && !m.capturing() {
+			m.timelineOn = true
+			return nil, true
+		}
+		return nil, false
+	}
+	switch {
+	case k == "ctrl+c":
+		return nil, false
+	case k == "T", k == "q", k == "esc" && m.timeline.in < 0:
+		m.timelineOn = false
+		return nil, true
+	}
+	m.timeline, _ = m.timeline.Update(msg)
+	return nil, true
+}
