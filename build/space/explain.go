@@ -128,18 +128,19 @@ func (a *analyzer) findings() {
 		layer int
 	}
 	sums := map[key]*Finding{}
-	seen := map[*blob]bool{}
-	for p, e := range a.live {
-		b := e.b
-		if b == nil || b.size == 0 || seen[b] || a.in[b.layer].Base {
+	for _, b := range a.blobs {
+		p := b.path
+		if b.refs == 0 || b.size == 0 || a.in[b.layer].Base {
 			continue
+		}
+		if !strings.HasPrefix(p, "/var/") && !strings.HasPrefix(p, "/usr/") && !strings.Contains(p, "/.") {
+			continue // no rule is about it
 		}
 		for ri, r := range rules {
 			root, ok := r.match(p)
 			if !ok {
 				continue
 			}
-			seen[b] = true
 			k := key{ri, root, b.layer}
 			f := sums[k]
 			if f == nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -179,10 +180,14 @@ type entry struct {
 }
 
 type analyzer struct {
-	src    Source
-	in     []Layer
-	live   map[string]*entry
-	kids   map[string]map[string]struct{} // dir → live children
+	src  Source
+	in   []Layer
+	live map[string]*entry
+	// kids lists the paths put under each directory, append only: a
+	// deleted or replaced one is skipped by kill (not live any more).
+	kids map[string][]string
+	// blobs are every regular file's content, in layer order.
+	blobs  []*blob
 	out    *Analysis
 	wastes map[wasteKey]*Waste
 	order  []wasteKey
@@ -200,17 +205,24 @@ type wasteKey struct {
 // their content: a path rewritten with the same size, and files of the
 // final image whose size another layer's file also has.
 func Analyze(in []Layer, src Source) *Analysis {
-	a := &analyzer{src: src, in: in, live: map[string]*entry{}, kids: map[string]map[string]struct{}{"/": {}},
-		out: &Analysis{Version: Version}, wastes: map[wasteKey]*Waste{}}
+	a := &analyzer{src: src, in: in, out: &Analysis{Version: Version}, wastes: map[wasteKey]*Waste{}}
 	for i, l := range in {
 		a.out.Layers = append(a.out.Layers, LayerStat{Layer: l, Index: i})
 	}
+	all := make([][]layers.Change, len(in))
+	n := 0
 	for i := range in {
 		cs, err := src.Changes(i)
 		if err != nil {
 			a.out.Errors = append(a.out.Errors, fmt.Sprintf("layer %d (%s): its change list: %v", i+1, in[i].DiffID, err))
 		}
+		all[i] = cs
+		n += len(cs)
+	}
+	a.live, a.kids = make(map[string]*entry, n), make(map[string][]string, n/8)
+	for i, cs := range all {
 		a.layer(i, cs)
+		all[i] = nil
 	}
 	a.duplicates()
 	a.findings()
@@ -222,7 +234,10 @@ func (a *analyzer) layer(i int, cs []layers.Change) {
 	st := &a.out.Layers[i]
 	blobs := map[string]*blob{} // this layer's regular files by path
 	for _, c := range cs {
-		p := path.Clean("/" + c.Path)
+		p := c.Path
+		if !clean(p) {
+			p = path.Clean("/" + p)
+		}
 		if p == "/" {
 			if c.Opaque {
 				a.killChildren("/", i, Deleted, "/")
@@ -252,6 +267,7 @@ func (a *analyzer) layer(i int, cs []layers.Change) {
 		case layers.TypeRegular:
 			b := &blob{layer: i, path: p, size: c.Size}
 			blobs[p] = b
+			a.blobs = append(a.blobs, b)
 			st.Content += c.Size
 			st.Files++
 			if old != nil {
@@ -308,12 +324,7 @@ func (a *analyzer) put(p string, e *entry) {
 	}
 	if _, ok := a.live[p]; !ok {
 		dir := path.Dir(p)
-		k := a.kids[dir]
-		if k == nil {
-			k = map[string]struct{}{}
-			a.kids[dir] = k
-		}
-		k[p] = struct{}{}
+		a.kids[dir] = append(a.kids[dir], p)
 	}
 	a.live[p] = e
 }
@@ -331,27 +342,20 @@ func (a *analyzer) kill(p string, by int, kind Kind, root string) {
 		delete(a.kids, p)
 	}
 	delete(a.live, p)
-	if k := a.kids[path.Dir(p)]; k != nil {
-		delete(k, p)
-	}
 	if e.b == nil {
 		return
 	}
 	e.b.refs--
-	if e.b.refs > 0 || e.b.size == 0 {
-		return
+	if e.b.refs > 0 || e.b.size == 0 || e.b.layer == by {
+		return // still shipped under another name, empty, or never shipped twice
 	}
 	a.addWaste(kind, root, e.b.layer, by, e.b.size)
 }
 
 func (a *analyzer) killChildren(p string, by int, kind Kind, root string) {
 	kids := a.kids[p]
-	names := make([]string, 0, len(kids))
-	for c := range kids {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	for _, c := range names {
+	delete(a.kids, p)
+	for _, c := range kids {
 		a.kill(c, by, kind, root)
 	}
 }
@@ -368,14 +372,17 @@ func (a *analyzer) addWaste(kind Kind, p string, layer, by int, n int64) {
 	w.Bytes += n
 }
 
-// duplicates finds the final image's files whose content an earlier
-// layer already stores at another path: the later copies are waste.
+// MinDuplicate is the smallest file looked for as a duplicate: hashing
+// every small file would cost more time than their copies waste.
+const MinDuplicate = 16 << 10
+
+// duplicates finds the final image's files (of MinDuplicate bytes or
+// more) whose content an earlier layer already stores at another path:
+// the later copies are waste.
 func (a *analyzer) duplicates() {
 	bySize := map[int64][]*blob{}
-	seen := map[*blob]bool{}
-	for _, e := range a.live {
-		if b := e.b; b != nil && b.size > 0 && !seen[b] {
-			seen[b] = true
+	for _, b := range a.blobs {
+		if b.refs > 0 && b.size >= MinDuplicate {
 			bySize[b.size] = append(bySize[b.size], b)
 		}
 	}
@@ -442,10 +449,17 @@ func (a *analyzer) finish() {
 		if o.Wastes[i].Bytes != o.Wastes[j].Bytes {
 			return o.Wastes[i].Bytes > o.Wastes[j].Bytes
 		}
-		if o.Wastes[i].Layer != o.Wastes[j].Layer {
-			return o.Wastes[i].Layer < o.Wastes[j].Layer
+		x, y := o.Wastes[i], o.Wastes[j]
+		if x.Layer != y.Layer {
+			return x.Layer < y.Layer
 		}
-		return o.Wastes[i].Path < o.Wastes[j].Path
+		if x.Path != y.Path {
+			return x.Path < y.Path
+		}
+		if x.Kind != y.Kind {
+			return x.Kind < y.Kind
+		}
+		return x.ByLayer < y.ByLayer
 	})
 	o.Sum()
 }
@@ -532,4 +546,18 @@ func (o *Analysis) ByPath(layer int) map[string]PathWaste {
 		}
 	}
 	return m
+}
+
+// clean says whether p is already an absolute clean path (change lists'
+// paths are), so most need no path.Clean.
+func clean(p string) bool {
+	if p == "" || p[0] != '/' || (len(p) > 1 && p[len(p)-1] == '/') {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' && (p[i-1] == '/' || i+1 < len(p) && p[i+1] == '.') {
+			return false
+		}
+	}
+	return !strings.HasPrefix(p, "/.") || len(p) > 2 && p[2] != '.' && p[2] != '/'
 }

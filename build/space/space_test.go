@@ -109,7 +109,7 @@ func TestKindsOfWaste(t *testing.T) {
 	store := testutil.TempStore(t, layers.Open)
 	df := strings.Replace(kindsDockerfile, "RUN cat /over.src > /over", "COPY over.src /over.src\nRUN cat /over.src > /over && rm /over.src", 1)
 	a, _ := buildImage(t, store, runner, df, map[string]string{
-		"rootfs.tar": string(rootfs.BusyboxTar(t)), "app.bin": pattern(7000, 1), "over.src": pattern(4100, 2)}, frontend.Options{})
+		"rootfs.tar": string(rootfs.BusyboxTar(t)), "app.bin": pattern(20000, 1), "over.src": pattern(4100, 2)}, frontend.Options{})
 	type want struct {
 		kind        space.Kind
 		path        string
@@ -126,10 +126,10 @@ func TestKindsOfWaste(t *testing.T) {
 	for _, w := range []want{
 		{space.Deleted, "/del.bin", 5000, 1, 3, 4, "same RUN"},
 		{space.Deleted, "/d", 5000, 2, 3, 4, "same RUN"},
-		{space.Metadata, "/app/bin", 7000, 1, 5, 6, "--chmod"},
+		{space.Metadata, "/app/bin", 20000, 1, 5, 6, "--chmod"},
 		{space.Overwritten, "/over", 4100, 1, 7, 9, "final content"},
 		{space.Deleted, "/over.src", 4100, 1, 8, 9, "RUN --mount=type=bind"},
-		{space.Duplicate, "/copy.bin", 7000, 1, 10, 10, "/app/bin"},
+		{space.Duplicate, "/copy.bin", 20000, 1, 10, 10, "/app/bin"},
 		{space.Deleted, "/h2", 6000, 1, 11, 13, "same RUN"},
 		{space.Deleted, "/o", 1500, 1, 14, 15, "same RUN"},
 	} {
@@ -146,7 +146,7 @@ func TestKindsOfWaste(t *testing.T) {
 	if _, ok := wasteOf(a, space.Deleted, "/h1"); ok {
 		t.Error("deleting one name of a hardlinked file counted waste; its bytes are still live as /h2")
 	}
-	const wasted = 5000 + 5000 + 7000 + 4100 + 4100 + 7000 + 6000 + 1500
+	const wasted = 5000 + 5000 + 20000 + 4100 + 4100 + 20000 + 6000 + 1500
 	if a.Image.Wasted != wasted || a.User.Wasted != wasted || a.BaseImg.Wasted != 0 {
 		t.Errorf("wasted: image %d, user %d, base %d; want %d, %d, 0", a.Image.Wasted, a.User.Wasted, a.BaseImg.Wasted, wasted, wasted)
 	}
