@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -89,6 +90,12 @@ type filesModel struct {
 	vis      []int32
 	cursor   int
 	off      int
+
+	// waste is the Space analysis of this step's layer by path (nil
+	// when none); reveal1 a path to put the cursor on once loaded
+	// (space_files.go).
+	waste   map[string]space.PathWaste
+	reveal1 string
 }
 
 func newFiles(c *common, be Backend) filesModel {
@@ -205,6 +212,7 @@ func (m *filesModel) loaded(msg filesLoadedMsg) {
 	m.cursor, m.off = 0, 0
 	m.defaultExpand()
 	m.flatten()
+	m.revealPending()
 }
 
 // defaultExpand opens small trees fully; large ones down to where the
@@ -547,6 +555,8 @@ func (m filesModel) row(n int32, cur bool, ownW int) string {
 	sz := ""
 	if nd.mark != layers.Deleted && (nd.dir || nd.ch.Type == layers.TypeRegular) {
 		sz = humanBytes(nd.size)
+	} else if n := m.wasteSize(nd); n >= 0 {
+		sz = humanBytes(n)
 	}
 	b.WriteString(strings.Repeat(" ", max(0, 9-len(sz))))
 	b.WriteString(sz)
@@ -571,6 +581,7 @@ func (m filesModel) row(n int32, cur bool, ownW int) string {
 	if nd.ch.Opaque {
 		tail += " (opaque)"
 	}
+	tail += m.wasteTail(nd)
 	if cur {
 		s := st.selected
 		if !m.focused {

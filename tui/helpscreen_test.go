@@ -70,7 +70,7 @@ func TestHelpBarFocusedPaneFirst(t *testing.T) {
 	if !strings.HasPrefix(bar, "↑/k up • ↓/j down • / search") {
 		t.Errorf("the help bar does not start with the Log tab's keys: %q", bar)
 	}
-	if !strings.Contains(bar, "1-8 tab (focus ↓)") {
+	if !strings.Contains(bar, "1-9 tab (focus ↓)") {
 		t.Errorf("the help bar does not say the number keys move the focus: %q", bar)
 	}
 	var bottomTitle string

@@ -8,7 +8,7 @@ type keyMap struct {
 	PrevPane key.Binding
 	NextTab  key.Binding
 	PrevTab  key.Binding
-	Tabs     key.Binding // 1…8 pick a tab of the lower pane
+	Tabs     key.Binding // 1…9 pick a tab of the lower pane
 	Help     key.Binding
 	Save     key.Binding // S: save the finished image somewhere
 	Quit     key.Binding
@@ -37,7 +37,7 @@ func defaultKeyMap() keyMap {
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "prev pane")),
 		NextTab:  key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next tab")),
 		PrevTab:  key.NewBinding(key.WithKeys("["), key.WithHelp("[", "prev tab")),
-		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8"), key.WithHelp("1-8", "tab (focus ↓)")),
+		Tabs:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "tab (focus ↓)")),
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Save:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "save image")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),

@@ -99,10 +99,11 @@ const (
 	tabCache
 	tabSummary
 	tabCompare
+	tabSpace
 	tabCount
 )
 
-var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache", "Summary", "Compare"}
+var tabNames = [tabCount]string{"Log", "Step", "Files", "File", "Config", "Cache", "Summary", "Compare", "Space"}
 
 // Messages.
 type (
@@ -169,6 +170,7 @@ type model struct {
 	cache   infoModel
 	summary infoModel
 	compare compareModel
+	space   spaceModel // the Space tab (space.go)
 	form    saveForm
 
 	// timeline is the full-screen timeline (T), shown while timelineOn.
@@ -233,6 +235,7 @@ func newModel(opt Options) *model {
 		cache:   newInfo(c, b, infoCache),
 		summary: newInfo(c, b, infoSummary),
 		compare: newCompare(c, opt.Backend),
+		space:   newSpace(c, opt.Backend),
 		form:    newSaveForm(c),
 		focus:   paneSteps,
 		sel:     -1,
@@ -300,6 +303,16 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, m.setTab(m.fileFrom))
 	case compareLoadedMsg:
 		m.compare.loaded(msg)
+	case spaceDoneMsg:
+		m.space.done(msg)
+		cmds = append(cmds, m.refreshSelected())
+	case openWasteMsg:
+		m.steps.Select(msg.step)
+		cmds = append(cmds, m.sync())
+		m.files.reveal1 = msg.path
+		m.files.whole = false
+		cmds = append(cmds, m.setTab(tabFiles))
+		m.files.revealPending()
 	case shellDoneMsg:
 		cmds = append(cmds, m.shellDone(msg))
 	case shellChangesMsg:
@@ -364,7 +377,7 @@ func (m *model) onEvents(msg eventsMsg) tea.Cmd {
 		}
 		m.timeline.observe(ev)
 		m.statusOnEvent(ev)
-		cmds = append(cmds, m.compareOnEvent(ev))
+		cmds = append(cmds, m.compareOnEvent(ev), m.space.Observe(ev))
 		switch e := ev.(type) {
 		case event.PlanReady, *event.PlanReady:
 			if m.b.builds > 1 {
@@ -484,6 +497,7 @@ func (m *model) refreshSelected() tea.Cmd {
 		snap = r.snap
 	}
 	m.files.SetStep(m.sel, snap)
+	m.files.waste = m.wasteFor(snap)
 	cmds := []tea.Cmd{m.logs.Refresh()}
 	if m.tab == tabFiles {
 		cmds = append(cmds, m.files.Load())
@@ -513,6 +527,7 @@ func (m *model) setFocus(p pane) {
 	m.cache.SetFocus(b && m.tab == tabCache)
 	m.summary.SetFocus(b && m.tab == tabSummary)
 	m.compare.SetFocus(b && m.tab == tabCompare)
+	m.space.SetFocus(b && m.tab == tabSpace)
 }
 
 // capturing is true while a search input or the save form takes every key.
@@ -616,6 +631,8 @@ func (m *model) routeKey(msg tea.Msg) tea.Cmd {
 			m.summary, cmd = m.summary.Update(msg)
 		case tabCompare:
 			m.compare, cmd = m.compare.Update(msg)
+		case tabSpace:
+			m.space, cmd = m.space.Update(msg)
 		}
 	}
 	return cmd

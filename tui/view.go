@@ -62,6 +62,8 @@ func (m *model) helpKeys() help.KeyMap {
 			pk = m.file.keys
 		case tabCompare:
 			pk = m.compare.keys
+		case tabSpace:
+			pk = m.space.keys
 		default:
 			pk = m.story.keys
 		}
@@ -170,6 +172,7 @@ func (m *model) layout() {
 	m.summary.SetSize(bw, bh)
 	m.compare.SetSize(bw, bh)
 	m.timeline.SetSize(m.w, m.h-1-m.laidRows)
+	m.space.SetSize(bw, bh)
 }
 
 // View draws the screen.
@@ -286,6 +289,8 @@ func (m *model) bottomBox(r rect) string {
 		content = m.summary.View()
 	case tabCompare:
 		content = m.compare.View()
+	case tabSpace:
+		content = m.space.View()
 	}
 	// the tab bar
 	var tb strings.Builder
