@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,9 @@ type buildOpts struct {
 	secrets   []string
 	pull      bool
 	insecure  []string
-	ci        ciOpts // --ci and its rules (cmd_space.go)
+	cacheFrom []string // --cache-from (build/remotecache.go)
+	cacheTo   []string // --cache-to
+	ci        ciOpts   // --ci and its rules (cmd_space.go)
 	report    string
 	trace     string
 	tracer    *build.Trace // --trace: filled by observe
@@ -70,6 +73,8 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
 	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "use a shared cache: type=registry,ref=REF | type=local,src=DIR | REF (an image pushed with --cache-to type=inline); repeatable; layers are downloaded only when needed (docs/cache.md)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "share this build's cache: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR[,mode=...] | type=inline (in the pushed image); repeatable")
 	f.StringVar(&o.report, "report", "", "write a JSON build report to FILE (per step: cached or built and why, time, layer, size; docs/events.md)")
 	f.StringVar(&o.trace, "trace", "", "write the build's timeline to FILE as Chrome trace-event JSON (steps, their phases, every process of every RUN; opens in Perfetto)")
 	f.BoolVar(&o.step, "step", false, "TUI: pause before the first step (n runs one step, c continues)")
@@ -370,6 +375,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 		return err
 	}
 	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	if ex.Cache, err = bo.sharedCache(); err != nil {
+		return err
+	}
 	report := bo.observe(ex)
 	col := bo.collect(ex)
 	events := make(chan event.Event, 256)
@@ -412,6 +420,9 @@ func useTUI(mode string) bool {
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
 	if !useTUI(bo.progress) || bo.ci.on {
 		return runBuild(parent, g, bo, ctxDir)
+	}
+	if len(bo.cacheFrom)+len(bo.cacheTo) > 0 {
+		return errors.New("--cache-from and --cache-to work with strata build (the TUI does not share caches yet): strata build --cache-from ... CONTEXT")
 	}
 	opt, err := bo.options(ctxDir)
 	if err != nil {
@@ -597,4 +608,30 @@ func needRoot(what string) error {
 		return fmt.Errorf("%s needs root (run it with sudo): RUN steps run in new namespaces on overlayfs, and layers keep the owners of their files", what)
 	}
 	return nil
+}
+
+// sharedCache parses --cache-from and --cache-to (nil when neither is given).
+func (o *buildOpts) sharedCache() (*build.SharedCache, error) {
+	if len(o.cacheFrom)+len(o.cacheTo) == 0 {
+		return nil, nil
+	}
+	c := &build.SharedCache{Insecure: o.insecure}
+	for _, s := range o.cacheFrom {
+		spec, err := build.ParseCacheSpec("--cache-from", s, false)
+		if err != nil {
+			return nil, err
+		}
+		c.From = append(c.From, spec)
+	}
+	for _, s := range o.cacheTo {
+		spec, err := build.ParseCacheSpec("--cache-to", s, true)
+		if err != nil {
+			return nil, err
+		}
+		if spec.Type == "inline" && !slices.ContainsFunc(o.outputs, func(out string) bool { return strings.Contains(out, "type=registry") }) {
+			return nil, fmt.Errorf("--cache-to %q: an inline cache rides in the pushed image: add -o type=registry (and -t REGISTRY/REPO:TAG)", s)
+		}
+		c.To = append(c.To, spec)
+	}
+	return c, nil
 }

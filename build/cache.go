@@ -226,7 +226,7 @@ func (e *Executor) loadRecord(s *frontend.Stage) *stageRecord {
 	df, name := e.stageID(s)
 	b, err := os.ReadFile(recordFile(e.Store.Root(), df, name))
 	if err != nil {
-		return nil
+		return e.sharedRecord(df, name) // remotecache.go
 	}
 	var r stageRecord
 	if json.Unmarshal(b, &r) != nil {
@@ -410,6 +410,11 @@ func (e *Executor) sumFrom(ctx context.Context, step int, in *stepInputs, from s
 	excl, err := excludeMatcher(exclude)
 	if err != nil {
 		return err
+	}
+	if src, _, err := e.fromSource(ctx, step, from); err == nil {
+		if err := e.fetch(step, src.cfg.RootFS.DiffIDs); err != nil { // remotecache.go
+			return err
+		}
 	}
 	v, err := e.fromView(ctx, step, from)
 	if err != nil {
@@ -658,6 +663,14 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 			e.applyCached(st, step, in, key, ent, e.hitNote(st, in))
 			return true, nil
 		}
+		if ent, src, ok := e.sharedLookup(key); ok { // remotecache.go
+			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache hit: from " + src})
+			e.applyCached(st, step, in, key, ent, "from "+src)
+			return true, nil
+		}
+	}
+	if err := e.fetchFor(ctx, st, step, c); err != nil { // layers still remote
+		return false, err
 	}
 	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
 	st.pending.prev = changedFrom(st, st.pending.reason)

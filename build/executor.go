@@ -50,6 +50,8 @@ type Executor struct {
 	// Observe, when set, sees every event before it is sent (the --report
 	// writer uses it).
 	Observe func(event.Event)
+	// Cache is --cache-from / --cache-to (remotecache.go); nil: none.
+	Cache *SharedCache
 
 	events chan<- event.Event
 	stages map[int]*stageState
@@ -154,7 +156,7 @@ func (e *Executor) emit(ev event.Event) {
 // prints names an image (run, inspect, FROM), as docker's intermediate
 // images do. A step's image that cannot be stored stays unnamed.
 func (e *Executor) keepStepImage(snap *event.Snapshot) {
-	if snap == nil || snap.Config == nil || e.Store == nil {
+	if snap == nil || snap.Config == nil || e.Store == nil || e.anyRemote(snap.Config.RootFS.DiffIDs) {
 		return
 	}
 	e.Store.SaveIntermediate(snap.Config)
@@ -215,10 +217,8 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		}
 		e.LogDir = d
 	}
-	for _, si := range p.Order {
-		if err := e.buildStage(ctx, p.Stages[si]); err != nil {
-			return nil, err
-		}
+	if err := e.buildStages(ctx); err != nil { // remotecache.go: p.Order's stages
+		return nil, err
 	}
 	final := e.stages[p.Target]
 	cfg := final.cfg.DeepCopy()
@@ -246,6 +246,9 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		if err := e.export(ctx, rec.Config, o); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.afterOutputs(ctx, res); err != nil { // remotecache.go: --cache-to
+		return nil, err
 	}
 	return res, nil
 }

@@ -48,7 +48,7 @@ func (e *Executor) push(ctx context.Context, imageID v1.Hash, o frontend.Output)
 		step = t.Steps[len(t.Steps)-1]
 	}
 	for _, tag := range names {
-		p, err := registry.PushConfig(ctx, e.Store, imageID, tag, registry.Options{Insecure: e.Opt.InsecureRegistries})
+		p, err := registry.PushConfig(ctx, e.Store, imageID, tag, registry.Options{Insecure: e.Opt.InsecureRegistries, Annotations: e.InlineCache()})
 		if err != nil {
 			return fmt.Errorf("--output type=registry: push %s: %w", tag, err)
 		}

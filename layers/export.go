@@ -101,7 +101,7 @@ func (s *Store) Image(config v1.Hash) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image config %s: %w", config, err)
 	}
-	img := &storeImage{raw: raw, layers: map[v1.Hash]*compressedLayer{}}
+	img := &storeImage{raw: raw, layers: map[v1.Hash]*compressedLayer{}, remote: map[v1.Hash]v1.Layer{}}
 	m := v1.Manifest{
 		SchemaVersion: 2,
 		MediaType:     types.OCIManifestSchema1,
@@ -109,6 +109,11 @@ func (s *Store) Image(config v1.Hash) (v1.Image, error) {
 		Layers:        []v1.Descriptor{},
 	}
 	for _, d := range cfg.RootFS.DiffIDs {
+		if rl, ok := s.Remote(d); ok { // remote.go: served from where it lives
+			img.remote[rl.Digest] = rl.Blob
+			m.Layers = append(m.Layers, v1.Descriptor{MediaType: rl.MediaType, Digest: rl.Digest, Size: rl.CompressedSize})
+			continue
+		}
 		meta, err := s.CompressLayer(d)
 		var ce *CorruptBlobError
 		if errors.As(err, &ce) {
@@ -131,6 +136,7 @@ func (s *Store) Image(config v1.Hash) (v1.Image, error) {
 type storeImage struct {
 	raw, man []byte
 	layers   map[v1.Hash]*compressedLayer
+	remote   map[v1.Hash]v1.Layer
 }
 
 func (i *storeImage) RawConfigFile() ([]byte, error)      { return i.raw, nil }
@@ -138,6 +144,9 @@ func (i *storeImage) MediaType() (types.MediaType, error) { return types.OCIMani
 func (i *storeImage) RawManifest() ([]byte, error)        { return i.man, nil }
 func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if l, ok := i.layers[h]; ok {
+		return l, nil
+	}
+	if l, ok := i.remote[h]; ok {
 		return l, nil
 	}
 	return nil, fmt.Errorf("layer %s is not in this image", h)

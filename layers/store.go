@@ -46,6 +46,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	closed bool
+	remote map[v1.Hash]RemoteLayer // remote.go: layers known, not yet fetched
 }
 
 // Open opens (creating when needed) the store at root and sweeps scratch
@@ -308,6 +309,9 @@ func (s *Store) Layer(diffID v1.Hash) (LayerMeta, error) {
 	var m LayerMeta
 	b, err := os.ReadFile(filepath.Join(s.layerDir(diffID), "meta.json"))
 	if err != nil {
+		if rm, ok := s.remoteLayerMeta(diffID); ok {
+			return rm, nil
+		}
 		return m, fmt.Errorf("layer %s: %w", diffID, err)
 	}
 	err = json.Unmarshal(b, &m)

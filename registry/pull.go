@@ -50,6 +50,8 @@ type Options struct {
 	Transport http.RoundTripper
 	// Jobs is how many layers download at once (default 3, as docker).
 	Jobs int
+	// Annotations are added to a pushed manifest (--cache-to type=inline).
+	Annotations map[string]string
 }
 
 // Progress is one layer's state during a pull.

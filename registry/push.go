@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/strata-build/strata/layers"
@@ -56,6 +57,12 @@ func PushConfig(ctx context.Context, s *layers.Store, config v1.Hash, dest strin
 	}
 	img, err := s.Image(config)
 	if err != nil {
+		return nil, err
+	}
+	if len(o.Annotations) > 0 {
+		img = mutate.Annotations(img, o.Annotations).(v1.Image)
+	}
+	if err := mountRemote(ctx, c, r, s, config); err != nil { // cache.go
 		return nil, err
 	}
 	if err := remote.Write(c.name(r), img, c.remote(ctx)...); err != nil {
