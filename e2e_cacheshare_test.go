@@ -1,0 +1,299 @@
+package main
+
+// Sharing the cache (issue 16): --cache-to / --cache-from through Debian's
+// docker-registry behind a counting proxy, an OCI layout on disk, and an
+// image's inline annotation.
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// blobCounter is a reverse proxy in front of the registry that records
+// every blob GET (a download; HEADs, mounts and manifests are not).
+type blobCounter struct {
+	mu   sync.Mutex
+	gets []string
+}
+
+func (c *blobCounter) reset() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.gets
+	c.gets = nil
+	return g
+}
+
+func startCountingProxy(t *testing.T, regAddr string) (string, *blobCounter) {
+	t.Helper()
+	u, _ := url.Parse("http://" + regAddr)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	c := &blobCounter{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			c.mu.Lock()
+			c.gets = append(c.gets, r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
+			c.mu.Unlock()
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://"), c
+}
+
+var builtRe = regexp.MustCompile(`Successfully built ([0-9a-f]{12})`)
+
+func builtID(t *testing.T, out string) string {
+	t.Helper()
+	m := builtRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no 'Successfully built' in:\n%s", out)
+	}
+	return m[1]
+}
+
+// TestCacheShareRegistry: A exports mode=max to the registry; a fresh B
+// builds the same context from it: every step a hit with its source named,
+// the same image id, and its push downloads no layer blob. Then one
+// copied file changes: only the steps from that COPY on run, the miss
+// names the file, and only the two layers under the COPY are downloaded.
+func TestCacheShareRegistry(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "docker-registry")
+	regAddr, _ := startRegistry(t)
+	proxy, count := startCountingProxy(t, regAddr)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	rootA, rootB := filepath.Join(tmp, "A"), filepath.Join(tmp, "B")
+	mustStrata(t, "example", "--root", rootA, "--dir", ctx, "-t", "ex:1")
+	ref := proxy + "/app:cache"
+	outA := mustStrata(t, "build", "--root", rootA, "--cache-to", "type=registry,ref="+ref+",mode=max", ctx)
+	idA := builtID(t, outA)
+	count.reset()
+
+	outB := mustStrata(t, "build", "--root", rootB, "--cache-from", "type=registry,ref="+ref, "-t", proxy+"/app:1", "-o", "type=registry", ctx)
+	if idB := builtID(t, outB); idB != idA {
+		t.Errorf("B built %s, A built %s: want the same image id\n%s", idB, idA, outB)
+	}
+	if n := strings.Count(outB, " ---> Using cache"); n != 10 {
+		t.Errorf("%d of 10 steps from cache:\n%s", n, outB)
+	}
+	if n := strings.Count(outB, "cache hit: from "+ref); n != 9 {
+		t.Errorf("%d steps say 'cache hit: from %s', want 9 (every step after FROM scratch):\n%s", n, ref, outB)
+	}
+	if strings.Contains(outB, "Running in") {
+		t.Errorf("a container ran:\n%s", outB)
+	}
+	// One blob GET: the cache's config (its records); no layer.
+	if g := count.reset(); len(g) != 1 {
+		t.Errorf("B downloaded blobs %v, want only the cache document (no layer)", g)
+	}
+	checkClean(t, rootB)
+
+	// One file changes.
+	if err := os.WriteFile(filepath.Join(ctx, "app", "README.txt"), []byte("changed on B\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outB2 := mustStrata(t, "build", "--root", rootB, "--cache-from", "type=registry,ref="+ref, "-t", "b:2", ctx)
+	if !strings.Contains(outB2, "cache miss: file app/README.txt changed") {
+		t.Errorf("the COPY's miss does not name the changed file:\n%s", outB2)
+	}
+	if n := strings.Count(outB2, "cache hit: from "+ref); n != 3 {
+		t.Errorf("%d hits from the registry, want 3 (ADD, ENV, WORKDIR):\n%s", n, outB2)
+	}
+	if n := strings.Count(outB2, "Running in"); n != 1 {
+		t.Errorf("%d RUN containers, want the one after the COPY:\n%s", n, outB2)
+	}
+	// The ADD's and the WORKDIR's layers, under the COPY: not the old
+	// COPY's or the RUN's.
+	if g := count.reset(); len(g) != 3 {
+		t.Errorf("blob GETs %v: want the cache document and the 2 layers the COPY runs on", g)
+	}
+	if id := imageID(t, rootB, "b:2"); id == idA {
+		t.Errorf("b:2 is A's image %s though a file changed", id)
+	}
+	checkClean(t, rootB)
+}
+
+// TestCacheShareLocalInlineAndBad: type=local round trip; type=inline
+// read back from the pushed image alone; a corrupt record, a missing
+// blob and a blob with other content are warned about, skipped, and the
+// build still succeeds with a complete image.
+func TestCacheShareLocalInlineAndBad(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "docker-registry")
+	regAddr, _ := startRegistry(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	rootA := filepath.Join(tmp, "A")
+	mustStrata(t, "example", "--root", rootA, "--dir", ctx, "-t", "ex:1")
+	dir := filepath.Join(tmp, "cachedir")
+	outA := mustStrata(t, "build", "--root", rootA, "--cache-to", "type=local,dest="+dir, ctx)
+	idA := builtID(t, outA)
+
+	t.Run("local", func(t *testing.T) {
+		root := filepath.Join(tmp, "L")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", "type=local,src="+dir, "-t", "l:1", ctx)
+		if id := builtID(t, out); id != idA || strings.Count(out, " ---> Using cache") != 10 {
+			t.Errorf("from type=local: id %s (A %s), want all 10 steps cached:\n%s", id, idA, out)
+		}
+		// No push: the image is needed here, so its layers were fetched.
+		if imageID(t, root, "l:1") != idA {
+			t.Errorf("l:1 is not A's image")
+		}
+		checkClean(t, root)
+	})
+
+	t.Run("inline", func(t *testing.T) {
+		img := regAddr + "/app:inline"
+		mustStrata(t, "build", "--root", rootA, "-t", img, "-o", "type=registry", "--cache-to", "type=inline", ctx)
+		root := filepath.Join(tmp, "I")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", "i:1", ctx)
+		if id := builtID(t, out); id != idA || strings.Count(out, "cache hit: from "+img) != 9 {
+			t.Errorf("from the inline image: id %s (A %s), want 9 hits from %s:\n%s", id, idA, img, out)
+		}
+		checkClean(t, root)
+	})
+
+	// The bad caches are copies of dir, each hurt one way.
+	layout := func(t *testing.T, d string) (man map[string]any, doc map[string]any, write func()) {
+		var idx struct {
+			Manifests []struct {
+				Digest string `json:"digest"`
+			} `json:"manifests"`
+		}
+		readJSON(t, filepath.Join(d, "index.json"), &idx)
+		blob := func(dg string) string { return filepath.Join(d, "blobs", "sha256", strings.TrimPrefix(dg, "sha256:")) }
+		readJSON(t, blob(idx.Manifests[0].Digest), &man)
+		cfg := man["config"].(map[string]any)
+		readJSON(t, blob(cfg["digest"].(string)), &doc)
+		return man, doc, func() {
+			// Rewrite doc then the manifest (new digests), and point the
+			// index at it, as a registry's writer would.
+			put := func(v any) (string, int) {
+				b, _ := json.Marshal(v)
+				dg := sha256Hex(b)
+				if err := os.WriteFile(blob(dg), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return dg, len(b)
+			}
+			dg, n := put(doc)
+			cfg["digest"], cfg["size"] = dg, n
+			mdg, mn := put(man)
+			b, _ := os.ReadFile(filepath.Join(d, "index.json"))
+			s := strings.Replace(string(b), idx.Manifests[0].Digest, mdg, 1)
+			s = regexp.MustCompile(`"size":\d+`).ReplaceAllString(s, `"size":`+itoa(mn))
+			os.WriteFile(filepath.Join(d, "index.json"), []byte(s), 0o644)
+		}
+	}
+	copyDir := func(t *testing.T) string {
+		d := filepath.Join(t.TempDir(), "c")
+		runTool(t, "cp", "-a", dir, d)
+		return d
+	}
+	layerBlob := func(t *testing.T, d string, doc map[string]any, i int) string {
+		ls := doc["layers"].([]any)
+		return filepath.Join(d, "blobs", "sha256", strings.TrimPrefix(ls[i].(map[string]any)["digest"].(string), "sha256:"))
+	}
+	check := func(t *testing.T, d, warn string) {
+		root := filepath.Join(t.TempDir(), "r")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", "type=local,src="+d, "-t", "x:1", ctx)
+		if !strings.Contains(out, warn) {
+			t.Errorf("no warning %q:\n%s", warn, out)
+		}
+		if !strings.Contains(out, "Successfully tagged") {
+			t.Errorf("no image:\n%s", out)
+		}
+		imageID(t, root, "x:1") // stored, with every layer
+		runOut := mustStrata(t, "run", "--root", root, "--rm", "x:1", "cat", "/srv/data/motd")
+		if !strings.Contains(runOut, "hello from strata") {
+			t.Errorf("the image runs wrong: %q", runOut)
+		}
+		checkClean(t, root)
+	}
+	t.Run("corrupt-record", func(t *testing.T) {
+		d := copyDir(t)
+		_, doc, write := layout(t, d)
+		ents := doc["entries"].([]any)
+		ents[len(ents)-1].(map[string]any)["key"] = "../../etc/passwd"
+		write()
+		check(t, d, "1 cache record corrupt or naming a missing layer: skipped")
+	})
+	t.Run("missing-blob", func(t *testing.T) {
+		d := copyDir(t)
+		_, doc, _ := layout(t, d)
+		if err := os.Remove(layerBlob(t, d, doc, 1)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, d, "the steps that need it are built")
+	})
+	t.Run("wrong-digest-blob", func(t *testing.T) {
+		d := copyDir(t)
+		_, doc, _ := layout(t, d)
+		p := layerBlob(t, d, doc, 0)
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junk := make([]byte, fi.Size())
+		rand.Read(junk)
+		os.Chmod(p, 0o644)
+		if err := os.WriteFile(p, junk, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, d, "the layer is not used; building again")
+	})
+}
+
+// TestCacheShareModes: on a two-stage build, mode=min shares the final
+// stage's steps only (the builder's RUN runs again), mode=max every
+// stage's (nothing runs).
+func TestCacheShareModes(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	mustStrata(t, "example", "--root", filepath.Join(tmp, "E"), "--dir", ctx, "-t", "ex:1")
+	df := "FROM scratch AS base\nADD rootfs.tar /\nFROM base AS builder\nRUN echo built > /out\nFROM base\nCOPY --from=builder /out /out\nCMD [\"cat\", \"/out\"]\n"
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rootA := filepath.Join(tmp, "A")
+	for _, mode := range []string{"min", "max"} {
+		dir := filepath.Join(tmp, mode)
+		mustStrata(t, "build", "--root", rootA, "--cache-to", "type=local,dest="+dir+",mode="+mode, ctx)
+		root := filepath.Join(tmp, "B"+mode)
+		out := mustStrata(t, "build", "--root", root, "--cache-from", "type=local,src="+dir, ctx)
+		ran := strings.Count(out, "Running in")
+		switch {
+		case mode == "min" && ran != 1:
+			t.Errorf("mode=min: %d RUNs, want the builder's RUN (its stage is not shared):\n%s", ran, out)
+		case mode == "max" && ran != 0:
+			t.Errorf("mode=max: %d RUNs, want none:\n%s", ran, out)
+		}
+		if !strings.Contains(out, "COPY --from=builder") || !strings.Contains(out, "cache hit: from "+dir+" (type=local)") {
+			t.Errorf("mode=%s: the final stage's COPY is not a hit from the cache:\n%s", mode, out)
+		}
+		checkClean(t, root)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
