@@ -1,0 +1,72 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// benchTrace runs args with and without Spec.Trace, alternating which goes
+// first, b.N times each, and reports both times and their ratio.
+func benchTrace(b *testing.B, args []string, wantProcs int) {
+	lower := busyboxRootfs(b)
+	base := b.TempDir()
+	var with, without time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		order := []bool{true, false}
+		if i%2 == 1 {
+			order = []bool{false, true}
+		}
+		for _, traced := range order {
+			dir := filepath.Join(base, fmt.Sprint(i, traced))
+			spec := &Spec{
+				Lower: []string{lower}, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"),
+				TmpDir: base, Args: args, Network: NetworkNone,
+			}
+			if traced {
+				spec.Trace = &Trace{}
+			}
+			for _, d := range []string{spec.Upper, spec.Work} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					b.Fatal(err)
+				}
+			}
+			start := time.Now()
+			code, err := Run(context.Background(), spec, nil, nil)
+			d := time.Since(start)
+			if err != nil || code != 0 {
+				b.Fatalf("Run = %d, %v", code, err)
+			}
+			if traced {
+				if spec.Trace.Err != nil {
+					b.Skipf("process recording unavailable: %v", spec.Trace.Err)
+				}
+				if got := len(spec.Trace.Processes); got < wantProcs {
+					b.Fatalf("recorded %d processes, want at least %d (lost events: %v)", got, wantProcs, spec.Trace.Lost)
+				}
+				with += d
+			} else {
+				without += d
+			}
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(with.Microseconds())/1000/n, "traced-ms/op")
+	b.ReportMetric(float64(without.Microseconds())/1000/n, "untraced-ms/op")
+	b.ReportMetric(float64(with)/float64(without), "ratio")
+}
+
+// BenchmarkTraceShortProcesses: a RUN that execs 10,000 short processes.
+func BenchmarkTraceShortProcesses(b *testing.B) {
+	benchTrace(b, []string{"/bin/sh", "-c", "i=0; while [ $i -lt 10000 ]; do /bin/true; i=$((i+1)); done"}, 10001)
+}
+
+// BenchmarkTraceLongComputation: a RUN of one long computation (a shell
+// arithmetic loop, no process started).
+func BenchmarkTraceLongComputation(b *testing.B) {
+	benchTrace(b, []string{"/bin/sh", "-c", "i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done"}, 1)
+}
