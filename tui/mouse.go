@@ -43,6 +43,8 @@ func (m *model) onClick(ms tea.Mouse) tea.Cmd {
 			cmd = m.files.Click(row)
 		case tabCompare:
 			cmd = m.compare.Click(row)
+		case tabSpace:
+			cmd = m.space.Click(row)
 		}
 	}
 	return tea.Batch(cmd, m.syncFromPanes())
@@ -90,6 +92,8 @@ func (m *model) onWheel(ms tea.Mouse) tea.Cmd {
 			m.summary.Scroll(n)
 		case tabCompare:
 			m.compare.Scroll(n)
+		case tabSpace:
+			m.space.Scroll(n)
 		}
 	}
 	return cmd

@@ -252,3 +252,26 @@ func TestSpaceKeysWhileAnalysing(t *testing.T) {
 		t.Errorf("median key-to-screen %v while analysing, want ≤ 16ms", med)
 	}
 }
+
+// TestSpaceClick: a click on a row of the list selects it; a second click
+// opens it in its step.
+func TestSpaceClick(t *testing.T) {
+	be := &spaceBackend{fakeBackend: newFakeBackend()}
+	tm := startFlowOpt(t, Options{Events: feed(spaceEvents(be), true), Backend: be, Title: "space"}, 120, 40)
+	waitText(t, tm, "build complete")
+	tm.Send(keyMsg("9"))
+	waitText(t, tm, "3 wastes")
+	tm.Send(probeMsg{f: func(m *model) { m.space.Click(m.space.headRows() + 2) }})
+	waitModel(t, tm, "the second row selected", func(m *model) bool { return m.space.cursor == 1 })
+	tm.Send(probeMsg{f: func(m *model) {
+		if cmd := m.space.Click(m.space.headRows() + 2); cmd != nil {
+			go tm.Send(cmd())
+		}
+	}})
+	waitModel(t, tm, "/app/bin opened in line 3's step", func(m *model) bool {
+		n := m.files.current()
+		return m.tab == tabFiles && m.sel == 2 && n >= 0 && m.files.tree.nodes[n].path == "/app/bin"
+	})
+	tm.Send(keyMsg("q"))
+	finalModel(t, tm)
+}

@@ -19,6 +19,14 @@ func who(l Layer, i int) string {
 	return fmt.Sprintf("line %d", l.Line)
 }
 
+// layerWord names the layer itself: "line 3's layer".
+func layerWord(l Layer, i int) string {
+	if l.Step < 0 || l.Line == 0 {
+		return fmt.Sprintf("the base image's layer %d", i+1)
+	}
+	return fmt.Sprintf("line %d's layer", l.Line)
+}
+
 func copies(l Layer) bool { return l.Kind == "COPY" || l.Kind == "ADD" }
 
 // explain is a waste's message and fix: what the data shows, and the
@@ -32,8 +40,8 @@ func explain(w *Waste, in []Layer) (msg, fix string) {
 	}
 	switch w.Kind {
 	case Deleted:
-		msg = fmt.Sprintf("%s deletes %s, %s added by %s: still shipped in %s's layer",
-			who(by, w.ByLayer), what, size, who(from, w.Layer), who(from, w.Layer))
+		msg = fmt.Sprintf("%s deletes %s, %s added by %s: still shipped in %s",
+			who(by, w.ByLayer), what, size, who(from, w.Layer), layerWord(from, w.Layer))
 		switch {
 		case from.Base:
 			fix = "it is in the base image: deleting it only hides it; only another FROM (or a multi-stage build that copies what you need) leaves it out"
