@@ -509,6 +509,9 @@ func (e *Executor) reason(st *stageState, in *stepInputs) string {
 		return "the last build did not finish this step (it failed or was cancelled)"
 	}
 	if prev.Key == in.key() {
+		if r := e.sharedMiss(prev.Key); r != "" { // remotecache.go
+			return r
+		}
 		return "not in cache any more (pruned, or its layer was removed)"
 	}
 	return "inputs changed"

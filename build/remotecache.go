@@ -782,3 +782,21 @@ func (e *Executor) writeCache(ctx context.Context, spec CacheSpec, doc *cacheDoc
 	return p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: md, Size: int64(len(with)), ArtifactType: CacheArtifactType,
 		Annotations: map[string]string{"org.opencontainers.image.ref.name": cacheLayoutName}})
 }
+
+// sharedMiss says why an imported entry of key was not used ("" when
+// there is none): a layer it needs failed (see the warning).
+func (e *Executor) sharedMiss(key string) string {
+	if e.Cache == nil {
+		return ""
+	}
+	se, ok := e.Cache.entries[key]
+	if !ok {
+		return ""
+	}
+	for _, d := range se.ent.Config.RootFS.DiffIDs {
+		if e.Cache.bad[d] {
+			return "in " + se.source + ", but its layer " + shortDigest(d.String()) + " could not be used (see the warning)"
+		}
+	}
+	return ""
+}
