@@ -70,6 +70,11 @@ type taskRecord struct {
 // startTracer subscribes to the kernel's process events before the command
 // of the container whose init is root can run.
 func startTracer(root int) (*tracer, error) {
+	if InUserNS() {
+		// The proc connector sends nothing to a user namespace (rootless
+		// strata): stop would wait its 500 ms for events that never come.
+		return nil, errors.New("not available without root: the kernel's process events go to the host's root only")
+	}
 	t := &tracer{root: root, live: map[int]*Process{}, stats: map[int][]taskRecord{}}
 	var mono unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
