@@ -40,9 +40,29 @@ func TestSpaceCIExitCodes(t *testing.T) {
 	ctx := busyboxContext(t, "RUN head -c 500000 /dev/urandom > /big && echo hi > /small\nRUN rm /big\n")
 	root := filepath.Join(t.TempDir(), "root")
 	work := t.TempDir() // no rule files here
-	out, code := strataIn(t, work, "build", "--root", root, "-t", "waste:1", "--ci", "--lowestEfficiency", "0.9", ctx)
+	out, code := strataIn(t, work, "build", "--root", root, "-t", "waste:1", "--report", filepath.Join(work, "report.json"), "--ci", "--lowestEfficiency", "0.9", ctx)
 	if code != 1 || !strings.Contains(out, "FAIL lowestEfficiency: efficiency") || !strings.Contains(out, "line 4 deletes /big, 500kB added by line 3") {
 		t.Fatalf("build --ci on a wasteful image: exit %d\n%s", code, out)
+	}
+	// --report carries the same analysis.
+	var rep struct {
+		Space struct {
+			Image struct {
+				Wasted  int64 `json:"wasted_bytes"`
+				Content int64 `json:"content_bytes"`
+			} `json:"image"`
+			Wastes []struct {
+				Path   string `json:"path"`
+				Line   int    `json:"line"`
+				ByLine int    `json:"by_line"`
+			} `json:"wastes"`
+		} `json:"space"`
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "report.json")); err != nil || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if rep.Space.Image.Wasted != 500000 || len(rep.Space.Wastes) != 1 || rep.Space.Wastes[0].Path != "/big" || rep.Space.Wastes[0].Line != 3 || rep.Space.Wastes[0].ByLine != 4 {
+		t.Errorf("report's space: %+v", rep.Space)
 	}
 	inspect := func(dir string, args ...string) (string, int) {
 		return strataIn(t, dir, append(append([]string{"inspect", "--root", root, "--ci"}, args...), "waste:1")...)
