@@ -47,6 +47,7 @@ func (m *model) helpGroups() []helpGroup {
 		{m.focus == paneBottom && m.tab == tabFiles, helpGroup{"Files tab", bindingRows(fk.Open, fk.Expand, fk.Collapse, fk.Filter, fk.Sort, fk.Whole, fk.Search, fk.Clear)}},
 		{m.focus == paneBottom && m.tab == tabFile, helpGroup{"File tab", bindingRows(m.file.keys.Back)}},
 		{m.focus == paneBottom && m.tab == tabCompare, helpGroup{"Compare tab", bindingRows(ck.Open, ck.Expand, ck.Collapse, ck.Filter, ck.Sort, ck.Search, ck.Clear, ck.Config)}},
+		{m.focus == paneBottom && m.tab == tabSpace, helpGroup{"Space tab", bindingRows(m.space.keys.Open)}},
 	}
 	out := []helpGroup{global}
 	paused := helpGroup{"While paused", bindingRows(k.Next, k.Continue, k.Shell, k.Break)}
