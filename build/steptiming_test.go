@@ -144,3 +144,34 @@ func hasPhase(ps []event.Phase, name string) bool {
 	}
 	return false
 }
+
+// TestFindingRebuiltByCopy: a slow RUN after `COPY . /app` is rebuilt when
+// a file of the context changes, and the report says which step and file
+// caused it and what to do.
+func TestFindingRebuiltByCopy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: RUN uses the sandbox (CI runs as root)")
+	}
+	runner := SandboxRunner()
+	if runner == nil {
+		t.Skip("the sandbox is not supported here")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"rootfs.tar": string(busyboxRootfs(t)), "src/a.go": "one", "go.sum": "x",
+		"Dockerfile": "FROM scratch\nADD rootfs.tar /\nCOPY . /app\nRUN sleep 1.1\n",
+	})
+	store := newStore(t)
+	buildIn(t, store, frontend.Options{ContextDir: dir}, runner).mustOK(t)
+	writeTree(t, dir, map[string]string{"src/a.go": "two"})
+	r := buildIn(t, store, frontend.Options{ContextDir: dir}, runner).mustOK(t)
+	rep := &event.Report{}
+	for _, ev := range r.events {
+		rep.Observe(ev)
+	}
+	run := rep.Steps[3]
+	want := "rebuilt because `COPY . /app` (line 3) before it was: file src/a.go changed; it copies the whole context"
+	if run.Status != "built" || !strings.Contains(strings.Join(run.Findings, "\n"), want) {
+		t.Errorf("RUN step: %s, findings %q; want one with %q", run.Status, run.Findings, want)
+	}
+}

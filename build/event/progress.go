@@ -41,7 +41,8 @@ type PlainPrinter struct {
 	// NoTimes leaves durations out (golden tests).
 	NoTimes bool
 	steps   []StepInfo
-	started int // 1 + the step whose header was printed last
+	started int            // 1 + the step whose header was printed last
+	reasons map[int]string // cache-miss reasons, for findings
 }
 
 // plural is "1 layer", "2 layers".
@@ -100,7 +101,7 @@ func (p *PlainPrinter) Print(ev Event) {
 	w := p.W
 	switch ev := ev.(type) {
 	case PlanReady:
-		p.steps = ev.Steps
+		p.steps, p.reasons = ev.Steps, nil
 	case Warning:
 		if ev.Line > 0 {
 			fmt.Fprintf(w, "WARN: %s: %s (line %d)\n", ruleOr(ev.Rule), ev.Message, ev.Line)
@@ -117,6 +118,12 @@ func (p *PlainPrinter) Print(ev Event) {
 			fmt.Fprintf(w, " ---> Running in %s\n", shortID(ev.Container))
 		}
 	case StepLog:
+		if r, ok := strings.CutPrefix(ev.Line, "cache miss: "); ok && ev.Stream == "info" {
+			if p.reasons == nil {
+				p.reasons = map[int]string{}
+			}
+			p.reasons[ev.Step] = r
+		}
 		if ev.Stream == "info" {
 			fmt.Fprintf(w, " ---> %s\n", ev.Line)
 		} else {
@@ -165,6 +172,9 @@ func (p *PlainPrinter) timing(step int, d time.Duration, phases []Phase, procs [
 	st := StepTiming{Duration: d, Phases: phases, Processes: procs, Files: files, Reason: reason}
 	if step >= 0 && step < len(p.steps) {
 		st.Kind, st.Text = p.steps[step].Kind, p.steps[step].Text
+		if j, ok := RebuildCause(p.steps, func(j int) string { return p.reasons[j] }, step); ok {
+			st.Cause, st.CauseLine, st.CauseReason = p.steps[j].Text, p.steps[j].StartLine, p.reasons[j]
+		}
 	}
 	for _, f := range Findings(st) {
 		fmt.Fprintf(p.W, " ---> note: %s\n", f)

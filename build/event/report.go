@@ -71,6 +71,7 @@ type ReportStep struct {
 
 	started time.Time
 	kind    StepKind
+	stage   int
 }
 
 // Observe takes one build event (use as Executor.Observe).
@@ -95,7 +96,7 @@ func (r *Report) Observe(ev Event) {
 				name = fmt.Sprintf("stage-%d", s.Stage)
 			}
 			r.Steps[i] = ReportStep{Index: i, Stage: name, Number: fmt.Sprintf("%d/%d", s.Number, s.StageSteps),
-				Instruction: s.Text, Line: s.StartLine, EndLine: s.EndLine, Status: "skipped", kind: s.Kind}
+				Instruction: s.Text, Line: s.StartLine, EndLine: s.EndLine, Status: "skipped", kind: s.Kind, stage: s.Stage}
 		}
 	case Warning:
 		r.Warnings = append(r.Warnings, ev)
@@ -137,11 +138,13 @@ func (r *Report) Observe(ev Event) {
 				s.Duration = ev.Duration
 			}
 			s.timing(ev.Duration, ev.Phases, ev.Processes, ev.Files)
+			r.cause(s)
 		}
 	case StepFailed:
 		if s := step(ev.Step); s != nil {
 			s.Status, s.Error, s.ExitCode, s.Duration = "failed", ev.Error, ev.ExitCode, ev.Duration
 			s.timing(ev.Duration, ev.Phases, ev.Processes, 0)
+			r.cause(s)
 		}
 	case BuildDone:
 		r.Duration, r.Paused, r.ImageID, r.Digest, r.Tags, r.Size, r.Layers = ev.Duration, ev.Paused, ev.ImageID, ev.Digest, ev.Tags, ev.Size, ev.Layers
@@ -158,6 +161,27 @@ func (r *Report) Observe(ev Event) {
 			r.HitRatio = float64(r.Cached) / float64(n)
 		}
 	}
+}
+
+// cause adds the finding of a step rebuilt because an earlier one was.
+func (r *Report) cause(s *ReportStep) {
+	reason := func(j int) string {
+		if r.Steps[j].Status == "cached" {
+			return ""
+		}
+		return r.Steps[j].Reason
+	}
+	infos := make([]StepInfo, len(r.Steps))
+	for j, st := range r.Steps {
+		infos[j] = StepInfo{Index: j, Kind: st.kind, Text: st.Instruction, StartLine: st.Line, Stage: st.stage}
+	}
+	j, ok := RebuildCause(infos, reason, s.Index)
+	if !ok || s.Duration < time.Second {
+		return
+	}
+	c := r.Steps[j]
+	s.Findings = append(s.Findings, Findings(StepTiming{Kind: s.kind, Duration: s.Duration, Reason: s.Reason,
+		Cause: c.Instruction, CauseLine: c.Line, CauseReason: c.Reason})...)
 }
 
 // timing records a step's phases, its process summary and findings.

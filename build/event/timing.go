@@ -201,6 +201,47 @@ type StepTiming struct {
 	Files     int    // entries in the layer
 	Reason    string // why it was rebuilt (cache miss)
 	Text      string // the instruction
+	// Cause is the earlier step of the stage that was rebuilt for a
+	// changed file, when Reason is that an earlier step was rebuilt (see
+	// RebuildCause): its instruction, line and reason.
+	Cause       string
+	CauseLine   int
+	CauseReason string
+}
+
+// EarlierRebuilt is the reason of a step rebuilt only because one before
+// it was (docs/cache.md).
+const EarlierRebuilt = "an earlier step was rebuilt"
+
+// RebuildCause finds, for step i of steps rebuilt because an earlier step
+// was, the step of the same stage that started it: the last one before i
+// that was rebuilt for another reason. reason(j) is step j's cache-miss
+// reason ("" when it came from cache). ok is false when there is none.
+func RebuildCause(steps []StepInfo, reason func(j int) string, i int) (cause int, ok bool) {
+	if i < 0 || i >= len(steps) || reason(i) != EarlierRebuilt {
+		return 0, false
+	}
+	for j := i - 1; j >= 0 && steps[j].Stage == steps[i].Stage; j-- {
+		if r := reason(j); r != "" && r != EarlierRebuilt {
+			return j, true
+		}
+	}
+	return 0, false
+}
+
+// copiesContext is true for a COPY or ADD whose sources include the whole
+// context ("." or "./").
+func copiesContext(text string) bool {
+	f := strings.Fields(text)
+	if len(f) < 3 || (!strings.EqualFold(f[0], "COPY") && !strings.EqualFold(f[0], "ADD")) {
+		return false
+	}
+	for _, a := range f[1 : len(f)-1] {
+		if a == "." || a == "./" {
+			return true
+		}
+	}
+	return false
 }
 
 // Findings are facts read from a step's timing, most telling first, each a
@@ -241,7 +282,11 @@ func Findings(s StepTiming) []string {
 			}
 		})
 		if failed > 0 {
-			out = append(out, fmt.Sprintf("%d processes exited non-zero", failed))
+			if failed == 1 {
+				out = append(out, "1 process exited non-zero")
+			} else {
+				out = append(out, fmt.Sprintf("%s processes exited non-zero", thousands(failed)))
+			}
 		}
 	}
 	if snap, cmd := phase["snapshot"], phase["command"]; cmd.Name != "" && snap.Duration() > cmd.Duration() && snap.Duration() > 100*time.Millisecond {
@@ -255,8 +300,12 @@ func Findings(s StepTiming) []string {
 		}
 		out = append(out, f)
 	}
-	if strings.Contains(s.Reason, "changed") && (s.Kind == "RUN") {
-		out = append(out, "rebuilt because "+s.Reason+": copy only what this step needs (a lock file) before it, the rest after")
+	if s.Reason == EarlierRebuilt && s.Cause != "" {
+		f := fmt.Sprintf("rebuilt because `%s` (line %d) before it was: %s", s.Cause, s.CauseLine, s.CauseReason)
+		if copiesContext(s.Cause) && s.Kind == "RUN" {
+			f += "; it copies the whole context, so any change rebuilds this step: copy only what this step needs (a lock file) before it, and the rest after"
+		}
+		out = append(out, f)
 	}
 	return out
 }
