@@ -72,7 +72,7 @@ func builtID(t *testing.T, out string) string {
 func TestCacheShareRegistry(t *testing.T) {
 	requireRoot(t)
 	requireBusybox(t)
-	requireTool(t, "docker-registry")
+	requireTool(t, "docker-registry", "skopeo")
 	regAddr, _ := startRegistry(t)
 	proxy, count := startCountingProxy(t, regAddr)
 	tmp := t.TempDir()
@@ -102,6 +102,18 @@ func TestCacheShareRegistry(t *testing.T) {
 		t.Errorf("B downloaded blobs %v, want only the cache document (no layer)", g)
 	}
 	checkClean(t, rootB)
+
+	// A push to another repository of the registry mounts the layers.
+	rootC := filepath.Join(tmp, "C")
+	outC := mustStrata(t, "build", "--root", rootC, "--cache-from", "type=registry,ref="+ref, "-t", proxy+"/other/app:1", "-o", "type=registry", ctx)
+	if idC := builtID(t, outC); idC != idA {
+		t.Errorf("C built %s, A built %s", idC, idA)
+	}
+	if g := count.reset(); len(g) != 1 {
+		t.Errorf("a push to another repository downloaded blobs %v, want only the cache document (layers mounted)", g)
+	}
+	runTool(t, "skopeo", "inspect", "--tls-verify=false", "docker://"+regAddr+"/other/app:1")
+	checkClean(t, rootC)
 
 	// One file changes.
 	if err := os.WriteFile(filepath.Join(ctx, "app", "README.txt"), []byte("changed on B\n"), 0o644); err != nil {
