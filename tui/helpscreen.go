@@ -30,7 +30,7 @@ func (m *model) helpGroups() []helpGroup {
 	k := m.keys
 	nav := m.df.keys.navKeyMap
 	global := helpGroup{"Everywhere", append(bindingRows(k.NextPane, k.PrevPane), append([][2]string{
-		{"1-8", "pick a tab below (the focus moves there)"}},
+		{"1-9", "pick a tab below (the focus moves there)"}},
 		bindingRows(k.NextTab, k.PrevTab, k.Help, k.Quit)...)...)}
 	global.rows = append(global.rows, [2]string{"ctrl+c", "quit (stops the build)"})
 	build := helpGroup{"Build and image", bindingRows(k.Break, k.Pause, k.Shell, k.Partial, k.Rebuild, k.RebuildNoCache,
