@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -121,6 +122,10 @@ func printSpace(w io.Writer, a *space.Analysis) {
 	hs := event.HumanSize
 	fmt.Fprintf(w, "\nSPACE    content %s, wasted %s, efficiency %.1f%%\n", hs(a.Image.Content), hs(a.Image.Wasted), 100*a.Image.Efficiency)
 	part := func(name string, t space.Totals) {
+		if t.Layers == 0 {
+			fmt.Fprintf(w, "  %-5s none\n", name)
+			return
+		}
 		comp := "compressed unknown"
 		if t.Compressed > 0 {
 			comp = fmt.Sprintf("compressed %s, wasted ≈%s (estimate)", hs(t.Compressed), hs(t.WastedCompressed))
@@ -131,6 +136,19 @@ func printSpace(w io.Writer, a *space.Analysis) {
 	part("user", a.User)
 	part("base", a.BaseImg)
 	fmt.Fprintf(w, "  base: %s\n", a.BaseRule)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  LAYER\tLINE\tCONTENT\tCOMPRESSED\tWASTED HERE\tCAUSED")
+	for _, l := range a.Layers {
+		line, comp := "base", "-"
+		if !l.Base && l.Line > 0 {
+			line = fmt.Sprint(l.Line)
+		}
+		if l.Compressed > 0 {
+			comp = hs(l.Compressed)
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\n", l.Index+1, line, hs(l.Content), comp, hs(l.Unavoidable), hs(l.Caused))
+	}
+	tw.Flush()
 	if len(a.Wastes) == 0 {
 		fmt.Fprintln(w, "  no wasted bytes: no layer ships a file a later layer deletes, replaces or stores again")
 	}

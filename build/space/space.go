@@ -25,7 +25,7 @@ import (
 
 // Version is the version of the analysis; cached analyses of another
 // version are made again.
-const Version = 1
+const Version = 2
 
 // Layer is one layer of the image as the analysis gets it, base first.
 type Layer struct {
