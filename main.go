@@ -94,7 +94,8 @@ With no command, strata builds CONTEXT (default ".") in the TUI when stdin
 and stdout are a terminal (and --progress is auto or tty): the Dockerfile,
 the steps, each step's log, files, config and cache reason; saving the
 Dockerfile or a context file rebuilds; press ? for the keys. Otherwise it
-prints progress as "strata build" does. Builds and strata run need root.`,
+prints progress as "strata build" does. No root needed: a normal user's
+strata runs in a user namespace of its own (strata info says how).`,
 		Example: `  strata example                   # the bundled example, in the TUI
   strata .                         # build the current directory in the TUI
   strata --step .                  # pause before the first step (n: next, c: continue)

@@ -24,7 +24,7 @@ const runDirPrefix = "strata-run-"
 // Supported reports why the sandbox cannot run here, or nil.
 func Supported() error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("sandbox: needs root (euid is %d); rootless containers are not implemented", os.Geteuid())
+		return fmt.Errorf("sandbox: needs root, or root of a user namespace (euid is %d): strata enters one itself when a normal user runs it", os.Geteuid())
 	}
 	b, err := os.ReadFile("/proc/filesystems")
 	if err != nil {

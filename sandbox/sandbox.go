@@ -49,7 +49,10 @@
 // Not done (yet):
 //   - seccomp on other architectures, and for i386/x32 programs on amd64
 //     (they are killed at their first syscall, where Docker allows them).
-//   - rootless: Run needs root (see Supported).
+//   - rootless: Run needs to be root of its user namespace: a normal user's
+//     strata re-executes itself in one first (internal/rootless); there
+//     overlay uses userxattr, limits need a delegated cgroup v2 subtree, and
+//     the device rules need no cgroup (no device node can be made there).
 //   - /sys/fs/cgroup is not mounted in the container; no AppArmor/SELinux.
 //   - overlay layer paths must not contain ',' or ':'.
 package sandbox
