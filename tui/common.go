@@ -17,6 +17,7 @@ type common struct {
 	noColor bool
 	spin    string           // current spinner frame for running steps
 	now     func() time.Time // the clock (fixed in tests)
+	timing  *tlData          // the steps' phases and processes (timeline.go)
 }
 
 func newCommon(noColor bool) *common {

@@ -81,7 +81,7 @@ func (m infoModel) lines() []string {
 	}
 	switch m.kind {
 	case infoStep:
-		return stepStory(m.c, m.b, m.step, w)
+		return append(stepStory(m.c, m.b, m.step, w), stepPhases(m.c, m.step, w)...)
 	case infoConfig:
 		return configView(m.c, m.b, m.step, w)
 	case infoCache:

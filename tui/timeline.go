@@ -15,10 +15,9 @@ import (
 // process tree as nested bars (a flame chart on its side) with the chosen
 // process's details under it.
 type timelineModel struct {
-	c     *common
-	steps []tlStep
-	t0    time.Time
-	w, h  int
+	c *common
+	*tlData
+	w, h int
 
 	cur int // step under the cursor
 	// in is the step whose processes are shown, -1 on the steps view.
@@ -26,6 +25,22 @@ type timelineModel struct {
 	nodes []tlNode
 	pcur  int
 	off   int
+}
+
+// tlData is what the timeline knows of the build, shared with the Step
+// tab (common.timing), which draws the selected step's phases from it.
+type tlData struct {
+	steps []tlStep
+	t0    time.Time
+}
+
+// phases is step i's phases and duration (nil when it has none).
+func (d *tlData) phases(i int) ([]event.Phase, time.Duration, int) {
+	if d == nil || i < 0 || i >= len(d.steps) {
+		return nil, 0, 0
+	}
+	s := d.steps[i]
+	return s.phases, s.dur, len(s.processes)
 }
 
 type tlStep struct {
@@ -37,7 +52,17 @@ type tlStep struct {
 	done      bool
 	phases    []event.Phase
 	processes []event.Process
+	// logs are the step's output lines with when they came (the last
+	// tlLogCap), so a process shows what was written while it ran.
+	logs []tlLog
 }
+
+type tlLog struct {
+	at   time.Time
+	line string
+}
+
+const tlLogCap = 5000
 
 type tlNode struct {
 	n     *event.ProcNode
@@ -53,7 +78,11 @@ var timelineKeys = struct {
 	Back:  key.NewBinding(key.WithKeys("esc", "left", "h", "backspace")),
 }
 
-func newTimeline(c *common) timelineModel { return timelineModel{c: c, in: -1} }
+func newTimeline(c *common) timelineModel {
+	d := &tlData{}
+	c.timing = d
+	return timelineModel{c: c, tlData: d, in: -1}
+}
 
 // observe folds a build event into the timeline.
 func (m *timelineModel) observe(ev event.Event) {
@@ -74,6 +103,13 @@ func (m *timelineModel) observe(ev event.Event) {
 	case event.StepStarted:
 		if s := step(e.Step); s != nil && s.start.IsZero() {
 			s.start = e.Time
+		}
+	case event.StepLog:
+		if s := step(e.Step); s != nil && e.Stream != "info" {
+			if len(s.logs) == tlLogCap {
+				s.logs = append(s.logs[:0], s.logs[tlLogCap/2:]...)
+			}
+			s.logs = append(s.logs, tlLog{e.Time, e.Line})
 		}
 	case event.StepCached:
 		if s := step(e.Step); s != nil {
@@ -182,10 +218,31 @@ func (m timelineModel) View() string {
 	if m.in < 0 {
 		total := m.total()
 		lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Timeline · %d steps · %s", len(m.steps), roundTL(total)), m.w)))
+		// Under the steps: the selected step's phases, findings and keys.
+		var detail []string
+		if m.cur >= 0 && m.cur < len(m.steps) {
+			s := m.steps[m.cur]
+			detail = append(detail, "")
+			if len(s.phases) > 0 {
+				detail = append(detail, phaseBars(m.c, s.phases, s.dur, m.w)...)
+			}
+			for _, f := range event.Findings(event.StepTiming{Kind: s.info.Kind, Duration: s.dur, Phases: s.phases, Processes: s.processes, Text: s.info.Text}) {
+				detail = append(detail, tlFit("• "+f, m.w))
+			}
+			if len(s.processes) > 0 {
+				detail = append(detail, st.dim.Render(tlFit(fmt.Sprintf("enter: its %d processes", len(s.processes)), m.w)))
+			}
+		}
+		listH := max(3, m.h-2-len(detail))
+		if len(m.steps) < listH {
+			listH = len(m.steps)
+		}
+		off := clamp(m.cur-listH/2, 0, max(0, len(m.steps)-listH))
 		labelW := min(36, m.w/3)
 		durW := 8
 		barW := max(4, m.w-labelW-durW-2)
-		for i, s := range m.steps {
+		for i := off; i < len(m.steps) && i < off+listH; i++ {
+			s := m.steps[i]
 			label := tlFit(fmt.Sprintf("%2d %s", i+1, s.info.Text), labelW)
 			b := strings.Repeat(" ", barW)
 			d := ""
@@ -204,26 +261,13 @@ func (m timelineModel) View() string {
 			}
 			lines = append(lines, line)
 		}
-		lines = append(lines, "")
-		if m.cur >= 0 && m.cur < len(m.steps) {
-			s := m.steps[m.cur]
-			if len(s.phases) > 0 {
-				lines = append(lines, tlFit("phases: "+event.PhaseSummary(s.phases), m.w))
-			}
-			for _, f := range event.Findings(event.StepTiming{Kind: s.info.Kind, Duration: s.dur, Phases: s.phases, Processes: s.processes, Text: s.info.Text}) {
-				lines = append(lines, tlFit("• "+f, m.w))
-			}
-			if len(s.processes) > 0 {
-				lines = append(lines, st.dim.Render(tlFit(fmt.Sprintf("enter: its %d processes", len(s.processes)), m.w)))
-			}
-		}
+		lines = append(lines, detail...)
 		lines = append(lines, st.dim.Render(tlFit("↑/↓ step · enter processes · T or esc close", m.w)))
 		return m.frame(lines)
 	}
 	s := m.steps[m.in]
 	lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Step %d processes · %s · %d processes", m.in+1, roundTL(s.dur), len(s.processes)), m.w)))
-	detailH := 6
-	listH := max(1, m.h-2-detailH)
+	listH := max(3, (m.h-1)*55/100)
 	off := m.off
 	if m.pcur < off {
 		off = m.pcur
@@ -261,20 +305,70 @@ func (m timelineModel) View() string {
 		lines = append(lines, tlFit(fmt.Sprintf("cpu %s user, %s system · peak memory %s · read %s, written %s (disk %s / %s)",
 			roundTL(p.User), roundTL(p.System), event.HumanSize(p.MaxRSS), event.HumanSize(p.ReadChars), event.HumanSize(p.WriteChars),
 			event.HumanSize(p.ReadBytes), event.HumanSize(p.WriteBytes)), m.w))
+		// The output written while it ran (the step's one stream: lines
+		// of processes running at the same time mix in).
+		from, to := s.start.Add(p.Start), s.start.Add(p.End)
+		var out []string
+		for _, l := range s.logs {
+			if !l.at.Before(from) && !l.at.After(to.Add(10*time.Millisecond)) {
+				out = append(out, l.line)
+			}
+		}
+		room := m.h - len(lines) - 2
+		if room > 0 {
+			lines = append(lines, m.c.st.dim.Render(tlFit("output while it ran: "+plural(len(out), "line"), m.w)))
+			for _, l := range out[max(0, len(out)-(room)):] {
+				lines = append(lines, tlFit("  "+l, m.w))
+			}
+		}
 	}
 	lines = append(lines, st.dim.Render(tlFit("↑/↓ process · esc back to steps · T close", m.w)))
 	return m.frame(lines)
 }
 
 func (m timelineModel) frame(lines []string) string {
-	for len(lines) < m.h {
-		lines = append(lines, "")
+	if n := len(lines); n > 0 && n < m.h {
+		// the keys on the last row
+		keys := lines[n-1]
+		lines = lines[:n-1]
+		for len(lines) < m.h-1 {
+			lines = append(lines, "")
+		}
+		lines = append(lines, keys)
 	}
 	if len(lines) > m.h {
 		// keep the last line (the keys)
 		lines = append(lines[:m.h-1], lines[len(lines)-1])
 	}
 	return strings.Join(lines, "\n")
+}
+
+// phaseBars draws phases as one bar each on the step's time axis (d),
+// named on the left, with the duration on the right.
+func phaseBars(c *common, phases []event.Phase, d time.Duration, w int) []string {
+	nameW, durW := 10, 8
+	barW := max(4, w-nameW-durW-2)
+	var out []string
+	for _, p := range phases {
+		line := tlFit(p.Name, nameW) + " " + bar(p.Start, p.End, d, barW) + " " + tlFit(roundTL(p.Duration()), durW)
+		out = append(out, line)
+	}
+	return out
+}
+
+// stepPhases is the Step tab's part on where step's time went: a bar per
+// phase, and how many processes it ran (T shows them).
+func stepPhases(c *common, step, w int) []string {
+	phases, d, procs := c.timing.phases(step)
+	if len(phases) == 0 || d <= 0 {
+		return nil
+	}
+	out := []string{"", c.st.bold.Render("Where its " + roundTL(d) + " went:")}
+	out = append(out, phaseBars(c, phases, d, w)...)
+	if procs > 0 {
+		out = append(out, c.st.dim.Render(tlFit(fmt.Sprintf("%d processes ran: T shows them on the timeline", procs), w)))
+	}
+	return out
 }
 
 // roundTL is a duration in 3 figures: 2.13s, 81ms.

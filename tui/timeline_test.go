@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ func timelineEvents() []event.Event {
 		event.StepStarted{Base: at(300 * ms), Step: 1},
 		event.StepCached{Base: at(310 * ms), Step: 1, ImageID: digest("c1")},
 		event.StepStarted{Base: at(runStart), Step: 2, Container: "abc"},
+		event.StepLog{Base: at(runStart + 100*ms), Step: 2, Stream: "stdout", Line: "starting"},
+		event.StepLog{Base: at(runStart + 600*ms), Step: 2, Stream: "stdout", Line: "in the loop"},
 		event.StepDone{Base: at(runStart + 1200*ms), Step: 2, ImageID: digest("c2"), DiffID: digest("l2"), Duration: 1200 * ms, Files: 3,
 			Phases: []event.Phase{{Name: "cache", End: 1 * ms}, {Name: "prepare", Start: 1 * ms, End: 5 * ms}, {Name: "setup", Start: 5 * ms, End: 60 * ms},
 				{Name: "command", Start: 60 * ms, End: 1060 * ms}, {Name: "teardown", Start: 1060 * ms, End: 1100 * ms},
@@ -81,10 +84,19 @@ func TestTimelineGolden(t *testing.T) {
 			var procs string
 			waitModel(t, tm, "process screen", func(m *model) bool { procs = m.timeline.View(); return true })
 			requireGolden(t, fmt.Sprintf("timeline-procs-%dx%d", sz[0], sz[1]), procs)
+			if !strings.Contains(procs, "output while it ran: 1 line") || !strings.Contains(procs, "in the loop") {
+				t.Errorf("the group's details do not show the line written while it ran:\n%s", procs)
+			}
 			tm.Send(keyMsg("esc"))
 			waitText(t, tm, "Timeline · 4 steps")
 			tm.Send(keyMsg("T"))
 			waitModel(t, tm, "timeline closed", func(m *model) bool { return !m.timelineOn })
+			// The Step tab of the RUN: a bar per phase.
+			tm.Send(openStepMsg{step: 2})
+			waitText(t, tm, "Where its 1.2s went:")
+			var story string
+			waitModel(t, tm, "Step tab", func(m *model) bool { story = strings.Join(m.story.lines(), "\n"); return true })
+			requireGolden(t, fmt.Sprintf("timeline-steptab-%dx%d", sz[0], sz[1]), story[strings.Index(story, "Where its"):])
 			tm.Send(keyMsg("q"))
 			finalModel(t, tm)
 		})
