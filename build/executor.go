@@ -61,6 +61,7 @@ type Executor struct {
 	lint   *linter.Linter
 
 	statCache *statCache
+	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
 }
 
 // Result is what a successful build made.
@@ -143,6 +144,8 @@ func (e *Executor) emit(ev event.Event) {
 		e.keepStepImage(ev.Snapshot)
 	case event.StepCached:
 		e.keepStepImage(ev.Snapshot)
+	case event.StepProgress:
+		e.pulls.note(ev)
 	}
 	if e.Observe != nil {
 		e.Observe(ev)
@@ -296,9 +299,10 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 		platform, _ = platforms.Parse(s.Platform)
 	}
 	st := &stageState{stage: s, platform: platform}
+	var phases []event.Phase
 	fail := func(err error) (*stageState, error) {
 		le := &frontend.LineError{File: e.Plan.File, Line: frontend.LineOf(s.Location), Err: err}
-		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: le.Error(), Duration: time.Since(t0)})
+		e.emit(event.StepFailed{Base: event.Now(), Step: step, Error: le.Error(), Duration: time.Since(t0), Phases: phases})
 		return nil, le
 	}
 	switch {
@@ -312,7 +316,9 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	case strings.EqualFold(s.Base, "scratch"):
 		st.cfg = emptyConfig(platform)
 	default:
+		pullStart := time.Now()
 		cfg, err := e.resolveImage(ctx, step, s.Base, &platform)
+		phases = e.pulls.phase(step, pullStart.Sub(t0), time.Since(t0))
 		if err != nil {
 			return fail(fmt.Errorf("FROM %s: %w", s.Base, err))
 		}
@@ -358,7 +364,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 		e.built++
 		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + reason})
 		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key,
-			PrevInstruction: prevText})
+			PrevInstruction: prevText, Phases: phases})
 	}
 	// A base stage's own ONBUILD triggers run here too, once: BuildKit
 	// gathers them for a stage built FROM it and clears OnBuild, so a stage

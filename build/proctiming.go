@@ -1,6 +1,8 @@
 package build
 
 import (
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/strata-build/strata/build/event"
@@ -43,4 +45,42 @@ func (r *stepRun) ranContainer(start, end time.Time, tr *sandbox.Trace) {
 	r.mu.Lock()
 	r.processes = procs
 	r.mu.Unlock()
+}
+
+// pullMeter adds up what a step downloads (StepProgress "pull sha256:…",
+// not the layers already stored or the unpacking), for its pull phase.
+type pullMeter struct {
+	mu   sync.Mutex
+	done map[int]map[string]int64 // step → layer → bytes
+}
+
+func (m *pullMeter) note(p event.StepProgress) {
+	if !strings.HasPrefix(p.What, "pull ") || strings.Contains(p.What, "(") {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done == nil {
+		m.done = map[int]map[string]int64{}
+	}
+	if m.done[p.Step] == nil {
+		m.done[p.Step] = map[string]int64{}
+	}
+	m.done[p.Step][p.What] = max(m.done[p.Step][p.What], p.Done)
+}
+
+// phase is the FROM step's phase from start to end: "pull" with the bytes
+// downloaded, or "resolve" when the image was at hand.
+func (m *pullMeter) phase(step int, start, end time.Duration) []event.Phase {
+	m.mu.Lock()
+	var n int64
+	for _, b := range m.done[step] {
+		n += b
+	}
+	delete(m.done, step)
+	m.mu.Unlock()
+	if n == 0 {
+		return []event.Phase{{Name: "resolve", Start: start, End: end}}
+	}
+	return []event.Phase{{Name: "pull", Start: start, End: end, Bytes: n}}
 }

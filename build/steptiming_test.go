@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
@@ -173,5 +180,44 @@ func TestFindingRebuiltByCopy(t *testing.T) {
 	want := "rebuilt because `COPY . /app` (line 3) before it was: file src/a.go changed; it copies the whole context"
 	if run.Status != "built" || !strings.Contains(strings.Join(run.Findings, "\n"), want) {
 		t.Errorf("RUN step: %s, findings %q; want one with %q", run.Status, run.Findings, want)
+	}
+}
+
+// TestPullPhase: a FROM that pulls has a pull phase with the bytes of its
+// layers as the registry serves them; built again from the store, a
+// resolve phase.
+func TestPullPhase(t *testing.T) {
+	needRoot(t)
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	img, err := random.Image(100_000, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustRef(t, host+"/base:1"), img); err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	ls, _ := img.Layers()
+	for _, l := range ls {
+		n, _ := l.Size()
+		want += n
+	}
+	store := newStore(t)
+	for i, wantPhase := range []string{"pull", "resolve"} {
+		r := build(t, store, "FROM "+host+"/base:1\nENV A="+fmt.Sprint(i)+"\n", nil, frontend.Options{NoCache: true}).mustOK(t)
+		var from *event.StepDone
+		for _, ev := range r.events {
+			if d, ok := ev.(event.StepDone); ok && d.Step == 0 {
+				from = &d
+			}
+		}
+		if from == nil || len(from.Phases) != 1 || from.Phases[0].Name != wantPhase {
+			t.Fatalf("build %d: FROM phases %+v, want one %s phase", i+1, from, wantPhase)
+		}
+		if p := from.Phases[0]; wantPhase == "pull" && p.Bytes != want {
+			t.Errorf("pull phase has %d bytes, want the layers' %d", p.Bytes, want)
+		}
 	}
 }
