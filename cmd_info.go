@@ -93,7 +93,7 @@ func collectInfo(g *globals) *infoReport {
 	case !rootless.Inside():
 		r.Mapping = "none: no user namespace (" + r.UserNamespaceError + ")"
 	case rootless.SingleMapping():
-		r.Mapping = "single: only uid and gid 0 (the user); images with other owners fail; add a range: " + rootless.UsermodHint(strings.Fields(r.User)[0])
+		r.Mapping = "single: images with owners other than root fail; " + rootless.UnmappedHint()
 	default:
 		r.Mapping = "0 → the user, 1.." + strconv.FormatInt(mapped(r.UIDMap)-1, 10) + " → its subordinate range: images keep their owners"
 	}

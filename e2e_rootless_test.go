@@ -621,8 +621,25 @@ func TestRootlessNoSubIDRange(t *testing.T) {
 	// Root's files only: it works, single mapping said by info.
 	ctx = r.context("ok", true, map[string]string{"Dockerfile": "FROM scratch\nADD rootfs.tar /\nRUN echo ok > /ok\n"})
 	r.mustStrata("build", "--progress", "plain", "--network", "none", ctx)
-	if out := r.mustStrata("info"); !strings.Contains(out, "single: only uid and gid 0") || !strings.Contains(out, want) {
+	if out := r.mustStrata("info"); !strings.Contains(out, "single: images with owners other than root fail") || !strings.Contains(out, want) {
 		t.Errorf("info does not say the mapping is single:\n%s", out)
+	}
+}
+
+// TestRootlessNoUidmap: a user with a range but no newuidmap/newgidmap in
+// PATH gets the single mapping, and the message names the uidmap package.
+func TestRootlessNoUidmap(t *testing.T) {
+	r := asRootlessUser(t, rootlessUserName)
+	ctx := r.context("ctx", false, map[string]string{"Dockerfile": "FROM scratch\nADD rootfs.tar /\n"})
+	cmd := r.command("build", "--progress", "plain", "--network", "none", ctx)
+	for i, a := range cmd.Args {
+		if strings.HasPrefix(a, "PATH=") {
+			cmd.Args[i] = "PATH=/nonexistent"
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "newuidmap and newgidmap are not installed (apt-get install uidmap)") {
+		t.Errorf("a layer of uid 1000 without newuidmap: %v\n%s", err, out)
 	}
 }
 

@@ -134,7 +134,7 @@ func mountOverlayAt(target string, lower []string, upper, work string) error {
 	}
 	if len(data) < os.Getpagesize()-1 {
 		if err := unix.Mount("overlay", target, "overlay", 0, data); err != nil {
-			return &MountError{Op: "mount", Source: "overlay", Target: target, FSType: "overlay", Data: data, Err: err}
+			return userNSOverlayError(&MountError{Op: "mount", Source: "overlay", Target: target, FSType: "overlay", Data: data, Err: err})
 		}
 		return nil
 	}

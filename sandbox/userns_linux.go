@@ -244,3 +244,15 @@ func probeOverlay(tmp string) error {
 	}
 	return unix.Unmount(mnt, unix.MNT_DETACH)
 }
+
+// userNSOverlayError explains an overlay mount refused in a user namespace:
+// overlay there needs Linux 5.11 or later (userxattr) and a filesystem for
+// the upper dir with user xattrs.
+func userNSOverlayError(err *MountError) error {
+	if !InUserNS() || !(errors.Is(err.Err, unix.EINVAL) || errors.Is(err.Err, unix.EPERM) || errors.Is(err.Err, unix.EOPNOTSUPP)) {
+		return err
+	}
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	return fmt.Errorf("%w: strata runs without root, and overlay in a user namespace needs Linux 5.11 or later (this is %s) with user xattrs on the state folder's filesystem; run strata as root, or put --root on such a filesystem (strata info shows the snapshotter)", err, unix.ByteSliceToString(u.Release[:]))
+}

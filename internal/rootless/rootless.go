@@ -390,16 +390,23 @@ func OwnerError(err error, uid, gid int) error {
 	case uid < 0:
 		ids = fmt.Sprintf("gid %d", gid)
 	}
-	return fmt.Errorf("%w: %s is not mapped in strata's user namespace; %s", err, ids, unmappedHint())
+	return fmt.Errorf("%w: %s is not mapped in strata's user namespace; %s", err, ids, UnmappedHint())
 }
 
-func unmappedHint() string {
+// UnmappedHint says which ids exist in strata's user namespace and how to
+// get more: the usermod command, or the uidmap package.
+func UnmappedHint() string {
 	// The user's name from the host's /etc/passwd: only strata itself
 	// (not a container's init, whose /etc is the image's) reads it.
 	name := "$(id -un)"
 	if os.Getenv(stageEnv) == stageInside {
 		if u, err := user.LookupId(strconv.Itoa(outerUID())); err == nil {
 			name = u.Username
+		}
+		if _, ok, _ := SubIDs("/etc/subuid", name, outerUID()); ok && SingleMapping() {
+			if _, err := exec.LookPath("newuidmap"); err != nil {
+				return "the user has a subordinate id range, but newuidmap and newgidmap are not installed (apt-get install uidmap), so strata could map uid and gid 0 (the user) only; install them and run strata again"
+			}
 		}
 	}
 	if SingleMapping() {
@@ -416,7 +423,7 @@ func RunHint(last []string) string {
 	}
 	for _, l := range last {
 		if strings.Contains(strings.ToLower(l), "invalid argument") {
-			return unmappedHint()
+			return UnmappedHint()
 		}
 	}
 	return ""
