@@ -26,7 +26,11 @@ func TestTUITimeline(t *testing.T) {
 					t.Errorf("the RUN's processes lack %q:\n%s", want, scr)
 				}
 			}
-			s.keys("j", "j", "j")
+			// Down the tree to the group (under the shell form's /bin/sh
+			// and its exec of sh -c).
+			for i := 0; i < 8 && !strings.Contains(s.screen(), "50 processes, "); i++ {
+				s.keys("j")
+			}
 			s.waitFor("50 processes, ", 10*time.Second)
 			s.keys("Escape")
 			s.waitFor("Timeline · 2 steps", 10*time.Second)

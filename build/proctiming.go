@@ -32,13 +32,16 @@ func (r *stepRun) ranContainer(start, end time.Time, tr *sandbox.Trace) {
 	r.phaseAt("teardown", cmd.End, end, "")
 	procs := make([]event.Process, len(tr.Processes))
 	for i, p := range tr.Processes {
-		ep := event.Process{PID: p.PID, PPID: p.PPID, Argv: p.Argv, Forked: p.Forked, Start: p.Start.Sub(r.t0), Exit: p.Exit,
+		ep := event.Process{PID: p.PID, PPID: p.PPID, Argv: p.Argv, Forked: p.Forked, Before: p.Before, Start: p.Start.Sub(r.t0), Exit: p.Exit,
 			User: p.User, System: p.System, MaxRSS: p.MaxRSS, ReadBytes: p.ReadBytes, WriteBytes: p.WriteBytes,
 			ReadChars: p.ReadChars, WriteChars: p.WriteChars}
 		if p.End.IsZero() {
 			ep.End = end.Sub(r.t0)
 		} else {
 			ep.End = p.End.Sub(r.t0)
+		}
+		if !p.Exec.IsZero() {
+			ep.Exec = p.Exec.Sub(r.t0)
 		}
 		procs[i] = ep
 	}

@@ -35,6 +35,11 @@ type Process struct {
 	// before its exec event was read has only its name (comm, 15 bytes).
 	Argv   []string
 	Forked bool
+	// Exec is when it executed Argv (zero for a subshell). Before is what
+	// it ran until then when it executed more than one program (a shell
+	// that executes its last command itself): the first one.
+	Exec   time.Time
+	Before []string
 	Start  time.Time // fork (the command: its exec)
 	End    time.Time // exit; zero if it was not seen
 	// Exit is the status as a shell reports it: the exit code, or 128+N

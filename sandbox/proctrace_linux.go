@@ -351,11 +351,14 @@ func (t *tracer) procEvent(m syscall.NetlinkMessage, _ time.Time) {
 		argv := readArgv(tgid, t.argvBuf)
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if p.Argv == nil { // the command itself: the init became it
+		switch {
+		case p.Argv == nil: // the command itself: the init became it
 			p.Start = ts
 			t.all = append(t.all, p)
+		case !p.Forked && p.Before == nil:
+			p.Before = p.Argv
 		}
-		p.Argv, p.Forked = argv, false
+		p.Argv, p.Forked, p.Exec = argv, false, ts
 	case procEventExit:
 		if len(data) < 16 {
 			return

@@ -98,3 +98,28 @@ func TestTraceShape(t *testing.T) {
 		t.Errorf("the command has no accounting: %+v", procs[0])
 	}
 }
+
+// TestTraceExec: a command that executes another program keeps the first
+// in Before, and the time of the exec.
+func TestTraceExec(t *testing.T) {
+	lower := busyboxRootfs(t)
+	spec := newSpec(t, lower, "/bin/sh", "-c", "/bin/sleep 0.1; exec /bin/sleep 0.2")
+	spec.Network = NetworkNone
+	spec.Trace = &Trace{}
+	mustRun(t, spec)
+	requireTrace(t, spec.Trace)
+	procs := spec.Trace.Processes
+	if len(procs) != 2 {
+		t.Fatalf("%d processes, want the command and one sleep: %+v", len(procs), procs)
+	}
+	cmd := procs[0]
+	if strings.Join(cmd.Before, " ") != strings.Join(spec.Args, " ") || strings.Join(cmd.Argv, " ") != "/bin/sleep 0.2" {
+		t.Errorf("command ran %q then %q, want %q then /bin/sleep 0.2", cmd.Before, cmd.Argv, spec.Args)
+	}
+	if d := cmd.End.Sub(cmd.Exec); d < 200*time.Millisecond || d > 350*time.Millisecond {
+		t.Errorf("exec to exit %v, want 200ms (+150ms)", d)
+	}
+	if procs[1].PPID != cmd.PID || procs[1].End.After(cmd.Exec) {
+		t.Errorf("the first sleep (parent %d, end %v) is not the shell's, before its exec (%v)", procs[1].PPID, procs[1].End, cmd.Exec)
+	}
+}

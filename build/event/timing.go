@@ -37,7 +37,12 @@ type Process struct {
 	Argv []string `json:"argv"`
 	// Forked: it never executed a program (a subshell): Argv is its
 	// parent's.
-	Forked bool          `json:"forked,omitempty"`
+	Forked bool `json:"forked,omitempty"`
+	// Exec is when it executed Argv (absent for a subshell); Before is the
+	// program it ran until then, when it executed more than one (a shell
+	// that executes its last command itself).
+	Exec   time.Duration `json:"exec_ns,omitempty"`
+	Before []string      `json:"before_argv,omitempty"`
 	Start  time.Duration `json:"start_ns"`
 	End    time.Duration `json:"end_ns"`
 	// Exit is the status a shell would report (128+N: killed by signal
@@ -75,7 +80,10 @@ func (p Process) Command() string { return strings.Join(p.Argv, " ") }
 // first, Start the first's start and End the last's end).
 type ProcNode struct {
 	Process
-	Count int // processes in the node
+	// Execed marks the part of a process after it executed another
+	// program (Process.Before): a child node of the part before.
+	Execed bool
+	Count  int // processes in the node
 	// Busy is the sum of the grouped processes' own durations.
 	Busy     time.Duration
 	Failed   int // processes in the node with a non-zero exit
@@ -108,6 +116,20 @@ func ProcessTree(procs []Process) *ProcNode {
 	if root == nil {
 		return nil
 	}
+	// A process that executed a second program is two nodes: the first
+	// program, and under it the second from its exec, which takes the
+	// children started after it.
+	after := map[*ProcNode]*ProcNode{}
+	for _, n := range order {
+		if n.Before == nil {
+			continue
+		}
+		second := &ProcNode{Process: n.Process, Execed: true, Count: 1, Failed: n.Failed}
+		second.Start, second.Before = n.Exec, nil
+		second.Busy = second.Duration()
+		n.Argv, n.Failed = n.Before, 0
+		after[n] = second
+	}
 	for _, n := range order {
 		if n == root {
 			continue
@@ -116,7 +138,14 @@ func ProcessTree(procs []Process) *ProcNode {
 		if parent == nil || parent == n {
 			parent = root // its parent was not seen: under the command
 		}
+		if s := after[parent]; s != nil && n.Start >= s.Start {
+			parent = s
+		}
 		parent.Children = append(parent.Children, n)
+	}
+	for n, s := range after {
+		n.Children = append(n.Children, s)
+		sort.SliceStable(n.Children, func(i, j int) bool { return n.Children[i].Start < n.Children[j].Start })
 	}
 	var group func(n *ProcNode)
 	group = func(n *ProcNode) {
@@ -124,7 +153,7 @@ func ProcessTree(procs []Process) *ProcNode {
 		byName := map[string]*ProcNode{}
 		for _, c := range n.Children {
 			group(c)
-			if len(c.Children) > 0 || c.Duration() >= ShortProcess || c.Forked {
+			if len(c.Children) > 0 || c.Duration() >= ShortProcess || c.Forked || c.Execed || c.Before != nil {
 				out = append(out, c)
 				continue
 			}
@@ -172,6 +201,9 @@ func (n *ProcNode) Label() string {
 	}
 	if n.Forked {
 		return n.Name()
+	}
+	if n.Execed {
+		return "exec " + n.Command()
 	}
 	return n.Command()
 }

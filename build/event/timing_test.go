@@ -62,3 +62,20 @@ func TestPhaseSummaryOverlap(t *testing.T) {
 		t.Errorf("PhaseSummary = %q, want %q", s, want)
 	}
 }
+
+// TestProcessTreeExec: a shell that runs `a` then executes `b` itself is
+// the shell with `a` under it, then `exec b` with what b started.
+func TestProcessTreeExec(t *testing.T) {
+	s := time.Second
+	procs := []Process{
+		{PID: 1, Argv: []string{"b"}, Before: []string{"sh", "-c", "a; exec b"}, Exec: 2 * s, Start: 0, End: 5 * s},
+		{PID: 2, PPID: 1, Argv: []string{"a"}, Start: s / 2, End: 2 * s},
+		{PID: 3, PPID: 1, Argv: []string{"c"}, Start: 3 * s, End: 4 * s},
+	}
+	var got []string
+	ProcessTree(procs).Walk(func(n *ProcNode, d int) { got = append(got, strings.Repeat(" ", d)+n.Label()) })
+	want := []string{"sh -c a; exec b", " a", " exec b", "  c"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tree %q, want %q", got, want)
+	}
+}
