@@ -291,8 +291,14 @@ func Findings(s StepTiming) []string {
 	}
 	if tree := ProcessTree(s.Processes); tree != nil {
 		// The longest child of the command (or its longest group).
+		// Through the command's own execs (the shell form's /bin/sh -c
+		// executing the RUN's one command).
+		top := tree
+		for len(top.Children) == 1 && top.Children[0].Execed {
+			top = top.Children[0]
+		}
 		var best *ProcNode
-		for _, c := range tree.Children {
+		for _, c := range top.Children {
 			if best == nil || c.Busy > best.Busy {
 				best = c
 			}

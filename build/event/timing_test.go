@@ -78,4 +78,11 @@ func TestProcessTreeExec(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("tree %q, want %q", got, want)
 	}
+	// The findings look through the exec: c is 20% of a 5 s step.
+	procs[0].Before, procs[0].Exec = []string{"/bin/sh", "-c", "b"}, 0
+	procs = append(procs[:1], procs[2])
+	f := Findings(StepTiming{Kind: "RUN", Duration: 5 * s, Processes: procs})
+	if len(f) == 0 || f[0] != "20% of this step is `c`" {
+		t.Errorf("findings %q, want the first to be c's 20%%", f)
+	}
 }
