@@ -137,6 +137,11 @@ func TestCacheShareRegistry(t *testing.T) {
 	if id := imageID(t, rootB, "b:2"); id == idA {
 		t.Errorf("b:2 is A's image %s though a file changed", id)
 	}
+	// The hits whose layers came here are B's own cache now.
+	outB3 := mustStrata(t, "build", "--root", rootB, "-t", "b:3", ctx)
+	if n := strings.Count(outB3, " ---> Using cache"); n != 10 {
+		t.Errorf("B without --cache-from after that: %d of 10 steps from cache:\n%s", n, outB3)
+	}
 	checkClean(t, rootB)
 }
 

@@ -140,6 +140,8 @@ type SharedCache struct {
 	layers  map[v1.Hash]string      // diffID -> source name
 	bad     map[v1.Hash]bool
 
+	hits []*CacheEntry // entries used from an import, this build
+
 	// Downloaded counts the layer bytes fetched lazily.
 	Downloaded int64
 	Fetched    int
@@ -457,6 +459,7 @@ func (e *Executor) sharedLookup(key string) (*CacheEntry, string, bool) {
 			return nil, "", false
 		}
 	}
+	e.Cache.hits = append(e.Cache.hits, se.ent)
 	return se.ent, se.source, true
 }
 
@@ -478,28 +481,54 @@ func needsFS(c instructions.Command) bool {
 	return false
 }
 
-// fetch downloads the layers of diffIDs that are still remote.
+// fetch downloads the layers of diffIDs that are still remote, three at
+// a time (as a pull); the first that fails is a *lazyError.
 func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
+	var todo []v1.Hash
 	for _, d := range diffIDs {
 		rl, ok := e.Store.Remote(d)
-		if !ok {
+		if !ok || slices.Contains(todo, d) {
 			continue
 		}
+		todo = append(todo, d)
 		if step >= 0 {
 			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: fmt.Sprintf("downloading layer %s (%s) from %s", shortDigest(d.String()), event.HumanSize(rl.CompressedSize), rl.Source)})
 		}
-		n, err := e.Store.FetchRemote(d)
-		if err != nil {
-			e.Store.DropRemote(d)
-			if e.Cache != nil {
-				e.Cache.bad[d] = true
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first *lazyError
+		sem   = make(chan struct{}, 3)
+	)
+	for _, d := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			n, err := e.Store.FetchRemote(d)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				e.Store.DropRemote(d)
+				if e.Cache != nil {
+					e.Cache.bad[d] = true
+				}
+				if first == nil {
+					first = &lazyError{diffID: d, err: err}
+				}
+				return
 			}
-			return &lazyError{diffID: d, err: err}
-		}
-		if e.Cache != nil {
-			e.Cache.Downloaded += n
-			e.Cache.Fetched++
-		}
+			if e.Cache != nil {
+				e.Cache.Downloaded += n
+				e.Cache.Fetched++
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
 	}
 	return nil
 }
@@ -600,6 +629,7 @@ func (e *Executor) afterOutputs(ctx context.Context, res *Result) error {
 	if e.Cache == nil {
 		return nil
 	}
+	e.keepHits()
 	if t := e.Plan.Stages[e.Plan.Target]; e.Cache.Downloaded > 0 && len(t.Steps) > 0 {
 		e.emit(event.StepLog{Base: event.Now(), Step: t.Steps[len(t.Steps)-1], Stream: "info", Line: fmt.Sprintf("shared cache: %s downloaded (%s)", event.HumanSize(e.Cache.Downloaded), plural(e.Cache.Fetched, "layer"))})
 	}
@@ -799,4 +829,19 @@ func (e *Executor) sharedMiss(key string) string {
 		}
 	}
 	return ""
+}
+
+// keepHits records in the local cache the imported entries this build
+// used whose layers are all here now, so the next build on this root
+// hits without asking the shared cache.
+func (e *Executor) keepHits() {
+	for _, ent := range e.Cache.hits {
+		local := true
+		for _, d := range ent.Config.RootFS.DiffIDs {
+			local = local && e.Store.HasLayer(d)
+		}
+		if local {
+			e.saveCache(ent)
+		}
+	}
 }
