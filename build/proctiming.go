@@ -28,7 +28,11 @@ func (r *stepRun) ranContainer(start, end time.Time, tr *sandbox.Trace) {
 	}
 	cmd := tr.Processes[0]
 	r.phaseAt("setup", start, cmd.Start, "")
-	r.phaseAt("command", cmd.Start, cmd.End, "")
+	detail := ""
+	if tr.MemoryPeak > 0 {
+		detail = "peak memory " + event.HumanSize(tr.MemoryPeak) + " (its cgroup's, page cache included)"
+	}
+	r.phaseAt("command", cmd.Start, cmd.End, detail)
 	r.phaseAt("teardown", cmd.End, end, "")
 	procs := make([]event.Process, len(tr.Processes))
 	for i, p := range tr.Processes {

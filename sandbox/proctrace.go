@@ -24,6 +24,10 @@ type Trace struct {
 	Lost bool
 	// Err is why nothing was recorded (no permission, no kernel support).
 	Err error
+	// MemoryPeak is the most memory the container used at once (its
+	// cgroup's peak, page cache included), bytes; 0 when the cgroup does
+	// not tell.
+	MemoryPeak int64
 }
 
 // Process is one process the command started (or the command itself).

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,6 +34,9 @@ const (
 	cnMsgLen          = 20
 )
 
+// listenSeq numbers the listen requests of this process.
+var listenSeq atomic.Uint32
+
 // tracer records the processes of one container from the host: see Trace.
 type tracer struct {
 	cn, ts     int // proc connector and taskstats sockets (blocking, with a receive timeout)
@@ -51,6 +56,7 @@ type tracer struct {
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 	argvBuf  []byte
+	cg       *cgroup // the container's, for its peak memory
 }
 
 type taskRecord struct {
@@ -126,18 +132,59 @@ func listenProcConnector() (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	if err := sendProcConnector(fd, procCnMcastListen); err != nil {
+	token := uint32(os.Getpid())<<12 ^ listenSeq.Add(1)
+	// First without a filter: the kernel's answer has no event type,
+	// which a filter would drop.
+	if err := sendProcConnector(fd, procCnMcastListen, token, false); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
-	return fd, nil
+	// The kernel acknowledges the listen (an event of type none with the
+	// error), except to a caller outside the initial user and PID
+	// namespaces, which it ignores: then no events would ever come.
+	buf := make([]byte, 16<<10)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(fd, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			unix.Close(fd)
+			return -1, err
+		}
+		msgs, _ := syscall.ParseNetlinkMessage(buf[:n])
+		for _, m := range msgs {
+			// PROC_EVENT_NONE answering our token, in cn_msg's ack plus
+			// one (other listeners' answers come too)
+			if len(m.Data) >= cnMsgLen+20 && binary.NativeEndian.Uint32(m.Data[12:]) == token+1 && binary.NativeEndian.Uint32(m.Data[cnMsgLen:]) == 0 {
+				if code := binary.NativeEndian.Uint32(m.Data[cnMsgLen+16:]); code != 0 {
+					unix.Close(fd)
+					return -1, unix.Errno(code)
+				}
+				// Then only fork, exec and exit (Linux 6.6 and later;
+				// older ones ignore it and send every event).
+				if err := sendProcConnector(fd, procCnMcastListen, 0, true); err != nil {
+					unix.Close(fd)
+					return -1, err
+				}
+				return fd, nil
+			}
+		}
+	}
+	unix.Close(fd)
+	return -1, errors.New("no answer to listen (strata is not in the initial user and PID namespaces)")
 }
 
-// sendProcConnector sends op with the event filter of Linux 6.6 and later
-// (struct proc_input: fork, exec and exit only; older kernels read only
-// the op and send every event).
-func sendProcConnector(fd int, op uint32) error {
-	msg := make([]byte, unix.NLMSG_HDRLEN+cnMsgLen+8)
+// sendProcConnector sends op; with filter, as Linux 6.6's struct
+// proc_input with the event types fork, exec and exit (older kernels
+// ignore that form), else as the op alone (every event, and an answer
+// when token is not 0).
+func sendProcConnector(fd int, op, token uint32, filter bool) error {
+	n := 4
+	if filter {
+		n = 8
+	}
+	msg := make([]byte, unix.NLMSG_HDRLEN+cnMsgLen+n)
 	ne := binary.NativeEndian
 	ne.PutUint32(msg[0:], uint32(len(msg)))
 	ne.PutUint16(msg[4:], unix.NLMSG_DONE)
@@ -145,9 +192,12 @@ func sendProcConnector(fd int, op uint32) error {
 	cn := msg[unix.NLMSG_HDRLEN:]
 	ne.PutUint32(cn[0:], cnIdxProc)
 	ne.PutUint32(cn[4:], cnValProc)
-	ne.PutUint16(cn[16:], 8)
+	ne.PutUint32(cn[12:], token) // ack: answered with token+1
+	ne.PutUint16(cn[16:], uint16(n))
 	ne.PutUint32(cn[cnMsgLen:], op)
-	ne.PutUint32(cn[cnMsgLen+4:], procEventFork|procEventExec|procEventExit)
+	if filter {
+		ne.PutUint32(cn[cnMsgLen+4:], procEventFork|procEventExec|procEventExit)
+	}
 	return sendNetlink(fd, msg)
 }
 
@@ -232,11 +282,31 @@ func listenTaskstats() (int, uint16, error) {
 		return fail(errors.New("no family id"))
 	}
 	family := binary.NativeEndian.Uint16(id)
-	if err := sendNetlink(f, genlMessage(family, unix.TASKSTATS_CMD_GET,
-		netlinkAttr(unix.TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, []byte(cpuMask()+"\x00")))); err != nil {
+	reg := genlMessage(family, unix.TASKSTATS_CMD_GET, netlinkAttr(unix.TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, []byte(cpuMask()+"\x00")))
+	binary.NativeEndian.PutUint16(reg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	if err := sendNetlink(f, reg); err != nil {
 		return fail(err)
 	}
-	return f, family, nil
+	// Its answer: an error message, 0 when registered.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		n, _, err := unix.Recvfrom(f, buf, 0)
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) || errors.Is(err, unix.ENOBUFS) {
+				continue
+			}
+			return fail(err)
+		}
+		msgs, _ := syscall.ParseNetlinkMessage(buf[:n])
+		for _, m := range msgs {
+			if m.Header.Type == unix.NLMSG_ERROR {
+				if err := netlinkError(m); err != nil {
+					return fail(fmt.Errorf("register: %w", err))
+				}
+				return f, family, nil
+			}
+		}
+	}
+	return fail(errors.New("register: no answer"))
 }
 
 // cpuMask is every CPU that may exist: exits are reported per CPU.
@@ -471,7 +541,7 @@ func (t *tracer) stop(tr *Trace) {
 		time.Sleep(2 * time.Millisecond)
 	}
 	// The loops read what is queued, then end at their next timeout.
-	_ = sendProcConnector(t.cn, procCnMcastIgnore)
+	_ = sendProcConnector(t.cn, procCnMcastIgnore, 0, false)
 	_ = sendNetlink(t.ts, genlMessage(t.tsFamily, unix.TASKSTATS_CMD_GET,
 		netlinkAttr(unix.TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK, []byte(cpuMask()+"\x00"))))
 	t.stopping.Store(true)
@@ -482,6 +552,9 @@ func (t *tracer) stop(tr *Trace) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr.Lost = t.lost
+	if t.cg != nil {
+		tr.MemoryPeak = t.cg.memoryPeak()
+	}
 	tr.Processes = make([]Process, 0, len(t.all))
 	for _, p := range t.all {
 		t.attachStats(p)
@@ -538,4 +611,22 @@ func (t *tracer) attachStats(p *Process) {
 	if len(p.Argv) == 0 && leader.comm != "" {
 		p.Argv = []string{leader.comm}
 	}
+}
+
+// memoryPeak is the most memory the cgroup's processes used at once, in
+// bytes (memory.peak on v2, memory.max_usage_in_bytes on v1), 0 when the
+// cgroup does not tell.
+func (cg *cgroup) memoryPeak() int64 {
+	for _, dir := range cg.dirs {
+		for _, f := range []string{"memory.peak", "memory.max_usage_in_bytes"} {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				continue
+			}
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return 0
 }

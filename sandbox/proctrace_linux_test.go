@@ -1,6 +1,9 @@
 package sandbox
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +125,34 @@ func TestTraceExec(t *testing.T) {
 	if procs[1].PPID != cmd.PID || procs[1].End.After(cmd.Exec) {
 		t.Errorf("the first sleep (parent %d, end %v) is not the shell's, before its exec (%v)", procs[1].PPID, procs[1].End, cmd.Exec)
 	}
+}
+
+// TestTraceRefusedInUserNamespace: in a user namespace (as a rootless
+// strata is) the kernel gives no process events; the recorder says so
+// instead of recording nothing.
+func TestTraceRefusedInUserNamespace(t *testing.T) {
+	if os.Getenv("STRATA_TEST_TRACER_CHILD") == "1" {
+		tr, err := startTracer(os.Getpid())
+		if err == nil {
+			tr.stop(&Trace{})
+			fmt.Println("RESULT: recording started")
+			return
+		}
+		fmt.Println("RESULT: " + err.Error())
+		return
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) (util-linux)")
+	}
+	cmd := exec.Command(unshare, "--user", "--map-root-user", os.Args[0], "-test.run", "^TestTraceRefusedInUserNamespace$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "STRATA_TEST_TRACER_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "RESULT:") {
+		t.Skipf("no user namespace here: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "RESULT: recording started") || !strings.Contains(string(out), "RESULT: ") {
+		t.Fatalf("in a user namespace: %s", out)
+	}
+	t.Logf("%s", out)
 }

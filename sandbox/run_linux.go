@@ -170,6 +170,7 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		if tr, err := startTracer(pid); err != nil {
 			spec.Trace.Err = fmt.Errorf("sandbox: record processes: %w", err)
 		} else {
+			tr.cg = cg
 			defer tr.stop(spec.Trace)
 		}
 	}
