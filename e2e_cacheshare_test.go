@@ -314,3 +314,52 @@ func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
 }
+
+// TestCacheShareLazyBase: FROM a registry image, with --cache-from, is
+// resolved by its manifest and config only: a fresh root whose every step
+// hits pushes without downloading a layer (the base's included); when a
+// COPY misses, the base's layer is downloaded then, and only it.
+func TestCacheShareLazyBase(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "docker-registry")
+	regAddr, _ := startRegistry(t)
+	proxy, count := startCountingProxy(t, regAddr)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	rootA, rootB := filepath.Join(tmp, "A"), filepath.Join(tmp, "B")
+	mustStrata(t, "example", "--root", rootA, "--dir", ctx, "-t", "ex:1")
+	base := filepath.Join(tmp, "base")
+	os.MkdirAll(base, 0o755)
+	runTool(t, "cp", filepath.Join(ctx, "rootfs.tar"), base)
+	os.WriteFile(filepath.Join(base, "Dockerfile"), []byte("FROM scratch\nADD rootfs.tar /\n"), 0o644)
+	mustStrata(t, "build", "--root", rootA, "-t", proxy+"/base:1", "-o", "type=registry", base)
+	df := "FROM " + proxy + "/base:1\nCOPY app/ /app/\nRUN wc -c /app/README.txt > /size\nCMD [\"cat\", \"/size\"]\n"
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	ref := proxy + "/app:cache"
+	idA := builtID(t, mustStrata(t, "build", "--root", rootA, "--cache-to", "type=registry,ref="+ref+",mode=max", ctx))
+	count.reset()
+
+	out := mustStrata(t, "build", "--root", rootB, "--cache-from", ref, "-t", proxy+"/app:1", "-o", "type=registry", ctx)
+	if id := builtID(t, out); id != idA || strings.Count(out, "cache hit: from "+ref) != 3 {
+		t.Errorf("id %s (A %s), want 3 hits from %s:\n%s", id, idA, ref, out)
+	}
+	if !strings.Contains(out, "its layers stay in the registry until a step needs them") {
+		t.Errorf("the base was not resolved lazily:\n%s", out)
+	}
+	if g := count.reset(); len(g) != 2 {
+		t.Errorf("blob GETs %v: want the base's config and the cache document only", g)
+	}
+	checkClean(t, rootB)
+
+	os.WriteFile(filepath.Join(ctx, "app", "README.txt"), []byte("changed\n"), 0o644)
+	out = mustStrata(t, "build", "--root", rootB, "--cache-from", ref, "-t", "b:2", ctx)
+	if !strings.Contains(out, "cache miss: file app/README.txt changed") || strings.Count(out, "Running in") != 1 {
+		t.Errorf("want the COPY to miss on the changed file and the RUN to run:\n%s", out)
+	}
+	// The base's config, the cache document, the base's one layer.
+	if g := count.reset(); len(g) != 3 {
+		t.Errorf("blob GETs %v: want the base's config, the cache document and the base's layer", g)
+	}
+	checkClean(t, rootB)
+}

@@ -845,3 +845,25 @@ func (e *Executor) keepHits() {
 		}
 	}
 }
+
+// resolveLazy resolves a registry base image for a build that imports a
+// shared cache: its manifest and config only, its layers left in the
+// registry until a step that runs or an output needs them (a build whose
+// every step hits and that pushes downloads none). false: not such a
+// build, or the registry could not answer (the usual pull then says why).
+func (e *Executor) resolveLazy(ctx context.Context, step int, ref string, o registry.Options) (*v1.ConfigFile, bool) {
+	if e.Cache == nil || len(e.Cache.From) == 0 {
+		return nil, false
+	}
+	res, err := registry.ResolveLazy(ctx, e.Store, ref, o)
+	if err != nil {
+		return nil, false
+	}
+	if !res.Local {
+		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: fmt.Sprintf("resolved %s (%s): its layers stay in the registry until a step needs them", res.Ref.Name, shortDigest(res.Manifest.String()))})
+	}
+	if res.Warning != "" {
+		e.emit(event.Warning{Base: event.Now(), Rule: "InvalidBaseImagePlatform", Message: res.Warning, Line: e.Plan.Steps[step].StartLine})
+	}
+	return res.Config, true
+}

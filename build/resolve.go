@@ -56,6 +56,9 @@ func (e *Executor) defaultResolve(ctx context.Context, step int, ref string, pla
 			p.Base, p.Step = event.Now(), step
 			e.emit(p)
 		})}
+	if cfg, ok := e.resolveLazy(ctx, step, ref, o); ok { // remotecache.go
+		return cfg, nil
+	}
 	res, err := snapshot.ResolveRegistry(ctx, e.Store, ref, o)
 	if err != nil {
 		return nil, err

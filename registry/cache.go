@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -199,4 +200,57 @@ func mountRemote(ctx context.Context, c *client, r Ref, s *layers.Store, config 
 		}
 	}
 	return nil
+}
+
+// ResolveLazy is Resolve for a build that shares a cache: the store's copy
+// when it has one; else the registry's manifest and config only, with
+// each layer the store lacks made known as a layers.RemoteLayer (fetched
+// when a step that runs, or an output, needs it). Nothing is recorded in
+// the store: the image is not pulled.
+func ResolveLazy(ctx context.Context, s *layers.Store, ref string, o Options) (*Result, error) {
+	r, err := Parse(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(s, o)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Pull {
+		if res, ok := c.local(r); ok {
+			return res, nil
+		}
+	}
+	img, err := remote.Image(c.name(r), c.remote(ctx)...)
+	if err != nil {
+		return nil, explain(err, r)
+	}
+	cfg, err := img.ConfigFile() // verified against the manifest's digest
+	if err != nil {
+		return nil, explain(err, r)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, explain(err, r)
+	}
+	if len(m.Layers) != len(cfg.RootFS.DiffIDs) {
+		return nil, &Error{Ref: r, Msg: fmt.Sprintf("the manifest lists %d layers, the config %d diffIDs", len(m.Layers), len(cfg.RootFS.DiffIDs))}
+	}
+	md, _ := img.Digest()
+	res := &Result{Ref: r, Manifest: md, Config: cfg, Layers: len(m.Layers), Platform: platforms.Of(cfg).String()}
+	if !platforms.Fits(platforms.Of(cfg), c.platform) {
+		res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, res.Platform, c.platform.String())
+	}
+	for i, d := range m.Layers {
+		diffID := cfg.RootFS.DiffIDs[i]
+		if s.HasLayer(diffID) {
+			continue
+		}
+		l, err := remote.Layer(c.name(r).Context().Digest(d.Digest.String()), c.remote(ctx)...)
+		if err != nil {
+			return nil, explain(err, r)
+		}
+		s.AddRemote(layers.RemoteLayer{DiffID: diffID, Digest: d.Digest, CompressedSize: d.Size, MediaType: d.MediaType, Blob: l, Source: r.Name})
+	}
+	return res, nil
 }
