@@ -421,9 +421,6 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if !useTUI(bo.progress) || bo.ci.on {
 		return runBuild(parent, g, bo, ctxDir)
 	}
-	if len(bo.cacheFrom)+len(bo.cacheTo) > 0 {
-		return errors.New("--cache-from and --cache-to work with strata build (the TUI does not share caches yet): strata build --cache-from ... CONTEXT")
-	}
 	opt, err := bo.options(ctxDir)
 	if err != nil {
 		return err
@@ -464,6 +461,9 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	sweepSandbox()
 	control := build.NewControl(bo.step, breaks)
 	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
+	if sess.Cache, err = bo.sharedCache(); err != nil {
+		return err
+	}
 	var report *event.Report
 	if bo.report != "" {
 		report = &event.Report{}

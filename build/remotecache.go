@@ -564,6 +564,9 @@ func (e *Executor) fetchFor(ctx context.Context, st *stageState, step int, c ins
 // local store needs them.
 func (e *Executor) buildStages(ctx context.Context) error {
 	e.importCache(ctx)
+	if e.Cache != nil { // a Session's next build
+		e.Cache.Downloaded, e.Cache.Fetched, e.Cache.hits = 0, 0, nil
+	}
 	for attempt := 0; ; attempt++ {
 		err := e.walkStages(ctx)
 		var le *lazyError

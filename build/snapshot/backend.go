@@ -64,6 +64,11 @@ func (b *Backend) View(snap *event.Snapshot) *layers.View {
 	if snap == nil || b.Store == nil {
 		return &layers.View{}
 	}
+	for _, d := range snap.Layers {
+		if _, ok := b.Store.Remote(d); ok {
+			b.Store.FetchRemote(d) // a layer still in a shared cache (--cache-from): here on first look
+		}
+	}
 	v := b.Store.View(snap.Layers)
 	if snap.UpperDir != "" {
 		v.Lowers = append([]string{snap.UpperDir}, v.Lowers...)
