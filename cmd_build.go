@@ -42,6 +42,7 @@ type buildOpts struct {
 	pids      int64
 	secrets   []string
 	pull      bool
+	jobs      int // --jobs: stages built at once (0: one per CPU)
 	insecure  []string
 	cacheFrom []string // --cache-from (build/remotecache.go)
 	cacheTo   []string // --cache-to
@@ -71,6 +72,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
 	f.Int64Var(&o.pids, "pids-limit", 0, "process limit for RUN steps (0: none)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "secret for RUN --mount=type=secret: id=ID,src=FILE (repeatable)")
+	f.IntVar(&o.jobs, "jobs", 0, "build at most N independent stages at once (default: the number of CPUs; 1: one stage after another); the image is the same")
 	f.BoolVar(&o.pull, "pull", false, "always ask the registry for newer base images")
 	f.StringArrayVar(&o.insecure, "insecure-registry", nil, "registry HOST[:PORT] or CIDR reached over plain HTTP or unverified TLS (repeatable; loopback always is)")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "use a shared cache: type=registry,ref=REF | type=local,src=DIR | REF (an image pushed with --cache-to type=inline); repeatable; layers are downloaded only when needed (docs/cache.md)")
@@ -374,7 +376,10 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	if err != nil {
 		return err
 	}
-	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner()}
+	if bo.jobs < 0 {
+		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
+	}
+	ex := &build.Executor{Store: store, Plan: plan, Opt: opt, Runner: build.SandboxRunner(), Jobs: bo.jobs}
 	if ex.Cache, err = bo.sharedCache(); err != nil {
 		return err
 	}

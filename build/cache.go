@@ -720,7 +720,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.key = key
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
 	st.seq++
-	e.cached++
+	e.count(true)
 	e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
 		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap})
 }
@@ -728,7 +728,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 // finishBuilt completes a built step: its reason and key on the event,
 // its result in the cache, its inputs in the stage's record.
 func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
-	e.built++
+	e.count(false)
 	p := st.pending
 	st.pending = nil
 	if p == nil {

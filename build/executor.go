@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -52,6 +53,19 @@ type Executor struct {
 	Observe func(event.Event)
 	// Cache is --cache-from / --cache-to (remotecache.go); nil: none.
 	Cache *SharedCache
+	// Jobs bounds how many stages build at once (--jobs); 0: one per CPU.
+	// Stages that do not depend on each other run concurrently
+	// (parallel.go); the image is the same whatever the number.
+	Jobs int
+
+	// Stages build concurrently: mu guards stages, cached and built;
+	// emitMu orders events (one stream, each event whole); frontMu
+	// serializes the front end's shared state (the plan's lexer, the
+	// linter) and metadata steps; ctlMu lets one stage at a time pause.
+	mu      sync.Mutex
+	emitMu  sync.Mutex
+	frontMu sync.Mutex
+	ctlMu   sync.Mutex
 
 	events chan<- event.Event
 	stages map[int]*stageState
@@ -139,6 +153,8 @@ func (st *stageState) argValue(k string) (string, bool) {
 }
 
 func (e *Executor) emit(ev event.Event) {
+	e.emitMu.Lock()
+	defer e.emitMu.Unlock()
 	switch ev := ev.(type) {
 	case event.StepDone:
 		e.keepStepImage(ev.Snapshot)
@@ -265,7 +281,7 @@ func (e *Executor) stepErr(st *stageState, c instructions.Command, err error) er
 }
 
 func (e *Executor) buildStage(ctx context.Context, s *frontend.Stage) error {
-	if err := e.Control.wait(ctx, e.Plan.Steps[s.Steps[0]], e.emit); err != nil {
+	if err := e.wait(ctx, s.Steps[0]); err != nil {
 		return err
 	}
 	st, err := e.from(ctx, s)
@@ -273,13 +289,13 @@ func (e *Executor) buildStage(ctx context.Context, s *frontend.Stage) error {
 		return err
 	}
 	defer e.saveRecord(st)
-	e.stages[s.Index] = st
+	e.setStage(s.Index, st)
 	for i, c := range s.Commands {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		step := s.Steps[i+1]
-		if err := e.Control.wait(ctx, e.Plan.Steps[step], e.emit); err != nil {
+		if err := e.wait(ctx, step); err != nil {
 			return err
 		}
 		if err := e.dispatch(ctx, st, step, c); err != nil {
@@ -307,7 +323,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	}
 	switch {
 	case s.BaseStage >= 0:
-		base, ok := e.stages[s.BaseStage]
+		base, ok := e.stageOf(s.BaseStage)
 		if !ok {
 			return fail(fmt.Errorf("stage %s was not built", e.Plan.Stages[s.BaseStage].DisplayName()))
 		}
@@ -339,7 +355,8 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platforms.String(platform), FromName: s.Base}
 	switch {
 	case s.BaseStage >= 0:
-		in.Base = "stage:" + e.stages[s.BaseStage].key
+		base, _ := e.stageOf(s.BaseStage)
+		in.Base = "stage:" + base.key
 	case strings.EqualFold(s.Base, "scratch"):
 		in.Base = "scratch"
 	default:
@@ -358,10 +375,10 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
 	st.seq = 1
 	if cached {
-		e.cached++
+		e.count(true)
 		e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: id, Snapshot: st.snap})
 	} else {
-		e.built++
+		e.count(false)
 		e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + reason})
 		e.emit(event.StepDone{Base: event.Now(), Step: step, ImageID: id, Duration: time.Since(t0), Snapshot: st.snap, Reason: reason, Key: key,
 			PrevInstruction: prevText, Phases: phases})
@@ -484,7 +501,10 @@ func (e *Executor) declaredAnywhere(name string) bool {
 func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c instructions.Command) error {
 	r := &stepRun{e: e, st: st, step: step, t0: time.Now()}
 	e.emit(event.StepStarted{Base: event.Now(), Step: step})
-	if err := e.expand(st, c); err != nil {
+	e.frontMu.Lock()
+	err := e.expand(st, c)
+	e.frontMu.Unlock()
+	if err != nil {
 		r.fail(err)
 		return err
 	}
@@ -498,6 +518,11 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 		return nil
 	}
 	r.noteContextFiles()
+	if metadataOnly(c) {
+		// Cheap, and they expand words with the plan's lexer: one at a time.
+		e.frontMu.Lock()
+		defer e.frontMu.Unlock()
+	}
 	switch c := c.(type) {
 	case *instructions.EnvCommand:
 		err = r.dispatchEnv(c)

@@ -580,10 +580,8 @@ func (e *Executor) buildStages(ctx context.Context) error {
 }
 
 func (e *Executor) walkStages(ctx context.Context) error {
-	for _, si := range e.Plan.Order {
-		if err := e.buildStage(ctx, e.Plan.Stages[si]); err != nil {
-			return err
-		}
+	if err := e.runStages(ctx); err != nil { // parallel.go
+		return err
 	}
 	if !e.keepRemote() {
 		step := -1

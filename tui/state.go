@@ -554,6 +554,13 @@ func (b *buildState) failed(e event.StepFailed) int {
 func (b *buildState) endStep(i int) {
 	if b.running == i {
 		b.running = -1
+		// Independent stages run at once: follow a step still running.
+		for j := range b.steps {
+			if j != i && b.steps[j].status == statusRunning {
+				b.running = j
+				break
+			}
+		}
 	}
 	b.lastStep = i
 }

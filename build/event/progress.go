@@ -24,7 +24,7 @@ func Consume(events <-chan Event, p Printer) {
 func NewPrinter(mode string, w io.Writer) (Printer, error) {
 	switch mode {
 	case "plain", "auto", "tty", "":
-		return &PlainPrinter{W: w}, nil
+		return Grouped(&PlainPrinter{W: w}), nil // grouped.go: concurrent stages
 	case "json":
 		return &JSONPrinter{W: w}, nil
 	}

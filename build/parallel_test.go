@@ -1,0 +1,244 @@
+package build
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/layers"
+)
+
+// parallelDockerfile has two builder stages that depend only on base, and
+// a final stage reading both. The RUNs date what they write (and COPY's
+// destinations exist), so that two builds at different times can make
+// the same layers.
+const parallelDockerfile = `FROM scratch AS base
+ADD rootfs.tar /
+RUN mkdir -p /out/a /out/b && touch -d "2020-01-01 00:00:00" /out /out/a /out/b
+FROM base AS a
+COPY a/ /a/
+RUN sleep %[1]s; for i in 1 2 3; do echo a$i > /a/f$i; done; mkdir -p /a/d && ln -s f1 /a/d/l; find /a -exec touch -h -d "2020-01-01 00:00:00" {} +
+ENV A=1
+FROM base AS b
+COPY b/ /b/
+RUN sleep %[1]s; echo b > /b/x; rm /b/gone; find /b -exec touch -h -d "2020-01-01 00:00:00" {} +
+LABEL b=1
+FROM base
+COPY --from=a /a /out/a
+COPY --from=b /b /out/b
+LABEL done=1
+`
+
+func parallelRunner(t *testing.T) Runner {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: RUN uses the sandbox (CI runs as root)")
+	}
+	runner := SandboxRunner()
+	if runner == nil {
+		t.Skip("the sandbox is not supported here")
+	}
+	return runner
+}
+
+// buildJobs builds dockerfile in a fresh store with jobs stages at once.
+func buildJobs(t *testing.T, dir string, jobs int) (*Executor, *Result, []event.Event, time.Duration) {
+	t.Helper()
+	store := newStore(t)
+	opt := frontend.Options{ContextDir: dir}
+	p, err := frontend.NewPlan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: parallelRunner(t), Jobs: jobs}
+	var evs []event.Event
+	e.Observe = func(ev event.Event) { evs = append(evs, ev) }
+	t0 := time.Now()
+	res, err := e.Build(t.Context(), nil)
+	d := time.Since(t0)
+	if err != nil {
+		t.Fatalf("--jobs %d: %v", jobs, err)
+	}
+	return e, res, evs, d
+}
+
+func parallelContext(t *testing.T, sleep string) string {
+	t.Helper()
+	rootfs := busyboxRootfs(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": fmt.Sprintf(parallelDockerfile, sleep),
+		"rootfs.tar": string(rootfs),
+		"a/one":      "1",
+		"a/sub/two":  "2",
+		"b/three":    "3",
+		"b/gone":     "x",
+	})
+	return dir
+}
+
+// normalized is a config with its dates zeroed: two builds run at
+// different times date their steps differently, and nothing else may
+// differ.
+func normalized(t *testing.T, cfg *v1.ConfigFile) string {
+	t.Helper()
+	c := cfg.DeepCopy()
+	c.Created = v1.Time{}
+	c.RootFS.DiffIDs = nil // compared by content (tarList)
+	for i := range c.History {
+		c.History[i].Created = v1.Time{}
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// running are the [start, end] times of every step that ran (built).
+func running(evs []event.Event) map[int][2]time.Time {
+	out := map[int][2]time.Time{}
+	for _, ev := range evs {
+		switch ev := ev.(type) {
+		case event.StepStarted:
+			if _, ok := out[ev.Step]; !ok {
+				out[ev.Step] = [2]time.Time{ev.Time}
+			}
+		case event.StepDone:
+			r := out[ev.Step]
+			r[1] = ev.Time
+			out[ev.Step] = r
+		}
+	}
+	return out
+}
+
+// TestParallelStagesSameImage: a build whose independent stages ran at
+// once makes the image a one-stage-at-a-time build makes: the same layer
+// blobs (byte for byte) and the same config but for the dates; and the
+// two RUNs did overlap.
+func TestParallelStagesSameImage(t *testing.T) {
+	dir := parallelContext(t, "1")
+	t0 := time.Now().Add(-time.Second)
+	seqE, seq, _, _ := buildJobs(t, dir, 1)
+	parE, par, evs, _ := buildJobs(t, dir, 4)
+	if got, want := normalized(t, par.Config), normalized(t, seq.Config); got != want {
+		t.Errorf("--jobs 4 config:\n%s\nwant (--jobs 1):\n%s", got, want)
+	}
+	if len(par.Config.RootFS.DiffIDs) != len(seq.Config.RootFS.DiffIDs) {
+		t.Fatalf("layers: %v, want %v", par.Config.RootFS.DiffIDs, seq.Config.RootFS.DiffIDs)
+	}
+	for i, d := range seq.Config.RootFS.DiffIDs {
+		got, want := tarList(t, blobFile(parE.Store, par.Config.RootFS.DiffIDs[i]), t0), tarList(t, blobFile(seqE.Store, d), t0)
+		if got != want {
+			t.Errorf("layer %d: --jobs 4\n%s\nwant (--jobs 1)\n%s", i, got, want)
+		}
+	}
+	// Steps 5 and 9 are the RUNs of stages a and b.
+	r := running(evs)
+	ra, rb := r[5], r[9]
+	if ra[0].IsZero() || rb[0].IsZero() || ra[1].IsZero() || rb[1].IsZero() {
+		t.Fatalf("the RUNs did not both run: %v %v", ra, rb)
+	}
+	if !(ra[0].Before(rb[1]) && rb[0].Before(ra[1])) {
+		t.Errorf("the RUNs of the independent stages did not overlap: a %v..%v, b %v..%v", ra[0], ra[1], rb[0], rb[1])
+	}
+}
+
+// TestParallelStagesWallTime: two independent stages that each sleep 2 s
+// take at most 0.7x the time of the same build one stage at a time.
+func TestParallelStagesWallTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a timing test of about 8 s")
+	}
+	dir := parallelContext(t, "2")
+	_, _, _, seq := buildJobs(t, dir, 1)
+	_, _, _, par := buildJobs(t, dir, 2)
+	t.Logf("--jobs 1: %v, --jobs 2: %v (%.2fx)", seq, par, float64(par)/float64(seq))
+	if float64(par) > 0.7*float64(seq) {
+		t.Errorf("--jobs 2 took %v, over 0.7x of --jobs 1's %v", par, seq)
+	}
+}
+
+// TestParallelStageFails: a stage that fails ends the build with its own
+// error (its line), whatever ran beside it; nothing is left running.
+func TestParallelStageFails(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": "FROM scratch AS base\nADD rootfs.tar /\nFROM base AS a\nRUN sleep 5\nFROM base AS b\nRUN exit 3\nFROM base\nCOPY --from=a / /a\nCOPY --from=b / /b\n",
+		"rootfs.tar": string(rootfs),
+	})
+	store := newStore(t)
+	opt := frontend.Options{ContextDir: dir}
+	p, err := frontend.NewPlan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: parallelRunner(t), Jobs: 2}
+	t0 := time.Now()
+	_, err = e.Build(t.Context(), nil)
+	if err == nil || frontend.ErrorLine(err) != 6 {
+		t.Fatalf("err = %v (line %d), want the RUN of line 6 failing", err, frontend.ErrorLine(err))
+	}
+	if d := time.Since(t0); d > 4*time.Second {
+		t.Errorf("the build took %v: the other stage's sleep 5 was not cancelled", d)
+	}
+}
+
+// tarList is a layer's entries: every header field and the content's
+// digest, but the dates of this test's builds (after t0), which a second
+// build cannot repeat: COPY dates the directories it writes into.
+func tarList(t *testing.T, file string, t0 time.Time) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if h.ModTime.After(t0) {
+			h.ModTime = time.Time{}
+		}
+		if h.AccessTime.After(t0) {
+			h.AccessTime = time.Time{}
+		}
+		if h.ChangeTime.After(t0) {
+			h.ChangeTime = time.Time{}
+		}
+		for k := range h.PAXRecords {
+			if strings.HasSuffix(k, "time") {
+				delete(h.PAXRecords, k)
+			}
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, tr); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%+v %x\n", *h, sum.Sum(nil))
+	}
+	return b.String()
+}
+
+func blobFile(s *layers.Store, d v1.Hash) string {
+	return s.Root() + "/blobs/sha256/" + d.Hex
+}
