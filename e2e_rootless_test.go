@@ -41,6 +41,7 @@ type rlUser struct {
 	bin      string // a copy of strataBin the user may execute
 	dir      string // the user's work dir
 	xdg      string // XDG_DATA_HOME: the state folder is xdg/strata
+	env      []string
 }
 
 // asRootlessUser prepares running strata as name: it needs root (to drop
@@ -100,7 +101,8 @@ func (r *rlUser) state() string { return filepath.Join(r.xdg, "strata") }
 func (r *rlUser) command(args ...string) *exec.Cmd {
 	argv := []string{"--reuid", strconv.Itoa(r.uid), "--regid", strconv.Itoa(r.gid), "--init-groups", "--",
 		"env", "-i", "HOME=" + r.home, "USER=" + r.name, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"XDG_DATA_HOME=" + r.xdg, r.bin}
+		"XDG_DATA_HOME=" + r.xdg}
+	argv = append(append(argv, r.env...), r.bin)
 	cmd := exec.Command("setpriv", append(argv, args...)...)
 	cmd.Dir = r.dir
 	return cmd
@@ -314,7 +316,7 @@ func TestRootlessExample(t *testing.T) {
 // they change, and COPY writes to / (whose own time is in no layer), so
 // that two builds at different times give the same layers.
 const sameBuildDockerfile = `FROM oci:BASE
-RUN test ! -e /usr/share/gone && test "$(ls /opq)" = new && ls -la /opq > /opq-listing \
+RUN test ! -e /usr/share/gone && test "$(ls /opq)" = new && ls -l /opq > /opq-listing \
  && mkdir -p /data /usr/local/bin && touch /data/owned && chown 1000:1000 /data/owned \
  && cp /bin/busybox /usr/local/bin/suid && chmod 4755 /usr/local/bin/suid \
  && ln /data/owned /data/hardlink \
@@ -335,8 +337,24 @@ RUN rm -rf /usr/share/gone /opq && mkdir /opq && touch /opq/new
 // user gives an OCI output with the same layer digests; a whiteout the
 // user's RUN makes is the same entry as root's.
 func TestRootlessSameLayersAsRoot(t *testing.T) {
-	requireRoot(t)
+	testSameLayersAsRoot(t, asRootlessUser(t, rootlessUserName))
+}
+
+// TestRootlessCopySnapshotter: the copying snapshotter (where no overlay
+// can be mounted; STRATA_SNAPSHOTTER=copy chooses it here) gives the same
+// layers as root's overlay, whiteouts and opaque dirs too, and info says
+// which snapshotter is used.
+func TestRootlessCopySnapshotter(t *testing.T) {
 	r := asRootlessUser(t, rootlessUserName)
+	r.env = []string{"STRATA_SNAPSHOTTER=copy"}
+	if out := r.mustStrata("info"); !strings.Contains(out, "snapshotter:   copy") {
+		t.Errorf("info does not say copy:\n%s", out)
+	}
+	testSameLayersAsRoot(t, r)
+}
+
+func testSameLayersAsRoot(t *testing.T, r *rlUser) {
+	requireRoot(t)
 	requireTool(t, "slirp4netns")
 	// The base image (whiteouts, opaque dir) as an OCI layout both read.
 	base := r.context("basectx", false, map[string]string{"Dockerfile": baseDockerfile})

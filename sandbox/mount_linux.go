@@ -116,6 +116,12 @@ func overlayExtraOptions() []string {
 
 // mountOverlay mounts the root filesystem overlay on cfg.Rootfs.
 func mountOverlay(cfg *initConfig) error {
+	if cfg.Copy {
+		if err := unix.Mount(cfg.Upper, cfg.Rootfs, "", unix.MS_BIND, ""); err != nil {
+			return &MountError{Op: "mount", Source: cfg.Upper, Target: cfg.Rootfs, Flags: unix.MS_BIND, Err: err}
+		}
+		return nil
+	}
 	return mountOverlayAt(cfg.Rootfs, cfg.Lower, cfg.Upper, cfg.Work)
 }
 
@@ -416,7 +422,9 @@ func overlayMount(m initMount, mountOn mountFunc) error {
 		lower = []string{filepath.Join(m.Scratch, "lower")}
 	}
 	mnt := filepath.Join(m.Scratch, "mnt")
-	if err := mountOverlayAt(mnt, lower, filepath.Join(m.Scratch, "upper"), filepath.Join(m.Scratch, "work")); err != nil {
+	if m.Copied {
+		// the copying snapshotter: mnt holds a copy of the lower dirs
+	} else if err := mountOverlayAt(mnt, lower, filepath.Join(m.Scratch, "upper"), filepath.Join(m.Scratch, "work")); err != nil {
 		return fmt.Errorf("overlay mount on %s: %w", m.Target, err)
 	}
 	root, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

@@ -34,6 +34,10 @@ type initConfig struct {
 	Tty      bool
 	// NoSeccomp: no seccomp filter (Spec.SeccompUnconfined).
 	NoSeccomp bool
+	// Copy: the copying snapshotter (copysnap_linux.go): Upper is the
+	// copied root, bound on Rootfs instead of an overlay; overlay mounts'
+	// mnt dirs hold copies too.
+	Copy bool `json:",omitempty"`
 }
 
 // initMount is a Mount with what the parent prepared for it.
@@ -43,6 +47,8 @@ type initMount struct {
 	// the overlay is mounted before its Source is bound), upper and work,
 	// and lower (empty, used when Lower is).
 	Scratch string `json:",omitempty"`
+	// Copied: mnt is a copy of Lower (the copying snapshotter).
+	Copied bool `json:",omitempty"`
 }
 
 type etcFile struct {

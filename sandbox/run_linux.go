@@ -152,6 +152,10 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if cfg.Mounts, err = prepareMounts(runDir, spec.Mounts); err != nil {
 		return -1, err
 	}
+	cs, err := prepareCopy(runDir, &cfg) // nil but for the copying snapshotter
+	if err != nil {
+		return -1, err
+	}
 
 	cg, err := newCgroup(id, spec.Memory, spec.PidsLimit)
 	if err != nil {
@@ -251,7 +255,12 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 		setupErr = fmt.Errorf("%w (%s)", setupErr, state)
 	}
 	if st != nil {
-		if err := cleanStubs(spec.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
+		if err := cleanStubs(cfg.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
+			setupErr = err
+		}
+	}
+	if cs != nil && ctx.Err() == nil {
+		if err := cs.diffInto(spec.Upper); err != nil && setupErr == nil {
 			setupErr = err
 		}
 	}

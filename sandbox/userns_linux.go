@@ -163,8 +163,8 @@ func setgroupsDenied(e error) bool {
 // Environment is what the sandbox found on this machine, for strata info.
 type Environment struct {
 	UserNS      bool   `json:"userNamespace"` // running in a user namespace (rootless)
-	Snapshotter string `json:"snapshotter"`   // "overlay", "overlay+userxattr" or "none"
-	// SnapshotterError is why no overlay could be mounted.
+	Snapshotter string `json:"snapshotter"`   // "overlay", "overlay+userxattr", "copy" or "none"
+	// SnapshotterError is why no overlay could be mounted (or why copy).
 	SnapshotterError string `json:"snapshotterError,omitempty"`
 	Cgroup           string `json:"cgroup"` // "v2", "v1" or "hybrid"
 	// Limits says whether --memory and --pids-limit can be had, and why.
@@ -180,12 +180,25 @@ type Environment struct {
 // in a directory it makes (and removes) in tmp, the way the sandbox will.
 func Probe(tmp string) Environment {
 	env := Environment{UserNS: InUserNS(), Snapshotter: "none"}
-	if err := probeOverlay(tmp); err != nil {
+	snap, err := snapshotter()
+	switch {
+	case err != nil:
 		env.SnapshotterError = err.Error()
-	} else if env.UserNS {
-		env.Snapshotter = "overlay+userxattr"
-	} else {
-		env.Snapshotter = "overlay"
+	case snap == SnapshotterCopy:
+		env.Snapshotter = "copy"
+		if err := probeOverlay(tmp); err != nil {
+			env.SnapshotterError = "no overlay here: " + err.Error()
+		} else {
+			env.SnapshotterError = "chosen by " + SnapshotterEnv
+		}
+	default:
+		if err := probeOverlay(tmp); err != nil {
+			env.SnapshotterError = err.Error()
+		} else if env.UserNS {
+			env.Snapshotter = "overlay+userxattr"
+		} else {
+			env.Snapshotter = "overlay"
+		}
 	}
 	env.Cgroup = "v1"
 	if cgroupV2() {
