@@ -1,7 +1,6 @@
 package build
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -58,9 +57,8 @@ func (r *stepRun) phaseAt(name string, start, end time.Time, detail string) {
 // timing or layerDone ends.
 func (r *stepRun) then(name string) {
 	r.closeOpen()
-	end := r.phase(name)
-	_ = end
 	r.mu.Lock()
+	r.phases = append(r.phases, event.Phase{Name: name, Start: time.Since(r.t0), End: -1})
 	r.open = len(r.phases)
 	r.mu.Unlock()
 }
@@ -83,8 +81,9 @@ func (r *stepRun) thenSnapshot(fn func(*stager) error) func(*stager) error {
 	}
 }
 
-// noteContextFiles tells in the cache phase how many context files the
-// key checksums, and under which top directory most are.
+// noteContextFiles tells in the cache phase how many context paths (files
+// and directories) the key checksums, and under which top directory most
+// are.
 func (r *stepRun) noteContextFiles() {
 	if r.st.pending == nil || r.st.pending.in == nil || len(r.st.pending.in.Files) == 0 {
 		return
@@ -96,7 +95,7 @@ func (r *stepRun) noteContextFiles() {
 			under[top]++
 		}
 	}
-	detail := fmt.Sprintf("%d context files checksummed", len(files))
+	detail := thousands(len(files)) + " context paths checksummed"
 	top, n := "", 0
 	for d, c := range under {
 		if c > n || (c == n && d < top) {
@@ -104,7 +103,7 @@ func (r *stepRun) noteContextFiles() {
 		}
 	}
 	if n*2 > len(files) && n >= 1000 {
-		detail += fmt.Sprintf(", %d of them under %s/ (add it to .dockerignore if the image does not need it)", n, top)
+		detail += ", " + thousands(n) + " of them under " + top + "/ (add it to .dockerignore if the image does not need it)"
 	}
 	r.mu.Lock()
 	for i := len(r.phases) - 1; i >= 0; i-- {

@@ -76,6 +76,15 @@ func TestStepPhasesAddUp(t *testing.T) {
 			t.Errorf("step %d: phases cover %v of %v (< 95%%): %+v", d.Step+1, cover, d.Duration, d.Phases)
 		}
 	}
+	var cacheDetail string
+	for _, p := range done[2].Phases {
+		if p.Name == "cache" {
+			cacheDetail = p.Detail
+		}
+	}
+	if want := "5,051 context paths checksummed, 5,050 of them under many/"; !strings.HasPrefix(cacheDetail, want) {
+		t.Errorf("COPY's cache phase says %q, want %q…", cacheDetail, want)
+	}
 	run := done[3]
 	if trace := run.Phases; !hasPhase(trace, "command") {
 		t.Skipf("processes not recorded here: %+v", run.Phases)

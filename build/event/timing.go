@@ -91,13 +91,18 @@ type ProcNode struct {
 }
 
 // ShortProcess is how short a leaf process must be to be grouped with its
-// siblings of the same program.
-const ShortProcess = 100 * time.Millisecond
+// siblings of the same program; ManySiblings of them are grouped however
+// long each took (a loop's one slow cp stays in its group).
+const (
+	ShortProcess = 100 * time.Millisecond
+	ManySiblings = 10
+)
 
 // ProcessTree builds the tree of procs (the first with PPID 0 is the
 // root; nil when there is none): children in start order, and leaf
-// children of one parent that run the same program and are shorter than
-// ShortProcess each grouped into one node with a count.
+// children of one parent that run the same program, each shorter than
+// ShortProcess or ManySiblings of them or more, grouped into one node with
+// a count.
 func ProcessTree(procs []Process) *ProcNode {
 	nodes := map[int]*ProcNode{}
 	var root *ProcNode
@@ -151,9 +156,18 @@ func ProcessTree(procs []Process) *ProcNode {
 	group = func(n *ProcNode) {
 		var out []*ProcNode
 		byName := map[string]*ProcNode{}
+		leaf := func(c *ProcNode) bool {
+			return len(c.Children) == 0 && !c.Forked && !c.Execed && c.Before == nil
+		}
+		many := map[string]int{}
+		for _, c := range n.Children {
+			if leaf(c) {
+				many[c.Name()]++
+			}
+		}
 		for _, c := range n.Children {
 			group(c)
-			if len(c.Children) > 0 || c.Duration() >= ShortProcess || c.Forked || c.Execed || c.Before != nil {
+			if !leaf(c) || (c.Duration() >= ShortProcess && many[c.Name()] < ManySiblings) {
 				out = append(out, c)
 				continue
 			}

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ func TestFindings(t *testing.T) {
 		s := 8300*ms + time.Duration(i)*ms
 		procs = append(procs, Process{PID: 10 + i, PPID: 1, Argv: []string{"cp"}, Start: s, End: s + ms/2})
 	}
+	procs[50].End += 300 * ms // one slow cp stays in the loop's group
 	procs = append(procs, Process{PID: 9999, PPID: 1, Argv: []string{"false"}, Start: 9000 * ms, End: 9001 * ms, Exit: 1})
 	got := Findings(StepTiming{Kind: "RUN", Duration: 10000 * ms, Processes: procs, Files: 31000,
 		Phases: []Phase{{Name: "command", Start: 0, End: 3000 * ms}, {Name: "snapshot", Start: 3000 * ms, End: 7000 * ms}},
@@ -32,11 +34,18 @@ func TestFindings(t *testing.T) {
 			t.Errorf("findings lack %q:\n%s", w, all)
 		}
 	}
+	var groups []string
+	for _, c := range ProcessTree(procs).Children {
+		groups = append(groups, c.Label())
+	}
+	if fmt.Sprint(groups) != "[apt-get update cp ×200 false]" {
+		t.Errorf("children %q, want apt-get, cp ×200 (the slow one too) and false", groups)
+	}
 	if n := len(Findings(StepTiming{Kind: "RUN", Duration: time.Second, Phases: []Phase{{Name: "command", End: time.Second}}})); n != 0 {
 		t.Errorf("a plain step has %d findings, want none", n)
 	}
-	cache := Findings(StepTiming{Kind: "COPY", Duration: 3 * time.Second, Phases: []Phase{{Name: "cache", End: 2300 * ms, Detail: "48000 context files checksummed, 47000 of them under node_modules/"}}})
-	if len(cache) != 1 || !strings.Contains(cache[0], "computing the cache key took 2.3s (76%): 48000 context files checksummed, 47000 of them under node_modules/") {
+	cache := Findings(StepTiming{Kind: "COPY", Duration: 3 * time.Second, Phases: []Phase{{Name: "cache", End: 2300 * ms, Detail: "48,000 context paths checksummed, 47,000 of them under node_modules/"}}})
+	if len(cache) != 1 || !strings.Contains(cache[0], "computing the cache key took 2.3s (76%): 48,000 context paths checksummed, 47,000 of them under node_modules/") {
 		t.Errorf("cache finding %q", cache)
 	}
 }
