@@ -222,6 +222,11 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 	}
 	dest, destDirSyntax := copyDest(sp, r.st.cfg.Config.WorkingDir)
 
+	var prev *prevCopy // incremental.go: the last build's layer of this step
+	if fromContext {
+		prev = e.previousCopy(r.st)
+		defer prev.close()
+	}
 	r.then("copy")
 	pl, err := e.makeLayerLink(view, sp.link, r.thenSnapshot(func(s *stager) error {
 		// Expand the sources first: how many there are decides the dest rule.
@@ -252,7 +257,7 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		if sp.add && sp.checksum != "" && (len(all) != 1 || all[0].url == nil) {
 			return errors.New("--checksum works only with a single http(s) URL source")
 		}
-		cp := &copier{s: s, src: src, uid: o.uid, gid: o.gid, chmod: o.chmod, keepOwner: !fromContext, ctx: ctx}
+		cp := &copier{s: s, src: src, uid: o.uid, gid: o.gid, chmod: o.chmod, keepOwner: !fromContext, ctx: ctx, prev: prev}
 		if destIsDir {
 			if err := s.mkdirAll(rdest, 0o755, o.uid, o.gid, o.uid >= 0); err != nil {
 				return err
@@ -316,6 +321,7 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 		var times []dirTime
 		cp.dirTimes = &times
 		err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
+			cp.key = path.Join(m.path, rel)
 			return cp.copyItem(path.Join(target, rel), fi, h)
 		})
 		cp.links, cp.dirTimes = nil, nil
@@ -344,6 +350,7 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 			return nil
 		}
 	}
+	cp.key = m.path
 	return cp.copyItem(target, info, host)
 }
 
@@ -375,6 +382,10 @@ type copier struct {
 	// source mtime, set once everything below it exists (creating an
 	// entry in a dir changes its mtime); nil: set at once.
 	dirTimes *[]dirTime
+	// prev, when set, is the last build's layer of this step; key is the
+	// source being copied, as its checksum is keyed (incremental.go).
+	prev *prevCopy
+	key  string
 }
 
 type dirTime struct {
@@ -503,6 +514,9 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 				return r.Link(first, h)
 			}
 			c.links[key] = target
+		}
+		if c.linkPrevious(h, c.key, info, uid, gid, c.mode(info)) {
+			return nil // unchanged since the last build: its file, shared
 		}
 		if err := c.copyFile(host, h, info.Size()); err != nil {
 			return err

@@ -1,0 +1,127 @@
+package build
+
+import (
+	"io/fs"
+	"path"
+	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/layers/beneath"
+)
+
+// prevCopy is the layer the last build of a COPY step made, when this
+// build of the step can start from it: the same instruction, after the
+// same parent step, so every source lands where it landed then. A context
+// file whose checksum did not change since, and whose copy there has the
+// owner, mode and date this copy would give it, is hard-linked from that
+// layer instead of copied.
+//
+// Sharing the inode is safe because nothing ever writes a stored layer's
+// files: layers are read-only lower dirs (a RUN's overlay copies a file up
+// into its own upper dir before any change, and metacopy keeps the data
+// in the lower only for reading), the store removes whole trees, and the
+// copier never changes a file it linked (no chown, chmod or chtimes after
+// the link). A changed, added or mode-changed file is copied as before, a
+// deleted one is not linked, and the layer's tar is written from the tree
+// as for a cold COPY, so the layer is byte-identical.
+type prevCopy struct {
+	root     *beneath.Root // the previous layer's tree
+	old, cur fileSums      // the sources' checksums then and now
+	used     map[uint64]bool
+	linked   int
+}
+
+// previousCopy finds the last build's layer of the step being built in
+// st, or nil.
+func (e *Executor) previousCopy(st *stageState) *prevCopy {
+	p := st.pending
+	if p == nil || p.in == nil || st.last == nil || st.seq >= len(st.last.Steps) || len(p.in.Files) == 0 {
+		return nil
+	}
+	ls := st.last.Steps[st.seq]
+	if ls.Unfinished || ls.Canonical != p.in.Canonical || ls.Parent != p.in.Parent || len(ls.Files) == 0 {
+		return nil
+	}
+	ent, ok := e.lookupCache(ls.Key)
+	if !ok || ent.DiffID == "" {
+		return nil
+	}
+	h, err := v1.NewHash(ent.DiffID)
+	if err != nil || !e.Store.HasLayer(h) {
+		return nil
+	}
+	root, err := beneath.Open(e.Store.LayerFS(h), beneath.NoSymlinks)
+	if err != nil {
+		return nil
+	}
+	return &prevCopy{root: root, old: ls.Files, cur: p.in.Files, used: map[uint64]bool{}}
+}
+
+func (p *prevCopy) close() {
+	if p != nil {
+		p.root.Close()
+	}
+}
+
+// link makes target in the stager's tree a hard link of the previous
+// layer's file at target when the source key is unchanged and that file is
+// what copying would make (owner uid:gid, mode, the source's size and
+// mtime). It reports whether it linked; on false the caller copies.
+func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int, mode fs.FileMode) bool {
+	p := c.prev
+	if p == nil || key == "" || c.keepOwner {
+		return false
+	}
+	if sum, ok := p.cur[key]; !ok || sum == "" || p.old[key] != sum {
+		return false
+	}
+	f, err := p.root.OpenFile(target, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return false
+	}
+	mt := info.ModTime()
+	if st.Size != info.Size() || int(st.Uid) != uid || int(st.Gid) != gid || st.Mode&0o7777 != unixMode(mode) ||
+		st.Mtim.Sec != mt.Unix() || st.Mtim.Nsec != int64(mt.Nanosecond()) || p.used[st.Ino] {
+		return false
+	}
+	// Extended attributes: a context copy sets none (only COPY --from
+	// keeps them), so a file carrying some is not what a copy makes.
+	if n, err := unix.Listxattr("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), nil); err != nil || n > 0 {
+		if err != unix.ENOTSUP {
+			return false
+		}
+	}
+	dfd, err := c.s.root.OpenDirFd(path.Dir(target), true)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(dfd)
+	if unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dfd, path.Base(target), unix.AT_SYMLINK_FOLLOW) != nil {
+		return false
+	}
+	p.used[st.Ino] = true
+	p.linked++
+	return true
+}
+
+// unixMode is mode's permission and special bits as stat shows them.
+func unixMode(m fs.FileMode) uint32 {
+	u := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		u |= unix.S_ISUID
+	}
+	if m&fs.ModeSetgid != 0 {
+		u |= unix.S_ISGID
+	}
+	if m&fs.ModeSticky != 0 {
+		u |= unix.S_ISVTX
+	}
+	return u
+}
