@@ -34,7 +34,7 @@ func (m *model) helpGroups() []helpGroup {
 		bindingRows(k.NextTab, k.PrevTab, k.Help, k.Quit)...)...)}
 	global.rows = append(global.rows, [2]string{"ctrl+c", "quit (stops the build)"})
 	build := helpGroup{"Build and image", bindingRows(k.Break, k.Pause, k.Shell, k.Partial, k.Rebuild, k.RebuildNoCache,
-		k.Mark, k.Compare, k.ComparePrev, k.Run, k.Save)}
+		k.Mark, k.Compare, k.ComparePrev, k.Run, k.Save, k.Timeline)}
 	build.rows = append(build.rows, [2]string{"x", "stop the run (while it runs)"})
 	lk, fk, ck := m.logs.keys, m.files.keys, m.compare.keys
 	panes := []struct {

@@ -28,6 +28,7 @@ type keyMap struct {
 	Compare        key.Binding // =: compare the marked and the selected snapshot
 	ComparePrev    key.Binding // M: the selected step against the previous build's
 	Run            key.Binding // x: run the final image's primary command
+	Timeline       key.Binding // T: the build's timeline (timeline.go)
 }
 
 // defaultKeyMap returns the global keys.
@@ -55,6 +56,7 @@ func defaultKeyMap() keyMap {
 		Compare:        key.NewBinding(key.WithKeys("="), key.WithHelp("=", "compare w/ mark")),
 		ComparePrev:    key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "vs last build")),
 		Run:            key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "run image")),
+		Timeline:       key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "timeline: where the time went")),
 	}
 }
 
@@ -126,7 +128,7 @@ func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab, k.Help, k.Quit},
 		{k.Next, k.Continue, k.Pause, k.Break, k.Shell, k.Partial},
-		{k.Run, k.Save, k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev},
+		{k.Run, k.Save, k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev, k.Timeline},
 	}
 }
 

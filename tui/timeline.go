@@ -389,7 +389,7 @@ func roundTL(d time.Duration) string {
 func (m *model) timelineKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	k := msg.String()
 	if !m.timelineOn {
-		if k == "T" && !m.capturing() {
+		if key.Matches(msg, m.keys.Timeline) && !m.capturing() {
 			m.timelineOn = true
 			return nil, true
 		}
@@ -398,7 +398,7 @@ func (m *model) timelineKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
 	case k == "ctrl+c":
 		return nil, false
-	case k == "T", k == "q", k == "esc" && m.timeline.in < 0:
+	case key.Matches(msg, m.keys.Timeline), k == "q", k == "esc" && m.timeline.in < 0:
 		m.timelineOn = false
 		return nil, true
 	}
