@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -88,6 +90,78 @@ func (s *Store) Available(diffID v1.Hash) bool {
 // keeps the same digest). It returns the bytes downloaded (0 when the
 // layer was stored already). On any error nothing is added to the store.
 func (s *Store) FetchRemote(diffID v1.Hash) (int64, error) {
+	return s.FetchRemoteProgress(diffID, nil)
+}
+
+// fetches are the downloads under way: a second caller for a layer (the
+// TUI's Files tab while a step fetches it) waits for the first and sees
+// its progress instead of downloading it again.
+var fetches = struct {
+	sync.Mutex
+	m map[fetchKey]*fetchCall
+}{m: map[fetchKey]*fetchCall{}}
+
+type fetchKey struct {
+	s *Store
+	d v1.Hash
+}
+
+type fetchCall struct {
+	done     chan struct{}
+	n        int64
+	err      error
+	mu       sync.Mutex
+	got      int64
+	watchers []func(int64)
+}
+
+func (c *fetchCall) watch(f func(int64)) {
+	if f == nil {
+		return
+	}
+	c.mu.Lock()
+	c.watchers = append(c.watchers, f)
+	got := c.got
+	c.mu.Unlock()
+	f(got)
+}
+
+// Write counts the bytes downloaded and tells the watchers.
+func (c *fetchCall) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.got += int64(len(p))
+	got, ws := c.got, slices.Clone(c.watchers)
+	c.mu.Unlock()
+	for _, f := range ws {
+		f(got)
+	}
+	return len(p), nil
+}
+
+// FetchRemoteProgress is FetchRemote telling progress the compressed
+// bytes downloaded so far (from the download's goroutine) as they come.
+func (s *Store) FetchRemoteProgress(diffID v1.Hash, progress func(done int64)) (int64, error) {
+	k := fetchKey{s, diffID}
+	fetches.Lock()
+	if c, ok := fetches.m[k]; ok {
+		fetches.Unlock()
+		c.watch(progress)
+		<-c.done
+		return 0, c.err
+	}
+	c := &fetchCall{done: make(chan struct{})}
+	fetches.m[k] = c
+	fetches.Unlock()
+	c.watch(progress)
+	c.n, c.err = s.fetchRemote(diffID, c)
+	fetches.Lock()
+	delete(fetches.m, k)
+	fetches.Unlock()
+	close(c.done)
+	return c.n, c.err
+}
+
+func (s *Store) fetchRemote(diffID v1.Hash, count io.Writer) (int64, error) {
 	if s.HasLayer(diffID) {
 		return 0, nil
 	}
@@ -105,7 +179,7 @@ func (s *Store) FetchRemote(diffID v1.Hash) (int64, error) {
 		rc.Close()
 		return 0, err
 	}
-	n, err := io.Copy(w, io.LimitReader(rc, l.CompressedSize+1))
+	n, err := io.Copy(io.MultiWriter(w, count), io.LimitReader(rc, l.CompressedSize+1))
 	rc.Close()
 	if err != nil {
 		w.Abort()

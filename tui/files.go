@@ -80,6 +80,7 @@ type filesModel struct {
 	loading   bool
 	err       string
 	seq       int
+	fetching  string // a layer's download, while the tree waits for it (layerfetch.go)
 
 	expanded []bool
 	filter   fileFilter
@@ -174,21 +175,28 @@ func (m *filesModel) Load() tea.Cmd {
 		return nil
 	}
 	m.seq++
-	m.loading, m.err = true, ""
+	m.loading, m.err, m.fetching = true, "", ""
 	m.treeSnap, m.treeWhole = m.snap, m.whole
+	if cmd := m.startFetch(); cmd != nil {
+		return cmd
+	}
 	return loadTree(m.be, m.seq, m.snap, m.whole)
 }
 
 func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 	return func() tea.Msg {
+		changes, err := stepChanges(be, snap)
+		if err != nil {
+			return filesLoadedMsg{seq: seq, snap: snap, whole: whole, err: err}
+		}
 		if !whole {
-			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(snap.Changes, nil)}
+			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(changes, nil)}
 		}
 		all, err := be.Tree(snap)
 		if err != nil {
 			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
 		}
-		marks := snap.Changes
+		marks := changes
 		if marks == nil {
 			marks = []layers.Change{}
 		}
@@ -315,6 +323,8 @@ func (m filesModel) Update(msg tea.Msg) (filesModel, tea.Cmd) {
 	switch msg := msg.(type) {
 	case filesLoadedMsg:
 		m.loaded(msg)
+	case layerFetchMsg:
+		return m, m.fetched(msg)
 	case tea.KeyPressMsg:
 		if m.input.active {
 			switch m.input.update(msg) {
@@ -478,6 +488,8 @@ func (m filesModel) View() string {
 	switch {
 	case m.snap == nil:
 		lines = append(lines, st.dim.Render("no snapshot yet: the step has not finished"))
+	case m.loading && m.fetching != "" && m.treeSnap == m.snap && m.treeWhole == m.whole:
+		lines = append(lines, st.dim.Render(m.fetching+"…"))
 	case m.loading || m.treeSnap != m.snap || m.treeWhole != m.whole:
 		lines = append(lines, st.dim.Render("loading…"))
 	case m.err != "":
@@ -486,7 +498,7 @@ func (m filesModel) View() string {
 		lines = append(lines, st.dim.Render("loading…"))
 	case m.fixed && len(m.tree.nodes) <= 1:
 		lines = append(lines, m.header(), st.dim.Render("no file differs between the two snapshots."))
-	case !m.fixed && !m.treeWhole && len(m.snap.Changes) == 0:
+	case !m.fixed && !m.treeWhole && len(m.tree.nodes) <= 1:
 		lines = append(lines, m.header(),
 			st.dim.Render(noChange(m.unit)),
 			st.dim.Render("press w to browse the whole filesystem at this snapshot."))

@@ -329,7 +329,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		var cmd tea.Cmd
 		m.logs, cmd = m.logs.Update(msg)
 		cmds = append(cmds, cmd)
-	case filesLoadedMsg:
+	case filesLoadedMsg, layerFetchMsg:
 		var cmd tea.Cmd
 		m.files, cmd = m.files.Update(msg)
 		cmds = append(cmds, cmd)

@@ -78,12 +78,18 @@ func (b *Backend) View(snap *event.Snapshot) *layers.View {
 
 // ReadFile reads up to max bytes of a file of the snapshot.
 func (b *Backend) ReadFile(snap *event.Snapshot, p string, max int64) ([]byte, error) {
+	if err := b.ready(snap); err != nil {
+		return nil, err
+	}
 	return b.View(snap).ReadFile(p, max)
 }
 
 // Tree lists the whole filesystem of a snapshot.
 func (b *Backend) Tree(snap *event.Snapshot) ([]layers.Change, error) {
 	var out []layers.Change
+	if err := b.ready(snap); err != nil {
+		return nil, err
+	}
 	v := b.View(snap)
 	err := v.Walk("/", func(e *layers.Entry) error {
 		if e.Path != "/" {

@@ -22,6 +22,9 @@ func (b *Backend) Compare(a, bs *event.Snapshot) ([]layers.Change, error) {
 	if b == nil || b.Store == nil || a == nil || bs == nil {
 		return nil, fmt.Errorf("compare: two snapshots are needed")
 	}
+	if err := b.ready(a, bs); err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
 	if a.UpperDir == "" && bs.UpperDir == "" && len(a.Layers) <= len(bs.Layers) && slices.Equal(a.Layers, bs.Layers[:len(a.Layers)]) {
 		return b.mergeChanges(bs.Layers[len(a.Layers):])
 	}

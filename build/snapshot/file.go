@@ -11,6 +11,9 @@ import (
 // reading the whole of it, and returns its size: the TUI compares files of
 // any size by size and digest, and diffs them past the first megabyte.
 func (b *Backend) OpenFile(snap *event.Snapshot, p string) (io.ReadCloser, int64, error) {
+	if err := b.ready(snap); err != nil {
+		return nil, 0, err
+	}
 	v := b.View(snap)
 	e, err := v.Stat(p)
 	if err != nil {

@@ -73,6 +73,9 @@ func (b *Backend) Shell(snap *event.Snapshot, opt ShellOptions) (*ShellCmd, erro
 	if opt.Partial && snap.UpperDir == "" {
 		return nil, errors.New("this step left no partial result to open")
 	}
+	if err := b.ready(snap); err != nil {
+		return nil, fmt.Errorf("shell: %w", err)
+	}
 	return &ShellCmd{b: b, snap: snap, opt: opt, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, nil
 }
 

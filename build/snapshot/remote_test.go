@@ -1,0 +1,142 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/layers"
+)
+
+// remoteLayer pushes a layer of files to an in-process registry and makes
+// it known to s as a remote layer (as --cache-from does): it returns its
+// diffID.
+func remoteLayer(t *testing.T, s *layers.Store, files map[string]string) v1.Hash {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, p := range []string{"etc/", "etc/app.conf", "usr/", "usr/bin/", "usr/bin/app"} {
+		if strings.HasSuffix(p, "/") {
+			tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeDir, Mode: 0o755})
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(files[p]))})
+		tw.Write([]byte(files[p]))
+	}
+	tw.Close()
+	b := buf.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://")+"/app", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(repo, l); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := l.Digest()
+	diffID, _ := l.DiffID()
+	size, _ := l.Size()
+	mt, _ := l.MediaType()
+	rl, err := remote.Layer(repo.Digest(d.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.AddRemote(layers.RemoteLayer{DiffID: diffID, Digest: d, CompressedSize: size, Size: int64(len(b)), MediaType: mt, Blob: rl, Source: repo.String() + ":cache"})
+	return diffID
+}
+
+// TestRemoteStepChanges: a cached step whose layer is still in a registry
+// lists its real files once the Backend has downloaded it, with progress
+// up to the layer's size; the whole tree has them too.
+func TestRemoteStepChanges(t *testing.T) {
+	s, err := layers.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := remoteLayer(t, s, map[string]string{"etc/app.conf": "port 80\n", "usr/bin/app": "#!/bin/sh\necho hi\n"})
+	b := NewBackend(s, nil)
+	snap := &event.Snapshot{Layers: []v1.Hash{d}, DiffID: d, Config: &v1.ConfigFile{}}
+	rls := b.RemoteLayers(snap)
+	if len(rls) != 1 || rls[0].DiffID != d {
+		t.Fatalf("RemoteLayers = %+v, want the layer %s", rls, d)
+	}
+	var last FetchProgress
+	calls := 0
+	if err := b.FetchLayers(snap, func(p FetchProgress) { last = p; calls++ }); err != nil {
+		t.Fatal(err)
+	}
+	if calls < 2 || last.Done != rls[0].Size || last.Layers != 1 {
+		t.Errorf("progress: %d calls, last %+v; want the last at %d bytes", calls, last, rls[0].Size)
+	}
+	if !strings.Contains(last.String(), "downloading layer "+short(d)+" from ") {
+		t.Errorf("progress text %q", last.String())
+	}
+	if got := b.RemoteLayers(snap); len(got) != 0 {
+		t.Errorf("still remote after the download: %+v", got)
+	}
+	ch, err := b.StepChanges(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range ch {
+		got = append(got, fmt.Sprintf("%s %s", c.Kind, c.Path))
+	}
+	want := []string{"added /etc", "added /etc/app.conf", "added /usr", "added /usr/bin", "added /usr/bin/app"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("StepChanges = %q, want %q", got, want)
+	}
+	data, err := b.ReadFile(snap, "/etc/app.conf", 100)
+	if err != nil || string(data) != "port 80\n" {
+		t.Errorf("ReadFile = %q, %v", data, err)
+	}
+}
+
+// TestRemoteLayerGone: a layer whose blob the registry lost is an error
+// naming it, for the change list, the tree and a file; never an empty list.
+func TestRemoteLayerGone(t *testing.T) {
+	s, err := layers.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := remoteLayer(t, s, map[string]string{"etc/app.conf": "x"})
+	rl, _ := s.Remote(d)
+	rl.Blob = nil
+	s.DropRemote(d)
+	bad := rl
+	bad.Digest = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+	ref, _ := name.NewDigest(strings.TrimSuffix(rl.Source, ":cache") + "@" + bad.Digest.String())
+	bad.Blob, _ = remote.Layer(ref)
+	s.AddRemote(bad)
+	b := NewBackend(s, nil)
+	snap := &event.Snapshot{Layers: []v1.Hash{d}, DiffID: d, Config: &v1.ConfigFile{}}
+	if ch, err := b.StepChanges(snap); err == nil || !strings.Contains(err.Error(), "could not be downloaded from") {
+		t.Errorf("StepChanges = %v, %v; want an error naming the download", ch, err)
+	}
+	if _, err := b.Tree(snap); err == nil {
+		t.Error("Tree of a lost layer: no error")
+	}
+	if _, err := b.ReadFile(snap, "/etc/app.conf", 10); err == nil {
+		t.Error("ReadFile of a lost layer: no error")
+	}
+	if s.HasLayer(d) {
+		t.Error("a failed download left the layer in the store")
+	}
+}
