@@ -34,7 +34,7 @@ type TraceEvent struct {
 	Cat   string         `json:"cat,omitempty"`
 	Ph    string         `json:"ph"`
 	Ts    float64        `json:"ts"`
-	Dur   float64        `json:"dur,omitempty"`
+	Dur   float64        `json:"dur"`
 	Pid   int            `json:"pid"`
 	Tid   int            `json:"tid"`
 	Scope string         `json:"s,omitempty"`
