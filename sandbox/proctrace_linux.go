@@ -342,6 +342,10 @@ func (t *tracer) readLoop(fd int, handle func(syscall.NetlinkMessage, time.Time)
 	buf := make([]byte, 64<<10)
 	flags := 0 // blocking (up to the receive timeout) while the socket is empty
 	for {
+		stopping := t.stopping.Load()
+		if stopping {
+			flags = unix.MSG_DONTWAIT // what is queued, then out
+		}
 		n, _, err := unix.Recvfrom(fd, buf, flags)
 		if err != nil {
 			switch {
@@ -352,16 +356,16 @@ func (t *tracer) readLoop(fd int, handle func(syscall.NetlinkMessage, time.Time)
 				continue
 			case errors.Is(err, unix.EINTR):
 				continue
+			case errors.Is(err, unix.EAGAIN) && stopping:
+				return // drained
 			case errors.Is(err, unix.EAGAIN) && flags != 0:
 				flags = 0 // emptied: sleep, then wait for the next
-				if !t.stopping.Load() {
-					time.Sleep(readBatch)
-				}
+				time.Sleep(readBatch)
 				continue
-			case errors.Is(err, unix.EAGAIN) && !t.stopping.Load():
+			case errors.Is(err, unix.EAGAIN):
 				continue // the receive timeout: look at stopping again
 			}
-			return // stopped and drained, or a broken socket
+			return // a broken socket
 		}
 		flags = unix.MSG_DONTWAIT
 		now := time.Now()
