@@ -66,7 +66,7 @@ func (o *buildOpts) register(c *cobra.Command) {
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the cache")
 	f.StringVar(&o.network, "network", "default", "network for RUN steps, default|host|none: a private network namespace with outbound access, the host's, or only lo (as docker build)")
 	f.StringArrayVar(&o.allow, "allow", nil, "network.host: let the Dockerfile's RUN --network=host use the host's network (as docker build --allow)")
-	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant] (default: this machine's)")
+	f.StringVar(&o.platform, "platform", "", "target platform os/arch[/variant], or several comma-separated (linux/amd64,linux/arm64: one image index; another architecture's RUN runs under QEMU through binfmt_misc) (default: this machine's)")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto or tty (the TUI on a terminal, plain otherwise and in strata build), plain, or json (one event per line, docs/events.md)")
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "type=oci,dest=DIR | type=docker,dest=FILE | type=registry[,name=REF] (push the -t tags) | oci:DIR[:TAG] | docker-archive:FILE[:NAME:TAG] (repeatable)")
 	f.StringVar(&o.memory, "memory", "", "memory limit for RUN steps (e.g. 512m, 2g)")
@@ -347,6 +347,11 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 	}
 	ctx, cancel := signalContext(parent)
 	defer cancel()
+	if plats, err := platformList(opt.Platform); err != nil {
+		return err
+	} else if len(plats) > 1 { // cmd_platforms.go: one index of several platforms
+		return runMultiBuild(ctx, g, bo, opt, plats)
+	}
 	plan, err := frontend.NewPlan(opt)
 	if err != nil {
 		if bo.progress == "json" && plan != nil && plan.Source != nil {
@@ -357,6 +362,9 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 				}
 			}
 		}
+		return err
+	}
+	if err := build.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
 		return err
 	}
 	if err := needRoot("build"); err != nil {
@@ -423,7 +431,7 @@ func useTUI(mode string) bool {
 // the Dockerfile or a context file rebuilds (a build.Session); the
 // debugger's keys reach the build through a build.Control.
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
-	if !useTUI(bo.progress) || bo.ci.on {
+	if !useTUI(bo.progress) || bo.ci.on || strings.Contains(bo.platform, ",") { // several platforms: plain progress (cmd_platforms.go)
 		return runBuild(parent, g, bo, ctxDir)
 	}
 	opt, err := bo.options(ctxDir)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -219,6 +220,9 @@ func (e *Executor) stageID(s *frontend.Stage) (string, string) {
 	if name == "" {
 		name = fmt.Sprint(s.Index)
 	}
+	if pl := StagePlatform(e.Plan, s); !platforms.Same(pl, platforms.Host()) {
+		name += "@" + platforms.String(pl) // each platform's last build (platforms.go)
+	}
 	return df, name
 }
 
@@ -236,6 +240,7 @@ func (e *Executor) loadRecord(s *frontend.Stage) *stageRecord {
 }
 
 func (e *Executor) saveRecord(st *stageState) {
+	e.dedupe.release(st) // platforms.go
 	if st == nil || len(st.record) == 0 {
 		return
 	}
@@ -661,6 +666,9 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	}
 	key := in.key()
 	st.pendingStep = step
+	if err := e.dedupe.acquire(ctx, st, key); err != nil { // platforms.go
+		return false, err
+	}
 	if e.noCache(step) == "" && in.Uncacheable == "" {
 		if ent, ok := e.lookupCache(key); ok {
 			e.applyCached(st, step, in, key, ent, e.hitNote(st, in))

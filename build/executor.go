@@ -75,6 +75,7 @@ type Executor struct {
 	lint   *linter.Linter
 
 	statCache *statCache
+	dedupe    *keyLocks // a multi-platform build's runs build a shared step once (platforms.go)
 	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
 }
 
@@ -512,7 +513,9 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 	hit, err := e.tryCache(ctx, st, step, c)
 	endCache()
 	if err != nil {
-		r.fail(err)
+		if !e.rewalks(ctx, err) { // remotecache.go: not a failure, the plan is walked again
+			r.fail(err)
+		}
 		return err
 	} else if hit {
 		return nil

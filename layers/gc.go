@@ -47,6 +47,11 @@ func (s *Store) ImageLayers() (map[v1.Hash]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	more, err := s.indexImages() // index.go: every platform's image
+	if err != nil {
+		return nil, err
+	}
+	recs = append(recs, more...)
 	keep := map[v1.Hash]bool{}
 	for _, r := range recs {
 		cfg, err := s.LoadConfig(r)
@@ -82,9 +87,16 @@ func (s *Store) GC(keep map[v1.Hash]bool) (GCResult, error) {
 	if err != nil {
 		return res, err
 	}
-	for _, r := range recs {
+	more, err := s.indexImages()
+	if err != nil {
+		return res, err
+	}
+	for _, r := range append(recs, more...) {
 		blobs[r.Manifest.Hex] = true
 		blobs[r.Config.Hex] = true
+	}
+	for _, h := range s.indexBlobs() {
+		blobs[h.Hex] = true
 	}
 	s.gcIntermediates(live, blobs)
 	metas, err := s.Layers()

@@ -141,3 +141,60 @@ func Pick(offered []*v1.Platform, want v1.Platform) int {
 func Of(cfg *v1.ConfigFile) v1.Platform {
 	return v1.Platform{OS: cfg.OS, Architecture: cfg.Architecture, Variant: cfg.Variant}
 }
+
+// ParseList reads --platform's comma-separated list (linux/amd64,linux/arm64)
+// as docker buildx does: each entry normalised, a platform named twice kept
+// once, in the order given. An empty entry is an error.
+func ParseList(s string) ([]v1.Platform, error) {
+	var out []v1.Platform
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return nil, fmt.Errorf("invalid platform list %q: an entry is empty; want os/arch[/variant][,os/arch...], e.g. linux/amd64,linux/arm64", s)
+		}
+		p, err := Parse(f)
+		if err != nil {
+			return nil, err
+		}
+		dup := false
+		for _, q := range out {
+			dup = dup || Same(p, q)
+		}
+		if !dup {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Native reports whether this machine runs p's programs itself: the
+// host's OS and architecture. Another architecture needs an emulator.
+func Native(p v1.Platform) bool {
+	h, n := Host(), Normalize(p)
+	return n.OS == h.OS && n.Architecture == h.Architecture
+}
+
+// QEMUArch is the name QEMU's user-mode emulator and its binfmt_misc
+// handler (qemu-<name>) use for p's architecture (what uname -m says under
+// it), or "" for an architecture QEMU has no user-mode emulator for.
+func QEMUArch(p v1.Platform) string {
+	switch n := Normalize(p); n.Architecture {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "aarch64"
+	case "arm":
+		return "arm"
+	case "386":
+		return "i386"
+	case "loong64":
+		return "loongarch64"
+	case "ppc64le", "ppc64", "s390x", "riscv64", "mips64", "mips64el", "mips", "mipsel":
+		return n.Architecture
+	case "mips64le":
+		return "mips64el"
+	case "mipsle":
+		return "mipsel"
+	}
+	return ""
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/platforms"
+	"github.com/strata-build/strata/layers"
+)
+
+// binfmtDir is where strata looks for QEMU's binfmt_misc handlers:
+// STRATA_BINFMT_DIR when set (tests point it at an empty dir), else the
+// kernel's /proc/sys/fs/binfmt_misc.
+func binfmtDir() string { return os.Getenv("STRATA_BINFMT_DIR") }
+
+// multiRefuse names the flags a multi-platform build does not take yet.
+func (o *buildOpts) multiRefuse(n int) error {
+	switch {
+	case o.report != "":
+		return fmt.Errorf("--report with %d platforms is not supported yet: build one platform per report (--platform linux/arm64 --report r.json)", n)
+	case o.trace != "":
+		return fmt.Errorf("--trace with %d platforms is not supported yet: trace one platform at a time", n)
+	case o.ci.on:
+		return fmt.Errorf("--ci with %d platforms is not supported yet: gate each platform's image (strata inspect --ci --platform P NAME)", n)
+	}
+	return nil
+}
+
+// runMultiBuild builds several platforms into one index (build.Multi) with
+// plain or JSON progress: each line says its platform ("[linux/arm64] #3
+// RUN ..."; a JSON event gets a "platform" field).
+func runMultiBuild(ctx context.Context, g *globals, bo *buildOpts, opt frontend.Options, plats []v1.Platform) error {
+	if err := bo.multiRefuse(len(plats)); err != nil {
+		return err
+	}
+	if bo.jobs < 0 {
+		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
+	}
+	if err := needRoot("build"); err != nil {
+		return err
+	}
+	store, err := layers.Open(g.root)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sweepSandbox()
+	m := &build.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
+	if m.Cache, err = bo.sharedCache(); err != nil {
+		return err
+	}
+	if _, err := m.Plans(); err != nil {
+		return err
+	}
+	mode := bo.progress
+	if mode == "auto" || mode == "tty" {
+		mode = "plain"
+	}
+	out := &lockedWriter{w: os.Stdout}
+	var chans []chan<- event.Event
+	var wg sync.WaitGroup
+	for _, p := range plats {
+		pw := &platformWriter{out: out, platform: platforms.String(p), json: mode == "json"}
+		printer, err := event.NewPrinter(mode, pw)
+		if err != nil {
+			return err
+		}
+		ch := make(chan event.Event, 256)
+		chans = append(chans, ch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			event.Consume(ch, printer)
+			pw.Flush()
+		}()
+	}
+	res, err := m.Build(ctx, chans)
+	wg.Wait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("build cancelled")
+		}
+		return err
+	}
+	if mode == "plain" {
+		printIndex(os.Stdout, res)
+	}
+	return nil
+}
+
+// printIndex tells what the index holds: which image each platform gets,
+// and the emulated platforms' RUN time against the native one's.
+func printIndex(w io.Writer, res *build.MultiResult) {
+	fmt.Fprintf(w, "image index %s (%d platforms, %s)", res.Index, len(res.Builds), res.Duration.Round(1e7))
+	if len(res.Tags) > 0 {
+		fmt.Fprintf(w, " named %s", strings.Join(res.Tags, ", "))
+	}
+	fmt.Fprintln(w)
+	var native *build.PlatformBuild
+	for _, b := range res.Builds {
+		if !b.Emulated && native == nil {
+			native = b
+		}
+	}
+	for _, b := range res.Builds {
+		how := "native"
+		if b.Emulated {
+			how = "emulated (QEMU)"
+		}
+		line := fmt.Sprintf("  %-16s manifest %s  image %s  %s, %s, RUN %s", platforms.String(b.Platform), b.Manifest, b.Result.ImageID.Hex[:12], how, b.Duration.Round(1e7), b.RunTime.Round(1e7))
+		if b.Emulated && native != nil && native.RunTime > 0 && b.RunTime > 0 {
+			line += fmt.Sprintf(" (%.1f× %s's)", float64(b.RunTime)/float64(native.RunTime), platforms.String(native.Platform))
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// lockedWriter writes whole lines of several platforms' printers, one
+// at a time.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) write(b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Write(b)
+}
+
+// platformWriter prefixes each whole line of one platform's printer with
+// the platform (plain) or adds it as a field (JSON, one object a line).
+type platformWriter struct {
+	out      *lockedWriter
+	platform string
+	json     bool
+	buf      bytes.Buffer
+}
+
+func (p *platformWriter) Write(b []byte) (int, error) {
+	p.buf.Write(b)
+	for {
+		i := bytes.IndexByte(p.buf.Bytes(), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := p.buf.Next(i + 1)
+		p.out.write(p.line(line))
+	}
+}
+
+func (p *platformWriter) line(l []byte) []byte {
+	if p.json {
+		if rest, ok := bytes.CutPrefix(l, []byte("{")); ok {
+			return append([]byte(fmt.Sprintf(`{"platform":%q,`, p.platform)), rest...)
+		}
+		return l
+	}
+	return append([]byte("["+p.platform+"] "), l...)
+}
+
+// Flush writes a last line without a newline.
+func (p *platformWriter) Flush() {
+	if p.buf.Len() > 0 {
+		p.out.write(append(p.line(p.buf.Bytes()), '\n'))
+		p.buf.Reset()
+	}
+}
+
+// platformList reads --platform ("" is the host's, one platform).
+func platformList(s string) ([]v1.Platform, error) {
+	if s == "" {
+		return []v1.Platform{platforms.Host()}, nil
+	}
+	ps, err := platforms.ParseList(s)
+	if err != nil {
+		return nil, fmt.Errorf("--platform: %w", err)
+	}
+	return ps, nil
+}
