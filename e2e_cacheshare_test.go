@@ -363,3 +363,106 @@ func TestCacheShareLazyBase(t *testing.T) {
 	}
 	checkClean(t, rootB)
 }
+
+// TestCacheShareBadBlobNoFailedStep: a shared-cache layer whose blob has
+// other content is found bad only when a step that runs needs it (the
+// COPY after the changed file): the plan is walked again. That step did
+// not fail, so --progress json sends no step_failed, the plain output no
+// error, and the report has every step's real outcome (sizes not summed
+// over the two walks).
+func TestCacheShareBadBlobNoFailedStep(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	mustStrata(t, "example", "--root", filepath.Join(tmp, "A"), "--dir", ctx, "-t", "ex:1")
+	dir := filepath.Join(tmp, "cachedir")
+	mustStrata(t, "build", "--root", filepath.Join(tmp, "A"), "--cache-to", "type=local,dest="+dir, ctx)
+	// The first layer's blob (the ADD of the rootfs) gets other bytes.
+	var idx struct {
+		Manifests []struct {
+			Digest string `json:"digest"`
+		} `json:"manifests"`
+	}
+	blob := func(dg string) string {
+		return filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(dg, "sha256:"))
+	}
+	readJSON(t, filepath.Join(dir, "index.json"), &idx)
+	var man struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	readJSON(t, blob(idx.Manifests[0].Digest), &man)
+	var doc struct {
+		Layers []struct {
+			Digest string `json:"digest"`
+		} `json:"layers"`
+	}
+	readJSON(t, blob(man.Config.Digest), &doc)
+	p := blob(doc.Layers[0].Digest)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, fi.Size())
+	rand.Read(junk)
+	os.Chmod(p, 0o644)
+	if err := os.WriteFile(p, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A changed copied file: the COPY runs and needs the bad layer.
+	f, err := os.OpenFile(filepath.Join(ctx, "app", "server.sh"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("# changed\n")
+	f.Close()
+
+	for _, progress := range []string{"json", "plain"} {
+		t.Run(progress, func(t *testing.T) {
+			root, report := filepath.Join(t.TempDir(), "r"), filepath.Join(t.TempDir(), "report.json")
+			out := mustStrata(t, "build", "--root", root, "--cache-from", "type=local,src="+dir, "--progress", progress, "--report", report, "-t", "x:1", ctx)
+			if !strings.Contains(out, "the layer is not used; building again") {
+				t.Fatalf("no warning of the bad layer:\n%s", out)
+			}
+			if progress == "json" {
+				for _, l := range strings.Split(out, "\n") {
+					if strings.Contains(l, `"type":"step_failed"`) {
+						t.Errorf("a step that then succeeds is reported failed: %s", l)
+					}
+				}
+			} else if strings.Contains(out, "ERROR") || strings.Contains(out, "failed") {
+				t.Errorf("the plain output tells a failure:\n%s", out)
+			}
+			var rep struct {
+				Error string `json:"error"`
+				Steps []struct {
+					Instruction string `json:"instruction"`
+					Status      string `json:"status"`
+					Size        int64  `json:"size"`
+					Files       int    `json:"files"`
+					Changes     struct {
+						Added int `json:"added"`
+					} `json:"changes"`
+				} `json:"steps"`
+			}
+			readJSON(t, report, &rep)
+			if rep.Error != "" {
+				t.Errorf("report error %q", rep.Error)
+			}
+			for _, s := range rep.Steps {
+				if s.Status != "built" && s.Status != "cached" {
+					t.Errorf("report: %s is %s", s.Instruction, s.Status)
+				}
+				if strings.HasPrefix(s.Instruction, "ADD rootfs.tar") && s.Files != s.Changes.Added {
+					t.Errorf("report: %s has %d files for %d added (summed over the two walks?)", s.Instruction, s.Files, s.Changes.Added)
+				}
+			}
+			if got := mustStrata(t, "run", "--root", root, "--rm", "x:1", "cat", "/srv/app/server.sh"); !strings.Contains(got, "# changed") {
+				t.Errorf("the image lacks the changed file: %q", got)
+			}
+			checkClean(t, root)
+		})
+	}
+}

@@ -140,7 +140,8 @@ type SharedCache struct {
 	layers  map[v1.Hash]string      // diffID -> source name
 	bad     map[v1.Hash]bool
 
-	hits []*CacheEntry // entries used from an import, this build
+	hits    []*CacheEntry // entries used from an import, this build
+	attempt int           // the walk of the plan (buildStages)
 
 	// Downloaded counts the layer bytes fetched lazily.
 	Downloaded int64
@@ -568,15 +569,30 @@ func (e *Executor) buildStages(ctx context.Context) error {
 		e.Cache.Downloaded, e.Cache.Fetched, e.Cache.hits = 0, 0, nil
 	}
 	for attempt := 0; ; attempt++ {
+		if e.Cache != nil {
+			e.Cache.attempt = attempt
+		}
 		err := e.walkStages(ctx)
 		var le *lazyError
-		if err == nil || !errors.As(err, &le) || attempt >= 8 || ctx.Err() != nil {
+		if err == nil || !errors.As(err, &le) || attempt >= maxWalks-1 || ctx.Err() != nil {
 			return err
 		}
 		e.warn(fmt.Sprintf("--cache-from: %v: the layer is not used; building again without the cache records that need it", le.err))
 		e.stages = map[int]*stageState{}
 		e.cached, e.built = 0, 0
 	}
+}
+
+// maxWalks bounds the walks of the plan when shared-cache layers fail.
+const maxWalks = 8
+
+// rewalks: err is a shared-cache layer that could not be had, and the
+// plan will be walked again without it: the step that needed it did not
+// fail (dispatch sends no StepFailed; the warning and the step's real
+// outcome in the next walk tell what happened).
+func (e *Executor) rewalks(ctx context.Context, err error) bool {
+	var le *lazyError
+	return errors.As(err, &le) && e.Cache != nil && e.Cache.attempt < maxWalks-1 && ctx.Err() == nil
 }
 
 func (e *Executor) walkStages(ctx context.Context) error {

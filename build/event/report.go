@@ -106,8 +106,8 @@ func (r *Report) Observe(ev Event) {
 			s.Reason = strings.TrimPrefix(ev.Line, "cache miss: ")
 		}
 	case StepStarted:
-		if s := step(ev.Step); s != nil && s.started.IsZero() {
-			s.started = ev.Time
+		if s := step(ev.Step); s != nil && (s.started.IsZero() || s.Status == "cached" || s.Status == "failed") {
+			s.started = ev.Time // a step walked again starts anew
 		}
 	case StepCached:
 		if s := step(ev.Step); s != nil {
@@ -122,6 +122,9 @@ func (r *Report) Observe(ev Event) {
 	case StepDone:
 		if s := step(ev.Step); s != nil {
 			// ONBUILD triggers finish under their FROM step: keep the sums.
+			if s.Status != "built" { // a step walked again (a shared-cache layer failed): its last outcome
+				s.Size, s.Files, s.Changes = 0, 0, layers.ChangeStats{}
+			}
 			s.Status, s.Reason, s.Key, s.ImageID = "built", ev.Reason, ev.Key, ev.ImageID
 			if ev.DiffID != "" {
 				s.Layer = ev.DiffID
