@@ -44,12 +44,18 @@ type tracer struct {
 	wallAtMono time.Time // wall clock at monoBase
 	monoBase   int64
 
-	mu       sync.Mutex
-	root     int
-	live     map[int]*Process // by host tgid
-	done     []*Process
-	all      []*Process
-	stats    map[int][]taskRecord // taskstats exit records by tgid
+	mu    sync.Mutex
+	root  int
+	live  map[int]*Process // by host tgid
+	done  []*Process
+	all   []*Process
+	stats map[int][]taskRecord // taskstats exit records of members, by tgid
+	// members are the tgids of the container's processes, ever; pending
+	// are exit records of other tgids, kept pendingFor in case their fork
+	// is read late (the sockets are read apart), then dropped: every exit
+	// on the host comes, and a long RUN must not hoard them.
+	members  map[int]bool
+	pending  []taskRecord
 	lost     bool
 	rootExit bool // the command's exit was seen on both sockets
 	rootTS   bool
@@ -81,7 +87,7 @@ func startTracer(root int) (*tracer, error) {
 		// strata): stop would wait its 500 ms for events that never come.
 		return nil, errors.New("not available without root: the kernel's process events go to the host's root only")
 	}
-	t := &tracer{root: root, live: map[int]*Process{}, stats: map[int][]taskRecord{}}
+	t := &tracer{root: root, live: map[int]*Process{}, stats: map[int][]taskRecord{}, members: map[int]bool{root: true}}
 	var mono unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono); err != nil {
 		return nil, err
@@ -410,6 +416,7 @@ func (t *tracer) procEvent(m syscall.NetlinkMessage, _ time.Time) {
 		}
 		p := &Process{PID: ctgid, PPID: ptgid, Argv: parent.Argv, Forked: true, Start: ts, Exit: -1}
 		t.live[ctgid] = p
+		t.members[ctgid] = true
 		t.all = append(t.all, p)
 	case procEventExec:
 		if len(data) < 8 {
@@ -423,6 +430,12 @@ func (t *tracer) procEvent(m syscall.NetlinkMessage, _ time.Time) {
 			return
 		}
 		argv := readArgv(tgid, t.argvBuf)
+		if tgid == t.root && len(argv) > 0 && argv[0] == initArg {
+			// The init's own exec of /proc/self/exe: exec.Cmd.Start
+			// returns when the exec closes its pipe, before the kernel
+			// tells the exec, so it may come after the subscription.
+			return
+		}
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		switch {
@@ -524,11 +537,37 @@ func (t *tracer) taskEvent(m syscall.NetlinkMessage, now time.Time) {
 		comm: unix.ByteSliceToString(unsafe.Slice((*byte)(unsafe.Pointer(&st.Ac_comm[0])), len(st.Ac_comm))),
 	}
 	t.mu.Lock()
-	t.stats[tgid] = append(t.stats[tgid], r)
+	if t.members[tgid] {
+		t.stats[tgid] = append(t.stats[tgid], r)
+	} else {
+		t.pending = append(t.pending, r)
+	}
+	if len(t.pending) > 0 && now.Sub(t.pending[0].receive) > pendingFor {
+		t.sortPending(now.Add(-pendingFor))
+	}
 	if tgid == t.root {
 		t.rootTS = true
 	}
 	t.mu.Unlock()
+}
+
+// pendingFor is how long an exit record of a tgid not (yet) known as the
+// container's is kept.
+const pendingFor = time.Second
+
+// sortPending files the pending records of members under stats and drops
+// those of others received before cut (all of them when cut is zero).
+func (t *tracer) sortPending(cut time.Time) {
+	keep := t.pending[:0]
+	for _, r := range t.pending {
+		switch {
+		case t.members[r.tgid]:
+			t.stats[r.tgid] = append(t.stats[r.tgid], r)
+		case !cut.IsZero() && r.receive.After(cut):
+			keep = append(keep, r)
+		}
+	}
+	t.pending = keep
 }
 
 // stop waits briefly for the events of the command's exit (the parent can
@@ -555,6 +594,7 @@ func (t *tracer) stop(tr *Trace) {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.sortPending(time.Time{})
 	tr.Lost = t.lost
 	if t.cg != nil {
 		tr.MemoryPeak = t.cg.memoryPeak()
