@@ -64,24 +64,29 @@ chmod -R a+rX "$WORK"
 mkdir -p "$WORK/user"
 chown "$UID_:$GID_" "$WORK/user"
 
-# one cold build; prints its wall time in seconds
+# one cold build (a fresh state folder), its wall time in ELAPSED. The
+# state folders are removed only when the scenario is done: on this VM's
+# ext4, creating files right after deleting thousands is several times
+# slower, which would tax the next build for the last one's cleanup.
 ELAPSED=0
 cold() {
-	local who=$1 ctx=$2 i=$3 root t0 t1
+	local who=$1 ctx=$2 i=$3 root t0 t1 ctx_name
+	ctx_name=$(basename "$ctx")
 	if [ "$who" = root ]; then
-		root=$WORK/root-$i
+		root=$WORK/root-$ctx_name-$i
+		sync
 		t0=$EPOCHREALTIME
 		"$S" build --root "$root" --progress plain "$ctx" >"$WORK/log" 2>&1 || { tail "$WORK/log"; die "root build failed"; }
 		t1=$EPOCHREALTIME
 	else
-		root=$WORK/user/s-$i
+		root=$WORK/user/s-$ctx_name-$i
+		sync
 		t0=$EPOCHREALTIME
 		setpriv --reuid "$UID_" --regid "$GID_" --init-groups -- env -i HOME="$HOME_" PATH=/usr/sbin:/usr/bin:/sbin:/bin ${STRATA_NO_PROCESS_TRACE:+STRATA_NO_PROCESS_TRACE=$STRATA_NO_PROCESS_TRACE} \
 			"$S" build --root "$root" --progress plain "$ctx" >"$WORK/log" 2>&1 || { tail "$WORK/log"; die "rootless build failed"; }
 		t1=$EPOCHREALTIME
 	fi
 	grep -q '^Successfully built' "$WORK/log" || die "$who: no Successfully built line"
-	rm -rf "$root"
 	ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -96,6 +101,7 @@ for sc in example copy5000; do
 		cold user "$WORK/ctx-$sc" "$i"
 		u+=("$ELAPSED")
 	done
+	rm -rf "$WORK"/root-* "$WORK"/user/s-*
 	mr=$(median "${r[@]}")
 	mu=$(median "${u[@]}")
 	printf '%-10s %9ss %9ss %7sx   (root: %s; rootless: %s)\n' "$sc" "$mr" "$mu" "$(awk -v a="$mu" -v b="$mr" 'BEGIN { printf "%.2f", a / b }')" "${r[*]}" "${u[*]}"
