@@ -282,11 +282,11 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmds = append(cmds, m.onKey(msg))
 	case tea.MouseClickMsg:
-		if !m.form.active && m.ask == nil { // the save form and the prompt are modal
+		if !m.form.active && m.ask == nil && !m.timelineOn { // the save form, the prompt and the timeline are modal
 			cmds = append(cmds, m.onClick(msg.Mouse()))
 		}
 	case tea.MouseWheelMsg:
-		if !m.form.active && m.ask == nil {
+		if !m.form.active && m.ask == nil && !m.timelineOn {
 			cmds = append(cmds, m.onWheel(msg.Mouse()))
 		}
 	case openStepMsg:
