@@ -782,3 +782,28 @@ func TestRootlessIsolation(t *testing.T) {
 		t.Errorf("as root the write through the rw bind fails too, so the test proves nothing:\n%s", out)
 	}
 }
+
+// TestRootlessPushPull: a normal user's strata pushes an image with owners
+// other than root to a registry and pulls it back into a fresh state
+// folder, where it runs with those owners.
+func TestRootlessPushPull(t *testing.T) {
+	r := asRootlessUser(t, rootlessUserName)
+	requireTool(t, "docker-registry")
+	addr, stop := startRegistry(t)
+	defer stop()
+	ctx := r.context("ctx", false, map[string]string{"Dockerfile": "FROM scratch\nADD rootfs.tar /\nUSER app\nRUN echo mine > /home/app/mine\n"})
+	ref := addr + "/rootless/img:1"
+	r.mustStrata("build", "--progress", "plain", "--network", "none", "-t", ref, ctx)
+	r.mustStrata("push", ref)
+	r.xdg = filepath.Join(r.dir, "xdg2") // a fresh state folder
+	if err := os.Mkdir(r.xdg, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(r.xdg, r.uid, r.gid); err != nil {
+		t.Fatal(err)
+	}
+	r.mustStrata("pull", ref)
+	if got := r.mustStrata("run", "--network", "none", ref, "stat", "-c", "%u:%g %n", "/home/app/mine"); got != "1000:1000 /home/app/mine\n" {
+		t.Errorf("pulled image: %q, want /home/app/mine of 1000:1000", got)
+	}
+}
