@@ -43,6 +43,7 @@ func newImagesCmd(g *globals) *cobra.Command {
 					repo, tag = r.Name[:i], r.Name[i+1:]
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, r.Config.Hex[:12], ago(r.Created), event.HumanSize(r.Size))
+				printIndexImages(tw, store, r) // cmd_platforms.go: a multi-platform image's platforms
 			}
 			return tw.Flush()
 		},

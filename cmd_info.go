@@ -33,6 +33,9 @@ type infoReport struct {
 	StateDir   string              `json:"stateFolder"`
 	StateBytes int64               `json:"stateFolderBytes"` // -1: not created yet
 	Store      string              `json:"store,omitempty"`  // why the store could not be read
+	// Emulators are the architectures whose RUN works here under QEMU
+	// (cmd_platforms.go).
+	Emulators string `json:"emulators"`
 }
 
 func newInfoCmd(g *globals) *cobra.Command {
@@ -98,6 +101,7 @@ func collectInfo(g *globals) *infoReport {
 		r.Mapping = "0 → the user, 1.." + strconv.FormatInt(mapped(r.UIDMap)-1, 10) + " → its subordinate range: images keep their owners"
 	}
 	r.Sandbox = sandbox.Probe(os.TempDir())
+	r.Emulators = emulatorsLine()
 	if _, err := os.Stat(g.root); errors.Is(err, fs.ErrNotExist) {
 		return r
 	}
@@ -146,6 +150,7 @@ func (r *infoReport) print(w io.Writer) {
 	p("limits", limits)
 	p("seccomp", r.Sandbox.Seccomp)
 	p("network", r.Sandbox.Network)
+	p("emulators", r.Emulators)
 	p("state folder", r.StateDir)
 	switch {
 	case r.Store != "":

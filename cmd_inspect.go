@@ -15,11 +15,13 @@ import (
 	"github.com/strata-build/strata/build/imageref"
 	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/build/space"
+	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/tui"
 )
 
 func newInspectCmd(g *globals) *cobra.Command {
 	var plain, noTrunc bool
+	var platform string
 	var ci ciOpts
 	c := &cobra.Command{
 		Use:   "inspect [flags] IMAGE",
@@ -52,10 +54,23 @@ size limits) and exits 1 when a rule fails.`,
 			if err := ci.check(); err != nil {
 				return err
 			}
-			return runInspect(cmd.Context(), g, args[0], plain || ci.on || !useTUI("auto"), noTrunc, &ci)
+			ref := args[0]
+			if platform != "" { // cmd_platforms.go: one image of an index, by id
+				store, err := layers.Open(g.root)
+				if err != nil {
+					return err
+				}
+				_, ref, err = platformImage(cmd.Context(), store, ref, platform)
+				store.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return runInspect(cmd.Context(), g, ref, plain || ci.on || !useTUI("auto"), noTrunc, &ci)
 		},
 	}
 	c.Flags().BoolVar(&plain, "plain", false, "print the table of layers even on a terminal")
+	c.Flags().StringVar(&platform, "platform", "", "os/arch[/variant]: inspect this platform's image of a multi-platform IMAGE")
 	c.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not cut long created_by lines nor layer digests in the table")
 	ci.register(c, "the image")
 	return c

@@ -15,8 +15,11 @@ import (
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/registry"
+	"github.com/strata-build/strata/sandbox"
 )
 
 // binfmtDir is where strata looks for QEMU's binfmt_misc handlers:
@@ -188,4 +191,117 @@ func platformList(s string) ([]v1.Platform, error) {
 		return nil, fmt.Errorf("--platform: %w", err)
 	}
 	return ps, nil
+}
+
+// platformImage is the image of ref for --platform (run, inspect): the
+// platform's image when ref names a multi-platform image of the local
+// store (built with several --platform values), else ref's image if it is
+// for that platform. It returns the image's config and its id.
+func platformImage(ctx context.Context, store *layers.Store, ref, platform string) (*v1.ConfigFile, string, error) {
+	want, err := platforms.Parse(platform)
+	if err != nil {
+		return nil, "", fmt.Errorf("--platform: %w", err)
+	}
+	if idx, ok, err := store.LookupIndex(ref); err != nil {
+		return nil, "", err
+	} else if ok {
+		offered := make([]*v1.Platform, len(idx.Images))
+		var names []string
+		for i, im := range idx.Images {
+			if p, err := platforms.Parse(im.Platform); err == nil {
+				offered[i] = &p
+			}
+			names = append(names, im.Platform)
+		}
+		i := platforms.Pick(offered, want)
+		if i < 0 {
+			return nil, "", fmt.Errorf("--platform %s: %s has no image for it: its index has %s", platform, ref, strings.Join(names, ", "))
+		}
+		cfg, err := store.LoadConfig(idx.Images[i].ImageRecord)
+		if err != nil {
+			return nil, "", fmt.Errorf("%s (%s): %w", ref, idx.Images[i].Platform, err)
+		}
+		return cfg, idx.Images[i].Config.String(), nil
+	}
+	cfg, err := snapshot.LoadImage(ctx, store, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if !platforms.Fits(platforms.Of(cfg), want) {
+		return nil, "", fmt.Errorf("--platform %s: %s is a %s image (one platform, not an index)", platform, ref, platforms.String(platforms.Of(cfg)))
+	}
+	return cfg, ref, nil
+}
+
+// checkRunnable fails when cfg's programs are of an architecture that
+// needs an emulator this machine lacks.
+func checkRunnable(ref string, cfg *v1.ConfigFile) error {
+	p := platforms.Of(cfg)
+	if p.Architecture == "" || platforms.Native(p) {
+		return nil
+	}
+	arch := platforms.QEMUArch(p)
+	if arch == "" {
+		return fmt.Errorf("%s is a %s image: QEMU has no user-mode emulator for it", ref, platforms.String(p))
+	}
+	if _, err := sandbox.CheckEmulator(binfmtDir(), arch); err != nil {
+		return fmt.Errorf("%s is a %s image: %w", ref, platforms.String(p), err)
+	}
+	return nil
+}
+
+// printIndexImages adds, under a name that is a multi-platform image, a
+// row per platform: its image id and size, the one the name runs marked.
+func printIndexImages(w io.Writer, store *layers.Store, r layers.ImageRecord) {
+	idx, ok, err := store.LookupIndex(r.Name)
+	if err != nil || !ok {
+		return
+	}
+	for i, im := range idx.Images {
+		branch := "├"
+		if i == len(idx.Images)-1 {
+			branch = "└"
+		}
+		note := ""
+		if im.Manifest == r.Manifest {
+			note = " (runs by default)"
+		}
+		fmt.Fprintf(w, "  %s %s\t\t%s\t\t%s%s\n", branch, im.Platform, im.Config.Hex[:12], event.HumanSize(im.Size), note)
+	}
+}
+
+// pushImage is strata push: a multi-platform image of the local store is
+// pushed as its index (every platform's image, then the index under the
+// tag), any other image as itself (registry.Push).
+func pushImage(ctx context.Context, store *layers.Store, image, dest string, o registry.Options) (*registry.Pushed, error) {
+	idx, ok, err := store.LookupIndex(image)
+	if err != nil || !ok {
+		return registry.Push(ctx, store, image, dest, o)
+	}
+	if dest == "" {
+		dest = image
+	}
+	ii, configs, err := build.StoredIndex(store, idx)
+	if err != nil {
+		return nil, err
+	}
+	return registry.PushIndex(ctx, store, ii, configs, dest, o)
+}
+
+// emulatorsLine is strata info's "emulators": the platforms whose RUN
+// works here under QEMU (binfmt_misc handlers with the F flag), or what to
+// install.
+func emulatorsLine() string {
+	ems := sandbox.Emulators(binfmtDir())
+	if len(ems) == 0 {
+		if !sandbox.BinfmtAvailable() {
+			return "none: this kernel has no binfmt_misc, so --platform builds only " + platforms.String(platforms.Host())
+		}
+		return "none: a --platform of another architecture cannot RUN; " + sandbox.EmulatorInstall
+	}
+	var names []string
+	for _, e := range ems {
+		names = append(names, e.Arch)
+	}
+	return strings.Join(names, ", ") + " (QEMU via binfmt_misc, F flag: --platform linux/<arch> can RUN)"
 }

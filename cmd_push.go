@@ -53,7 +53,7 @@ pull (loopback may use plain HTTP; --insecure-registry for others).`,
 				return err
 			}
 			defer done()
-			p, err := registry.Push(ctx, store, args[0], dest, registry.Options{Insecure: insecure})
+			p, err := pushImage(ctx, store, args[0], dest, registry.Options{Insecure: insecure}) // cmd_platforms.go: an index too
 			if err != nil {
 				if ctx.Err() != nil {
 					return errors.New("push cancelled")

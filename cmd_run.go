@@ -7,6 +7,7 @@ import (
 	"path"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -17,7 +18,7 @@ import (
 
 func newRunCmd(g *globals) *cobra.Command {
 	var rm, interactive, tty bool
-	var network, user, workdir string
+	var network, user, workdir, platform string
 	var envs, secOpts []string
 	c := &cobra.Command{
 		Use:   "run [flags] IMAGE [CMD ARG...]",
@@ -69,8 +70,16 @@ Flags go before IMAGE: everything after it is the command.`,
 			}
 			defer done()
 			sweepSandbox()
-			cfg, err := snapshot.LoadImage(ctx, store, args[0])
+			var cfg *v1.ConfigFile
+			if platform != "" { // cmd_platforms.go: one image of an index
+				cfg, _, err = platformImage(ctx, store, args[0], platform)
+			} else {
+				cfg, err = snapshot.LoadImage(ctx, store, args[0])
+			}
 			if err != nil {
+				return err
+			}
+			if err := checkRunnable(args[0], cfg); err != nil {
 				return err
 			}
 			if err := store.CheckLayers(cfg.RootFS.DiffIDs); err != nil {
@@ -149,5 +158,6 @@ Flags go before IMAGE: everything after it is the command.`,
 	f.StringVarP(&workdir, "workdir", "w", "", "working directory instead of the image's WORKDIR")
 	f.StringArrayVarP(&envs, "env", "e", nil, "set KEY=VALUE in the environment, or KEY to pass strata's own value (repeatable)")
 	f.StringArrayVar(&secOpts, "security-opt", nil, "seccomp=unconfined: run without the seccomp filter")
+	f.StringVar(&platform, "platform", "", "os/arch[/variant]: run this platform's image of a multi-platform IMAGE (another architecture runs under QEMU)")
 	return c
 }
