@@ -22,6 +22,7 @@ func fakeSysctl(vals map[string]string) Sysctl {
 // TestCheckRefusals: each way a kernel disables user namespaces for normal
 // users gives its own message, naming the setting and what to do.
 func TestCheckRefusals(t *testing.T) {
+	defer func(f func() string) { apparmorLabel = f }(apparmorLabel)
 	for _, c := range []struct {
 		vals map[string]string
 		want []string // nil: allowed
@@ -34,6 +35,7 @@ func TestCheckRefusals(t *testing.T) {
 		{map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "1"}, []string{"AppArmor", "kernel.apparmor_restrict_unprivileged_userns=1", "userns,", "/etc/apparmor.d"}},
 		{map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "0"}, nil},
 	} {
+		apparmorLabel = func() string { return "unconfined" }
 		err := Check(fakeSysctl(c.vals))
 		if c.want == nil {
 			if err != nil {
@@ -50,6 +52,16 @@ func TestCheckRefusals(t *testing.T) {
 				t.Errorf("%v: %q does not say %q", c.vals, err, w)
 			}
 		}
+	}
+}
+
+// TestCheckAppArmorProfile: under a profile of its own (which allows userns,
+// as rootlesskit's does) strata is not refused for the AppArmor sysctl.
+func TestCheckAppArmorProfile(t *testing.T) {
+	defer func(f func() string) { apparmorLabel = f }(apparmorLabel)
+	apparmorLabel = func() string { return "strata (unconfined)" }
+	if err := Check(fakeSysctl(map[string]string{"kernel.apparmor_restrict_unprivileged_userns": "1"})); err != nil {
+		t.Errorf("under a profile: %v", err)
 	}
 }
 
