@@ -466,3 +466,95 @@ func TestCacheShareBadBlobNoFailedStep(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheShareClassicImage: --cache-from a plain image (built by strata,
+// pushed without an inline cache: docker's classic --cache-from). Steps
+// are matched by the image's history where strata can prove it: the RUN
+// and the metadata steps on a parent that is a prefix of the image hit,
+// their layers left in the registry until a step that runs needs them
+// (none when the output is a push); an ADD or COPY cannot be proven (no
+// checksum recorded), misses saying so and is built (the ADD's layer is
+// the image's again, so the steps after it match). An image whose RUN
+// differs matches nothing from that RUN on.
+func TestCacheShareClassicImage(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "docker-registry", "skopeo")
+	regAddr, _ := startRegistry(t)
+	proxy, count := startCountingProxy(t, regAddr)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	rootA := filepath.Join(tmp, "A")
+	mustStrata(t, "example", "--root", rootA, "--dir", ctx, "-t", "ex:1")
+	noCopy := "FROM scratch\nADD rootfs.tar /\nENV GREETING=hi\nRUN echo \"$GREETING\" > /greeting\nLABEL k=v\nCMD [\"cat\", \"/greeting\"]\n"
+	df := noCopy + "COPY app/ /app/\n"
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	img := proxy + "/app:plain"
+	mustStrata(t, "build", "--root", rootA, "-t", img, "-o", "type=registry", ctx)
+	hit := "cache hit: from " + img + " (its history: same parent, same instruction)"
+	layersOf := func(ref string) []string {
+		var m struct{ Layers []string }
+		json.Unmarshal([]byte(runTool(t, "skopeo", "inspect", "--tls-verify=false", "docker://"+ref)), &m)
+		return m.Layers
+	}
+	imgLayers := layersOf(img)
+	if len(imgLayers) != 3 {
+		t.Fatalf("the plain image has layers %v, want 3 (ADD, RUN, COPY)", imgLayers)
+	}
+	count.reset()
+
+	t.Run("all-provable", func(t *testing.T) {
+		// Everything but the ADD matches; the push sends the RUN's layer
+		// from the registry without downloading it.
+		os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(noCopy), 0o644)
+		defer os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+		root := filepath.Join(t.TempDir(), "B")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", proxy+"/app:b", "-o", "type=registry", ctx)
+		if n := strings.Count(out, hit); n != 4 || strings.Contains(out, "Running in") {
+			t.Errorf("%d steps matched by the image's history, want 4 (ENV, RUN, LABEL, CMD) and no RUN run:\n%s", n, out)
+		}
+		if !strings.Contains(out, "cache miss: cache-from "+img+" has no checksum for ADD") {
+			t.Errorf("the ADD's miss does not say why:\n%s", out)
+		}
+		if g := count.reset(); len(g) != 1 {
+			t.Errorf("blob GETs %v: want the image's config only (no layer downloaded for a push)", g)
+		}
+		if got := layersOf(proxy + "/app:b"); strings.Join(got, ",") != strings.Join(imgLayers[:2], ",") {
+			t.Errorf("pushed layers %v, want the image's ADD and RUN layers %v", got, imgLayers[:2])
+		}
+		checkClean(t, root)
+	})
+
+	t.Run("copy-unprovable", func(t *testing.T) {
+		root := filepath.Join(t.TempDir(), "B")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", "b:1", ctx)
+		if n := strings.Count(out, hit); n != 4 {
+			t.Errorf("%d steps matched, want 4:\n%s", n, out)
+		}
+		if !strings.Contains(out, "cache miss: cache-from "+img+" has no checksum for COPY") {
+			t.Errorf("the COPY's miss does not say why:\n%s", out)
+		}
+		if got := mustStrata(t, "run", "--root", root, "--rm", "b:1", "cat", "/greeting", "/app/README.txt"); !strings.HasPrefix(got, "hi\n") {
+			t.Errorf("the image is wrong: %q", got)
+		}
+		checkClean(t, root)
+	})
+
+	t.Run("mismatch", func(t *testing.T) {
+		other := filepath.Join(t.TempDir(), "ctx")
+		runTool(t, "cp", "-a", ctx, other)
+		os.WriteFile(filepath.Join(other, "Dockerfile"), []byte(strings.Replace(df, "> /greeting", "> /hello", 1)), 0o644)
+		root := filepath.Join(t.TempDir(), "C")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", "c:1", other)
+		if n := strings.Count(out, "cache hit: from "+img); n != 1 { // the ENV only
+			t.Errorf("%d hits from the image, want 1 (the ENV; the RUN differs, and so every step on it):\n%s", n, out)
+		}
+		if !strings.Contains(out, "Running in") {
+			t.Errorf("the changed RUN did not run:\n%s", out)
+		}
+		if got := mustStrata(t, "run", "--root", root, "--rm", "c:1", "cat", "/hello"); !strings.Contains(got, "hi") {
+			t.Errorf("the image is wrong: %q", got)
+		}
+		checkClean(t, root)
+	})
+}

@@ -680,10 +680,23 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 			return true, nil
 		}
 	}
+	classicWhy := ""
+	if e.noCache(step) == "" && in.Uncacheable == "" {
+		var ent *CacheEntry
+		var src string
+		if ent, src, classicWhy = e.classicLookup(st, step, c, key); ent != nil { // classiccache.go
+			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache hit: from " + src + " (its history: same parent, same instruction)"})
+			e.applyCached(st, step, in, key, ent, "from "+src)
+			return true, nil
+		}
+	}
 	if err := e.fetchFor(ctx, st, step, c); err != nil { // layers still remote
 		return false, err
 	}
 	st.pending = &pendingStep{in: in, key: key, reason: e.reason(st, in)}
+	if classicWhy != "" && st.last == nil { // no record of this stage: the image's word
+		st.pending.reason = classicWhy
+	}
 	st.pending.prev = changedFrom(st, st.pending.reason)
 	e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
 	return false, nil

@@ -140,8 +140,9 @@ type SharedCache struct {
 	layers  map[v1.Hash]string      // diffID -> source name
 	bad     map[v1.Hash]bool
 
-	hits    []*CacheEntry // entries used from an import, this build
-	attempt int           // the walk of the plan (buildStages)
+	hits    []*CacheEntry   // entries used from an import, this build
+	classic []*classicImage // plain images (classiccache.go)
+	attempt int             // the walk of the plan (buildStages)
 
 	// Downloaded counts the layer bytes fetched lazily.
 	Downloaded int64
@@ -160,6 +161,9 @@ type cacheDoc struct {
 	Entries []CacheEntry  `json:"entries"`
 	Layers  []cacheLayer  `json:"layers,omitempty"`
 	Records []stageRecord `json:"records,omitempty"`
+
+	// image: a plain image's config (no records: classiccache.go).
+	image *v1.ConfigFile
 }
 
 type cacheLayer struct {
@@ -244,6 +248,9 @@ func (e *Executor) importCache(ctx context.Context) {
 			}()
 		}
 		wg.Wait()
+		if doc.image != nil {
+			c.classic = append(c.classic, &classicImage{source: name, cfg: doc.image})
+		}
 		bad := 0
 		for i := range doc.Entries {
 			ent := doc.Entries[i]
@@ -350,8 +357,10 @@ func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return nil, fmt.Errorf("cache document %s is corrupt (%v)", shortDigest(m.Config.Digest.String()), err)
 		}
-	case m.Annotations[InlineCacheAnnotation] != "":
-		if err := json.Unmarshal([]byte(m.Annotations[InlineCacheAnnotation]), &doc); err != nil {
+	case m.Annotations[InlineCacheAnnotation] != "", m.Config.MediaType.IsConfig():
+		if a := m.Annotations[InlineCacheAnnotation]; a == "" {
+			doc.Version = 1 // a plain image: matched by its history (classiccache.go)
+		} else if err := json.Unmarshal([]byte(a), &doc); err != nil {
 			return nil, fmt.Errorf("inline cache annotation is corrupt (%v)", err)
 		}
 		b, err := read(m.Config.Digest, 8<<20)
@@ -368,6 +377,12 @@ func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc
 		doc.Layers = nil
 		for i, d := range m.Layers {
 			doc.Layers = append(doc.Layers, cacheLayer{DiffID: cfg.RootFS.DiffIDs[i], Digest: d.Digest, Size: d.Size, MediaType: d.MediaType})
+		}
+		if m.Annotations[InlineCacheAnnotation] == "" {
+			if len(cfg.History) == 0 {
+				return nil, errors.New("holds no strata cache records and its config has no history, so no step can be proven the same: not used")
+			}
+			doc.image = cfg
 		}
 	default:
 		return nil, errors.New("holds no strata cache records (neither a cache written by --cache-to nor an image pushed with --cache-to type=inline), so no step can be proven the same: not used")
