@@ -35,6 +35,14 @@ import (
 //
 // The filter exists for linux/amd64 and linux/arm64; on other architectures
 // containers run without one.
+//
+// Another architecture's program (--platform linux/arm64 on amd64) runs
+// under QEMU's user-mode emulator through binfmt_misc (binfmt.go), which
+// turns its syscalls into the host's: the filter sees host-architecture
+// syscalls and needs no entry for the emulated architecture (Docker's
+// arch list adds only the host's own ABIs, e.g. x86 and x32 to x86_64).
+// TestEmulatedUnderSeccomp runs an arm64 busybox and the report program
+// under it.
 
 // seccompAllow is the profile's unconditional allowlist, plus the entries
 // whose conditions hold for every strata container: kernel >= 4.8 (ptrace,
