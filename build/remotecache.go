@@ -691,9 +691,13 @@ func (e *Executor) InlineCache() map[string]string {
 		e.warn("--cache-to type=inline: " + err.Error())
 		return nil
 	}
-	b, err := json.Marshal(doc)
+	b, warn, err := fitInline(doc, maxInlineCache) // inlinesize.go
 	if err != nil {
+		e.warn("--cache-to type=inline: " + err.Error())
 		return nil
+	}
+	if warn != "" {
+		e.warn(warn)
 	}
 	return map[string]string{InlineCacheAnnotation: string(b)}
 }
