@@ -19,6 +19,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/rootless"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
@@ -318,13 +319,14 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 		// Files hard-linked to each other inside the directory stay
 		// linked (BuildKit's copy keeps an inode map per source).
 		cp.links = map[[2]uint64]string{}
+		cp.fresh = map[string]bool{}
 		var times []dirTime
 		cp.dirTimes = &times
 		err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
 			cp.key = path.Join(m.path, rel)
 			return cp.copyItem(path.Join(target, rel), fi, h)
 		})
-		cp.links, cp.dirTimes = nil, nil
+		cp.links, cp.dirTimes, cp.fresh = nil, nil, nil
 		if err != nil {
 			return err
 		}
@@ -386,6 +388,9 @@ type copier struct {
 	// source being copied, as its checksum is keyed (incremental.go).
 	prev *prevCopy
 	key  string
+	// fresh, while a directory is walked, holds the directories the walk
+	// made where neither the scratch tree nor the image had one.
+	fresh map[string]bool
 }
 
 type dirTime struct {
@@ -447,35 +452,58 @@ func (c *copier) prepare(target string, isDir bool) error {
 	return nil
 }
 
+// prepareUnless is prepare for a file, unless its directory is fresh.
+func (c *copier) prepareUnless(fresh bool, target string) error {
+	if fresh {
+		return nil
+	}
+	return c.prepare(target, false)
+}
+
 func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
 	r := c.s.root
-	if _, err := r.Lstat(path.Dir(target)); err != nil {
-		if errors.Is(err, beneath.ErrOutside) {
-			return outsideErr(target, err)
-		}
-		if err := c.s.mkdirAll(path.Dir(target), 0o755, max(c.uid, 0), max(c.gid, 0), c.uid >= 0); err != nil {
-			return err
+	// Under a directory this walk made, nothing exists but what the walk
+	// copies, each name once: no check of the scratch tree or the image.
+	fresh := c.fresh != nil && c.fresh[path.Dir(target)]
+	if !fresh {
+		if _, err := r.Lstat(path.Dir(target)); err != nil {
+			if errors.Is(err, beneath.ErrOutside) {
+				return outsideErr(target, err)
+			}
+			if err := c.s.mkdirAll(path.Dir(target), 0o755, max(c.uid, 0), max(c.gid, 0), c.uid >= 0); err != nil {
+				return err
+			}
 		}
 	}
 	uid, gid := c.owner(info)
 	h := target // a name in the scratch root, resolved beneath it
 	switch {
 	case info.IsDir():
-		if err := c.prepare(target, true); err != nil {
-			return err
-		}
-		if _, err := r.Lstat(h); err != nil {
-			if !c.s.link {
-				if e, err := c.s.view.Lstat(target); err == nil && e.Info.IsDir() {
-					// exists in the image: copy it up, keep its metadata
-					return c.s.mkdirAll(target, 0, 0, 0, false)
-				}
-			}
+		if fresh {
 			if err := r.Mkdir(h, 0o700); err != nil {
 				return err
+			}
+			c.fresh[target] = true
+		} else {
+			if err := c.prepare(target, true); err != nil {
+				return err
+			}
+			if _, err := r.Lstat(h); err != nil {
+				if !c.s.link {
+					if e, err := c.s.view.Lstat(target); err == nil && e.Info.IsDir() {
+						// exists in the image: copy it up, keep its metadata
+						return c.s.mkdirAll(target, 0, 0, 0, false)
+					}
+				}
+				if err := r.Mkdir(h, 0o700); err != nil {
+					return err
+				}
+				if c.fresh != nil {
+					c.fresh[target] = true
+				}
 			}
 		}
 		if err := r.Lchown(h, uid, gid); err != nil {
@@ -490,7 +518,7 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		}
 		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode()&fs.ModeSymlink != 0:
-		if err := c.prepare(target, false); err != nil {
+		if err := c.prepareUnless(fresh, target); err != nil {
 			return err
 		}
 		link, err := c.src.readlink(host)
@@ -505,7 +533,7 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		}
 		return r.Chtimes(h, info.ModTime(), info.ModTime())
 	case info.Mode().IsRegular():
-		if err := c.prepare(target, false); err != nil {
+		if err := c.prepareUnless(fresh, target); err != nil {
 			return err
 		}
 		if st, ok := info.Sys().(*syscall.Stat_t); ok && c.links != nil && st.Nlink > 1 {
@@ -518,19 +546,15 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if c.linkPrevious(h, c.key, info, uid, gid, c.mode(info)) {
 			return nil // unchanged since the last build: its file, shared
 		}
-		if err := c.copyFile(host, h, info.Size()); err != nil {
-			return err
-		}
-		if err := r.Lchown(h, uid, gid); err != nil {
-			return err
-		}
-		if err := r.Chmod(h, c.mode(info)); err != nil {
+		// Owner, mode and date are set on the new file's descriptor (no
+		// path walked again); extended attributes do not change the date.
+		if err := c.copyFile(host, h, fileMeta{uid, gid, c.mode(info), info.ModTime()}); err != nil {
 			return err
 		}
 		if c.keepOwner {
 			copyXattrs(host, r, h)
 		}
-		return r.Chtimes(h, info.ModTime(), info.ModTime())
+		return nil
 	case info.Mode()&fs.ModeNamedPipe != 0:
 		if err := c.prepare(target, false); err != nil {
 			return err
@@ -566,7 +590,31 @@ func outsideErr(target string, err error) error {
 	return fmt.Errorf("cannot copy to %s: a symlink on the way, made earlier in this step, leads outside the image's root (%w); copy the symlink's target instead, or copy in two steps", target, beneath.ErrOutside)
 }
 
-func (c *copier) copyFile(from, to string, size int64) error {
+// fileMeta is what a copied file gets besides its content.
+type fileMeta struct {
+	uid, gid int
+	mode     fs.FileMode
+	mtime    time.Time
+}
+
+// set gives the open file f (named name, for errors) its owner, then its
+// mode (a chown clears setuid bits), then its times.
+func (m fileMeta) set(f *os.File, name string) error {
+	fd := int(f.Fd())
+	if err := unix.Fchown(fd, m.uid, m.gid); err != nil {
+		return rootless.OwnerError(&fs.PathError{Op: "lchown", Path: name, Err: err}, m.uid, m.gid)
+	}
+	if err := unix.Fchmod(fd, unixMode(m.mode)); err != nil {
+		return &fs.PathError{Op: "chmod", Path: name, Err: err}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(m.mtime.UnixNano()), unix.NsecToTimespec(m.mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), ts, 0); err != nil {
+		return &fs.PathError{Op: "chtimes", Path: name, Err: err}
+	}
+	return nil
+}
+
+func (c *copier) copyFile(from, to string, meta fileMeta) error {
 	in, err := c.src.open(from)
 	if err != nil {
 		return err
@@ -579,6 +627,9 @@ func (c *copier) copyFile(from, to string, size int64) error {
 	// Only the data runs (holes stay holes), with copy_file_range: reflinks
 	// where the filesystem has them.
 	_, err = layers.CopySparse(out, in)
+	if err == nil {
+		err = meta.set(out, to)
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
