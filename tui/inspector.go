@@ -166,6 +166,9 @@ func kv(c *common, k, v string, w int) []string {
 }
 
 func changeSummary(r *stepRec) string {
+	if r.unread {
+		return unreadSummary
+	}
 	s := r.stats
 	parts := []string{}
 	if s.Added > 0 || (s.Modified == 0 && s.Deleted == 0) {
@@ -241,7 +244,7 @@ func stepStory(c *common, b *buildState, step int, w int) []string {
 		add("Taken from cache: this instruction was built before on the same parent image with the same inputs, so no container ran.")
 		if kind == "FROM" {
 			add(baseStory(r, image))
-		} else if r.files == 0 && !r.info.MetadataOnly {
+		} else if r.files == 0 && !r.info.MetadataOnly && !r.unread {
 			add("No changes: it changed no files, so its layer is empty.")
 		} else if r.diffID != "" {
 			add("Reused layer " + layer + " (" + changeSummary(r) + ").")
@@ -669,7 +672,9 @@ func cacheView(c *common, b *buildState, step, w int) []string {
 		if r.imageID != "" || !b.inspecting() {
 			out = append(out, kv(c, "image", r.imageID, w)...)
 		}
-		if r.diffID != "" {
+		if r.diffID != "" && r.unread && r.files == 0 {
+			out = append(out, kv(c, "size", layerSizes(r), w)...)
+		} else if r.diffID != "" {
 			out = append(out, kv(c, "size", layerSizes(r)+" · "+plural(r.files, "changed path"), w)...)
 		}
 	}

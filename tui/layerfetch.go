@@ -39,6 +39,10 @@ type layerFetchMsg struct {
 	ch   <-chan layerFetchMsg
 }
 
+// unreadSummary stands for the changes of a step whose change list the
+// build did not send.
+const unreadSummary = "changes not known yet: its layer came from a shared cache (--cache-from); the Files tab reads it"
+
 // needsLayer: what the tab shows of snap must be read from its layers:
 // the whole tree, or a step's changes the build could not send (its
 // layer was still remote).

@@ -114,3 +114,38 @@ func TestFilesRemoteLayerFails(t *testing.T) {
 }
 
 func shortHash(hex string) string { return "sha256:" + hex[:12] }
+
+// TestUnreadStepSaysSo: a hit whose change list the build did not send
+// (its layer came from a shared cache; a plain image's history match
+// knows no size either) is not shown as "no changes" or "0 added" in the
+// Steps pane, the Step story or the Cache tab.
+func TestUnreadStepSaysSo(t *testing.T) {
+	f := newFixture()
+	b := newBuildState()
+	b.apply(f.plan, t0)
+	s2 := f.snaps[2]
+	s2.Changes = nil
+	b.apply(event.StepCached{Step: 2, Key: digest("key2"), ImageID: digest("img2"), DiffID: s2.DiffID.String(), Snapshot: s2, Reason: "from 127.0.0.1:5000/app:plain"}, t0)
+	r := b.step(2)
+	if !r.unread {
+		t.Fatal("a hit without a change list is not marked unread")
+	}
+	c := newCommon(true)
+	story := strings.Join(stepStory(c, b, 2, 120), "\n")
+	cache := strings.Join(cacheView(c, b, 2, 120), "\n")
+	for name, s := range map[string]string{"story": story, "cache": cache, "summary": changeSummary(r), "sizes": layerSizes(r)} {
+		for _, wrong := range []string{"No changes", "0 added", "0 changed paths", "layer is empty"} {
+			if strings.Contains(s, wrong) {
+				t.Errorf("%s says %q of a layer it has not read:\n%s", name, wrong, s)
+			}
+		}
+	}
+	if !strings.Contains(story, "changes not known yet") {
+		t.Errorf("the story does not say the changes are not known:\n%s", story)
+	}
+	m := stepsModel{c: c, b: b, w: 80}
+	parts, _ := m.cols(2, r, false)
+	if got := strings.Join(parts, " "); strings.Contains(got, "no changes") || !strings.Contains(got, "remote") {
+		t.Errorf("Steps columns %q: want remote, not no changes", got)
+	}
+}

@@ -10,6 +10,12 @@ package tui
 // layerSizes names a step's layer size and, when it differs, the file
 // content it holds: "3.1 kB layer (uncompressed tar) · 18 B of file content".
 func layerSizes(r *stepRec) string {
+	if r.unread {
+		if r.size == 0 {
+			return unreadSummary
+		}
+		return humanBytes(r.size) + " layer (uncompressed tar)"
+	}
 	s := humanBytes(r.size) + " layer (uncompressed tar)"
 	if r.stats.Bytes != r.size {
 		s += " · " + humanBytes(r.stats.Bytes) + " of file content"

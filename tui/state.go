@@ -40,6 +40,9 @@ type stepRec struct {
 	files                        int
 	stats                        layers.ChangeStats
 	snap                         *event.Snapshot
+	// unread: a hit whose change list the build did not send (its layer
+	// came from a shared cache): stats are not known (layerfetch.go).
+	unread bool
 	// prevText is the last build's instruction when the reason is that
 	// the instruction changed (the Cache tab marks what changed).
 	prevText string
@@ -515,6 +518,7 @@ func (b *buildState) cached(e event.StepCached) int {
 	r.size, r.files, r.snap = e.Size, e.Files, e.Snapshot
 	if e.Snapshot != nil {
 		r.stats = layers.Stats(e.Snapshot.Changes)
+		r.unread = e.Snapshot.Changes == nil && e.Snapshot.DiffID.Hex != ""
 	}
 	b.endStep(e.Step)
 	return e.Step

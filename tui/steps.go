@@ -460,6 +460,8 @@ func (m stepsModel) cols(i int, r *stepRec, styled bool) (parts []string, ok boo
 			}
 		case r.info.MetadataOnly:
 			parts = append(parts, "meta")
+		case r.unread && r.files == 0 && r.size == 0:
+			parts = append(parts, "remote") // not known until its layer is read
 		case r.files == 0:
 			if m.narrow() {
 				parts = append(parts, "empty")
