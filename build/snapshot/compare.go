@@ -26,11 +26,11 @@ func (b *Backend) Compare(a, bs *event.Snapshot) ([]layers.Change, error) {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
 	if a.UpperDir == "" && bs.UpperDir == "" && len(a.Layers) <= len(bs.Layers) && slices.Equal(a.Layers, bs.Layers[:len(a.Layers)]) {
-		return b.mergeChanges(bs.Layers[len(a.Layers):])
+		return b.mergeChanges(bs.Layers, len(a.Layers))
 	}
 	if a.UpperDir == "" && bs.UpperDir == "" && len(bs.Layers) < len(a.Layers) && slices.Equal(bs.Layers, a.Layers[:len(bs.Layers)]) {
 		// b is an ancestor of a: the same changes, turned around.
-		fwd, err := b.mergeChanges(a.Layers[len(bs.Layers):])
+		fwd, err := b.mergeChanges(a.Layers, len(bs.Layers))
 		if err != nil {
 			return nil, err
 		}
@@ -39,10 +39,13 @@ func (b *Backend) Compare(a, bs *event.Snapshot) ([]layers.Change, error) {
 	return b.walkCompare(a, bs)
 }
 
-func (b *Backend) mergeChanges(ids []v1.Hash) ([]layers.Change, error) {
+// mergeChanges merges the change lists of chain[from:] (a layer's list
+// is read from its tar when strata did not make it: a pulled or shared
+// cache layer, with the layers below it telling added from modified).
+func (b *Backend) mergeChanges(chain []v1.Hash, from int) ([]layers.Change, error) {
 	m := map[string]layers.Change{}
-	for _, d := range ids {
-		cs, err := b.Store.LayerChanges(d)
+	for i, d := range chain[from:] {
+		cs, err := b.Store.ChangeList(d, chain[:from+i])
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: %w", d, err)
 		}

@@ -140,3 +140,32 @@ func TestRemoteLayerGone(t *testing.T) {
 		t.Error("a failed download left the layer in the store")
 	}
 }
+
+// TestRemoteCompare: comparing with a snapshot whose layer is still in a
+// registry downloads it and lists its files (its change list read from
+// the layer's tar: strata did not make it here).
+func TestRemoteCompare(t *testing.T) {
+	s, err := layers.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := remoteLayer(t, s, map[string]string{"etc/app.conf": "port 80\n", "usr/bin/app": "x"})
+	b := NewBackend(s, nil)
+	base := &event.Snapshot{Config: &v1.ConfigFile{}}
+	snap := &event.Snapshot{Layers: []v1.Hash{d}, DiffID: d, Config: &v1.ConfigFile{}, Parent: base}
+	ch, err := b.Compare(base, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range ch {
+		got = append(got, fmt.Sprintf("%s %s", c.Kind, c.Path))
+	}
+	if want := "added /etc,added /etc/app.conf,added /usr,added /usr/bin,added /usr/bin/app"; strings.Join(got, ",") != want {
+		t.Errorf("Compare = %q, want %s", got, want)
+	}
+	back, err := b.Compare(snap, base)
+	if err != nil || len(back) != 5 || back[0].Kind != layers.Deleted {
+		t.Errorf("Compare the other way = %v, %v; want the 5 paths deleted", back, err)
+	}
+}
