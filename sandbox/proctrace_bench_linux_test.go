@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // benchTrace runs args with and without Spec.Trace, alternating which goes
@@ -17,6 +19,8 @@ func benchTrace(b *testing.B, args []string, wantProcs int) {
 	base := b.TempDir()
 	var with, without time.Duration
 	var withs, withouts []time.Duration
+	var cpuWith, cpuWithout time.Duration // this process's CPU: the recorder's cost
+	procs := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		order := []bool{true, false}
@@ -37,9 +41,11 @@ func benchTrace(b *testing.B, args []string, wantProcs int) {
 					b.Fatal(err)
 				}
 			}
+			cpu0 := selfCPU()
 			start := time.Now()
 			code, err := Run(context.Background(), spec, nil, nil)
 			d := time.Since(start)
+			cpu := selfCPU() - cpu0
 			if err != nil || code != 0 {
 				b.Fatalf("Run = %d, %v", code, err)
 			}
@@ -52,9 +58,12 @@ func benchTrace(b *testing.B, args []string, wantProcs int) {
 				}
 				with += d
 				withs = append(withs, d)
+				cpuWith += cpu
+				procs += len(spec.Trace.Processes)
 			} else {
 				without += d
 				withouts = append(withouts, d)
+				cpuWithout += cpu
 			}
 		}
 	}
@@ -64,6 +73,20 @@ func benchTrace(b *testing.B, args []string, wantProcs int) {
 	b.ReportMetric(float64(with)/float64(without), "ratio")
 	// The machine's noise hits single runs: the medians' ratio too.
 	b.ReportMetric(float64(median(withs))/float64(median(withouts)), "median-ratio")
+	// What the recorder itself costs, whatever the machine's load: the
+	// CPU this process used more when recording, per process recorded.
+	if procs > 0 {
+		b.ReportMetric(float64((cpuWith-cpuWithout).Microseconds())/float64(procs), "recorder-cpu-µs/proc")
+	}
+}
+
+// selfCPU is the user and system CPU this process used so far.
+func selfCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func median(ds []time.Duration) time.Duration {
