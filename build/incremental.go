@@ -3,7 +3,6 @@ package build
 import (
 	"io/fs"
 	"path"
-	"strconv"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -31,6 +30,11 @@ type prevCopy struct {
 	old, cur fileSums      // the sources' checksums then and now
 	used     map[uint64]bool
 	linked   int
+
+	// The directory of the last file linked, in both trees (a COPY
+	// walks a directory's files one after another): -1 when not open.
+	dir            string
+	oldDir, newDir int
 }
 
 // previousCopy finds the last build's layer of the step being built in
@@ -56,13 +60,44 @@ func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	if err != nil {
 		return nil
 	}
-	return &prevCopy{root: root, old: ls.Files, cur: p.in.Files, used: map[uint64]bool{}}
+	return &prevCopy{root: root, old: ls.Files, cur: p.in.Files, used: map[uint64]bool{}, oldDir: -1, newDir: -1}
 }
 
 func (p *prevCopy) close() {
 	if p != nil {
+		p.closeDirs()
 		p.root.Close()
 	}
+}
+
+func (p *prevCopy) closeDirs() {
+	for _, fd := range []*int{&p.oldDir, &p.newDir} {
+		if *fd >= 0 {
+			unix.Close(*fd)
+			*fd = -1
+		}
+	}
+	p.dir = ""
+}
+
+// dirs opens dir in the previous layer (beneath it, no symlink on the
+// way) and in the stager's tree, unless they are open already.
+func (p *prevCopy) dirs(newRoot *beneath.Root, dir string) bool {
+	if p.dir == dir && p.oldDir >= 0 {
+		return true
+	}
+	p.closeDirs()
+	o, err := p.root.OpenDirFd(dir, true)
+	if err != nil {
+		return false
+	}
+	n, err := newRoot.OpenDirFd(dir, true)
+	if err != nil {
+		unix.Close(o)
+		return false
+	}
+	p.dir, p.oldDir, p.newDir = dir, o, n
+	return true
 }
 
 // link makes target in the stager's tree a hard link of the previous
@@ -77,13 +112,19 @@ func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int
 	if sum, ok := p.cur[key]; !ok || sum == "" || p.old[key] != sum {
 		return false
 	}
-	f, err := p.root.OpenFile(target, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	dir, base := path.Dir(target), path.Base(target)
+	if !p.dirs(c.s.root, dir) {
+		return false
+	}
+	// The name itself, never followed: a regular file (stored layers are
+	// never written, so it stays what fstat says until it is linked).
+	fd, err := unix.Openat(p.oldDir, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer unix.Close(fd)
 	var st unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return false
 	}
 	mt := info.ModTime()
@@ -93,17 +134,10 @@ func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int
 	}
 	// Extended attributes: a context copy sets none (only COPY --from
 	// keeps them), so a file carrying some is not what a copy makes.
-	if n, err := unix.Listxattr("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), nil); err != nil || n > 0 {
-		if err != unix.ENOTSUP {
-			return false
-		}
-	}
-	dfd, err := c.s.root.OpenDirFd(path.Dir(target), true)
-	if err != nil {
+	if n, err := unix.Flistxattr(fd, nil); (err != nil && err != unix.ENOTSUP) || n > 0 {
 		return false
 	}
-	defer unix.Close(dfd)
-	if unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), dfd, path.Base(target), unix.AT_SYMLINK_FOLLOW) != nil {
+	if unix.Linkat(p.oldDir, base, p.newDir, base, 0) != nil {
 		return false
 	}
 	p.used[st.Ino] = true
