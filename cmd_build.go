@@ -431,12 +431,17 @@ func useTUI(mode string) bool {
 // the Dockerfile or a context file rebuilds (a build.Session); the
 // debugger's keys reach the build through a build.Control.
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
-	if !useTUI(bo.progress) || bo.ci.on || strings.Contains(bo.platform, ",") { // several platforms: plain progress (cmd_platforms.go)
+	if !useTUI(bo.progress) || bo.ci.on {
 		return runBuild(parent, g, bo, ctxDir)
 	}
 	opt, err := bo.options(ctxDir)
 	if err != nil {
 		return err
+	}
+	if plats, err := platformList(opt.Platform); err != nil {
+		return err
+	} else if len(plats) > 1 { // cmd_platforms.go: one step tree per platform
+		return runMultiUI(parent, g, bo, opt, plats)
 	}
 	// A TUI build without -t is named after its context, so the image is
 	// there by name afterwards (said when the TUI closes).
@@ -451,6 +456,8 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	}
 	if perr != nil {
 		plan = nil // the session reports the error on its line
+	} else if err := build.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
+		return err
 	}
 	breaks, err := bo.breakLines(plan)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
 	"github.com/strata-build/strata/sandbox"
+	"github.com/strata-build/strata/tui"
 )
 
 // binfmtDir is where strata looks for QEMU's binfmt_misc handlers:
@@ -304,4 +305,88 @@ func emulatorsLine() string {
 		names = append(names, e.Arch)
 	}
 	return strings.Join(names, ", ") + " (QEMU via binfmt_misc, F flag: --platform linux/<arch> can RUN)"
+}
+
+// runMultiUI builds several platforms with the TUI: one step tree per
+// platform (a switches), the index in Summary; the index's summary is
+// printed when the TUI closes, as strata build prints it.
+func runMultiUI(parent context.Context, g *globals, bo *buildOpts, opt frontend.Options, plats []v1.Platform) error {
+	if err := bo.multiRefuse(len(plats)); err != nil {
+		return err
+	}
+	if bo.step || len(bo.breaks) > 0 {
+		return fmt.Errorf("--step and --break with %d platforms are not supported yet: debug one platform at a time (--platform linux/arm64 --step)", len(plats))
+	}
+	if bo.jobs < 0 {
+		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
+	}
+	named := ""
+	if len(opt.Tags) == 0 {
+		named = contextName(opt.ContextDir)
+		opt.Tags = []string{named}
+	}
+	if err := needRoot("building"); err != nil {
+		return err
+	}
+	ctx, store, closeStore, err := g.openStore(parent)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	sweepSandbox()
+	m := &build.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
+	if m.Cache, err = bo.sharedCache(); err != nil {
+		return err
+	}
+	plans, err := m.Plans()
+	if err != nil {
+		return err
+	}
+	bctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sends []chan<- event.Event
+	var chans []chan event.Event
+	var views []tui.Options
+	for i, p := range plats {
+		ch := make(chan event.Event, 256)
+		chans, sends = append(chans, ch), append(sends, ch)
+		be := snapshot.NewBackend(store, cancel)
+		m.Backends = append(m.Backends, be)
+		views = append(views, tui.Options{Title: platforms.String(p), Events: ch, Backend: be, Emulated: len(build.EmulatedStages(plans[i])) > 0})
+	}
+	var res *build.MultiResult
+	var berr error
+	built := make(chan struct{})
+	go func() {
+		res, berr = m.Build(bctx, sends)
+		close(built)
+	}()
+	title := plans[0].File
+	uiErr := tui.Run(ctx, tui.Options{Title: title, Platforms: views, HasOutput: true, DebugShell: bo.debugShell})
+	select {
+	case <-built:
+	default:
+		cancel() // the TUI closed before the build ended
+	}
+	for _, ch := range chans {
+		go func() {
+			for range ch {
+			}
+		}()
+	}
+	<-built
+	if uiErr != nil {
+		return uiErr
+	}
+	if berr != nil {
+		if errors.Is(berr, context.Canceled) {
+			return errors.New("the build was stopped: the TUI closed before it ended")
+		}
+		return berr
+	}
+	printIndex(os.Stdout, res)
+	if named != "" {
+		fmt.Printf("(no -t given: named %s after the build context; strata run --platform P %s runs one platform)\n", named, named)
+	}
+	return nil
 }

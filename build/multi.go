@@ -16,6 +16,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
@@ -40,6 +41,9 @@ type Multi struct {
 	BinfmtDir string
 	// Observe, when set, sees every event of every platform's run.
 	Observe func(platform int, ev event.Event)
+	// Backends, when set, are the TUI's, one per platform: each is
+	// attached to its platform's run (logs, network).
+	Backends []*snapshot.Backend
 
 	plans []*frontend.Plan
 }
@@ -134,6 +138,9 @@ func (m *Multi) Build(ctx context.Context, events []chan<- event.Event) (*MultiR
 			if m.Observe != nil {
 				m.Observe(i, ev)
 			}
+		}
+		if i < len(m.Backends) && m.Backends[i] != nil {
+			m.Backends[i].Attach(ex.logPathOrNone, opt.Network, cancel)
 		}
 		var ch chan<- event.Event
 		if i < len(events) {

@@ -713,6 +713,9 @@ func summaryView(c *common, b *buildState, w int) []string {
 	default:
 		out = append(out, st.headerOK.Render("✓ build complete"))
 	}
+	if b.platformNote != nil { // platform.go: the image index
+		out = append(out, b.platformNote(c, w)...)
+	}
 	if d != nil {
 		if d.ImageID != "" {
 			out = append(out, kv(c, "image", d.ImageID, w)...)

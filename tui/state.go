@@ -190,6 +190,10 @@ type buildState struct {
 	prevOf []int
 	// breaks are the breakpoint lines (the Control's, mirrored).
 	breaks map[int]bool
+
+	// platformNote, in a multi-platform build, is Summary's account of the
+	// index (platform.go).
+	platformNote func(c *common, w int) []string
 }
 
 // prevBuild is what is kept of the previous build for deltas and compare.

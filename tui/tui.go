@@ -71,6 +71,12 @@ type Options struct {
 	// DebugShell is the shell program for s and p (--debug-shell); ""
 	// takes the image's SHELL, else /bin/sh.
 	DebugShell string
+	// Platforms, for a multi-platform build, are its runs, one per
+	// platform (each with its Events, Backend and the platform as Title;
+	// Emulated when its RUNs run under QEMU): the TUI shows one at a time
+	// (platform.go). Events, Backend, Control and Rebuild are then unused.
+	Platforms []Options
+	Emulated  bool
 }
 
 // Minimum terminal size; smaller terminals get a message instead.
@@ -787,7 +793,11 @@ func Run(ctx context.Context, opt Options) error {
 	if os.Getenv("NO_COLOR") != "" {
 		opt.NoColor = true
 	}
-	p := tea.NewProgram(newModel(opt), tea.WithContext(ctx))
+	var root tea.Model = newModel(opt)
+	if len(opt.Platforms) > 0 {
+		root = newPlatformsModel(opt)
+	}
+	p := tea.NewProgram(root, tea.WithContext(ctx))
 	_, err := p.Run()
 	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
 		return ctx.Err()
