@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // blobCounter is a reverse proxy in front of the registry that records
@@ -557,4 +558,64 @@ func TestCacheShareClassicImage(t *testing.T) {
 		}
 		checkClean(t, root)
 	})
+}
+
+// TestTUICacheShareFiles: the TUI on a fresh root builds from a shared
+// cache and pushes, so every layer stays in the registry. The Files tab
+// of the RUN step downloads its layer (through the counting proxy) and
+// lists the file the RUN wrote; it never says "no filesystem change".
+func TestTUICacheShareFiles(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	requireTool(t, "docker-registry", "tmux")
+	regAddr, _ := startRegistry(t)
+	proxy, count := startCountingProxy(t, regAddr)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	rootA, rootB := filepath.Join(tmp, "A"), filepath.Join(tmp, "B")
+	mustStrata(t, "example", "--root", rootA, "--dir", ctx, "-t", "ex:1")
+	ref := proxy + "/app:cache"
+	mustStrata(t, "build", "--root", rootA, "--cache-to", "type=registry,ref="+ref+",mode=max", ctx)
+	count.reset()
+
+	exitFile := filepath.Join(tmp, "exit")
+	cmd := strataBin + " --root " + rootB + " --cache-from " + ref + " -t " + proxy + "/app:b -o type=registry " + ctx + "; echo $? > " + exitFile + "; sleep 60"
+	s := newTmux(t, 120, 36, cmd)
+	s.waitFor("build complete", 60*time.Second)
+	if g := count.reset(); len(g) != 1 {
+		t.Errorf("blob GETs during the all-hit build %v: want the cache document only", g)
+	}
+	s.keys("g")
+	for i := 0; i < 5; i++ {
+		s.keys("j")
+	}
+	s.waitFor("[6/10] RUN", 5*time.Second)
+	s.keys("3") // Files tab
+	// Its header counts the step's changes once they are read (the
+	// Dockerfile pane names motd too).
+	scr := s.waitFor("this step: +", 20*time.Second)
+	if !strings.Contains(scr, "-rw-r--r--") || !strings.Contains(scr, "motd") {
+		t.Errorf("the Files tab does not list the file the RUN wrote:\n%s", scr)
+	}
+	if strings.Contains(scr, "no filesystem change") {
+		t.Errorf("the Files tab of a remote step says no change:\n%s", scr)
+	}
+	if g := count.reset(); len(g) == 0 {
+		t.Errorf("the Files tab showed the RUN's files without downloading a layer")
+	}
+	s.keys("q")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if b, err := os.ReadFile(exitFile); err == nil {
+			if strings.TrimSpace(string(b)) != "0" {
+				t.Errorf("strata exited %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata did not exit after q; screen:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	checkClean(t, rootB)
 }

@@ -333,8 +333,11 @@ func (e *Executor) readCache(ctx context.Context, spec CacheSpec) (*cacheDoc, fu
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// A layer is read when a step or the TUI needs it, maybe after this
+	// build's context is done (a Session's next build, the Files tab).
+	lctx := context.WithoutCancel(ctx)
 	blobs := func(l cacheLayer) v1.Layer {
-		rl, err := cr.Layer(ctx, l.Digest)
+		rl, err := cr.Layer(lctx, l.Digest)
 		if err != nil {
 			return registry.NewBlobLayer(v1.Descriptor{Digest: l.Digest}, func() (io.ReadCloser, error) { return nil, err })
 		}

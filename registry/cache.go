@@ -246,7 +246,8 @@ func ResolveLazy(ctx context.Context, s *layers.Store, ref string, o Options) (*
 		if s.HasLayer(diffID) {
 			continue
 		}
-		l, err := remote.Layer(c.name(r).Context().Digest(d.Digest.String()), c.remote(ctx)...)
+		// read when a step or the TUI needs it, maybe after ctx is done
+		l, err := remote.Layer(c.name(r).Context().Digest(d.Digest.String()), c.remote(context.WithoutCancel(ctx))...)
 		if err != nil {
 			return nil, explain(err, r)
 		}
