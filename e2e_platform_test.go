@@ -192,6 +192,23 @@ func TestPlatformIndex(t *testing.T) {
 			t.Errorf("pulled %s image: /arch = %q, want %q", arch, got, want)
 		}
 	}
+	// The pushed index as a base: each platform's run resolves its own
+	// image of it (a fresh store pulls both).
+	baseCtx := filepath.Join(tmp, "onbase")
+	os.MkdirAll(baseCtx, 0o755)
+	os.WriteFile(filepath.Join(baseCtx, "Dockerfile"), []byte("FROM "+ref+"\nRUN cp /arch /base-arch && uname -m > /arch\n"), 0o644)
+	onBase := filepath.Join(tmp, "onbase-out")
+	mustStrata(t, "build", "--root", filepath.Join(tmp, "root2"), "--platform", "linux/amd64,linux/arm64", "-o", "type=oci,dest="+onBase, baseCtx)
+	for arch, want := range map[string]string{"amd64": "x86_64", "arm64": "aarch64"} {
+		rfs := unpackArch(t, "oci:"+onBase, arch)
+		if got := readTrim(t, filepath.Join(rfs, "base-arch")); got != want {
+			t.Errorf("%s image built FROM the index: its base said %q, want %q (the base's own platform)", arch, got, want)
+		}
+		if got := readTrim(t, filepath.Join(rfs, "arch")); got != want {
+			t.Errorf("%s image built FROM the index: RUN said %q, want %q", arch, got, want)
+		}
+	}
+
 	// strata push of the stored multi-platform name pushes its index.
 	mustStrata(t, "push", "--root", root, "plat:1", host+"/pushed:1")
 	checkIndex(t, "docker://"+host+"/pushed:1", "--tls-verify=false")
