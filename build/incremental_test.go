@@ -48,11 +48,15 @@ func TestIncrementalCopy(t *testing.T) {
 		files[fmt.Sprintf("src/d%d/f%02d", i%4, i)] = fmt.Sprint("content ", i)
 	}
 	writeTree(t, dir, files)
+	src := filepath.Join(dir, "src")
+	// Two names of one file: the layer links them too.
+	if err := os.Link(filepath.Join(src, "d0/f00"), filepath.Join(src, "d0/hard")); err != nil {
+		t.Fatal(err)
+	}
 	store := newStore(t)
 	first := copyLayer(t, store, dir)
 	oldFS := store.LayerFS(first)
 
-	src := filepath.Join(dir, "src")
 	if err := os.WriteFile(filepath.Join(src, "d1/f01"), []byte("modified"), 0o644); err != nil { // modified
 		t.Fatal(err)
 	}
@@ -63,6 +67,25 @@ func TestIncrementalCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(filepath.Join(src, "d0/f04"), 0o755); err != nil { // mode changed
+		t.Fatal(err)
+	}
+	later := time.Now().Add(time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(filepath.Join(src, "d1/f05"), later, later); err != nil { // same content, new date
+		t.Fatal(err)
+	}
+	// The two names become two files with the same content and date: the
+	// last build's single inode may serve one of them only.
+	fi, err := os.Stat(filepath.Join(src, "d0/hard"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(src, "d0/hard")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "d0/hard"), []byte("content 0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(filepath.Join(src, "d0/hard"), fi.ModTime(), fi.ModTime()); err != nil {
 		t.Fatal(err)
 	}
 	second := copyLayer(t, store, dir)
@@ -82,7 +105,7 @@ func TestIncrementalCopy(t *testing.T) {
 	if a, b := inode(t, filepath.Join(oldFS, "d2/f02")), inode(t, filepath.Join(newFS, "d2/f02")); a != b {
 		t.Errorf("unchanged d2/f02 was copied (inode %d, last build's %d), want linked", b, a)
 	}
-	for _, p := range []string{"d1/f01", "d0/f04"} {
+	for _, p := range []string{"d1/f01", "d0/f04", "d1/f05"} {
 		if a, b := inode(t, filepath.Join(oldFS, p)), inode(t, filepath.Join(newFS, p)); a == b {
 			t.Errorf("changed %s shares the last build's inode", p)
 		}
@@ -103,6 +126,9 @@ func TestIncrementalCopy(t *testing.T) {
 	check(newFS, "d2/new", "added", 0o644)
 	check(newFS, "d0/f04", "content 4", 0o755)
 	check(newFS, "d2/f02", "content 2", 0o644)
+	if a, b := inode(t, filepath.Join(newFS, "d0/f00")), inode(t, filepath.Join(newFS, "d0/hard")); a == b {
+		t.Error("d0/f00 and d0/hard, two files now, share an inode in the new layer")
+	}
 	if _, err := os.Lstat(filepath.Join(newFS, "d3/f03")); err == nil {
 		t.Error("deleted d3/f03 is in the new layer")
 	}
