@@ -143,6 +143,7 @@ type SharedCache struct {
 	hits    []*CacheEntry   // entries used from an import, this build
 	classic []*classicImage // plain images (classiccache.go)
 	attempt int             // the walk of the plan (buildStages)
+	ctx     context.Context // the build's: a cancel stops its downloads
 
 	// Downloaded counts the layer bytes fetched lazily.
 	Downloaded int64
@@ -500,6 +501,14 @@ func needsFS(c instructions.Command) bool {
 	return false
 }
 
+// fetchCtx is the context of the build's downloads.
+func (c *SharedCache) fetchCtx() context.Context {
+	if c == nil || c.ctx == nil {
+		return context.Background()
+	}
+	return c.ctx
+}
+
 // fetch downloads the layers of diffIDs that are still remote, three at
 // a time (as a pull); the first that fails is a *lazyError.
 func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
@@ -515,10 +524,12 @@ func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
 		}
 	}
 	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first *lazyError
-		sem   = make(chan struct{}, 3)
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		first   *lazyError
+		stopped error
+		sem     = make(chan struct{}, 3)
+		ctx     = e.Cache.fetchCtx()
 	)
 	for _, d := range todo {
 		wg.Add(1)
@@ -526,9 +537,13 @@ func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			n, err := e.Store.FetchRemote(d)
+			n, err := e.Store.FetchRemoteContext(ctx, d, nil)
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil && ctx.Err() != nil { // stopped: the layer is not bad
+				stopped = ctx.Err()
+				return
+			}
 			if err != nil {
 				e.Store.DropRemote(d)
 				if e.Cache != nil {
@@ -546,6 +561,9 @@ func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
 		}()
 	}
 	wg.Wait()
+	if stopped != nil {
+		return stopped
+	}
 	if first != nil {
 		return first
 	}
@@ -585,6 +603,7 @@ func (e *Executor) buildStages(ctx context.Context) error {
 	e.importCache(ctx)
 	if e.Cache != nil { // a Session's next build
 		e.Cache.Downloaded, e.Cache.Fetched, e.Cache.hits = 0, 0, nil
+		e.Cache.ctx = ctx
 	}
 	for attempt := 0; ; attempt++ {
 		if e.Cache != nil {

@@ -3,6 +3,7 @@ package layers
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -141,6 +142,14 @@ func (c *fetchCall) Write(p []byte) (int, error) {
 // FetchRemoteProgress is FetchRemote telling progress the compressed
 // bytes downloaded so far (from the download's goroutine) as they come.
 func (s *Store) FetchRemoteProgress(diffID v1.Hash, progress func(done int64)) (int64, error) {
+	return s.FetchRemoteContext(context.Background(), diffID, progress)
+}
+
+// FetchRemoteContext is FetchRemoteProgress that stops when ctx is done
+// (a layer's reader outlives the build that found it, so the build's
+// cancel reaches the download here). A caller that joins a download
+// already under way waits for it, whatever its own ctx.
+func (s *Store) FetchRemoteContext(ctx context.Context, diffID v1.Hash, progress func(done int64)) (int64, error) {
 	k := fetchKey{s, diffID}
 	fetches.Lock()
 	if c, ok := fetches.m[k]; ok {
@@ -153,7 +162,7 @@ func (s *Store) FetchRemoteProgress(diffID v1.Hash, progress func(done int64)) (
 	fetches.m[k] = c
 	fetches.Unlock()
 	c.watch(progress)
-	c.n, c.err = s.fetchRemote(diffID, c)
+	c.n, c.err = s.fetchRemote(ctx, diffID, c)
 	fetches.Lock()
 	delete(fetches.m, k)
 	fetches.Unlock()
@@ -161,7 +170,20 @@ func (s *Store) FetchRemoteProgress(diffID v1.Hash, progress func(done int64)) (
 	return c.n, c.err
 }
 
-func (s *Store) fetchRemote(diffID v1.Hash, count io.Writer) (int64, error) {
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+func (s *Store) fetchRemote(ctx context.Context, diffID v1.Hash, count io.Writer) (int64, error) {
 	if s.HasLayer(diffID) {
 		return 0, nil
 	}
@@ -179,7 +201,7 @@ func (s *Store) fetchRemote(diffID v1.Hash, count io.Writer) (int64, error) {
 		rc.Close()
 		return 0, err
 	}
-	n, err := io.Copy(io.MultiWriter(w, count), io.LimitReader(rc, l.CompressedSize+1))
+	n, err := io.Copy(io.MultiWriter(w, count), io.LimitReader(ctxReader{ctx, rc}, l.CompressedSize+1))
 	rc.Close()
 	if err != nil {
 		w.Abort()
