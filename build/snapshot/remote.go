@@ -128,3 +128,21 @@ func (b *Backend) StepChanges(snap *event.Snapshot) ([]layers.Change, error) {
 	}
 	return c, nil
 }
+
+// fetch downloads the shell's layers still remote, on the terminal the
+// shell is about to take (the TUI is suspended by then: it is not kept
+// waiting), saying how far it is.
+func (c *ShellCmd) fetch() error {
+	said := false
+	err := c.b.FetchLayers(c.snap, func(p FetchProgress) {
+		fmt.Fprintf(c.stderr, "\r%s ", p)
+		said = true
+	})
+	if said {
+		fmt.Fprintln(c.stderr)
+	}
+	if err != nil {
+		return fmt.Errorf("shell: %w", err)
+	}
+	return nil
+}

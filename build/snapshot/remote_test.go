@@ -18,6 +18,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/sandbox"
 )
 
 // remoteLayer pushes a layer of files to an in-process registry and makes
@@ -167,5 +168,66 @@ func TestRemoteCompare(t *testing.T) {
 	back, err := b.Compare(snap, base)
 	if err != nil || len(back) != 5 || back[0].Kind != layers.Deleted {
 		t.Errorf("Compare the other way = %v, %v; want the 5 paths deleted", back, err)
+	}
+}
+
+// TestShellFetchesRemoteLayer: a debug shell on a snapshot whose layer is
+// still in a registry downloads it first, on the shell's terminal, and
+// the container gets it as a lower dir; when the layer cannot be had the
+// shell does not start and says which layer.
+func TestShellFetchesRemoteLayer(t *testing.T) {
+	s, err := layers.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := remoteLayer(t, s, map[string]string{"etc/app.conf": "port 80\n", "usr/bin/app": "#!/bin/sh\n"})
+	b := NewBackend(s, nil)
+	var lowers []string
+	b.Runner = &fakeRunner{do: func(spec *sandbox.Spec, stdout, stderr io.Writer) (int, error) {
+		lowers = spec.Lower
+		return 0, nil
+	}}
+	snap := &event.Snapshot{Layers: []v1.Hash{d}, DiffID: d, Config: &v1.ConfigFile{RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{d}}}}
+	sh, err := b.Shell(snap, ShellOptions{Shell: "/usr/bin/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	sh.SetStdin(strings.NewReader(""))
+	sh.SetStdout(io.Discard)
+	sh.SetStderr(&errb)
+	if err := sh.Run(); err != nil {
+		t.Fatalf("shell: %v\n%s", err, errb.String())
+	}
+	sh.Discard()
+	if !strings.Contains(errb.String(), "downloading layer "+short(d)) {
+		t.Errorf("the shell's terminal does not say it downloads the layer: %q", errb.String())
+	}
+	if !s.HasLayer(d) || len(lowers) == 0 {
+		t.Errorf("layer stored %v, container lowers %v", s.HasLayer(d), lowers)
+	}
+
+	// A layer the registry lost: the shell does not start.
+	s2, _ := layers.Open(t.TempDir())
+	d2 := remoteLayer(t, s2, map[string]string{"etc/app.conf": "y"})
+	rl, _ := s2.Remote(d2)
+	s2.DropRemote(d2)
+	rl.Digest = v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}
+	ref, _ := name.NewDigest(strings.TrimSuffix(rl.Source, ":cache") + "@" + rl.Digest.String())
+	rl.Blob, _ = remote.Layer(ref)
+	s2.AddRemote(rl)
+	b2 := NewBackend(s2, nil)
+	ran := false
+	b2.Runner = &fakeRunner{do: func(*sandbox.Spec, io.Writer, io.Writer) (int, error) { ran = true; return 0, nil }}
+	snap2 := &event.Snapshot{Layers: []v1.Hash{d2}, DiffID: d2, Config: &v1.ConfigFile{RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{d2}}}}
+	sh2, err := b2.Shell(snap2, ShellOptions{Shell: "/usr/bin/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh2.SetStderr(io.Discard)
+	err = sh2.Run()
+	sh2.Discard()
+	if err == nil || !strings.Contains(err.Error(), "could not be downloaded from") || ran {
+		t.Errorf("shell on a lost layer: err %v, ran %v; want an error naming the download and no container", err, ran)
 	}
 }

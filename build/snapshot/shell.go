@@ -73,9 +73,6 @@ func (b *Backend) Shell(snap *event.Snapshot, opt ShellOptions) (*ShellCmd, erro
 	if opt.Partial && snap.UpperDir == "" {
 		return nil, errors.New("this step left no partial result to open")
 	}
-	if err := b.ready(snap); err != nil {
-		return nil, fmt.Errorf("shell: %w", err)
-	}
 	return &ShellCmd{b: b, snap: snap, opt: opt, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, nil
 }
 
@@ -107,6 +104,9 @@ func (c *ShellCmd) argv(v *layers.View) ([]string, error) {
 func (c *ShellCmd) Run() error {
 	if c.tmp != "" {
 		return errors.New("shell already ran")
+	}
+	if err := c.fetch(); err != nil {
+		return err
 	}
 	v := c.b.View(c.snap)
 	argv, err := c.argv(v)
