@@ -3,6 +3,7 @@ package snapshot
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -229,5 +230,29 @@ func TestShellFetchesRemoteLayer(t *testing.T) {
 	sh2.Discard()
 	if err == nil || !strings.Contains(err.Error(), "could not be downloaded from") || ran {
 		t.Errorf("shell on a lost layer: err %v, ran %v; want an error naming the download and no container", err, ran)
+	}
+}
+
+// TestRunImageFetchesRemoteLayers: x on an image whose layers are still
+// in a registry (a push-only build from a shared cache) downloads them
+// before the container starts, so it never runs on part of its rootfs.
+func TestRunImageFetchesRemoteLayers(t *testing.T) {
+	s, err := layers.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := remoteLayer(t, s, map[string]string{"etc/app.conf": "port 80\n", "usr/bin/app": "x"})
+	b := NewBackend(s, nil)
+	var lowers []string
+	b.Runner = &fakeRunner{do: func(spec *sandbox.Spec, stdout, stderr io.Writer) (int, error) {
+		lowers = spec.Lower
+		return 0, nil
+	}}
+	cfg := &v1.ConfigFile{RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{d}}, Config: v1.Config{Cmd: []string{"/usr/bin/app"}}}
+	if _, err := b.RunImage(context.Background(), cfg, func(string, string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if !s.HasLayer(d) || len(lowers) != 1 {
+		t.Errorf("layer stored %v, container lowers %v: want the downloaded layer under the container", s.HasLayer(d), lowers)
 	}
 }

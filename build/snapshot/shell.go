@@ -355,6 +355,9 @@ func (b *Backend) RunImage(ctx context.Context, cfg *v1.ConfigFile, out func(str
 	if len(argv) == 0 {
 		return 0, errors.New("the image has no ENTRYPOINT or CMD to run")
 	}
+	if err := b.ready(&event.Snapshot{Layers: cfg.RootFS.DiffIDs}); err != nil { // layers still in a shared cache
+		return 0, err
+	}
 	spec, remove, err := ContainerSpec(b.Store, cfg, argv)
 	if err != nil {
 		return 0, err
