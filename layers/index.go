@@ -80,28 +80,48 @@ func (s *Store) LookupIndex(ref string) (IndexRecord, bool, error) {
 	return IndexRecord{}, false, nil
 }
 
-// indexImages are the images of every stored index (kept by GC).
-func (s *Store) indexImages() ([]ImageRecord, error) {
-	var out []ImageRecord
-	err := s.withIndexes(false, func(idx map[string]IndexRecord) (bool, error) {
+// liveIndexes are the stored indexes whose name still points at one of
+// their images (strata rm or a later one-platform build of the name
+// leaves the others to GC).
+func (s *Store) liveIndexes() ([]IndexRecord, error) {
+	var all []IndexRecord
+	if err := s.withIndexes(false, func(idx map[string]IndexRecord) (bool, error) {
 		for _, r := range idx {
-			for _, im := range r.Images {
-				out = append(out, im.ImageRecord)
-			}
+			all = append(all, r)
 		}
 		return false, nil
-	})
+	}); err != nil {
+		return nil, err
+	}
+	var out []IndexRecord
+	for _, r := range all {
+		if _, ok, err := s.LookupIndex(r.Name); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// indexImages are the images of every live index (kept by GC).
+func (s *Store) indexImages() ([]ImageRecord, error) {
+	idx, err := s.liveIndexes()
+	var out []ImageRecord
+	for _, r := range idx {
+		for _, im := range r.Images {
+			out = append(out, im.ImageRecord)
+		}
+	}
 	return out, err
 }
 
-// indexBlobs are the index blobs' digests (kept by GC).
+// indexBlobs are the live index blobs' digests (kept by GC).
 func (s *Store) indexBlobs() []v1.Hash {
+	idx, _ := s.liveIndexes()
 	var out []v1.Hash
-	s.withIndexes(false, func(idx map[string]IndexRecord) (bool, error) {
-		for _, r := range idx {
-			out = append(out, r.Index)
-		}
-		return false, nil
-	})
+	for _, r := range idx {
+		out = append(out, r.Index)
+	}
 	return out
 }
