@@ -1,7 +1,6 @@
 package build
 
 import (
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -91,13 +90,4 @@ func (m *pullMeter) phase(step int, start, end time.Duration) []event.Phase {
 		return []event.Phase{{Name: "resolve", Start: start, End: end}}
 	}
 	return []event.Phase{{Name: "pull", Start: start, End: end, Bytes: n}}
-}
-
-// thousands writes n with thousands separators: 48,000.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }

@@ -95,7 +95,7 @@ func (r *stepRun) noteContextFiles() {
 			under[top]++
 		}
 	}
-	detail := thousands(len(files)) + " context paths checksummed"
+	detail := event.Thousands(len(files)) + " context paths checksummed"
 	top, n := "", 0
 	for d, c := range under {
 		if c > n || (c == n && d < top) {
@@ -103,7 +103,7 @@ func (r *stepRun) noteContextFiles() {
 		}
 	}
 	if n*2 > len(files) && n >= 1000 {
-		detail += ", " + thousands(n) + " of them under " + top + "/ (add it to .dockerignore if the image does not need it)"
+		detail += ", " + event.Thousands(n) + " of them under " + top + "/ (add it to .dockerignore if the image does not need it)"
 	}
 	r.mu.Lock()
 	for i := len(r.phases) - 1; i >= 0; i-- {

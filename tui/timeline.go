@@ -217,7 +217,7 @@ func (m timelineModel) View() string {
 	var lines []string
 	if m.in < 0 {
 		total := m.total()
-		lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Timeline · %d steps · %s", len(m.steps), roundTL(total)), m.w)))
+		lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Timeline · %d steps · %s", len(m.steps), event.RoundDuration(total)), m.w)))
 		// Under the steps: the selected step's phases, findings and keys.
 		var detail []string
 		if m.cur >= 0 && m.cur < len(m.steps) {
@@ -252,7 +252,7 @@ func (m timelineModel) View() string {
 					d = "cached"
 				} else if s.done {
 					b = bar(s.start.Sub(m.t0), s.start.Sub(m.t0)+s.dur, total, barW)
-					d = roundTL(s.dur)
+					d = event.RoundDuration(s.dur)
 				}
 			}
 			line := label + " " + b + " " + tlFit(d, durW)
@@ -266,7 +266,7 @@ func (m timelineModel) View() string {
 		return m.frame(lines)
 	}
 	s := m.steps[m.in]
-	lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Step %d processes · %s · %d processes", m.in+1, roundTL(s.dur), len(s.processes)), m.w)))
+	lines = append(lines, st.bold.Render(tlFit(fmt.Sprintf("Step %d processes · %s · %d processes", m.in+1, event.RoundDuration(s.dur), len(s.processes)), m.w)))
 	listH := max(3, (m.h-1)*55/100)
 	off := m.off
 	if m.pcur < off {
@@ -281,9 +281,9 @@ func (m timelineModel) View() string {
 	for i := off; i < len(m.nodes) && i < off+listH; i++ {
 		n := m.nodes[i]
 		label := tlFit(strings.Repeat("  ", n.depth)+n.n.Label(), labelW)
-		d := roundTL(n.n.Duration())
+		d := event.RoundDuration(n.n.Duration())
 		if n.n.Count > 1 {
-			d = roundTL(n.n.Busy)
+			d = event.RoundDuration(n.n.Busy)
 		}
 		line := label + " " + bar(n.n.Start, n.n.End, s.dur, barW) + " " + tlFit(d, durW)
 		if i == m.pcur {
@@ -297,13 +297,13 @@ func (m timelineModel) View() string {
 	if m.pcur >= 0 && m.pcur < len(m.nodes) {
 		p := m.nodes[m.pcur].n
 		lines = append(lines, tlFit("$ "+p.Command(), m.w))
-		info := fmt.Sprintf("pid %d, parent %d, exit %d, %s from %s", p.PID, p.PPID, p.Exit, roundTL(p.Duration()), roundTL(p.Start))
+		info := fmt.Sprintf("pid %d, parent %d, exit %d, %s from %s", p.PID, p.PPID, p.Exit, event.RoundDuration(p.Duration()), event.RoundDuration(p.Start))
 		if p.Count > 1 {
-			info = fmt.Sprintf("%d processes, %s in all, %d failed, from %s to %s", p.Count, roundTL(p.Busy), p.Failed, roundTL(p.Start), roundTL(p.End))
+			info = fmt.Sprintf("%d processes, %s in all, %d failed, from %s to %s", p.Count, event.RoundDuration(p.Busy), p.Failed, event.RoundDuration(p.Start), event.RoundDuration(p.End))
 		}
 		lines = append(lines, tlFit(info, m.w))
 		lines = append(lines, tlFit(fmt.Sprintf("cpu %s user, %s system · peak memory %s · read %s, written %s (disk %s / %s)",
-			roundTL(p.User), roundTL(p.System), event.HumanSize(p.MaxRSS), event.HumanSize(p.ReadChars), event.HumanSize(p.WriteChars),
+			event.RoundDuration(p.User), event.RoundDuration(p.System), event.HumanSize(p.MaxRSS), event.HumanSize(p.ReadChars), event.HumanSize(p.WriteChars),
 			event.HumanSize(p.ReadBytes), event.HumanSize(p.WriteBytes)), m.w))
 		// The output written while it ran (the step's one stream: lines
 		// of processes running at the same time mix in).
@@ -350,7 +350,7 @@ func phaseBars(c *common, phases []event.Phase, d time.Duration, w int) []string
 	barW := max(4, w-nameW-durW-2)
 	var out []string
 	for _, p := range phases {
-		line := tlFit(p.Name, nameW) + " " + bar(p.Start, p.End, d, barW) + " " + tlFit(roundTL(p.Duration()), durW)
+		line := tlFit(p.Name, nameW) + " " + bar(p.Start, p.End, d, barW) + " " + tlFit(event.RoundDuration(p.Duration()), durW)
 		out = append(out, line)
 	}
 	return out
@@ -363,25 +363,12 @@ func stepPhases(c *common, step, w int) []string {
 	if len(phases) == 0 || d <= 0 {
 		return nil
 	}
-	out := []string{"", c.st.bold.Render("Where its " + roundTL(d) + " went:")}
+	out := []string{"", c.st.bold.Render("Where its " + event.RoundDuration(d) + " went:")}
 	out = append(out, phaseBars(c, phases, d, w)...)
 	if procs > 0 {
 		out = append(out, c.st.dim.Render(tlFit(fmt.Sprintf("%d processes ran: T shows them on the timeline", procs), w)))
 	}
 	return out
-}
-
-// roundTL is a duration in 3 figures: 2.13s, 81ms.
-func roundTL(d time.Duration) string {
-	switch {
-	case d >= 10*time.Second:
-		return d.Round(100 * time.Millisecond).String()
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Microsecond).String()
 }
 
 // timelineKey handles T (open, close) and, while the timeline is open,

@@ -325,7 +325,7 @@ func Findings(s StepTiming) []string {
 			out = append(out, f)
 		}
 		if n := len(s.Processes); n >= 100 {
-			out = append(out, fmt.Sprintf("this step ran %s processes", thousands(n)))
+			out = append(out, fmt.Sprintf("this step ran %s processes", Thousands(n)))
 		}
 		var failed int
 		tree.Walk(func(n *ProcNode, _ int) {
@@ -337,13 +337,13 @@ func Findings(s StepTiming) []string {
 			if failed == 1 {
 				out = append(out, "1 process exited non-zero")
 			} else {
-				out = append(out, fmt.Sprintf("%s processes exited non-zero", thousands(failed)))
+				out = append(out, fmt.Sprintf("%s processes exited non-zero", Thousands(failed)))
 			}
 		}
 	}
 	if snap, cmd := phase["snapshot"], phase["command"]; cmd.Name != "" && snap.Duration() > cmd.Duration() && snap.Duration() > 100*time.Millisecond {
 		out = append(out, fmt.Sprintf("writing the layer took longer than the command (%s against %s): %s files",
-			snap.Duration().Round(time.Millisecond), cmd.Duration().Round(time.Millisecond), thousands(s.Files)))
+			snap.Duration().Round(time.Millisecond), cmd.Duration().Round(time.Millisecond), Thousands(s.Files)))
 	}
 	if c := phase["cache"]; c.Name != "" && pct(c.Duration()) >= 20 && c.Duration() > 200*time.Millisecond {
 		f := fmt.Sprintf("computing the cache key took %s (%d%%)", c.Duration().Round(time.Millisecond), pct(c.Duration()))
@@ -367,7 +367,7 @@ func Findings(s StepTiming) []string {
 func PhaseSummary(phases []Phase) string {
 	var parts []string
 	for i, p := range phases {
-		s := p.Name + " " + roundDur(p.Duration())
+		s := p.Name + " " + RoundDuration(p.Duration())
 		if p.Name == "pull" && p.Bytes > 0 && p.Duration() > 0 {
 			s += fmt.Sprintf(" (%s at %s/s)", HumanSize(p.Bytes), HumanSize(int64(float64(p.Bytes)/p.Duration().Seconds())))
 		}
@@ -382,8 +382,8 @@ func PhaseSummary(phases []Phase) string {
 	return strings.Join(parts, ", ")
 }
 
-// roundDur rounds to 3 significant digits: 2.13s, 81.2ms, 950µs.
-func roundDur(d time.Duration) string {
+// RoundDuration writes d in about three figures: 2.13s, 81.2ms, 950µs.
+func RoundDuration(d time.Duration) string {
 	switch {
 	case d >= 10*time.Second:
 		return d.Round(100 * time.Millisecond).String()
@@ -395,8 +395,8 @@ func roundDur(d time.Duration) string {
 	return d.Round(time.Microsecond).String()
 }
 
-// thousands writes n with thousands separators: 10,412.
-func thousands(n int) string {
+// Thousands writes n with thousands separators: 10,412.
+func Thousands(n int) string {
 	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
