@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,4 +45,70 @@ func TestTUITimeline(t *testing.T) {
 			nothingLeft(t, root)
 		})
 	}
+}
+
+// TestBuildTraceAndReport: `strata build --trace --report` on a RUN that
+// takes over a second: the plain output has its time line, the trace is
+// trace-event JSON with the RUN's processes, the report has its phases,
+// process count, top processes and findings.
+func TestBuildTraceAndReport(t *testing.T) {
+	root, ctx := debugSetup(t, "FROM dbg-base:1\nRUN sh -c 'sleep 1.2; for i in $(seq 20); do /bin/true; done'\n")
+	dir := t.TempDir()
+	tracePath, reportPath := filepath.Join(dir, "trace.json"), filepath.Join(dir, "report.json")
+	out := mustStrata(t, "build", "--root", root, "--progress", "plain", "--trace", tracePath, "--report", reportPath, ctx)
+	if !strings.Contains(out, " ---> time: cache ") || !strings.Contains(out, "command ") || !strings.Contains(out, " ---> note: ") {
+		t.Errorf("no time line and notes for a step over a second:\n%s", out)
+	}
+	var trace struct {
+		TraceEvents []struct {
+			Name string         `json:"name"`
+			Cat  string         `json:"cat"`
+			Ph   string         `json:"ph"`
+			Dur  float64        `json:"dur"`
+			Args map[string]any `json:"args"`
+		} `json:"traceEvents"`
+	}
+	b, err := os.ReadFile(tracePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &trace); err != nil {
+		t.Fatalf("--trace is not JSON: %v", err)
+	}
+	procs, sleep := 0, false
+	for _, ev := range trace.TraceEvents {
+		if ev.Cat == "process" && ev.Ph == "X" {
+			procs++
+			if ev.Name == "sleep" && ev.Dur >= 1.2e6 {
+				sleep = true
+			}
+		}
+	}
+	if procs < 22 || !sleep {
+		t.Errorf("trace has %d process slices (want the shells, sleep and 20 true), a sleep of 1.2s: %v", procs, sleep)
+	}
+	var report struct {
+		Steps []struct {
+			Phases []struct {
+				Name string `json:"name"`
+			} `json:"phases"`
+			Processes    int `json:"processes"`
+			TopProcesses []struct {
+				Argv []string `json:"argv"`
+			} `json:"top_processes"`
+			Findings []string `json:"findings"`
+		} `json:"steps"`
+	}
+	b, err = os.ReadFile(reportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &report); err != nil {
+		t.Fatal(err)
+	}
+	run := report.Steps[1]
+	if run.Processes < 22 || len(run.TopProcesses) == 0 || strings.Join(run.TopProcesses[0].Argv, " ") != "sleep 1.2" || len(run.Findings) == 0 || len(run.Phases) < 5 {
+		t.Errorf("report's RUN step: %+v", run)
+	}
+	nothingLeft(t, root)
 }
