@@ -480,7 +480,11 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	defer closeStore()
 	sweepSandbox()
 	control := build.NewControl(bo.step, breaks)
+	if bo.jobs < 0 {
+		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
+	}
 	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
+	sess.Jobs = bo.jobs
 	if sess.Cache, err = bo.sharedCache(); err != nil {
 		return err
 	}

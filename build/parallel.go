@@ -23,8 +23,11 @@ func (e *Executor) jobs() int {
 	return max(n, 1)
 }
 
-// runStages builds the plan's stages (p.Order): each as soon as the
-// stages it reads (Deps) are built, at most jobs() at once. A stage's
+// runStages builds the plan's stages (p.Order), at most jobs() at once: a
+// stage starts as soon as the stage it is built FROM is done, and a step
+// that reads another stage (COPY --from, RUN --mount from=) waits for
+// that one there (awaitStage), giving its slot up meanwhile, as BuildKit
+// runs a stage's steps until one needs what another makes. A stage's
 // result depends only on its inputs, never on what ran beside it, so the
 // image is the same as a sequential build's. The first stage that fails
 // cancels the others; its error is the build's.
@@ -55,6 +58,11 @@ func (e *Executor) runStages(ctx context.Context) error {
 		firstErr error
 		failed   = map[int]bool{}
 	)
+	sc := &scheduler{sem: sem, done: done, failed: func(j int) bool {
+		errMu.Lock()
+		defer errMu.Unlock()
+		return failed[j]
+	}}
 	fail := func(si int, err error) {
 		errMu.Lock()
 		defer errMu.Unlock()
@@ -72,33 +80,22 @@ func (e *Executor) runStages(ctx context.Context) error {
 			defer wg.Done()
 			defer close(done[si])
 			s := e.Plan.Stages[si]
-			for _, d := range s.Deps {
-				ch, ok := done[d]
-				if !ok {
-					continue
-				}
+			if ch, ok := done[s.BaseStage]; ok {
 				select {
 				case <-ch:
 				case <-ctx.Done():
 					return
 				}
-				errMu.Lock()
-				bad := failed[d]
-				errMu.Unlock()
-				if bad {
+				if sc.failed(s.BaseStage) {
 					return
 				}
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
+			slot := &stageSlot{sc: sc}
+			defer slot.release()
+			if !slot.acquire(ctx) {
 				return
 			}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				return
-			}
-			if err := e.buildStage(ctx, s); err != nil {
+			if err := e.buildStage(context.WithValue(ctx, slotKey{}, slot), s); err != nil {
 				fail(si, err)
 			}
 		}()
@@ -115,6 +112,66 @@ func (e *Executor) runStages(ctx context.Context) error {
 		}
 	}
 	return firstErr
+}
+
+// scheduler is runStages' state that a stage's steps need: the slots,
+// and when each stage is done (and whether it failed).
+type scheduler struct {
+	sem    chan struct{}
+	done   map[int]chan struct{}
+	failed func(int) bool
+}
+
+// stageSlot is one stage's hold on a slot; it travels in the stage's
+// context.
+type stageSlot struct {
+	sc   *scheduler
+	held bool
+}
+
+type slotKey struct{}
+
+func (sl *stageSlot) acquire(ctx context.Context) bool {
+	select {
+	case sl.sc.sem <- struct{}{}:
+		sl.held = true
+		return ctx.Err() == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (sl *stageSlot) release() {
+	if sl.held {
+		<-sl.sc.sem
+		sl.held = false
+	}
+}
+
+// awaitStage is stage j once it is built: in a concurrent build, the
+// calling stage waits for it (without its slot) when it is still being
+// built. false: j is not built (not in this build, failed, or cancelled).
+func (e *Executor) awaitStage(ctx context.Context, j int) (*stageState, bool) {
+	if sl, ok := ctx.Value(slotKey{}).(*stageSlot); ok {
+		if ch, ok := sl.sc.done[j]; ok {
+			select {
+			case <-ch:
+			default:
+				sl.release()
+				select {
+				case <-ch:
+				case <-ctx.Done():
+				}
+				if !sl.acquire(ctx) {
+					return nil, false
+				}
+			}
+			if sl.sc.failed(j) {
+				return nil, false
+			}
+		}
+	}
+	return e.stageOf(j)
 }
 
 func (e *Executor) stageOf(i int) (*stageState, bool) {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -241,4 +242,57 @@ func tarList(t *testing.T, file string, t0 time.Time) string {
 
 func blobFile(s *layers.Store, d v1.Hash) string {
 	return s.Root() + "/blobs/sha256/" + d.Hex
+}
+
+// TestParallelStageWaitsAtCopyFrom: a stage that reads another one only at
+// a later step runs its first steps meanwhile (its RUN overlaps the other
+// stage's), and waits at the COPY --from.
+func TestParallelStageWaitsAtCopyFrom(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": "FROM scratch AS base\nADD rootfs.tar /\n" +
+			"FROM scratch AS other\nCOPY --from=base / /\nRUN sleep 1 && echo b > /b\n" +
+			"FROM scratch\nCOPY --from=base / /\nRUN sleep 1 && echo a > /a\nCOPY --from=other /b /b\n",
+		"rootfs.tar": string(rootfs),
+	})
+	_, res, evs, _ := buildJobs(t, dir, 2)
+	r := running(evs)
+	ra, rb := r[7], r[4] // the final stage's RUN, the other stage's
+	if ra[0].IsZero() || rb[0].IsZero() || ra[1].IsZero() || rb[1].IsZero() {
+		t.Fatalf("the RUNs did not both run: %v %v", ra, rb)
+	}
+	if !(ra[0].Before(rb[1]) && rb[0].Before(ra[1])) {
+		t.Errorf("the final stage's RUN waited for the other stage: final %v..%v, other %v..%v", ra[0], ra[1], rb[0], rb[1])
+	}
+	if n := len(res.Config.RootFS.DiffIDs); n != 3 {
+		t.Errorf("%d layers, want 3 (COPY, RUN, COPY --from)", n)
+	}
+}
+
+// TestParallelWaitersGiveSlotsUp: with 2 slots, two stages that start at
+// once and wait for an earlier one at their COPY --from give their slots
+// up, so that one gets built: no deadlock.
+func TestParallelWaitersGiveSlotsUp(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"Dockerfile": "FROM scratch AS s0\nCOPY f /f0\n" +
+			"FROM scratch AS s1\nLABEL a=1\nCOPY --from=s2 /f0 /f1\n" +
+			"FROM scratch AS s2\nLABEL b=1\nCOPY --from=s0 /f0 /f0\n" +
+			"FROM scratch\nCOPY --from=s1 /f1 /f\n",
+		"f": "x",
+	})
+	store := newStore(t)
+	opt := frontend.Options{ContextDir: dir}
+	p, err := frontend.NewPlan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Executor{Store: store, Plan: p, Opt: opt, Jobs: 2}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if _, err := e.Build(ctx, nil); err != nil {
+		t.Fatalf("build: %v", err)
+	}
 }

@@ -29,6 +29,7 @@ type Session struct {
 	Control *Control          // shared by every build of the session (may be nil)
 	Observe func(event.Event) // sees every event (e.g. a report)
 	Cache   *SharedCache      // --cache-from / --cache-to (remotecache.go)
+	Jobs    int               // --jobs: stages built at once (Executor.Jobs)
 	Backend *snapshot.Backend // follows the current build; made by NewSession
 
 	events chan event.Event
@@ -134,7 +135,7 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 	}
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ex := &Executor{Store: s.Store, Plan: plan, Opt: opt, Runner: s.Runner, Control: s.Control, Observe: s.Observe, Cache: s.Cache}
+	ex := &Executor{Store: s.Store, Plan: plan, Opt: opt, Runner: s.Runner, Control: s.Control, Observe: s.Observe, Cache: s.Cache, Jobs: s.Jobs}
 	if s.Control != nil && s.builds > 1 {
 		// --step pauses the first build only; breakpoints stay.
 		s.Control.mu.Lock()

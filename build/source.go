@@ -369,7 +369,7 @@ func (e *Executor) fromSource(ctx context.Context, step int, from string) (*stag
 		return nil, -1, err
 	}
 	if isStage {
-		st, ok := e.stageOf(j)
+		st, ok := e.awaitStage(ctx, j) // parallel.go: waits while j builds
 		if !ok {
 			return nil, j, fmt.Errorf("--from=%s: stage %s is not built yet (--from can only read stages defined before this one)", from, e.Plan.Stages[j].DisplayName())
 		}
