@@ -513,7 +513,9 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 	hit, err := e.tryCache(ctx, st, step, c)
 	endCache()
 	if err != nil {
-		r.fail(err)
+		if !e.rewalks(ctx, err) { // remotecache.go: not a failure, the plan is walked again
+			r.fail(err)
+		}
 		return err
 	} else if hit {
 		return nil
