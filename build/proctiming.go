@@ -20,7 +20,10 @@ const NoProcessTraceEnv = "STRATA_NO_PROCESS_TRACE"
 func (r *stepRun) ranContainer(start, end time.Time, tr *sandbox.Trace) {
 	if tr == nil || len(tr.Processes) == 0 || tr.Processes[0].PPID != 0 || tr.Processes[0].End.IsZero() {
 		detail := ""
-		if tr != nil && tr.Err != nil {
+		switch {
+		case tr == nil:
+			detail = "processes not recorded: " + NoProcessTraceEnv + " is set"
+		case tr.Err != nil:
 			detail = "processes not recorded: " + tr.Err.Error()
 		}
 		r.phaseAt("container", start, end, detail)
