@@ -6,8 +6,10 @@
 #              interleaved; the RUN step's time from --report; medians and
 #              the ratio emulated/native.
 #   platforms  a cold --platform linux/amd64,linux/arm64 build against two
-#              cold one-platform builds (amd64, then arm64), N times,
-#              interleaved; medians and the ratio two-platform / sum.
+#              cold one-platform builds (amd64, then arm64, one state
+#              folder), N times, interleaved; medians and the ratio.
+#   cross      the same for a cross-compiling Dockerfile: a heavy builder
+#              stage FROM --platform=$BUILDPLATFORM, a light final stage.
 #
 # The RUN: a shell loop (CPU in the interpreter), gzip of 32 MB and 200
 # process starts, in a busybox rootfs of the target architecture (Debian's
@@ -78,22 +80,47 @@ done
 nat=$(median <"$WORK/native"); emu=$(median <"$WORK/emulated")
 echo "RUN median: native ${nat}s, emulated ${emu}s, ratio $(awk -v a="$emu" -v b="$nat" 'BEGIN {printf "%.1f", a/b}')x"
 
-echo "== platforms: cold two-platform build vs two cold one-platform builds (N=$N)"
-: >"$WORK/two"; : >"$WORK/sum"
-for i in $(seq "$N"); do
-	rm -rf "$WORK/root-a"
-	t0=$(now)
-	"$S" --root "$WORK/root-a" build --platform linux/amd64,linux/arm64 "$WORK/ctx" >/dev/null
-	t1=$(now)
-	rm -rf "$WORK/root-a" "$WORK/root-b"
-	t2=$(now)
-	"$S" --root "$WORK/root-a" build --platform linux/amd64 "$WORK/ctx" >/dev/null
-	"$S" --root "$WORK/root-b" build --platform linux/arm64 "$WORK/ctx" >/dev/null
-	t3=$(now)
-	rm -rf "$WORK/root-a" "$WORK/root-b"
-	two=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'); sum=$(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}')
-	echo "$two" >>"$WORK/two"; echo "$sum" >>"$WORK/sum"
-	echo "  run $i: two-platform ${two}s, two one-platform builds ${sum}s"
-done
-two=$(median <"$WORK/two"); sum=$(median <"$WORK/sum")
-echo "median: two-platform ${two}s, sum of one-platform builds ${sum}s, ratio $(awk -v a="$two" -v b="$sum" 'BEGIN {printf "%.2f", a/b}')"
+# cross: the cross-compiling pattern: a heavy builder stage FROM
+# --platform=$BUILDPLATFORM (native, once for every platform) and a light
+# final stage per platform.
+mkdir -p "$WORK/cross"
+cp "$WORK/ctx/"rootfs-*.tar "$WORK/cross/"
+cat >"$WORK/cross/Dockerfile" <<'DF'
+FROM --platform=$BUILDPLATFORM scratch AS builder
+ARG BUILDARCH
+ADD rootfs-${BUILDARCH}.tar /
+RUN i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; head -c 67108864 /dev/zero | gzip -c > /out.gz
+FROM scratch
+ARG TARGETARCH
+ADD rootfs-${TARGETARCH}.tar /
+COPY --from=builder /out.gz /out.gz
+RUN wc -c /out.gz > /size
+DF
+
+# compare NAME CTX: cold two-platform builds against two cold one-platform
+# builds on one state folder (the second finds what the first built that
+# it can use, as two builds on one machine would).
+compare() {
+	local name=$1 ctx=$2 i t0 t1 t2 t3 two sum
+	echo "== $name: cold two-platform build vs two cold one-platform builds, one state folder (N=$N)"
+	: >"$WORK/two"; : >"$WORK/sum"
+	for i in $(seq "$N"); do
+		rm -rf "$WORK/root-a"
+		t0=$(now)
+		"$S" --root "$WORK/root-a" build --platform linux/amd64,linux/arm64 "$ctx" >/dev/null
+		t1=$(now)
+		rm -rf "$WORK/root-a"
+		t2=$(now)
+		"$S" --root "$WORK/root-a" build --platform linux/amd64 "$ctx" >/dev/null
+		"$S" --root "$WORK/root-a" build --platform linux/arm64 "$ctx" >/dev/null
+		t3=$(now)
+		rm -rf "$WORK/root-a"
+		two=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b-a}'); sum=$(awk -v a="$t2" -v b="$t3" 'BEGIN {print b-a}')
+		echo "$two" >>"$WORK/two"; echo "$sum" >>"$WORK/sum"
+		echo "  run $i: two-platform ${two}s, two one-platform builds ${sum}s"
+	done
+	two=$(median <"$WORK/two"); sum=$(median <"$WORK/sum")
+	echo "$name median: two-platform ${two}s, two one-platform builds ${sum}s, ratio $(awk -v a="$two" -v b="$sum" 'BEGIN {printf "%.2f", a/b}')"
+}
+compare platforms "$WORK/ctx"
+compare cross "$WORK/cross"
