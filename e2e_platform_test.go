@@ -167,6 +167,11 @@ func TestPlatformIndex(t *testing.T) {
 	if !strings.Contains(images, "linux/amd64") || !strings.Contains(images, "linux/arm64") {
 		t.Errorf("strata images does not list the index's platforms:\n%s", images)
 	}
+	// prune keeps every platform's image of a named index.
+	mustStrata(t, "prune", "--root", root, "--all")
+	if got := mustStrata(t, "inspect", "--root", root, "--plain", "--platform", "linux/arm64", "plat:1"); !strings.Contains(got, "PLATFORM linux/arm64") {
+		t.Errorf("inspect --platform linux/arm64 plat:1:\n%s", got)
+	}
 	for pl, want := range map[string]string{"linux/arm64": "aarch64", "linux/amd64": "x86_64"} {
 		got := mustStrata(t, "run", "--root", root, "--rm", "--platform", pl, "plat:1", "cat", "/arch")
 		if strings.TrimSpace(got) != want {
