@@ -564,6 +564,7 @@ func TestCacheShareClassicImage(t *testing.T) {
 // cache and pushes, so every layer stays in the registry. The Files tab
 // of the RUN step downloads its layer (through the counting proxy) and
 // lists the file the RUN wrote; it never says "no filesystem change".
+// The Space tab, analysed by itself at the build's end, downloads nothing.
 func TestTUICacheShareFiles(t *testing.T) {
 	requireRoot(t)
 	requireBusybox(t)
@@ -603,6 +604,10 @@ func TestTUICacheShareFiles(t *testing.T) {
 	if g := count.reset(); len(g) == 0 {
 		t.Errorf("the Files tab showed the RUN's files without downloading a layer")
 	}
+	// The Space analysis, run when the build ended, downloaded nothing and
+	// says why it has no answer.
+	s.keys("9")
+	s.waitFor("of the image's layers are still in", 10*time.Second)
 	s.keys("q")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
