@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/strata-build/strata/internal/testutil/rootfs"
 	"github.com/strata-build/strata/sandbox"
@@ -257,4 +258,44 @@ func TestPlatformMissingEmulator(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("a native build failed with an empty binfmt_misc: %v\n%s", err, b)
 	}
+}
+
+// TestPlatformTUI builds two platforms in the TUI (tmux): the header names
+// the platform shown, a switches to the other, Summary tells the index,
+// and when the TUI closes the index's summary is printed.
+func TestPlatformTUI(t *testing.T) {
+	requireRoot(t)
+	requireArm64Emulation(t)
+	tmp := t.TempDir()
+	ctx := filepath.Join(tmp, "ctx")
+	platformContext(t, ctx)
+	root := filepath.Join(tmp, "root")
+	exitFile := filepath.Join(tmp, "exit")
+	cmd := strataBin + " --root " + root + " --platform linux/amd64,linux/arm64 -t tuiplat:1 " + ctx + "; echo $? > " + exitFile + "; sleep 60"
+	s := newTmux(t, 160, 40, cmd)
+	scr := s.waitFor("image index: 2 platforms (linux/amd64 shown", 120*time.Second)
+	if !strings.Contains(strings.SplitN(scr, "\n", 2)[0], "linux/amd64 1/2") {
+		t.Errorf("the header does not name linux/amd64 1/2:\n%s", scr)
+	}
+	s.keys("a")
+	s.waitFor("linux/arm64/v8 (QEMU) 2/2", 10*time.Second)
+	s.waitFor("image index: 2 platforms (linux/arm64/v8 shown", 10*time.Second)
+	s.waitFor("emulated (QEMU)", 10*time.Second)
+	s.keys("q")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, err := os.ReadFile(exitFile); err == nil {
+			if strings.TrimSpace(string(b)) != "0" {
+				t.Errorf("strata exited %s", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strata did not exit after q; screen:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The index's summary stays on the terminal.
+	s.waitFor("image index sha256:", 5*time.Second)
+	checkClean(t, root)
 }
