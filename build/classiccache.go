@@ -124,7 +124,10 @@ func (e *Executor) classicStep(im *classicImage, st *stageState, step int, c ins
 	cp := &stageState{stage: st.stage, cfg: st.cfg.DeepCopy(), args: slices.Clone(st.args), argOver: maps.Clone(st.argOver),
 		cmdSet: st.cmdSet, snap: st.snap, platform: st.platform}
 	r := &stepRun{e: &Executor{Plan: e.Plan, Opt: e.Opt}, st: cp, step: step, t0: time.Now()}
-	if err := dispatchMeta(r, c); err != nil {
+	e.frontMu.Lock() // the plan's lexer, as dispatch holds it for metadata steps
+	err := dispatchMeta(r, c)
+	e.frontMu.Unlock()
+	if err != nil {
 		return nil, ""
 	}
 	switch len(cp.cfg.History) {
