@@ -116,3 +116,30 @@ func TestKeyLocks(t *testing.T) {
 	}
 	nilLocks.release(a)
 }
+
+// The platform args are BuildKit's: --platform linux/arm64 (or
+// linux/arm64/v8) is TARGETPLATFORM=linux/arm64 with no TARGETVARIANT;
+// arm/v7 keeps its variant.
+func TestPlatformArgsAsBuildKit(t *testing.T) {
+	for _, c := range []struct{ flag, platform, arch, variant string }{
+		{"linux/arm64", "linux/arm64", "arm64", ""},
+		{"linux/arm64/v8", "linux/arm64", "arm64", ""},
+		{"linux/aarch64", "linux/arm64", "arm64", ""},
+		{"linux/arm/v7", "linux/arm/v7", "arm", "v7"},
+		{"linux/armhf", "linux/arm/v7", "arm", "v7"},
+		{"linux/amd64", "linux/amd64", "amd64", ""},
+		{"linux/x86_64", "linux/amd64", "amd64", ""},
+	} {
+		p, err := frontend.Parse("Dockerfile", []byte("FROM scratch\n"), frontend.Options{Platform: c.flag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := p.GlobalArgs
+		if g["TARGETPLATFORM"] != c.platform || g["TARGETARCH"] != c.arch || g["TARGETVARIANT"] != c.variant || g["TARGETOS"] != "linux" {
+			t.Errorf("--platform %s: TARGETPLATFORM=%q TARGETARCH=%q TARGETVARIANT=%q, want %q %q %q", c.flag, g["TARGETPLATFORM"], g["TARGETARCH"], g["TARGETVARIANT"], c.platform, c.arch, c.variant)
+		}
+		if g["BUILDPLATFORM"] != platforms.Format(platforms.Host()) || strings.HasSuffix(g["BUILDPLATFORM"], "/v8") {
+			t.Errorf("BUILDPLATFORM=%q", g["BUILDPLATFORM"])
+		}
+	}
+}

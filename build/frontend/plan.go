@@ -259,14 +259,15 @@ func IsProxyArg(k string) bool {
 
 func platformArgs(build, target v1.Platform) map[string]string {
 	return map[string]string{
-		"BUILDPLATFORM":  platforms.String(build),
+		// BuildKit's forms: linux/arm64 and no variant for arm64/v8.
+		"BUILDPLATFORM":  platforms.Format(build),
 		"BUILDOS":        build.OS,
 		"BUILDARCH":      build.Architecture,
-		"BUILDVARIANT":   build.Variant,
-		"TARGETPLATFORM": platforms.String(target),
+		"BUILDVARIANT":   platforms.ArgVariant(build),
+		"TARGETPLATFORM": platforms.Format(target),
 		"TARGETOS":       target.OS,
 		"TARGETARCH":     target.Architecture,
-		"TARGETVARIANT":  target.Variant,
+		"TARGETVARIANT":  platforms.ArgVariant(target),
 	}
 }
 

@@ -6,8 +6,10 @@
 // architecture aliases (aarch64, x86_64, armhf…) are the names Go uses.
 //
 // One difference from containerd: strata writes arm64's variant v8 out
-// (Host, Parse), as it always has in image configs and TARGETVARIANT;
-// comparisons treat arm64 and arm64/v8 as the same platform.
+// (Host, Parse), as it always has in image configs; comparisons treat
+// arm64 and arm64/v8 as the same platform. The build args
+// (TARGETPLATFORM, TARGETVARIANT, BUILD...) are BuildKit's: Format and
+// ArgVariant leave arm64's v8 out, as containerd's Normalize does.
 package platforms
 
 import (
@@ -197,4 +199,22 @@ func QEMUArch(p v1.Platform) string {
 		return "mipsel"
 	}
 	return ""
+}
+
+// ArgVariant is p's variant as BuildKit's TARGETVARIANT/BUILDVARIANT say
+// it: arm64's only variant, v8, is "" (containerd's Normalize drops it).
+func ArgVariant(p v1.Platform) string {
+	n := Normalize(p)
+	if n.Architecture == "arm64" && n.Variant == "v8" {
+		return ""
+	}
+	return n.Variant
+}
+
+// Format is p as BuildKit's TARGETPLATFORM/BUILDPLATFORM say it:
+// os/arch[/variant] with ArgVariant (linux/arm64, not linux/arm64/v8).
+func Format(p v1.Platform) string {
+	n := Normalize(p)
+	n.Variant = ArgVariant(n)
+	return String(n)
 }
