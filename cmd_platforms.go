@@ -75,7 +75,7 @@ func runMultiBuild(ctx context.Context, g *globals, bo *buildOpts, opt frontend.
 	var chans []chan<- event.Event
 	var wg sync.WaitGroup
 	for _, p := range plats {
-		pw := &platformWriter{out: out, platform: platforms.String(p), json: mode == "json"}
+		pw := &platformWriter{out: out, platform: platforms.Format(p), json: mode == "json"}
 		printer, err := event.NewPrinter(mode, pw)
 		if err != nil {
 			return err
@@ -122,9 +122,9 @@ func printIndex(w io.Writer, res *build.MultiResult) {
 		if b.Emulated {
 			how = "emulated (QEMU)"
 		}
-		line := fmt.Sprintf("  %-16s manifest %s  image %s  %s, %s, RUN %s", platforms.String(b.Platform), b.Manifest, b.Result.ImageID.Hex[:12], how, b.Duration.Round(1e7), b.RunTime.Round(1e7))
+		line := fmt.Sprintf("  %-16s manifest %s  image %s  %s, %s, RUN %s", platforms.Format(b.Platform), b.Manifest, b.Result.ImageID.Hex[:12], how, b.Duration.Round(1e7), b.RunTime.Round(1e7))
 		if b.Emulated && native != nil && native.RunTime > 0 && b.RunTime > 0 {
-			line += fmt.Sprintf(" (%.1f× %s's)", float64(b.RunTime)/float64(native.RunTime), platforms.String(native.Platform))
+			line += fmt.Sprintf(" (%.1f× %s's)", float64(b.RunTime)/float64(native.RunTime), platforms.Format(native.Platform))
 		}
 		fmt.Fprintln(w, line)
 	}
@@ -267,7 +267,11 @@ func printIndexImages(w io.Writer, store *layers.Store, r layers.ImageRecord) {
 		if im.Manifest == r.Manifest {
 			note = " (runs by default)"
 		}
-		fmt.Fprintf(w, "  %s %s\t\t%s\t\t%s%s\n", branch, im.Platform, im.Config.Hex[:12], event.HumanSize(im.Size), note)
+		name := im.Platform
+		if p, err := platforms.Parse(name); err == nil {
+			name = platforms.Format(p)
+		}
+		fmt.Fprintf(w, "  %s %s\t\t%s\t\t%s%s\n", branch, name, im.Config.Hex[:12], event.HumanSize(im.Size), note)
 	}
 }
 
@@ -296,7 +300,7 @@ func emulatorsLine() string {
 	ems := sandbox.Emulators(binfmtDir())
 	if len(ems) == 0 {
 		if !sandbox.BinfmtAvailable() {
-			return "none: this kernel has no binfmt_misc, so --platform builds only " + platforms.String(platforms.Host())
+			return "none: this kernel has no binfmt_misc, so --platform builds only " + platforms.Format(platforms.Host())
 		}
 		return "none: a --platform of another architecture cannot RUN; " + sandbox.EmulatorInstall
 	}
@@ -352,7 +356,7 @@ func runMultiUI(parent context.Context, g *globals, bo *buildOpts, opt frontend.
 		chans, sends = append(chans, ch), append(sends, ch)
 		be := snapshot.NewBackend(store, cancel)
 		m.Backends = append(m.Backends, be)
-		views = append(views, tui.Options{Title: platforms.String(p), Events: ch, Backend: be, Emulated: len(build.EmulatedStages(plans[i])) > 0})
+		views = append(views, tui.Options{Title: platforms.Format(p), Events: ch, Backend: be, Emulated: len(build.EmulatedStages(plans[i])) > 0})
 	}
 	var res *build.MultiResult
 	var berr error

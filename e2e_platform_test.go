@@ -131,7 +131,7 @@ func TestPlatformIndex(t *testing.T) {
 	if !strings.Contains(build, "builder ran on x86_64") {
 		t.Errorf("the builder stage did not run natively:\n%s", build)
 	}
-	if !regexp.MustCompile(`linux/arm64/v8 +manifest sha256:[0-9a-f]{64} +image [0-9a-f]{12} +emulated \(QEMU\)`).MatchString(build) {
+	if !regexp.MustCompile(`linux/arm64 +manifest sha256:[0-9a-f]{64} +image [0-9a-f]{12} +emulated \(QEMU\)`).MatchString(build) {
 		t.Errorf("the index summary does not say linux/arm64 was emulated:\n%s", build)
 	}
 	checkIndex(t, "oci:"+out+":1")
@@ -275,8 +275,8 @@ func TestPlatformTUI(t *testing.T) {
 		t.Errorf("the header does not name linux/amd64 1/2:\n%s", scr)
 	}
 	s.keys("a")
-	s.waitFor("linux/arm64/v8 (QEMU) 2/2", 10*time.Second)
-	s.waitFor("image index: 2 platforms (linux/arm64/v8 shown", 10*time.Second)
+	s.waitFor("linux/arm64 (QEMU) 2/2", 10*time.Second)
+	s.waitFor("image index: 2 platforms (linux/arm64 shown", 10*time.Second)
 	s.waitFor("emulated (QEMU)", 10*time.Second)
 	s.keys("q")
 	deadline := time.Now().Add(20 * time.Second)

@@ -97,7 +97,7 @@ func (m *Multi) Plans() ([]*frontend.Plan, error) {
 	}
 	for i, plan := range plans {
 		if err := CheckEmulators(plan, m.BinfmtDir); err != nil {
-			return nil, fmt.Errorf("--platform %s: %w", platforms.String(m.Platforms[i]), err)
+			return nil, fmt.Errorf("--platform %s: %w", platforms.Format(m.Platforms[i]), err)
 		}
 	}
 	m.plans = plans
@@ -219,7 +219,7 @@ func firstError(ps []v1.Platform, errs []error) error {
 		if err == nil {
 			continue
 		}
-		err = fmt.Errorf("[%s] %w", platforms.String(ps[i]), err)
+		err = fmt.Errorf("[%s] %w", platforms.Format(ps[i]), err)
 		if first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled) {
 			first = err
 		}

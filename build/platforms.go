@@ -60,11 +60,11 @@ func CheckEmulators(p *frontend.Plan, dir string) error {
 		arch := platforms.QEMUArch(pl)
 		if arch == "" {
 			return &frontend.LineError{File: p.File, Line: frontend.LineOf(s.Location),
-				Err: fmt.Errorf("stage %s is for %s and runs commands, but QEMU has no user-mode emulator for %s; build it on such a machine, or make the stage FROM --platform=$BUILDPLATFORM", s.DisplayName(), platforms.String(pl), pl.Architecture)}
+				Err: fmt.Errorf("stage %s is for %s and runs commands, but QEMU has no user-mode emulator for %s; build it on such a machine, or make the stage FROM --platform=$BUILDPLATFORM", s.DisplayName(), platforms.Format(pl), pl.Architecture)}
 		}
 		if _, err := sandbox.CheckEmulator(dir, arch); err != nil {
 			return &frontend.LineError{File: p.File, Line: frontend.LineOf(s.Location),
-				Err: fmt.Errorf("stage %s is for %s and runs commands (RUN) on this %s machine: %w (strata info lists the emulators found)", s.DisplayName(), platforms.String(pl), platforms.String(platforms.Host()), err)}
+				Err: fmt.Errorf("stage %s is for %s and runs commands (RUN) on this %s machine: %w (strata info lists the emulators found)", s.DisplayName(), platforms.Format(pl), platforms.Format(platforms.Host()), err)}
 		}
 	}
 	return nil
