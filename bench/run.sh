@@ -616,7 +616,19 @@ bench_scenario() {
 	declare -A want_change=([strata]=$S_CHANGE [buildkit]=$BK_CHANGE [buildah]=$((CHANGED - 2)))
 
 	local phase i j tool order run
+	declare -A cold_bad=()
 	for phase in cold no-change one-file; do
+		if [ "$phase" = no-change ]; then
+			# The rebuilds use the last cold build's store: a peer's that
+			# failed is completed first by one more build, not measured.
+			for tool in "${tools[@]}"; do
+				if [ "${cold_bad[$tool]:-0}" -eq 1 ]; then
+					BAD=0
+					build "$tool" "$SC" prepare 0
+					echo "bench: $tool $SC: its last cold build failed; one more build (not measured) completed its store" >&2
+				fi
+			done
+		fi
 		declare -A times=()
 		run=("${tools[@]}")
 		# B's cold builds take turns with the physical floor for a COPY:
@@ -659,6 +671,7 @@ bench_scenario() {
 					check "$LAST_LOG" "$tool" "$phase" "${want_change[$tool]}"
 					;;
 				esac
+				[ "$phase" != cold ] || cold_bad[$tool]=$BAD
 				if [ "$BAD" -eq 1 ]; then
 					printf 'bench: %-11s %-9s %-7s run %d/%d: %6.3fs (%s, EXCLUDED)\n' "$TITLE" "$phase" "$tool" "$i" "$N" "$ELAPSED" "$CHECKED" >&2
 					continue
