@@ -33,6 +33,9 @@ func (m *model) helpGroups() []helpGroup {
 		{"1-9", "pick a tab below (the focus moves there)"}},
 		bindingRows(k.NextTab, k.PrevTab, k.Help, k.Quit)...)...)}
 	global.rows = append(global.rows, [2]string{"ctrl+c", "quit (stops the build)"})
+	if k.Platform.Enabled() {
+		global.rows = append(global.rows, [2]string{k.Platform.Help().Key, "show the next platform's build (each platform is its own run)"})
+	}
 	build := helpGroup{"Build and image", bindingRows(k.Break, k.Pause, k.Shell, k.Partial, k.Rebuild, k.RebuildNoCache,
 		k.Mark, k.Compare, k.ComparePrev, k.Run, k.Save, k.Timeline)}
 	build.rows = append(build.rows, [2]string{"x", "stop the run (while it runs)"})

@@ -12,6 +12,7 @@ type keyMap struct {
 	Help     key.Binding
 	Save     key.Binding // S: save the finished image somewhere
 	Quit     key.Binding
+	Platform key.Binding // a: the next platform (enabled when the build has several: platform.go)
 
 	// The debugger: breakpoints, stepping, shells.
 	Break    key.Binding // b: toggle a breakpoint on the line / step
@@ -42,6 +43,7 @@ func defaultKeyMap() keyMap {
 		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Save:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "save image")),
 		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Platform: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "next platform"), key.WithDisabled()),
 
 		Break:    key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "breakpoint")),
 		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next step")),
@@ -119,14 +121,14 @@ func (k keyMap) actions() []key.Binding {
 
 // ShortHelp implements help.KeyMap.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.NextPane, k.Tabs, k.Help, k.Quit}
+	return []key.Binding{k.NextPane, k.Tabs, k.Platform, k.Help, k.Quit}
 }
 
 // FullHelp implements help.KeyMap: the ways around and out, then the
 // debugger, then rebuilds and comparisons (disabled keys are not shown).
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab, k.Help, k.Quit},
+		{k.NextPane, k.PrevPane, k.Tabs, k.NextTab, k.PrevTab, k.Platform, k.Help, k.Quit},
 		{k.Next, k.Continue, k.Pause, k.Break, k.Shell, k.Partial},
 		{k.Run, k.Save, k.Rebuild, k.RebuildNoCache, k.Mark, k.Compare, k.ComparePrev, k.Timeline},
 	}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -40,12 +41,14 @@ type platformsModel struct {
 }
 
 func newPlatformsModel(opt Options) *platformsModel {
-	p := &platformsModel{title: opt.Title, next: key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "next platform")), w: 80}
+	p := &platformsModel{title: opt.Title, next: defaultKeyMap().Platform, w: 80}
+	p.next.SetEnabled(len(opt.Platforms) > 1)
 	for _, po := range opt.Platforms {
 		child := po
 		child.NoColor, child.HasOutput, child.DebugShell = opt.NoColor, opt.HasOutput, opt.DebugShell
 		child.Events = nil // the events come through platformMsg, tagged
 		m := newModel(child)
+		m.keys.Platform = p.next // the help bar and the ? screen offer it
 		p.ms = append(p.ms, m)
 		p.opts = append(p.opts, po)
 	}
@@ -95,47 +98,90 @@ func (p *platformsModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		p.retitle()
-		_, cmd := p.ms[msg.i].Update(msg.msg)
-		if msg.i != p.active {
-			cmd = dropQuit(cmd)
-		}
+		cmd := p.forward(msg.i, msg.msg)
 		if !msg.msg.closed {
 			cmd = tea.Batch(cmd, waitPlatform(msg.i, p.opts[msg.i].Events))
 		}
 		return p, cmd
+	case platformTagMsg:
+		return p, p.forward(msg.i, msg.msg)
+	case platformQuitMsg:
+		if msg.i == p.active { // only the shown platform's q quits
+			return p, tea.Quit
+		}
+		return p, nil
 	case tea.WindowSizeMsg:
 		p.w = msg.Width
 		p.retitle()
 		var cmds []tea.Cmd
-		for _, m := range p.ms {
-			_, cmd := m.Update(msg)
-			cmds = append(cmds, dropQuit(cmd))
+		for i := range p.ms {
+			cmds = append(cmds, p.forward(i, msg))
 		}
 		return p, tea.Batch(cmds...)
 	case tea.KeyPressMsg:
 		m := p.ms[p.active]
-		if key.Matches(msg, p.next) && !m.capturing() && m.ask == nil && len(p.ms) > 1 {
+		if key.Matches(msg, p.next) && !m.capturing() && m.ask == nil {
 			p.active = (p.active + 1) % len(p.ms)
 			p.retitle()
 			return p, nil
 		}
 	}
-	_, cmd := p.ms[p.active].Update(msg)
-	return p, cmd
+	// keys, the mouse, and what no platform asked for (a debug shell's
+	// end comes back untagged, to the platform shown while it ran)
+	return p, p.forward(p.active, msg)
 }
 
-// dropQuit keeps a platform that is not shown from ending the TUI: only
-// the shown one's q quits.
-func dropQuit(cmd tea.Cmd) tea.Cmd {
+// platformTagMsg is a message that platform i's model asked for (a log
+// chunk, a file, a tree, a spinner tick): it goes back to platform i
+// whichever is shown, never to another one (the runs have the same plan,
+// so a log chunk for step 3 of arm64 would pass for amd64's).
+type platformTagMsg struct {
+	i   int
+	msg tea.Msg
+}
+
+// platformQuitMsg is platform i's tea.Quit, which quits only if i is the
+// platform shown when it arrives.
+type platformQuitMsg struct{ i int }
+
+// forward updates platform i's model with msg and tags the commands it
+// returns with i.
+func (p *platformsModel) forward(i int, msg tea.Msg) tea.Cmd {
+	_, cmd := p.ms[i].Update(msg)
+	return tagCmd(i, cmd)
+}
+
+var cmdType = reflect.TypeFor[tea.Cmd]()
+
+// tagCmd wraps cmd's message as platform i's: batches and sequences are
+// unpacked and their commands tagged in turn; tea.Quit becomes
+// platformQuitMsg; bubbletea's own messages (tea.Exec, window title…) go
+// to the program as they are.
+func tagCmd(i int, cmd tea.Cmd) tea.Cmd {
 	if cmd == nil {
 		return nil
 	}
 	return func() tea.Msg {
 		msg := cmd()
-		if _, ok := msg.(tea.QuitMsg); ok {
+		switch msg.(type) {
+		case nil:
 			return nil
+		case tea.QuitMsg:
+			return platformQuitMsg{i: i}
 		}
-		return msg
+		v := reflect.ValueOf(msg)
+		if v.Kind() == reflect.Slice && v.Type().Elem() == cmdType { // tea.BatchMsg, tea's sequence
+			out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+			for j := range v.Len() {
+				c, _ := v.Index(j).Interface().(tea.Cmd)
+				out.Index(j).Set(reflect.ValueOf(tagCmd(i, c)))
+			}
+			return out.Interface()
+		}
+		if reflect.TypeOf(msg).PkgPath() == cmdType.PkgPath() {
+			return msg
+		}
+		return platformTagMsg{i: i, msg: msg}
 	}
 }
 
