@@ -742,8 +742,12 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
 	st.seq++
 	e.count(true)
-	e.emit(event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
-		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap})
+	hit := event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
+		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap}
+	if ent.DiffID != "" && ent.Size == 0 { // no size recorded: a plain --cache-from image's (classiccache.go)
+		hit.Size, hit.Files, hit.Remote = e.unrecordedLayer(snap)
+	}
+	e.emit(hit)
 }
 
 // finishBuilt completes a built step: its reason and key on the event,

@@ -1,7 +1,9 @@
 package build
 
 import (
+	"archive/tar"
 	"fmt"
+	"io"
 	"maps"
 	"path"
 	"slices"
@@ -10,6 +12,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/layers"
 )
 
 // docker's classic --cache-from IMAGE: a plain image that carries no
@@ -142,6 +147,57 @@ func (e *Executor) classicStep(im *classicImage, st *stageState, step int, c ins
 		return nil, ""
 	}
 	return &CacheEntry{Config: cp.cfg, Args: cp.args, CmdSet: cp.cmdSet, ArgOver: sortedKeys(cp.argOver), Created: time.Now().UTC()}, ""
+}
+
+// unrecordedLayer is what is known of a hit's layer that its cache entry
+// has no size for (a plain image records none; an entry kept from such a
+// hit neither): the stored layer's size and files once it is here, or,
+// while it is still in the image, where it is and its compressed size
+// from the image's manifest: never a size of 0 that would pass for an
+// empty layer.
+func (e *Executor) unrecordedLayer(snap *event.Snapshot) (int64, int, *event.RemoteLayer) {
+	d := snap.DiffID
+	if d.Hex == "" {
+		return 0, 0, nil
+	}
+	if rl, ok := e.Store.Remote(d); ok {
+		return 0, 0, &event.RemoteLayer{Source: rl.Source, CompressedSize: rl.CompressedSize}
+	}
+	if m, err := e.Store.Layer(d); err == nil && e.Store.HasLayer(d) {
+		if snap.Changes != nil {
+			return m.Size, len(snap.Changes), nil
+		}
+		// downloaded or imported: no change list kept, its tar's entries
+		if n, err := tarEntries(e.Store, d); err == nil {
+			return m.Size, n, nil
+		}
+	}
+	return 0, 0, nil
+}
+
+// tarEntries counts the entries of a stored layer's tar (its change list:
+// one entry a path added, changed or deleted; an opaque directory's
+// marker is not one). Only headers are read.
+func tarEntries(s *layers.Store, d v1.Hash) (int, error) {
+	f, err := s.OpenBlob(d)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	n := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if path.Base(h.Name) != ".wh..wh..opq" {
+			n++
+		}
+	}
 }
 
 // dispatchMeta runs a metadata-only instruction.

@@ -167,7 +167,7 @@ func kv(c *common, k, v string, w int) []string {
 
 func changeSummary(r *stepRec) string {
 	if r.unread {
-		return unreadSummary
+		return unreadText(r)
 	}
 	s := r.stats
 	parts := []string{}

@@ -43,6 +43,16 @@ type layerFetchMsg struct {
 // build did not send.
 const unreadSummary = "changes not known yet: its layer came from a shared cache (--cache-from); the Files tab reads it"
 
+// unreadText is unreadSummary, or for a layer still in a plain
+// --cache-from image, where it is: "layer in IMAGE, not downloaded: size
+// and files not known yet (…compressed); the Files tab reads it".
+func unreadText(r *stepRec) string {
+	if r.remote != "" {
+		return r.remote + "; the Files tab reads it"
+	}
+	return unreadSummary
+}
+
 // needsLayer: what the tab shows of snap must be read from its layers:
 // the whole tree, or a step's changes the build could not send (its
 // layer was still remote).

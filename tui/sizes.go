@@ -12,7 +12,7 @@ package tui
 func layerSizes(r *stepRec) string {
 	if r.unread {
 		if r.size == 0 {
-			return unreadSummary
+			return unreadText(r)
 		}
 		return humanBytes(r.size) + " layer (uncompressed tar)"
 	}

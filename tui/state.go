@@ -43,6 +43,9 @@ type stepRec struct {
 	// unread: a hit whose change list the build did not send (its layer
 	// came from a shared cache): stats are not known (layerfetch.go).
 	unread bool
+	// remote: an unread hit's layer still in a plain --cache-from image,
+	// for people (event.RemoteLayer): its size and files are not known.
+	remote string
 	// prevText is the last build's instruction when the reason is that
 	// the instruction changed (the Cache tab marks what changed).
 	prevText string
@@ -523,6 +526,10 @@ func (b *buildState) cached(e event.StepCached) int {
 	if e.Snapshot != nil {
 		r.stats = layers.Stats(e.Snapshot.Changes)
 		r.unread = e.Snapshot.Changes == nil && e.Snapshot.DiffID.Hex != ""
+	}
+	r.remote = ""
+	if e.Remote != nil {
+		r.unread, r.remote = true, e.Remote.String()
 	}
 	b.endStep(e.Step)
 	return e.Step

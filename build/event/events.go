@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -136,8 +137,46 @@ type StepCached struct {
 	Files   int    `json:"files"`
 	// Reason, when set, says why this is a hit though an input changed
 	// (a rebuilt stage whose copied files are the same).
-	Reason   string    `json:"reason,omitempty"`
-	Snapshot *Snapshot `json:"-"`
+	Reason string `json:"reason,omitempty"`
+	// Remote, when set, is a hit whose layer is still where the cache
+	// came from and whose size and files nobody recorded (a plain image
+	// given to --cache-from records none): Size and Files are 0 and mean
+	// "not known", and the JSON leaves them out.
+	Remote   *RemoteLayer `json:"remote,omitempty"`
+	Snapshot *Snapshot    `json:"-"`
+}
+
+// RemoteLayer is a cached step's layer that is not downloaded yet.
+type RemoteLayer struct {
+	// Source names where it is: the --cache-from image.
+	Source string `json:"source"`
+	// CompressedSize is its blob's size in the image's manifest (gzip
+	// bytes; 0 when the manifest is not known).
+	CompressedSize int64 `json:"compressed_size,omitempty"`
+}
+
+// String is the layer's account for people: "layer in IMAGE, not
+// downloaded: size and files not known yet (1.2 MB compressed)".
+func (r *RemoteLayer) String() string {
+	s := "layer in " + r.Source + ", not downloaded: size and files not known yet"
+	if r.CompressedSize > 0 {
+		s += " (" + HumanSize(r.CompressedSize) + " compressed)"
+	}
+	return s
+}
+
+// MarshalJSON leaves size and files out of a remote hit: not known is
+// not 0.
+func (e StepCached) MarshalJSON() ([]byte, error) {
+	type plain StepCached
+	if e.Remote == nil {
+		return json.Marshal(plain(e))
+	}
+	return json.Marshal(struct {
+		plain
+		Size  *int64 `json:"size,omitempty"`
+		Files *int   `json:"files,omitempty"`
+	}{plain: plain(e)})
 }
 
 // StepDone is sent when a step finished successfully.

@@ -131,7 +131,11 @@ func (p *PlainPrinter) Print(ev Event) {
 		}
 	case StepProgress:
 	case StepCached:
-		fmt.Fprintf(w, " ---> Using cache\n ---> %s\n", shortID(ev.ImageID))
+		fmt.Fprintf(w, " ---> Using cache\n")
+		if ev.Remote != nil {
+			fmt.Fprintf(w, " ---> layer %s %s\n", shortID(ev.DiffID), strings.TrimPrefix(ev.Remote.String(), "layer "))
+		}
+		fmt.Fprintf(w, " ---> %s\n", shortID(ev.ImageID))
 	case StepDone:
 		if ev.DiffID != "" && ev.Files == 0 {
 			// docker build keeps a layer for RUN, COPY, ADD and WORKDIR

@@ -42,6 +42,21 @@ type Report struct {
 	mu sync.Mutex
 }
 
+// MarshalJSON leaves size, files and changes out of a remote step: not
+// known is not 0.
+func (s ReportStep) MarshalJSON() ([]byte, error) {
+	type plain ReportStep
+	if s.Remote == nil || s.Status != "cached" {
+		return json.Marshal(plain(s))
+	}
+	return json.Marshal(struct {
+		plain
+		Size    *int64              `json:"size,omitempty"`
+		Files   *int                `json:"files,omitempty"`
+		Changes *layers.ChangeStats `json:"changes,omitempty"`
+	}{plain: plain(s)})
+}
+
 // ReportStep is one step of the report.
 type ReportStep struct {
 	Index       int                `json:"index"`
@@ -68,6 +83,10 @@ type ReportStep struct {
 	Processes    int       `json:"processes,omitempty"`
 	TopProcesses []Process `json:"top_processes,omitempty"`
 	Findings     []string  `json:"findings,omitempty"`
+	// Remote: a cached step whose layer is still in a --cache-from image
+	// that recorded no size (StepCached.Remote); size, files and changes
+	// are left out, not known.
+	Remote *RemoteLayer `json:"remote,omitempty"`
 
 	started time.Time
 	kind    StepKind
@@ -112,6 +131,7 @@ func (r *Report) Observe(ev Event) {
 	case StepCached:
 		if s := step(ev.Step); s != nil {
 			s.Status, s.Key, s.ImageID, s.Layer, s.Size, s.Files = "cached", ev.Key, ev.ImageID, ev.DiffID, ev.Size, ev.Files
+			s.Remote = ev.Remote
 			if ev.Snapshot != nil {
 				s.Changes = layers.Stats(ev.Snapshot.Changes)
 			}
@@ -125,6 +145,7 @@ func (r *Report) Observe(ev Event) {
 			if s.Status != "built" { // a step walked again (a shared-cache layer failed): its last outcome
 				s.Size, s.Files, s.Changes = 0, 0, layers.ChangeStats{}
 			}
+			s.Remote = nil
 			s.Status, s.Reason, s.Key, s.ImageID = "built", ev.Reason, ev.Key, ev.ImageID
 			if ev.DiffID != "" {
 				s.Layer = ev.DiffID
