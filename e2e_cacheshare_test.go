@@ -510,9 +510,30 @@ func TestCacheShareClassicImage(t *testing.T) {
 		os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(noCopy), 0o644)
 		defer os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
 		root := filepath.Join(t.TempDir(), "B")
-		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", proxy+"/app:b", "-o", "type=registry", ctx)
+		report := filepath.Join(t.TempDir(), "report.json")
+		out := mustStrata(t, "build", "--root", root, "--cache-from", img, "-t", proxy+"/app:b", "-o", "type=registry", "--report", report, ctx)
 		if n := strings.Count(out, hit); n != 4 || strings.Contains(out, "Running in") {
 			t.Errorf("%d steps matched by the image's history, want 4 (ENV, RUN, LABEL, CMD) and no RUN run:\n%s", n, out)
+		}
+		// The RUN's layer stays in the image: its size is not known, not 0.
+		if n := strings.Count(out, " in "+img+", not downloaded: size and files not known yet ("); n != 1 {
+			t.Errorf("%d lines say a layer is still in the image, want 1 (the RUN's, with its compressed size):\n%s", n, out)
+		}
+		var rep struct{ Steps []map[string]any }
+		b, _ := os.ReadFile(report)
+		json.Unmarshal(b, &rep)
+		remote := 0
+		for _, s := range rep.Steps {
+			if s["remote"] == nil {
+				continue
+			}
+			remote++
+			if _, ok := s["size"]; ok || s["instruction"] != `RUN echo "$GREETING" > /greeting` {
+				t.Errorf("report: remote step %v, want the RUN without a size", s)
+			}
+		}
+		if remote != 1 {
+			t.Errorf("report: %d remote steps, want 1 (the RUN):\n%s", remote, b)
 		}
 		if !strings.Contains(out, "cache miss: cache-from "+img+" has no checksum for ADD") {
 			t.Errorf("the ADD's miss does not say why:\n%s", out)
