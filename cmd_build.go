@@ -24,6 +24,7 @@ import (
 	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
+	"github.com/strata-build/strata/sandbox"
 	"github.com/strata-build/strata/tui"
 )
 
@@ -238,6 +239,12 @@ func (o *buildOpts) options(ctxDir string) (frontend.Options, error) {
 		return opt, fmt.Errorf("--memory: %w", err)
 	}
 	opt.Memory = m
+	// A rootless strata without a delegated cgroup is refused the limits
+	// here, before the store is opened or anything written (the sandbox
+	// checks again at each RUN).
+	if err := sandbox.CheckLimits(opt.Memory, opt.PidsLimit); err != nil {
+		return opt, err
+	}
 	opt.Pull, opt.InsecureRegistries = o.pull, o.insecure
 	if _, err := registry.NewPolicy(o.insecure); err != nil {
 		return opt, err

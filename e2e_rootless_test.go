@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -705,8 +706,18 @@ func TestRootlessLimits(t *testing.T) {
 	}
 	ctx := r.context("ctx", false, map[string]string{"Dockerfile": "FROM scratch\nADD rootfs.tar /\nRUN echo ran > /ran\n"})
 	for _, flag := range [][]string{{"--memory", "64m"}, {"--pids-limit", "20"}} {
+		// a state folder of its own: the refusal must leave it unwritten
+		xdg := filepath.Join(r.dir, "xdg"+flag[0])
+		if err := os.Mkdir(xdg, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(xdg, r.uid, r.gid); err != nil {
+			t.Fatal(err)
+		}
+		r.env = []string{"XDG_DATA_HOME=" + xdg}
 		args := append([]string{"build", "--progress", "plain", "--no-cache", "--network", "none"}, flag...)
 		out, err := r.strata(append(args, ctx)...)
+		r.env = nil
 		if info.Sandbox.Limits {
 			if err != nil {
 				t.Errorf("%s with a delegated cgroup: %v\n%s", flag[0], err, out)
@@ -718,6 +729,23 @@ func TestRootlessLimits(t *testing.T) {
 		}
 		if strings.Contains(out, "Successfully built") {
 			t.Errorf("%s: built without the limit:\n%s", flag[0], out)
+		}
+		// refused before anything is written: no step ran, no store
+		if strings.Contains(out, "Step 1/") || strings.Contains(out, "STEP 1/") {
+			t.Errorf("%s: refused only once the build had begun:\n%s", flag[0], out)
+		}
+		var made []string
+		filepath.WalkDir(xdg, func(p string, d fs.DirEntry, err error) error {
+			if p != xdg {
+				made = append(made, strings.TrimPrefix(p, xdg+"/"))
+			}
+			if d != nil && d.IsDir() && strings.Count(strings.TrimPrefix(p, xdg), "/") >= 2 {
+				return fs.SkipDir // strata/layers is enough to say
+			}
+			return nil
+		})
+		if len(made) > 0 {
+			t.Errorf("%s: the refused build wrote %v in its state folder", flag[0], made)
 		}
 	}
 }
