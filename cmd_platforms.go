@@ -28,15 +28,27 @@ import (
 // kernel's /proc/sys/fs/binfmt_misc.
 func binfmtDir() string { return os.Getenv("STRATA_BINFMT_DIR") }
 
-// multiRefuse names the flags a multi-platform build does not take yet.
+// multiRefuse names the flags a multi-platform build does not take yet,
+// each with what works instead: the same flag for one platform at a time.
+// It runs before the store is opened.
 func (o *buildOpts) multiRefuse(n int) error {
+	refuse := func(flag, what, example string) error {
+		return fmt.Errorf("%s with %d platforms is not supported yet: %s, one platform at a time (--platform linux/arm64 %s, then --platform linux/amd64 the same way)", flag, n, what, example)
+	}
 	switch {
 	case o.report != "":
-		return fmt.Errorf("--report with %d platforms is not supported yet: build one platform per report (--platform linux/arm64 --report r.json)", n)
+		return refuse("--report", "write one report per platform", "--report report-arm64.json")
 	case o.trace != "":
-		return fmt.Errorf("--trace with %d platforms is not supported yet: trace one platform at a time", n)
+		return refuse("--trace", "trace one platform per file", "--trace trace-arm64.json")
 	case o.ci.on:
-		return fmt.Errorf("--ci with %d platforms is not supported yet: gate each platform's image (strata inspect --ci --platform P NAME)", n)
+		err := refuse("--ci", "gate each platform's image", "--ci")
+		return fmt.Errorf("%w; an index built already: strata inspect --ci --platform linux/arm64 NAME", err)
+	case len(o.cacheTo) > 0:
+		return refuse("--cache-to", "give each platform its own cache", "--cache-to type=registry,ref=REGISTRY/cache:arm64")
+	case o.step:
+		return refuse("--step", "debug one platform", "--step")
+	case len(o.breaks) > 0:
+		return refuse("--break", "debug one platform", "--break "+o.breaks[0])
 	}
 	return nil
 }
@@ -317,9 +329,6 @@ func emulatorsLine() string {
 func runMultiUI(parent context.Context, g *globals, bo *buildOpts, opt frontend.Options, plats []v1.Platform) error {
 	if err := bo.multiRefuse(len(plats)); err != nil {
 		return err
-	}
-	if bo.step || len(bo.breaks) > 0 {
-		return fmt.Errorf("--step and --break with %d platforms are not supported yet: debug one platform at a time (--platform linux/arm64 --step)", len(plats))
 	}
 	if bo.jobs < 0 {
 		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
