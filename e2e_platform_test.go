@@ -274,6 +274,9 @@ func TestPlatformTUI(t *testing.T) {
 	if !strings.Contains(strings.SplitN(scr, "\n", 2)[0], "linux/amd64 1/2") {
 		t.Errorf("the header does not name linux/amd64 1/2:\n%s", scr)
 	}
+	s.keys("?") // the help screen offers a
+	s.waitFor("show the next platform's", 10*time.Second)
+	s.keys("?")
 	s.keys("a")
 	s.waitFor("linux/arm64 (QEMU) 2/2", 10*time.Second)
 	s.waitFor("image index: 2 platforms (linux/arm64 shown", 10*time.Second)
