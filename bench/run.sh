@@ -180,7 +180,7 @@ cleanup() {
 	for d in "${BH_DIRS[@]}"; do
 		bh_destroy "$d" "$KEEP"
 	done
-	dk_stop
+	! declare -F dk_stop >/dev/null || dk_stop # (defined below: a failure may come first)
 	umount_under "$WORK"
 	if [ "$KEEP" -eq 1 ]; then
 		echo "bench: kept $WORK (logs in $WORK/logs)" >&2
