@@ -353,6 +353,16 @@ func phaseBars(c *common, phases []event.Phase, d time.Duration, w int) []string
 		line := tlFit(p.Name, nameW) + " " + bar(p.Start, p.End, d, barW) + " " + tlFit(event.RoundDuration(p.Duration()), durW)
 		out = append(out, line)
 	}
+	// What a phase says of itself (its peak memory, or why a RUN's
+	// processes were not recorded) under the bars, so that a step without
+	// a process tree says why.
+	for _, p := range phases {
+		if p.Detail != "" {
+			for _, l := range wrap(p.Name+": "+p.Detail, w, "  ") {
+				out = append(out, c.st.dim.Render(l))
+			}
+		}
+	}
 	return out
 }
 

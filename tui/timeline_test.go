@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/strata-build/strata/build/event"
 )
 
@@ -118,5 +120,26 @@ func TestProcessTreeGroups(t *testing.T) {
 	want := []string{"0 " + run.Processes[0].Command() + " 1", "1 sleep 0.3 1", "1 sh (subshell) 1", "2 sleep 0.2 1", "2 sleep 0.1 1", "1 true ×200 200"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("tree\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestPhaseDetailsShown: what a phase says of itself is under the bars, so
+// a RUN whose processes were not recorded (a rootless strata) says why
+// instead of showing no process tree and no reason.
+func TestPhaseDetailsShown(t *testing.T) {
+	c := newCommon(true)
+	why := "processes not recorded: the kernel's process events need root in the host's user namespace"
+	phases := []event.Phase{{Name: "prepare", End: time.Millisecond}, {Name: "container", Start: time.Millisecond, End: 60 * time.Millisecond, Detail: why}}
+	out := ansi.Strip(strings.Join(phaseBars(c, phases, 60*time.Millisecond, 80), "\n"))
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "container: "+why) {
+		t.Errorf("the container phase's detail is not shown:\n%s", out)
+	}
+	if strings.Contains(out, "prepare: ") {
+		t.Errorf("a phase without a detail got a detail line:\n%s", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line of %d columns at width 80: %q", n, l)
+		}
 	}
 }
