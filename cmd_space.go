@@ -137,7 +137,11 @@ func printSpace(w io.Writer, a *space.Analysis) {
 	part("base", a.BaseImg)
 	fmt.Fprintf(w, "  base: %s\n", a.BaseRule)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  LAYER\tLINE\tCONTENT\tCOMPRESSED\tWASTED HERE\tCAUSED")
+	col := "LINE"
+	if a.LinesAre == "history" {
+		col = "HISTORY" // an inspected image: its history entry, no Dockerfile
+	}
+	fmt.Fprintf(tw, "  LAYER\t%s\tCONTENT\tCOMPRESSED\tWASTED HERE\tCAUSED\n", col)
 	for _, l := range a.Layers {
 		line, comp := "base", "-"
 		if !l.Base && l.Line > 0 {

@@ -61,10 +61,14 @@ type spaceItem struct {
 // items are the wastes, then the findings.
 func spaceItems(a *space.Analysis) []spaceItem {
 	var out []spaceItem
+	word := "line " // a build's Dockerfile line
+	if a.LinesAre == "history" {
+		word = "history " // an inspected image's history entry
+	}
 	for _, w := range a.Wastes {
 		where := "base"
 		if w.Line > 0 && !w.Base {
-			where = "line " + itoa(w.Line)
+			where = word + itoa(w.Line)
 		}
 		if w.Kind != space.Duplicate && w.ByLine > 0 {
 			where += " → " + itoa(w.ByLine)
@@ -72,7 +76,7 @@ func spaceItems(a *space.Analysis) []spaceItem {
 		out = append(out, spaceItem{w.Bytes, string(w.Kind), where, w.Path, w.Files, w.Step, w.Message, w.Fix})
 	}
 	for _, f := range a.Findings {
-		out = append(out, spaceItem{f.Bytes, f.Rule, "line " + itoa(f.Line), f.Path, f.Files, f.Step, f.Message, f.Fix})
+		out = append(out, spaceItem{f.Bytes, f.Rule, word + itoa(f.Line), f.Path, f.Files, f.Step, f.Message, f.Fix})
 	}
 	return out
 }

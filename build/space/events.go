@@ -69,6 +69,7 @@ func (c *Collector) Image() (imageID string, in []Layer, baseRule string, ok boo
 		if st, ok := c.made[d]; ok && st < len(c.steps) {
 			s := c.steps[st]
 			l.Step, l.Line, l.EndLine, l.Kind, l.Instruction = st, s.StartLine, s.EndLine, s.Kind, s.Text
+			l.History = c.inspect // an inspection's steps are history entries
 		} else {
 			l.Base = true
 		}

@@ -8,15 +8,24 @@ import (
 	"github.com/strata-build/strata/build/event"
 )
 
+// place names where a layer was made: its Dockerfile line, or, for an
+// image inspected without its Dockerfile, its history entry.
+func place(l Layer) string {
+	if l.History {
+		return fmt.Sprintf("history entry %d", l.Line)
+	}
+	return fmt.Sprintf("line %d", l.Line)
+}
+
 // who names the step of a layer: "line 3", or the base image's layer.
 func who(l Layer, i int) string {
 	if l.Step < 0 || l.Line == 0 {
 		return fmt.Sprintf("the base image (layer %d)", i+1)
 	}
 	if l.Base {
-		return fmt.Sprintf("line %d (base image)", l.Line)
+		return place(l) + " (base image)"
 	}
-	return fmt.Sprintf("line %d", l.Line)
+	return place(l)
 }
 
 // layerWord names the layer itself: "line 3's layer".
@@ -24,7 +33,7 @@ func layerWord(l Layer, i int) string {
 	if l.Step < 0 || l.Line == 0 {
 		return fmt.Sprintf("the base image's layer %d", i+1)
 	}
-	return fmt.Sprintf("line %d's layer", l.Line)
+	return place(l) + "'s layer"
 }
 
 func copies(l Layer) bool { return l.Kind == "COPY" || l.Kind == "ADD" }
@@ -50,7 +59,7 @@ func explain(w *Waste, in []Layer) (msg, fix string) {
 		case strings.Contains(w.Path, "__pycache__"):
 			fix = "Python wrote __pycache__ and a later step removed it: set ENV PYTHONDONTWRITEBYTECODE=1, or remove it in the same RUN"
 		case copies(from):
-			fix = fmt.Sprintf("do not copy it: leave it out of line %d's sources (or .dockerignore), or read it with RUN --mount=type=bind instead", from.Line)
+			fix = fmt.Sprintf("do not copy it: leave it out of %s's sources (or .dockerignore), or read it with RUN --mount=type=bind instead", place(from))
 		default:
 			fix = "delete it in the same RUN that creates it"
 		}
@@ -69,7 +78,7 @@ func explain(w *Waste, in []Layer) (msg, fix string) {
 		case from.Base:
 			fix = "the file is the base image's: leave its mode and owner as they are, or copy it in the state you need with COPY --from"
 		case copies(from):
-			fix = fmt.Sprintf("set the mode and owner when you copy: %s --chmod=… --chown=… at line %d", from.Kind, from.Line)
+			fix = fmt.Sprintf("set the mode and owner when you copy: %s --chmod=… --chown=… at %s", from.Kind, place(from))
 		default:
 			fix = "change the mode or owner in the same RUN that creates the file"
 		}

@@ -25,7 +25,7 @@ import (
 
 // Version is the version of the analysis; cached analyses of another
 // version are made again.
-const Version = 2
+const Version = 3
 
 // Layer is one layer of the image as the analysis gets it, base first.
 type Layer struct {
@@ -40,6 +40,10 @@ type Layer struct {
 	// Base is set on the base image's layers: the user changes them only
 	// by changing FROM.
 	Base bool `json:"base"`
+	// History says that Line is the number of the image's history entry
+	// that made the layer, not a Dockerfile line (an image inspected
+	// without its Dockerfile).
+	History bool `json:"history,omitempty"`
 }
 
 // Kind says why bytes are wasted.
@@ -140,7 +144,10 @@ type Analysis struct {
 	Version int    `json:"version"`
 	ImageID string `json:"image_id,omitempty"`
 	// BaseRule says how the base image's layers were told apart.
-	BaseRule string      `json:"base_rule,omitempty"`
+	BaseRule string `json:"base_rule,omitempty"`
+	// LinesAre says what the line numbers are: "dockerfile" (a build's
+	// lines) or "history" (the history entries of an inspected image).
+	LinesAre string      `json:"lines_are"`
 	Image    Totals      `json:"image"`
 	User     Totals      `json:"user"`
 	BaseImg  Totals      `json:"base"`
@@ -205,7 +212,12 @@ type wasteKey struct {
 // their content: a path rewritten with the same size, and files of the
 // final image whose size another layer's file also has.
 func Analyze(in []Layer, src Source) *Analysis {
-	a := &analyzer{src: src, in: in, out: &Analysis{Version: Version}, wastes: map[wasteKey]*Waste{}}
+	a := &analyzer{src: src, in: in, out: &Analysis{Version: Version, LinesAre: "dockerfile"}, wastes: map[wasteKey]*Waste{}}
+	for _, l := range in {
+		if l.History {
+			a.out.LinesAre = "history"
+		}
+	}
 	for i, l := range in {
 		a.out.Layers = append(a.out.Layers, LayerStat{Layer: l, Index: i})
 	}

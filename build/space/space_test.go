@@ -206,6 +206,17 @@ func TestKindsOfWaste(t *testing.T) {
 			if x.Kind != y.Kind || x.Path != y.Path || x.Bytes != y.Bytes || x.Files != y.Files || x.Layer != y.Layer || x.ByLayer != y.ByLayer {
 				t.Errorf("waste %d: build %+v, inspect %+v", i, x, y)
 			}
+			// A build names Dockerfile lines; an inspected image has no
+			// Dockerfile, so its numbers are history entries and say so.
+			if strings.Contains(x.Message, "history entry") || !strings.Contains(x.Message, "line ") {
+				t.Errorf("waste %d of the build: %q, want Dockerfile lines", i, x.Message)
+			}
+			if strings.Contains(y.Message, "line ") || !strings.Contains(y.Message, "history entry ") {
+				t.Errorf("waste %d of the inspected archive: %q, want history entries, not lines", i, y.Message)
+			}
+		}
+		if a.LinesAre != "dockerfile" || b.LinesAre != "history" {
+			t.Errorf("lines_are: build %q, inspect %q", a.LinesAre, b.LinesAre)
 		}
 	})
 }
