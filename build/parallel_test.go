@@ -163,12 +163,22 @@ func TestParallelStagesWallTime(t *testing.T) {
 		t.Skip("-short: a timing test of about 8 s")
 	}
 	dir := parallelContext(t, "2")
-	_, _, _, seq := buildJobs(t, dir, 1)
-	_, _, _, par := buildJobs(t, dir, 2)
-	t.Logf("--jobs 1: %v, --jobs 2: %v (%.2fx)", seq, par, float64(par)/float64(seq))
-	if float64(par) > 0.7*float64(seq) {
-		t.Errorf("--jobs 2 took %v, over 0.7x of --jobs 1's %v", par, seq)
+	// On a loaded machine (go test runs packages side by side) one pair
+	// can miss by a few percent; a second pair is measured then, and both
+	// missing fails. Stages that do not run side by side take about 1.0x
+	// every time, far from 0.7x.
+	var ratios []float64
+	for range 2 {
+		_, _, _, seq := buildJobs(t, dir, 1)
+		_, _, _, par := buildJobs(t, dir, 2)
+		r := float64(par) / float64(seq)
+		t.Logf("--jobs 1: %v, --jobs 2: %v (%.2fx)", seq, par, r)
+		if r <= 0.7 {
+			return
+		}
+		ratios = append(ratios, r)
 	}
+	t.Errorf("--jobs 2 took over 0.7x of --jobs 1's time in both pairs: %.2fx", ratios)
 }
 
 // TestParallelStageFails: a stage that fails ends the build with its own
