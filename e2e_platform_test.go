@@ -282,18 +282,8 @@ func TestPlatformTUI(t *testing.T) {
 	s.waitFor("image index: 2 platforms (linux/arm64 shown", 10*time.Second)
 	s.waitFor("emulated (QEMU)", 10*time.Second)
 	s.keys("q")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if b, err := os.ReadFile(exitFile); err == nil {
-			if strings.TrimSpace(string(b)) != "0" {
-				t.Errorf("strata exited %s", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strata did not exit after q; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if code := waitExit(t, s, exitFile); code != "0" {
+		t.Errorf("strata exited %s", code)
 	}
 	// The index's summary stays on the terminal.
 	s.waitFor("image index sha256:", 5*time.Second)

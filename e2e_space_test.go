@@ -134,18 +134,8 @@ func TestTUISpace(t *testing.T) {
 		t.Errorf("enter did not open the step that wrote /big:\n%s", scr)
 	}
 	s.keys("q")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if b, err := os.ReadFile(exitFile); err == nil {
-			if strings.TrimSpace(string(b)) != "0" {
-				t.Errorf("strata exited %s", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strata did not exit after q; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if code := waitExit(t, s, exitFile); code != "0" {
+		t.Errorf("strata exited %s", code)
 	}
 	checkClean(t, root)
 }

@@ -105,18 +105,8 @@ func TestTUIExample(t *testing.T) {
 	s.keys("j", "j", "Enter")
 	s.waitFor("hello from strata", 10*time.Second)
 	s.keys("q")
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if b, err := os.ReadFile(exitFile); err == nil {
-			if strings.TrimSpace(string(b)) != "0" {
-				t.Errorf("strata exited %s", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strata did not exit after q; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
+	if code := waitExit(t, s, exitFile); code != "0" {
+		t.Errorf("strata exited %s", code)
 	}
 	checkClean(t, root)
 }
