@@ -42,11 +42,20 @@ import (
 // Every file is written to a temp file and renamed, so two builds on one
 // ROOT never see a half-written entry; the last writer of a record wins.
 
-// CacheEntry is a step's recorded result.
+// CacheEntry is a step's recorded result. A step that made a layer
+// records its config whole (Config); a step that made none (LABEL, ENV,
+// CMD, …) records what it changed in the step before's config (Delta,
+// from the image Parent, making the image ImageID, with the layers
+// Layers), so N such steps store O(N) bytes, not N growing configs: a hit
+// rebuilds the config from the stage's (resolveEntry).
 type CacheEntry struct {
 	Key     string                              `json:"key"`
 	Step    string                              `json:"step"` // instruction text, for people reading the store
-	Config  *v1.ConfigFile                      `json:"config"`
+	Config  *v1.ConfigFile                      `json:"config,omitempty"`
+	ImageID string                              `json:"image_id,omitempty"`
+	Parent  string                              `json:"parent_image,omitempty"`
+	Delta   *layers.ConfigDelta                 `json:"delta,omitempty"`
+	Layers  []v1.Hash                           `json:"layers,omitempty"`
 	Args    []instructions.KeyValuePairOptional `json:"args,omitempty"`
 	CmdSet  bool                                `json:"cmd_set,omitempty"`
 	ArgOver []string                            `json:"arg_over,omitempty"` // stageState.argOver
@@ -55,6 +64,24 @@ type CacheEntry struct {
 	Files   int                                 `json:"files,omitempty"`
 	Stats   layers.ChangeStats                  `json:"stats"`
 	Created time.Time                           `json:"created"`
+
+	fresh bool // Config was rebuilt from Delta for this build (resolveEntry)
+}
+
+// wellFormed: the entry has a config, or a delta with the ids it joins.
+func (c *CacheEntry) wellFormed() bool {
+	if c.Config != nil {
+		return true
+	}
+	return c.Delta != nil && hexKey(c.ImageID) && hexKey(c.Parent)
+}
+
+// LayerIDs are the layers of the entry's image.
+func (c *CacheEntry) LayerIDs() []v1.Hash {
+	if c.Config != nil {
+		return c.Config.RootFS.DiffIDs
+	}
+	return c.Layers
 }
 
 // stepInputs is what a step's result depends on, kept per step of the
@@ -136,10 +163,10 @@ func (e *Executor) lookupCache(key string) (*CacheEntry, bool) {
 		return nil, false
 	}
 	var ent CacheEntry
-	if json.Unmarshal(b, &ent) != nil || ent.Config == nil || ent.Key != key {
+	if json.Unmarshal(b, &ent) != nil || !ent.wellFormed() || ent.Key != key {
 		return nil, false
 	}
-	for _, d := range ent.Config.RootFS.DiffIDs {
+	for _, d := range ent.LayerIDs() {
 		if !e.Store.HasLayer(d) {
 			return nil, false
 		}
@@ -183,7 +210,7 @@ func CacheEntries(s *layers.Store) ([]CacheFile, error) {
 			continue
 		}
 		var ent CacheEntry
-		if json.Unmarshal(b, &ent) != nil || ent.Config == nil {
+		if json.Unmarshal(b, &ent) != nil || !ent.wellFormed() {
 			out = append(out, CacheFile{Path: p}) // unreadable: prune removes it
 			continue
 		}
@@ -671,13 +698,17 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	}
 	if e.noCache(step) == "" && in.Uncacheable == "" {
 		if ent, ok := e.lookupCache(key); ok {
-			e.applyCached(st, step, in, key, ent, e.hitNote(st, in))
-			return true, nil
+			if ent, ok := e.resolveEntry(st, ent); ok {
+				e.applyCached(st, step, in, key, ent, e.hitNote(st, in))
+				return true, nil
+			}
 		}
 		if ent, src, ok := e.sharedLookup(key); ok { // remotecache.go
-			e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache hit: from " + src})
-			e.applyCached(st, step, in, key, ent, "from "+src)
-			return true, nil
+			if ent, ok := e.resolveEntry(st, ent); ok {
+				e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache hit: from " + src})
+				e.applyCached(st, step, in, key, ent, "from "+src)
+				return true, nil
+			}
 		}
 	}
 	classicWhy := ""
@@ -718,9 +749,46 @@ func (e *Executor) hitNote(st *stageState, in *stepInputs) string {
 	return "image " + in.FromName + " changed; the files copied from it are unchanged"
 }
 
+// resolveEntry is ent with its config: an entry recorded as a delta is
+// applied to the config of the step before, the stage's snapshot, when
+// that is the image it was taken from (the usual hit), else to that image
+// rebuilt from the step images stored (layers.IntermediateConfig), and
+// checked against the image id recorded. false: it cannot be rebuilt (the
+// step runs).
+func (e *Executor) resolveEntry(st *stageState, ent *CacheEntry) (*CacheEntry, bool) {
+	if ent.Config != nil {
+		return ent, true
+	}
+	if !ent.wellFormed() {
+		return nil, false
+	}
+	var base *v1.ConfigFile
+	if st.snap != nil && st.snap.Config != nil && e.snapID(st.snap) == ent.Parent {
+		base = st.snap.Config
+	} else if h, err := v1.NewHash(ent.Parent); err == nil && e.Store != nil {
+		base, _ = e.Store.IntermediateConfig(h)
+	}
+	if base == nil {
+		return nil, false
+	}
+	cfg, err := ent.Delta.Apply(base)
+	if err != nil || configID(cfg) != ent.ImageID {
+		return nil, false
+	}
+	r := *ent
+	r.Config, r.fresh = cfg, true
+	return &r, true
+}
+
 func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key string, ent *CacheEntry, note string) {
-	st.cfg = ent.Config.DeepCopy()
-	stampCreated(st.cfg) // entries recorded before steps were stamped
+	id := ent.ImageID
+	if ent.fresh { // rebuilt for this build, its id checked
+		st.cfg = ent.Config
+	} else {
+		st.cfg = ent.Config.DeepCopy()
+		stampCreated(st.cfg) // entries recorded before steps were stamped
+		id = configID(st.cfg)
+	}
 	st.args = slices.Clone(ent.Args)
 	st.cmdSet = ent.CmdSet
 	st.argOver = nil
@@ -730,7 +798,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 		}
 		st.argOver[k] = true
 	}
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := newSnapshot(st, step)
 	if ent.DiffID != "" {
 		if h, err := v1.NewHash(ent.DiffID); err == nil {
 			snap.DiffID = h
@@ -742,7 +810,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *stepInputs, key str
 	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
 	st.seq++
 	e.count(true)
-	hit := event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: configID(st.cfg), DiffID: ent.DiffID,
+	hit := event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: id, DiffID: ent.DiffID,
 		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap}
 	if ent.DiffID != "" && ent.Size == 0 { // no size recorded: a plain --cache-from image's (classiccache.go)
 		hit.Size, hit.Files, hit.Remote = e.unrecordedLayer(snap)
@@ -766,8 +834,22 @@ func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
 	if p.in.Uncacheable != "" {
 		return
 	}
-	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Config: st.cfg.DeepCopy(), Args: slices.Clone(st.args), CmdSet: st.cmdSet, ArgOver: slices.Sorted(maps.Keys(st.argOver)),
+	ent := &CacheEntry{Key: p.key, Step: p.in.Text, Args: slices.Clone(st.args), CmdSet: st.cmdSet, ArgOver: slices.Sorted(maps.Keys(st.argOver)),
 		DiffID: done.DiffID, Size: done.Size, Files: done.Files, Stats: done.Stats, Created: time.Now().UTC()}
+	// A step that made no layer records what it changed in the step
+	// before's image; the others, and a step whose step before has no
+	// image id, the config whole (json.Marshal reads it now: no copy).
+	if snap := done.Snapshot; snap != nil && snap == st.snap && done.DiffID == "" && snap.Parent != nil && snap.Parent.Config != nil &&
+		slices.Equal(snap.Parent.Config.RootFS.DiffIDs, st.cfg.RootFS.DiffIDs) {
+		if prev, pid := snap.Parent, e.snapID(snap.Parent); pid != "" {
+			if d, err := layers.DiffConfig(prev.Config, st.cfg); err == nil {
+				ent.Delta, ent.Parent, ent.ImageID, ent.Layers = d, pid, done.ImageID, st.cfg.RootFS.DiffIDs
+			}
+		}
+	}
+	if ent.Delta == nil {
+		ent.Config = st.cfg
+	}
 	if err := e.saveCache(ent); err != nil {
 		e.emit(event.Warning{Base: event.Now(), Message: "could not record step in the cache: " + err.Error(), Line: e.Plan.Steps[done.Step].StartLine})
 	}

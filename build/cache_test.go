@@ -270,7 +270,7 @@ func verifyStore(t *testing.T, s *layers.Store) {
 			t.Errorf("unreadable cache entry %s", e.Path)
 			continue
 		}
-		for _, d := range e.Entry.Config.RootFS.DiffIDs {
+		for _, d := range e.Entry.LayerIDs() {
 			if !s.HasLayer(d) {
 				t.Errorf("cache entry %s names missing layer %s", e.Entry.Key, d)
 			}

@@ -77,6 +77,7 @@ type Executor struct {
 	statCache *statCache
 	dedupe    *keyLocks // a multi-platform build's runs build a shared step once (platforms.go)
 	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
+	stepIDs   sync.Map  // *event.Snapshot -> its image id (steprun.go)
 }
 
 // Result is what a successful build made.
@@ -158,9 +159,9 @@ func (e *Executor) emit(ev event.Event) {
 	defer e.emitMu.Unlock()
 	switch ev := ev.(type) {
 	case event.StepDone:
-		e.keepStepImage(ev.Snapshot)
+		e.keepStepImage(ev.Snapshot, ev.ImageID)
 	case event.StepCached:
-		e.keepStepImage(ev.Snapshot)
+		e.keepStepImage(ev.Snapshot, ev.ImageID)
 	case event.StepProgress:
 		e.pulls.note(ev)
 	}
@@ -175,8 +176,12 @@ func (e *Executor) emit(ev event.Event) {
 // keepStepImage stores the image a step made, so that the id the step
 // prints names an image (run, inspect, FROM), as docker's intermediate
 // images do. A step's image that cannot be stored stays unnamed.
-func (e *Executor) keepStepImage(snap *event.Snapshot) {
-	if snap == nil || snap.Config == nil || e.Store == nil || e.anyRemote(snap.Config.RootFS.DiffIDs) {
+func (e *Executor) keepStepImage(snap *event.Snapshot, id string) {
+	if snap == nil || snap.Config == nil || e.Store == nil {
+		return
+	}
+	e.stepIDs.Store(snap, id) // steprun.go
+	if e.anyRemote(snap.Config.RootFS.DiffIDs) || e.keepStepDelta(snap, id) {
 		return
 	}
 	e.Store.SaveIntermediate(snap.Config)

@@ -73,7 +73,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	for _, e := range ents {
 		ok := e.Entry != nil
 		if ok {
-			for _, d := range e.Entry.Config.RootFS.DiffIDs {
+			for _, d := range e.Entry.LayerIDs() {
 				if !s.HasLayer(d) {
 					ok = false
 					break
@@ -117,7 +117,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 				add(d)
 			}
 			for _, e := range ents[from:] {
-				for _, d := range e.Entry.Config.RootFS.DiffIDs {
+				for _, d := range e.Entry.LayerIDs() {
 					add(d)
 				}
 			}
@@ -136,7 +136,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	}
 	keep := map[v1.Hash]bool{}
 	for _, e := range ents {
-		for _, d := range e.Entry.Config.RootFS.DiffIDs {
+		for _, d := range e.Entry.LayerIDs() {
 			keep[d] = true
 		}
 	}

@@ -288,17 +288,17 @@ var hexKey = func(k string) bool {
 // validEntry: a well-formed key, a config, every layer usable. Records are
 // data: they name layers by digest only, never a path.
 func validEntry(ent *CacheEntry, usable map[v1.Hash]bool, s *layers.Store) bool {
-	if !hexKey(ent.Key) || ent.Config == nil {
+	if !hexKey(ent.Key) || !ent.wellFormed() {
 		return false
 	}
-	for _, d := range ent.Config.RootFS.DiffIDs {
+	for _, d := range ent.LayerIDs() {
 		if d.Algorithm != "sha256" || len(d.Hex) != 64 || (!usable[d] && !s.HasLayer(d)) {
 			return false
 		}
 	}
 	if ent.DiffID != "" {
 		h, err := v1.NewHash(ent.DiffID)
-		if err != nil || !slices.Contains(ent.Config.RootFS.DiffIDs, h) {
+		if err != nil || !slices.Contains(ent.LayerIDs(), h) {
 			return false
 		}
 	}
@@ -474,7 +474,7 @@ func (e *Executor) sharedLookup(key string) (*CacheEntry, string, bool) {
 	if !ok {
 		return nil, "", false
 	}
-	for _, d := range se.ent.Config.RootFS.DiffIDs {
+	for _, d := range se.ent.LayerIDs() {
 		if e.Cache.bad[d] || !e.Store.Available(d) {
 			return nil, "", false
 		}
@@ -746,7 +746,7 @@ func (e *Executor) cacheDoc(mode string, withLayers bool) (*cacheDoc, []v1.Layer
 			}
 			seen[rs.Key] = true
 			doc.Entries = append(doc.Entries, *ent)
-			for _, d := range ent.Config.RootFS.DiffIDs {
+			for _, d := range ent.LayerIDs() {
 				if !slices.Contains(diffIDs, d) {
 					diffIDs = append(diffIDs, d)
 				}
@@ -781,7 +781,7 @@ func (e *Executor) cacheDoc(mode string, withLayers bool) (*cacheDoc, []v1.Layer
 func (e *Executor) entryFor(key string) *CacheEntry {
 	if b, err := os.ReadFile(keyFile(e.Store.Root(), key)); err == nil {
 		var ent CacheEntry
-		if json.Unmarshal(b, &ent) == nil && ent.Config != nil && ent.Key == key {
+		if json.Unmarshal(b, &ent) == nil && ent.wellFormed() && ent.Key == key {
 			return &ent
 		}
 	}
@@ -881,7 +881,7 @@ func (e *Executor) sharedMiss(key string) string {
 	if !ok {
 		return ""
 	}
-	for _, d := range se.ent.Config.RootFS.DiffIDs {
+	for _, d := range se.ent.LayerIDs() {
 		if e.Cache.bad[d] {
 			return "in " + se.source + ", but its layer " + shortDigest(d.String()) + " could not be used (see the warning)"
 		}
@@ -895,7 +895,7 @@ func (e *Executor) sharedMiss(key string) string {
 func (e *Executor) keepHits() {
 	for _, ent := range e.Cache.hits {
 		local := true
-		for _, d := range ent.Config.RootFS.DiffIDs {
+		for _, d := range ent.LayerIDs() {
 			local = local && e.Store.HasLayer(d)
 		}
 		if local {

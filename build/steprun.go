@@ -1,6 +1,8 @@
 package build
 
 import (
+	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -136,7 +138,7 @@ func (r *stepRun) done(created string) {
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment, EmptyLayer: true,
 	})
 	stampCreated(st.cfg)
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := newSnapshot(st, step)
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
 	done.Phases, done.Processes = r.timing()
@@ -147,7 +149,7 @@ func (r *stepRun) done(created string) {
 // doneNoHistory finishes a metadata-only step that writes no history entry.
 func (r *stepRun) doneNoHistory() {
 	e, st, step, t0 := r.e, r.st, r.step, r.t0
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step}
+	snap := newSnapshot(st, step)
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap}
 	done.Phases, done.Processes = r.timing()
@@ -176,7 +178,8 @@ func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 		Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created, Comment: layers.HistoryComment,
 	})
 	stampCreated(st.cfg)
-	snap := &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: st.snap, Step: step, Changes: pl.Changes, DiffID: meta.DiffID}
+	snap := newSnapshot(st, step)
+	snap.Changes, snap.DiffID = pl.Changes, meta.DiffID
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
 		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes), DiffID: meta.DiffID.String(), Size: meta.Size}
@@ -201,4 +204,100 @@ func stampCreated(cfg *v1.ConfigFile) {
 func (r *stepRun) fail(err error) {
 	phases, procs := r.timing()
 	r.e.emit(event.StepFailed{Base: event.Now(), Step: r.step, Error: err.Error(), Duration: time.Since(r.t0), Phases: phases, Processes: procs})
+}
+
+// newSnapshot is the snapshot of the stage after step: its config is
+// st.cfg as it is now (snapConfig).
+func newSnapshot(st *stageState, step int) *event.Snapshot {
+	cfg := snapConfig(st.cfg, st.snap)
+	return &event.Snapshot{Layers: cfg.RootFS.DiffIDs, Config: cfg, Parent: st.snap, Step: step}
+}
+
+// snapConfig is a copy of cfg for a step's snapshot. A snapshot's config
+// is never changed, so it shares with the snapshot before it (prev) what
+// did not change, and its history and diff_ids, which steps only append
+// to, share cfg's arrays, cut to their length and capacity (an append to
+// them copies): N metadata steps hold one history and one set of each
+// unchanged list or map, not N (a LABEL step still copies the labels).
+func snapConfig(cfg *v1.ConfigFile, prev *event.Snapshot) *v1.ConfigFile {
+	var p v1.ConfigFile
+	if prev != nil && prev.Config != nil {
+		p = *prev.Config
+	}
+	out := *cfg
+	out.History = slices.Clip(cfg.History)
+	out.RootFS.DiffIDs = slices.Clip(cfg.RootFS.DiffIDs)
+	out.OSFeatures = shareSlice(p.OSFeatures, cfg.OSFeatures)
+	c, pc := &out.Config, &p.Config
+	c.Cmd = shareSlice(pc.Cmd, c.Cmd)
+	c.Entrypoint = shareSlice(pc.Entrypoint, c.Entrypoint)
+	c.Env = shareSlice(pc.Env, c.Env)
+	c.OnBuild = shareSlice(pc.OnBuild, c.OnBuild)
+	c.Shell = shareSlice(pc.Shell, c.Shell)
+	c.Labels = shareMap(pc.Labels, c.Labels)
+	c.Volumes = shareMap(pc.Volumes, c.Volumes)
+	c.ExposedPorts = shareMap(pc.ExposedPorts, c.ExposedPorts)
+	if h := c.Healthcheck; h != nil && !(pc.Healthcheck != nil && reflect.DeepEqual(*h, *pc.Healthcheck)) {
+		hc := *h
+		hc.Test = slices.Clone(h.Test)
+		c.Healthcheck = &hc
+	} else if h != nil {
+		c.Healthcheck = pc.Healthcheck
+	}
+	return &out
+}
+
+// shareSlice is prev when it holds what cur does (nil alike), else a copy
+// of cur.
+func shareSlice[T comparable](prev, cur []T) []T {
+	if (prev == nil) == (cur == nil) && slices.Equal(prev, cur) {
+		return prev
+	}
+	return slices.Clone(cur)
+}
+
+func shareMap[V comparable](prev, cur map[string]V) map[string]V {
+	if (prev == nil) == (cur == nil) && maps.Equal(prev, cur) {
+		return prev
+	}
+	return maps.Clone(cur)
+}
+
+// snapID is the image id of a snapshot already emitted ("" when none).
+func (e *Executor) snapID(snap *event.Snapshot) string {
+	if snap == nil {
+		return ""
+	}
+	if v, ok := e.stepIDs.Load(snap); ok {
+		return v.(string)
+	}
+	return ""
+}
+
+// keepStepDelta records the image of a step that made no layer as what it
+// changed in the step before's image (layers.SaveIntermediateDelta), so
+// its config is written whole only when asked for. false when it cannot
+// (a layer step, a first step, a step before not recorded): the caller
+// stores it whole.
+func (e *Executor) keepStepDelta(snap *event.Snapshot, id string) bool {
+	p := snap.Parent
+	if p == nil || p.Config == nil || !slices.Equal(p.Config.RootFS.DiffIDs, snap.Config.RootFS.DiffIDs) {
+		return false
+	}
+	h, err := v1.NewHash(id)
+	if err != nil {
+		return false
+	}
+	if e.Store.HasIntermediate(h) {
+		return true
+	}
+	pid, err := v1.NewHash(e.snapID(p))
+	if err != nil {
+		return false
+	}
+	d, err := layers.DiffConfig(p.Config, snap.Config)
+	if err != nil {
+		return false
+	}
+	return e.Store.SaveIntermediateDelta(pid, h, d, snap.Config.Created.Time) == nil
 }

@@ -94,6 +94,9 @@ func (s *Store) CompressLayer(diffID v1.Hash) (LayerMeta, error) {
 // is what the OCI layout and docker-archive exports and a push write.
 func (s *Store) Image(config v1.Hash) (v1.Image, error) {
 	raw, err := s.ReadBlob(config)
+	if errors.Is(err, fs.ErrNotExist) && s.materializeMissing(config) { // a step image recorded as a delta
+		raw, err = s.ReadBlob(config)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package layers
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -55,6 +57,9 @@ func (s *Store) SaveImage(cfg *v1.ConfigFile) (ImageRecord, error) {
 // LoadConfig reads a stored image's config by record.
 func (s *Store) LoadConfig(rec ImageRecord) (*v1.ConfigFile, error) {
 	b, err := s.ReadBlob(rec.Config)
+	if errors.Is(err, fs.ErrNotExist) && s.materializeMissing(rec.Config) { // a step image recorded as a delta
+		b, err = s.ReadBlob(rec.Config)
+	}
 	if err != nil {
 		return nil, err
 	}
