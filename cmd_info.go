@@ -46,7 +46,9 @@ func newInfoCmd(g *globals) *cobra.Command {
 		Long: `info prints what strata found on this machine and will use: whether it
 runs as root or rootless (a user namespace with the user's /etc/subuid and
 /etc/subgid range), the uid and gid maps, the snapshotter (overlay, or
-overlay+userxattr in a user namespace), the cgroup version and whether
+overlay+userxattr in a user namespace; where the kernel refuses that,
+fuse-overlayfs if installed, else copy; STRATA_SNAPSHOTTER chooses) and
+why not the ones before it, the cgroup version and whether
 --memory and --pids-limit can be had, the seccomp profile, the default
 network's helper, and the state folder with its size.`,
 		Args: cobra.NoArgs,

@@ -113,7 +113,31 @@ func (d *differ) walk(dirfd int, rel string, vis []int) error {
 		return fmt.Errorf("diff: reading %s: %w", d.upperPath(rel), err)
 	}
 	slices.Sort(names)
+	// fuse-overlayfs' forms (its upper dir where it cannot mknod a 0/0
+	// device, and its opaque markers): ".wh.NAME" deletes NAME as a 0/0
+	// device does; ".wh..wh..opq" and ".wh..opq" are the directory's
+	// opaque marker, said by its xattr too (readXattrs).
+	var fuseWhiteouts map[string]bool
 	for _, name := range names {
+		if w, ok := strings.CutPrefix(name, whiteoutPrefix); ok && w != "" && name != whiteoutOpaque && name != fuseOpaqueDev {
+			if fuseWhiteouts == nil {
+				fuseWhiteouts = map[string]bool{}
+			}
+			fuseWhiteouts[w] = true
+		}
+	}
+	for w := range fuseWhiteouts {
+		if !slices.Contains(names, w) {
+			names = append(names, w) // the whiteout's own entry, visited in order
+		}
+	}
+	if fuseWhiteouts != nil {
+		slices.Sort(names)
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, whiteoutPrefix) {
+			continue // fuse-overlayfs' markers, read above
+		}
 		var e upperEntry
 		if rel == "" {
 			e.rel = name
@@ -123,7 +147,20 @@ func (d *differ) walk(dirfd int, rel string, vis []int) error {
 		if d.opt.Exclude != nil && d.opt.Exclude("/"+e.rel) {
 			continue
 		}
-		if err := unix.Fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if fuseWhiteouts[name] {
+			// fuse-overlayfs' ".wh.NAME": the deletion of NAME (NAME itself,
+			// if there too, was made again over it: it decides).
+			err := unix.Fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW)
+			if err == unix.ENOENT {
+				e.st = unix.Stat_t{Mode: unix.S_IFCHR}
+				if err = unix.Fstatat(dirfd, whiteoutPrefix+name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+					e.st.Mode, e.st.Rdev = unix.S_IFCHR, 0
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("diff: %w", &fs.PathError{Op: "lstat", Path: d.upperPath(e.rel), Err: err})
+			}
+		} else if err := unix.Fstatat(dirfd, name, &e.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fmt.Errorf("diff: %w", &fs.PathError{Op: "lstat", Path: d.upperPath(e.rel), Err: err})
 		}
 		if err := d.entry(dirfd, name, &e, vis); err != nil {
@@ -139,6 +176,15 @@ func (d *differ) upperPath(rel string) string {
 	}
 	return d.upper + "/" + rel
 }
+
+// fuse-overlayfs' own xattrs (user.fuseoverlayfs.opaque in a user
+// namespace, origin, override_stat) and the 0/0 device it puts next to
+// ".wh..wh..opq" in an opaque directory: never content.
+const (
+	fuseOvlUserPrefix     = "user.fuseoverlayfs."
+	fuseOvlSecurityPrefix = "security.fuseoverlayfs."
+	fuseOpaqueDev         = ".wh..opq"
+)
 
 func isWhiteoutDev(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
@@ -184,6 +230,10 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 		defer unix.Close(fd)
 		if err := d.readXattrs(fd, "", e); err != nil {
 			return err
+		}
+		var wst unix.Stat_t
+		if !e.opaque && unix.Fstatat(fd, whiteoutOpaque, &wst, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			e.opaque = true // fuse-overlayfs' marker where it cannot set xattrs
 		}
 		// Opaque only matters over a lower directory.
 		opaque := e.opaque && lower.found && lower.st.Mode&unix.S_IFMT == unix.S_IFDIR
@@ -432,8 +482,10 @@ func (d *differ) readXattrs(fd int, path string, e *upperEntry) error {
 		if err != nil {
 			return fmt.Errorf("diff: reading xattr %s of %s: %w", name, d.upperPath(e.rel), err)
 		}
-		if isOverlayXattr(name) {
-			switch strings.TrimPrefix(strings.TrimPrefix(name, ovlTrustedPrefix), ovlUserPrefix) {
+		if isOverlayXattr(name) || strings.HasPrefix(name, fuseOvlUserPrefix) || strings.HasPrefix(name, fuseOvlSecurityPrefix) {
+			key := strings.TrimPrefix(strings.TrimPrefix(name, ovlTrustedPrefix), ovlUserPrefix)
+			key = strings.TrimPrefix(strings.TrimPrefix(key, fuseOvlUserPrefix), fuseOvlSecurityPrefix)
+			switch key {
 			case "opaque":
 				e.opaque = val == "y"
 			case "redirect":

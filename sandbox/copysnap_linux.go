@@ -24,27 +24,34 @@ import (
 // 0/0 character devices for deletions, the opaque xattr for a directory
 // that replaced one), so that everything reading upper dirs works as with
 // overlay. It is slower (the whole root is copied, and walked twice) but
-// correct. STRATA_SNAPSHOTTER=overlay|copy chooses (strata info shows it).
+// correct. fuse-overlayfs (fuseoverlay_linux.go) comes before it where
+// installed. STRATA_SNAPSHOTTER=overlay|fuse-overlayfs|copy chooses (strata
+// info shows it).
 
 // Snapshotters (Environment.Snapshotter, SnapshotterEnv).
 const (
 	SnapshotterOverlay = "overlay"
 	SnapshotterCopy    = "copy"
-	// SnapshotterEnv names the snapshotter to use: overlay or copy.
+	// SnapshotterEnv names the snapshotter to use: overlay, fuse-overlayfs
+	// or copy.
 	SnapshotterEnv = "STRATA_SNAPSHOTTER"
 )
 
-// snapshotter is the one Run uses: SnapshotterEnv's, else overlay, or copy
-// in a user namespace where an overlay cannot be mounted.
+// snapshotter is the one Run uses: SnapshotterEnv's, else overlay, or in a
+// user namespace where an overlay cannot be mounted fuse-overlayfs if it can
+// be used, else copy.
 var snapshotter = sync.OnceValues(func() (string, error) {
 	switch v := os.Getenv(SnapshotterEnv); v {
-	case SnapshotterOverlay, SnapshotterCopy:
+	case SnapshotterOverlay, SnapshotterCopy, SnapshotterFuse:
 		return v, nil
 	case "":
 	default:
-		return "", fmt.Errorf("sandbox: %s=%q: want %s or %s", SnapshotterEnv, v, SnapshotterOverlay, SnapshotterCopy)
+		return "", fmt.Errorf("sandbox: %s=%q: want %s, %s or %s", SnapshotterEnv, v, SnapshotterOverlay, SnapshotterFuse, SnapshotterCopy)
 	}
 	if InUserNS() && probeOverlay(os.TempDir()) != nil {
+		if _, err := fuseOverlayAvailable(); err == nil {
+			return SnapshotterFuse, nil
+		}
 		return SnapshotterCopy, nil
 	}
 	return SnapshotterOverlay, nil

@@ -116,6 +116,9 @@ func overlayExtraOptions() []string {
 
 // mountOverlay mounts the root filesystem overlay on cfg.Rootfs.
 func mountOverlay(cfg *initConfig) error {
+	if cfg.Mounted {
+		return nil // fuse-overlayfs, mounted by Run before the init was cloned
+	}
 	if cfg.Copy {
 		if err := unix.Mount(cfg.Upper, cfg.Rootfs, "", unix.MS_BIND, ""); err != nil {
 			return &MountError{Op: "mount", Source: cfg.Upper, Target: cfg.Rootfs, Flags: unix.MS_BIND, Err: err}

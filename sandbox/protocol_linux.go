@@ -38,6 +38,9 @@ type initConfig struct {
 	// copied root, bound on Rootfs instead of an overlay; overlay mounts'
 	// mnt dirs hold copies too.
 	Copy bool `json:",omitempty"`
+	// Mounted: Rootfs is already mounted by Run (fuse-overlayfs,
+	// fuseoverlay_linux.go), its copy in the init's mount namespace is used.
+	Mounted bool `json:",omitempty"`
 }
 
 // initMount is a Mount with what the parent prepared for it.
@@ -47,7 +50,8 @@ type initMount struct {
 	// the overlay is mounted before its Source is bound), upper and work,
 	// and lower (empty, used when Lower is).
 	Scratch string `json:",omitempty"`
-	// Copied: mnt is a copy of Lower (the copying snapshotter).
+	// Copied: mnt already holds the merged view: a copy of Lower (the
+	// copying snapshotter) or a fuse-overlayfs mount Run made.
 	Copied bool `json:",omitempty"`
 }
 

@@ -156,6 +156,19 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if err != nil {
 		return -1, err
 	}
+	fuse, err := prepareFuse(&cfg) // nil but for fuse-overlayfs
+	if err != nil {
+		return -1, err
+	}
+	defer fuse.unmount() // on early returns; after the run it is done below
+	var fuseStart time.Time
+	var fuseRoot dirTimes
+	if fuse != nil {
+		fuseStart = time.Now()
+		if fuseRoot, err = upperRootTimes(cfg.Upper); err != nil {
+			return -1, fmt.Errorf("sandbox: %w", err)
+		}
+	}
 
 	cg, err := newCgroup(id, spec.Memory, spec.PidsLimit)
 	if err != nil {
@@ -254,9 +267,19 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if died && ctx.Err() == nil && state != nil {
 		setupErr = fmt.Errorf("%w (%s)", setupErr, state)
 	}
+	// The container has ended: the fuse-overlayfs daemon writes nothing
+	// more to the upper dir once unmounted, and must exit.
+	if err := fuse.unmount(); err != nil && setupErr == nil && ctx.Err() == nil {
+		setupErr = err
+	}
 	if st != nil {
 		if err := cleanStubs(cfg.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
 			setupErr = err
+		}
+	}
+	if fuse != nil && ctx.Err() == nil {
+		if err := fixCopyUpTimes(cfg.Upper, cfg.Lower, fuseRoot, fuseStart); err != nil && setupErr == nil {
+			setupErr = fmt.Errorf("sandbox: fuse-overlayfs: directory times after the run: %w", err)
 		}
 	}
 	if cs != nil && ctx.Err() == nil {

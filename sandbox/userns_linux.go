@@ -163,8 +163,9 @@ func setgroupsDenied(e error) bool {
 // Environment is what the sandbox found on this machine, for strata info.
 type Environment struct {
 	UserNS      bool   `json:"userNamespace"` // running in a user namespace (rootless)
-	Snapshotter string `json:"snapshotter"`   // "overlay", "overlay+userxattr", "copy" or "none"
-	// SnapshotterError is why no overlay could be mounted (or why copy).
+	Snapshotter string `json:"snapshotter"`   // "overlay", "overlay+userxattr", "fuse-overlayfs", "copy" or "none"
+	// SnapshotterError is why no overlay could be mounted (or why
+	// fuse-overlayfs or copy, and why not the ones before it).
 	SnapshotterError string `json:"snapshotterError,omitempty"`
 	Cgroup           string `json:"cgroup"` // "v2", "v1" or "hybrid"
 	// Limits says whether --memory and --pids-limit can be had, and why.
@@ -188,7 +189,22 @@ func Probe(tmp string) Environment {
 		env.Snapshotter = "copy"
 		if err := probeOverlay(tmp); err != nil {
 			env.SnapshotterError = "no overlay here: " + err.Error()
+			if _, ferr := fuseOverlayAvailable(); ferr != nil {
+				env.SnapshotterError += "; no fuse-overlayfs: " + ferr.Error()
+			} else if os.Getenv(SnapshotterEnv) == SnapshotterCopy {
+				env.SnapshotterError += "; chosen by " + SnapshotterEnv + " over fuse-overlayfs"
+			}
 		} else {
+			env.SnapshotterError = "chosen by " + SnapshotterEnv
+		}
+	case snap == SnapshotterFuse:
+		if _, err := fuseOverlayAvailable(); err != nil {
+			env.SnapshotterError = SnapshotterEnv + "=" + SnapshotterFuse + ", but " + err.Error()
+		} else if err := probeOverlay(tmp); err != nil {
+			env.Snapshotter = SnapshotterFuse
+			env.SnapshotterError = "no overlay here: " + err.Error()
+		} else {
+			env.Snapshotter = SnapshotterFuse
 			env.SnapshotterError = "chosen by " + SnapshotterEnv
 		}
 	default:
