@@ -750,8 +750,8 @@ func (e *Executor) hitNote(st *stageState, in *stepInputs) string {
 }
 
 // resolveEntry is ent with its config: an entry recorded as a delta is
-// applied to the config of the step before, the stage's snapshot, when
-// that is the image it was taken from (the usual hit), else to that image
+// applied to the config of the step before, the stage's, when that is
+// the image it was taken from (the usual hit), else to that image
 // rebuilt from the step images stored (layers.IntermediateConfig), and
 // checked against the image id recorded. false: it cannot be rebuilt (the
 // step runs).
@@ -762,16 +762,19 @@ func (e *Executor) resolveEntry(st *stageState, ent *CacheEntry) (*CacheEntry, b
 	if !ent.wellFormed() {
 		return nil, false
 	}
+	// st.cfg is the step before's config (its snapshot's, which is
+	// st.snap's image); applied so that the history it appends to is
+	// shared, as a built step's is (snapConfig).
 	var base *v1.ConfigFile
-	if st.snap != nil && st.snap.Config != nil && e.snapID(st.snap) == ent.Parent {
-		base = st.snap.Config
+	if st.snap != nil && st.cfg != nil && e.snapID(st.snap) == ent.Parent {
+		base = st.cfg
 	} else if h, err := v1.NewHash(ent.Parent); err == nil && e.Store != nil {
 		base, _ = e.Store.IntermediateConfig(h)
 	}
 	if base == nil {
 		return nil, false
 	}
-	cfg, err := ent.Delta.Apply(base)
+	cfg, err := ent.Delta.ApplyAppend(base)
 	if err != nil || configID(cfg) != ent.ImageID {
 		return nil, false
 	}

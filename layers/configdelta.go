@@ -58,14 +58,23 @@ func diffSlice[T any](base, cfg []T, eq func(a, b T) bool) sliceDelta[T] {
 	return sliceDelta[T]{Keep: keep, Add: slices.Clip(cfg[keep:])}
 }
 
-func (d sliceDelta[T]) apply(base []T, owned bool) ([]T, error) {
+// applyMode says what apply may do with its base's slices and maps.
+type applyMode int
+
+const (
+	applyCopy   applyMode = iota // share nothing with the base
+	applyOwned                   // change the base's slices and maps in place
+	applyAppend                  // append to the base's slices (past their length only); copy maps
+)
+
+func (d sliceDelta[T]) apply(base []T, mode applyMode) ([]T, error) {
 	if d.Nil {
 		return nil, nil
 	}
 	if d.Keep < 0 || d.Keep > len(base) {
 		return nil, fmt.Errorf("the delta keeps %d elements of a base with %d", d.Keep, len(base))
 	}
-	if owned {
+	if mode == applyOwned || (mode == applyAppend && d.Keep == len(base)) {
 		out := append(base[:d.Keep], d.Add...)
 		if out == nil {
 			out = []T{}
@@ -98,12 +107,12 @@ func diffMap[V comparable](base, cfg map[string]V) mapDelta[V] {
 	return d
 }
 
-func (d mapDelta[V]) apply(base map[string]V, owned bool) map[string]V {
+func (d mapDelta[V]) apply(base map[string]V, mode applyMode) map[string]V {
 	if d.Nil {
 		return nil
 	}
 	out := base
-	if !owned || out == nil {
+	if mode != applyOwned || out == nil {
 		out = make(map[string]V, len(base)+len(d.Set))
 		maps.Copy(out, base)
 	}
@@ -148,12 +157,20 @@ func DiffConfig(base, cfg *v1.ConfigFile) (*ConfigDelta, error) {
 // Apply makes the config d was taken to from base (base is not changed,
 // and the result shares no slice or map with it).
 func (d *ConfigDelta) Apply(base *v1.ConfigFile) (*v1.ConfigFile, error) {
-	return d.apply(base, false)
+	return d.apply(base, applyCopy)
 }
 
-// apply: with owned, base is the caller's to reuse (its slices and maps
-// are changed in place, for replaying a chain in linear time).
-func (d *ConfigDelta) apply(base *v1.ConfigFile, owned bool) (*v1.ConfigFile, error) {
+// ApplyAppend is Apply for a base whose lists only ever grow (a build
+// stage's config): a list the step appended to shares base's array,
+// written past its length only, so a chain of steps holds one history,
+// not one per step. base's elements and maps are not changed.
+func (d *ConfigDelta) ApplyAppend(base *v1.ConfigFile) (*v1.ConfigFile, error) {
+	return d.apply(base, applyAppend)
+}
+
+// apply: with applyOwned, base is the caller's to reuse (its slices and
+// maps are changed in place, for replaying a chain in linear time).
+func (d *ConfigDelta) apply(base *v1.ConfigFile, mode applyMode) (*v1.ConfigFile, error) {
 	if d == nil || len(d.Rest) == 0 {
 		return nil, errors.New("empty config delta")
 	}
@@ -162,18 +179,18 @@ func (d *ConfigDelta) apply(base *v1.ConfigFile, owned bool) (*v1.ConfigFile, er
 		return nil, fmt.Errorf("config delta: %w", err)
 	}
 	var err error
-	if out.History, err = d.History.apply(base.History, owned); err != nil {
+	if out.History, err = d.History.apply(base.History, mode); err != nil {
 		return nil, fmt.Errorf("config delta history: %w", err)
 	}
-	if out.RootFS.DiffIDs, err = d.DiffIDs.apply(base.RootFS.DiffIDs, owned); err != nil {
+	if out.RootFS.DiffIDs, err = d.DiffIDs.apply(base.RootFS.DiffIDs, mode); err != nil {
 		return nil, fmt.Errorf("config delta diff_ids: %w", err)
 	}
-	if out.Config.Env, err = d.Env.apply(base.Config.Env, owned); err != nil {
+	if out.Config.Env, err = d.Env.apply(base.Config.Env, mode); err != nil {
 		return nil, fmt.Errorf("config delta env: %w", err)
 	}
-	out.Config.Labels = d.Labels.apply(base.Config.Labels, owned)
-	out.Config.ExposedPorts = d.ExposedPorts.apply(base.Config.ExposedPorts, owned)
-	out.Config.Volumes = d.Volumes.apply(base.Config.Volumes, owned)
+	out.Config.Labels = d.Labels.apply(base.Config.Labels, mode)
+	out.Config.ExposedPorts = d.ExposedPorts.apply(base.Config.ExposedPorts, mode)
+	out.Config.Volumes = d.Volumes.apply(base.Config.Volumes, mode)
 	return &out, nil
 }
 

@@ -97,7 +97,21 @@ func TestConfigDelta(t *testing.T) {
 		if after, _ := json.Marshal(base); string(after) != string(before) {
 			t.Errorf("step %d: Apply changed its base", i)
 		}
-		if replay, err = stored.apply(replay, true); err != nil {
+		// ApplyAppend onto a copy whose lists have room to grow: the same
+		// config, and the base's elements untouched.
+		roomy := base.DeepCopy()
+		roomy.History = append(make([]v1.History, 0, len(roomy.History)+4), roomy.History...)
+		appended, err := stored.ApplyAppend(roomy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ab, _ := json.Marshal(appended); string(ab) != string(wb) {
+			t.Errorf("step %d: ApplyAppend makes\n%s\nwant\n%s", i, ab, wb)
+		}
+		if rb, _ := json.Marshal(roomy); string(rb) != string(before) {
+			t.Errorf("step %d: ApplyAppend changed its base", i)
+		}
+		if replay, err = stored.apply(replay, applyOwned); err != nil {
 			t.Fatal(err)
 		}
 		if rb, _ := json.Marshal(replay); string(rb) != string(wb) {

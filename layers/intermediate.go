@@ -150,7 +150,7 @@ func (s *Store) IntermediateConfig(id v1.Hash) (*v1.ConfigFile, error) {
 		cur = *r.Base
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
-		c, err := chain[i].apply(cfg, true)
+		c, err := chain[i].apply(cfg, applyOwned)
 		if err != nil {
 			return nil, fmt.Errorf("step image %s: %w", id, err)
 		}
