@@ -386,6 +386,13 @@ func TestRootlessFuseOverlayfs(t *testing.T) {
 	// which moves /usr's mtime to that moment (the kernel overlay puts it
 	// back). Everything else in the layers must be the same, byte for byte.
 	testSameLayersAsRoot(t, r, "usr/")
+	// A RUN that changes nothing over a root without /dev, /proc, /sys
+	// or /etc: the mount points the sandbox made (where fuse-overlayfs
+	// puts its opaque markers) are gone again, the layer is empty.
+	stubs := r.context("stubs", false, map[string]string{"Dockerfile": "FROM scratch AS s\nADD rootfs.tar /\nFROM scratch\nCOPY --from=s /bin /bin\nRUN [\"/bin/busybox\", \"true\"]\n"})
+	if out := r.mustStrata("build", "--progress", "plain", "--network", "none", stubs); !strings.Contains(out, "no changes: empty layer") {
+		t.Errorf("a RUN that changes nothing left a layer:\n%s", out)
+	}
 	if d := daemons(); len(d) > 0 {
 		t.Errorf("fuse-overlayfs daemons left running: %v", d)
 	}

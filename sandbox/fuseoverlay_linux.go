@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/layers/beneath"
 )
 
 // The fuse-overlayfs snapshotter is the fallback where the kernel refuses
@@ -309,4 +312,30 @@ func dirOpaque(p string) bool {
 	}
 	var st unix.Stat_t
 	return unix.Lstat(filepath.Join(p, ".wh..wh..opq"), &st) == nil
+}
+
+// dropStubMarkers removes from the mount point directories the init made
+// (stubs, all new: no lower has them) the opaque markers fuse-overlayfs
+// puts in every directory it makes, so that cleanStubs finds them empty
+// and removes them, as with the kernel overlay.
+func dropStubMarkers(upper string, st *stubs) error {
+	root, err := beneath.Open(upper, beneath.NoSymlinks)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for _, c := range st.Created {
+		if !c.Dir {
+			continue
+		}
+		for _, m := range []string{".wh..wh..opq", ".wh..opq"} {
+			// Best effort, as cleanStubs: a path the command made a
+			// symlink on the way of is no longer the stub.
+			err := root.Remove(strings.TrimSuffix(c.Path, "/") + "/" + m)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, beneath.ErrSymlink) && !errors.Is(err, unix.ENOTDIR) {
+				return err
+			}
+		}
+	}
+	return nil
 }
