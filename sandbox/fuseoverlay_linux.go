@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/strata-build/strata/layers/beneath"
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // The fuse-overlayfs snapshotter is the fallback where the kernel refuses
@@ -74,6 +73,11 @@ func mountFuseOverlay(bin, target string, lower []string, upper, work string) (*
 		}
 	}
 	opts := "lowerdir=" + strings.Join(lower, ":") + ",upperdir=" + upper + ",workdir=" + work
+	if !InUserNS() {
+		// As root, device nodes work as on the kernel overlay (fuse
+		// mounts are nodev by default); a user namespace's never do.
+		opts = "dev," + opts
+	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(bin, "-f", "-o", opts, target)
 	cmd.Stderr = &stderr
@@ -314,28 +318,78 @@ func dirOpaque(p string) bool {
 	return unix.Lstat(filepath.Join(p, ".wh..wh..opq"), &st) == nil
 }
 
-// dropStubMarkers removes from the mount point directories the init made
-// (stubs, all new: no lower has them) the opaque markers fuse-overlayfs
-// puts in every directory it makes, so that cleanStubs finds them empty
-// and removes them, as with the kernel overlay.
-func dropStubMarkers(upper string, st *stubs) error {
-	root, err := beneath.Open(upper, beneath.NoSymlinks)
+// normalizeUpper turns what fuse-overlayfs left in the upper dir into the
+// kernel overlay's form, for everything that reads upper dirs (layers.Diff,
+// the views and shells of a failed RUN's partial result, mount point
+// stubs): a ".wh.NAME" file becomes a 0/0 device NAME (where it may be
+// made; layers.Diff reads both), the opaque markers of a directory
+// (".wh..wh..opq", ".wh..opq", user.fuseoverlayfs.opaque) go, and one that
+// hides a directory of the lowers gets overlay's opaque xattr instead (a
+// new one needs none). Directory times are kept.
+func normalizeUpper(upper string, lowers []string) error {
+	return normalizeDir(upper, "", lowers)
+}
+
+func normalizeDir(upper, rel string, lowers []string) error {
+	p := filepath.Join(upper, rel)
+	var dst unix.Stat_t
+	if err := unix.Lstat(p, &dst); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(p)
 	if err != nil {
 		return err
 	}
-	defer root.Close()
-	for _, c := range st.Created {
-		if !c.Dir {
-			continue
-		}
-		for _, m := range []string{".wh..wh..opq", ".wh..opq"} {
-			// Best effort, as cleanStubs: a path the command made a
-			// symlink on the way of is no longer the stub.
-			err := root.Remove(strings.TrimSuffix(c.Path, "/") + "/" + m)
-			if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, beneath.ErrSymlink) && !errors.Is(err, unix.ENOTDIR) {
+	changed := false
+	opaque := false
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case name == ".wh..wh..opq" || name == ".wh..opq":
+			opaque = true
+			if err := os.Remove(filepath.Join(p, name)); err != nil {
+				return err
+			}
+			changed = true
+		case strings.HasPrefix(name, ".wh."):
+			target := filepath.Join(p, strings.TrimPrefix(name, ".wh."))
+			var wst, tst unix.Stat_t
+			if err := unix.Lstat(filepath.Join(p, name), &wst); err != nil {
+				return err
+			}
+			if unix.Lstat(target, &tst) == nil {
+				continue // made again over the whiteout: leave both to Diff
+			}
+			if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
+				continue // no 0/0 device here: Diff reads .wh.NAME
+			}
+			_ = unix.UtimesNanoAt(unix.AT_FDCWD, target, []unix.Timespec{wst.Atim, wst.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+			if err := os.Remove(filepath.Join(p, name)); err != nil {
+				return err
+			}
+			changed = true
+		case e.IsDir():
+			if err := normalizeDir(upper, filepath.Join(rel, name), lowers); err != nil {
 				return err
 			}
 		}
+	}
+	var b [1]byte
+	if n, err := unix.Lgetxattr(p, "user.fuseoverlayfs.opaque", b[:]); err == nil {
+		opaque = opaque || (n == 1 && b[0] == 'y')
+		if err := unix.Lremovexattr(p, "user.fuseoverlayfs.opaque"); err != nil {
+			return err
+		}
+	}
+	if opaque && rel != "" {
+		if lst, ok := lowerLookup(lowers, rel); ok && lst.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := unix.Lsetxattr(p, rootless.OverlayOpaqueXattr(), []byte("y"), 0); err != nil {
+				return fmt.Errorf("mark %s opaque: %w", p, err)
+			}
+		}
+	}
+	if changed {
+		return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{dst.Atim, dst.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	return nil
 }

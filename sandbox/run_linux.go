@@ -272,9 +272,9 @@ func Run(ctx context.Context, spec *Spec, stdout, stderr io.Writer) (exitCode in
 	if err := fuse.unmount(); err != nil && setupErr == nil && ctx.Err() == nil {
 		setupErr = err
 	}
-	if st != nil && fuse != nil {
-		if err := dropStubMarkers(cfg.Upper, st); err != nil && setupErr == nil && ctx.Err() == nil {
-			setupErr = fmt.Errorf("sandbox: fuse-overlayfs: mount point stubs: %w", err)
+	if fuse != nil {
+		if err := normalizeUpper(cfg.Upper, cfg.Lower); err != nil && setupErr == nil && ctx.Err() == nil {
+			setupErr = fmt.Errorf("sandbox: fuse-overlayfs: the upper dir after the run: %w", err)
 		}
 	}
 	if st != nil {
