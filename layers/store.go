@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -326,6 +327,35 @@ func (s *Store) writeLayerMeta(m LayerMeta) error {
 	return WriteFileBytes(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
 }
 
+// writeChanges writes a change list as json.Marshal would, one entry at a
+// time through a buffer: the list's JSON is never held whole (it is about
+// as large as the list itself, a few MB per 10,000 files).
+func writeChanges(file string, changes []Change) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o444)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 64<<10)
+	w.WriteByte('[')
+	for i := range changes {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		b, err := json.Marshal(&changes[i])
+		if err != nil {
+			f.Close()
+			return err
+		}
+		w.Write(b)
+	}
+	w.WriteByte(']')
+	err = w.Flush()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // LayerChanges reads the change list kept with a layer.
 func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))
@@ -398,11 +428,7 @@ func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
 		}
 	}
 	if p.Changes != nil {
-		b, err := json.Marshal(p.Changes)
-		if err != nil {
-			return LayerMeta{}, err
-		}
-		if err := os.WriteFile(filepath.Join(stage, "changes.json"), b, 0o444); err != nil {
+		if err := writeChanges(filepath.Join(stage, "changes.json"), p.Changes); err != nil {
 			return LayerMeta{}, err
 		}
 	}
