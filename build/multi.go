@@ -1,7 +1,9 @@
 package build
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -332,5 +334,49 @@ func StoredIndex(s *layers.Store, rec layers.IndexRecord) (v1.ImageIndex, []v1.H
 		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &p}})
 		configs = append(configs, im.Config)
 	}
-	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...), configs, nil
+	idx, err := withoutArtifactTypes(mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...))
+	return idx, configs, err
+}
+
+// withoutArtifactTypes is idx with no artifactType on its image
+// descriptors. go-containerregistry's partial.Descriptor gives every
+// manifest one (the config's media type when the manifest has none), but
+// an image index of images carries none in the OCI spec's examples, nor in
+// what BuildKit and docker write: artifactType marks an artifact.
+func withoutArtifactTypes(idx v1.ImageIndex) (v1.ImageIndex, error) {
+	mf, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	mf = mf.DeepCopy()
+	for i := range mf.Manifests {
+		if mf.Manifests[i].MediaType == types.OCIManifestSchema1 || mf.Manifests[i].MediaType == types.DockerManifestSchema2 {
+			mf.Manifests[i].ArtifactType = ""
+		}
+	}
+	raw, err := json.Marshal(mf)
+	if err != nil {
+		return nil, err
+	}
+	return &plainIndex{inner: idx, mf: mf, raw: raw}, nil
+}
+
+// plainIndex is an index whose manifest is mf (raw): its children are the
+// wrapped index's.
+type plainIndex struct {
+	inner v1.ImageIndex
+	mf    *v1.IndexManifest
+	raw   []byte
+}
+
+func (p *plainIndex) Image(h v1.Hash) (v1.Image, error)           { return p.inner.Image(h) }
+func (p *plainIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) { return p.inner.ImageIndex(h) }
+
+func (p *plainIndex) IndexManifest() (*v1.IndexManifest, error) { return p.mf.DeepCopy(), nil }
+func (p *plainIndex) RawManifest() ([]byte, error)              { return p.raw, nil }
+func (p *plainIndex) Size() (int64, error)                      { return int64(len(p.raw)), nil }
+func (p *plainIndex) MediaType() (types.MediaType, error)       { return p.mf.MediaType, nil }
+func (p *plainIndex) Digest() (v1.Hash, error) {
+	h, _, err := v1.SHA256(bytes.NewReader(p.raw))
+	return h, err
 }
