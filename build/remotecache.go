@@ -2,8 +2,6 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,9 +13,6 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
@@ -38,96 +33,6 @@ import (
 // digests, is dropped with a warning, with every entry that needs it, and
 // the build walks the plan again: what it built is in the local cache by
 // then, and the steps that made the bad layer now run.
-
-const (
-	// CacheArtifactType is the OCI 1.1 artifactType of a strata cache.
-	CacheArtifactType = "application/vnd.strata.cache.v1"
-	// CacheConfigType is the media type of its config blob (a cacheDoc).
-	CacheConfigType = "application/vnd.strata.cache.config.v1+json"
-	// InlineCacheAnnotation holds a cacheDoc in a pushed image's manifest.
-	InlineCacheAnnotation = "dev.strata.cache.v1"
-	// cacheLayoutName names the cache in an OCI layout's index.json.
-	cacheLayoutName = "strata-cache"
-	maxCacheDoc     = 64 << 20
-)
-
-// CacheSpec is one --cache-to or --cache-from value.
-type CacheSpec struct {
-	Type string // registry, local, inline
-	Ref  string // type=registry
-	Dir  string // type=local: dest (export) or src (import)
-	Mode string // min (default) or max
-}
-
-// ParseCacheSpec reads a --cache-to (export) or --cache-from value in
-// docker buildx's form: type=registry,ref=REF[,mode=min|max],
-// type=local,dest=DIR|src=DIR, type=inline; a bare REF is
-// type=registry,ref=REF (as buildx).
-func ParseCacheSpec(flag, s string, export bool) (CacheSpec, error) {
-	var c CacheSpec
-	if !strings.Contains(s, "=") {
-		c.Type, c.Ref = "registry", s
-	}
-	for _, kv := range strings.Split(s, ",") {
-		if c.Ref == s {
-			break
-		}
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return c, fmt.Errorf("%s %q: %q is not KEY=VALUE (e.g. type=registry,ref=REGISTRY/REPO:TAG)", flag, s, kv)
-		}
-		switch k {
-		case "type":
-			c.Type = v
-		case "ref":
-			c.Ref = v
-		case "dest":
-			c.Dir = v
-		case "src":
-			c.Dir = v
-		case "mode":
-			c.Mode = v
-		case "oci-mediatypes", "image-manifest", "compression", "ignore-error":
-			// buildx options strata's format makes moot: accepted.
-		default:
-			return c, fmt.Errorf("%s %q: unknown key %q (want type, ref, dest, src, mode)", flag, s, k)
-		}
-	}
-	if c.Mode == "" {
-		c.Mode = "min"
-	}
-	if c.Mode != "min" && c.Mode != "max" {
-		return c, fmt.Errorf("%s %q: mode=%s: want min (the final stage's steps) or max (every stage's)", flag, s, c.Mode)
-	}
-	switch c.Type {
-	case "registry":
-		if c.Ref == "" {
-			return c, fmt.Errorf("%s %q: type=registry needs ref=REGISTRY/REPOSITORY:TAG", flag, s)
-		}
-		if _, err := registry.Parse(c.Ref); err != nil {
-			return c, fmt.Errorf("%s %q: ref=%s: %w", flag, s, c.Ref, err)
-		}
-	case "local":
-		if c.Dir == "" {
-			if export {
-				return c, fmt.Errorf("%s %q: type=local needs dest=DIR", flag, s)
-			}
-			return c, fmt.Errorf("%s %q: type=local needs src=DIR", flag, s)
-		}
-	case "inline":
-		if !export {
-			return c, fmt.Errorf("%s %q: an inline cache is read from the image: --cache-from type=registry,ref=IMAGE", flag, s)
-		}
-		if c.Mode == "max" {
-			return c, fmt.Errorf("%s %q: type=inline holds the final stage's steps only (mode=min); use type=registry or type=local for mode=max", flag, s)
-		}
-	case "":
-		return c, fmt.Errorf("%s %q: missing type= (registry, local or inline)", flag, s)
-	default:
-		return c, fmt.Errorf("%s %q: type=%s: want registry, local or inline", flag, s, c.Type)
-	}
-	return c, nil
-}
 
 // SharedCache is the build's --cache-from and --cache-to.
 type SharedCache struct {
@@ -155,35 +60,8 @@ type sharedEntry struct {
 	source string
 }
 
-// cacheDoc is the config blob of a cache artifact (docs/cache.md).
-type cacheDoc struct {
-	Version int           `json:"version"`
-	Mode    string        `json:"mode,omitempty"`
-	Entries []CacheEntry  `json:"entries"`
-	Layers  []cacheLayer  `json:"layers,omitempty"`
-	Records []stageRecord `json:"records,omitempty"`
-
-	// image: a plain image's config (no records: classiccache.go).
-	image *v1.ConfigFile
-}
-
-type cacheLayer struct {
-	DiffID    v1.Hash         `json:"diff_id"`
-	Digest    v1.Hash         `json:"digest"`
-	Size      int64           `json:"size"`     // compressed
-	TarSize   int64           `json:"tar_size"` // uncompressed
-	MediaType types.MediaType `json:"media_type"`
-}
-
 func recordName(dockerfile, stage string) string {
 	return filepath.Base(dockerfile) + "\x00" + stage
-}
-
-func specName(c CacheSpec) string {
-	if c.Type == "local" {
-		return c.Dir + " (type=local)"
-	}
-	return c.Ref
 }
 
 // lazyError is a remote layer that could not be had.
@@ -274,195 +152,6 @@ func (e *Executor) importCache(ctx context.Context) {
 			}
 		}
 	}
-}
-
-var hexKey = func(k string) bool {
-	h, ok := strings.CutPrefix(k, "sha256:")
-	if !ok || len(h) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(h)
-	return err == nil
-}
-
-// validEntry: a well-formed key, a config, every layer usable. Records are
-// data: they name layers by digest only, never a path.
-func validEntry(ent *CacheEntry, usable map[v1.Hash]bool, s *layers.Store) bool {
-	if !hexKey(ent.Key) || !ent.wellFormed() {
-		return false
-	}
-	for _, d := range ent.LayerIDs() {
-		if d.Algorithm != "sha256" || len(d.Hex) != 64 || (!usable[d] && !s.HasLayer(d)) {
-			return false
-		}
-	}
-	if ent.DiffID != "" {
-		h, err := v1.NewHash(ent.DiffID)
-		if err != nil || !slices.Contains(ent.LayerIDs(), h) {
-			return false
-		}
-	}
-	return true
-}
-
-// readCache reads a cache's document; blobs makes a layer's reader and
-// check tells whether its blob is there.
-func (e *Executor) readCache(ctx context.Context, spec CacheSpec) (*cacheDoc, func(cacheLayer) v1.Layer, func(cacheLayer) error, error) {
-	switch spec.Type {
-	case "local":
-		return readLocalCache(spec.Dir)
-	}
-	cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: e.Cache.Insecure})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	raw, mt, err := cr.Manifest(ctx)
-	if errors.Is(err, registry.ErrNoCache) {
-		return nil, nil, nil, errors.New("not found in the registry (a build with --cache-to writes it)")
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if mt.IsIndex() {
-		return nil, nil, nil, fmt.Errorf("is an image index (%s): name a cache (--cache-to) or a single image pushed with --cache-to type=inline", mt)
-	}
-	m, err := v1.ParseManifest(strings.NewReader(string(raw)))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("manifest: %w", err)
-	}
-	doc, err := docOf(m, func(h v1.Hash, max int64) ([]byte, error) { return cr.ReadBlob(ctx, h, max) })
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	// A layer is read when a step or the TUI needs it, maybe after this
-	// build's context is done (a Session's next build, the Files tab).
-	lctx := context.WithoutCancel(ctx)
-	blobs := func(l cacheLayer) v1.Layer {
-		rl, err := cr.Layer(lctx, l.Digest)
-		if err != nil {
-			return registry.NewBlobLayer(v1.Descriptor{Digest: l.Digest}, func() (io.ReadCloser, error) { return nil, err })
-		}
-		return rl
-	}
-	check := func(l cacheLayer) error { return cr.HasBlob(ctx, l.Digest, l.Size) }
-	return doc, blobs, check, nil
-}
-
-// docOf finds the cache document of a manifest: a cache artifact's config,
-// or an image's inline annotation (its layers are the image's).
-func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc, error) {
-	var doc cacheDoc
-	switch {
-	case m.Config.MediaType == CacheConfigType:
-		b, err := read(m.Config.Digest, maxCacheDoc)
-		if err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("cache document %s is corrupt (%v)", shortDigest(m.Config.Digest.String()), err)
-		}
-	case m.Annotations[InlineCacheAnnotation] != "", m.Config.MediaType.IsConfig():
-		if a := m.Annotations[InlineCacheAnnotation]; a == "" {
-			doc.Version = 1 // a plain image: matched by its history (classiccache.go)
-		} else if err := json.Unmarshal([]byte(a), &doc); err != nil {
-			return nil, fmt.Errorf("inline cache annotation is corrupt (%v)", err)
-		}
-		b, err := read(m.Config.Digest, 8<<20)
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := v1.ParseConfigFile(strings.NewReader(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("image config: %w", err)
-		}
-		if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
-			return nil, fmt.Errorf("image has %d layers but %d diffIDs", len(m.Layers), len(cfg.RootFS.DiffIDs))
-		}
-		doc.Layers = nil
-		for i, d := range m.Layers {
-			doc.Layers = append(doc.Layers, cacheLayer{DiffID: cfg.RootFS.DiffIDs[i], Digest: d.Digest, Size: d.Size, MediaType: d.MediaType})
-		}
-		if m.Annotations[InlineCacheAnnotation] == "" {
-			if len(cfg.History) == 0 {
-				return nil, errors.New("holds no strata cache records and its config has no history, so no step can be proven the same: not used")
-			}
-			doc.image = cfg
-		}
-	default:
-		return nil, errors.New("holds no strata cache records (neither a cache written by --cache-to nor an image pushed with --cache-to type=inline), so no step can be proven the same: not used")
-	}
-	if doc.Version != 1 {
-		return nil, fmt.Errorf("cache format version %d, this strata reads version 1", doc.Version)
-	}
-	return &doc, nil
-}
-
-func readLocalCache(dir string) (*cacheDoc, func(cacheLayer) v1.Layer, func(cacheLayer) error, error) {
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("not an OCI layout (%v)", err)
-	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	read := func(h v1.Hash, max int64) ([]byte, error) {
-		if h.Algorithm != "sha256" || len(h.Hex) != 64 {
-			return nil, fmt.Errorf("digest %q: want sha256", h)
-		}
-		rc, err := p.Blob(h)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(io.LimitReader(rc, max+1))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(b)) > max {
-			return nil, fmt.Errorf("blob %s is larger than %d bytes", h, max)
-		}
-		if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != h.Hex {
-			return nil, fmt.Errorf("blob %s does not match its digest: corrupt", h)
-		}
-		return b, nil
-	}
-	for _, d := range im.Manifests {
-		if d.ArtifactType != CacheArtifactType && d.Annotations["org.opencontainers.image.ref.name"] != cacheLayoutName {
-			continue
-		}
-		b, err := read(d.Digest, 4<<20)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		m, err := v1.ParseManifest(strings.NewReader(string(b)))
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("manifest: %w", err)
-		}
-		doc, err := docOf(m, read)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		blobs := func(l cacheLayer) v1.Layer {
-			return registry.NewBlobLayer(v1.Descriptor{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}, func() (io.ReadCloser, error) { return p.Blob(l.Digest) })
-		}
-		check := func(l cacheLayer) error {
-			fi, err := os.Stat(filepath.Join(dir, "blobs", "sha256", l.Digest.Hex))
-			if err != nil {
-				return fmt.Errorf("blob %s is not in %s", l.Digest, dir)
-			}
-			if fi.Size() != l.Size {
-				return fmt.Errorf("blob %s in %s is %d bytes, the cache says %d", l.Digest, dir, fi.Size(), l.Size)
-			}
-			return nil
-		}
-		return doc, blobs, check, nil
-	}
-	return nil, nil, nil, fmt.Errorf("no strata cache in its index.json (a build with --cache-to type=local,dest=%s writes one)", dir)
 }
 
 // sharedLookup finds key in the imported caches.
@@ -793,85 +482,6 @@ func (e *Executor) entryFor(key string) *CacheEntry {
 	return nil
 }
 
-// manifests of the artifact: with the OCI 1.1 artifactType, and the
-// fallback without it.
-func cacheManifests(config []byte, ls []v1.Layer) (v1.Descriptor, []byte, []byte, error) {
-	sum := sha256.Sum256(config)
-	cfg := v1.Descriptor{MediaType: CacheConfigType, Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, Size: int64(len(config))}
-	m := map[string]any{"schemaVersion": 2, "mediaType": types.OCIManifestSchema1, "artifactType": CacheArtifactType, "config": cfg}
-	var descs []v1.Descriptor
-	for _, l := range ls {
-		d, _ := l.Digest()
-		n, _ := l.Size()
-		mt, _ := l.MediaType()
-		descs = append(descs, v1.Descriptor{MediaType: mt, Digest: d, Size: n})
-	}
-	if descs == nil {
-		descs = []v1.Descriptor{}
-	}
-	m["layers"] = descs
-	with, err := json.Marshal(m)
-	if err != nil {
-		return cfg, nil, nil, err
-	}
-	delete(m, "artifactType")
-	without, err := json.Marshal(m)
-	return cfg, with, without, err
-}
-
-func (e *Executor) writeCache(ctx context.Context, spec CacheSpec, doc *cacheDoc, ls []v1.Layer) error {
-	config, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	cfgDesc, with, without, err := cacheManifests(config, ls)
-	if err != nil {
-		return err
-	}
-	if spec.Type == "registry" {
-		cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: e.Cache.Insecure})
-		if err != nil {
-			return err
-		}
-		return cr.PutCache(ctx, ls, config, CacheConfigType, with, without)
-	}
-	// type=local: an OCI layout; the previous cache's entry is replaced.
-	p, err := layout.FromPath(spec.Dir)
-	if err != nil {
-		if p, err = layout.Write(spec.Dir, empty.Index); err != nil {
-			return err
-		}
-	}
-	for _, l := range ls {
-		d, _ := l.Digest()
-		if _, err := os.Stat(filepath.Join(spec.Dir, "blobs", d.Algorithm, d.Hex)); err == nil {
-			continue
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return err
-		}
-		err = p.WriteBlob(d, rc)
-		if err != nil {
-			return err
-		}
-	}
-	if err := p.WriteBlob(cfgDesc.Digest, io.NopCloser(strings.NewReader(string(config)))); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(with)
-	md := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-	if err := p.WriteBlob(md, io.NopCloser(strings.NewReader(string(with)))); err != nil {
-		return err
-	}
-	if err := p.RemoveDescriptors(match.Annotation("org.opencontainers.image.ref.name", cacheLayoutName)); err != nil {
-		return err
-	}
-	return p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: md, Size: int64(len(with)), ArtifactType: CacheArtifactType,
-		Annotations: map[string]string{"org.opencontainers.image.ref.name": cacheLayoutName}})
-}
-
-// sharedMiss says why an imported entry of key was not used ("" when
 // there is none): a layer it needs failed (see the warning).
 func (e *Executor) sharedMiss(key string) string {
 	if e.Cache == nil {
