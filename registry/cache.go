@@ -208,18 +208,9 @@ func mountRemote(ctx context.Context, c *client, r Ref, s *layers.Store, config 
 // when a step that runs, or an output, needs it). Nothing is recorded in
 // the store: the image is not pulled.
 func ResolveLazy(ctx context.Context, s *layers.Store, ref string, o Options) (*Result, error) {
-	r, err := Parse(ref)
-	if err != nil {
-		return nil, err
-	}
-	c, err := newClient(s, o)
-	if err != nil {
-		return nil, err
-	}
-	if !o.Pull {
-		if res, ok := c.local(r); ok {
-			return res, nil
-		}
+	r, c, res, err := resolveLocal(s, ref, o)
+	if err != nil || res != nil {
+		return res, err
 	}
 	img, err := remote.Image(c.name(r), c.remote(ctx)...)
 	if err != nil {
@@ -237,9 +228,9 @@ func ResolveLazy(ctx context.Context, s *layers.Store, ref string, o Options) (*
 		return nil, &Error{Ref: r, Msg: fmt.Sprintf("the manifest lists %d layers, the config %d diffIDs", len(m.Layers), len(cfg.RootFS.DiffIDs))}
 	}
 	md, _ := img.Digest()
-	res := &Result{Ref: r, Manifest: md, Config: cfg, Layers: len(m.Layers), Platform: platforms.Of(cfg).String()}
+	res = &Result{Ref: r, Manifest: md, Config: cfg, Layers: len(m.Layers), Platform: platforms.Of(cfg).String()}
 	if !platforms.Fits(platforms.Of(cfg), c.platform) {
-		res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, res.Platform, c.platform.String())
+		res.Warning = otherPlatform(r, res.Platform, c.platform.String())
 	}
 	for i, d := range m.Layers {
 		diffID := cfg.RootFS.DiffIDs[i]

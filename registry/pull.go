@@ -141,20 +141,31 @@ func (c *client) remote(ctx context.Context) []remote.Option {
 // of the (normalised) name when there is one for the platform, unless
 // o.Pull; else a pull.
 func Resolve(ctx context.Context, s *layers.Store, ref string, o Options) (*Result, error) {
+	r, c, res, err := resolveLocal(s, ref, o)
+	if err != nil || res != nil {
+		return res, err
+	}
+	return c.pull(ctx, r)
+}
+
+// resolveLocal parses ref and makes its client; res is the store's copy
+// of it (unless o.Pull), nil when the registry must be asked (Resolve,
+// ResolveLazy).
+func resolveLocal(s *layers.Store, ref string, o Options) (Ref, *client, *Result, error) {
 	r, err := Parse(ref)
 	if err != nil {
-		return nil, err
+		return r, nil, nil, err
 	}
 	c, err := newClient(s, o)
 	if err != nil {
-		return nil, err
+		return r, nil, nil, err
 	}
 	if !o.Pull {
 		if res, ok := c.local(r); ok {
-			return res, nil
+			return r, c, res, nil
 		}
 	}
-	return c.pull(ctx, r)
+	return r, c, nil, nil
 }
 
 // Pull asks the registry for ref and stores what the store lacks (docker
@@ -212,12 +223,18 @@ func (c *client) local(r Ref) (*Result, bool) {
 	}
 	res := &Result{Ref: r, Record: rec, Config: cfg, Local: true, Layers: len(cfg.RootFS.DiffIDs)}
 	if askedBefore {
-		res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, p.Platform, p.Asked)
+		res.Warning = otherPlatform(r, p.Platform, p.Asked)
 	}
 	if remembered && p.Config == rec.Config {
 		res.Digest, res.Manifest, res.Platform = p.Digest, p.Manifest, p.Platform
 	}
 	return res, true
+}
+
+// otherPlatform is the warning for an image of platform got used where
+// asked was asked for.
+func otherPlatform(r Ref, got, asked string) string {
+	return fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, got, asked)
 }
 
 // complete reports whether every layer of cfg is stored.
@@ -288,7 +305,7 @@ func (c *client) pull(ctx context.Context, r Ref) (*Result, error) {
 	if res.Platform == "" {
 		res.Platform = platforms.Of(cfg).String()
 		if !platforms.Fits(platforms.Of(cfg), c.platform) {
-			res.Warning = fmt.Sprintf("%s is a %s image, not %s as asked; it is used anyway, as docker does", r.Name, res.Platform, c.platform.String())
+			res.Warning = otherPlatform(r, res.Platform, c.platform.String())
 		}
 	}
 	m, err := img.Manifest()

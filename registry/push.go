@@ -39,19 +39,26 @@ func Push(ctx context.Context, s *layers.Store, image, dest string, o Options) (
 	return PushConfig(ctx, s, rec.Config, dest, o)
 }
 
+// pushClient parses dest, a tag to push to, and makes its client
+// (PushConfig, PushIndex).
+func pushClient(s *layers.Store, dest string, o Options) (Ref, *client, error) {
+	r, err := Parse(dest)
+	if err != nil {
+		return r, nil, err
+	}
+	if r.Digest != "" {
+		return r, nil, fmt.Errorf("push %s: a push names a tag, not a digest (e.g. %s:latest); the registry computes the digest", dest, r.Repo())
+	}
+	c, err := newClient(s, o)
+	return r, c, err
+}
+
 // PushConfig pushes the stored image whose config digest is config (the
 // image id) to dest: Store.Image's config byte for byte, so the
 // registry's config digest is the local image id, and its gzip-compressed
 // layers, every blob verified as it is read.
 func PushConfig(ctx context.Context, s *layers.Store, config v1.Hash, dest string, o Options) (*Pushed, error) {
-	r, err := Parse(dest)
-	if err != nil {
-		return nil, err
-	}
-	if r.Digest != "" {
-		return nil, fmt.Errorf("push %s: a push names a tag, not a digest (e.g. %s:latest); the registry computes the digest", dest, r.Repo())
-	}
-	c, err := newClient(s, o)
+	r, c, err := pushClient(s, dest, o)
 	if err != nil {
 		return nil, err
 	}

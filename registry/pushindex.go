@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -16,14 +15,7 @@ import (
 // as docker buildx pushes a manifest list. configs are the images' config
 // digests in the local store (their layers may already be in the registry).
 func PushIndex(ctx context.Context, s *layers.Store, idx v1.ImageIndex, configs []v1.Hash, dest string, o Options) (*Pushed, error) {
-	r, err := Parse(dest)
-	if err != nil {
-		return nil, err
-	}
-	if r.Digest != "" {
-		return nil, fmt.Errorf("push %s: a push names a tag, not a digest (e.g. %s:latest); the registry computes the digest", dest, r.Repo())
-	}
-	c, err := newClient(s, o)
+	r, c, err := pushClient(s, dest, o)
 	if err != nil {
 		return nil, err
 	}
