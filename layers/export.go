@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -169,40 +169,9 @@ func WriteOCILayout(dir string, img v1.Image, refs []string) (err error) {
 			undo()
 		}
 	}()
-	p, err := layout.FromPath(dir)
-	if err != nil {
-		p, err = layout.Write(dir, empty.Index)
-		if err != nil {
-			return fmt.Errorf("oci layout %s: %w", dir, err)
-		}
-	}
-	if len(refs) == 0 {
-		refs = []string{""}
-	}
-	for _, r := range refs {
-		if r == "" {
-			if err := p.AppendImage(img); err != nil {
-				return fmt.Errorf("oci layout %s: %w", dir, err)
-			}
-			continue
-		}
-		// As BuildKit's oci exporter: ref.name is the tag, the containerd
-		// annotation the full name.
-		full := r
-		short := r
-		if t, err := name.NewTag(r); err == nil {
-			full = t.Name()
-			short = t.TagStr()
-		}
-		ann := map[string]string{
-			"org.opencontainers.image.ref.name": short,
-			"io.containerd.image.name":          full,
-		}
-		if err := p.ReplaceImage(img, refMatcher(short), layout.WithAnnotations(ann)); err != nil {
-			return fmt.Errorf("oci layout %s: %w", dir, err)
-		}
-	}
-	return nil
+	return writeLayoutRefs(dir, refs,
+		func(p layout.Path) error { return p.AppendImage(img) },
+		func(p layout.Path, m match.Matcher, o layout.Option) error { return p.ReplaceImage(img, m, o) })
 }
 
 // layoutUndo notes which of the files that writing img into the layout
