@@ -6,14 +6,19 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-build/strata/internal/rootless"
+	"github.com/strata-build/strata/layers/beneath"
 )
 
 // The copying snapshotter is the fallback where no overlay can be mounted
@@ -113,29 +118,86 @@ func newCopySnapshot(dir string, lowers []string, upper string) (*copySnapshot, 
 	if err := copyUnion(dir, lowers, upper); err != nil {
 		return nil, fmt.Errorf("sandbox: copy snapshotter: %w", err)
 	}
+	root, err := beneath.Open(dir, beneath.NoSymlinks)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: copy snapshotter: %w", err)
+	}
+	defer root.Close()
 	cs := &copySnapshot{dir: dir, rec: map[string]fileRec{}}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dir {
-			return nil
-		}
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
-		r := fileRec{ino: st.Ino, btime: birth(p), mode: st.Mode, uid: st.Uid, gid: st.Gid, ctime: st.Ctim.Nano(), mtime: st.Mtim.Nano(), dir: d.IsDir()}
+	err = walkRoot(root, "", func(rel string, st *unix.Stat_t) error {
+		r := fileRec{ino: st.Ino, btime: birth(root, rel), mode: st.Mode, uid: st.Uid, gid: st.Gid, ctime: st.Ctim.Nano(), mtime: st.Mtim.Nano(), dir: st.Mode&unix.S_IFMT == unix.S_IFDIR}
 		if r.dir {
-			r.xattrs = xattrString(p)
+			r.xattrs = xattrString(root, rel)
 		}
-		cs.rec[p[len(dir)+1:]] = r
+		cs.rec[rel] = r
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: copy snapshotter: %w", err)
 	}
 	return cs, nil
+}
+
+// walkRoot calls fn for every entry below dir of root (not dir itself),
+// in lexical order, a directory before its entries; symlinks are not
+// followed.
+func walkRoot(root *beneath.Root, dir string, fn func(rel string, st *unix.Stat_t) error) error {
+	ents, err := root.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		rel := path.Join(dir, e.Name())
+		st := statOf(e)
+		if err := fn(rel, st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			if err := walkRoot(root, rel, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// statOf is the stat a beneath.Root's FileInfo was made of.
+func statOf(fi fs.FileInfo) *unix.Stat_t {
+	// unix.Stat_t and syscall.Stat_t are the same kernel struct.
+	return (*unix.Stat_t)(unsafe.Pointer(fi.Sys().(*syscall.Stat_t)))
+}
+
+// lstat describes name beneath root itself (not followed).
+func lstat(root *beneath.Root, name string) (*unix.Stat_t, error) {
+	fi, err := root.Lstat(name)
+	if err != nil {
+		return nil, err
+	}
+	return statOf(fi), nil
+}
+
+// layerDir is a directory of one layer: rel beneath its root.
+type layerDir struct {
+	root *beneath.Root
+	rel  string
+}
+
+// openRoots opens each of dirs as a NoSymlinks root; close closes them.
+func openRoots(dirs []string) (roots []*beneath.Root, close func(), err error) {
+	close = func() {
+		for _, r := range roots {
+			r.Close()
+		}
+	}
+	for _, d := range dirs {
+		r, err := beneath.Open(d, beneath.NoSymlinks)
+		if err != nil {
+			close()
+			return nil, nil, err
+		}
+		roots = append(roots, r)
+	}
+	return roots, close, nil
 }
 
 // copyUnion makes dst the merged view of lowers, as overlayfs shows it: its
@@ -145,23 +207,38 @@ func copyUnion(dst string, lowers []string, upper string) error {
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		return err
 	}
-	c := &copier{links: map[[2]uint64]string{}}
-	if err := c.dir(dst, lowers); err != nil {
+	droot, err := beneath.Open(dst, beneath.NoSymlinks)
+	if err != nil {
 		return err
 	}
-	return copyMeta(upper, dst, true)
+	defer droot.Close()
+	roots, closeRoots, err := openRoots(append([]string{upper}, lowers...))
+	if err != nil {
+		return err
+	}
+	defer closeRoots()
+	srcs := make([]layerDir, len(lowers))
+	for i, r := range roots[1:] {
+		srcs[i] = layerDir{r, ""}
+	}
+	c := &copier{dst: droot, links: map[[2]uint64]string{}}
+	if err := c.dir("", srcs); err != nil {
+		return err
+	}
+	return copyMeta(roots[0], "", droot, "")
 }
 
 type copier struct {
+	dst   *beneath.Root
 	links map[[2]uint64]string // (dev, ino) of a lower file → its copy
 }
 
-// dir fills dst with the entries of srcs (the same directory in each layer
-// that shows it, top first).
-func (c *copier) dir(dst string, srcs []string) error {
+// dir fills dst (beneath c.dst) with the entries of srcs (the same
+// directory in each layer that shows it, top first).
+func (c *copier) dir(dst string, srcs []layerDir) error {
 	seen := map[string]bool{}
 	for i, src := range srcs {
-		ents, err := os.ReadDir(src)
+		ents, err := src.root.ReadDir(src.rel)
 		if err != nil {
 			return err
 		}
@@ -171,42 +248,42 @@ func (c *copier) dir(dst string, srcs []string) error {
 				continue
 			}
 			seen[name] = true
-			p := filepath.Join(src, name)
-			var st unix.Stat_t
-			if err := unix.Lstat(p, &st); err != nil {
-				return err
-			}
-			if isWhiteoutStat(&st) {
+			p := path.Join(src.rel, name)
+			st := statOf(e)
+			if isWhiteoutStat(st) {
 				continue
 			}
-			to := filepath.Join(dst, name)
+			to := path.Join(dst, name)
 			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				if err := c.entry(p, to, &st); err != nil {
+				if err := c.entry(src.root, p, to, st); err != nil {
 					return err
 				}
 				continue
 			}
 			// The directory as the layers below show it too, down to an
 			// opaque one or one hidden by a non-directory.
-			subs := []string{p}
-			for j := i + 1; j < len(srcs) && !isOpaqueDir(subs[len(subs)-1]); j++ {
-				q := filepath.Join(srcs[j], name)
-				var qs unix.Stat_t
-				if unix.Lstat(q, &qs) != nil {
+			subs := []layerDir{{src.root, p}}
+			for j := i + 1; j < len(srcs); j++ {
+				if last := subs[len(subs)-1]; isOpaque(last.root, last.rel) {
+					break
+				}
+				q := path.Join(srcs[j].rel, name)
+				qs, err := lstat(srcs[j].root, q)
+				if err != nil {
 					continue
 				}
 				if qs.Mode&unix.S_IFMT != unix.S_IFDIR {
 					break
 				}
-				subs = append(subs, q)
+				subs = append(subs, layerDir{srcs[j].root, q})
 			}
-			if err := os.Mkdir(to, 0o700); err != nil {
+			if err := c.dst.Mkdir(to, 0o700); err != nil {
 				return err
 			}
 			if err := c.dir(to, subs); err != nil {
 				return err
 			}
-			if err := copyMeta(p, to, true); err != nil {
+			if err := copyMeta(src.root, p, c.dst, to); err != nil {
 				return err
 			}
 		}
@@ -215,21 +292,26 @@ func (c *copier) dir(dst string, srcs []string) error {
 }
 
 // entry copies a non-directory (hard links stay links).
-func (c *copier) entry(from, to string, st *unix.Stat_t) error {
+func (c *copier) entry(fr *beneath.Root, from, to string, st *unix.Stat_t) error {
 	key := [2]uint64{st.Dev, st.Ino}
 	if st.Nlink > 1 {
 		if first, ok := c.links[key]; ok {
-			return os.Link(first, to)
+			return c.dst.Link(first, to)
 		}
 		c.links[key] = to
 	}
-	return copyEntry(from, to, st)
+	return copyEntry(fr, from, c.dst, to, st)
 }
 
-// birth is p's birth time (statx), 0 where the filesystem keeps none.
-func birth(p string) int64 {
+// birth is name's birth time (statx), 0 where the filesystem keeps none.
+func birth(root *beneath.Root, name string) int64 {
+	f, err := root.OpenFile(name, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
 	var sx unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, p, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &sx) != nil || sx.Mask&unix.STATX_BTIME == 0 {
+	if unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &sx) != nil || sx.Mask&unix.STATX_BTIME == 0 {
 		return 0
 	}
 	return sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
@@ -239,27 +321,38 @@ func isWhiteoutStat(st *unix.Stat_t) bool {
 	return st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 }
 
+// isOpaque says whether the directory name beneath root has overlay's
+// opaque xattr.
+func isOpaque(root *beneath.Root, name string) bool {
+	v, err := root.Lgetxattr(name, rootless.OverlayOpaqueXattr())
+	return err == nil && string(v) == "y"
+}
+
+// isOpaqueDir is isOpaque of the host path p.
 func isOpaqueDir(p string) bool {
-	var b [1]byte
-	n, err := unix.Lgetxattr(p, rootless.OverlayOpaqueXattr(), b[:])
-	return err == nil && n == 1 && b[0] == 'y'
+	root, err := beneath.Open(filepath.Dir(p), beneath.NoSymlinks)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	return isOpaque(root, filepath.Base(p))
 }
 
 func isOverlayXattr(name string) bool {
 	return strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.")
 }
 
-// copyEntry makes to a copy of the non-directory from (content, owner,
-// mode, xattrs, times).
-func copyEntry(from, to string, st *unix.Stat_t) error {
+// copyEntry makes to (beneath tr) a copy of the non-directory from
+// (beneath fr): content, owner, mode, xattrs, times.
+func copyEntry(fr *beneath.Root, from string, tr *beneath.Root, to string, st *unix.Stat_t) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		in, err := os.OpenFile(from, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+		in, err := fr.OpenFile(from, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		if err != nil {
 			return err
 		}
 		defer in.Close()
-		out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		out, err := tr.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
 		if err != nil {
 			return err
 		}
@@ -271,47 +364,59 @@ func copyEntry(from, to string, st *unix.Stat_t) error {
 			return err
 		}
 	case unix.S_IFLNK:
-		target, err := os.Readlink(from)
+		target, err := fr.Readlink(from)
 		if err != nil {
 			return err
 		}
-		if err := os.Symlink(target, to); err != nil {
+		if err := tr.Symlink(target, to); err != nil {
 			return err
 		}
 	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR, unix.S_IFBLK:
-		if err := unix.Mknod(to, st.Mode, int(st.Rdev)); err != nil {
-			return &os.PathError{Op: "mknod", Path: to, Err: err}
+		if err := tr.Mknod(to, st.Mode, int(st.Rdev)); err != nil {
+			return err
 		}
 	default:
-		return fmt.Errorf("%s: unknown file type %#o", from, st.Mode&unix.S_IFMT)
+		return fmt.Errorf("%s: unknown file type %#o", fr.Path(from), st.Mode&unix.S_IFMT)
 	}
-	return copyMeta(from, to, false)
+	return copyMeta(fr, from, tr, to)
 }
 
-// copyMeta gives to the owner, mode (after the owner: chown clears setuid),
-// xattrs (not overlayfs' own) and times of from.
-func copyMeta(from, to string, dir bool) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(from, &st); err != nil {
+// copyMeta gives to (beneath tr) the owner, mode (after the owner: chown
+// clears setuid), xattrs (not overlayfs' own) and times of from (beneath
+// fr).
+func copyMeta(fr *beneath.Root, from string, tr *beneath.Root, to string) error {
+	st, err := lstat(fr, from)
+	if err != nil {
 		return err
 	}
-	if err := unix.Lchown(to, int(st.Uid), int(st.Gid)); err != nil {
-		return rootless.OwnerError(&os.PathError{Op: "lchown", Path: to, Err: err}, int(st.Uid), int(st.Gid))
+	if err := tr.Lchown(to, int(st.Uid), int(st.Gid)); err != nil {
+		return err
 	}
-	symlink := st.Mode&unix.S_IFMT == unix.S_IFLNK
-	if !symlink {
-		if err := unix.Chmod(to, st.Mode&0o7777); err != nil {
-			return &os.PathError{Op: "chmod", Path: to, Err: err}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		if err := tr.Chmod(to, fileMode(st.Mode)); err != nil {
+			return err
 		}
 	}
-	if err := copyXattrs(from, to); err != nil {
+	if err := copyXattrs(fr, from, tr, to); err != nil {
 		return err
 	}
-	ts := []unix.Timespec{st.Atim, st.Mtim}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, to, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "utimes", Path: to, Err: err}
+	return tr.Chtimes(to, time.Unix(st.Atim.Unix()), time.Unix(st.Mtim.Unix()))
+}
+
+// fileMode is the permission bits of a stat mode, with setuid, setgid and
+// sticky, as an os.FileMode.
+func fileMode(m uint32) os.FileMode {
+	mode := os.FileMode(m & 0o777)
+	if m&unix.S_ISUID != 0 {
+		mode |= os.ModeSetuid
 	}
-	return nil
+	if m&unix.S_ISGID != 0 {
+		mode |= os.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= os.ModeSticky
+	}
+	return mode
 }
 
 // copySparse copies size bytes of in to out, the data only: holes stay
@@ -337,19 +442,15 @@ func copySparse(out, in *os.File, size int64) error {
 	return out.Truncate(size)
 }
 
-func xattrNames(p string) []string {
-	sz, err := unix.Llistxattr(p, nil)
-	if err != nil || sz <= 0 {
-		return nil
-	}
-	buf := make([]byte, sz)
-	sz, err = unix.Llistxattr(p, buf)
+// xattrNames are name's xattrs (not overlayfs'), sorted.
+func xattrNames(root *beneath.Root, name string) []string {
+	all, err := root.Llistxattr(name)
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, n := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if n != "" && !isOverlayXattr(n) {
+	for _, n := range all {
+		if !isOverlayXattr(n) {
 			out = append(out, n)
 		}
 	}
@@ -357,49 +458,54 @@ func xattrNames(p string) []string {
 	return out
 }
 
-func copyXattrs(from, to string) error {
-	for _, n := range xattrNames(from) {
-		sz, err := unix.Lgetxattr(from, n, nil)
+func copyXattrs(fr *beneath.Root, from string, tr *beneath.Root, to string) error {
+	for _, n := range xattrNames(fr, from) {
+		v, err := fr.Lgetxattr(from, n)
 		if err != nil {
 			continue
 		}
-		v := make([]byte, sz)
-		if sz, err = unix.Lgetxattr(from, n, v); err != nil {
-			continue
-		}
-		if err := unix.Lsetxattr(to, n, v[:sz], 0); err != nil {
-			return fmt.Errorf("setxattr %s on %s: %w", n, to, err)
+		if err := tr.Lsetxattr(to, n, v); err != nil {
+			return fmt.Errorf("setxattr %s: %w", n, err)
 		}
 	}
 	return nil
 }
 
-// xattrString is p's xattrs (not overlayfs') with their values, sorted.
-func xattrString(p string) string {
+// xattrString is name's xattrs (not overlayfs') with their values, sorted.
+func xattrString(root *beneath.Root, name string) string {
 	var b strings.Builder
-	for _, n := range xattrNames(p) {
-		sz, _ := unix.Lgetxattr(p, n, nil)
-		v := make([]byte, max(sz, 0))
-		sz, _ = unix.Lgetxattr(p, n, v)
-		fmt.Fprintf(&b, "%s=%q;", n, v[:max(sz, 0)])
+	for _, n := range xattrNames(root, name) {
+		v, _ := root.Lgetxattr(name, n)
+		fmt.Fprintf(&b, "%s=%q;", n, v)
 	}
 	return b.String()
 }
 
 // diffInto writes what the run changed in the copy to upper (empty, on the
 // same machine), in overlayfs' form. The command is gone: nothing changes
-// the copy any more, and no path in it is followed through a symlink.
+// the copy any more; every path of the copy and of upper resolves beneath
+// it, through no symlink.
 func (cs *copySnapshot) diffInto(upper string) error {
-	d := &copyDiff{cs: cs, upper: upper, made: map[string]bool{}, links: map[uint64]string{}}
-	if err := d.run(); err != nil {
+	if err := cs.diffIntoErr(upper); err != nil {
 		return fmt.Errorf("sandbox: copy snapshotter: what the command changed: %w", err)
 	}
 	return nil
 }
 
+func (cs *copySnapshot) diffIntoErr(upper string) error {
+	roots, closeRoots, err := openRoots([]string{cs.dir, upper})
+	if err != nil {
+		return err
+	}
+	defer closeRoots()
+	d := &copyDiff{cs: cs, copy: roots[0], upper: roots[1], made: map[string]bool{}, links: map[uint64]string{}}
+	return d.run()
+}
+
 type copyDiff struct {
 	cs     *copySnapshot
-	upper  string
+	copy   *beneath.Root
+	upper  *beneath.Root
 	made   map[string]bool // dirs created in upper
 	order  []string        // the same, in creation order
 	opaque map[string]bool
@@ -410,32 +516,20 @@ func (d *copyDiff) run() error {
 	d.opaque = map[string]bool{}
 	present := map[string]bool{}
 	sameDir := map[string]bool{} // dirs that are the ones of before
-	dir := d.cs.dir
-	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == dir {
-			return nil
-		}
-		rel := p[len(dir)+1:]
+	err := walkRoot(d.copy, "", func(rel string, st *unix.Stat_t) error {
 		present[rel] = true
-		var st unix.Stat_t
-		if err := unix.Lstat(p, &st); err != nil {
-			return err
-		}
 		r, existed := d.cs.rec[rel]
 		isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 		if isDir {
 			switch {
-			case !existed || !r.dir || r.ino != st.Ino || r.btime != birth(p): // new, or a new dir in place of the old
+			case !existed || !r.dir || r.ino != st.Ino || r.btime != birth(d.copy, rel): // new, or a new dir in place of the old
 				if err := d.mkdir(rel); err != nil {
 					return err
 				}
 				if existed {
 					d.opaque[rel] = true
 				}
-			case r.mode != st.Mode || r.uid != st.Uid || r.gid != st.Gid || r.mtime != st.Mtim.Nano() || r.xattrs != xattrString(p):
+			case r.mode != st.Mode || r.uid != st.Uid || r.gid != st.Gid || r.mtime != st.Mtim.Nano() || r.xattrs != xattrString(d.copy, rel):
 				sameDir[rel] = true
 				if err := d.mkdir(rel); err != nil {
 					return err
@@ -451,12 +545,11 @@ func (d *copyDiff) run() error {
 		if err := d.parents(rel); err != nil {
 			return err
 		}
-		to := filepath.Join(d.upper, rel)
 		if first, ok := d.links[st.Ino]; ok && st.Nlink > 1 {
-			return os.Link(first, to)
+			return d.upper.Link(first, rel)
 		}
-		d.links[st.Ino] = to
-		return copyEntry(p, to, &st)
+		d.links[st.Ino] = rel
+		return copyEntry(d.copy, rel, d.upper, rel, st)
 	})
 	if err != nil {
 		return err
@@ -471,25 +564,25 @@ func (d *copyDiff) run() error {
 	}
 	sort.Strings(gone)
 	for _, rel := range gone {
-		if parent := filepath.Dir(rel); parent != "." && !sameDir[parent] {
+		if parent := path.Dir(rel); parent != "." && !sameDir[parent] {
 			continue // gone with its dir, or hidden by a new one
 		}
 		if err := d.parents(rel); err != nil {
 			return err
 		}
-		if err := unix.Mknod(filepath.Join(d.upper, rel), unix.S_IFCHR, 0); err != nil {
-			return &os.PathError{Op: "mknod whiteout", Path: filepath.Join(d.upper, rel), Err: err}
+		if err := d.upper.Mknod(rel, unix.S_IFCHR, 0); err != nil {
+			return fmt.Errorf("whiteout: %w", err)
 		}
 	}
 	// The dirs' metadata last, deepest first: entries made in them changed
 	// their times.
 	for i := len(d.order) - 1; i >= 0; i-- {
 		rel := d.order[i]
-		if err := copyMeta(filepath.Join(dir, rel), filepath.Join(d.upper, rel), true); err != nil {
+		if err := copyMeta(d.copy, rel, d.upper, rel); err != nil {
 			return err
 		}
 		if d.opaque[rel] {
-			if err := unix.Lsetxattr(filepath.Join(d.upper, rel), rootless.OverlayOpaqueXattr(), []byte("y"), 0); err != nil {
+			if err := d.upper.Lsetxattr(rel, rootless.OverlayOpaqueXattr(), []byte("y")); err != nil {
 				return fmt.Errorf("mark %s opaque: %w", rel, err)
 			}
 		}
@@ -499,7 +592,7 @@ func (d *copyDiff) run() error {
 
 // parents makes the directories above rel in upper.
 func (d *copyDiff) parents(rel string) error {
-	parent := filepath.Dir(rel)
+	parent := path.Dir(rel)
 	if parent == "." {
 		return nil
 	}
@@ -514,7 +607,7 @@ func (d *copyDiff) mkdir(rel string) error {
 	if err := d.parents(rel); err != nil {
 		return err
 	}
-	if err := os.Mkdir(filepath.Join(d.upper, rel), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if err := d.upper.Mkdir(rel, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
 	d.made[rel] = true

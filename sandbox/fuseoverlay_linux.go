@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/strata-build/strata/internal/rootless"
+	"github.com/strata-build/strata/layers/beneath"
 )
 
 // The fuse-overlayfs snapshotter is the fallback where the kernel refuses
@@ -239,13 +240,18 @@ func upperRootTimes(upper string) (dirTimes, error) {
 // fixCopyUpTimes restores the times of the directories of upper (over
 // lowers, top first) that only fuse-overlayfs' copies up changed, for a
 // run that started at start; root is the upper root's times before it.
+// Every path resolves beneath its layer or upper dir, through no symlink.
 func fixCopyUpTimes(upper string, lowers []string, root dirTimes, start time.Time) error {
-	return fixDirTimes(upper, "", lowers, root, start.Unix())
+	roots, closeRoots, err := openRoots(append([]string{upper}, lowers...))
+	if err != nil {
+		return err
+	}
+	defer closeRoots()
+	return fixDirTimes(roots[0], "", roots[1:], root, start.Unix())
 }
 
-func fixDirTimes(upper, rel string, lowers []string, before dirTimes, start int64) error {
-	p := filepath.Join(upper, rel)
-	ents, err := os.ReadDir(p)
+func fixDirTimes(upper *beneath.Root, rel string, lowers []*beneath.Root, before dirTimes, start int64) error {
+	ents, err := upper.ReadDir(rel)
 	if err != nil {
 		return err
 	}
@@ -256,27 +262,25 @@ func fixDirTimes(upper, rel string, lowers []string, before dirTimes, start int6
 			onlyCopiesUp = false // a whiteout or opaque marker
 			continue
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(filepath.Join(p, name), &st); err != nil {
-			return err
-		}
+		st := statOf(e)
 		if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
 			onlyCopiesUp = false
 			continue
 		}
-		lst, inLower := lowerLookup(lowers, filepath.Join(rel, name))
+		p := path.Join(rel, name)
+		lst, inLower := lowerLookup(lowers, p)
 		if !inLower || lst.Mode&unix.S_IFMT != st.Mode&unix.S_IFMT {
 			onlyCopiesUp = false
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR || !inLower || lst.Mode&unix.S_IFMT != unix.S_IFDIR || dirOpaque(filepath.Join(p, name)) {
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR || !inLower || lst.Mode&unix.S_IFMT != unix.S_IFDIR || dirOpaque(upper, p) {
 			continue // a new directory: its times are the run's
 		}
-		if err := fixDirTimes(upper, filepath.Join(rel, name), lowers, dirTimes{lst.Atim, lst.Mtim}, start); err != nil {
+		if err := fixDirTimes(upper, p, lowers, dirTimes{lst.Atim, lst.Mtim}, start); err != nil {
 			return err
 		}
 	}
-	var st unix.Stat_t
-	if err := unix.Lstat(p, &st); err != nil {
+	st, err := lstat(upper, rel)
+	if err != nil {
 		return err
 	}
 	if st.Mtim != st.Ctim || st.Mtim.Sec < start {
@@ -285,20 +289,19 @@ func fixDirTimes(upper, rel string, lowers []string, before dirTimes, start int6
 	if !onlyCopiesUp {
 		return nil // the run changed its entries: the time is the run's
 	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{before.atime, before.mtime}, unix.AT_SYMLINK_NOFOLLOW)
+	return upper.Chtimes(rel, time.Unix(before.atime.Unix()), time.Unix(before.mtime.Unix()))
 }
 
 // lowerLookup finds rel in lowers (top first) as overlayfs shows it: the
 // topmost layer that has it decides, a 0/0 device there hides it, and an
 // opaque directory hides the layers below.
-func lowerLookup(lowers []string, rel string) (unix.Stat_t, bool) {
-	dir := filepath.Dir(rel)
+func lowerLookup(lowers []*beneath.Root, rel string) (unix.Stat_t, bool) {
+	dir := path.Dir(rel)
 	for _, l := range lowers {
-		var st unix.Stat_t
-		if err := unix.Lstat(filepath.Join(l, rel), &st); err == nil {
-			return st, !(st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0)
+		if st, err := lstat(l, rel); err == nil {
+			return *st, !(st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0)
 		}
-		if dir != "." && dirOpaque(filepath.Join(l, dir)) {
+		if dir != "." && dirOpaque(l, dir) {
 			break
 		}
 	}
@@ -307,15 +310,14 @@ func lowerLookup(lowers []string, rel string) (unix.Stat_t, bool) {
 
 // dirOpaque reports an opaque directory in any of the forms overlayfs and
 // fuse-overlayfs write.
-func dirOpaque(p string) bool {
-	var b [1]byte
+func dirOpaque(root *beneath.Root, name string) bool {
 	for _, x := range []string{"trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"} {
-		if n, err := unix.Lgetxattr(p, x, b[:]); err == nil && n == 1 && b[0] == 'y' {
+		if v, err := root.Lgetxattr(name, x); err == nil && string(v) == "y" {
 			return true
 		}
 	}
-	var st unix.Stat_t
-	return unix.Lstat(filepath.Join(p, ".wh..wh..opq"), &st) == nil
+	_, err := root.Lstat(path.Join(name, ".wh..wh..opq"))
+	return err == nil
 }
 
 // normalizeUpper turns what fuse-overlayfs left in the upper dir into the
@@ -325,18 +327,23 @@ func dirOpaque(p string) bool {
 // made; layers.Diff reads both), the opaque markers of a directory
 // (".wh..wh..opq", ".wh..opq", user.fuseoverlayfs.opaque) go, and one that
 // hides a directory of the lowers gets overlay's opaque xattr instead (a
-// new one needs none). Directory times are kept.
+// new one needs none). Directory times are kept. Every path resolves
+// beneath its layer or upper dir, through no symlink.
 func normalizeUpper(upper string, lowers []string) error {
-	return normalizeDir(upper, "", lowers)
-}
-
-func normalizeDir(upper, rel string, lowers []string) error {
-	p := filepath.Join(upper, rel)
-	var dst unix.Stat_t
-	if err := unix.Lstat(p, &dst); err != nil {
+	roots, closeRoots, err := openRoots(append([]string{upper}, lowers...))
+	if err != nil {
 		return err
 	}
-	ents, err := os.ReadDir(p)
+	defer closeRoots()
+	return normalizeDir(roots[0], "", roots[1:])
+}
+
+func normalizeDir(upper *beneath.Root, rel string, lowers []*beneath.Root) error {
+	dst, err := lstat(upper, rel)
+	if err != nil {
+		return err
+	}
+	ents, err := upper.ReadDir(rel)
 	if err != nil {
 		return err
 	}
@@ -344,52 +351,52 @@ func normalizeDir(upper, rel string, lowers []string) error {
 	opaque := false
 	for _, e := range ents {
 		name := e.Name()
+		p := path.Join(rel, name)
 		switch {
 		case name == ".wh..wh..opq" || name == ".wh..opq":
 			opaque = true
-			if err := os.Remove(filepath.Join(p, name)); err != nil {
+			if err := upper.Remove(p); err != nil {
 				return err
 			}
 			changed = true
 		case strings.HasPrefix(name, ".wh."):
-			target := filepath.Join(p, strings.TrimPrefix(name, ".wh."))
-			var wst, tst unix.Stat_t
-			if err := unix.Lstat(filepath.Join(p, name), &wst); err != nil {
-				return err
-			}
-			if unix.Lstat(target, &tst) == nil {
+			target := path.Join(rel, strings.TrimPrefix(name, ".wh."))
+			wst := statOf(e)
+			if _, err := upper.Lstat(target); err == nil {
 				continue // made again over the whiteout: leave both to Diff
 			}
-			if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
+			if err := upper.Mknod(target, unix.S_IFCHR, 0); err != nil {
+				if errors.Is(err, beneath.ErrSymlink) || errors.Is(err, beneath.ErrOutside) {
+					return err
+				}
 				continue // no 0/0 device here: Diff reads .wh.NAME
 			}
-			_ = unix.UtimesNanoAt(unix.AT_FDCWD, target, []unix.Timespec{wst.Atim, wst.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
-			if err := os.Remove(filepath.Join(p, name)); err != nil {
+			_ = upper.Chtimes(target, time.Unix(wst.Atim.Unix()), time.Unix(wst.Mtim.Unix()))
+			if err := upper.Remove(p); err != nil {
 				return err
 			}
 			changed = true
 		case e.IsDir():
-			if err := normalizeDir(upper, filepath.Join(rel, name), lowers); err != nil {
+			if err := normalizeDir(upper, p, lowers); err != nil {
 				return err
 			}
 		}
 	}
-	var b [1]byte
-	if n, err := unix.Lgetxattr(p, "user.fuseoverlayfs.opaque", b[:]); err == nil {
-		opaque = opaque || (n == 1 && b[0] == 'y')
-		if err := unix.Lremovexattr(p, "user.fuseoverlayfs.opaque"); err != nil {
+	if v, err := upper.Lgetxattr(rel, "user.fuseoverlayfs.opaque"); err == nil {
+		opaque = opaque || string(v) == "y"
+		if err := upper.Lremovexattr(rel, "user.fuseoverlayfs.opaque"); err != nil {
 			return err
 		}
 	}
 	if opaque && rel != "" {
 		if lst, ok := lowerLookup(lowers, rel); ok && lst.Mode&unix.S_IFMT == unix.S_IFDIR {
-			if err := unix.Lsetxattr(p, rootless.OverlayOpaqueXattr(), []byte("y"), 0); err != nil {
-				return fmt.Errorf("mark %s opaque: %w", p, err)
+			if err := upper.Lsetxattr(rel, rootless.OverlayOpaqueXattr(), []byte("y")); err != nil {
+				return fmt.Errorf("mark %s opaque: %w", rel, err)
 			}
 		}
 	}
 	if changed {
-		return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{dst.Atim, dst.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+		return upper.Chtimes(rel, time.Unix(dst.Atim.Unix()), time.Unix(dst.Mtim.Unix()))
 	}
 	return nil
 }

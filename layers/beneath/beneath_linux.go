@@ -447,6 +447,11 @@ func (r *Root) Lsetxattr(name, attr string, val []byte) error {
 	return r.onEntry("setxattr", name, func(d int, b string) error { return unix.Lsetxattr(procPath(d, b), attr, val, 0) })
 }
 
+// Lremovexattr removes an extended attribute of name itself.
+func (r *Root) Lremovexattr(name, attr string) error {
+	return r.onEntry("removexattr", name, func(d int, b string) error { return unix.Lremovexattr(procPath(d, b), attr) })
+}
+
 // Lgetxattr reads an extended attribute of name itself.
 func (r *Root) Lgetxattr(name, attr string) ([]byte, error) {
 	var out []byte
