@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/imageref"
@@ -45,7 +46,7 @@ type buildOpts struct {
 	pull      bool
 	jobs      int // --jobs: stages built at once (0: one per CPU)
 	insecure  []string
-	cacheFrom []string // --cache-from (build/remotecache.go)
+	cacheFrom []string // --cache-from (build/cache)
 	cacheTo   []string // --cache-to
 	ci        ciOpts   // --ci and its rules (cmd_space.go)
 	report    string
@@ -642,20 +643,20 @@ func needRoot(what string) error {
 }
 
 // sharedCache parses --cache-from and --cache-to (nil when neither is given).
-func (o *buildOpts) sharedCache() (*build.SharedCache, error) {
+func (o *buildOpts) sharedCache() (*cache.Shared, error) {
 	if len(o.cacheFrom)+len(o.cacheTo) == 0 {
 		return nil, nil
 	}
-	c := &build.SharedCache{Insecure: o.insecure}
+	c := &cache.Shared{Insecure: o.insecure}
 	for _, s := range o.cacheFrom {
-		spec, err := build.ParseCacheSpec("--cache-from", s, false)
+		spec, err := cache.ParseSpec("--cache-from", s, false)
 		if err != nil {
 			return nil, err
 		}
 		c.From = append(c.From, spec)
 	}
 	for _, s := range o.cacheTo {
-		spec, err := build.ParseCacheSpec("--cache-to", s, true)
+		spec, err := cache.ParseSpec("--cache-to", s, true)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/strata-build/strata/build"
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
@@ -33,7 +33,7 @@ process uses the same --root. See docs/cache.md.`,
   strata prune --all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opt := build.PruneOptions{All: all}
+			opt := cache.PruneOptions{All: all}
 			if keep != "" {
 				n, err := parseSize(keep)
 				if err != nil || n <= 0 {
@@ -46,7 +46,7 @@ process uses the same --root. See docs/cache.md.`,
 				return err
 			}
 			defer store.Close()
-			res, err := build.Prune(store, opt)
+			res, err := cache.Prune(store, opt)
 			if err != nil {
 				return err
 			}

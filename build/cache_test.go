@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
@@ -258,7 +259,7 @@ func verifyStore(t *testing.T, s *layers.Store) {
 			t.Errorf("layer %s: %v", m.DiffID, err)
 		}
 	}
-	ents, err := CacheEntries(s)
+	ents, err := cache.Entries(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,29 +15,9 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/layers"
 )
-
-// fileSums is the content checksum of the sources a step reads from the
-// build context: one entry per path (relative to the context, "/" first),
-// each the digest of its type, mode bits, link target and content. Owners
-// and mtimes of context files are not part of it: COPY from the context
-// sets the owner itself (root or --chown), and BuildKit ignores mtimes.
-type fileSums map[string]string
-
-// digest is the checksum of the whole set.
-func (f fileSums) digest() string {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%s\x00%s\x00", k, f[k])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // statCache remembers the content digest of context files by their stat
 // data, so a rebuild hashes only files that changed (as git's index does).
@@ -191,7 +171,7 @@ func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, 
 // contextSums checksums what the source arguments select in the context,
 // exactly as COPY will read it (.dockerignore, --exclude, wildcards,
 // symlinks followed for the named sources).
-func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, error) {
+func (sc *statCache) contextSums(src *contextSource, args []string) (cache.FileSums, error) {
 	return sc.sourceSums(src, args, false)
 }
 
@@ -199,11 +179,11 @@ func (sc *statCache) contextSums(src *contextSource, args []string) (fileSums, e
 // BuildKit's content hash of a file op's selected paths does (its tarsum
 // header: type, mode, uid, gid, link target, and the content; no mtime):
 // COPY --from keeps the source's owners, so they are part of it.
-func (sc *statCache) viewSums(src *viewSource, args []string) (fileSums, error) {
+func (sc *statCache) viewSums(src *viewSource, args []string) (cache.FileSums, error) {
 	return sc.sourceSums(src, args, true)
 }
 
-func (sc *statCache) sourceSums(src source, args []string, owners bool) (fileSums, error) {
+func (sc *statCache) sourceSums(src source, args []string, owners bool) (cache.FileSums, error) {
 	entrySum := func(src source, host string, fi fs.FileInfo) (string, error) {
 		s, err := sc.entrySum(src, host, fi)
 		if err != nil || !owners {
@@ -214,7 +194,7 @@ func (sc *statCache) sourceSums(src source, args []string, owners bool) (fileSum
 		}
 		return s, nil
 	}
-	out := fileSums{}
+	out := cache.FileSums{}
 	for _, arg := range args {
 		ps, err := src.match(arg)
 		if err != nil {

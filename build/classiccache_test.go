@@ -9,6 +9,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
@@ -30,7 +31,7 @@ func TestClassicHitSizeNotKnown(t *testing.T) {
 		got = nil
 		cfg := &v1.ConfigFile{RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{d}}}
 		st := &stageState{cfg: cfg}
-		e.applyCached(st, 0, &stepInputs{Text: "RUN x"}, "k", &CacheEntry{Config: cfg, DiffID: d.String()}, "from reg/app:plain")
+		e.applyCached(st, 0, &cache.Inputs{Text: "RUN x"}, "k", &cache.Entry{Config: cfg, DiffID: d.String()}, "from reg/app:plain")
 		if len(got) != 1 {
 			t.Fatalf("%d step_cached events, want 1", len(got))
 		}

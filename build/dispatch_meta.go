@@ -155,3 +155,36 @@ func (r *stepRun) dispatchHealthcheck(c *instructions.HealthCheckCommand) error 
 	r.done(fmt.Sprintf("HEALTHCHECK %+v", *h))
 	return nil
 }
+
+// dispatchMeta runs a metadata-only instruction.
+func dispatchMeta(r *stepRun, c instructions.Command) error {
+	switch c := c.(type) {
+	case *instructions.EnvCommand:
+		return r.dispatchEnv(c)
+	case *instructions.LabelCommand:
+		return r.dispatchLabel(c)
+	case *instructions.MaintainerCommand:
+		return r.dispatchMaintainer(c)
+	case *instructions.CmdCommand:
+		return r.dispatchCmd(c)
+	case *instructions.EntrypointCommand:
+		return r.dispatchEntrypoint(c)
+	case *instructions.ExposeCommand:
+		return r.dispatchExpose(c)
+	case *instructions.UserCommand:
+		return r.dispatchUser(c)
+	case *instructions.VolumeCommand:
+		return r.dispatchVolume(c)
+	case *instructions.StopSignalCommand:
+		return r.dispatchStopSignal(c)
+	case *instructions.ShellCommand:
+		return r.dispatchShell(c)
+	case *instructions.OnbuildCommand:
+		return r.dispatchOnbuild(c)
+	case *instructions.HealthCheckCommand:
+		return r.dispatchHealthcheck(c)
+	case *instructions.ArgCommand:
+		return r.e.arg(r, c)
+	}
+	return fmt.Errorf("%s is not a metadata instruction", c.Name())
+}

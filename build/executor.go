@@ -20,6 +20,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/internal/platforms"
@@ -51,8 +52,8 @@ type Executor struct {
 	// Observe, when set, sees every event before it is sent (the --report
 	// writer uses it).
 	Observe func(event.Event)
-	// Cache is --cache-from / --cache-to (remotecache.go); nil: none.
-	Cache *SharedCache
+	// Cache is --cache-from / --cache-to (build/cache, cachestep.go); nil: none.
+	Cache *cache.Shared
 	// Jobs bounds how many stages build at once (--jobs); 0: one per CPU.
 	// Stages that do not depend on each other run concurrently
 	// (parallel.go); the image is the same whatever the number.
@@ -107,15 +108,15 @@ type stageState struct {
 	// being built depends on.
 	key     string
 	seq     int
-	last    *stageRecord
-	record  []recordStep
+	last    *cache.StageRecord
+	record  []cache.RecordStep
 	pending *pendingStep
 	// pendingStep is the plan index of the step being keyed.
 	pendingStep int
 }
 
 type pendingStep struct {
-	in     *stepInputs
+	in     *cache.Inputs
 	key    string
 	reason string
 	prev   string // the last build's instruction, when it changed
@@ -242,7 +243,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 		}
 		e.LogDir = d
 	}
-	if err := e.buildStages(ctx); err != nil { // remotecache.go: p.Order's stages
+	if err := e.buildStages(ctx); err != nil { // cachestep.go: p.Order's stages
 		return nil, err
 	}
 	final := e.stages[p.Target]
@@ -272,7 +273,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 			return nil, err
 		}
 	}
-	if err := e.afterOutputs(ctx, res); err != nil { // remotecache.go: --cache-to
+	if err := e.afterOutputs(ctx, res); err != nil { // cachestep.go: --cache-to
 		return nil, err
 	}
 	return res, nil
@@ -358,7 +359,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	st.snap = &event.Snapshot{Layers: slices.Clone(st.cfg.RootFS.DiffIDs), Config: st.cfg.DeepCopy(), Parent: nil, Step: step}
 	id := configID(st.cfg)
 	// The base's identity starts the stage's key chain.
-	in := &stepInputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platforms.String(platform), FromName: s.Base}
+	in := &cache.Inputs{Text: e.Plan.Steps[step].Text, Canonical: "FROM " + s.Base + " " + platforms.String(platform), FromName: s.Base}
 	switch {
 	case s.BaseStage >= 0:
 		base, _ := e.stageOf(s.BaseStage)
@@ -368,7 +369,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	default:
 		in.Base = "image:" + id
 	}
-	key := in.key()
+	key := in.Key()
 	st.last = e.loadRecord(s)
 	st.pendingStep = step
 	cached := e.noCache(step) == "" && st.last != nil && len(st.last.Steps) > 0 && st.last.Steps[0].Key == key
@@ -378,7 +379,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 		prevText = changedFrom(st, reason)
 	}
 	st.key = key
-	st.record = append(st.record, recordStep{stepInputs: *in, Key: key})
+	st.record = append(st.record, cache.RecordStep{Inputs: *in, Key: key})
 	st.seq = 1
 	if cached {
 		e.count(true)
@@ -518,7 +519,7 @@ func (e *Executor) dispatch(ctx context.Context, st *stageState, step int, c ins
 	hit, err := e.tryCache(ctx, st, step, c)
 	endCache()
 	if err != nil {
-		if !e.rewalks(ctx, err) { // remotecache.go: not a failure, the plan is walked again
+		if !e.rewalks(ctx, err) { // cachestep.go: not a failure, the plan is walked again
 			r.fail(err)
 		}
 		return err

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 )
@@ -120,7 +121,7 @@ func TestStepImagesAreImages(t *testing.T) {
 	if _, err := store.Untag(r2.res.Tags...); err != nil && len(r2.res.Tags) > 0 {
 		t.Fatal(err)
 	}
-	if _, err := Prune(store, PruneOptions{All: true}); err != nil {
+	if _, err := cache.Prune(store, cache.PruneOptions{All: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := store.LookupImage(ids[3]); ok || err != nil {

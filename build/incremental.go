@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/layers/beneath"
 )
 
@@ -26,8 +27,8 @@ import (
 // deleted one is not linked, and the layer's tar is written from the tree
 // as for a cold COPY, so the layer is byte-identical.
 type prevCopy struct {
-	root     *beneath.Root // the previous layer's tree
-	old, cur fileSums      // the sources' checksums then and now
+	root     *beneath.Root  // the previous layer's tree
+	old, cur cache.FileSums // the sources' checksums then and now
 	used     map[uint64]bool
 	linked   int
 
@@ -48,7 +49,7 @@ func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	if ls.Unfinished || ls.Canonical != p.in.Canonical || ls.Parent != p.in.Parent || len(ls.Files) == 0 {
 		return nil
 	}
-	ent, ok := e.lookupCache(ls.Key)
+	ent, ok := e.local().Lookup(ls.Key)
 	if !ok || ent.DiffID == "" {
 		return nil
 	}

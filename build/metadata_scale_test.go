@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
@@ -143,7 +144,7 @@ STOPSIGNAL SIGTERM
 	}
 	// The entry of EXPOSE (step 5) is lost: it runs again (a new id, its
 	// history dated now); LABEL b=2 after it hits with its recorded image.
-	if err := os.Remove(keyFile(store.Root(), s1[5].key)); err != nil {
+	if err := os.Remove(cache.Local{Store: store}.KeyFile(s1[5].key)); err != nil {
 		t.Fatal(err)
 	}
 	r3 := buildIn(t, store, opt, nil).mustOK(t)

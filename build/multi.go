@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/snapshot"
@@ -38,7 +39,7 @@ type Multi struct {
 	Platforms []v1.Platform
 	Runner    Runner
 	Jobs      int // --jobs: 1 builds the platforms one after another, and each one's stages so
-	Cache     *SharedCache
+	Cache     *cache.Shared
 	// BinfmtDir is where emulators are looked for ("": the kernel's).
 	BinfmtDir string
 	// Observe, when set, sees every event of every platform's run.

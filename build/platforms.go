@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/sandbox"
@@ -126,7 +127,7 @@ func (k *keyLocks) release(st *stageState) {
 }
 
 // checkMultiOptions refuses what a multi-platform build cannot do.
-func checkMultiOptions(opt frontend.Options, n int, c *SharedCache) error {
+func checkMultiOptions(opt frontend.Options, n int, c *cache.Shared) error {
 	for _, o := range opt.Outputs {
 		if o.Type == "docker" {
 			return fmt.Errorf("--output type=docker,dest=%s: a docker archive holds one image, and docker load cannot load an index of %d platforms under one name; use -o type=oci,dest=DIR (an OCI image index) or -o type=registry (a manifest list), or build one platform per archive (--platform linux/arm64 -o type=docker,dest=app-arm64.tar)", o.Dest, n)

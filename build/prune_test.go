@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/layers"
 )
@@ -22,7 +23,7 @@ func TestPrune(t *testing.T) {
 	rk := buildIn(t, store, frontend.Options{ContextDir: kept, Tags: []string{"kept:1"}}, nil).mustOK(t)
 	rg := buildIn(t, store, frontend.Options{ContextDir: gone}, nil).mustOK(t)
 
-	res, err := Prune(store, PruneOptions{})
+	res, err := cache.Prune(store, cache.PruneOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestPrune(t *testing.T) {
 	}
 
 	// Over the limit: the least recently used entries go first.
-	res, err = Prune(store, PruneOptions{KeepStorage: 1})
+	res, err = cache.Prune(store, cache.PruneOptions{KeepStorage: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,14 +69,14 @@ func TestPrune(t *testing.T) {
 	r := buildIn(t, store, frontend.Options{ContextDir: gone}, nil).mustOK(t)
 	checkOutcomes(t, r, "cached", "built: not in cache any more")
 
-	res, err = Prune(store, PruneOptions{All: true})
+	res, err = cache.Prune(store, cache.PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.CacheEntries == 0 || res.Layers != 2 || res.Bytes <= 0 {
 		t.Errorf("--all removed %+v", res)
 	}
-	if _, err := os.Stat(filepath.Join(cacheRoot(store), "keys")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(cache.Root(store), "keys")); !os.IsNotExist(err) {
 		t.Errorf("cache keys remain after --all: %v", err)
 	}
 	// The tagged image still exports whole.
@@ -99,7 +100,7 @@ func TestPrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := Prune(store, PruneOptions{}); !errors.Is(err, layers.ErrStoreBusy) {
+	if _, err := cache.Prune(store, cache.PruneOptions{}); !errors.Is(err, layers.ErrStoreBusy) {
 		t.Errorf("prune with another process open: %v, want ErrStoreBusy", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/frontend"
 )
 
@@ -34,7 +35,7 @@ func TestPruneReportsWhatWasFreed(t *testing.T) {
 	}
 	build(t, store, "FROM scratch\nCOPY . /app\n", files, frontend.Options{}).mustOK(t)
 	before := du(t, store.Root())
-	res, err := Prune(store, PruneOptions{All: true})
+	res, err := cache.Prune(store, cache.PruneOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}

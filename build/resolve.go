@@ -56,7 +56,7 @@ func (e *Executor) defaultResolve(ctx context.Context, step int, ref string, pla
 			p.Base, p.Step = event.Now(), step
 			e.emit(p)
 		})}
-	if cfg, ok := e.resolveLazy(ctx, step, ref, o); ok { // remotecache.go
+	if cfg, ok := e.resolveLazy(ctx, step, ref, o); ok { // cachestep.go
 		return cfg, nil
 	}
 	res, err := snapshot.ResolveRegistry(ctx, e.Store, ref, o)

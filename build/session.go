@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/snapshot"
@@ -28,7 +29,7 @@ type Session struct {
 	Runner  Runner
 	Control *Control          // shared by every build of the session (may be nil)
 	Observe func(event.Event) // sees every event (e.g. a report)
-	Cache   *SharedCache      // --cache-from / --cache-to (remotecache.go)
+	Cache   *cache.Shared     // --cache-from / --cache-to (build/cache, cachestep.go)
 	Jobs    int               // --jobs: stages built at once (Executor.Jobs)
 	Backend *snapshot.Backend // follows the current build; made by NewSession
 

@@ -1,4 +1,4 @@
-package build
+package cache
 
 import (
 	"context"
@@ -23,35 +23,36 @@ import (
 	"github.com/strata-build/strata/registry"
 )
 
-// The shared cache's format (a cacheDoc as an OCI artifact's config, or an
+// The shared cache's format (a Doc as an OCI artifact's config, or an
 // image's inline annotation) and its transport: read from and written to a
-// registry or an OCI layout on disk (remotecache.go uses it).
+// registry or an OCI layout on disk (Shared uses it).
 
 const (
-	// CacheArtifactType is the OCI 1.1 artifactType of a strata cache.
-	CacheArtifactType = "application/vnd.strata.cache.v1"
-	// CacheConfigType is the media type of its config blob (a cacheDoc).
-	CacheConfigType = "application/vnd.strata.cache.config.v1+json"
-	// InlineCacheAnnotation holds a cacheDoc in a pushed image's manifest.
-	InlineCacheAnnotation = "dev.strata.cache.v1"
+	// ArtifactType is the OCI 1.1 artifactType of a strata cache.
+	ArtifactType = "application/vnd.strata.cache.v1"
+	// ConfigType is the media type of its config blob (a Doc).
+	ConfigType = "application/vnd.strata.cache.config.v1+json"
+	// InlineAnnotation holds a Doc in a pushed image's manifest.
+	InlineAnnotation = "dev.strata.cache.v1"
 	// cacheLayoutName names the cache in an OCI layout's index.json.
 	cacheLayoutName = "strata-cache"
 	maxCacheDoc     = 64 << 20
 )
 
-// cacheDoc is the config blob of a cache artifact (docs/cache.md).
-type cacheDoc struct {
+// Doc is the config blob of a cache artifact (docs/cache.md).
+type Doc struct {
 	Version int           `json:"version"`
 	Mode    string        `json:"mode,omitempty"`
-	Entries []CacheEntry  `json:"entries"`
-	Layers  []cacheLayer  `json:"layers,omitempty"`
-	Records []stageRecord `json:"records,omitempty"`
+	Entries []Entry       `json:"entries"`
+	Layers  []Layer       `json:"layers,omitempty"`
+	Records []StageRecord `json:"records,omitempty"`
 
-	// image: a plain image's config (no records: classiccache.go).
+	// image: a plain image's config (no records: classic.go).
 	image *v1.ConfigFile
 }
 
-type cacheLayer struct {
+// Layer is a layer of a Doc: where its blob is, and what it is.
+type Layer struct {
 	DiffID    v1.Hash         `json:"diff_id"`
 	Digest    v1.Hash         `json:"digest"`
 	Size      int64           `json:"size"`     // compressed
@@ -70,8 +71,8 @@ var hexKey = func(k string) bool {
 
 // validEntry: a well-formed key, a config, every layer usable. Records are
 // data: they name layers by digest only, never a path.
-func validEntry(ent *CacheEntry, usable map[v1.Hash]bool, s *layers.Store) bool {
-	if !hexKey(ent.Key) || !ent.wellFormed() {
+func validEntry(ent *Entry, usable map[v1.Hash]bool, s *layers.Store) bool {
+	if !hexKey(ent.Key) || !ent.WellFormed() {
 		return false
 	}
 	for _, d := range ent.LayerIDs() {
@@ -88,14 +89,14 @@ func validEntry(ent *CacheEntry, usable map[v1.Hash]bool, s *layers.Store) bool 
 	return true
 }
 
-// readCache reads a cache's document; blobs makes a layer's reader and
+// read reads a cache's document; blobs makes a layer's reader and
 // check tells whether its blob is there.
-func (e *Executor) readCache(ctx context.Context, spec CacheSpec) (*cacheDoc, func(cacheLayer) v1.Layer, func(cacheLayer) error, error) {
+func read(ctx context.Context, spec Spec, insecure []string) (*Doc, func(Layer) v1.Layer, func(Layer) error, error) {
 	switch spec.Type {
 	case "local":
 		return readLocalCache(spec.Dir)
 	}
-	cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: e.Cache.Insecure})
+	cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: insecure})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -120,33 +121,33 @@ func (e *Executor) readCache(ctx context.Context, spec CacheSpec) (*cacheDoc, fu
 	// A layer is read when a step or the TUI needs it, maybe after this
 	// build's context is done (a Session's next build, the Files tab).
 	lctx := context.WithoutCancel(ctx)
-	blobs := func(l cacheLayer) v1.Layer {
+	blobs := func(l Layer) v1.Layer {
 		rl, err := cr.Layer(lctx, l.Digest)
 		if err != nil {
 			return registry.NewBlobLayer(v1.Descriptor{Digest: l.Digest}, func() (io.ReadCloser, error) { return nil, err })
 		}
 		return rl
 	}
-	check := func(l cacheLayer) error { return cr.HasBlob(ctx, l.Digest, l.Size) }
+	check := func(l Layer) error { return cr.HasBlob(ctx, l.Digest, l.Size) }
 	return doc, blobs, check, nil
 }
 
 // docOf finds the cache document of a manifest: a cache artifact's config,
 // or an image's inline annotation (its layers are the image's).
-func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc, error) {
-	var doc cacheDoc
+func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*Doc, error) {
+	var doc Doc
 	switch {
-	case m.Config.MediaType == CacheConfigType:
+	case m.Config.MediaType == ConfigType:
 		b, err := read(m.Config.Digest, maxCacheDoc)
 		if err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("cache document %s is corrupt (%v)", shortDigest(m.Config.Digest.String()), err)
+			return nil, fmt.Errorf("cache document %s is corrupt (%v)", ShortDigest(m.Config.Digest.String()), err)
 		}
-	case m.Annotations[InlineCacheAnnotation] != "", m.Config.MediaType.IsConfig():
-		if a := m.Annotations[InlineCacheAnnotation]; a == "" {
-			doc.Version = 1 // a plain image: matched by its history (classiccache.go)
+	case m.Annotations[InlineAnnotation] != "", m.Config.MediaType.IsConfig():
+		if a := m.Annotations[InlineAnnotation]; a == "" {
+			doc.Version = 1 // a plain image: matched by its history (classic.go)
 		} else if err := json.Unmarshal([]byte(a), &doc); err != nil {
 			return nil, fmt.Errorf("inline cache annotation is corrupt (%v)", err)
 		}
@@ -163,9 +164,9 @@ func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc
 		}
 		doc.Layers = nil
 		for i, d := range m.Layers {
-			doc.Layers = append(doc.Layers, cacheLayer{DiffID: cfg.RootFS.DiffIDs[i], Digest: d.Digest, Size: d.Size, MediaType: d.MediaType})
+			doc.Layers = append(doc.Layers, Layer{DiffID: cfg.RootFS.DiffIDs[i], Digest: d.Digest, Size: d.Size, MediaType: d.MediaType})
 		}
-		if m.Annotations[InlineCacheAnnotation] == "" {
+		if m.Annotations[InlineAnnotation] == "" {
 			if len(cfg.History) == 0 {
 				return nil, errors.New("holds no strata cache records and its config has no history, so no step can be proven the same: not used")
 			}
@@ -180,7 +181,7 @@ func docOf(m *v1.Manifest, read func(v1.Hash, int64) ([]byte, error)) (*cacheDoc
 	return &doc, nil
 }
 
-func readLocalCache(dir string) (*cacheDoc, func(cacheLayer) v1.Layer, func(cacheLayer) error, error) {
+func readLocalCache(dir string) (*Doc, func(Layer) v1.Layer, func(Layer) error, error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("not an OCI layout (%v)", err)
@@ -215,7 +216,7 @@ func readLocalCache(dir string) (*cacheDoc, func(cacheLayer) v1.Layer, func(cach
 		return b, nil
 	}
 	for _, d := range im.Manifests {
-		if d.ArtifactType != CacheArtifactType && d.Annotations["org.opencontainers.image.ref.name"] != cacheLayoutName {
+		if d.ArtifactType != ArtifactType && d.Annotations["org.opencontainers.image.ref.name"] != cacheLayoutName {
 			continue
 		}
 		b, err := read(d.Digest, 4<<20)
@@ -230,10 +231,10 @@ func readLocalCache(dir string) (*cacheDoc, func(cacheLayer) v1.Layer, func(cach
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		blobs := func(l cacheLayer) v1.Layer {
+		blobs := func(l Layer) v1.Layer {
 			return registry.NewBlobLayer(v1.Descriptor{Digest: l.Digest, Size: l.Size, MediaType: l.MediaType}, func() (io.ReadCloser, error) { return p.Blob(l.Digest) })
 		}
-		check := func(l cacheLayer) error {
+		check := func(l Layer) error {
 			fi, err := os.Stat(filepath.Join(dir, "blobs", "sha256", l.Digest.Hex))
 			if err != nil {
 				return fmt.Errorf("blob %s is not in %s", l.Digest, dir)
@@ -252,8 +253,8 @@ func readLocalCache(dir string) (*cacheDoc, func(cacheLayer) v1.Layer, func(cach
 // fallback without it.
 func cacheManifests(config []byte, ls []v1.Layer) (v1.Descriptor, []byte, []byte, error) {
 	sum := sha256.Sum256(config)
-	cfg := v1.Descriptor{MediaType: CacheConfigType, Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, Size: int64(len(config))}
-	m := map[string]any{"schemaVersion": 2, "mediaType": types.OCIManifestSchema1, "artifactType": CacheArtifactType, "config": cfg}
+	cfg := v1.Descriptor{MediaType: ConfigType, Digest: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}, Size: int64(len(config))}
+	m := map[string]any{"schemaVersion": 2, "mediaType": types.OCIManifestSchema1, "artifactType": ArtifactType, "config": cfg}
 	var descs []v1.Descriptor
 	for _, l := range ls {
 		d, _ := l.Digest()
@@ -274,7 +275,9 @@ func cacheManifests(config []byte, ls []v1.Layer) (v1.Descriptor, []byte, []byte
 	return cfg, with, without, err
 }
 
-func (e *Executor) writeCache(ctx context.Context, spec CacheSpec, doc *cacheDoc, ls []v1.Layer) error {
+// Write writes doc and the layers ls as the cache spec names (a
+// registry, or an OCI layout whose previous cache it replaces).
+func Write(ctx context.Context, spec Spec, doc *Doc, ls []v1.Layer, insecure []string) error {
 	config, err := json.Marshal(doc)
 	if err != nil {
 		return err
@@ -284,11 +287,11 @@ func (e *Executor) writeCache(ctx context.Context, spec CacheSpec, doc *cacheDoc
 		return err
 	}
 	if spec.Type == "registry" {
-		cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: e.Cache.Insecure})
+		cr, err := registry.OpenCache(spec.Ref, registry.Options{Insecure: insecure})
 		if err != nil {
 			return err
 		}
-		return cr.PutCache(ctx, ls, config, CacheConfigType, with, without)
+		return cr.PutCache(ctx, ls, config, ConfigType, with, without)
 	}
 	// type=local: an OCI layout; the previous cache's entry is replaced.
 	p, err := layout.FromPath(spec.Dir)
@@ -322,6 +325,6 @@ func (e *Executor) writeCache(ctx context.Context, spec CacheSpec, doc *cacheDoc
 	if err := p.RemoveDescriptors(match.Annotation("org.opencontainers.image.ref.name", cacheLayoutName)); err != nil {
 		return err
 	}
-	return p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: md, Size: int64(len(with)), ArtifactType: CacheArtifactType,
+	return p.AppendDescriptor(v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: md, Size: int64(len(with)), ArtifactType: ArtifactType,
 		Annotations: map[string]string{"org.opencontainers.image.ref.name": cacheLayoutName}})
 }

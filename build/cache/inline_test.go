@@ -1,4 +1,4 @@
-package build
+package cache
 
 import (
 	"encoding/json"
@@ -11,18 +11,18 @@ import (
 
 // inlineDoc is a document of n entries, each with a config of hist
 // history entries, and a record per step.
-func inlineDoc(n, hist int) *cacheDoc {
-	doc := &cacheDoc{Version: 1, Mode: "min"}
-	var steps []recordStep
+func inlineDoc(n, hist int) *Doc {
+	doc := &Doc{Version: 1, Mode: "min"}
+	var steps []RecordStep
 	for i := range n {
 		cfg := &v1.ConfigFile{}
 		for j := range hist {
 			cfg.History = append(cfg.History, v1.History{CreatedBy: fmt.Sprintf("RUN echo \"step %d line %d\" # buildkit", i, j)})
 		}
-		doc.Entries = append(doc.Entries, CacheEntry{Key: fmt.Sprintf("sha256:%064x", i), Config: cfg})
-		steps = append(steps, recordStep{stepInputs: stepInputs{Text: strings.Repeat("x", 4000)}, Key: fmt.Sprintf("sha256:%064x", i)})
+		doc.Entries = append(doc.Entries, Entry{Key: fmt.Sprintf("sha256:%064x", i), Config: cfg})
+		steps = append(steps, RecordStep{Inputs: Inputs{Text: strings.Repeat("x", 4000)}, Key: fmt.Sprintf("sha256:%064x", i)})
 	}
-	doc.Records = []stageRecord{{Dockerfile: "Dockerfile", Stage: "0", Steps: steps}}
+	doc.Records = []StageRecord{{Dockerfile: "Dockerfile", Stage: "0", Steps: steps}}
 	return doc
 }
 
@@ -31,33 +31,33 @@ func inlineDoc(n, hist int) *cacheDoc {
 // manifest, quotes escaped); a small one is written whole.
 func TestFitInline(t *testing.T) {
 	small := inlineDoc(3, 3)
-	b, warn, err := fitInline(small, maxInlineCache)
+	b, warn, err := FitInline(small, MaxInline)
 	if err != nil || warn != "" {
 		t.Fatalf("small doc: warn %q, err %v", warn, err)
 	}
-	var back cacheDoc
+	var back Doc
 	if json.Unmarshal(b, &back) != nil || len(back.Entries) != 3 || len(back.Records) != 1 {
 		t.Errorf("small doc not written whole: %d entries, %d records", len(back.Entries), len(back.Records))
 	}
 
 	const max = 64 << 10
 	recs := inlineDoc(20, 2) // the records (20 x 4 kB) are most of it
-	b, warn, err = fitInline(recs, max)
+	b, warn, err = FitInline(recs, max)
 	if err != nil || annotationSize(b) > max || !strings.Contains(warn, "stage records that explain misses were left out") {
 		t.Fatalf("records over the limit: size %d (max %d), warn %q, err %v", annotationSize(b), max, warn, err)
 	}
-	back = cacheDoc{}
+	back = Doc{}
 	json.Unmarshal(b, &back)
 	if len(back.Entries) != 20 || len(back.Records) != 0 {
 		t.Errorf("want all 20 entries and no records, got %d and %d", len(back.Entries), len(back.Records))
 	}
 
 	big := inlineDoc(200, 40)
-	b, warn, err = fitInline(big, max)
+	b, warn, err = FitInline(big, max)
 	if err != nil || annotationSize(b) > max {
 		t.Fatalf("entries over the limit: size %d (max %d), err %v", annotationSize(b), max, err)
 	}
-	back = cacheDoc{}
+	back = Doc{}
 	json.Unmarshal(b, &back)
 	n := len(back.Entries)
 	if n == 0 || n == 200 || !strings.Contains(warn, fmt.Sprintf("only the first %d of 200 steps' entries", n)) {
@@ -75,7 +75,7 @@ func TestFitInline(t *testing.T) {
 		t.Errorf("%d entries kept, but %d fit", n, n+1)
 	}
 
-	if _, _, err := fitInline(inlineDoc(2, 2000), 1<<10); err == nil || !strings.Contains(err.Error(), "not even the first step's entry fits") {
+	if _, _, err := FitInline(inlineDoc(2, 2000), 1<<10); err == nil || !strings.Contains(err.Error(), "not even the first step's entry fits") {
 		t.Errorf("nothing fits: err %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package build
+package cache
 
 import (
 	"os"
@@ -39,9 +39,9 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	// miss directories, links and what removing them freed besides).
 	before := s.Usage()
 	defer func() { res.Bytes = max(0, before-s.Usage()) }()
-	cacheDir := cacheRoot(s)
+	cacheDir := Root(s)
 	if opt.All {
-		ents, err := CacheEntries(s)
+		ents, err := Entries(s)
 		if err != nil {
 			return res, err
 		}
@@ -64,7 +64,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 		res.Bytes += gc.Bytes
 		return res, err
 	}
-	ents, err := CacheEntries(s)
+	ents, err := Entries(s)
 	if err != nil {
 		return res, err
 	}

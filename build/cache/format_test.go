@@ -1,24 +1,26 @@
-package build
+package cache
 
 import (
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/strata-build/strata/internal/testutil"
+	"github.com/strata-build/strata/layers"
 )
 
-func TestParseCacheSpec(t *testing.T) {
+func TestParseSpec(t *testing.T) {
 	for _, tc := range []struct {
 		in     string
 		export bool
-		want   CacheSpec
+		want   Spec
 		err    string
 	}{
-		{in: "type=registry,ref=127.0.0.1:5000/app:cache,mode=max", export: true, want: CacheSpec{Type: "registry", Ref: "127.0.0.1:5000/app:cache", Mode: "max"}},
-		{in: "127.0.0.1:5000/app:1", want: CacheSpec{Type: "registry", Ref: "127.0.0.1:5000/app:1", Mode: "min"}},
-		{in: "type=local,dest=/tmp/c", export: true, want: CacheSpec{Type: "local", Dir: "/tmp/c", Mode: "min"}},
-		{in: "type=local,src=/tmp/c", want: CacheSpec{Type: "local", Dir: "/tmp/c", Mode: "min"}},
-		{in: "type=inline", export: true, want: CacheSpec{Type: "inline", Mode: "min"}},
+		{in: "type=registry,ref=127.0.0.1:5000/app:cache,mode=max", export: true, want: Spec{Type: "registry", Ref: "127.0.0.1:5000/app:cache", Mode: "max"}},
+		{in: "127.0.0.1:5000/app:1", want: Spec{Type: "registry", Ref: "127.0.0.1:5000/app:1", Mode: "min"}},
+		{in: "type=local,dest=/tmp/c", export: true, want: Spec{Type: "local", Dir: "/tmp/c", Mode: "min"}},
+		{in: "type=local,src=/tmp/c", want: Spec{Type: "local", Dir: "/tmp/c", Mode: "min"}},
+		{in: "type=inline", export: true, want: Spec{Type: "inline", Mode: "min"}},
 		{in: "type=inline,mode=max", export: true, err: "type=inline holds the final stage's steps only"},
 		{in: "type=inline", err: "an inline cache is read from the image"},
 		{in: "type=local", export: true, err: "type=local needs dest=DIR"},
@@ -28,7 +30,7 @@ func TestParseCacheSpec(t *testing.T) {
 		{in: "type=gha", err: "type=gha: want registry, local or inline"},
 		{in: "mode=max", err: "missing type="},
 	} {
-		got, err := ParseCacheSpec("--cache-x", tc.in, tc.export)
+		got, err := ParseSpec("--cache-x", tc.in, tc.export)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%q: error %v, want one containing %q", tc.in, err, tc.err)
@@ -47,10 +49,10 @@ func TestParseCacheSpec(t *testing.T) {
 func TestValidEntry(t *testing.T) {
 	l := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
 	other := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)}
-	s := newStore(t)
+	s := testutil.TempStore(t, layers.Open)
 	ok := func(key string, diffIDs []v1.Hash, diffID string) bool {
 		cfg := &v1.ConfigFile{RootFS: v1.RootFS{Type: "layers", DiffIDs: diffIDs}}
-		return validEntry(&CacheEntry{Key: key, Config: cfg, DiffID: diffID}, map[v1.Hash]bool{l: true}, s)
+		return validEntry(&Entry{Key: key, Config: cfg, DiffID: diffID}, map[v1.Hash]bool{l: true}, s)
 	}
 	key := "sha256:" + strings.Repeat("c", 64)
 	if !ok(key, []v1.Hash{l}, l.String()) {

@@ -1,16 +1,16 @@
-package build
+package cache
 
 import (
 	"encoding/json"
 	"fmt"
 )
 
-// maxInlineCache bounds the inline cache annotation (--cache-to
+// MaxInline bounds the inline cache annotation (--cache-to
 // type=inline), as it is written in the manifest (a JSON string: its
 // quotes escaped). Most registries refuse a manifest over 4 MiB
 // (distribution's default, Docker Hub, GHCR, ECR): the rest of the
 // manifest gets what is left.
-const maxInlineCache = 4<<20 - 256<<10
+const MaxInline = 4<<20 - 256<<10
 
 // annotationSize is what b takes as a JSON string value.
 func annotationSize(b []byte) int {
@@ -18,13 +18,13 @@ func annotationSize(b []byte) int {
 	return len(s)
 }
 
-// fitInline marshals doc for the inline annotation within max bytes:
+// FitInline marshals doc for the inline annotation within max bytes:
 // whole when it fits, else without its stage records (they only explain
 // misses), then with the entries of the first steps only (a later step's
 // entry names the layers of the steps before it). warn says what was
 // left out ("" when nothing); an error when not even the first step's
 // entry fits.
-func fitInline(doc *cacheDoc, max int) ([]byte, string, error) {
+func FitInline(doc *Doc, max int) ([]byte, string, error) {
 	b, err := json.Marshal(doc)
 	if err != nil || annotationSize(b) <= max {
 		return b, "", err

@@ -1,4 +1,4 @@
-package build
+package cache
 
 import (
 	"fmt"
@@ -7,22 +7,22 @@ import (
 	"github.com/strata-build/strata/registry"
 )
 
-// The --cache-to and --cache-from values (remotecache.go uses them).
+// The --cache-to and --cache-from values (Shared uses them).
 
-// CacheSpec is one --cache-to or --cache-from value.
-type CacheSpec struct {
+// Spec is one --cache-to or --cache-from value.
+type Spec struct {
 	Type string // registry, local, inline
 	Ref  string // type=registry
 	Dir  string // type=local: dest (export) or src (import)
 	Mode string // min (default) or max
 }
 
-// ParseCacheSpec reads a --cache-to (export) or --cache-from value in
+// ParseSpec reads a --cache-to (export) or --cache-from value in
 // docker buildx's form: type=registry,ref=REF[,mode=min|max],
 // type=local,dest=DIR|src=DIR, type=inline; a bare REF is
 // type=registry,ref=REF (as buildx).
-func ParseCacheSpec(flag, s string, export bool) (CacheSpec, error) {
-	var c CacheSpec
+func ParseSpec(flag, s string, export bool) (Spec, error) {
+	var c Spec
 	if !strings.Contains(s, "=") {
 		c.Type, c.Ref = "registry", s
 	}
@@ -87,7 +87,8 @@ func ParseCacheSpec(flag, s string, export bool) (CacheSpec, error) {
 	return c, nil
 }
 
-func specName(c CacheSpec) string {
+// Name names the cache in messages.
+func (c Spec) Name() string {
 	if c.Type == "local" {
 		return c.Dir + " (type=local)"
 	}

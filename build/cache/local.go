@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/strata-build/strata/layers"
+)
+
+// Root is ROOT/cache.
+func Root(s *layers.Store) string { return filepath.Join(s.Root(), "cache") }
+
+func keyFile(root, key string) string {
+	return filepath.Join(root, "cache", "keys", strings.TrimPrefix(key, "sha256:")+".json")
+}
+
+func recordFile(root, dockerfile, stage string) string {
+	h := sha256.Sum256([]byte(dockerfile + "\x00" + stage))
+	return filepath.Join(root, "cache", "records", hex.EncodeToString(h[:16])+".json")
+}
+
+// Local is the cache of a store: its entries and stage records.
+type Local struct {
+	Store *layers.Store
+}
+
+// KeyFile is the file of key's entry.
+func (l Local) KeyFile(key string) string { return keyFile(l.Store.Root(), key) }
+
+// Lookup finds a usable entry: recorded, and its layer still stored.
+func (l Local) Lookup(key string) (*Entry, bool) {
+	f := keyFile(l.Store.Root(), key)
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, false
+	}
+	var ent Entry
+	if json.Unmarshal(b, &ent) != nil || !ent.WellFormed() || ent.Key != key {
+		return nil, false
+	}
+	for _, d := range ent.LayerIDs() {
+		if !l.Store.HasLayer(d) {
+			return nil, false
+		}
+	}
+	now := time.Now()
+	os.Chtimes(f, now, now) // last use, for prune --keep-storage
+	return &ent, true
+}
+
+// Entry is the entry recorded for key, its layers stored or not (nil
+// when there is none, or it is unreadable).
+func (l Local) Entry(key string) *Entry {
+	if b, err := os.ReadFile(keyFile(l.Store.Root(), key)); err == nil {
+		var ent Entry
+		if json.Unmarshal(b, &ent) == nil && ent.WellFormed() && ent.Key == key {
+			return &ent
+		}
+	}
+	return nil
+}
+
+// Save records ent under its key.
+func (l Local) Save(ent *Entry) error {
+	b, err := json.Marshal(ent)
+	if err != nil {
+		return err
+	}
+	f := keyFile(l.Store.Root(), ent.Key)
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		return err
+	}
+	return layers.WriteFileBytes(f, b)
+}
+
+// Record is the last build's record of a stage (dockerfile, the
+// Dockerfile's absolute path; stage, its name or index and platform).
+// found is false when there is no record file; true with a nil record
+// when it is unreadable.
+func (l Local) Record(dockerfile, stage string) (r *StageRecord, found bool) {
+	b, err := os.ReadFile(recordFile(l.Store.Root(), dockerfile, stage))
+	if err != nil {
+		return nil, false
+	}
+	var rec StageRecord
+	if json.Unmarshal(b, &rec) != nil {
+		return nil, true
+	}
+	return &rec, true
+}
+
+// SaveRecord keeps r as its stage's last build (best effort: a record
+// only explains misses).
+func (l Local) SaveRecord(r *StageRecord) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	f := recordFile(l.Store.Root(), r.Dockerfile, r.Stage)
+	if os.MkdirAll(filepath.Dir(f), 0o755) == nil {
+		layers.WriteFileBytes(f, b)
+	}
+}
+
+// Entries lists the cache's entries with their files' sizes and last
+// use (for prune and reports).
+func Entries(s *layers.Store) ([]File, error) {
+	dir := filepath.Join(Root(s), "keys")
+	des, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []File
+	for _, d := range des {
+		if !strings.HasSuffix(d.Name(), ".json") {
+			continue
+		}
+		p := filepath.Join(dir, d.Name())
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var ent Entry
+		if json.Unmarshal(b, &ent) != nil || !ent.WellFormed() {
+			out = append(out, File{Path: p}) // unreadable: prune removes it
+			continue
+		}
+		fi, err := d.Info()
+		if err != nil {
+			continue
+		}
+		out = append(out, File{Path: p, Entry: &ent, LastUsed: fi.ModTime()})
+	}
+	return out, nil
+}
+
+// File is one stored cache entry.
+type File struct {
+	Path     string
+	Entry    *Entry // nil when unreadable
+	LastUsed time.Time
+}
