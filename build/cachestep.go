@@ -4,17 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"github.com/strata-build/strata/build/cache"
@@ -59,18 +56,12 @@ func (e *Executor) saveRecord(st *stageState) {
 	if st == nil || len(st.record) == 0 {
 		return
 	}
-	steps := st.record
+	var pending *cache.RecordStep
 	if st.pending != nil { // the step that failed or was cancelled
-		steps = append(slices.Clone(steps), cache.RecordStep{Inputs: *st.pending.in, Key: st.pending.key, Unfinished: true})
-	}
-	if st.last != nil && len(steps) < len(st.stage.Steps) && len(steps) < len(st.last.Steps) {
-		// The stage stopped early: for the steps it did not reach, the
-		// last build that ran them stays the reference.
-		steps = append(steps, st.last.Steps[len(steps):]...)
+		pending = &cache.RecordStep{Inputs: *st.pending.in, Key: st.pending.key}
 	}
 	df, name := e.stageID(st.stage)
-	r := cache.StageRecord{Dockerfile: df, Stage: name, Steps: steps, Time: time.Now().UTC(), Stopped: len(steps) < len(st.stage.Steps)}
-	e.local().SaveRecord(&r)
+	e.local().SaveRecord(cache.NewRecord(df, name, st.record, pending, st.last, len(st.stage.Steps)))
 }
 
 // argsInEffect are the stage's ARG values that reach RUN environments and
@@ -241,15 +232,6 @@ func (e *Executor) fromIdentity(ctx context.Context, step int, from string) (str
 	return "image:" + configID(st.cfg), nil
 }
 
-// changedFrom is the last build's instruction at the step when reason says
-// the instruction changed, whole (the reason clips it), else "".
-func changedFrom(st *stageState, reason string) string {
-	if !strings.HasPrefix(reason, "instruction changed (was: ") || st.last == nil || st.seq >= len(st.last.Steps) {
-		return ""
-	}
-	return st.last.Steps[st.seq].Text
-}
-
 // reason explains why a step is built: what differs from the same step
 // of the last build of this stage.
 func (e *Executor) reason(st *stageState, in *cache.Inputs) string {
@@ -275,7 +257,7 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	if e.noCache(step) == "" && in.Uncacheable == "" {
 		if ent, ok := e.local().Lookup(key); ok {
 			if ent, ok := e.resolveEntry(st, ent); ok {
-				e.applyCached(st, step, in, key, ent, e.hitNote(st, in))
+				e.applyCached(st, step, in, key, ent, cache.HitNote(st.last, st.seq, in))
 				return true, nil
 			}
 		}
@@ -304,25 +286,9 @@ func (e *Executor) tryCache(ctx context.Context, st *stageState, step int, c ins
 	if classicWhy != "" && st.last == nil { // no record of this stage: the image's word
 		st.pending.reason = classicWhy
 	}
-	st.pending.prev = changedFrom(st, st.pending.reason)
+	st.pending.prev = cache.ChangedFrom(st.last, st.seq, st.pending.reason)
 	e.emit(event.StepLog{Base: event.Now(), Step: step, Stream: "info", Line: "cache miss: " + st.pending.reason})
 	return false, nil
-}
-
-// hitNote says why a hit is one though what --from names changed since
-// the last build: COPY --from is keyed on the files it copies.
-func (e *Executor) hitNote(st *stageState, in *cache.Inputs) string {
-	if in.FromFiles == nil || st.last == nil || st.seq >= len(st.last.Steps) {
-		return ""
-	}
-	prev := st.last.Steps[st.seq]
-	if prev.From == "" || prev.From == in.From {
-		return ""
-	}
-	if strings.HasPrefix(in.From, "stage:") {
-		return "stage " + in.FromName + " was rebuilt; the files copied from it are unchanged"
-	}
-	return "image " + in.FromName + " changed; the files copied from it are unchanged"
 }
 
 // resolveEntry is ent with its config: an entry recorded as a delta is
@@ -350,13 +316,7 @@ func (e *Executor) resolveEntry(st *stageState, ent *cache.Entry) (*cache.Entry,
 	if base == nil {
 		return nil, false
 	}
-	cfg, err := ent.Delta.ApplyAppend(base)
-	if err != nil || configID(cfg) != ent.ImageID {
-		return nil, false
-	}
-	r := *ent
-	r.Config, r.Fresh = cfg, true
-	return &r, true
+	return ent.Apply(base, configID)
 }
 
 func (e *Executor) applyCached(st *stageState, step int, in *cache.Inputs, key string, ent *cache.Entry, note string) {
@@ -392,7 +352,7 @@ func (e *Executor) applyCached(st *stageState, step int, in *cache.Inputs, key s
 	hit := event.StepCached{Base: event.Now(), Step: step, Key: key, ImageID: id, DiffID: ent.DiffID,
 		Size: ent.Size, Files: ent.Files, Reason: note, Snapshot: snap}
 	if ent.DiffID != "" && ent.Size == 0 { // no size recorded: a plain --cache-from image's (cachestep.go: classicLookup)
-		hit.Size, hit.Files, hit.Remote = e.unrecordedLayer(snap)
+		hit.Size, hit.Files, hit.Remote = e.local().UnrecordedLayer(snap)
 	}
 	e.emit(hit)
 }
@@ -464,15 +424,6 @@ func (e *Executor) warn(msg string) {
 	e.emit(event.Warning{Base: event.Now(), Message: msg})
 }
 
-// needsFS: the step reads or writes its parent's filesystem.
-func needsFS(c instructions.Command) bool {
-	switch c.(type) {
-	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
-		return true
-	}
-	return false
-}
-
 // fetch downloads the layers of diffIDs that are still remote, three at
 // a time (as a pull); the first that fails is a *cache.LazyError.
 func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
@@ -488,7 +439,7 @@ func (e *Executor) fetch(step int, diffIDs []v1.Hash) error {
 // fetchFor gets what a step that runs needs: its parent's layers and, for
 // RUN --mount=from=STAGE, the stage's.
 func (e *Executor) fetchFor(ctx context.Context, st *stageState, step int, c instructions.Command) error {
-	if !needsFS(c) {
+	if !cache.NeedsFS(c) {
 		return nil
 	}
 	if err := e.fetch(step, st.cfg.RootFS.DiffIDs); err != nil {
@@ -601,19 +552,7 @@ func (e *Executor) afterOutputs(ctx context.Context, res *Result) error {
 	if t := e.Plan.Stages[e.Plan.Target]; e.Cache.Downloaded > 0 && len(t.Steps) > 0 {
 		e.emit(event.StepLog{Base: event.Now(), Step: t.Steps[len(t.Steps)-1], Stream: "info", Line: fmt.Sprintf("shared cache: %s downloaded (%s)", event.HumanSize(e.Cache.Downloaded), cache.Plural(e.Cache.Fetched, "layer"))})
 	}
-	for _, spec := range e.Cache.To {
-		if spec.Type == "inline" {
-			continue // written with the push (inlineAnnotations)
-		}
-		doc, ls, err := e.cacheDoc(spec.Mode, true)
-		if err != nil {
-			return fmt.Errorf("--cache-to %s: %w", spec.Name(), err)
-		}
-		if err := cache.Write(ctx, spec, doc, ls, e.Cache.Insecure); err != nil {
-			return fmt.Errorf("--cache-to %s: %w", spec.Name(), err)
-		}
-	}
-	return nil
+	return e.Cache.Export(ctx, e.local(), e.records)
 }
 
 // InlineCache is the annotation a push carries for --cache-to
@@ -622,12 +561,7 @@ func (e *Executor) InlineCache() map[string]string {
 	if e.Cache == nil || !slices.ContainsFunc(e.Cache.To, func(c cache.Spec) bool { return c.Type == "inline" }) {
 		return nil
 	}
-	doc, _, err := e.cacheDoc("min", false)
-	if err != nil {
-		e.warn("--cache-to type=inline: " + err.Error())
-		return nil
-	}
-	b, warn, err := cache.FitInline(doc, cache.MaxInline)
+	a, warn, err := e.Cache.Inline(e.local(), e.records("min"))
 	if err != nil {
 		e.warn("--cache-to type=inline: " + err.Error())
 		return nil
@@ -635,68 +569,22 @@ func (e *Executor) InlineCache() map[string]string {
 	if warn != "" {
 		e.warn(warn)
 	}
-	return map[string]string{cache.InlineAnnotation: string(b)}
+	return a
 }
 
-// cacheDoc collects this build's entries (mode min: the target stage's
-// steps; max: every stage's), the records, and with layers, each layer
-// as a blob to write.
-func (e *Executor) cacheDoc(mode string, withLayers bool) (*cache.Doc, []v1.Layer, error) {
-	doc := &cache.Doc{Version: 1, Mode: mode}
-	seen := map[string]bool{}
-	var diffIDs []v1.Hash
+// records are this build's stage records for a --cache-to document
+// (mode min: the target stage's; max: every stage's).
+func (e *Executor) records(mode string) []cache.StageRecord {
+	var stages []cache.StageRecord
 	for _, si := range e.Plan.Order {
 		st := e.stages[si]
 		if st == nil || (mode == "min" && si != e.Plan.Target) {
 			continue
 		}
-		for _, rs := range st.record {
-			if seen[rs.Key] || rs.Unfinished {
-				continue
-			}
-			ent := e.entryFor(rs.Key)
-			if ent == nil {
-				continue
-			}
-			seen[rs.Key] = true
-			doc.Entries = append(doc.Entries, *ent)
-			for _, d := range ent.LayerIDs() {
-				if !slices.Contains(diffIDs, d) {
-					diffIDs = append(diffIDs, d)
-				}
-			}
-		}
 		df, name := e.stageID(st.stage)
-		doc.Records = append(doc.Records, cache.StageRecord{Dockerfile: filepath.Base(df), Stage: name, Steps: st.record, Time: e.start.UTC()})
+		stages = append(stages, cache.StageRecord{Dockerfile: filepath.Base(df), Stage: name, Steps: st.record, Time: e.start.UTC()})
 	}
-	if !withLayers {
-		return doc, nil, nil
-	}
-	var ls []v1.Layer
-	for _, d := range diffIDs {
-		if rl, ok := e.Store.Remote(d); ok {
-			doc.Layers = append(doc.Layers, cache.Layer{DiffID: d, Digest: rl.Digest, Size: rl.CompressedSize, TarSize: rl.Size, MediaType: rl.MediaType})
-			ls = append(ls, rl.Blob)
-			continue
-		}
-		meta, err := e.Store.CompressLayer(d)
-		if err != nil {
-			return nil, nil, fmt.Errorf("layer %s: %w", d, err)
-		}
-		desc := v1.Descriptor{Digest: meta.Compressed, Size: meta.CompressedSize, MediaType: types.OCILayer}
-		doc.Layers = append(doc.Layers, cache.Layer{DiffID: d, Digest: meta.Compressed, Size: meta.CompressedSize, TarSize: meta.Size, MediaType: types.OCILayer})
-		s := e.Store
-		ls = append(ls, registry.NewBlobLayer(desc, func() (io.ReadCloser, error) { return s.OpenBlobVerified(meta.Compressed) }))
-	}
-	return doc, ls, nil
-}
-
-// entryFor is the cache entry of key: the local one, else an imported one.
-func (e *Executor) entryFor(key string) *cache.Entry {
-	if ent := e.local().Entry(key); ent != nil {
-		return ent
-	}
-	return e.Cache.Entry(key)
+	return stages
 }
 
 // resolveLazy resolves a registry base image for a build that imports a
@@ -756,7 +644,7 @@ func (e *Executor) classicStep(im *cache.ClassicImage, st *stageState, step int,
 		if mut != nil {
 			mut(cfg)
 		}
-		ent := &cache.Entry{Args: slices.Clone(st.args), CmdSet: st.cmdSet, ArgOver: sortedKeys(st.argOver), Created: time.Now().UTC()}
+		ent := &cache.Entry{Args: slices.Clone(st.args), CmdSet: st.cmdSet, ArgOver: slices.Sorted(maps.Keys(st.argOver)), Created: time.Now().UTC()}
 		if !next.EmptyLayer {
 			if l >= len(im.Config.RootFS.DiffIDs) {
 				return nil, ""
@@ -773,17 +661,11 @@ func (e *Executor) classicStep(im *cache.ClassicImage, st *stageState, step int,
 		ent.Config = cfg
 		return ent, ""
 	}
+	if why := im.Unprovable(c); why != "" {
+		return nil, why
+	}
 	switch c := c.(type) {
-	case *instructions.CopyCommand:
-		return nil, fmt.Sprintf("cache-from %s has no checksum for COPY: a plain image records no checksum of the files copied, so this step cannot be proven the same (an image pushed with --cache-to type=inline can)", im.Source)
-	case *instructions.AddCommand:
-		return nil, fmt.Sprintf("cache-from %s has no checksum for ADD: a plain image records no checksum of the files added, so this step cannot be proven the same (an image pushed with --cache-to type=inline can)", im.Source)
 	case *instructions.RunCommand:
-		for _, m := range instructions.GetMounts(c) {
-			if m.Type == instructions.MountTypeBind {
-				return nil, fmt.Sprintf("cache-from %s has no checksum for RUN --mount=type=bind: the files it reads cannot be proven the same", im.Source)
-			}
-		}
 		return withLayer(runHistory(runArgs(st.cfg.Config.Shell, c), st), nil)
 	case *instructions.WorkdirCommand:
 		wd := c.Path
@@ -814,43 +696,5 @@ func (e *Executor) classicStep(im *cache.ClassicImage, st *stageState, step int,
 	default:
 		return nil, ""
 	}
-	return &cache.Entry{Config: cp.cfg, Args: cp.args, CmdSet: cp.cmdSet, ArgOver: sortedKeys(cp.argOver), Created: time.Now().UTC()}, ""
-}
-
-// unrecordedLayer is what is known of a hit's layer that its cache entry
-// has no size for (a plain image records none; an entry kept from such a
-// hit neither): the stored layer's size and files once it is here, or,
-// while it is still in the image, where it is and its compressed size
-// from the image's manifest: never a size of 0 that would pass for an
-// empty layer.
-func (e *Executor) unrecordedLayer(snap *event.Snapshot) (int64, int, *event.RemoteLayer) {
-	d := snap.DiffID
-	if d.Hex == "" {
-		return 0, 0, nil
-	}
-	if rl, ok := e.Store.Remote(d); ok {
-		return 0, 0, &event.RemoteLayer{Source: rl.Source, CompressedSize: rl.CompressedSize}
-	}
-	if m, err := e.Store.Layer(d); err == nil && e.Store.HasLayer(d) {
-		if snap.Changes != nil {
-			return m.Size, len(snap.Changes), nil
-		}
-		// downloaded or imported: no change list kept, its tar's entries
-		if n, err := cache.TarEntries(e.Store, d); err == nil {
-			return m.Size, n, nil
-		}
-	}
-	return 0, 0, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return &cache.Entry{Config: cp.cfg, Args: cp.args, CmdSet: cp.cmdSet, ArgOver: slices.Sorted(maps.Keys(cp.argOver)), Created: time.Now().UTC()}, ""
 }

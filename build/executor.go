@@ -376,7 +376,7 @@ func (e *Executor) from(ctx context.Context, s *frontend.Stage) (*stageState, er
 	reason, prevText := "", ""
 	if !cached {
 		reason = e.reason(st, in)
-		prevText = changedFrom(st, reason)
+		prevText = cache.ChangedFrom(st.last, st.seq, reason)
 	}
 	st.key = key
 	st.record = append(st.record, cache.RecordStep{Inputs: *in, Key: key})

@@ -2,11 +2,13 @@ package cache
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"path"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -48,10 +50,29 @@ func (im *ClassicImage) At(cfg *v1.ConfigFile) (h, l int, ok bool) {
 	return h, l, true
 }
 
-// TarEntries counts the entries of a stored layer's tar (its change list:
+// Unprovable says why step c cannot be proven the same as the image's
+// next history entry ("" when it may be): COPY, ADD and RUN with a bind
+// mount read files the image records no checksum of.
+func (im *ClassicImage) Unprovable(c instructions.Command) string {
+	switch c := c.(type) {
+	case *instructions.CopyCommand:
+		return fmt.Sprintf("cache-from %s has no checksum for COPY: a plain image records no checksum of the files copied, so this step cannot be proven the same (an image pushed with --cache-to type=inline can)", im.Source)
+	case *instructions.AddCommand:
+		return fmt.Sprintf("cache-from %s has no checksum for ADD: a plain image records no checksum of the files added, so this step cannot be proven the same (an image pushed with --cache-to type=inline can)", im.Source)
+	case *instructions.RunCommand:
+		for _, m := range instructions.GetMounts(c) {
+			if m.Type == instructions.MountTypeBind {
+				return fmt.Sprintf("cache-from %s has no checksum for RUN --mount=type=bind: the files it reads cannot be proven the same", im.Source)
+			}
+		}
+	}
+	return ""
+}
+
+// tarEntries counts the entries of a stored layer's tar (its change list:
 // one entry a path added, changed or deleted; an opaque directory's
 // marker is not one). Only headers are read.
-func TarEntries(s *layers.Store, d v1.Hash) (int, error) {
+func tarEntries(s *layers.Store, d v1.Hash) (int, error) {
 	f, err := s.OpenBlob(d)
 	if err != nil {
 		return 0, err

@@ -67,6 +67,20 @@ func (c *Entry) WellFormed() bool {
 	return c.Delta != nil && hexKey(c.ImageID) && hexKey(c.Parent)
 }
 
+// Apply is an entry recorded as a delta with its config: the delta
+// applied to base, the config of the image it was taken from, and
+// checked against the image id recorded (id computes one). false: it
+// cannot be rebuilt.
+func (c *Entry) Apply(base *v1.ConfigFile, id func(*v1.ConfigFile) string) (*Entry, bool) {
+	cfg, err := c.Delta.ApplyAppend(base)
+	if err != nil || id(cfg) != c.ImageID {
+		return nil, false
+	}
+	r := *c
+	r.Config, r.Fresh = cfg, true
+	return &r, true
+}
+
 // LayerIDs are the layers of the entry's image.
 func (c *Entry) LayerIDs() []v1.Hash {
 	if c.Config != nil {

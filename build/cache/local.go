@@ -7,9 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -148,4 +150,49 @@ type File struct {
 	Path     string
 	Entry    *Entry // nil when unreadable
 	LastUsed time.Time
+}
+
+// UnrecordedLayer is what is known of a hit's layer that its cache entry
+// has no size for (a plain image records none; an entry kept from such a
+// hit neither): the stored layer's size and files once it is here, or,
+// while it is still in the image, where it is and its compressed size
+// from the image's manifest: never a size of 0 that would pass for an
+// empty layer.
+func (l Local) UnrecordedLayer(snap *event.Snapshot) (int64, int, *event.RemoteLayer) {
+	d := snap.DiffID
+	if d.Hex == "" {
+		return 0, 0, nil
+	}
+	if rl, ok := l.Store.Remote(d); ok {
+		return 0, 0, &event.RemoteLayer{Source: rl.Source, CompressedSize: rl.CompressedSize}
+	}
+	if m, err := l.Store.Layer(d); err == nil && l.Store.HasLayer(d) {
+		if snap.Changes != nil {
+			return m.Size, len(snap.Changes), nil
+		}
+		// downloaded or imported: no change list kept, its tar's entries
+		if n, err := tarEntries(l.Store, d); err == nil {
+			return m.Size, n, nil
+		}
+	}
+	return 0, 0, nil
+}
+
+// NewRecord is the record of a stage's build (dockerfile, stage: as
+// Record names it) that did the steps done and stopped at pending (nil
+// when none stopped it: it failed or was cancelled), of a stage of
+// stageSteps steps whose last build was last (nil when none).
+func NewRecord(dockerfile, stage string, done []RecordStep, pending *RecordStep, last *StageRecord, stageSteps int) *StageRecord {
+	steps := done
+	if pending != nil { // the step that failed or was cancelled
+		p := *pending
+		p.Unfinished = true
+		steps = append(slices.Clone(steps), p)
+	}
+	if last != nil && len(steps) < stageSteps && len(steps) < len(last.Steps) {
+		// The stage stopped early: for the steps it did not reach, the
+		// last build that ran them stays the reference.
+		steps = append(steps, last.Steps[len(steps):]...)
+	}
+	return &StageRecord{Dockerfile: dockerfile, Stage: stage, Steps: steps, Time: time.Now().UTC(), Stopped: len(steps) < stageSteps}
 }

@@ -72,6 +72,31 @@ func Reason(last *StageRecord, seq int, in *Inputs, sharedMiss func(key string) 
 	return "inputs changed"
 }
 
+// HitNote says why a hit is one though what --from names changed since
+// the last build: COPY --from is keyed on the files it copies.
+func HitNote(last *StageRecord, seq int, in *Inputs) string {
+	if in.FromFiles == nil || last == nil || seq >= len(last.Steps) {
+		return ""
+	}
+	prev := last.Steps[seq]
+	if prev.From == "" || prev.From == in.From {
+		return ""
+	}
+	if strings.HasPrefix(in.From, "stage:") {
+		return "stage " + in.FromName + " was rebuilt; the files copied from it are unchanged"
+	}
+	return "image " + in.FromName + " changed; the files copied from it are unchanged"
+}
+
+// ChangedFrom is the last build's instruction at step seq when reason says
+// the instruction changed, whole (the reason clips it), else "".
+func ChangedFrom(last *StageRecord, seq int, reason string) string {
+	if !strings.HasPrefix(reason, "instruction changed (was: ") || last == nil || seq >= len(last.Steps) {
+		return ""
+	}
+	return last.Steps[seq].Text
+}
+
 func diffArgs(prev, cur map[string]string) string {
 	var names []string
 	for k := range cur {

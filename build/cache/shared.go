@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 
 	"github.com/strata-build/strata/layers"
 )
@@ -310,4 +311,14 @@ func (c *Shared) KeepHits(l Local) {
 			l.Save(ent)
 		}
 	}
+}
+
+// NeedsFS: the step reads or writes its parent's filesystem, so the
+// layers of its parent still remote are fetched before it runs.
+func NeedsFS(c instructions.Command) bool {
+	switch c.(type) {
+	case *instructions.RunCommand, *instructions.CopyCommand, *instructions.AddCommand, *instructions.WorkdirCommand:
+		return true
+	}
+	return false
 }
