@@ -51,7 +51,7 @@ type buildOpts struct {
 	ci        ciOpts   // --ci and its rules (cmd_space.go)
 	report    string
 	trace     string
-	tracer    *build.Trace // --trace: filled by observe
+	tracer    *event.Trace // --trace: filled by observe
 
 	// The TUI's debugger: start paused, breakpoints, the shell program.
 	step       bool
@@ -501,7 +501,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		report = &event.Report{}
 	}
 	if bo.trace != "" {
-		bo.tracer = &build.Trace{}
+		bo.tracer = &event.Trace{}
 	}
 	// The last build's end is printed when the TUI closes, as strata build
 	// prints it, so the terminal keeps the result.
@@ -604,7 +604,7 @@ func (o *buildOpts) observe(ex *build.Executor) *event.Report {
 		r = &event.Report{}
 	}
 	if o.trace != "" {
-		o.tracer = &build.Trace{}
+		o.tracer = &event.Trace{}
 	}
 	if r == nil && o.tracer == nil {
 		return nil
