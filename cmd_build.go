@@ -22,6 +22,7 @@ import (
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
 	"github.com/strata-build/strata/build/imageref"
+	"github.com/strata-build/strata/build/session"
 	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
@@ -51,7 +52,7 @@ type buildOpts struct {
 	ci        ciOpts   // --ci and its rules (cmd_space.go)
 	report    string
 	trace     string
-	tracer    *build.Trace // --trace: filled by observe
+	tracer    *event.Trace // --trace: filled by observe
 
 	// The TUI's debugger: start paused, breakpoints, the shell program.
 	step       bool
@@ -372,7 +373,7 @@ func runBuild(parent context.Context, g *globals, bo *buildOpts, ctxDir string) 
 		}
 		return err
 	}
-	if err := build.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
+	if err := session.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
 		return err
 	}
 	if err := needRoot("build"); err != nil {
@@ -436,7 +437,7 @@ func useTUI(mode string) bool {
 // runBuildUI builds with the TUI when stdout is a terminal (plain
 // progress otherwise). A Dockerfile that does not parse still opens the
 // TUI, with the error marked on its line. While the TUI is open, saving
-// the Dockerfile or a context file rebuilds (a build.Session); the
+// the Dockerfile or a context file rebuilds (a session.Session); the
 // debugger's keys reach the build through a build.Control.
 func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string) error {
 	if !useTUI(bo.progress) || bo.ci.on {
@@ -464,7 +465,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	}
 	if perr != nil {
 		plan = nil // the session reports the error on its line
-	} else if err := build.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
+	} else if err := session.CheckEmulators(plan, binfmtDir()); err != nil { // a foreign RUN needs QEMU
 		return err
 	}
 	breaks, err := bo.breakLines(plan)
@@ -491,7 +492,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 	if bo.jobs < 0 {
 		return fmt.Errorf("--jobs %d: want a number of stages, 1 or more (0: one per CPU)", bo.jobs)
 	}
-	sess := build.NewSession(store, opt, build.SandboxRunner(), control)
+	sess := session.New(store, opt, build.SandboxRunner(), control)
 	sess.Jobs = bo.jobs
 	if sess.Cache, err = bo.sharedCache(); err != nil {
 		return err
@@ -501,7 +502,7 @@ func runBuildUI(parent context.Context, g *globals, bo *buildOpts, ctxDir string
 		report = &event.Report{}
 	}
 	if bo.trace != "" {
-		bo.tracer = &build.Trace{}
+		bo.tracer = &event.Trace{}
 	}
 	// The last build's end is printed when the TUI closes, as strata build
 	// prints it, so the terminal keeps the result.
@@ -604,7 +605,7 @@ func (o *buildOpts) observe(ex *build.Executor) *event.Report {
 		r = &event.Report{}
 	}
 	if o.trace != "" {
-		o.tracer = &build.Trace{}
+		o.tracer = &event.Trace{}
 	}
 	if r == nil && o.tracer == nil {
 		return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/session"
 	"github.com/strata-build/strata/build/snapshot"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
@@ -53,7 +54,7 @@ func (o *buildOpts) multiRefuse(n int) error {
 	return nil
 }
 
-// runMultiBuild builds several platforms into one index (build.Multi) with
+// runMultiBuild builds several platforms into one index (session.Multi) with
 // plain or JSON progress: each line says its platform ("[linux/arm64] #3
 // RUN ..."; a JSON event gets a "platform" field).
 func runMultiBuild(ctx context.Context, g *globals, bo *buildOpts, opt frontend.Options, plats []v1.Platform) error {
@@ -72,7 +73,7 @@ func runMultiBuild(ctx context.Context, g *globals, bo *buildOpts, opt frontend.
 	}
 	defer store.Close()
 	sweepSandbox()
-	m := &build.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
+	m := &session.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
 	if m.Cache, err = bo.sharedCache(); err != nil {
 		return err
 	}
@@ -117,13 +118,13 @@ func runMultiBuild(ctx context.Context, g *globals, bo *buildOpts, opt frontend.
 
 // printIndex tells what the index holds: which image each platform gets,
 // and the emulated platforms' RUN time against the native one's.
-func printIndex(w io.Writer, res *build.MultiResult) {
+func printIndex(w io.Writer, res *session.MultiResult) {
 	fmt.Fprintf(w, "image index %s (%d platforms, %s)", res.Index, len(res.Builds), res.Duration.Round(1e7))
 	if len(res.Tags) > 0 {
 		fmt.Fprintf(w, " named %s", strings.Join(res.Tags, ", "))
 	}
 	fmt.Fprintln(w)
-	var native *build.PlatformBuild
+	var native *session.PlatformBuild
 	for _, b := range res.Builds {
 		if !b.Emulated && native == nil {
 			native = b
@@ -298,7 +299,7 @@ func pushImage(ctx context.Context, store *layers.Store, image, dest string, o r
 	if dest == "" {
 		dest = image
 	}
-	ii, configs, err := build.StoredIndex(store, idx)
+	ii, configs, err := session.StoredIndex(store, idx)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +348,7 @@ func runMultiUI(parent context.Context, g *globals, bo *buildOpts, opt frontend.
 	}
 	defer closeStore()
 	sweepSandbox()
-	m := &build.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
+	m := &session.Multi{Store: store, Opt: opt, Platforms: plats, Runner: build.SandboxRunner(), Jobs: bo.jobs, BinfmtDir: binfmtDir()}
 	if m.Cache, err = bo.sharedCache(); err != nil {
 		return err
 	}
@@ -365,9 +366,9 @@ func runMultiUI(parent context.Context, g *globals, bo *buildOpts, opt frontend.
 		chans, sends = append(chans, ch), append(sends, ch)
 		be := snapshot.NewBackend(store, cancel)
 		m.Backends = append(m.Backends, be)
-		views = append(views, tui.Options{Title: platforms.Format(p), Events: ch, Backend: be, Emulated: len(build.EmulatedStages(plans[i])) > 0})
+		views = append(views, tui.Options{Title: platforms.Format(p), Events: ch, Backend: be, Emulated: len(session.EmulatedStages(plans[i])) > 0})
 	}
-	var res *build.MultiResult
+	var res *session.MultiResult
 	var berr error
 	built := make(chan struct{})
 	go func() {

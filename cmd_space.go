@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/session"
 	"github.com/strata-build/strata/build/space"
 	"github.com/strata-build/strata/layers"
 )
@@ -189,7 +190,7 @@ func (o *buildOpts) collect(ex *build.Executor) *space.Collector {
 }
 
 // collectSession is collect for the TUI's session (--report only).
-func (o *buildOpts) collectSession(sess *build.Session) *space.Collector {
+func (o *buildOpts) collectSession(sess *session.Session) *space.Collector {
 	if o.report == "" {
 		return nil
 	}

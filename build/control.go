@@ -81,6 +81,15 @@ func (c *Control) Pause() {
 	c.mu.Unlock()
 }
 
+// DropStepPause drops a pending stop before the next step (--step, Next,
+// Pause); breakpoints stay. A session calls it before each build but the
+// first, so that --step pauses the first build only.
+func (c *Control) DropStepPause() {
+	c.mu.Lock()
+	c.pauseNext = false
+	c.mu.Unlock()
+}
+
 func (c *Control) release(step bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

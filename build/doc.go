@@ -3,9 +3,11 @@
 // dispatch_meta.go), asks the cache for every step and says why it missed
 // (cache), copies files for COPY/ADD (copy, add, source), runs RUN in the
 // sandbox with its mounts (run), pauses and steps on request (control),
-// exports and pushes the result (output), and drives repeated builds for
-// the TUI (Session). It publishes what happens as build/event events.
+// and exports and pushes the result (output). It publishes what happens as
+// build/event events. Repeated builds for the TUI (Session) and
+// multi-platform builds (Multi) are build/session's, over Executors.
 //
 // It imports build/frontend, build/event, build/snapshot, layers, sandbox
-// and registry; nothing imports it but main (the TUI never does).
+// and registry; nothing imports it but main and build/session (the TUI
+// never does).
 package build

@@ -76,7 +76,7 @@ type Executor struct {
 	lint   *linter.Linter
 
 	statCache *statCache
-	dedupe    *keyLocks // a multi-platform build's runs build a shared step once (platforms.go)
+	dedupe    *KeyLocks // a multi-platform build's runs build a shared step once (platforms.go)
 	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
 	stepIDs   sync.Map  // *event.Snapshot -> its image id (steprun.go)
 }

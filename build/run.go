@@ -389,8 +389,9 @@ func (e *Executor) run(ctx context.Context, r *stepRun, c *instructions.RunComma
 	return r.layerDone(runHistory(args, r.st), pl)
 }
 
-// logPathOrNone is LogPath once the build keeps logs, "" before.
-func (e *Executor) logPathOrNone(step int) string {
+// LogPathOrNone is LogPath once the build keeps logs, "" before: the
+// log path function a snapshot.Backend is attached with before Build.
+func (e *Executor) LogPathOrNone(step int) string {
 	if e.LogDir == "" {
 		return ""
 	}

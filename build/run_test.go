@@ -19,6 +19,7 @@ import (
 
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/runmount"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 )
@@ -357,7 +358,7 @@ func TestCacheMountLockReleased(t *testing.T) {
 	lockPath := filepath.Join(filepath.Dir(h.dirs[0]), "lock")
 	assertFree := func() {
 		t.Helper()
-		f, ok, err := flockFile(context.Background(), lockPath, unix.LOCK_EX, nil)
+		f, ok, err := runmount.FlockFile(context.Background(), lockPath, unix.LOCK_EX, nil)
 		if err != nil || !ok {
 			t.Fatalf("cache lock still held (ok=%v, %v)", ok, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/strata-build/strata/layers"
+	"github.com/strata-build/strata/layers/beneath"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ func (c *contextSource) open(host string) (*os.File, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s is outside the build context %s", host, c.root)
 	}
-	return openRegular(c.real.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0))
+	return beneath.OpenRegular(c.real.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0))
 }
 
 func (c *contextSource) readlink(host string) (string, error) {
@@ -71,24 +72,6 @@ func (c *contextSource) readlink(host string) (string, error) {
 		return "", fmt.Errorf("%s is outside the build context %s", host, c.root)
 	}
 	return c.real.Readlink(name)
-}
-
-// openRegular checks that what was opened is a regular file (a fifo put
-// where a file was would block, a device would read the host's).
-func openRegular(f *os.File, err error) (*os.File, error) {
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file (it is %v)", f.Name(), fi.Mode().Type())
-	}
-	return f, nil
 }
 
 // entry finds the layer of a host path the view returned.
@@ -106,7 +89,7 @@ func (v *viewSource) open(host string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openRegular(v.view.Open(e))
+	return beneath.OpenRegular(v.view.Open(e))
 }
 
 func (v *viewSource) readlink(host string) (string, error) {

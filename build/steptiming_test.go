@@ -57,7 +57,7 @@ func TestStepPhasesAddUp(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tr := &Trace{}
+	tr := &event.Trace{}
 	r := buildIn(t, newStore(t), frontend.Options{ContextDir: dir}, runner).mustOK(t)
 	var done []event.StepDone
 	for _, ev := range r.events {

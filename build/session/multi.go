@@ -1,4 +1,4 @@
-package build
+package session
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
@@ -37,7 +38,7 @@ type Multi struct {
 	Store     *layers.Store
 	Opt       frontend.Options // Platform is ignored; Tags and Outputs are the index's
 	Platforms []v1.Platform
-	Runner    Runner
+	Runner    build.Runner
 	Jobs      int // --jobs: 1 builds the platforms one after another, and each one's stages so
 	Cache     *cache.Shared
 	// BinfmtDir is where emulators are looked for ("": the kernel's).
@@ -55,7 +56,7 @@ type Multi struct {
 type PlatformBuild struct {
 	Platform v1.Platform
 	Plan     *frontend.Plan
-	Result   *Result
+	Result   *build.Result
 	Duration time.Duration
 	// Emulated says the run executed commands under QEMU.
 	Emulated bool
@@ -124,7 +125,7 @@ func (m *Multi) Build(ctx context.Context, events []chan<- event.Event) (*MultiR
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	locks := newKeyLocks()
+	locks := build.NewKeyLocks()
 	builds := make([]*PlatformBuild, len(plans))
 	errs := make([]error, len(plans))
 	run := func(i int) {
@@ -133,7 +134,8 @@ func (m *Multi) Build(ctx context.Context, events []chan<- event.Event) (*MultiR
 		opt.Tags, opt.Outputs = nil, nil
 		pb := &PlatformBuild{Platform: m.Platforms[i], Plan: plans[i], Emulated: len(EmulatedStages(plans[i])) > 0}
 		builds[i] = pb
-		ex := &Executor{Store: m.Store, Plan: plans[i], Opt: opt, Runner: m.Runner, Jobs: m.Jobs, Cache: m.Cache, dedupe: locks}
+		ex := &build.Executor{Store: m.Store, Plan: plans[i], Opt: opt, Runner: m.Runner, Jobs: m.Jobs, Cache: m.Cache}
+		ex.ShareSteps(locks)
 		ex.Observe = func(ev event.Event) {
 			if d, ok := ev.(event.StepDone); ok && isRunStep(plans[i], d.Step) {
 				pb.RunTime += d.Duration
@@ -143,7 +145,7 @@ func (m *Multi) Build(ctx context.Context, events []chan<- event.Event) (*MultiR
 			}
 		}
 		if i < len(m.Backends) && m.Backends[i] != nil {
-			m.Backends[i].Attach(ex.logPathOrNone, opt.Network, cancel)
+			m.Backends[i].Attach(ex.LogPathOrNone, opt.Network, cancel)
 		}
 		var ch chan<- event.Event
 		if i < len(events) {
@@ -252,7 +254,7 @@ func defaultImage(builds []*PlatformBuild) *PlatformBuild {
 	return builds[0]
 }
 
-func recordOf(r *Result) layers.ImageRecord {
+func recordOf(r *build.Result) layers.ImageRecord {
 	return layers.ImageRecord{Manifest: r.Manifest, Config: r.ImageID, Size: r.Size, Created: r.Config.Created.Time}
 }
 

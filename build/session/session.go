@@ -1,4 +1,4 @@
-package build
+package session
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
@@ -26,26 +27,26 @@ import (
 type Session struct {
 	Store   *layers.Store
 	Opt     frontend.Options
-	Runner  Runner
-	Control *Control          // shared by every build of the session (may be nil)
+	Runner  build.Runner
+	Control *build.Control    // shared by every build of the session (may be nil)
 	Observe func(event.Event) // sees every event (e.g. a report)
 	Cache   *cache.Shared     // --cache-from / --cache-to (build/cache, cachestep.go)
 	Jobs    int               // --jobs: stages built at once (Executor.Jobs)
-	Backend *snapshot.Backend // follows the current build; made by NewSession
+	Backend *snapshot.Backend // follows the current build; made by New
 
 	events chan event.Event
 	reqs   chan int
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
-	result  *Result
+	result  *build.Result
 	err     error
 	builds  int
 	running bool
 }
 
-// NewSession prepares a session; Run starts it.
-func NewSession(store *layers.Store, opt frontend.Options, runner Runner, control *Control) *Session {
+// New prepares a session; Run starts it.
+func New(store *layers.Store, opt frontend.Options, runner build.Runner, control *build.Control) *Session {
 	s := &Session{Store: store, Opt: opt, Runner: runner, Control: control,
 		events: make(chan event.Event, 1024), reqs: make(chan int, 1)}
 	s.Backend = snapshot.NewBackend(store, nil)
@@ -56,7 +57,7 @@ func NewSession(store *layers.Store, opt frontend.Options, runner Runner, contro
 func (s *Session) Events() <-chan event.Event { return s.events }
 
 // Last is the outcome of the last finished build.
-func (s *Session) Last() (*Result, error) {
+func (s *Session) Last() (*build.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.result, s.err
@@ -136,14 +137,12 @@ func (s *Session) build(ctx context.Context, noCacheFrom int) {
 	}
 	bctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ex := &Executor{Store: s.Store, Plan: plan, Opt: opt, Runner: s.Runner, Control: s.Control, Observe: s.Observe, Cache: s.Cache, Jobs: s.Jobs}
+	ex := &build.Executor{Store: s.Store, Plan: plan, Opt: opt, Runner: s.Runner, Control: s.Control, Observe: s.Observe, Cache: s.Cache, Jobs: s.Jobs}
 	if s.Control != nil && s.builds > 1 {
 		// --step pauses the first build only; breakpoints stay.
-		s.Control.mu.Lock()
-		s.Control.pauseNext = false
-		s.Control.mu.Unlock()
+		s.Control.DropStepPause()
 	}
-	s.Backend.Attach(ex.logPathOrNone, opt.Network, cancel)
+	s.Backend.Attach(ex.LogPathOrNone, opt.Network, cancel)
 	s.mu.Lock()
 	s.cancel = cancel
 	s.mu.Unlock()

@@ -1,4 +1,4 @@
-package build
+package session
 
 import (
 	"context"
@@ -9,10 +9,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-build/strata/build"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/internal/testutil"
+	"github.com/strata-build/strata/layers"
 	"golang.org/x/sys/unix"
 )
+
+// controlDockerfile is build's control tests' Dockerfile: a breakpoint
+// on line 4 stops before the ENV B=2 step.
+const controlDockerfile = "FROM scratch\nENV A=1\nCOPY a /a\nENV B=2\nRUN true\nCMD [\"x\"]\n"
+
+// newStore opens a store in a fresh temp dir, closed at the end of the test.
+func newStore(t testing.TB) *layers.Store {
+	t.Helper()
+	return testutil.TempStore(t, layers.Open)
+}
+
+// fakeRunner records RUN requests and changes nothing.
+type fakeRunner struct{ reqs []*build.RunRequest }
+
+func (f *fakeRunner) Run(ctx context.Context, r *build.RunRequest) (int, error) {
+	f.reqs = append(f.reqs, r)
+	return 0, nil
+}
 
 // sessionBuilds collects a session's events build by build.
 type sessionBuilds struct {
@@ -109,9 +130,9 @@ func TestSessionWatchRebuilds(t *testing.T) {
 	store := newStore(t)
 	dir := t.TempDir()
 	df := "FROM scratch\nENV A=1\nCOPY a /a\nRUN echo hi\n"
-	writeTree(t, dir, map[string]string{"Dockerfile": df, "a": "1", ".dockerignore": "*.log\n"})
+	testutil.WriteTree(t, dir, map[string]string{"Dockerfile": df, "a": "1", ".dockerignore": "*.log\n"})
 	fr := &fakeRunner{}
-	s := NewSession(store, frontend.Options{ContextDir: dir}, fr, nil)
+	s := New(store, frontend.Options{ContextDir: dir}, fr, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sb := watchSession(s)
@@ -165,9 +186,9 @@ func TestSessionWatchRebuilds(t *testing.T) {
 func TestSessionRebuildCancelsPaused(t *testing.T) {
 	store := newStore(t)
 	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{"Dockerfile": controlDockerfile, "a": "x"})
-	c := NewControl(false, []int{4})
-	s := NewSession(store, frontend.Options{ContextDir: dir}, &fakeRunner{}, c)
+	testutil.WriteTree(t, dir, map[string]string{"Dockerfile": controlDockerfile, "a": "x"})
+	c := build.NewControl(false, []int{4})
+	s := New(store, frontend.Options{ContextDir: dir}, &fakeRunner{}, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	paused := make(chan int, 4)

@@ -1,4 +1,4 @@
-package build
+package event
 
 import (
 	"encoding/json"
@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/layers"
 )
 
@@ -22,7 +21,7 @@ import (
 type Trace struct {
 	mu      sync.Mutex
 	t0      time.Time
-	steps   []event.StepInfo
+	steps   []StepInfo
 	started map[int]time.Time
 	events  []TraceEvent
 }
@@ -50,27 +49,27 @@ type TraceFile struct {
 func micros(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 }
 
 // Observe takes one build event (use with Executor.Observe).
-func (t *Trace) Observe(ev event.Event) {
+func (t *Trace) Observe(ev Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch ev := ev.(type) {
-	case event.PlanReady:
+	case PlanReady:
 		t.t0, t.steps, t.started, t.events = ev.Time, ev.Steps, map[int]time.Time{}, nil
 		t.meta(1, 0, "process_name", "build")
 		for _, s := range ev.Steps {
 			t.meta(1, s.Index+1, "thread_name", fmt.Sprintf("step %d: %s", s.Index+1, traceClip(s.Text, 60)))
 		}
-	case event.StepStarted:
+	case StepStarted:
 		if _, ok := t.started[ev.Step]; !ok && t.started != nil {
 			t.started[ev.Step] = ev.Time
 		}
-	case event.StepCached:
+	case StepCached:
 		if t.started != nil {
 			t.events = append(t.events, TraceEvent{Name: "cached", Cat: "step", Ph: "i", Scope: "t", Ts: micros(ev.Time.Sub(t.t0)), Pid: 1, Tid: ev.Step + 1})
 		}
-	case event.StepDone:
+	case StepDone:
 		t.step(ev.Step, ev.Time, ev.Duration, ev.Phases, ev.Processes, "")
-	case event.StepFailed:
+	case StepFailed:
 		t.step(ev.Step, ev.Time, ev.Duration, ev.Phases, ev.Processes, ev.Error)
 	}
 }
@@ -79,7 +78,7 @@ func (t *Trace) meta(pid, tid int, what, name string) {
 	t.events = append(t.events, TraceEvent{Name: what, Ph: "M", Pid: pid, Tid: tid, Args: map[string]any{"name": name}})
 }
 
-func (t *Trace) step(step int, end time.Time, d time.Duration, phases []event.Phase, procs []event.Process, errText string) {
+func (t *Trace) step(step int, end time.Time, d time.Duration, phases []Phase, procs []Process, errText string) {
 	if t.started == nil {
 		return
 	}
@@ -97,7 +96,7 @@ func (t *Trace) step(step int, end time.Time, d time.Duration, phases []event.Ph
 	t.events = append(t.events, TraceEvent{Name: name, Cat: "step", Ph: "X", Ts: base, Dur: micros(d), Pid: 1, Tid: tid, Args: args})
 	// A phase overlapping an earlier one goes on a track of its own, so
 	// that every track nests.
-	var lanes [][]event.Phase
+	var lanes [][]Phase
 	for _, p := range phases {
 		lane := -1
 		for i, l := range lanes {
