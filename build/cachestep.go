@@ -320,6 +320,7 @@ func (e *Executor) resolveEntry(st *stageState, ent *cache.Entry) (*cache.Entry,
 }
 
 func (e *Executor) applyCached(st *stageState, step int, in *cache.Inputs, key string, ent *cache.Entry, note string) {
+	defer e.dedupe.release(st) // a stage waiting for this key can hit now
 	id := ent.ImageID
 	if ent.Fresh { // rebuilt for this build, its id checked
 		st.cfg = ent.Config
@@ -360,6 +361,10 @@ func (e *Executor) applyCached(st *stageState, step int, in *cache.Inputs, key s
 // finishBuilt completes a built step: its reason and key on the event,
 // its result in the cache, its inputs in the stage's record.
 func (e *Executor) finishBuilt(st *stageState, done *event.StepDone) {
+	// Let go of the key once the entry is saved, not at the stage's next
+	// step: that step may wait for the stage waiting for this key (COPY
+	// --from of a stage whose first RUN is this one).
+	defer e.dedupe.release(st)
 	e.count(false)
 	p := st.pending
 	st.pending = nil

@@ -76,7 +76,7 @@ type Executor struct {
 	lint   *linter.Linter
 
 	statCache *statCache
-	dedupe    *KeyLocks // a multi-platform build's runs build a shared step once (platforms.go)
+	dedupe    *KeyLocks // stages (and a multi-platform build's runs) build a shared step once (platforms.go)
 	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
 	stepIDs   sync.Map  // *event.Snapshot -> its image id (steprun.go)
 }
@@ -196,6 +196,9 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 	// it adds from now on.
 	pausedBefore := e.Control.PausedTime()
 	e.stages = map[int]*stageState{}
+	if e.dedupe == nil { // stages side by side build a step they share once
+		e.dedupe = NewKeyLocks()
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = &PanicError{Value: r, Stack: debug.Stack()}

@@ -306,3 +306,62 @@ func TestParallelWaitersGiveSlotsUp(t *testing.T) {
 		t.Fatalf("build: %v", err)
 	}
 }
+
+// sharedStepDockerfile has two stages FROM base whose first RUN is the
+// same step (same parent, same instruction), and a stage a that takes
+// b's output after that RUN: a builds the RUN, b waits for it (its key
+// is a's) and must get it as a hit, while a waits for b to finish.
+const sharedStepDockerfile = `FROM scratch AS base
+ADD rootfs.tar /
+FROM base AS a
+RUN sleep 1; echo built > /shared
+COPY --from=b /b /b
+FROM base AS b
+RUN sleep 1; echo built > /shared
+RUN echo b > /b
+`
+
+// TestParallelStagesShareAStep: stages side by side build a step they
+// share once (BuildKit merges such vertices): one of the two RUNs runs,
+// the other is a cache hit of it, the two stages' layers are the same
+// blob, and the build does not deadlock although a waits (COPY --from)
+// for the stage that waited for a's key.
+func TestParallelStagesShareAStep(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": sharedStepDockerfile, "rootfs.tar": string(rootfs)})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	store := newStore(t)
+	opt := frontend.Options{ContextDir: dir, Target: "a"}
+	p, err := frontend.NewPlan(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Executor{Store: store, Plan: p, Opt: opt, Runner: parallelRunner(t), Jobs: 2}
+	var evs []event.Event
+	e.Observe = func(ev event.Event) { evs = append(evs, ev) }
+	if _, err := e.Build(ctx, nil); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	// Steps: 0 FROM base, 1 ADD, 2 FROM a, 3 RUN (a), 4 COPY, 5 FROM b,
+	// 6 RUN (b), 7 RUN.
+	built, cached := map[int]bool{}, map[int]bool{}
+	diff := map[int]string{}
+	for _, ev := range evs {
+		switch ev := ev.(type) {
+		case event.StepDone:
+			built[ev.Step] = true
+			diff[ev.Step] = ev.DiffID
+		case event.StepCached:
+			cached[ev.Step] = true
+			diff[ev.Step] = ev.DiffID
+		}
+	}
+	if built[3] == built[6] || cached[3] == cached[6] {
+		t.Fatalf("the shared RUN: built %v/%v, cached %v/%v (steps 3/6): want one built and one cached", built[3], built[6], cached[3], cached[6])
+	}
+	if diff[3] == "" || diff[3] != diff[6] {
+		t.Errorf("the shared RUN's layers differ: %q vs %q", diff[3], diff[6])
+	}
+}

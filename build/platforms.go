@@ -21,15 +21,17 @@ func StagePlatform(p *frontend.Plan, s *frontend.Stage) v1.Platform {
 	return p.Platform
 }
 
-// KeyLocks makes the platform runs of a multi-platform build build a
-// step they share once: the step whose cache key another run is building
+// KeyLocks makes the stages of one build that run side by side, and the
+// platform runs of a multi-platform build, build a step they share once
+// (two stages FROM the same base with the same first RUN): the step whose cache key another run is building
 // waits for it, then finds it in the cache. A step that is the same for
 // every platform is one of a stage FROM --platform=$BUILDPLATFORM that
 // does not read TARGET* args: BuildKit merges those because their LLB is
 // the same; strata because their cache key is.
 //
-// A multi-platform build (build/session's Multi) makes one with
-// NewKeyLocks and gives it to each platform's Executor (ShareSteps).
+// Each Build makes its own unless ShareSteps gave it one: a
+// multi-platform build (build/session's Multi) makes one with NewKeyLocks
+// and gives it to each platform's Executor.
 type KeyLocks struct {
 	mu   sync.Mutex
 	keys map[string]chan struct{} // key -> closed when its builder lets go
