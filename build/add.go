@@ -22,7 +22,7 @@ import (
 // compressed) into the destination directory, as ADD does. It reports
 // false when the file is not an archive (then it is copied as a file).
 func (c *copier) tryUnpack(host, rdest string, destIsDir bool) (bool, error) {
-	f, err := c.src.open(host)
+	f, err := c.src.Open(host)
 	if err != nil {
 		return false, err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/source"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/registry"
@@ -167,18 +168,18 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 
 func (e *Executor) sumContext(in *cache.Inputs, args, exclude []string) error {
 	if e.statCache == nil {
-		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
+		e.statCache = source.OpenStatCache(e.Store.Root(), e.Opt.ContextDir)
 	}
 	excl, err := excludeMatcher(exclude)
 	if err != nil {
 		return err
 	}
-	cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, excl)
+	cs, err := source.NewContext(e.Opt.ContextDir, e.Plan.Ignore, excl)
 	if err != nil {
 		return err
 	}
-	defer cs.close()
-	sums, err := e.statCache.contextSums(cs, args)
+	defer cs.Close()
+	sums, err := e.statCache.ContextSums(cs, args)
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (e *Executor) sumContext(in *cache.Inputs, args, exclude []string) error {
 // or an image.
 func (e *Executor) sumFrom(ctx context.Context, step int, in *cache.Inputs, from string, args, exclude []string) error {
 	if e.statCache == nil {
-		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
+		e.statCache = source.OpenStatCache(e.Store.Root(), e.Opt.ContextDir)
 	}
 	excl, err := excludeMatcher(exclude)
 	if err != nil {
@@ -211,7 +212,7 @@ func (e *Executor) sumFrom(ctx context.Context, step int, in *cache.Inputs, from
 	if err != nil {
 		return err
 	}
-	sums, err := e.statCache.viewSums(&viewSource{view: v, excl: excl}, args)
+	sums, err := e.statCache.ViewSums(source.NewView(v, excl), args)
 	if err != nil {
 		return fmt.Errorf("--from=%s: %w", from, err)
 	}

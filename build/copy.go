@@ -19,6 +19,7 @@ import (
 	"github.com/moby/patternmatcher"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/source"
 	"github.com/strata-build/strata/internal/rootless"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/layers/beneath"
@@ -163,7 +164,7 @@ type copyMatch struct {
 }
 
 // expandSources expands the source arguments (wildcards) against src.
-func expandSources(sp *copySpec, src source) ([]copyMatch, error) {
+func expandSources(sp *copySpec, src source.Source) ([]copyMatch, error) {
 	var all []copyMatch
 	for _, arg := range sp.sources {
 		if sp.add && isURL(arg) {
@@ -174,7 +175,7 @@ func expandSources(sp *copySpec, src source) ([]copyMatch, error) {
 		if sp.add && strings.HasPrefix(arg, "git@") {
 			return nil, fmt.Errorf("ADD %s: git sources are not supported by strata; clone in a RUN step or copy a checkout from the context", arg)
 		}
-		ps, err := src.match(arg)
+		ps, err := src.Match(arg)
 		if err != nil {
 			return nil, err
 		}
@@ -205,21 +206,21 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 		return err
 	}
 	// Source.
-	var src source
+	var src source.Source
 	fromContext := sp.from == ""
 	if fromContext {
-		cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, o.excl)
+		cs, err := source.NewContext(e.Opt.ContextDir, e.Plan.Ignore, o.excl)
 		if err != nil {
 			return err
 		}
-		defer cs.close()
+		defer cs.Close()
 		src = cs
 	} else {
 		v, err := e.fromView(ctx, r.step, sp.from)
 		if err != nil {
 			return err
 		}
-		src = &viewSource{view: v, excl: o.excl}
+		src = source.NewView(v, o.excl)
 	}
 	dest, destDirSyntax := copyDest(sp, r.st.cfg.Config.WorkingDir)
 
@@ -297,7 +298,7 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 		}
 		return nil
 	}
-	info, host, err := src.stat(m.path, true)
+	info, host, err := src.Stat(m.path, true)
 	if err != nil {
 		return err
 	}
@@ -322,7 +323,7 @@ func (cp *copier) copyOne(sp *copySpec, m copyMatch, rdest string, destIsDir boo
 		cp.fresh = map[string]bool{}
 		var times []dirTime
 		cp.dirTimes = &times
-		err := src.walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
+		err := src.Walk(m.path, func(rel string, fi fs.FileInfo, h string) error {
 			cp.key = path.Join(m.path, rel)
 			return cp.copyItem(path.Join(target, rel), fi, h)
 		})
@@ -378,7 +379,7 @@ type copier struct {
 	chmod     chmodFunc
 	keepOwner bool
 	ctx       context.Context
-	src       source               // opens what is copied, beneath its root
+	src       source.Source        // opens what is copied, beneath its root
 	links     map[[2]uint64]string // dev, inode of a multiply-linked source file -> its first target; nil: no linking
 	// dirTimes, while a directory is walked, collects each copied dir's
 	// source mtime, set once everything below it exists (creating an
@@ -521,7 +522,7 @@ func (c *copier) copyItem(target string, info fs.FileInfo, host string) error {
 		if err := c.prepareUnless(fresh, target); err != nil {
 			return err
 		}
-		link, err := c.src.readlink(host)
+		link, err := c.src.Readlink(host)
 		if err != nil {
 			return err
 		}
@@ -615,7 +616,7 @@ func (m fileMeta) set(f *os.File, name string) error {
 }
 
 func (c *copier) copyFile(from, to string, meta fileMeta) error {
-	in, err := c.src.open(from)
+	in, err := c.src.Open(from)
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/strata-build/strata/build/cache"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/frontend"
+	"github.com/strata-build/strata/build/source"
 	"github.com/strata-build/strata/internal/platforms"
 	"github.com/strata-build/strata/layers"
 )
@@ -75,7 +76,7 @@ type Executor struct {
 	built  int
 	lint   *linter.Linter
 
-	statCache *statCache
+	statCache *source.StatCache
 	dedupe    *KeyLocks // stages (and a multi-platform build's runs) build a shared step once (platforms.go)
 	pulls     pullMeter // bytes a FROM pulled, for its pull phase (proctiming.go)
 	stepIDs   sync.Map  // *event.Snapshot -> its image id (steprun.go)
@@ -204,7 +205,7 @@ func (e *Executor) Build(ctx context.Context, events chan<- event.Event) (res *R
 			err = &PanicError{Value: r, Stack: debug.Stack()}
 		}
 		if e.statCache != nil {
-			e.statCache.save()
+			e.statCache.Save()
 		}
 		paused := e.Control.PausedTime() - pausedBefore
 		done := event.BuildDone{Base: event.Now(), Duration: time.Since(e.start) - paused, Paused: paused, Cached: e.cached, Built: e.built}

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/strata-build/strata/build/source"
 )
 
 // jobs is how many stages may build at once.
@@ -43,7 +44,7 @@ func (e *Executor) runStages(ctx context.Context) error {
 		return nil
 	}
 	if e.statCache == nil { // shared by the stages' COPY checksums
-		e.statCache = openStatCache(e.Store.Root(), e.Opt.ContextDir)
+		e.statCache = source.OpenStatCache(e.Store.Root(), e.Opt.ContextDir)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

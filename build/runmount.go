@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/strata-build/strata/build/event"
 	"github.com/strata-build/strata/build/runmount"
+	"github.com/strata-build/strata/build/source"
 	"github.com/strata-build/strata/layers"
 	"github.com/strata-build/strata/sandbox"
 	"golang.org/x/sys/unix"
@@ -66,7 +67,7 @@ func (e *Executor) runMounts(ctx context.Context, st *stageState, step int, c *i
 				out = append(out, sandbox.Mount{Type: "overlay", Lower: layers.OverlayLowers(src.View.Lowers), Source: p, Target: target, ReadOnly: m.ReadOnly})
 				continue
 			}
-			cs, err := newContextSource(e.Opt.ContextDir, e.Plan.Ignore, nil)
+			cs, err := source.NewContext(e.Opt.ContextDir, e.Plan.Ignore, nil)
 			if err != nil {
 				return nil, release, err
 			}
@@ -74,12 +75,12 @@ func (e *Executor) runMounts(ctx context.Context, st *stageState, step int, c *i
 			if src == "" {
 				src = "/"
 			}
-			p, err := cleanSource(src)
+			p, err := source.Clean(src)
 			if err != nil {
 				return nil, release, fmt.Errorf("%s: %w", flag, err)
 			}
-			info, host, err := cs.stat(p, true)
-			cs.close()
+			info, host, err := cs.Stat(p, true)
+			cs.Close()
 			if err != nil {
 				return nil, release, fmt.Errorf("%s: %w", flag, err)
 			}

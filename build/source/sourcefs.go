@@ -1,4 +1,4 @@
-package build
+package source
 
 import (
 	"errors"
@@ -17,8 +17,8 @@ import (
 // the way, so a path that changed since it was checked (a directory swapped
 // for a symlink) fails instead of leading onto the host.
 
-// close releases the context's descriptors.
-func (c *contextSource) close() {
+// Close releases the context's descriptors.
+func (c *Context) Close() {
 	c.dir.Close()
 	c.real.Close()
 }
@@ -26,7 +26,7 @@ func (c *contextSource) close() {
 // hostPath is the resolved host path of p (the last symlink followed when
 // follow), read back from the descriptor that resolved it beneath the
 // context.
-func (c *contextSource) hostPath(p string, follow bool) (string, error) {
+func (c *Context) hostPath(p string, follow bool) (string, error) {
 	flag := unix.O_PATH | unix.O_NOFOLLOW
 	if follow {
 		flag = unix.O_PATH
@@ -47,7 +47,7 @@ func (c *contextSource) hostPath(p string, follow bool) (string, error) {
 }
 
 // nameOf is the name beneath the context root of a host path inside it.
-func (c *contextSource) nameOf(host string) (string, bool) {
+func (c *Context) nameOf(host string) (string, bool) {
 	if host == c.root {
 		return "/", true
 	}
@@ -58,7 +58,9 @@ func (c *contextSource) nameOf(host string) (string, bool) {
 	return host[len(prefix)-1:], true
 }
 
-func (c *contextSource) open(host string) (*os.File, error) {
+// Open opens the regular file at host (a path Stat or Walk returned),
+// resolved beneath the context with no symlink on the way.
+func (c *Context) Open(host string) (*os.File, error) {
 	name, ok := c.nameOf(host)
 	if !ok {
 		return nil, fmt.Errorf("%s is outside the build context %s", host, c.root)
@@ -66,7 +68,9 @@ func (c *contextSource) open(host string) (*os.File, error) {
 	return beneath.OpenRegular(c.real.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0))
 }
 
-func (c *contextSource) readlink(host string) (string, error) {
+// Readlink reads the symlink at host (a path Stat or Walk returned),
+// resolved beneath the context with no symlink on the way.
+func (c *Context) Readlink(host string) (string, error) {
 	name, ok := c.nameOf(host)
 	if !ok {
 		return "", fmt.Errorf("%s is outside the build context %s", host, c.root)
@@ -75,7 +79,7 @@ func (c *contextSource) readlink(host string) (string, error) {
 }
 
 // entry finds the layer of a host path the view returned.
-func (v *viewSource) entry(host string) (*layers.Entry, error) {
+func (v *View) entry(host string) (*layers.Entry, error) {
 	for i, l := range v.view.Lowers {
 		if rest, ok := strings.CutPrefix(host, strings.TrimSuffix(l, "/")+"/"); ok {
 			return &layers.Entry{Path: "/" + rest, Host: host, Layer: i}, nil
@@ -84,7 +88,9 @@ func (v *viewSource) entry(host string) (*layers.Entry, error) {
 	return nil, errors.New(host + " is not in the source image's layers")
 }
 
-func (v *viewSource) open(host string) (*os.File, error) {
+// Open opens the regular file at host (a path Stat or Walk returned)
+// beneath its layer.
+func (v *View) Open(host string) (*os.File, error) {
 	e, err := v.entry(host)
 	if err != nil {
 		return nil, err
@@ -92,7 +98,8 @@ func (v *viewSource) open(host string) (*os.File, error) {
 	return beneath.OpenRegular(v.view.Open(e))
 }
 
-func (v *viewSource) readlink(host string) (string, error) {
+// Readlink reads the symlink at host beneath its layer.
+func (v *View) Readlink(host string) (string, error) {
 	e, err := v.entry(host)
 	if err != nil {
 		return "", err

@@ -1,4 +1,4 @@
-package build
+package source
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 // still load), and a save then open reads every entry back.
 func TestStatCacheWrittenAsMarshal(t *testing.T) {
 	root, ctx := t.TempDir(), t.TempDir()
-	sc := openStatCache(root, ctx)
+	sc := OpenStatCache(root, ctx)
 	sc.entries = map[string]statEntry{
 		"/b":            {Size: 1, Mtime: 2, Ctime: 3, Ino: 4, Sum: "ab"},
 		"/a/<&>\"é\x01": {Size: -1, Sum: "cd"},
@@ -28,14 +28,14 @@ func TestStatCacheWrittenAsMarshal(t *testing.T) {
 		t.Errorf("written as\n%s\nwant json.Marshal's\n%s", buf.String(), want)
 	}
 	sc.dirty = true
-	sc.save()
+	sc.Save()
 	if sc.dirty {
 		t.Fatalf("save left the cache dirty: %s not written", sc.file)
 	}
 	if _, err := os.Stat(filepath.Dir(sc.file)); err != nil {
 		t.Fatal(err)
 	}
-	back := openStatCache(root, ctx)
+	back := OpenStatCache(root, ctx)
 	if len(back.entries) != len(sc.entries) || back.entries["/b"] != sc.entries["/b"] {
 		t.Errorf("read back %v, want %v", back.entries, sc.entries)
 	}

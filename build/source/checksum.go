@@ -1,4 +1,4 @@
-package build
+package source
 
 import (
 	"bufio"
@@ -19,12 +19,12 @@ import (
 	"github.com/strata-build/strata/layers"
 )
 
-// statCache remembers the content digest of context files by their stat
+// StatCache remembers the content digest of context files by their stat
 // data, so a rebuild hashes only files that changed (as git's index does).
 // It lives in ROOT/cache/files/<context hash>.json; a lost or stale file
 // costs a rehash, never a wrong result: any change of size, mtime, ctime
 // or inode misses.
-type statCache struct {
+type StatCache struct {
 	file    string
 	mu      sync.Mutex
 	entries map[string]statEntry
@@ -39,10 +39,12 @@ type statEntry struct {
 	Sum   string `json:"h"`
 }
 
-func openStatCache(root, contextDir string) *statCache {
+// OpenStatCache opens the stat cache of the context directory contextDir
+// in the store at root (an empty one if there is none or it is unreadable).
+func OpenStatCache(root, contextDir string) *StatCache {
 	abs, _ := filepath.Abs(contextDir)
 	h := sha256.Sum256([]byte(abs))
-	sc := &statCache{file: filepath.Join(root, "cache", "files", hex.EncodeToString(h[:16])+".json"), entries: map[string]statEntry{}}
+	sc := &StatCache{file: filepath.Join(root, "cache", "files", hex.EncodeToString(h[:16])+".json"), entries: map[string]statEntry{}}
 	if b, err := os.ReadFile(sc.file); err == nil {
 		if json.Unmarshal(b, &sc.entries) != nil {
 			sc.entries = map[string]statEntry{}
@@ -67,7 +69,7 @@ var sumBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 
 // sum returns the digest of a regular file's content (opened through src,
 // beneath the context).
-func (sc *statCache) sum(src source, host string, fi fs.FileInfo) (string, error) {
+func (sc *StatCache) sum(src Source, host string, fi fs.FileInfo) (string, error) {
 	k, ok := statKey(fi)
 	if ok {
 		sc.mu.Lock()
@@ -77,7 +79,7 @@ func (sc *statCache) sum(src source, host string, fi fs.FileInfo) (string, error
 			return e.Sum, nil
 		}
 	}
-	f, err := src.open(host)
+	f, err := src.Open(host)
 	if err != nil {
 		return "", err
 	}
@@ -100,8 +102,8 @@ func (sc *statCache) sum(src source, host string, fi fs.FileInfo) (string, error
 	return s, nil
 }
 
-// save writes the cache back if it learnt something.
-func (sc *statCache) save() {
+// Save writes the cache back if it learnt something.
+func (sc *StatCache) Save() {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if !sc.dirty {
@@ -116,7 +118,7 @@ func (sc *statCache) save() {
 
 // writeEntries writes json.Marshal(sc.entries) one entry at a time through
 // a buffer: the map's JSON (about 150 bytes a file) is never held whole.
-func (sc *statCache) writeEntries(f io.Writer) error {
+func (sc *StatCache) writeEntries(f io.Writer) error {
 	keys := make([]string, 0, len(sc.entries))
 	for k := range sc.entries {
 		keys = append(keys, k)
@@ -146,7 +148,7 @@ func (sc *statCache) writeEntries(f io.Writer) error {
 
 // entrySum is the digest of one file system entry: type, permission bits
 // and, for regular files, content; for symlinks, the target.
-func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, error) {
+func (sc *StatCache) entrySum(src Source, host string, fi fs.FileInfo) (string, error) {
 	mode := fi.Mode()
 	switch {
 	case mode.IsRegular():
@@ -158,7 +160,7 @@ func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, 
 	case mode.IsDir():
 		return fmt.Sprintf("d%o", mode.Perm()|mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)), nil
 	case mode&fs.ModeSymlink != 0:
-		t, err := src.readlink(host)
+		t, err := src.Readlink(host)
 		if err != nil {
 			return "", err
 		}
@@ -168,23 +170,23 @@ func (sc *statCache) entrySum(src source, host string, fi fs.FileInfo) (string, 
 	}
 }
 
-// contextSums checksums what the source arguments select in the context,
+// ContextSums checksums what the source arguments select in the context,
 // exactly as COPY will read it (.dockerignore, --exclude, wildcards,
 // symlinks followed for the named sources).
-func (sc *statCache) contextSums(src *contextSource, args []string) (cache.FileSums, error) {
+func (sc *StatCache) ContextSums(src *Context, args []string) (cache.FileSums, error) {
 	return sc.sourceSums(src, args, false)
 }
 
-// viewSums checksums what COPY --from reads from a stage or image, the way
+// ViewSums checksums what COPY --from reads from a stage or image, the way
 // BuildKit's content hash of a file op's selected paths does (its tarsum
 // header: type, mode, uid, gid, link target, and the content; no mtime):
 // COPY --from keeps the source's owners, so they are part of it.
-func (sc *statCache) viewSums(src *viewSource, args []string) (cache.FileSums, error) {
+func (sc *StatCache) ViewSums(src *View, args []string) (cache.FileSums, error) {
 	return sc.sourceSums(src, args, true)
 }
 
-func (sc *statCache) sourceSums(src source, args []string, owners bool) (cache.FileSums, error) {
-	entrySum := func(src source, host string, fi fs.FileInfo) (string, error) {
+func (sc *StatCache) sourceSums(src Source, args []string, owners bool) (cache.FileSums, error) {
+	entrySum := func(src Source, host string, fi fs.FileInfo) (string, error) {
 		s, err := sc.entrySum(src, host, fi)
 		if err != nil || !owners {
 			return s, err
@@ -196,12 +198,12 @@ func (sc *statCache) sourceSums(src source, args []string, owners bool) (cache.F
 	}
 	out := cache.FileSums{}
 	for _, arg := range args {
-		ps, err := src.match(arg)
+		ps, err := src.Match(arg)
 		if err != nil {
 			return nil, err
 		}
 		for _, p := range ps {
-			fi, host, err := src.stat(p, true)
+			fi, host, err := src.Stat(p, true)
 			if err != nil {
 				return nil, err
 			}
@@ -213,7 +215,7 @@ func (sc *statCache) sourceSums(src source, args []string, owners bool) (cache.F
 			if !fi.IsDir() {
 				continue
 			}
-			err = src.walk(p, func(rel string, info fs.FileInfo, h string) error {
+			err = src.Walk(p, func(rel string, info fs.FileInfo, h string) error {
 				s, err := entrySum(src, h, info)
 				if err != nil {
 					return err

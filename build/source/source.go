@@ -1,7 +1,6 @@
-package build
+package source
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,29 +15,29 @@ import (
 	"github.com/strata-build/strata/layers/beneath"
 )
 
-// source is where COPY reads from: the context or an image/stage view.
-type source interface {
-	// match expands one source argument to paths (within the source).
-	match(arg string) ([]string, error)
-	// lstat finds a matched path; follow resolves a final symlink.
-	stat(p string, follow bool) (fs.FileInfo, string, error)
-	// walk lists everything below dir p (not p itself), parents first.
-	walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error
-	// open opens a regular file that stat or walk found (by its host
+// Source is where COPY reads from: the context or an image/stage view.
+type Source interface {
+	// Match expands one source argument to paths (within the source).
+	Match(arg string) ([]string, error)
+	// Stat finds a matched path; follow resolves a final symlink.
+	Stat(p string, follow bool) (fs.FileInfo, string, error)
+	// Walk lists everything below dir p (not p itself), parents first.
+	Walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error
+	// Open opens a regular file that stat or walk found (by its host
 	// path), resolved beneath the source's root with no symlink on the way.
-	open(host string) (*os.File, error)
-	// readlink reads a symlink that stat or walk found, the same way.
-	readlink(host string) (string, error)
+	Open(host string) (*os.File, error)
+	// Readlink reads a symlink that stat or walk found, the same way.
+	Readlink(host string) (string, error)
 	// excluded reports whether a path is excluded (.dockerignore, --exclude).
 	excluded(p string) bool
 }
 
-// contextSource reads the build context, honouring .dockerignore and
+// Context reads the build context, honouring .dockerignore and
 // --exclude, and never leaving the context (.. or symlinks). The context
 // is the user's directory but its content is anyone's (a cloned
 // repository): every name is resolved beneath it (layers/beneath), never
 // joined to it and handed to the kernel.
-type contextSource struct {
+type Context struct {
 	root string        // absolute, symlinks resolved
 	dir  *beneath.Root // root; symlinks followed while they stay beneath it
 	real *beneath.Root // root; no symlink on the way (for resolved host paths)
@@ -46,7 +45,9 @@ type contextSource struct {
 	excl *patternmatcher.PatternMatcher
 }
 
-func newContextSource(dir string, ign *frontend.Ignore, excl *patternmatcher.PatternMatcher) (*contextSource, error) {
+// NewContext opens the build context dir; ign is its .dockerignore (nil:
+// none), excl a COPY --exclude (nil: none). Close releases it.
+func NewContext(dir string, ign *frontend.Ignore, excl *patternmatcher.PatternMatcher) (*Context, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -55,7 +56,7 @@ func newContextSource(dir string, ign *frontend.Ignore, excl *patternmatcher.Pat
 	if err != nil {
 		return nil, fmt.Errorf("build context: %w", err)
 	}
-	c := &contextSource{root: real, ign: ign, excl: excl}
+	c := &Context{root: real, ign: ign, excl: excl}
 	if c.dir, err = beneath.Open(real, beneath.FollowInside); err != nil {
 		return nil, fmt.Errorf("build context: %w", err)
 	}
@@ -66,7 +67,7 @@ func newContextSource(dir string, ign *frontend.Ignore, excl *patternmatcher.Pat
 	return c, nil
 }
 
-func (c *contextSource) excluded(p string) bool {
+func (c *Context) excluded(p string) bool {
 	rel := strings.TrimPrefix(path.Clean("/"+p), "/")
 	if rel == "" {
 		return false
@@ -82,7 +83,9 @@ func (c *contextSource) excluded(p string) bool {
 	return false
 }
 
-func cleanSource(arg string) (string, error) {
+// Clean makes a source argument a path from the context root ("/a/b"),
+// refusing one that leads above it.
+func Clean(arg string) (string, error) {
 	p := filepath.ToSlash(arg)
 	rel := path.Clean(strings.TrimPrefix(p, "/"))
 	if rel == ".." || strings.HasPrefix(rel, "../") {
@@ -93,13 +96,16 @@ func cleanSource(arg string) (string, error) {
 
 func hasMeta(s string) bool { return strings.ContainsAny(s, "*?[") }
 
-func (c *contextSource) match(arg string) ([]string, error) {
-	p, err := cleanSource(strings.Replace(arg, "/./", "/", 1))
+// Match expands one source argument to paths of the context: a literal
+// one must exist and not be excluded; wildcards match what is not
+// excluded, and may match nothing.
+func (c *Context) Match(arg string) ([]string, error) {
+	p, err := Clean(strings.Replace(arg, "/./", "/", 1))
 	if err != nil {
 		return nil, err
 	}
 	if !hasMeta(p) {
-		if _, _, err := c.stat(p, true); err != nil {
+		if _, _, err := c.Stat(p, true); err != nil {
 			return nil, err
 		}
 		if c.excluded(p) {
@@ -174,12 +180,12 @@ func globMatch(p string, list func(dir string) ([]string, error)) ([]string, err
 	return cur, nil
 }
 
-// stat finds p in the context. Every symlink met on the way (and the last
+// Stat finds p in the context. Every symlink met on the way (and the last
 // one when follow) must resolve inside the context: it is resolved beneath
 // the context root, so one that leads outside is refused and never
 // followed. host is the resolved path (no symlink in it): open and
 // readlink take it.
-func (c *contextSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
+func (c *Context) Stat(p string, follow bool) (fs.FileInfo, string, error) {
 	fi, err := c.dir.Lstat(p)
 	link := err == nil && fi.Mode()&fs.ModeSymlink != 0
 	if link && follow {
@@ -204,7 +210,7 @@ func (c *contextSource) stat(p string, follow bool) (fs.FileInfo, string, error)
 // outside explains a path of the context that a symlink takes outside it,
 // naming the symlink and its target as written (nothing outside the
 // context is looked at).
-func (c *contextSource) outside(p string) error {
+func (c *Context) outside(p string) error {
 	q := ""
 	for _, comp := range strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/") {
 		q = path.Join(q, comp)
@@ -218,12 +224,12 @@ func (c *contextSource) outside(p string) error {
 	return fmt.Errorf("%s: a symlink on the way leads outside the build context: copy the target into the context instead", frontend.ShortPath(strings.TrimPrefix(p, "/")))
 }
 
-// walk lists what is below the directory p, each entry with its resolved
+// Walk lists what is below the directory p, each entry with its resolved
 // host path. Only real directories are entered, each opened beneath the
 // context with no symlink on the way: a directory that became a symlink
 // since it was listed fails the walk, never leads it elsewhere.
-func (c *contextSource) walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error {
-	_, start, err := c.stat(p, true)
+func (c *Context) Walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error {
+	_, start, err := c.Stat(p, true)
 	if err != nil {
 		return err
 	}
@@ -271,13 +277,19 @@ func (c *contextSource) walk(p string, fn func(rel string, info fs.FileInfo, hos
 	return visit(top, "")
 }
 
-// viewSource reads another stage's or image's filesystem.
-type viewSource struct {
+// View reads another stage's or image's filesystem (NewView).
+type View struct {
 	view *layers.View
 	excl *patternmatcher.PatternMatcher
 }
 
-func (v *viewSource) excluded(p string) bool {
+// NewView reads view, skipping what excl (a COPY --exclude, nil: none)
+// matches.
+func NewView(view *layers.View, excl *patternmatcher.PatternMatcher) *View {
+	return &View{view: view, excl: excl}
+}
+
+func (v *View) excluded(p string) bool {
 	if v.excl == nil {
 		return false
 	}
@@ -285,10 +297,11 @@ func (v *viewSource) excluded(p string) bool {
 	return m
 }
 
-func (v *viewSource) match(arg string) ([]string, error) {
+// Match expands one source argument to paths of the view.
+func (v *View) Match(arg string) ([]string, error) {
 	p := path.Clean("/" + strings.Replace(arg, "/./", "/", 1))
 	if !hasMeta(p) {
-		if _, _, err := v.stat(p, true); err != nil {
+		if _, _, err := v.Stat(p, true); err != nil {
 			return nil, err
 		}
 		return []string{p}, nil
@@ -318,7 +331,9 @@ func (v *viewSource) match(arg string) ([]string, error) {
 	return out, nil // no match is no error (BuildKit's AllowEmptyWildcard)
 }
 
-func (v *viewSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
+// Stat finds p in the view (a final symlink followed when follow); host is
+// the path in its layer.
+func (v *View) Stat(p string, follow bool) (fs.FileInfo, string, error) {
 	var e *layers.Entry
 	var err error
 	if follow {
@@ -332,7 +347,9 @@ func (v *viewSource) stat(p string, follow bool) (fs.FileInfo, string, error) {
 	return e.Info, e.Host, nil
 }
 
-func (v *viewSource) walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error {
+// Walk lists what is below the directory p in the view, skipping what is
+// excluded.
+func (v *View) Walk(p string, fn func(rel string, info fs.FileInfo, host string) error) error {
 	r, err := v.view.Resolve(p, true)
 	if err != nil {
 		return err
@@ -350,45 +367,4 @@ func (v *viewSource) walk(p string, fn func(rel string, info fs.FileInfo, host s
 		rel := strings.TrimPrefix(strings.TrimPrefix(e.Path, r), "/")
 		return fn(rel, e.Info, e.Host)
 	})
-}
-
-// fromSource resolves a --from= value (COPY --from, RUN --mount from=)
-// as BuildKit does: a stage of this Dockerfile by name or index, otherwise
-// an image reference. It returns the stage's state and index, or for an
-// image a state holding its config and index -1. step is the plan step
-// that asks (its pull progress and warnings are told as that step's).
-func (e *Executor) fromSource(ctx context.Context, step int, from string) (*stageState, int, error) {
-	byName := map[string]int{}
-	for _, s := range e.Plan.Stages {
-		if s.Name != "" {
-			byName[s.Name] = s.Index
-		}
-	}
-	j, isStage, err := e.Plan.ResolveStageRef(from, byName)
-	if err != nil {
-		return nil, -1, err
-	}
-	if isStage {
-		st, ok := e.awaitStage(ctx, j) // parallel.go: waits while j builds
-		if !ok {
-			return nil, j, fmt.Errorf("--from=%s: stage %s is not built yet (--from can only read stages defined before this one)", from, e.Plan.Stages[j].DisplayName())
-		}
-		return st, j, nil
-	}
-	p := e.Plan.Platform
-	cfg, err := e.resolveImage(ctx, step, from, &p)
-	if err != nil {
-		return nil, -1, fmt.Errorf("--from=%s: not a stage of this Dockerfile (stages are named with FROM IMAGE AS NAME, or numbered from 0), so read as an image: %w", from, err)
-	}
-	return &stageState{cfg: cfg}, -1, nil
-}
-
-// fromView is the filesystem COPY --from names at plan step step: a stage
-// or an image.
-func (e *Executor) fromView(ctx context.Context, step int, from string) (*layers.View, error) {
-	st, _, err := e.fromSource(ctx, step, from)
-	if err != nil {
-		return nil, err
-	}
-	return st.view(e.Store), nil
 }
