@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -39,5 +40,65 @@ func TestWriteChangesAsMarshal(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil || len(back) != len(l) {
 			t.Errorf("list %d reads back as %d entries (%v), want %d", i, len(back), err, len(l))
 		}
+	}
+}
+
+// TestDiffLayerStreamsChanges: DiffLayer writes the change list to
+// changes.json as it diffs (the list Diff returns, in its order) and keeps
+// only its counts; CommitLayer moves the file into the store, where
+// LayerChanges reads it back, and records the counts in the layer's meta.
+func TestDiffLayerStreamsChanges(t *testing.T) {
+	upper := t.TempDir()
+	writeFile(t, upper+"/app/main", "main", 0o755)
+	writeFile(t, upper+"/app/conf/a.conf", "a=1\n", 0o644)
+	must(t, os.Symlink("main", upper+"/app/link"))
+	var buf bytes.Buffer
+	want, err := Diff(upper, nil, &buf, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pl, err := DiffLayer(upper, nil, dir, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Files != len(want) || pl.Stats != Stats(want) {
+		t.Errorf("pending layer counts %d files %+v, want %d %+v", pl.Files, pl.Stats, len(want), Stats(want))
+	}
+	b, err := os.ReadFile(pl.ChangesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wb, _ := json.Marshal(want); string(b) != string(wb) {
+		t.Errorf("changes.json is\n%s\nwant\n%s", b, wb)
+	}
+	m, err := s.CommitLayer(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Files != len(want) || m.Stats == nil || *m.Stats != Stats(want) {
+		t.Errorf("layer meta %+v, want %d files and stats %+v", m, len(want), Stats(want))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "changes.json")); !os.IsNotExist(err) {
+		t.Errorf("pending changes.json left in scratch (%v)", err)
+	}
+	got, err := s.LayerChanges(m.DiffID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("store reads %d changes, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Path != want[i].Path || got[i].Kind != want[i].Kind || got[i].Size != want[i].Size {
+			t.Errorf("change %d reads back as %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if back, err := s.Layer(m.DiffID); err != nil || back.Stats == nil || *back.Stats != *m.Stats {
+		t.Errorf("meta.json reads back as %+v (%v), want stats %+v", back, err, *m.Stats)
 	}
 }
