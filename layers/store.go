@@ -336,7 +336,23 @@ func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var c []Change
+	c := []Change{}
+	if m, err := s.Layer(diffID); err == nil && m.Files > 0 {
+		c = make([]Change, 0, min(m.Files, 1<<22)) // the count kept with it: no regrowing a million entries
+	}
+	err = eachChange(f, func(ch *Change) error {
+		c = append(c, *ch)
+		return nil
+	})
+	if err == nil {
+		return c, nil
+	}
+	// Not in the form strata writes (changesWriter): what encoding/json
+	// makes of it, error included.
+	if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+		return nil, serr
+	}
+	c = nil
 	err = json.NewDecoder(f).Decode(&c)
 	return c, err
 }
