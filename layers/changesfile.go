@@ -234,6 +234,30 @@ func (d *changeDecoder) num(b byte) ([]byte, error) {
 	}
 }
 
+// smallInt parses an optionally negative decimal of at most 18 digits
+// (which fits an int64, and every 32-bit int); ok is false for anything
+// else, which strconv then parses (or refuses).
+func smallInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 || (b[0] == '0' && len(b) > 1) {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
 func (d *changeDecoder) int(bits int) (int64, error) {
 	b, err := d.next()
 	if err != nil {
@@ -242,6 +266,9 @@ func (d *changeDecoder) int(bits int) (int64, error) {
 	nb, err := d.num(b)
 	if err != nil {
 		return 0, err
+	}
+	if n, ok := smallInt(nb); ok {
+		return n, nil // the common case, without a string per number
 	}
 	n, err := strconv.ParseInt(string(nb), 10, bits)
 	if err != nil {
@@ -258,6 +285,9 @@ func (d *changeDecoder) uint(bits int) (uint64, error) {
 	nb, err := d.num(b)
 	if err != nil {
 		return 0, err
+	}
+	if n, ok := smallInt(nb); ok && n >= 0 && (bits == 64 || n < 1<<bits) {
+		return uint64(n), nil
 	}
 	n, err := strconv.ParseUint(string(nb), 10, bits)
 	if err != nil {

@@ -119,8 +119,9 @@ func TestEachChangeAsEncodingJSON(t *testing.T) {
 		{Path: "/gone", Kind: Deleted},
 		{Path: "/h", Kind: Added, Type: TypeHardlink, Linkname: "/a", UID: -1, GID: -2},
 		{Path: "/big", Kind: Added, Type: TypeRegular, Size: 1 << 40, Mode: 0o4755},
-		{Path: "/" + strings.Repeat("p", 300<<10), Kind: Added},                          // longer than the reader's buffer
-		{Path: "/" + strings.Repeat("q", 300<<10) + "\"\\", Kind: Added, Linkname: "\\"}, // and escaped
+		{Path: "/huge", Kind: Added, Type: TypeRegular, Size: 1<<63 - 1, Mode: 1<<32 - 1, UID: -1 << 40}, // past 18 digits: strconv
+		{Path: "/" + strings.Repeat("p", 300<<10), Kind: Added},                                          // longer than the reader's buffer
+		{Path: "/" + strings.Repeat("q", 300<<10) + "\"\\", Kind: Added, Linkname: "\\"},                 // and escaped
 	}
 	b, _ := json.Marshal(list)
 	var want []Change
@@ -145,7 +146,7 @@ func TestEachChangeAsEncodingJSON(t *testing.T) {
 			t.Errorf("%q: %d changes, %v", in, n, err)
 		}
 	}
-	for _, bad := range []string{"", "[", `[{"path":"/a"}`, `[{"path":"/a",}]`, `[{"nope":1}]`, `[{"path":null}]`, `{"path":"/a"}`, `[{"kind":999}]`} {
+	for _, bad := range []string{"", "[", `[{"path":"/a"}`, `[{"path":"/a",}]`, `[{"nope":1}]`, `[{"path":null}]`, `{"path":"/a"}`, `[{"kind":999}]`, `[{"kind":256}]`, `[{"kind":-1}]`, `[{"size":99999999999999999999}]`, `[{"mode":4294967296}]`} {
 		if err := eachChange(strings.NewReader(bad), func(*Change) error { return nil }); err == nil {
 			t.Errorf("%q read without error", bad)
 		}
