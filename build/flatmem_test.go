@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"testing"
@@ -99,7 +100,8 @@ func measureBuild(t testing.TB, ctxDir, name string) testutil.MemUse {
 			for ev := range ch {
 				if d, ok := ev.(event.StepDone); ok && d.Step == last && profDir != "" {
 					if f, err := os.Create(filepath.Join(profDir, "heap-"+name+".pprof")); err == nil {
-						pprof.Lookup("heap").WriteTo(f, 0) // runs a GC: the live heap
+						runtime.GC() // the profile tells the heap as of the last GC: this one
+						pprof.Lookup("heap").WriteTo(f, 0)
 						f.Close()
 					}
 				}
