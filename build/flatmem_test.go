@@ -100,7 +100,9 @@ func measureBuild(t testing.TB, ctxDir, name string) testutil.MemUse {
 			for ev := range ch {
 				if d, ok := ev.(event.StepDone); ok && d.Step == last && profDir != "" {
 					if f, err := os.Create(filepath.Join(profDir, "heap-"+name+".pprof")); err == nil {
-						runtime.GC() // the profile tells the heap as of the last GC: this one
+						// the profile tells the heap as of up to two GCs ago: these
+						runtime.GC()
+						runtime.GC()
 						pprof.Lookup("heap").WriteTo(f, 0)
 						f.Close()
 					}
