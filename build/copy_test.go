@@ -42,7 +42,7 @@ type entry struct {
 func checkStep(t *testing.T, r *buildRun, step int, want map[string]entry) {
 	t.Helper()
 	got := map[string]layers.Change{}
-	for _, c := range r.stepDone(t, step).Snapshot.Changes {
+	for _, c := range snapChanges(t, r.store, r.stepDone(t, step).Snapshot) {
 		got[c.Path] = c
 	}
 	for p, w := range want {

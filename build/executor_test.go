@@ -136,7 +136,7 @@ func (r *buildRun) changedPaths(t testing.TB, step int) []string {
 	t.Helper()
 	d := r.stepDone(t, step)
 	var out []string
-	for _, c := range d.Snapshot.Changes {
+	for _, c := range snapChanges(t, r.store, d.Snapshot) {
 		out = append(out, c.Path)
 	}
 	sort.Strings(out)
@@ -146,7 +146,7 @@ func (r *buildRun) changedPaths(t testing.TB, step int) []string {
 // change finds one change of a step.
 func (r *buildRun) change(t testing.TB, step int, p string) layers.Change {
 	t.Helper()
-	for _, c := range r.stepDone(t, step).Snapshot.Changes {
+	for _, c := range snapChanges(t, r.store, r.stepDone(t, step).Snapshot) {
 		if c.Path == p {
 			return c
 		}

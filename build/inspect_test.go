@@ -174,7 +174,7 @@ func TestInspectBuiltImage(t *testing.T) {
 			if d.DiffID != bd.DiffID || s.DiffID.String() != bd.DiffID || d.Size != bd.Size || d.Files != bd.Files || d.Stats != bd.Stats {
 				t.Errorf("step %d: layer %s size %d files %d %+v, the build said %s %d %d %+v", i, d.DiffID, d.Size, d.Files, d.Stats, bd.DiffID, bd.Size, bd.Files, bd.Stats)
 			}
-			if got, want := changeKeys(s.Changes), changeKeys(bd.Snapshot.Changes); !slices.Equal(got, want) {
+			if got, want := changeKeys(snapChanges(t, store, s)), changeKeys(snapChanges(t, store, bd.Snapshot)); !slices.Equal(got, want) {
 				t.Errorf("step %d changes\n%s\nwant\n%s", i, strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		}
@@ -227,7 +227,7 @@ func TestInspectExported(t *testing.T) {
 					continue
 				}
 				want := r.stepDone(t, b)
-				if got, w := changeKeys(d.Snapshot.Changes), changeKeys(want.Snapshot.Changes); !slices.Equal(got, w) {
+				if got, w := changeKeys(snapChanges(t, fresh, d.Snapshot)), changeKeys(snapChanges(t, store, want.Snapshot)); !slices.Equal(got, w) {
 					t.Errorf("step %d changes from the tar\n%s\nwant (as built)\n%s", i, strings.Join(got, "\n"), strings.Join(w, "\n"))
 				}
 			}
@@ -295,10 +295,10 @@ func TestInspectWhiteoutsWithoutHistory(t *testing.T) {
 		t.Errorf("source %q steps %+v", in.Source, in.Steps)
 	}
 	d := stepDones(evs)
-	if len(d[0].Snapshot.Changes) != 7 || d[0].Stats.Added != 7 {
-		t.Errorf("layer 1: %d changes %+v", len(d[0].Snapshot.Changes), d[0].Stats)
+	if c := snapChanges(t, store, d[0].Snapshot); len(c) != 7 || d[0].Stats.Added != 7 {
+		t.Errorf("layer 1: %d changes %+v", len(c), d[0].Stats)
 	}
-	got := changeKeys(d[1].Snapshot.Changes)
+	got := changeKeys(snapChanges(t, store, d[1].Snapshot))
 	want := []string{
 		"added file /n size=3 mode=-rw-r--r--",
 		"added file /o/z size=2 mode=-rw-r--r--", // under an opaque dir: added again, not modified
@@ -349,7 +349,7 @@ func TestInspectHistoryMismatch(t *testing.T) {
 	if len(d[1].Snapshot.Layers) != 1 || d[1].DiffID != "" || !in.Steps[1].MetadataOnly || in.Steps[1].Kind != "CMD" {
 		t.Errorf("CMD step: layers %d diff %q %+v", len(d[1].Snapshot.Layers), d[1].DiffID, in.Steps[1])
 	}
-	if len(d[2].Snapshot.Layers) != 2 || d[2].DiffID == "" || in.Steps[2].Kind != "LAYER" || len(d[2].Snapshot.Changes) != 1 {
+	if len(d[2].Snapshot.Layers) != 2 || d[2].DiffID == "" || in.Steps[2].Kind != "LAYER" || len(snapChanges(t, store, d[2].Snapshot)) != 1 {
 		t.Errorf("hand-made layer step: %+v %+v", d[2], in.Steps[2])
 	}
 	if len(d[3].Snapshot.Layers) != 2 || !in.Steps[3].MetadataOnly || in.Steps[3].Kind != "CONFIG" {

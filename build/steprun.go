@@ -179,10 +179,11 @@ func (r *stepRun) layerDone(created string, pl *layers.PendingLayer) error {
 	})
 	stampCreated(st.cfg)
 	snap := newSnapshot(st, step)
-	snap.Changes, snap.DiffID = pl.Changes, meta.DiffID
+	stats := pl.Stats
+	snap.Stats, snap.Files, snap.DiffID = &stats, pl.Files, meta.DiffID
 	st.snap = snap
 	done := event.StepDone{Base: event.Now(), Step: step, ImageID: configID(st.cfg), Duration: time.Since(t0), Snapshot: snap,
-		Files: len(pl.Changes), Stats: layers.Stats(pl.Changes), DiffID: meta.DiffID.String(), Size: meta.Size}
+		Files: pl.Files, Stats: pl.Stats, DiffID: meta.DiffID.String(), Size: meta.Size}
 	done.Phases, done.Processes = r.timing()
 	e.finishBuilt(st, &done)
 	e.emit(done)

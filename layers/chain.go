@@ -20,30 +20,43 @@ func (s *Store) View(diffIDs []v1.Hash) *View {
 	return v
 }
 
-// DiffLayer reads an overlay upper dir into a pending layer (tar in dir).
+// DiffLayer reads an overlay upper dir into a pending layer: the tar and
+// its change list (changes.json) in dir. The list is streamed to its file
+// as the tar is written, never held: the pending layer counts it.
 func DiffLayer(upper string, lowers []string, dir string, opt DiffOptions) (*PendingLayer, error) {
 	tf, err := os.Create(filepath.Join(dir, "layer.tar"))
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tf, h)}
-	changes, err := Diff(upper, lowers, cw, opt)
-	if cerr := tf.Close(); err == nil {
-		err = cerr
-	}
+	cw, err := createChanges(filepath.Join(dir, "changes.json"))
 	if err != nil {
+		tf.Close()
 		os.Remove(tf.Name())
 		return nil, err
 	}
-	if changes == nil {
-		changes = []Change{}
+	h := sha256.New()
+	w := &countWriter{w: io.MultiWriter(tf, h)}
+	err = DiffTo(upper, lowers, w, opt, cw.add)
+	if cerr := tf.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = cw.close()
+	} else {
+		cw.abort()
+	}
+	if err != nil {
+		os.Remove(tf.Name())
+		os.Remove(cw.f.Name())
+		return nil, err
 	}
 	return &PendingLayer{
-		Tar:     tf.Name(),
-		DiffID:  v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
-		Size:    cw.n,
-		Changes: changes,
+		Tar:         tf.Name(),
+		DiffID:      v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))},
+		Size:        w.n,
+		ChangesFile: cw.f.Name(),
+		Files:       cw.n,
+		Stats:       cw.stats,
 	}, nil
 }
 

@@ -91,18 +91,24 @@ type ChangeStats struct {
 // Stats counts a change list.
 func Stats(changes []Change) ChangeStats {
 	var s ChangeStats
-	for _, c := range changes {
-		switch c.Kind {
-		case Added:
-			s.Added++
-		case Modified:
-			s.Modified++
-		case Deleted:
-			s.Deleted++
-		}
-		if c.Kind != Deleted && c.Type == TypeRegular {
-			s.Bytes += c.Size
-		}
+	for i := range changes {
+		s.Add(&changes[i])
 	}
 	return s
+}
+
+// Add counts one change: a producer that streams its list counts it as it
+// goes, without keeping it.
+func (s *ChangeStats) Add(c *Change) {
+	switch c.Kind {
+	case Added:
+		s.Added++
+	case Modified:
+		s.Modified++
+	case Deleted:
+		s.Deleted++
+	}
+	if c.Kind != Deleted && c.Type == TypeRegular {
+		s.Bytes += c.Size
+	}
 }

@@ -1,11 +1,16 @@
 package layers
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // TestWriteChangesAsMarshal: the change list written one entry at a time
@@ -39,5 +44,133 @@ func TestWriteChangesAsMarshal(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil || len(back) != len(l) {
 			t.Errorf("list %d reads back as %d entries (%v), want %d", i, len(back), err, len(l))
 		}
+	}
+}
+
+// TestDiffLayerStreamsChanges: DiffLayer writes the change list to
+// changes.json as it diffs (the list Diff returns, in its order) and keeps
+// only its counts; CommitLayer moves the file into the store, where
+// LayerChanges reads it back, and records the counts in the layer's meta.
+func TestDiffLayerStreamsChanges(t *testing.T) {
+	upper := t.TempDir()
+	writeFile(t, upper+"/app/main", "main", 0o755)
+	writeFile(t, upper+"/app/conf/a.conf", "a=1\n", 0o644)
+	must(t, os.Symlink("main", upper+"/app/link"))
+	var buf bytes.Buffer
+	want, err := Diff(upper, nil, &buf, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pl, err := DiffLayer(upper, nil, dir, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl.Files != len(want) || pl.Stats != Stats(want) {
+		t.Errorf("pending layer counts %d files %+v, want %d %+v", pl.Files, pl.Stats, len(want), Stats(want))
+	}
+	b, err := os.ReadFile(pl.ChangesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wb, _ := json.Marshal(want); string(b) != string(wb) {
+		t.Errorf("changes.json is\n%s\nwant\n%s", b, wb)
+	}
+	m, err := s.CommitLayer(pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Files != len(want) || m.Stats == nil || *m.Stats != Stats(want) {
+		t.Errorf("layer meta %+v, want %d files and stats %+v", m, len(want), Stats(want))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "changes.json")); !os.IsNotExist(err) {
+		t.Errorf("pending changes.json left in scratch (%v)", err)
+	}
+	got, err := s.LayerChanges(m.DiffID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("store reads %d changes, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Path != want[i].Path || got[i].Kind != want[i].Kind || got[i].Size != want[i].Size {
+			t.Errorf("change %d reads back as %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if back, err := s.Layer(m.DiffID); err != nil || back.Stats == nil || *back.Stats != *m.Stats {
+		t.Errorf("meta.json reads back as %+v (%v), want stats %+v", back, err, *m.Stats)
+	}
+}
+
+// TestEachChangeAsEncodingJSON: the change list reader strata uses for its
+// own changes.json reads what encoding/json reads (escapes, negative ids,
+// opaque, times with nanoseconds and zones), and LayerChanges falls back
+// to encoding/json for a file in another form (white space, an unknown
+// key), or fails as it does.
+func TestEachChangeAsEncodingJSON(t *testing.T) {
+	list := []Change{
+		{Path: "/d", Kind: Modified, Type: TypeDir, Mode: 0o755 | 1<<31, Opaque: true, ModTime: time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)},
+		{Path: "/d/<&>\"é\x01\\", Kind: Added, Type: TypeSymlink, Linkname: "../x<y>", UID: 1000, GID: 1000, ModTime: time.Unix(1700000000, 0).In(time.FixedZone("x", 3600))},
+		{Path: "/gone", Kind: Deleted},
+		{Path: "/h", Kind: Added, Type: TypeHardlink, Linkname: "/a", UID: -1, GID: -2},
+		{Path: "/big", Kind: Added, Type: TypeRegular, Size: 1 << 40, Mode: 0o4755},
+		{Path: "/huge", Kind: Added, Type: TypeRegular, Size: 1<<63 - 1, Mode: 1<<32 - 1, UID: -1 << 40}, // past 18 digits: strconv
+		{Path: "/" + strings.Repeat("p", 300<<10), Kind: Added},                                          // longer than the reader's buffer
+		{Path: "/" + strings.Repeat("q", 300<<10) + "\"\\", Kind: Added, Linkname: "\\"},                 // and escaped
+	}
+	b, _ := json.Marshal(list)
+	var want []Change
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	var got []Change
+	if err := eachChange(bytes.NewReader(b), func(c *Change) error { got = append(got, *c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d changes, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("change %d reads as %+v, encoding/json's %+v", i, got[i], want[i])
+		}
+	}
+	for _, in := range []string{"[]", " [ ] "} {
+		n := 0
+		if err := eachChange(strings.NewReader(in), func(*Change) error { n++; return nil }); err != nil || n != 0 {
+			t.Errorf("%q: %d changes, %v", in, n, err)
+		}
+	}
+	for _, bad := range []string{"", "[", `[{"path":"/a"}`, `[{"path":"/a",}]`, `[{"nope":1}]`, `[{"path":null}]`, `{"path":"/a"}`, `[{"kind":999}]`, `[{"kind":256}]`, `[{"kind":-1}]`, `[{"size":99999999999999999999}]`, `[{"mode":4294967296}]`} {
+		if err := eachChange(strings.NewReader(bad), func(*Change) error { return nil }); err == nil {
+			t.Errorf("%q read without error", bad)
+		}
+	}
+
+	// LayerChanges: a list in another form is read by encoding/json.
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	must(t, os.MkdirAll(s.layerDir(d), 0o755))
+	for in, wantN := range map[string]int{
+		"[\n  {\"path\": \"/a\", \"kind\": 1, \"extra\": [1, 2]}\n]": 1,
+		string(b): len(list),
+	} {
+		must(t, os.WriteFile(filepath.Join(s.layerDir(d), "changes.json"), []byte(in), 0o644))
+		c, err := s.LayerChanges(d)
+		if err != nil || len(c) != wantN || c[0].Path == "" {
+			t.Errorf("LayerChanges of %q: %d changes %v, want %d", in, len(c), err, wantN)
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(s.layerDir(d), "changes.json"), []byte(`[{"path":`), 0o644))
+	if _, err := s.LayerChanges(d); err == nil {
+		t.Error("a cut change list read without error")
 	}
 }

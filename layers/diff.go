@@ -38,9 +38,25 @@ type DiffOptions struct {
 // upper dir only because something below it changed is reported Modified,
 // as docker diff does.
 func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change, error) {
+	var changes []Change
+	err := DiffTo(upper, lowers, w, opt, func(c *Change) error {
+		changes = append(changes, *c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return changes, nil
+}
+
+// DiffTo is Diff giving each change to emit as it is written, in the
+// list's order, instead of keeping the list: a layer of a million files
+// is diffed without its change list in memory (DiffLayer streams it to
+// changes.json). c is only valid during the call.
+func DiffTo(upper string, lowers []string, w io.Writer, opt DiffOptions, emit func(c *Change) error) error {
 	root, err := unix.Open(upper, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("diff: open upper dir: %w", err)
+		return fmt.Errorf("diff: open upper dir: %w", err)
 	}
 	defer unix.Close(root)
 	bw := bufio.NewWriterSize(w, 1<<20)
@@ -54,6 +70,7 @@ func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change
 		dents:  make([]byte, 32<<10),
 		xbuf:   make([]byte, 4096),
 		vbuf:   make([]byte, 4096),
+		emit:   emit,
 	}
 	// Every lower's root is a directory; the first opaque one hides the
 	// layers below it.
@@ -61,7 +78,7 @@ func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change
 	for i, l := range lowers {
 		var st unix.Stat_t
 		if err := unix.Stat(l, &st); err != nil {
-			return nil, fmt.Errorf("diff: lower dir: %w", err)
+			return fmt.Errorf("diff: lower dir: %w", err)
 		}
 		vis = append(vis, i)
 		if d.lowerOpaque(l) {
@@ -69,32 +86,32 @@ func Diff(upper string, lowers []string, w io.Writer, opt DiffOptions) ([]Change
 		}
 	}
 	if err := d.walk(root, "", vis); err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.tw.Close(); err != nil {
-		return nil, fmt.Errorf("diff: writing tar: %w", err)
+		return fmt.Errorf("diff: writing tar: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("diff: writing tar: %w", err)
+		return fmt.Errorf("diff: writing tar: %w", err)
 	}
-	return d.changes, nil
+	return nil
 }
 
 type devIno struct{ dev, ino uint64 }
 
 type differ struct {
-	upper   string
-	lowers  []string
-	opt     DiffOptions
-	tw      *tar.Writer
-	bw      *bufio.Writer // under tw: sparse entries are written to it directly
-	changes []Change
-	links   map[devIno]string // first tar name of an inode with nlink > 1
-	buf     []byte            // file content
-	dents   []byte            // getdents
-	xbuf    []byte            // xattr names
-	vbuf    []byte            // xattr values
-	hdr     tar.Header
+	upper  string
+	lowers []string
+	opt    DiffOptions
+	tw     *tar.Writer
+	bw     *bufio.Writer       // under tw: sparse entries are written to it directly
+	emit   func(*Change) error // each change, as written
+	links  map[devIno]string   // first tar name of an inode with nlink > 1
+	buf    []byte              // file content
+	dents  []byte              // getdents
+	xbuf   []byte              // xattr names
+	vbuf   []byte              // xattr values
+	hdr    tar.Header
 }
 
 // upperEntry is what the walk learned about one path of the upper dir.
@@ -213,8 +230,7 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 		if err := d.writeMarker(wname, &e.st); err != nil {
 			return err
 		}
-		d.changes = append(d.changes, Change{Path: "/" + e.rel, Kind: Deleted, Type: fileType(lower.st.Mode)})
-		return nil
+		return d.emit(&Change{Path: "/" + e.rel, Kind: Deleted, Type: fileType(lower.st.Mode)})
 	}
 
 	kind := Added
@@ -245,7 +261,9 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 		}
 		c := d.change(e, kind, TypeDir, "")
 		c.Opaque = opaque
-		d.changes = append(d.changes, c)
+		if err := d.emit(&c); err != nil {
+			return err
+		}
 		if opaque {
 			if err := d.writeMarker(e.rel+"/"+whiteoutOpaque, &e.st); err != nil {
 				return err
@@ -259,8 +277,8 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
 					return err
 				}
-				d.changes = append(d.changes, d.change(e, kind, TypeHardlink, "/"+first))
-				return nil
+				c := d.change(e, kind, TypeHardlink, "/"+first)
+				return d.emit(&c)
 			}
 		}
 		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -273,8 +291,8 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 			return err
 		}
 		d.rememberLink(e)
-		d.changes = append(d.changes, d.change(e, kind, TypeRegular, ""))
-		return nil
+		c := d.change(e, kind, TypeRegular, "")
+		return d.emit(&c)
 
 	case unix.S_IFLNK, unix.S_IFIFO, unix.S_IFCHR, unix.S_IFBLK:
 		if e.st.Nlink > 1 {
@@ -282,8 +300,8 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 				if err := d.writeHeader(e, tar.TypeLink, e.rel, first); err != nil {
 					return err
 				}
-				d.changes = append(d.changes, d.change(e, kind, TypeHardlink, "/"+first))
-				return nil
+				c := d.change(e, kind, TypeHardlink, "/"+first)
+				return d.emit(&c)
 			}
 		}
 		// By the directory's descriptor, as the walk reached it: the upper
@@ -312,8 +330,8 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 			return err
 		}
 		d.rememberLink(e)
-		d.changes = append(d.changes, d.change(e, kind, ct, target))
-		return nil
+		c := d.change(e, kind, ct, target)
+		return d.emit(&c)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -284,6 +283,9 @@ type LayerMeta struct {
 	DiffID v1.Hash `json:"diff_id"`
 	Size   int64   `json:"size"`  // uncompressed tar size
 	Files  int     `json:"files"` // entries in the change list
+	// Stats counts the change list kept with the layer (nil when none
+	// is, or the layer was stored before stats were kept).
+	Stats *ChangeStats `json:"stats,omitempty"`
 	// Compressed is the gzip blob made on first export (zero until then).
 	Compressed     v1.Hash   `json:"compressed,omitzero"`
 	CompressedSize int64     `json:"compressed_size,omitempty"`
@@ -327,35 +329,6 @@ func (s *Store) writeLayerMeta(m LayerMeta) error {
 	return WriteFileBytes(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
 }
 
-// writeChanges writes a change list as json.Marshal would, one entry at a
-// time through a buffer: the list's JSON is never held whole (it is about
-// as large as the list itself, a few MB per 10,000 files).
-func writeChanges(file string, changes []Change) error {
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o444)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	w.WriteByte('[')
-	for i := range changes {
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		b, err := json.Marshal(&changes[i])
-		if err != nil {
-			f.Close()
-			return err
-		}
-		w.Write(b)
-	}
-	w.WriteByte(']')
-	err = w.Flush()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // LayerChanges reads the change list kept with a layer.
 func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))
@@ -363,7 +336,23 @@ func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 		return nil, err
 	}
 	defer f.Close()
-	var c []Change
+	c := []Change{}
+	if m, err := s.Layer(diffID); err == nil && m.Files > 0 {
+		c = make([]Change, 0, min(m.Files, 1<<22)) // the count kept with it: no regrowing a million entries
+	}
+	err = eachChange(f, func(ch *Change) error {
+		c = append(c, *ch)
+		return nil
+	})
+	if err == nil {
+		return c, nil
+	}
+	// Not in the form strata writes (changesWriter): what encoding/json
+	// makes of it, error included.
+	if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+		return nil, serr
+	}
+	c = nil
 	err = json.NewDecoder(f).Decode(&c)
 	return c, err
 }
@@ -372,11 +361,17 @@ func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 // optionally its unpacked, overlay-form tree. CommitLayer moves both into
 // the store.
 type PendingLayer struct {
-	Tar     string   // path of the uncompressed tar in scratch
-	DiffID  v1.Hash  // sha256 of Tar
-	Size    int64    // bytes of Tar
-	FS      string   // unpacked tree in scratch, or "" to unpack from Tar
-	Changes []Change // the change list written with the tar
+	Tar    string  // path of the uncompressed tar in scratch
+	DiffID v1.Hash // sha256 of Tar
+	Size   int64   // bytes of Tar
+	FS     string  // unpacked tree in scratch, or "" to unpack from Tar
+	// ChangesFile is the change list written with the tar, as
+	// changes.json (LayerChanges' form) in scratch, or "" for a layer
+	// that has none (imported). The list is never held in memory: Files
+	// and Stats count it.
+	ChangesFile string
+	Files       int         // entries in ChangesFile
+	Stats       ChangeStats // ChangesFile's counts
 }
 
 // CommitLayer stores a pending layer: the tar as a blob, the tree as
@@ -385,6 +380,9 @@ type PendingLayer struct {
 func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
 	defer func() {
 		os.Remove(p.Tar)
+		if p.ChangesFile != "" {
+			os.Remove(p.ChangesFile)
+		}
 		if p.FS != "" {
 			removeAllForce(p.FS)
 		}
@@ -427,12 +425,18 @@ func (s *Store) CommitLayer(p *PendingLayer) (LayerMeta, error) {
 			return LayerMeta{}, fmt.Errorf("unpack layer %s: %w", p.DiffID, err)
 		}
 	}
-	if p.Changes != nil {
-		if err := writeChanges(filepath.Join(stage, "changes.json"), p.Changes); err != nil {
+	m := LayerMeta{DiffID: p.DiffID, Size: p.Size, Files: p.Files, Created: time.Now().UTC()}
+	if p.ChangesFile != "" {
+		if err := os.Chmod(p.ChangesFile, 0o444); err != nil {
 			return LayerMeta{}, err
 		}
+		if err := os.Rename(p.ChangesFile, filepath.Join(stage, "changes.json")); err != nil {
+			return LayerMeta{}, fmt.Errorf("commit layer: %w", err)
+		}
+		p.ChangesFile = ""
+		st := p.Stats
+		m.Stats = &st
 	}
-	m := LayerMeta{DiffID: p.DiffID, Size: p.Size, Files: len(p.Changes), Created: time.Now().UTC()}
 	b, _ := json.Marshal(m)
 	if err := os.WriteFile(filepath.Join(stage, "meta.json"), b, 0o644); err != nil {
 		return LayerMeta{}, err

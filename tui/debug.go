@@ -382,8 +382,7 @@ func (m *model) shellKept(msg shellKeptMsg) tea.Cmd {
 		}
 	}
 	if msg.snap != nil {
-		rec.stats = layers.Stats(msg.snap.Changes)
-		rec.files = len(msg.snap.Changes)
+		rec.stats, rec.files, _ = msg.snap.ChangeStats()
 		rec.size = rec.stats.Bytes
 		if msg.snap.DiffID.Hex != "" {
 			rec.diffID = msg.snap.DiffID.String()

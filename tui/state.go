@@ -524,8 +524,9 @@ func (b *buildState) cached(e event.StepCached) int {
 	r.key, r.imageID, r.diffID, r.reason = e.Key, e.ImageID, e.DiffID, e.Reason
 	r.size, r.files, r.snap = e.Size, e.Files, e.Snapshot
 	if e.Snapshot != nil {
-		r.stats = layers.Stats(e.Snapshot.Changes)
-		r.unread = e.Snapshot.Changes == nil && e.Snapshot.DiffID.Hex != ""
+		var known bool
+		r.stats, _, known = e.Snapshot.ChangeStats()
+		r.unread = !known
 	}
 	r.remote = ""
 	if e.Remote != nil {
@@ -560,7 +561,7 @@ func (b *buildState) failed(e event.StepFailed) int {
 		r.last[i] = sanitize(l)
 	}
 	if e.Snapshot != nil {
-		r.stats = layers.Stats(e.Snapshot.Changes)
+		r.stats, _, _ = e.Snapshot.ChangeStats()
 	}
 	b.endStep(e.Step)
 	return e.Step

@@ -44,7 +44,18 @@ type Snapshot struct {
 	Layers []v1.Hash
 	// Config is the image config after the step (history included).
 	Config *v1.ConfigFile
-	// Changes is this step's change list (nil for metadata-only steps).
+	// Stats counts this step's change list and Files is its entries, when
+	// they are known without reading the layer: a built step's (nil for a
+	// step without a layer, and for a layer whose list was not kept, e.g.
+	// one from a shared cache). The list itself is not held: it stays in
+	// the layer's changes.json, read on demand (snapshot.Backend.StepChanges,
+	// layers.Store.ChangeList).
+	Stats *layers.ChangeStats
+	Files int
+	// Changes is the change list when a producer still sends it whole (a
+	// failed RUN's upper dir, a cache hit's layer until the cache code
+	// reads its stats instead); nil otherwise. Readers go through
+	// ChangeStats and Backend.StepChanges, which take either.
 	Changes []layers.Change
 	// DiffID is the layer the step added ("" hash when none).
 	DiffID v1.Hash
@@ -55,6 +66,21 @@ type Snapshot struct {
 	// UpperDir is set for a failed RUN: the kept upper dir of the failed
 	// container, so its partial result can be inspected.
 	UpperDir string
+}
+
+// ChangeStats counts the step's change list: Stats, else the list the
+// snapshot carries; ok is false when neither is known (a layer whose list
+// must be read from the store, or no snapshot).
+func (s *Snapshot) ChangeStats() (st layers.ChangeStats, files int, ok bool) {
+	switch {
+	case s == nil:
+		return st, 0, false
+	case s.Stats != nil:
+		return *s.Stats, s.Files, true
+	case s.Changes != nil:
+		return layers.Stats(s.Changes), len(s.Changes), true
+	}
+	return st, 0, s.DiffID.Hex == ""
 }
 
 // Base is what every event carries: when it happened. Executors fill it

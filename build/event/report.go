@@ -133,7 +133,7 @@ func (r *Report) Observe(ev Event) {
 			s.Status, s.Key, s.ImageID, s.Layer, s.Size, s.Files = "cached", ev.Key, ev.ImageID, ev.DiffID, ev.Size, ev.Files
 			s.Remote = ev.Remote
 			if ev.Snapshot != nil {
-				s.Changes = layers.Stats(ev.Snapshot.Changes)
+				s.Changes, _, _ = ev.Snapshot.ChangeStats()
 			}
 			if !s.started.IsZero() {
 				s.Duration = ev.Time.Sub(s.started)

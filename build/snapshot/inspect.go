@@ -292,9 +292,12 @@ func (in *Inspection) Stream(ctx context.Context, events chan<- event.Event) (er
 			if err != nil {
 				events <- event.Warning{Base: event.Now(), Message: fmt.Sprintf("layer %d (%s): cannot list its files: %v", li+1, d, err), Line: i + 1}
 			}
-			snap.Changes = changes
 			done.DiffID, done.Size = d.String(), meta.Size
 			done.Files, done.Stats = len(changes), layers.Stats(changes)
+			if err == nil { // the list stays in the store: the Files tab reads it again
+				stats := done.Stats
+				snap.Stats, snap.Files = &stats, done.Files
+			}
 		}
 		done.Snapshot = snap
 		events <- done

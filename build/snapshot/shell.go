@@ -309,7 +309,7 @@ func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 			return nil, "", fmt.Errorf("keep: %w", err)
 		}
 		ppl, err := layers.DiffLayer(c.snap.UpperDir, c.lowers[1:], pdir, layers.DiffOptions{})
-		if err == nil && len(ppl.Changes) > 0 {
+		if err == nil && ppl.Files > 0 {
 			m, err := c.b.Store.CommitLayer(ppl)
 			if err != nil {
 				return nil, "", err
@@ -318,8 +318,9 @@ func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 			cfg.History = append(cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: "partial result of the failed step", Comment: "strata debug shell"})
 		}
 	}
-	snap := &event.Snapshot{Parent: c.snap, Step: c.snap.Step, Changes: pl.Changes}
-	if len(pl.Changes) > 0 {
+	stats := pl.Stats
+	snap := &event.Snapshot{Parent: c.snap, Step: c.snap.Step, Stats: &stats, Files: pl.Files}
+	if pl.Files > 0 {
 		m, err := c.b.Store.CommitLayer(pl)
 		if err != nil {
 			return nil, "", err
@@ -328,9 +329,10 @@ func (c *ShellCmd) Keep() (*event.Snapshot, string, error) {
 		snap.DiffID = m.DiffID
 	} else {
 		os.Remove(pl.Tar)
+		os.Remove(pl.ChangesFile)
 	}
 	cfg.History = append(cfg.History, v1.History{Created: v1.Time{Time: time.Now().UTC()}, CreatedBy: created,
-		Comment: "strata debug shell", EmptyLayer: len(pl.Changes) == 0})
+		Comment: "strata debug shell", EmptyLayer: pl.Files == 0})
 	snap.Config = cfg
 	snap.Layers = slices.Clone(cfg.RootFS.DiffIDs)
 	return snap, line, nil

@@ -1,0 +1,187 @@
+package tui
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/build/event"
+	"github.com/strata-build/strata/build/snapshot"
+	"github.com/strata-build/strata/internal/testutil"
+	"github.com/strata-build/strata/layers"
+)
+
+// A step of a million files: its snapshot carries counts only, and the
+// Files tab reads the list from the layer's changes.json in the store, as
+// it does for a real build.
+
+// storedLayer commits a layer whose change list is changes (its tar is
+// empty: the Files tab of a step reads only the list) and returns the
+// snapshot a build would send for it: counts, not the list.
+func storedLayer(t testing.TB, store *layers.Store, changes []layers.Change) *event.Snapshot {
+	t.Helper()
+	dir := t.TempDir()
+	empty := make([]byte, 1024)
+	tarFile := filepath.Join(dir, "layer.tar")
+	if err := os.WriteFile(tarFile, empty, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(empty)
+	cf, err := os.Create(filepath.Join(dir, "changes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(cf)
+	w.WriteByte('[')
+	for i := range changes {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		b, err := json.Marshal(&changes[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	w.WriteByte(']')
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stats := layers.Stats(changes)
+	m, err := store.CommitLayer(&layers.PendingLayer{Tar: tarFile, DiffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
+		Size: 1024, ChangesFile: cf.Name(), Files: len(changes), Stats: stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &event.Snapshot{Layers: []v1.Hash{m.DiffID}, DiffID: m.DiffID, Stats: &stats, Files: len(changes)}
+}
+
+// storeBackend is the fixture's backend with the store's change lists:
+// the step's list comes through snapshot.Backend.StepChanges.
+type storeBackend struct {
+	*fakeBackend
+	real *snapshot.Backend
+}
+
+func (b storeBackend) RemoteLayers(snap *event.Snapshot) []snapshot.RemoteLayer {
+	return b.real.RemoteLayers(snap)
+}
+
+func (b storeBackend) FetchLayers(snap *event.Snapshot, progress func(snapshot.FetchProgress)) error {
+	return b.real.FetchLayers(snap, progress)
+}
+
+func (b storeBackend) StepChanges(snap *event.Snapshot) ([]layers.Change, error) {
+	return b.real.StepChanges(snap)
+}
+
+// storedEvents is bigEvents with the RUN step's snapshot a stored layer of
+// n changes: the event carries its counts, not the list.
+func storedEvents(t testing.TB, f *fixture, n int) ([]event.Event, storeBackend) {
+	t.Helper()
+	store := testutil.TempStore(t, layers.Open)
+	changes := bigChanges(n)
+	stored := storedLayer(t, store, changes)
+	var evs []event.Event
+	for _, e := range f.events() {
+		switch x := e.(type) {
+		case event.StepLog:
+			continue
+		case event.StepDone:
+			if x.Step == 1 {
+				snap := *x.Snapshot
+				snap.Layers, snap.DiffID, snap.Stats, snap.Files, snap.Changes = stored.Layers, stored.DiffID, stored.Stats, stored.Files, nil
+				x.Snapshot = &snap
+				x.Stats, x.Files = *stored.Stats, stored.Files
+				e = x
+			}
+		}
+		evs = append(evs, e)
+	}
+	return evs, storeBackend{fakeBackend: f.be, real: snapshot.NewBackend(store, nil)}
+}
+
+// TestFilesReadsStoredList: a step whose snapshot carries counts only
+// opens its Files tab on the list kept with its layer: every change is in
+// the tree, with the counts the build sent.
+func TestFilesReadsStoredList(t *testing.T) {
+	f := newFixture()
+	evs, be := storedEvents(t, f, 20_000)
+	m := newTestModel(t, be, 200, 60, evs...)
+	press(t, m, "up", "up", "up", "up", "3")
+	if m.files.tree == nil {
+		t.Fatalf("no tree: %s", m.render())
+	}
+	want := bigChanges(20_000)
+	if got := m.files.tree.stats; got != layers.Stats(want) {
+		t.Errorf("tree counts %+v, want the stored list's %+v", got, layers.Stats(want))
+	}
+	if r := m.b.steps[1]; r.files != len(want) || r.stats != layers.Stats(want) || r.unread {
+		t.Errorf("step row: %d files %+v unread %v, want %d %+v", r.files, r.stats, r.unread, len(want), layers.Stats(want))
+	}
+	last := want[len(want)-1].Path
+	found := false
+	for i := range m.files.tree.nodes {
+		found = found || m.files.tree.nodes[i].path == last
+	}
+	if !found {
+		t.Errorf("the tree has no %s, the list's last change", last)
+	}
+}
+
+// cpuTime is the CPU time the process has used (user and system).
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkFilesHugeStep opens the Files tab of a step of 1,000,000
+// changed files read from the store (load, build the tree, render), then
+// times the keys on it: down, page down, enter on a directory, left
+// (collapse, back). Targets (issue 17): open ≤ 1 s, each key ≤ 16 ms.
+func BenchmarkFilesHugeStep(b *testing.B) {
+	f := newFixture()
+	evs, be := storedEvents(b, f, 1_000_000)
+	m := newTestModel(b, be, 200, 60, evs...)
+	press(b, m, "up", "up", "up", "up")
+	b.ResetTimer()
+	var open, openCPU time.Duration
+	keys := []string{"down", "pgdown", "enter", "left"}
+	worst := make([]time.Duration, len(keys))
+	for range b.N {
+		press(b, m, "2")
+		t0, c0 := time.Now(), cpuTime()
+		press(b, m, "3")
+		_ = m.View()
+		open, openCPU = max(open, time.Since(t0)), max(openCPU, cpuTime()-c0)
+		if m.files.tree == nil || len(m.files.tree.nodes) < 1_000_000 {
+			b.Fatalf("tree not loaded: %v", m.files.tree != nil)
+		}
+		press(b, m, "down", "down") // onto usr/lib, a directory
+		for i, k := range keys {
+			t0 := time.Now()
+			press(b, m, k)
+			_ = m.View()
+			worst[i] = max(worst[i], time.Since(t0))
+		}
+	}
+	b.ReportMetric(float64(open.Milliseconds()), "ms/open")
+	b.ReportMetric(float64(openCPU.Milliseconds()), "cpu-ms/open") // the process's, GC included: the wall time on an idle machine
+	for i, k := range keys {
+		b.ReportMetric(float64(worst[i].Microseconds())/1000, "ms/"+k)
+	}
+}
