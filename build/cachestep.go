@@ -343,7 +343,9 @@ func (e *Executor) applyCached(st *stageState, step int, in *cache.Inputs, key s
 	if ent.DiffID != "" {
 		if h, err := v1.NewHash(ent.DiffID); err == nil {
 			snap.DiffID = h
-			snap.Changes, _ = e.Store.LayerChanges(h)
+			if st, n, err := e.Store.LayerStats(h); err == nil { // the list itself is read when asked
+				snap.Stats, snap.Files = &st, n
+			}
 		}
 	}
 	st.snap = snap

@@ -105,6 +105,20 @@ func TestDiffLayerStreamsChanges(t *testing.T) {
 	if back, err := s.Layer(m.DiffID); err != nil || back.Stats == nil || *back.Stats != *m.Stats {
 		t.Errorf("meta.json reads back as %+v (%v), want stats %+v", back, err, *m.Stats)
 	}
+	// A cache hit counts the list without reading it (LayerStats): from
+	// meta.json, and for a layer stored before meta.json had counts, from
+	// changes.json read entry by entry.
+	if st, n, err := s.LayerStats(m.DiffID); err != nil || n != len(want) || st != Stats(want) {
+		t.Errorf("LayerStats = %+v, %d, %v; want %+v, %d", st, n, err, Stats(want), len(want))
+	}
+	old := m
+	old.Stats = nil
+	if err := s.writeLayerMeta(old); err != nil {
+		t.Fatal(err)
+	}
+	if st, n, err := s.LayerStats(m.DiffID); err != nil || n != len(want) || st != Stats(want) {
+		t.Errorf("LayerStats of a layer without counts in meta.json = %+v, %d, %v; want %+v, %d", st, n, err, Stats(want), len(want))
+	}
 }
 
 // TestEachChangeAsEncodingJSON: the change list reader strata uses for its

@@ -329,6 +329,33 @@ func (s *Store) writeLayerMeta(m LayerMeta) error {
 	return WriteFileBytes(filepath.Join(s.layerDir(m.DiffID), "meta.json"), b)
 }
 
+// LayerStats counts a stored layer's change list without holding it: the
+// counts kept in its meta.json, else (a layer stored before they were)
+// those of its changes.json read entry by entry.
+func (s *Store) LayerStats(diffID v1.Hash) (st ChangeStats, files int, err error) {
+	if m, err := s.Layer(diffID); err == nil && m.Stats != nil {
+		return *m.Stats, m.Files, nil
+	}
+	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))
+	if err != nil {
+		return st, 0, err
+	}
+	defer f.Close()
+	err = eachChange(f, func(c *Change) error {
+		st.Add(c)
+		files++
+		return nil
+	})
+	if err != nil { // not in strata's own form: the list whole, as LayerChanges reads it
+		var c []Change
+		if c, err = s.LayerChanges(diffID); err != nil {
+			return ChangeStats{}, 0, err
+		}
+		return Stats(c), len(c), nil
+	}
+	return st, files, nil
+}
+
 // LayerChanges reads the change list kept with a layer.
 func (s *Store) LayerChanges(diffID v1.Hash) ([]Change, error) {
 	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))

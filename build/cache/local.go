@@ -167,8 +167,8 @@ func (l Local) UnrecordedLayer(snap *event.Snapshot) (int64, int, *event.RemoteL
 		return 0, 0, &event.RemoteLayer{Source: rl.Source, CompressedSize: rl.CompressedSize}
 	}
 	if m, err := l.Store.Layer(d); err == nil && l.Store.HasLayer(d) {
-		if snap.Changes != nil {
-			return m.Size, len(snap.Changes), nil
+		if _, n, ok := snap.ChangeStats(); ok && (snap.Stats != nil || snap.Changes != nil) {
+			return m.Size, n, nil
 		}
 		// downloaded or imported: no change list kept, its tar's entries
 		if n, err := tarEntries(l.Store, d); err == nil {
