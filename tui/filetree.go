@@ -25,8 +25,17 @@ type fnode struct {
 // ftree is a file tree built from a change list.
 type ftree struct {
 	nodes []fnode
-	byKey map[nodeKey]int32
 	stats layers.ChangeStats
+
+	// byKey finds a directory's child by name once a list came out of
+	// order. Until then it is nil: every directory's children are kept in
+	// name order, and a list in the order a walk writes it (each
+	// directory's entries together, names sorted: changes.json) only ever
+	// meets its directory's last child or one after it, so the tree is
+	// built without a map (which cost most of the time of a million
+	// files) and needs no sorting.
+	byKey map[nodeKey]int32
+	moved int // children inserted before a sibling while in order
 
 	// the directory of the previous insert: change lists are mostly
 	// grouped by directory, so most inserts skip the walk from the root
@@ -43,10 +52,7 @@ type nodeKey struct {
 // changes laid over a whole-filesystem listing; otherwise every entry is
 // itself a change and is marked with its Kind.
 func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
-	t := &ftree{
-		nodes: make([]fnode, 1, len(entries)+len(entries)/8+1),
-		byKey: make(map[nodeKey]int32, len(entries)+len(entries)/8),
-	}
+	t := &ftree{nodes: make([]fnode, 1, len(entries)+len(entries)/8+1)}
 	t.nodes[0] = fnode{path: "/", dir: true, parent: -1}
 	overlay := marks != nil
 	for i := range entries {
@@ -68,7 +74,9 @@ func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
 		t.stats = layers.Stats(entries)
 	}
 	t.sum(0)
-	t.sortBy(false)
+	if t.byKey != nil {
+		t.sortBy(false)
+	}
 	return t
 }
 
@@ -108,22 +116,70 @@ func (t *ftree) insert(path string) int32 {
 			start = end + 1
 			continue
 		}
-		k := nodeKey{cur, name}
-		n, ok := t.byKey[k]
-		if !ok {
-			n = int32(len(t.nodes))
-			t.nodes = append(t.nodes, fnode{name: name, path: p[:end], parent: cur, dir: true, depth: t.nodes[cur].depth + 1})
-			t.nodes[cur].children = append(t.nodes[cur].children, n)
-			t.byKey[k] = n
-			t.nodes[cur].dir = true
-		}
-		cur = n
+		cur = t.child(cur, name, p[:end])
 		if end == slash {
 			t.lastDir, t.lastNode = p[:slash], cur
 		}
 		start = end + 1
 	}
 	return cur
+}
+
+// maxMoved is how many children may be inserted before a sibling (each
+// shifts the ones after it) before the tree takes a map instead: a list
+// far from name order is not made quadratic.
+const maxMoved = 4096
+
+// child returns cur's child called name, creating it (at path) if needed.
+func (t *ftree) child(cur int32, name, path string) int32 {
+	if t.byKey != nil {
+		k := nodeKey{cur, name}
+		n, ok := t.byKey[k]
+		if !ok {
+			n = t.add(cur, name, path, len(t.nodes[cur].children))
+			t.byKey[k] = n
+		}
+		return n
+	}
+	c := t.nodes[cur].children
+	at := len(c)
+	if at > 0 {
+		last := t.nodes[c[at-1]].name
+		switch {
+		case name == last:
+			return c[at-1]
+		case name < last:
+			i, found := slices.BinarySearchFunc(c, name, func(n int32, name string) int { return strings.Compare(t.nodes[n].name, name) })
+			if found {
+				return c[i]
+			}
+			if t.moved++; t.moved > maxMoved {
+				t.unorder()
+				return t.child(cur, name, path)
+			}
+			at = i
+		}
+	}
+	return t.add(cur, name, path, at)
+}
+
+// add makes a child of cur, at children[at].
+func (t *ftree) add(cur int32, name, path string, at int) int32 {
+	n := int32(len(t.nodes))
+	t.nodes = append(t.nodes, fnode{name: name, path: path, parent: cur, dir: true, depth: t.nodes[cur].depth + 1})
+	p := &t.nodes[cur]
+	p.children = slices.Insert(p.children, at, n)
+	p.dir = true
+	return n
+}
+
+// unorder indexes every node by parent and name: from then on children
+// are appended as they come and sorted once the tree is built.
+func (t *ftree) unorder() {
+	t.byKey = make(map[nodeKey]int32, cap(t.nodes))
+	for i := 1; i < len(t.nodes); i++ {
+		t.byKey[nodeKey{t.nodes[i].parent, t.nodes[i].name}] = int32(i)
+	}
 }
 
 // sum fills size and kinds bottom-up. Parents always have smaller indexes
