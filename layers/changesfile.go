@@ -159,7 +159,12 @@ func (d *changeDecoder) expect(want byte) error {
 // str reads a string whose opening quote was read; escapes go through
 // encoding/json.
 func (d *changeDecoder) str() (string, error) {
-	sl, err := d.r.ReadSlice('"')
+	return d.strFrom(d.r.ReadSlice('"'))
+}
+
+// strFrom reads a string whose first slice up to a quote (the read's
+// result) is sl.
+func (d *changeDecoder) strFrom(sl []byte, err error) (string, error) {
 	if err == nil && plainString(sl[:len(sl)-1]) {
 		return string(sl[:len(sl)-1]), nil // the common case: one slice of the buffer
 	}
@@ -303,6 +308,72 @@ func (d *changeDecoder) stringValue() (string, error) {
 	return d.str()
 }
 
+// timeValue reads a time as json.Marshal writes it (RFC 3339): a UTC
+// time is read from the buffer, without a string or time.Parse (a million
+// of them in a large list); anything else goes through time.Parse.
+func (d *changeDecoder) timeValue() (time.Time, error) {
+	if err := d.expect('"'); err != nil {
+		return time.Time{}, err
+	}
+	sl, err := d.r.ReadSlice('"')
+	if err == nil {
+		if t, ok := utcTime(sl[:len(sl)-1]); ok {
+			return t, nil
+		}
+	}
+	s, err := d.strFrom(sl, err)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// utcTime reads "2006-01-02T15:04:05.999999999Z" (the fraction optional,
+// of 1 to 9 digits) as time.Parse(time.RFC3339Nano) would; ok is false for
+// anything else, time.Parse's to read or refuse.
+func utcTime(b []byte) (t time.Time, ok bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}, false
+	}
+	digits := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	year, ok1 := digits(b[0:4])
+	month, ok2 := digits(b[5:7])
+	day, ok3 := digits(b[8:10])
+	hour, ok4 := digits(b[11:13])
+	minute, ok5 := digits(b[14:16])
+	sec, ok6 := digits(b[17:19])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		if nsec, ok = digits(frac[1:]); !ok {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	// time.Date carries a day 32 or a second 60 over; time.Parse refuses them
+	if t.Year() != year || int(t.Month()) != month || t.Day() != day || t.Hour() != hour || t.Minute() != minute || t.Second() != sec {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
 func (d *changeDecoder) boolValue() (bool, error) {
 	b, err := d.next()
 	if err != nil {
@@ -366,10 +437,7 @@ func (d *changeDecoder) object(c *Change) error {
 			n, err = d.int(strconv.IntSize)
 			c.GID = int(n)
 		case "mtime":
-			var s string
-			if s, err = d.stringValue(); err == nil {
-				c.ModTime, err = time.Parse(time.RFC3339Nano, s)
-			}
+			c.ModTime, err = d.timeValue()
 		case "opaque":
 			c.Opaque, err = d.boolValue()
 		default:

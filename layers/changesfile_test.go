@@ -3,6 +3,7 @@ package layers
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -187,4 +188,81 @@ func TestEachChangeAsEncodingJSON(t *testing.T) {
 	if _, err := s.LayerChanges(d); err == nil {
 		t.Error("a cut change list read without error")
 	}
+}
+
+// TestUTCTimeAsTimeParse: the list's UTC times are read without
+// time.Parse, to the same time; what is not in that form (or is out of
+// range) is left to time.Parse, which reads or refuses it.
+func TestUTCTimeAsTimeParse(t *testing.T) {
+	fast := []string{
+		"0001-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "2024-02-29T23:59:59.999999999Z",
+		"2026-12-03T18:20:10.1Z", "2026-12-03T18:20:10.120Z", "1970-01-01T00:00:00.000000001Z", "9999-12-31T23:59:59.5Z",
+	}
+	for i := range 200 {
+		ts := time.Unix(int64(i)*7919_3571, int64(i)*4_999_999%1e9).UTC()
+		fast = append(fast, ts.Format(time.RFC3339Nano))
+	}
+	other := []string{
+		"2023-02-29T00:00:00Z", "2024-01-32T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:60:00Z",
+		"2024-01-01T00:00:60Z", "2024-01-01T00:00:00.Z", "2024-01-01T00:00:00.1234567891Z", "2024-01-01T00:00:00,5Z",
+		"2024-01-01T00:00:00z", "2024-01-01T00:00:00+01:00", "2024-01-01t00:00:00Z", "2024-01-01T00:00:00", "-024-01-01T00:00:00Z",
+		"2024-1-01T00:00:00Z", "2024-01-01T00:00:0xZ", "2024-01-01T00:00:00.12a4Z", "",
+	}
+	for _, s := range fast {
+		want, err := time.Parse(time.RFC3339Nano, s)
+		got, ok := utcTime([]byte(s))
+		if err != nil || !ok || got != want {
+			t.Errorf("%q: utcTime %v %v, time.Parse %v %v", s, got, ok, want, err)
+		}
+	}
+	for _, s := range other {
+		if got, ok := utcTime([]byte(s)); ok {
+			t.Errorf("%q: utcTime read it as %v, want it left to time.Parse", s, got)
+		}
+	}
+	// through the decoder, either way (the zone: time.Parse)
+	list := []Change{{Path: "/a", ModTime: time.Date(2026, 12, 3, 18, 20, 10, 123456789, time.UTC)}, {Path: "/b", ModTime: time.Date(2026, 12, 3, 18, 20, 10, 0, time.FixedZone("", -7*3600))}}
+	b, _ := json.Marshal(list)
+	var want []Change
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	var got []Change
+	if err := eachChange(bytes.NewReader(b), func(c *Change) error { got = append(got, *c); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("read %+v, encoding/json reads %+v", got, want)
+	}
+	if err := eachChange(strings.NewReader(`[{"mtime":"2023-02-29T00:00:00Z"}]`), func(*Change) error { return nil }); err == nil {
+		t.Error("2023-02-29 read without error")
+	}
+}
+
+// BenchmarkEachChange reads a list of 200,000 files as a COPY writes it
+// (paths, modes, sizes, mtimes to the nanosecond): the Files tab of a step
+// waits for this.
+func BenchmarkEachChange(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	t0 := time.Date(2026, 12, 3, 18, 20, 10, 0, time.UTC)
+	const n = 200_000
+	for i := range n {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		c := Change{Path: fmt.Sprintf("/data/d%03d/f%03d", i/200, i%200), Kind: Added, Type: TypeRegular, Size: 203, Mode: 0o644, ModTime: t0.Add(time.Duration(i) * 1234567)}
+		j, _ := json.Marshal(&c)
+		buf.Write(j)
+	}
+	buf.WriteByte(']')
+	b.SetBytes(int64(buf.Len()))
+	b.ResetTimer()
+	for range b.N {
+		got := 0
+		if err := eachChange(bytes.NewReader(buf.Bytes()), func(*Change) error { got++; return nil }); err != nil || got != n {
+			b.Fatal(got, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
 }
