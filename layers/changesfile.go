@@ -206,6 +206,15 @@ func plainString(b []byte) bool {
 
 // key reads an object key and its colon.
 func (d *changeDecoder) key() ([]byte, error) {
+	// the common case: the key, its quotes and colon already in the
+	// buffer, without white space (the longest key, "linkname", takes 11
+	// bytes): no copy
+	if p, _ := d.r.Peek(12); len(p) > 3 && p[0] == '"' {
+		if i := bytes.IndexByte(p[1:], '"'); i >= 0 && i+2 < len(p) && p[i+2] == ':' && bytes.IndexByte(p[1:i+1], '\\') < 0 {
+			d.r.Discard(i + 3)
+			return p[1 : i+1], nil // valid until the next read
+		}
+	}
 	if err := d.expect('"'); err != nil {
 		return nil, err
 	}
@@ -230,7 +239,7 @@ func (d *changeDecoder) num(b byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("change list: in a number: %w", io.ErrUnexpectedEOF)
 		}
-		if (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E' {
+		if isNumByte(c) {
 			d.buf = append(d.buf, c)
 			continue
 		}
@@ -263,12 +272,31 @@ func smallInt(b []byte) (int64, bool) {
 	return n, true
 }
 
-func (d *changeDecoder) int(bits int) (int64, error) {
+// number reads a JSON number's bytes: from the buffer when it is all
+// there (valid until the next read), else through num.
+func (d *changeDecoder) number() ([]byte, error) {
+	p, _ := d.r.Peek(24)
+	i := 0
+	for i < len(p) && isNumByte(p[i]) {
+		i++
+	}
+	if i > 0 && i < len(p) {
+		d.r.Discard(i)
+		return p[:i], nil
+	}
 	b, err := d.next()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	nb, err := d.num(b)
+	return d.num(b)
+}
+
+func isNumByte(c byte) bool {
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
+}
+
+func (d *changeDecoder) int(bits int) (int64, error) {
+	nb, err := d.number()
 	if err != nil {
 		return 0, err
 	}
@@ -283,11 +311,7 @@ func (d *changeDecoder) int(bits int) (int64, error) {
 }
 
 func (d *changeDecoder) uint(bits int) (uint64, error) {
-	b, err := d.next()
-	if err != nil {
-		return 0, err
-	}
-	nb, err := d.num(b)
+	nb, err := d.number()
 	if err != nil {
 		return 0, err
 	}
@@ -414,7 +438,7 @@ func (d *changeDecoder) object(c *Change) error {
 		}
 		var n int64
 		var u uint64
-		switch k := string(kb); k {
+		switch string(kb) {
 		case "path":
 			c.Path, err = d.stringValue()
 		case "linkname":
@@ -441,7 +465,7 @@ func (d *changeDecoder) object(c *Change) error {
 		case "opaque":
 			c.Opaque, err = d.boolValue()
 		default:
-			return fmt.Errorf("change list: unknown key %q", k)
+			return fmt.Errorf("change list: unknown key %q", kb)
 		}
 		if err != nil {
 			return err
