@@ -3,6 +3,7 @@ package layers
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -265,4 +266,48 @@ func BenchmarkEachChange(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/entry")
+}
+
+// TestEachChangeAsChangeList: Store.EachChange gives the entries
+// ChangeList reads, one at a time: of a list in strata's form, of one
+// that leaves it part way (what encoding/json reads, each entry once), and
+// stops at fn's error; a cut list is an error either way.
+func TestEachChangeAsChangeList(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("cd", 32)}
+	must(t, os.MkdirAll(s.layerDir(d), 0o755))
+	for _, in := range []string{
+		`[{"path":"/a","kind":1},{"path":"/b","kind":2,"size":3},{"path":"/c","kind":3}]`,
+		`[{"path":"/a","kind":1},{"path":"/b","kind":2,"size":3}, {"path": "/c", "kind": 3, "extra": [1]}]`, // leaves strata's form at /c
+		`[ {"path":"/a"} ]`,
+		`[]`,
+	} {
+		must(t, os.WriteFile(filepath.Join(s.layerDir(d), "changes.json"), []byte(in), 0o644))
+		want, err := s.ChangeList(d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Change
+		if err := s.EachChange(d, nil, func(c *Change) error { got = append(got, *c); return nil }); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if len(got) == 0 && len(want) == 0 {
+			continue
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: EachChange gave %+v, ChangeList %+v", in, got, want)
+		}
+		stop := errors.New("stop")
+		n := 0
+		if err := s.EachChange(d, nil, func(*Change) error { n++; return stop }); err != stop || n != 1 {
+			t.Errorf("%s: fn's error: %v after %d entries, want it after 1", in, err, n)
+		}
+	}
+	must(t, os.WriteFile(filepath.Join(s.layerDir(d), "changes.json"), []byte(`[{"path":"/a"},{"path":`), 0o644))
+	if err := s.EachChange(d, nil, func(*Change) error { return nil }); err == nil {
+		t.Error("a cut change list read without error")
+	}
 }

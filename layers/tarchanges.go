@@ -2,12 +2,14 @@ package layers
 
 import (
 	"archive/tar"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -31,6 +33,60 @@ func (s *Store) ChangeList(diffID v1.Hash, below []v1.Hash) ([]Change, error) {
 	}
 	defer f.Close()
 	return tarChanges(&seekBuffer{f: f, buf: make([]byte, 64<<10)}, s.View(below))
+}
+
+// EachChange gives fn the entries of ChangeList(diffID, below) one at a
+// time, in the list's order, reading the list kept with the layer without
+// holding it (c is only valid during the call); an imported layer's list
+// is read from its tar first. An error from fn ends it and is returned.
+func (s *Store) EachChange(diffID v1.Hash, below []v1.Hash, fn func(c *Change) error) error {
+	f, err := os.Open(filepath.Join(s.layerDir(diffID), "changes.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		c, err := s.ChangeList(diffID, below)
+		if err != nil {
+			return err
+		}
+		for i := range c {
+			if err := fn(&c[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n := 0
+	var fnErr error
+	err = eachChange(f, func(c *Change) error {
+		if fnErr = fn(c); fnErr == nil {
+			n++
+		}
+		return fnErr
+	})
+	if err == nil || fnErr != nil {
+		return err
+	}
+	// Not in the form strata writes from entry n on: encoding/json reads
+	// the file (as LayerChanges does, error included), and fn has the
+	// entries it has not had yet.
+	if _, serr := f.Seek(0, io.SeekStart); serr != nil {
+		return serr
+	}
+	var c []Change
+	if err := json.NewDecoder(f).Decode(&c); err != nil {
+		return err
+	}
+	if len(c) < n {
+		return fmt.Errorf("change list of layer %s: %d entries read as JSON, but %d read before", diffID, len(c), n)
+	}
+	for i := n; i < len(c); i++ {
+		if err := fn(&c[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // seekBuffer reads a file through a buffer and still seeks, so

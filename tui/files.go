@@ -185,6 +185,12 @@ func (m *filesModel) Load() tea.Cmd {
 
 func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 	return func() tea.Msg {
+		if !whole {
+			if cs, ok := be.(changeStreamer); ok && snap.Changes == nil && snap.DiffID.Hex != "" {
+				t, err := streamTree(snap.Files, func(fn func(*layers.Change) error) error { return cs.EachStepChange(snap, fn) })
+				return filesLoadedMsg{seq: seq, snap: snap, tree: t, err: err}
+			}
+		}
 		changes, err := stepChanges(be, snap)
 		if err != nil {
 			return filesLoadedMsg{seq: seq, snap: snap, whole: whole, err: err}

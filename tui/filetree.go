@@ -52,8 +52,7 @@ type nodeKey struct {
 // changes laid over a whole-filesystem listing; otherwise every entry is
 // itself a change and is marked with its Kind.
 func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
-	t := &ftree{nodes: make([]fnode, 1, len(entries)+len(entries)/8+1)}
-	t.nodes[0] = fnode{path: "/", dir: true, parent: -1}
+	t := newTree(len(entries))
 	overlay := marks != nil
 	for i := range entries {
 		n := t.insert(entries[i].Path)
@@ -73,11 +72,72 @@ func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
 	} else {
 		t.stats = layers.Stats(entries)
 	}
+	t.finish()
+	return t
+}
+
+// newTree is an empty tree with room for about n entries.
+func newTree(n int) *ftree {
+	t := &ftree{nodes: make([]fnode, 1, n+n/8+1)}
+	t.nodes[0] = fnode{path: "/", dir: true, parent: -1}
+	return t
+}
+
+// change adds a change to a tree of changes (as buildTree without marks
+// does), counting it.
+func (t *ftree) change(c *layers.Change) {
+	t.set(t.insert(c.Path), c, true)
+	t.stats.Add(c)
+}
+
+// finish sums the tree and puts children in name order.
+func (t *ftree) finish() {
 	t.sum(0)
 	if t.byKey != nil {
 		t.sortBy(false)
 	}
-	return t
+}
+
+// streamTree builds the tree of a change list that each gives one entry
+// at a time (Backend.EachStepChange), as it is read: the reading (in a
+// goroutine) and the building share the two cores, and the list is never
+// held whole, only a few batches of it. n is about how many entries.
+func streamTree(n int, each func(fn func(*layers.Change) error) error) (*ftree, error) {
+	const batch = 4096
+	full := make(chan []layers.Change, 2)
+	free := make(chan []layers.Change, 3)
+	for range cap(free) {
+		free <- make([]layers.Change, 0, batch)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		b := <-free
+		err := each(func(c *layers.Change) error {
+			b = append(b, *c)
+			if len(b) == batch {
+				full <- b
+				b = <-free
+			}
+			return nil
+		})
+		if len(b) > 0 {
+			full <- b
+		}
+		close(full)
+		errc <- err
+	}()
+	t := newTree(n)
+	for b := range full {
+		for i := range b {
+			t.change(&b[i])
+		}
+		free <- b[:0]
+	}
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	t.finish()
+	return t, nil
 }
 
 func (t *ftree) set(n int32, c *layers.Change, mark bool) {

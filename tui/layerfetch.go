@@ -30,6 +30,17 @@ type layerFetcher interface {
 
 var _ layerFetcher = (*snapshot.Backend)(nil)
 
+// changeStreamer is a layerFetcher that also reads a step's change list
+// one entry at a time (snapshot.Backend): the Files tab builds a huge
+// step's tree as the list is read, without holding it.
+type changeStreamer interface {
+	layerFetcher
+	// EachStepChange gives fn StepChanges(snap)'s entries one at a time.
+	EachStepChange(snap *event.Snapshot, fn func(c *layers.Change) error) error
+}
+
+var _ changeStreamer = (*snapshot.Backend)(nil)
+
 // layerFetchMsg is a download's progress, or (done) its end.
 type layerFetchMsg struct {
 	seq  int

@@ -115,11 +115,7 @@ func (b *Backend) StepChanges(snap *event.Snapshot) ([]layers.Change, error) {
 	if err := b.ready(snap); err != nil {
 		return nil, err
 	}
-	i := slices.Index(snap.Layers, snap.DiffID)
-	if i < 0 {
-		i = len(snap.Layers)
-	}
-	c, err := b.Store.ChangeList(snap.DiffID, snap.Layers[:i])
+	c, err := b.Store.ChangeList(snap.DiffID, below(snap))
 	if err != nil {
 		return nil, fmt.Errorf("the change list of layer %s: %w", snap.DiffID, err)
 	}
@@ -127,6 +123,39 @@ func (b *Backend) StepChanges(snap *event.Snapshot) ([]layers.Change, error) {
 		c = []layers.Change{}
 	}
 	return c, nil
+}
+
+// below is the layers under the one snap's step made, base first.
+func below(snap *event.Snapshot) []v1.Hash {
+	i := slices.Index(snap.Layers, snap.DiffID)
+	if i < 0 {
+		i = len(snap.Layers)
+	}
+	return snap.Layers[:i]
+}
+
+// EachStepChange gives fn the entries of StepChanges(snap) one at a time,
+// read from the step's layer without holding the list (c is only valid
+// during the call): the Files tab builds a million-file step's tree as it
+// reads it. An error from fn ends it and is returned.
+func (b *Backend) EachStepChange(snap *event.Snapshot, fn func(c *layers.Change) error) error {
+	if snap == nil || snap.Changes != nil || snap.DiffID.Hex == "" {
+		if snap != nil {
+			for i := range snap.Changes {
+				if err := fn(&snap.Changes[i]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := b.ready(snap); err != nil {
+		return err
+	}
+	if err := b.Store.EachChange(snap.DiffID, below(snap), fn); err != nil {
+		return fmt.Errorf("the change list of layer %s: %w", snap.DiffID, err)
+	}
+	return nil
 }
 
 // fetch downloads the shell's layers still remote, on the terminal the
