@@ -997,7 +997,8 @@ echo "floor: the same steps' work run directly, taking turns with the builds: AD
 echo "RUN as env -i chroot ROOT /bin/sh -c (the Dockerfile's own commands, ENV and WORKDIR), independent"
 echo "stages at once; for a one-file change only the steps a correct cache must redo. It has no layer"
 echo "snapshot, hash or image to write, so floor/bk is the best ratio any builder could reach; a no-change"
-echo "rebuild has no work to redo (-)."
+echo "rebuild has no work to redo (-). A COPY's floor copies all its files again (as BuildKit does): a"
+echo "builder that reuses the unchanged files of the previous layer can go below it (s/floor < 1)."
 if [ -n "$TAR_MED" ]; then
 	echo
 	mb=$(find "$WORK/ctx-B/files" -type f -printf '%s\n' | awk '{ n += $1 } END { printf "%.1f", n / 1e6 }')
