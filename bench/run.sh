@@ -511,6 +511,11 @@ build() {
 		timed "$log" "$STRATA" build --root "$S_ROOT" --progress plain -t "bench-${sc,,}:latest" \
 			--report "$LOGS/$sc-$phase-$tool-$i.json" "$CTX" ||
 			fail_build "$log" "strata build failed ($sc $phase run $i)"
+		# what the wall time has beyond the build's own duration: start,
+		# and --report's wasted-space analysis (it gzips the new layers)
+		if command -v jq >/dev/null; then
+			OUTSIDE[$sc,$phase]+=" $(jq -r --arg w "$ELAPSED" '($w | tonumber) - .duration_seconds' "$LOGS/$sc-$phase-$tool-$i.json")"
+		fi
 	elif [ "$tool" = buildkit ]; then
 		timed "$log" dk build --network host --progress plain -t "bench-${sc,,}:latest" "$CTX" ||
 			peer_bad "$log" buildkit "$phase run $i: the build failed"
@@ -775,6 +780,7 @@ floor_run() {
 declare -A RES   # RES[sc,phase,tool] = median seconds
 declare -A NRUNS # how many runs that median has
 declare -A COPYT
+declare -A OUTSIDE # OUTSIDE[sc,phase] = strata's wall time beyond its report's duration, per run
 TAR_MED=""
 STRATA_COPY_MED=""
 
@@ -999,6 +1005,19 @@ echo "stages at once; for a one-file change only the steps a correct cache must 
 echo "snapshot, hash or image to write, so floor/bk is the best ratio any builder could reach; a no-change"
 echo "rebuild has no work to redo (-). A COPY's floor copies all its files again (as BuildKit does): a"
 echo "builder that reuses the unchanged files of the previous layer can go below it (s/floor < 1)."
+if [ ${#OUTSIDE[@]} -gt 0 ]; then
+	echo
+	echo "strata's wall time includes, beyond the build's own duration (its --report's duration_seconds),"
+	echo "its start and the wasted-space analysis --report adds (it gzips each new layer): median s"
+	for sc in "${SCENARIOS[@]}"; do
+		line=""
+		for phase in cold no-change one-file; do
+			# shellcheck disable=SC2086
+			[ -z "${OUTSIDE[$sc,$phase]:-}" ] || line+=$(printf '  %s %s' "$phase" "$(median ${OUTSIDE[$sc,$phase]})")
+		done
+		printf '  %-14s%s\n' "$(title "$sc")" "$line"
+	done
+fi
 if [ -n "$TAR_MED" ]; then
 	echo
 	mb=$(find "$WORK/ctx-B/files" -type f -printf '%s\n' | awk '{ n += $1 } END { printf "%.1f", n / 1e6 }')
