@@ -511,6 +511,11 @@ build() {
 		timed "$log" "$STRATA" build --root "$S_ROOT" --progress plain -t "bench-${sc,,}:latest" \
 			--report "$LOGS/$sc-$phase-$tool-$i.json" "$CTX" ||
 			fail_build "$log" "strata build failed ($sc $phase run $i)"
+		# what the wall time has beyond the build's own duration: start,
+		# and --report's wasted-space analysis (it gzips the new layers)
+		if command -v jq >/dev/null; then
+			OUTSIDE[$sc,$phase]+=" $(jq -r --arg w "$ELAPSED" '($w | tonumber) - .duration_seconds' "$LOGS/$sc-$phase-$tool-$i.json")"
+		fi
 	elif [ "$tool" = buildkit ]; then
 		timed "$log" dk build --network host --progress plain -t "bench-${sc,,}:latest" "$CTX" ||
 			peer_bad "$log" buildkit "$phase run $i: the build failed"
@@ -566,9 +571,216 @@ change_file() {
 	printf 'changed %s %s\n' "$1" "$EPOCHREALTIME" >>"$CTX/$CHANGE"
 }
 
+# ---- the floor: the same work, run directly -----------------------------------
+#
+# A builder cannot be faster than the work its steps do. The floor runs that
+# work with nothing around it, in a plain directory: the Dockerfile's
+# instructions, read from the Dockerfile itself, in the same order, with the
+# same ENV and WORKDIR: ADD of the rootfs tar is tar -x, COPY is cp -a of the
+# same files (COPY --from: from the stage's directory), RUN is its command
+# run by the rootfs's /bin/sh under env -i and chroot (the cheapest
+# isolation that runs it; /dev/null, zero, random and urandom are device
+# nodes made in the root's /dev), a stage is a hard-linked copy (cp -al) of
+# its parent's directory. Independent stages run at once (as BuildKit runs
+# them): stages go in waves, a stage in the first wave after all it depends
+# on. For a one-file change only the steps a correct cache must run again are
+# timed (the changed step, every later step of its stage, and the stages
+# built on it or copying from it); the rest is prepared before the clock
+# starts. A no-change rebuild has no floor: no step has work to redo. The
+# floor leaves out what any builder must add (snapshotting layers, hashing,
+# the image config), so it is a bound no builder reaches, not a target.
+
+FL_KIND=() FL_ARG=() FL_STAGE=() FL_ENV=() FL_WD=() FL_FROM=() FL_T=()
+FL_SPARENT=() FL_SDEPS=() FL_SWAVE=() FL_NWAVES=0 FL_NSTAGES=0
+
+# floor_parse DOCKERFILE: reads the instructions into FL_* (one per step,
+# numbered as strata numbers them) and the stages' parents, dependencies and
+# waves. It knows the instructions the bench Dockerfiles use and refuses
+# the others.
+floor_parse() {
+	local df=$1 line kind rest n=0 st=-1 env="" wd=/ parent as name p src dst kv w d
+	local -A sidx=() senv=() swd=()
+	FL_KIND=() FL_ARG=() FL_STAGE=() FL_ENV=() FL_WD=() FL_FROM=()
+	FL_SPARENT=() FL_SDEPS=() FL_SWAVE=()
+	while IFS= read -r line; do
+		[[ $line =~ ^[[:space:]]*(#|$) ]] && continue
+		n=$((n + 1))
+		kind=${line%%[[:space:]]*}
+		kind=${kind^^}
+		rest=${line#*[[:space:]]}
+		case "$kind" in
+		FROM)
+			st=$((st + 1))
+			read -r parent as name <<<"$rest"
+			[ -z "$name" ] || sidx[$name]=$st
+			if [ "$parent" = scratch ]; then
+				FL_SPARENT[st]=-1 FL_SDEPS[st]="" env="" wd=/
+			else
+				[ -n "${sidx[$parent]:-}" ] || die "floor: $df step $n: FROM $parent is not an earlier stage"
+				p=${sidx[$parent]}
+				FL_SPARENT[st]=$p FL_SDEPS[st]=$p env=${senv[$p]} wd=${swd[$p]}
+			fi
+			;;
+		ENV)
+			for kv in $rest; do
+				[[ $kv =~ ^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:-]*$ ]] || die "floor: $df step $n: ENV $kv: want KEY=VALUE without quotes or spaces"
+				env+=" $kv"
+			done
+			;;
+		WORKDIR)
+			[[ $rest =~ ^[A-Za-z0-9_./-]+$ ]] || die "floor: $df step $n: WORKDIR $rest: want a plain path"
+			if [[ $rest == /* ]]; then wd=$rest; else wd=${wd%/}/$rest; fi
+			;;
+		COPY)
+			read -r src dst <<<"$rest"
+			if [[ $src == --from=* ]]; then
+				name=${src#--from=}
+				[ -n "${sidx[$name]:-}" ] || die "floor: $df step $n: COPY --from=$name is not an earlier stage"
+				FL_FROM[n]=${sidx[$name]}
+				FL_SDEPS[st]+=" ${sidx[$name]}"
+				rest=${rest#*[[:space:]]}
+			fi
+			;;
+		ADD | RUN | CMD) ;;
+		*) die "floor: $df step $n: $kind is not an instruction the floor knows (FROM, ADD, COPY, ENV, WORKDIR, RUN, CMD)" ;;
+		esac
+		FL_KIND[n]=$kind FL_ARG[n]=$rest FL_STAGE[n]=$st FL_ENV[n]=$env FL_WD[n]=$wd
+		senv[$st]=$env swd[$st]=$wd
+	done <"$df"
+	FL_NSTAGES=$((st + 1))
+	FL_NWAVES=0
+	for ((st = 0; st < FL_NSTAGES; st++)); do
+		w=0
+		for d in ${FL_SDEPS[st]}; do
+			[ "${FL_SWAVE[d]}" -lt "$w" ] || w=$((FL_SWAVE[d] + 1))
+		done
+		FL_SWAVE[st]=$w
+		[ "$w" -lt "$FL_NWAVES" ] || FL_NWAVES=$((w + 1))
+	done
+}
+
+# floor_mark PHASE CHANGED: FL_T[n]=1 for the steps timed in PHASE: all of
+# them cold; after a change to step CHANGED's files, that step and what a
+# correct cache must rebuild after it; none for a no-change rebuild.
+floor_mark() {
+	local phase=$1 changed=$2 n st
+	local -A dirty=()
+	FL_T=()
+	for ((n = 1; n <= ${#FL_KIND[@]}; n++)); do
+		st=${FL_STAGE[n]}
+		FL_T[n]=0
+		case "$phase" in
+		cold) FL_T[n]=1 ;;
+		one-file)
+			if [ "$n" -eq "$changed" ] || [ "${dirty[$st]:-0}" -eq 1 ]; then
+				FL_T[n]=1
+			elif [ "${FL_KIND[n]}" = FROM ] && [ "${FL_SPARENT[st]}" -ge 0 ] && [ "${dirty[${FL_SPARENT[st]}]:-0}" -eq 1 ]; then
+				FL_T[n]=1
+			elif [ -n "${FL_FROM[n]:-}" ] && [ "${dirty[${FL_FROM[n]}]:-0}" -eq 1 ]; then
+				FL_T[n]=1
+			fi
+			;;
+		esac
+		[ "${FL_T[n]}" -eq 0 ] || dirty[$st]=1
+	done
+}
+
+# floor_step DIR N: does step N's work in the stage directories under DIR.
+floor_step() {
+	local dir=$1 n=$2 st r src dst from wd kv
+	st=${FL_STAGE[n]}
+	r=$dir/s$st
+	wd=${FL_WD[n]}
+	case "${FL_KIND[n]}" in
+	FROM)
+		if [ "${FL_SPARENT[st]}" -lt 0 ]; then
+			mkdir "$r" || return 1
+		else
+			cp -al "$dir/s${FL_SPARENT[st]}" "$r" || return 1
+		fi
+		;;
+	ADD)
+		read -r src dst <<<"${FL_ARG[n]}"
+		[[ $src == *.tar ]] && [ "$dst" = / ] || { echo "floor: ADD ${FL_ARG[n]}: only a local tar to / is known" >&2; return 1; }
+		tar -C "$r" -xf "$CTX/$src" || return 1
+		;;
+	WORKDIR) mkdir -p "$r$wd" || return 1 ;;
+	COPY)
+		read -r src dst <<<"${FL_ARG[n]}"
+		from=$CTX
+		[ -z "${FL_FROM[n]:-}" ] || from=$dir/s${FL_FROM[n]}
+		[[ $dst == /* ]] || dst=${wd%/}/$dst
+		if [ -d "$from/$src" ]; then
+			mkdir -p "$r$dst" && cp -a "$from/${src%/}/." "$r$dst" || return 1
+		elif [[ $dst == */ ]]; then
+			mkdir -p "$r$dst" && cp -a "$from/$src" "$r$dst" || return 1
+		else
+			mkdir -p "$(dirname "$r$dst")" && cp -a "$from/$src" "$r$dst" || return 1
+		fi
+		;;
+	RUN)
+		if [ ! -c "$r/dev/null" ]; then
+			mkdir -p "$r/dev" && mknod -m 666 "$r/dev/null" c 1 3 && mknod -m 666 "$r/dev/zero" c 1 5 &&
+				mknod -m 666 "$r/dev/random" c 1 8 && mknod -m 666 "$r/dev/urandom" c 1 9 || return 1
+		fi
+		# shellcheck disable=SC2086 # FL_ENV is KEY=VALUE words, checked by floor_parse
+		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root ${FL_ENV[n]} \
+			chroot "$r" /bin/sh -c "cd $wd && ${FL_ARG[n]}" || return 1
+		;;
+	ENV | CMD) ;;
+	esac
+}
+
+# floor_pass DIR T: does the steps with FL_T = T, wave by wave; the stages
+# of a wave at once.
+floor_pass() {
+	local dir=$1 t=$2 w st n pids rc=0 p
+	for ((w = 0; w < FL_NWAVES; w++)); do
+		pids=()
+		for ((st = 0; st < FL_NSTAGES; st++)); do
+			[ "${FL_SWAVE[st]}" -eq "$w" ] || continue
+			(
+				for ((n = 1; n <= ${#FL_KIND[@]}; n++)); do
+					[ "${FL_STAGE[n]}" -eq "$st" ] && [ "${FL_T[n]}" -eq "$t" ] || continue
+					floor_step "$dir" "$n" || { echo "floor: step $n (${FL_KIND[n]} ${FL_ARG[n]}) failed" >&2; exit 1; }
+				done
+			) &
+			pids+=("$!")
+		done
+		for p in "${pids[@]}"; do
+			wait "$p" || rc=1
+		done
+		[ "$rc" -eq 0 ] || return 1
+	done
+}
+
+# floor_run PHASE RUN: one floor measurement of $SC's PHASE into ELAPSED.
+floor_run() {
+	local phase=$1 i=$2 dir log
+	dir=$WORK/floor-$SC-$phase-$i
+	log=$LOGS/$SC-$phase-floor-$i.log
+	OLD_STORES+=("$dir")
+	mkdir -p "$dir"
+	floor_mark "$phase" "$CHANGED"
+	if [ "$i" -eq 1 ]; then
+		local n timed_steps="" prepared=""
+		for ((n = 1; n <= ${#FL_KIND[@]}; n++)); do
+			if [ "${FL_T[n]}" -eq 1 ]; then timed_steps+=" $n"; else prepared+=" $n"; fi
+		done
+		echo "bench: $TITLE $phase floor times steps${timed_steps:- none} (prepared first:${prepared:- none})" >&2
+	fi
+	floor_pass "$dir" 0 >"$LOGS/$SC-$phase-floor-$i-prepare.log" 2>&1 ||
+		fail_build "$LOGS/$SC-$phase-floor-$i-prepare.log" "floor: preparing $SC $phase failed"
+	timed "$log" floor_pass "$dir" 1 || fail_build "$log" "floor: $SC $phase run $i failed"
+	if [ -n "$EXPECT_OUT" ] && ! grep -q "$EXPECT_OUT" "$log"; then
+		fail_build "$log" "floor: $SC $phase: the RUN did not print '$EXPECT_OUT'"
+	fi
+}
+
 declare -A RES   # RES[sc,phase,tool] = median seconds
 declare -A NRUNS # how many runs that median has
 declare -A COPYT
+declare -A OUTSIDE # OUTSIDE[sc,phase] = strata's wall time beyond its report's duration, per run
 TAR_MED=""
 STRATA_COPY_MED=""
 
@@ -605,6 +817,8 @@ bench_scenario() {
 	got=$(grep -cvE '^[[:space:]]*(#|$)' "$CTX/Dockerfile")
 	[ "$got" -eq "$STEPS" ] || die "$CTX/Dockerfile has $got steps, the script expects $STEPS"
 	cp "$CTX/$CHANGE" "$WORK/orig-$SC"
+	floor_parse "$CTX/Dockerfile"
+	[ "${#FL_KIND[@]}" -eq "$STEPS" ] || die "floor: read ${#FL_KIND[@]} steps in $CTX/Dockerfile, want $STEPS"
 
 	local tools=(strata)
 	[ "$BUILDKIT" -eq 0 ] || tools+=(buildkit)
@@ -634,6 +848,9 @@ bench_scenario() {
 		# B's cold builds take turns with the physical floor for a COPY:
 		# one tar pipe of the same files into an empty dir
 		[ "$SC" != B ] || [ "$phase" != cold ] || run+=(tar)
+		# and every cold build and one-file change with the floor (the
+		# same steps' work, run directly: see floor_run)
+		[ "$phase" = no-change ] || run+=(floor)
 		for ((i = 1; i <= N; i++)); do
 			# rotate who goes first, so no one always gets the same slot
 			order=()
@@ -649,6 +866,13 @@ bench_scenario() {
 						fail_build "$LOGS/B-tar-$i.log" "tar baseline failed"
 					times[tar]+=" $ELAPSED"
 					printf 'bench: %-11s %-9s %-7s run %d/%d: %6.3fs\n' "$TITLE" "$phase" tar "$i" "$N" "$ELAPSED" >&2
+					continue
+				fi
+				if [ "$tool" = floor ]; then
+					[ "$phase" != one-file ] || change_file "floor-$i"
+					floor_run "$phase" "$i"
+					times[floor]+=" $ELAPSED"
+					printf 'bench: %-11s %-9s %-7s run %d/%d: %6.3fs\n' "$TITLE" "$phase" floor "$i" "$N" "$ELAPSED" >&2
 					continue
 				fi
 				BAD=0
@@ -741,7 +965,7 @@ echo "$BUILDKIT_NOTE"
 echo "$BUILDAH_NOTE"
 echo "load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-14s %-18s %8s %9s %8s %9s %16s  %s\n' scenario phase strata buildkit buildah s/buildkit s/buildah "aim (s/buildkit)"
+printf '%-14s %-18s %7s %8s %7s %8s %10s %8s %8s %9s  %s\n' scenario phase strata buildkit floor buildah s/buildkit floor/bk s/floor s/buildah "aim (s/buildkit)"
 for sc in "${SCENARIOS[@]}"; do
 	for phase in cold no-change one-file; do
 		case "$phase" in
@@ -757,14 +981,43 @@ for sc in "${SCENARIOS[@]}"; do
 			rk=$(ratio "${RES[$sc,$phase,strata]}" "${RES[$sc,$phase,buildkit]}")
 			if [ "$rk" = n/a ]; then verdict=""; elif awk -v r="$rk" -v a="$aim" 'BEGIN { exit !(r <= a) }'; then verdict="<= $aim met"; else verdict="<= $aim MISSED"; fi
 		fi
+		f=- fk=- sf=-
+		if [ "$phase" != no-change ]; then
+			f=${RES[$sc,$phase,floor]}
+			fk=$(ratio "$f" "${RES[$sc,$phase,buildkit]:-n/a}")
+			sf=$(ratio "$s" "$f")
+			if [ "$fk" != n/a ] && awk -v r="$fk" -v a="$aim" 'BEGIN { exit !(r > a) }'; then
+				verdict+=" (floor alone is $fk)"
+			fi
+		fi
 		b=n/a rb=n/a
 		if [ "$BUILDAH" -eq 1 ]; then
 			b=${RES[$sc,$phase,buildah]}
 			rb=$(ratio "$s" "$b")
 		fi
-		printf '%-14s %-18s %8s %9s %8s %9s %16s  %s\n' "$(title "$sc")" "$label" "$s" "$k" "$b" "$rk" "$rb" "$verdict"
+		printf '%-14s %-18s %7s %8s %7s %8s %10s %8s %8s %9s  %s\n' "$(title "$sc")" "$label" "$s" "$k" "$f" "$b" "$rk" "$fk" "$sf" "$rb" "$verdict"
 	done
 done
+echo
+echo "floor: the same steps' work run directly, taking turns with the builds: ADD as tar -x, COPY as cp -a,"
+echo "RUN as env -i chroot ROOT /bin/sh -c (the Dockerfile's own commands, ENV and WORKDIR), independent"
+echo "stages at once; for a one-file change only the steps a correct cache must redo. It has no layer"
+echo "snapshot, hash or image to write, so floor/bk is the best ratio any builder could reach; a no-change"
+echo "rebuild has no work to redo (-). A COPY's floor copies all its files again (as BuildKit does): a"
+echo "builder that reuses the unchanged files of the previous layer can go below it (s/floor < 1)."
+if [ ${#OUTSIDE[@]} -gt 0 ]; then
+	echo
+	echo "strata's wall time includes, beyond the build's own duration (its --report's duration_seconds),"
+	echo "its start and the wasted-space analysis --report adds (it gzips each new layer): median s"
+	for sc in "${SCENARIOS[@]}"; do
+		line=""
+		for phase in cold no-change one-file; do
+			# shellcheck disable=SC2086
+			[ -z "${OUTSIDE[$sc,$phase]:-}" ] || line+=$(printf '  %s %s' "$phase" "$(median ${OUTSIDE[$sc,$phase]})")
+		done
+		printf '  %-14s%s\n' "$(title "$sc")" "$line"
+	done
+fi
 if [ -n "$TAR_MED" ]; then
 	echo
 	mb=$(find "$WORK/ctx-B/files" -type f -printf '%s\n' | awk '{ n += $1 } END { printf "%.1f", n / 1e6 }')
