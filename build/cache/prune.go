@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -46,7 +47,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 			return res, err
 		}
 		res.CacheEntries = len(ents)
-		for _, sub := range []string{"keys", "records", "files"} {
+		for _, sub := range []string{"keys", "records", "files", "sums"} {
 			d := filepath.Join(cacheDir, sub)
 			res.Bytes += layers.DiskUsage(d)
 			if err := os.RemoveAll(d); err != nil {
@@ -134,6 +135,11 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 		}
 		ents = ents[drop:]
 	}
+	// Sums files: those a stage record names stay (they explain a miss
+	// and feed an incremental COPY); the rest, and temp files a crash
+	// left, go.
+	_, freed := pruneSums(SumsDir(s.Root()), recordSums(s))
+	res.Bytes += freed
 	keep := map[v1.Hash]bool{}
 	for _, e := range ents {
 		for _, d := range e.Entry.LayerIDs() {
@@ -152,4 +158,29 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// recordSums are the sums files the stage records name.
+func recordSums(s *layers.Store) map[string]bool {
+	keep := map[string]bool{}
+	dir := filepath.Join(Root(s), "records")
+	des, _ := os.ReadDir(dir)
+	for _, d := range des {
+		b, err := os.ReadFile(filepath.Join(dir, d.Name()))
+		if err != nil {
+			continue
+		}
+		var rec StageRecord
+		if json.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		for _, st := range rec.Steps {
+			for _, sm := range []*Sums{st.Files, st.FromFiles} {
+				if sm != nil && validDigest(sm.Digest) {
+					keep[sm.Digest] = true
+				}
+			}
+		}
+	}
+	return keep
 }

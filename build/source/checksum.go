@@ -172,20 +172,20 @@ func (sc *StatCache) entrySum(src Source, host string, fi fs.FileInfo) (string, 
 
 // ContextSums checksums what the source arguments select in the context,
 // exactly as COPY will read it (.dockerignore, --exclude, wildcards,
-// symlinks followed for the named sources).
-func (sc *StatCache) ContextSums(src *Context, args []string) (cache.FileSums, error) {
-	return sc.sourceSums(src, args, false)
+// symlinks followed for the named sources), into w.
+func (sc *StatCache) ContextSums(w *cache.SumsWriter, src *Context, args []string) error {
+	return sc.sourceSums(w, src, args, false)
 }
 
 // ViewSums checksums what COPY --from reads from a stage or image, the way
 // BuildKit's content hash of a file op's selected paths does (its tarsum
 // header: type, mode, uid, gid, link target, and the content; no mtime):
 // COPY --from keeps the source's owners, so they are part of it.
-func (sc *StatCache) ViewSums(src *View, args []string) (cache.FileSums, error) {
-	return sc.sourceSums(src, args, true)
+func (sc *StatCache) ViewSums(w *cache.SumsWriter, src *View, args []string) error {
+	return sc.sourceSums(w, src, args, true)
 }
 
-func (sc *StatCache) sourceSums(src Source, args []string, owners bool) (cache.FileSums, error) {
+func (sc *StatCache) sourceSums(w *cache.SumsWriter, src Source, args []string, owners bool) error {
 	entrySum := func(src Source, host string, fi fs.FileInfo) (string, error) {
 		s, err := sc.entrySum(src, host, fi)
 		if err != nil || !owners {
@@ -196,22 +196,23 @@ func (sc *StatCache) sourceSums(src Source, args []string, owners bool) (cache.F
 		}
 		return s, nil
 	}
-	out := cache.FileSums{}
 	for _, arg := range args {
 		ps, err := src.Match(arg)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, p := range ps {
 			fi, host, err := src.Stat(p, true)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s, err := entrySum(src, host, fi)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			out[p] = s
+			if err := w.Add(p, s); err != nil {
+				return err
+			}
 			if !fi.IsDir() {
 				continue
 			}
@@ -220,13 +221,12 @@ func (sc *StatCache) sourceSums(src Source, args []string, owners bool) (cache.F
 				if err != nil {
 					return err
 				}
-				out[path.Join(p, rel)] = s
-				return nil
+				return w.Add(path.Join(p, rel), s)
 			})
 			if err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return out, nil
+	return nil
 }
