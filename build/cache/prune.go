@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -140,6 +141,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 	// left, go.
 	_, freed := pruneSums(SumsDir(s.Root()), recordSums(s))
 	res.Bytes += freed
+	res.Bytes += sweepStatCaches(filepath.Join(cacheDir, "files"))
 	keep := map[v1.Hash]bool{}
 	for _, e := range ents {
 		for _, d := range e.Entry.LayerIDs() {
@@ -183,4 +185,21 @@ func recordSums(s *layers.Store) map[string]bool {
 		}
 	}
 	return keep
+}
+
+// sweepStatCaches removes from the stat caches' dir what a crash left
+// (temp files and sort runs, named with a leading dot) and the JSON stat
+// caches of older strata (no longer read), returning the bytes freed.
+func sweepStatCaches(dir string) (bytes int64) {
+	des, _ := os.ReadDir(dir)
+	for _, d := range des {
+		if n := d.Name(); strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".json") {
+			p := filepath.Join(dir, n)
+			size := fileSize(p)
+			if os.Remove(p) == nil {
+				bytes += size
+			}
+		}
+	}
+	return bytes
 }
