@@ -57,7 +57,14 @@ type Reader struct {
 }
 
 // NewReader reads records from r.
-func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 64<<10)} }
+func NewReader(r io.Reader) *Reader { return NewReaderSize(r, 64<<10) }
+
+// NewReaderSize reads records from r through a buffer of size bytes.
+func NewReaderSize(r io.Reader, size int) *Reader { return &Reader{r: bufio.NewReaderSize(r, size)} }
+
+// runBuffer is the read buffer of each run a merge reads: up to maxFanIn
+// runs at once, so small (the runs are read sequentially).
+const runBuffer = 8 << 10
 
 // Next is the next record; ok is false at the end. A file that ends
 // inside a record is an error, never a short record.
@@ -245,7 +252,7 @@ func merge(runs []string, mem []Record, cmp func(a, b string) int, fn func(Recor
 			return err
 		}
 		defer f.Close()
-		rd := NewReader(f)
+		rd := NewReaderSize(f, runBuffer)
 		h.s = append(h.s, &source{next: rd.Next, idx: i})
 	}
 	if len(mem) > 0 {
