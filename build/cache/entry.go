@@ -27,7 +27,8 @@ import (
 //
 //	keys/<key>.json       one Entry per key (its mtime is its last use)
 //	records/<id>.json     the last build of a Dockerfile stage (StageRecord)
-//	files/<id>.json       stat cache of context file checksums
+//	sums/<digest>         the checksums of a step's sources (sums.go)
+//	files/<id>.stat       stat cache of context file checksums (build/source)
 //
 // Every file is written to a temp file and renamed, so two builds on one
 // ROOT never see a half-written entry; the last writer of a record wins.
