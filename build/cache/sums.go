@@ -149,6 +149,14 @@ func (w *SumsWriter) Finish() (*Sums, error) {
 	if err == nil {
 		err = bw.Flush()
 	}
+	out.Digest = hex.EncodeToString(h.Sum(nil))
+	final := filepath.Join(w.dir, out.Digest)
+	if _, serr := os.Stat(final); err == nil && serr == nil {
+		// The same set is there already (a rebuild): the name is its
+		// content, so the temp file is dropped, not synced.
+		f.Close()
+		return out, nil
+	}
 	if err == nil {
 		err = f.Sync()
 	}
@@ -158,11 +166,10 @@ func (w *SumsWriter) Finish() (*Sums, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing the checksums of the step's sources in %s: %w", w.dir, err)
 	}
-	out.Digest = hex.EncodeToString(h.Sum(nil))
 	if err := os.Chmod(tmp, 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, out.Digest)); err != nil {
+	if err := os.Rename(tmp, final); err != nil {
 		return nil, err
 	}
 	return out, nil
