@@ -91,6 +91,8 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 		// An ONBUILD trigger, run under the FROM step: its own text.
 		in.Text = "ONBUILD " + in.Canonical
 	}
+	files := &sums{dir: cache.SumsDir(e.Store.Root())} // the context's
+	defer files.close()
 	switch c := c.(type) {
 	case *instructions.RunCommand:
 		in.ArgsKeyed = true
@@ -114,7 +116,7 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 			if src == "" {
 				src = "/"
 			}
-			if err := e.sumContext(in, []string{src}, nil); err != nil {
+			if err := e.sumContext(files, []string{src}, nil); err != nil {
 				return nil, fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
 			}
 		}
@@ -128,7 +130,7 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 			if err := e.sumFrom(ctx, step, in, c.From, c.SourcePaths, c.ExcludePatterns); err != nil {
 				return nil, err
 			}
-		} else if err := e.sumContext(in, c.SourcePaths, c.ExcludePatterns); err != nil {
+		} else if err := e.sumContext(files, c.SourcePaths, c.ExcludePatterns); err != nil {
 			return nil, err
 		}
 	case *instructions.AddCommand:
@@ -143,7 +145,7 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 			local = append(local, s)
 		}
 		if len(local) > 0 {
-			if err := e.sumContext(in, local, c.ExcludePatterns); err != nil {
+			if err := e.sumContext(files, local, c.ExcludePatterns); err != nil {
 				return nil, err
 			}
 		}
@@ -163,10 +165,48 @@ func (e *Executor) inputs(ctx context.Context, st *stageState, step int, c instr
 	case *instructions.WorkdirCommand:
 		in.Canonical += " user=" + st.cfg.Config.User
 	}
+	var err error
+	if in.Files, err = files.finish(); err != nil {
+		return nil, err
+	}
 	return in, nil
 }
 
-func (e *Executor) sumContext(in *cache.Inputs, args, exclude []string) error {
+// sums is where a step's source checksums are written: made on first use,
+// finished into a cache.Sums once the step's sources are all in.
+type sums struct {
+	dir string
+	w   *cache.SumsWriter
+}
+
+func (s *sums) writer() (*cache.SumsWriter, error) {
+	if s.w == nil {
+		w, err := cache.NewSumsWriter(s.dir)
+		if err != nil {
+			return nil, err
+		}
+		s.w = w
+	}
+	return s.w, nil
+}
+
+// finish is the sums written, nil when none were.
+func (s *sums) finish() (*cache.Sums, error) {
+	if s.w == nil {
+		return nil, nil
+	}
+	w := s.w
+	s.w = nil
+	return w.Finish()
+}
+
+func (s *sums) close() {
+	if s.w != nil {
+		s.w.Close()
+	}
+}
+
+func (e *Executor) sumContext(out *sums, args, exclude []string) error {
 	if e.statCache == nil {
 		e.statCache = source.OpenStatCache(e.Store.Root(), e.Opt.ContextDir)
 	}
@@ -179,18 +219,11 @@ func (e *Executor) sumContext(in *cache.Inputs, args, exclude []string) error {
 		return err
 	}
 	defer cs.Close()
-	sums, err := e.statCache.ContextSums(cs, args)
+	w, err := out.writer()
 	if err != nil {
 		return err
 	}
-	if in.Files == nil {
-		in.Files = sums // not a copy: a COPY of 100,000 files would hold two maps
-		return nil
-	}
-	for k, v := range sums {
-		in.Files[k] = v
-	}
-	return nil
+	return e.statCache.ContextSums(w, cs, args)
 }
 
 // sumFrom checksums what COPY --from at plan step step reads from a stage
@@ -212,12 +245,17 @@ func (e *Executor) sumFrom(ctx context.Context, step int, in *cache.Inputs, from
 	if err != nil {
 		return err
 	}
-	sums, err := e.statCache.ViewSums(source.NewView(v, excl), args)
+	out := &sums{dir: cache.SumsDir(e.Store.Root())}
+	defer out.close()
+	w, err := out.writer()
 	if err != nil {
+		return err
+	}
+	if err := e.statCache.ViewSums(w, source.NewView(v, excl), args); err != nil {
 		return fmt.Errorf("--from=%s: %w", from, err)
 	}
-	in.FromFiles = sums
-	return nil
+	in.FromFiles, err = out.finish()
+	return err
 }
 
 // fromIdentity names what --from at plan step step reads: a stage's key,

@@ -27,10 +27,10 @@ import (
 // deleted one is not linked, and the layer's tar is written from the tree
 // as for a cold COPY, so the layer is byte-identical.
 type prevCopy struct {
-	root     *beneath.Root  // the previous layer's tree
-	old, cur cache.FileSums // the sources' checksums then and now
-	used     map[uint64]bool
-	linked   int
+	root      *beneath.Root    // the previous layer's tree
+	unchanged *cache.Unchanged // the sources whose checksums are the same then and now
+	used      map[uint64]bool
+	linked    int
 
 	// The directory of the last file linked, in both trees (a COPY
 	// walks a directory's files one after another): -1 when not open.
@@ -42,11 +42,11 @@ type prevCopy struct {
 // st, or nil.
 func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	p := st.pending
-	if p == nil || p.in == nil || st.last == nil || st.seq >= len(st.last.Steps) || len(p.in.Files) == 0 {
+	if p == nil || p.in == nil || st.last == nil || st.seq >= len(st.last.Steps) || p.in.Files == nil || p.in.Files.Count == 0 {
 		return nil
 	}
 	ls := st.last.Steps[st.seq]
-	if ls.Unfinished || ls.Canonical != p.in.Canonical || ls.Parent != p.in.Parent || len(ls.Files) == 0 {
+	if ls.Unfinished || ls.Canonical != p.in.Canonical || ls.Parent != p.in.Parent || ls.Files == nil || ls.Files.Count == 0 {
 		return nil
 	}
 	ent, ok := e.local().Lookup(ls.Key)
@@ -57,11 +57,17 @@ func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	if err != nil || !e.Store.HasLayer(h) {
 		return nil
 	}
+	// Merge-joined from the two sums files (streamed): a fingerprint of
+	// each unchanged path is kept, not the paths and their sums.
+	unchanged, err := cache.UnchangedSums(ls.Files, p.in.Files)
+	if err != nil || unchanged.Len() == 0 {
+		return nil
+	}
 	root, err := beneath.Open(e.Store.LayerFS(h), beneath.NoSymlinks)
 	if err != nil {
 		return nil
 	}
-	return &prevCopy{root: root, old: ls.Files, cur: p.in.Files, used: map[uint64]bool{}, oldDir: -1, newDir: -1}
+	return &prevCopy{root: root, unchanged: unchanged, used: map[uint64]bool{}, oldDir: -1, newDir: -1}
 }
 
 func (p *prevCopy) close() {
@@ -110,7 +116,7 @@ func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int
 	if p == nil || key == "" || c.keepOwner {
 		return false
 	}
-	if sum, ok := p.cur[key]; !ok || sum == "" || p.old[key] != sum {
+	if !p.unchanged.Has(key) {
 		return false
 	}
 	dir, base := path.Dir(target), path.Base(target)

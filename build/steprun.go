@@ -4,7 +4,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -87,24 +86,13 @@ func (r *stepRun) thenSnapshot(fn func(*stager) error) func(*stager) error {
 // and directories) the key checksums, and under which top directory most
 // are.
 func (r *stepRun) noteContextFiles() {
-	if r.st.pending == nil || r.st.pending.in == nil || len(r.st.pending.in.Files) == 0 {
+	if r.st.pending == nil || r.st.pending.in == nil || r.st.pending.in.Files == nil || r.st.pending.in.Files.Count == 0 {
 		return
 	}
 	files := r.st.pending.in.Files
-	under := map[string]int{}
-	for p := range files {
-		if top, _, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/"); ok {
-			under[top]++
-		}
-	}
-	detail := event.Thousands(len(files)) + " context paths checksummed"
-	top, n := "", 0
-	for d, c := range under {
-		if c > n || (c == n && d < top) {
-			top, n = d, c
-		}
-	}
-	if n*2 > len(files) && n >= 1000 {
+	detail := event.Thousands(files.Count) + " context paths checksummed"
+	top, n := files.Top, files.TopCount // counted as the sums were written
+	if n*2 > files.Count && n >= 1000 {
 		detail += ", " + event.Thousands(n) + " of them under " + top + "/ (add it to .dockerignore if the image does not need it)"
 	}
 	r.mu.Lock()

@@ -12,7 +12,7 @@
 //
 // The executor (package build) keeps the walk's side, in
 // build/cachestep.go: it computes a step's inputs from its stage's state
-// (the context checksums of checksum.go, --from identities), asks the
+// (the context checksums of build/source into sums files, --from identities), asks the
 // local and shared caches for the key, applies a hit to the stage, records
 // a built step, and builds the document of --cache-to from the stages it
 // walked. This package imports neither build nor the sandbox nor the TUI.

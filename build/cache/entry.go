@@ -27,7 +27,8 @@ import (
 //
 //	keys/<key>.json       one Entry per key (its mtime is its last use)
 //	records/<id>.json     the last build of a Dockerfile stage (StageRecord)
-//	files/<id>.json       stat cache of context file checksums
+//	sums/<digest>         the checksums of a step's sources (sums.go)
+//	files/<id>.stat       stat cache of context file checksums (build/source)
 //
 // Every file is written to a temp file and renamed, so two builds on one
 // ROOT never see a half-written entry; the last writer of a record wins.
@@ -94,7 +95,8 @@ func (c *Entry) LayerIDs() []v1.Hash {
 // each the digest of its type, mode bits, link target and content. Owners
 // and mtimes of context files are not part of it: COPY from the context
 // sets the owner itself (root or --chown), and BuildKit ignores mtimes.
-// The executor computes it (build/checksum.go).
+// It is kept as a sums file (Sums, FileSums.Write); Digest is the
+// digest of that file.
 type FileSums map[string]string
 
 // Digest is the checksum of the whole set.
@@ -120,16 +122,33 @@ type Inputs struct {
 	// ArgsKeyed: the step sees the args (RUN, ARG), so they are in its key.
 	ArgsKeyed bool     `json:"args_keyed,omitempty"`
 	Env       []string `json:"env,omitempty"`
-	Files     FileSums `json:"files,omitempty"`
+	Files     *Sums    `json:"sums,omitempty"`
 	From      string   `json:"from,omitempty"` // --from / bind source identity
 	// FromFiles: for COPY --from, what it copies (its key, not From).
-	FromFiles FileSums `json:"from_files,omitempty"`
-	FromName  string   `json:"from_name,omitempty"` // as written
-	Base      string   `json:"base,omitempty"`      // FROM: the base's identity
-	Parent    string   `json:"parent"`              // key of the step before
+	FromFiles *Sums  `json:"from_sums,omitempty"`
+	FromName  string `json:"from_name,omitempty"` // as written
+	Base      string `json:"base,omitempty"`      // FROM: the base's identity
+	Parent    string `json:"parent"`              // key of the step before
 	// Uncacheable, when set, says why this step is always run.
 	Uncacheable string `json:"uncacheable,omitempty"`
+
+	// Inline: a record of an older strata held the checksums inline
+	// ("files", "from_files"): not read (it is no longer written), only
+	// seen, so a miss says why it cannot name the file.
+	Inline     inlineSums `json:"files,omitempty"`
+	FromInline inlineSums `json:"from_files,omitempty"`
 }
+
+// inlineSums notes that an old record had inline checksums, without
+// reading them into memory.
+type inlineSums bool
+
+func (s *inlineSums) UnmarshalJSON(b []byte) error {
+	*s = string(b) != "null" && string(b) != "false"
+	return nil
+}
+
+func (s inlineSums) MarshalJSON() ([]byte, error) { return []byte("true"), nil }
 
 // RecordStep is a step of a StageRecord: its inputs and key.
 type RecordStep struct {
@@ -166,13 +185,13 @@ func (in *Inputs) Key() string {
 		fmt.Fprintf(h, "arg\x00%s=%s\x00", k, in.Args[k])
 	}
 	if in.Files != nil {
-		fmt.Fprintf(h, "files\x00%s\x00", in.Files.Digest())
+		fmt.Fprintf(h, "files\x00%s\x00", in.Files.Digest)
 	}
 	from := in.From
 	if in.FromFiles != nil {
 		// COPY --from is keyed on what it copies, not on the whole
 		// source stage (as BuildKit's content-based key of a file op).
-		from = "files:" + in.FromFiles.Digest()
+		from = "files:" + in.FromFiles.Digest
 	}
 	fmt.Fprintf(h, "from\x00%s\x00base\x00%s\x00", from, in.Base)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))

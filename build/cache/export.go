@@ -47,6 +47,21 @@ func (c *Shared) NewDoc(l Local, mode string, stages []StageRecord, withLayers b
 			}
 		}
 		doc.Records = append(doc.Records, r)
+		for _, rs := range r.Steps {
+			for _, sm := range []*Sums{rs.Files, rs.FromFiles} {
+				if sm == nil || doc.Sums[sm.Digest] != nil {
+					continue
+				}
+				f, err := sm.inline()
+				if err != nil {
+					continue // the record then explains less, on the other machine
+				}
+				if doc.Sums == nil {
+					doc.Sums = map[string]FileSums{}
+				}
+				doc.Sums[sm.Digest] = f
+			}
+		}
 	}
 	if !withLayers {
 		return doc, nil, nil

@@ -46,6 +46,9 @@ type Doc struct {
 	Entries []Entry       `json:"entries"`
 	Layers  []Layer       `json:"layers,omitempty"`
 	Records []StageRecord `json:"records,omitempty"`
+	// Sums: the sums files the records name, inline (by digest), so a
+	// machine that imports the records can name a changed file.
+	Sums map[string]FileSums `json:"sums,omitempty"`
 
 	// image: a plain image's config (no records: classic.go).
 	image *v1.ConfigFile

@@ -31,7 +31,7 @@ func FitInline(doc *Doc, max int) ([]byte, string, error) {
 	}
 	full := annotationSize(b)
 	d := *doc
-	d.Records = nil
+	d.Records, d.Sums = nil, nil
 	if b, err = json.Marshal(&d); err != nil {
 		return nil, "", err
 	}

@@ -94,7 +94,16 @@ func (l Local) Record(dockerfile, stage string) (r *StageRecord, found bool) {
 	if json.Unmarshal(b, &rec) != nil {
 		return nil, true
 	}
+	rec.sumsIn(SumsDir(l.Store.Root()))
 	return &rec, true
+}
+
+// sumsIn says where the record's sums files are.
+func (r *StageRecord) sumsIn(dir string) {
+	for i := range r.Steps {
+		s := &r.Steps[i]
+		s.Files, s.FromFiles = s.Files.In(dir), s.FromFiles.In(dir)
+	}
 }
 
 // SaveRecord keeps r as its stage's last build (best effort: a record

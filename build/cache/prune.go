@@ -1,9 +1,11 @@
 package cache
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -46,7 +48,7 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 			return res, err
 		}
 		res.CacheEntries = len(ents)
-		for _, sub := range []string{"keys", "records", "files"} {
+		for _, sub := range []string{"keys", "records", "files", "sums"} {
 			d := filepath.Join(cacheDir, sub)
 			res.Bytes += layers.DiskUsage(d)
 			if err := os.RemoveAll(d); err != nil {
@@ -134,6 +136,12 @@ func Prune(s *layers.Store, opt PruneOptions) (res PruneResult, err error) {
 		}
 		ents = ents[drop:]
 	}
+	// Sums files: those a stage record names stay (they explain a miss
+	// and feed an incremental COPY); the rest, and temp files a crash
+	// left, go.
+	_, freed := pruneSums(SumsDir(s.Root()), recordSums(s))
+	res.Bytes += freed
+	res.Bytes += sweepStatCaches(filepath.Join(cacheDir, "files"))
 	keep := map[v1.Hash]bool{}
 	for _, e := range ents {
 		for _, d := range e.Entry.LayerIDs() {
@@ -152,4 +160,46 @@ func fileSize(p string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// recordSums are the sums files the stage records name.
+func recordSums(s *layers.Store) map[string]bool {
+	keep := map[string]bool{}
+	dir := filepath.Join(Root(s), "records")
+	des, _ := os.ReadDir(dir)
+	for _, d := range des {
+		b, err := os.ReadFile(filepath.Join(dir, d.Name()))
+		if err != nil {
+			continue
+		}
+		var rec StageRecord
+		if json.Unmarshal(b, &rec) != nil {
+			continue
+		}
+		for _, st := range rec.Steps {
+			for _, sm := range []*Sums{st.Files, st.FromFiles} {
+				if sm != nil && validDigest(sm.Digest) {
+					keep[sm.Digest] = true
+				}
+			}
+		}
+	}
+	return keep
+}
+
+// sweepStatCaches removes from the stat caches' dir what a crash left
+// (temp files and sort runs, named with a leading dot) and the JSON stat
+// caches of older strata (no longer read), returning the bytes freed.
+func sweepStatCaches(dir string) (bytes int64) {
+	des, _ := os.ReadDir(dir)
+	for _, d := range des {
+		if n := d.Name(); strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".json") {
+			p := filepath.Join(dir, n)
+			size := fileSize(p)
+			if os.Remove(p) == nil {
+				bytes += size
+			}
+		}
+	}
+	return bytes
 }

@@ -48,13 +48,13 @@ func Reason(last *StageRecord, seq int, in *Inputs, sharedMiss func(key string) 
 		return "instruction changed after expansion"
 	}
 	if in.FromFiles != nil && (prev.FromFiles != nil || prev.From == in.From) {
-		if r := diffFiles(prev.FromFiles, in.FromFiles); r != "" {
+		if r := filesReason(prev.FromFiles, bool(prev.FromInline), in.FromFiles); r != "" {
 			return "--from=" + in.FromName + ": " + r
 		}
 	} else if prev.From != in.From {
 		return "--from=" + in.FromName + " changed (its content is not the same as last build)"
 	}
-	if r := diffFiles(prev.Files, in.Files); r != "" {
+	if r := filesReason(prev.Files, bool(prev.Inline), in.Files); r != "" {
 		return r
 	}
 	if prev.Parent != in.Parent {
@@ -152,29 +152,33 @@ func diffEnv(prev, cur []string) string {
 	return "ENV " + strings.Join(changed, ", ") + " changed"
 }
 
-// diffFiles names up to three changed paths and counts the rest.
-func diffFiles(prev, cur FileSums) string {
-	var changed, added, removed []string
-	for k, v := range cur {
-		pv, ok := prev[k]
-		switch {
-		case !ok:
-			added = append(added, k)
-		case pv != v:
-			changed = append(changed, k)
-		}
-	}
-	for k := range prev {
-		if _, ok := cur[k]; !ok {
-			removed = append(removed, k)
-		}
-	}
-	if len(changed)+len(added)+len(removed) == 0 {
+// filesReason says which source files differ between the last build's
+// checksums (prev; inline: an older strata's record held them inline) and
+// this one's, "" when none do.
+func filesReason(prev *Sums, inline bool, cur *Sums) string {
+	if prev == nil && cur == nil {
 		return ""
 	}
-	sort.Strings(changed)
-	sort.Strings(added)
-	sort.Strings(removed)
+	if prev != nil && cur != nil && prev.Digest == cur.Digest {
+		return ""
+	}
+	if prev == nil && inline {
+		return "source files not compared: the last build's record was written by an older strata (its checksums are no longer read)"
+	}
+	r, err := diffSums(prev, cur)
+	if err != nil {
+		return fmt.Sprintf("source files changed (the last build's list of them cannot be read: %v)", err)
+	}
+	return r
+}
+
+// filesText names up to three of the changed, added and removed paths
+// (the first three of each, in path order) and counts the rest: total is
+// how many differ.
+func filesText(changed, added, removed []string, total int) string {
+	if total == 0 {
+		return ""
+	}
 	var parts []string
 	named := 0
 	say := func(list []string, verb string) {
@@ -202,7 +206,7 @@ func diffFiles(prev, cur FileSums) string {
 	say(added, "added")
 	say(removed, "removed")
 	s := strings.Join(parts, "; ")
-	if rest := len(changed) + len(added) + len(removed) - named; rest > 0 {
+	if rest := total - named; rest > 0 {
 		s += fmt.Sprintf(" (and %d more)", rest)
 	}
 	return s

@@ -8,8 +8,9 @@ import (
 // TestReason: each difference between the last build's step and this
 // one is named, in the order the executor reports them.
 func TestReason(t *testing.T) {
+	sums := sumsIn(t)
 	base := Inputs{Text: "RUN make", Canonical: "RUN make", Parent: "sha256:p", Args: map[string]string{"V": "1"}, ArgsKeyed: true,
-		Env: []string{"A=1"}, Files: FileSums{"/a": "x"}}
+		Env: []string{"A=1"}, Files: sums(FileSums{"/a": "x"})}
 	rec := func(in Inputs) *StageRecord { return &StageRecord{Steps: []RecordStep{{Inputs: in, Key: in.Key()}}} }
 	none := func(string) string { return "" }
 	long := strings.Repeat("y", 100)
@@ -36,9 +37,9 @@ func TestReason(t *testing.T) {
 		{name: "env", last: rec(base), in: func(in *Inputs) { in.Canonical, in.Env = "RUN make B", []string{"A=1", "B=2"} }, want: "ENV B changed"},
 		{name: "expansion", last: rec(base), in: func(in *Inputs) { in.Canonical = "RUN make x" }, want: "instruction changed after expansion"},
 		{name: "files", last: rec(base), in: func(in *Inputs) {
-			in.Files = FileSums{"/a": "z", "/b": "1", "/c": "1", "/d": "1"}
+			in.Files = sums(FileSums{"/a": "z", "/b": "1", "/c": "1", "/d": "1"})
 		}, want: "file a changed; files b, c added (and 1 more)"},
-		{name: "from files", last: rec(base), in: func(in *Inputs) { in.FromFiles, in.FromName = FileSums{"/f": "1"}, "src" }, want: "--from=src: file f added"},
+		{name: "from files", last: rec(base), in: func(in *Inputs) { in.FromFiles, in.FromName = sums(FileSums{"/f": "1"}), "src" }, want: "--from=src: file f added"},
 		{name: "from", last: rec(base), in: func(in *Inputs) { in.From, in.FromName = "stage:x", "src" },
 			want: "--from=src changed (its content is not the same as last build)"},
 		{name: "parent", last: rec(base), in: func(in *Inputs) { in.Parent = "sha256:q" }, want: "an earlier step was rebuilt"},
@@ -65,8 +66,9 @@ func TestReason(t *testing.T) {
 // TestHitNoteAndChangedFrom: a COPY --from hit whose source changed says
 // its files did not; a changed instruction's reason keeps the old one whole.
 func TestHitNoteAndChangedFrom(t *testing.T) {
+	sums := sumsIn(t)
 	last := &StageRecord{Steps: []RecordStep{{Inputs: Inputs{Text: "COPY --from=b / /", From: "stage:old"}}}}
-	in := &Inputs{From: "stage:new", FromName: "b", FromFiles: FileSums{}}
+	in := &Inputs{From: "stage:new", FromName: "b", FromFiles: sums(FileSums{})}
 	if got, want := HitNote(last, 0, in), "stage b was rebuilt; the files copied from it are unchanged"; got != want {
 		t.Errorf("HitNote = %q, want %q", got, want)
 	}
@@ -88,15 +90,16 @@ func TestHitNoteAndChangedFrom(t *testing.T) {
 // TestKeyInputs: a key changes with every input it is made of, and with
 // the args only when the step sees them.
 func TestKeyInputs(t *testing.T) {
+	sums := sumsIn(t)
 	base := Inputs{Canonical: "RUN x", Parent: "p", Args: map[string]string{"A": "1"}}
 	seen := map[string]string{base.Key(): "base"}
 	for name, f := range map[string]func(*Inputs){
 		"canonical":  func(in *Inputs) { in.Canonical = "RUN y" },
 		"parent":     func(in *Inputs) { in.Parent = "q" },
 		"args keyed": func(in *Inputs) { in.ArgsKeyed = true },
-		"files":      func(in *Inputs) { in.Files = FileSums{"/a": "1"} },
+		"files":      func(in *Inputs) { in.Files = sums(FileSums{"/a": "1"}) },
 		"from":       func(in *Inputs) { in.From = "stage:s" },
-		"from files": func(in *Inputs) { in.FromFiles = FileSums{"/a": "1"} },
+		"from files": func(in *Inputs) { in.FromFiles = sums(FileSums{"/a": "1"}) },
 		"base":       func(in *Inputs) { in.Base = "image:i" },
 	} {
 		in := base
@@ -120,5 +123,17 @@ func TestKeyInputs(t *testing.T) {
 	}
 	if got := Plural(2, "layer") + ", " + Plural(1, "layer"); got != "2 layers, 1 layer" {
 		t.Errorf("Plural: %q", got)
+	}
+}
+
+// sumsIn writes sets of checksums as sums files in a temp dir.
+func sumsIn(t *testing.T) func(FileSums) *Sums {
+	dir := t.TempDir()
+	return func(f FileSums) *Sums {
+		s, err := f.Write(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
 }

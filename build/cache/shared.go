@@ -132,8 +132,13 @@ func (c *Shared) Import(ctx context.Context, s *layers.Store, warn func(string))
 		if bad > 0 {
 			warn(fmt.Sprintf("--cache-from %s: %s corrupt or naming a missing layer: skipped (those steps run)", name, Plural(bad, "cache record")))
 		}
+		sums := importSums(doc.Sums, SumsDir(s.Root()))
 		for i := range doc.Records {
 			r := doc.Records[i]
+			for j := range r.Steps {
+				st := &r.Steps[j]
+				st.Files, st.FromFiles = sums(st.Files), sums(st.FromFiles)
+			}
 			n := recordName(r.Dockerfile, r.Stage)
 			if _, dup := c.records[n]; !dup {
 				c.records[n] = &r
