@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -198,13 +199,20 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 		if !whole {
 			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(changes, nil)}
 		}
-		all, err := be.Tree(snap)
-		if err != nil {
-			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
-		}
 		marks := changes
 		if marks == nil {
 			marks = []layers.Change{}
+		}
+		if ts, ok := be.(treeStreamer); ok {
+			t, err := streamWhole(func(fn func(*layers.Change) error) error { return ts.EachTreeEntry(snap, fn) }, marks)
+			if !errors.Is(err, layers.ErrNoMerge) {
+				return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: t, err: err}
+			}
+			// a layer without its change list: the walk
+		}
+		all, err := be.Tree(snap)
+		if err != nil {
+			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
 		}
 		return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: buildTree(all, marks)}
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -98,6 +99,22 @@ func (b *Backend) Tree(snap *event.Snapshot) ([]layers.Change, error) {
 		return nil
 	})
 	return out, err
+}
+
+// EachTreeEntry gives fn the entries of Tree(snap) one at a time, in its
+// order, merged from the snapshot's layers' change lists without walking
+// their trees (layers.Store.EachMerged): the whole filesystem of a million
+// files is listed in a fraction of the walk's time. An error wrapping
+// layers.ErrNoMerge says it cannot be (a layer keeps no list, or the
+// snapshot has a failed RUN's upper dir on top): Tree walks the view.
+func (b *Backend) EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) error) error {
+	if snap == nil || b.Store == nil || snap.UpperDir != "" {
+		return fmt.Errorf("a failed step's snapshot: %w", layers.ErrNoMerge)
+	}
+	if err := b.ready(snap); err != nil {
+		return err
+	}
+	return b.Store.EachMerged(snap.Layers, fn)
 }
 
 // logIndex holds the byte offset of every line start of a step's log,
