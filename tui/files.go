@@ -204,7 +204,7 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 			marks = []layers.Change{}
 		}
 		if ts, ok := be.(treeStreamer); ok {
-			t, err := streamWhole(func(fn func(*layers.Change) error) error { return ts.EachTreeEntry(snap, fn) }, marks)
+			t, err := streamWhole(ts.TreeSize(snap), func(fn func(*layers.Change) error) error { return ts.EachTreeEntry(snap, fn) }, marks)
 			if !errors.Is(err, layers.ErrNoMerge) {
 				return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: t, err: err}
 			}

@@ -118,9 +118,10 @@ func streamTree(n int, each func(fn func(*layers.Change) error) error) (*ftree, 
 
 // streamWhole builds the tree of the whole filesystem that each gives one
 // entry at a time (Backend.EachTreeEntry), as streamTree does, with a
-// step's changes marked on it (as buildTree(entries, marks)).
-func streamWhole(each func(fn func(*layers.Change) error) error, marks []layers.Change) (*ftree, error) {
-	t := newTree(1 << 16)
+// step's changes marked on it (as buildTree(entries, marks)). n is about
+// how many entries.
+func streamWhole(n int, each func(fn func(*layers.Change) error) error, marks []layers.Change) (*ftree, error) {
+	t := newTree(n)
 	err := t.stream(each, func(c *layers.Change) { t.set(t.insert(c.Path), c, false) })
 	if err != nil {
 		return nil, err

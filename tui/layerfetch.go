@@ -49,6 +49,8 @@ type treeStreamer interface {
 	// EachTreeEntry gives fn Tree(snap)'s entries one at a time; an error
 	// wrapping layers.ErrNoMerge: use Tree.
 	EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) error) error
+	// TreeSize is about how many entries Tree(snap) has, at most.
+	TreeSize(snap *event.Snapshot) int
 }
 
 var _ treeStreamer = (*snapshot.Backend)(nil)

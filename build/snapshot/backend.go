@@ -117,6 +117,22 @@ func (b *Backend) EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) 
 	return b.Store.EachMerged(snap.Layers, fn)
 }
 
+// TreeSize is about how many entries Tree(snap) has, at most: the sum of
+// its layers' change lists' lengths (0 when unknown), for the room a
+// listing's reader makes before it starts.
+func (b *Backend) TreeSize(snap *event.Snapshot) int {
+	if snap == nil || b.Store == nil {
+		return 0
+	}
+	n := 0
+	for _, d := range snap.Layers {
+		if m, err := b.Store.Layer(d); err == nil && m.Files > 0 {
+			n += m.Files
+		}
+	}
+	return min(n, 1<<24)
+}
+
 // logIndex holds the byte offset of every line start of a step's log,
 // extended as the file grows, so any window of a huge log is one seek.
 type logIndex struct {
