@@ -1,11 +1,14 @@
 package tui
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -232,8 +235,43 @@ func TestFilesWholeViewMergedIsWalked(t *testing.T) {
 	evs := chainEvents(f, chain, pl)
 	_, sb := storedEvents(t, f, 1)
 	sb.real.Store = store
-	mm, _, _ := wholeOpen(t, mergeBackend{sb}, evs)
-	wm, _, _ := wholeOpen(t, walkBackend{sb}, evs)
+	sameWhole(t, mergeBackend{sb}, walkBackend{sb}, evs)
+}
+
+// TestFilesWholeViewListOutOfOrder: a layer whose change list is not in
+// walk order is not merged: the whole view is the walk's.
+func TestFilesWholeViewListOutOfOrder(t *testing.T) {
+	f := newFixture()
+	store := testutil.TempStore(t, layers.Open)
+	chain, pl := diskChain(t, store, 200)
+	top := chain[len(chain)-1]
+	list, err := store.LayerChanges(top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(list)
+	b, err := json.Marshal(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(store.Root(), "layers", top.Hex, "changes.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	evs := chainEvents(f, chain, pl)
+	_, sb := storedEvents(t, f, 1)
+	sb.real.Store = store
+	if err := sb.real.EachTreeEntry(&event.Snapshot{Layers: chain}, func(*layers.Change) error { return nil }); !errors.Is(err, layers.ErrNoMerge) {
+		t.Fatalf("merging a list out of order: %v, want ErrNoMerge", err)
+	}
+	sameWhole(t, mergeBackend{sb}, walkBackend{sb}, evs)
+}
+
+// sameWhole: the whole views of evs' RUN step on be and on walk are the
+// same tree, node for node, and the same screens.
+func sameWhole(t *testing.T, be, walk Backend, evs []event.Event) {
+	t.Helper()
+	mm, _, _ := wholeOpen(t, be, evs)
+	wm, _, _ := wholeOpen(t, walk, evs)
 	mt, wt := mm.files.tree, wm.files.tree
 	if len(mt.nodes) != len(wt.nodes) {
 		t.Fatalf("merged tree of %d nodes, walked one of %d", len(mt.nodes), len(wt.nodes))
