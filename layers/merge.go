@@ -6,14 +6,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/strata-build/strata/internal/rootless"
 )
 
 // ErrNoMerge says the merged listing of a chain cannot be had from its
-// layers' change lists (a layer keeps none, as an imported one, or a list
-// is not in walk order): walk the View instead.
+// layers' change lists (a list is not in walk order): walk the View
+// instead.
 var ErrNoMerge = errors.New("the layers' change lists cannot be merged (walk the view instead)")
 
 // errStopMerge ends a change list's reading when the merge stops early.
@@ -22,9 +27,12 @@ var errStopMerge = errors.New("merge stopped")
 // EachMerged gives fn every path of the merged filesystem of chain (base
 // first, as a snapshot's layers), the root excepted, as View.Walk of
 // s.View(chain) visits them and in its order (depth first, names sorted),
-// without touching the layers' trees: the layers' change lists (kept with
-// them as changes.json, in the order a walk writes them) are merged, the
-// upper layer's entry winning. A deletion hides the path and all under it
+// without the walk's lookups in every layer of every path: the layers'
+// change lists (kept with them as changes.json, in the order a walk writes
+// them) are merged, the upper layer's entry winning. A layer that keeps no
+// list (an imported one) is listed by a walk of its own unpacked tree
+// alone (walkLayer), not from its tar: the tree is what the View reads
+// (parents the tar lacks included), and is in walk order. A deletion hides the path and all under it
 // in the layers below; so does a non-directory; an opaque directory hides
 // the lower layers' content under it. Each entry is in the form the walk
 // gives (snapshot's entryChange): Kind Added, a hard link as the regular
@@ -37,14 +45,6 @@ var errStopMerge = errors.New("merge stopped")
 // (fn may have had some entries: the caller starts again from a walk).
 func (s *Store) EachMerged(chain []v1.Hash, fn func(c *Change) error) error {
 	k := len(chain)
-	for _, d := range chain {
-		if _, err := os.Stat(filepath.Join(s.layerDir(d), "changes.json")); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("layer %s keeps no change list: %w", d, ErrNoMerge)
-			}
-			return err
-		}
-	}
 	done := make(chan struct{})
 	srcs := make([]*mergeSrc, k) // top first
 	for i := range srcs {
@@ -169,7 +169,11 @@ func (s *Store) startList(d v1.Hash, done <-chan struct{}) *mergeSrc {
 	go func() {
 		defer close(src.full)
 		b := <-src.free
-		err := s.EachChange(d, nil, func(c *Change) error {
+		each := func(fn func(c *Change) error) error { return s.EachChange(d, nil, fn) }
+		if _, err := os.Stat(filepath.Join(s.layerDir(d), "changes.json")); errors.Is(err, fs.ErrNotExist) {
+			each = func(fn func(c *Change) error) error { return walkLayer(s.LayerFS(d), fn) }
+		}
+		err := each(func(c *Change) error {
 			b = append(b, *c)
 			if len(b) == mergeBatch {
 				select {
@@ -230,4 +234,81 @@ func (src *mergeSrc) head() (*Change, error) {
 func (src *mergeSrc) next() {
 	src.prev = src.cur[src.i].Path
 	src.i++
+}
+
+// walkLayer gives fn every entry of one unpacked layer's tree (the root
+// excepted) in walk order, as the View reads them: a 0/0 character device
+// is a deletion, a directory with the overlay opaque xattr is Opaque,
+// anything else is added with its own stat (a hard link is the regular
+// file it is). Nothing is followed: every entry is read at its directory's
+// descriptor without symlinks.
+func walkLayer(dir string, fn func(c *Change) error) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("layer tree %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	w := &layerWalker{dir: dir, fn: fn, dents: make([]byte, 32<<10), link: make([]byte, 4096), opaque: rootless.OverlayOpaqueXattr()}
+	return w.walk(fd, "")
+}
+
+type layerWalker struct {
+	dir    string
+	fn     func(c *Change) error
+	dents  []byte
+	link   []byte
+	opaque string
+	c      Change
+}
+
+func (w *layerWalker) walk(dirfd int, rel string) error {
+	names, err := readDirNames(dirfd, w.dents, nil)
+	if err != nil {
+		return fmt.Errorf("layer tree: reading %s/%s: %w", w.dir, rel, err)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		p := rel + "/" + name
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("layer tree: %w", &fs.PathError{Op: "lstat", Path: w.dir + p, Err: err})
+		}
+		c := &w.c
+		*c = Change{Path: p, Kind: Added, Type: fileType(st.Mode), Mode: fileMode(st.Mode), UID: int(st.Uid), GID: int(st.Gid),
+			ModTime: time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec))}
+		switch c.Type {
+		case TypeRegular:
+			c.Size = st.Size
+		case TypeChar:
+			if st.Rdev == 0 {
+				*c = Change{Path: p, Kind: Deleted}
+			}
+		case TypeSymlink:
+			if c.Linkname, err = readlinkAt(dirfd, name, w.link); err != nil {
+				return fmt.Errorf("layer tree: %w", &fs.PathError{Op: "readlink", Path: w.dir + p, Err: err})
+			}
+		case TypeDir:
+			sub, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("layer tree: %w", &fs.PathError{Op: "open", Path: w.dir + p, Err: err})
+			}
+			var v [1]byte
+			if n, err := unix.Fgetxattr(sub, w.opaque, v[:]); err == nil && n == 1 && v[0] == 'y' {
+				c.Opaque = true
+			}
+			err = w.fn(c)
+			if err == nil {
+				err = w.walk(sub, p)
+			}
+			unix.Close(sub)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }

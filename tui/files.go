@@ -208,7 +208,7 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 			if !errors.Is(err, layers.ErrNoMerge) {
 				return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: t, err: err}
 			}
-			// a layer without its change list: the walk
+			// a change list out of walk order, a failed RUN's upper dir: the walk
 		}
 		all, err := be.Tree(snap)
 		if err != nil {

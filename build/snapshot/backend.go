@@ -102,10 +102,11 @@ func (b *Backend) Tree(snap *event.Snapshot) ([]layers.Change, error) {
 }
 
 // EachTreeEntry gives fn the entries of Tree(snap) one at a time, in its
-// order, merged from the snapshot's layers' change lists without walking
-// their trees (layers.Store.EachMerged): the whole filesystem of a million
+// order, merged from the snapshot's layers' change lists without the
+// view's walk (layers.Store.EachMerged; an imported layer, which keeps no
+// list, by a walk of its own tree): the whole filesystem of a million
 // files is listed in a fraction of the walk's time. An error wrapping
-// layers.ErrNoMerge says it cannot be (a layer keeps no list, or the
+// layers.ErrNoMerge says it cannot be (a list out of walk order, or the
 // snapshot has a failed RUN's upper dir on top): Tree walks the view.
 func (b *Backend) EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) error) error {
 	if snap == nil || b.Store == nil || snap.UpperDir != "" {

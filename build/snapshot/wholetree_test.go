@@ -3,7 +3,6 @@ package snapshot
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -11,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,39 +240,77 @@ func TestEachTreeEntryIsTheWalk(t *testing.T) {
 	}
 }
 
-// TestEachTreeEntryImportedLayer: a chain with an imported layer (no
-// change list kept with it) is not merged: ErrNoMerge before any entry,
-// so the caller walks.
-func TestEachTreeEntryImportedLayer(t *testing.T) {
-	testutil.RequireRoot(t, "whiteouts are device nodes, chown")
-	store := testutil.TempStore(t, layers.Open)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, h := range []*tar.Header{
-		{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: time.Unix(1e9, 0)},
-		{Name: "etc/passwd", Typeflag: tar.TypeReg, Mode: 0o644, Size: 5, ModTime: time.Unix(1e9, 0)},
-	} {
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
+// TestEachTreeEntryImportedLayers: imported layers keep no change list:
+// each is listed by a walk of its own unpacked tree and merged with the
+// lists of the layers built over them, the same as the walk of the view:
+// a tar without its parents' entries, with a hard link, a symlink, a
+// whiteout and an opaque directory, under random built layers.
+func TestEachTreeEntryImportedLayers(t *testing.T) {
+	testutil.RequireRoot(t, "whiteouts are device nodes, opaque dirs trusted.* xattrs, chown")
+	mt := time.Unix(1e9, 0)
+	reg := func(name, body string) *tar.Header {
+		return &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o640, Size: int64(len(body)), ModTime: mt, Uid: 1, PAXRecords: map[string]string{"body": body}}
+	}
+	tars := [][]*tar.Header{{
+		reg("etc/passwd", "root\n"), // no etc/ entry: extract makes it
+		{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt},
+		{Name: "usr/bin/", Typeflag: tar.TypeDir, Mode: 0o711, ModTime: mt},
+		reg("usr/bin/sh", "#!sh"),
+		{Name: "usr/bin/bash", Typeflag: tar.TypeLink, Linkname: "usr/bin/sh", ModTime: mt},
+		{Name: "lib", Typeflag: tar.TypeSymlink, Linkname: "usr/lib", ModTime: mt},
+		{Name: "var/log/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt},
+		reg("var/log/a", "a"),
+	}, {
+		{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt},
+		{Name: "etc/.wh.passwd", Typeflag: tar.TypeReg, ModTime: mt},
+		{Name: "usr/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mt},
+		{Name: "usr/.wh..wh..opq", Typeflag: tar.TypeReg, ModTime: mt},
+		reg("usr/new", "new"),
+		{Name: ".wh.var", Typeflag: tar.TypeReg, ModTime: mt},
+	}}
+	for seed := range uint64(10) {
+		store := testutil.TempStore(t, layers.Open)
+		var chain []v1.Hash
+		for _, hs := range tars {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			for _, h := range hs {
+				h := *h
+				body := h.PAXRecords["body"]
+				h.PAXRecords = nil
+				if err := tw.WriteHeader(&h); err != nil {
+					t.Fatal(err)
+				}
+				tw.Write([]byte(body))
+			}
+			tw.Close()
+			m, err := store.ImportLayer(&buf, v1.Hash{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			chain = append(chain, m.DiffID)
 		}
-		if h.Size > 0 {
-			tw.Write([]byte("root\n"))
+		b := &chainBuilder{t: t, store: store, chain: chain, r: rand.New(rand.NewPCG(seed, 3))}
+		be := NewBackend(store, nil)
+		for layer := range 3 {
+			if layer > 0 {
+				b.layer()
+			}
+			snap := &event.Snapshot{Layers: b.chain}
+			want, err := be.Tree(snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := merged(be, snap)
+			if err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			if d := sameListing(got, want); d != "" {
+				t.Fatalf("seed %d, %d layers: %s\n%s", seed, len(b.chain), d, strings.Join(b.log, "\n"))
+			}
+			if layer == 0 && !slices.ContainsFunc(got, func(c layers.Change) bool { return c.Path == "/usr/new" }) {
+				t.Fatalf("the imported layers' listing has no /usr/new: %+v", got)
+			}
 		}
-	}
-	tw.Close()
-	m, err := store.ImportLayer(&buf, v1.Hash{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &chainBuilder{t: t, store: store, chain: []v1.Hash{m.DiffID}, r: rand.New(rand.NewPCG(1, 2))}
-	b.layer()
-	be := NewBackend(store, nil)
-	snap := &event.Snapshot{Layers: b.chain}
-	got, err := merged(be, snap)
-	if !errors.Is(err, layers.ErrNoMerge) || len(got) != 0 {
-		t.Fatalf("merging over an imported layer: %d entries, error %v; want none and ErrNoMerge", len(got), err)
-	}
-	if all, err := be.Tree(snap); err != nil || len(all) == 0 {
-		t.Fatalf("the walk: %d entries, %v", len(all), err)
 	}
 }
