@@ -32,17 +32,18 @@ var errStopMerge = errors.New("merge stopped")
 // them) are merged, the upper layer's entry winning. A layer that keeps no
 // list (an imported one) is listed by a walk of its own unpacked tree
 // alone (walkLayer), not from its tar: the tree is what the View reads
-// (parents the tar lacks included), and is in walk order. A deletion hides the path and all under it
-// in the layers below; so does a non-directory; an opaque directory hides
-// the lower layers' content under it. Each entry is in the form the walk
-// gives (snapshot's entryChange): Kind Added, a hard link as the regular
-// file it is, no size for a symlink, no Opaque.
+// (parents the tar lacks included), and is in walk order. A deletion
+// hides the path and all under it in the layers below; so does a
+// non-directory; an opaque directory hides the lower layers' content under
+// it. Each entry is in the form the walk gives (snapshot's entryChange):
+// Kind Added, a hard link as the regular file it is, no size for a
+// symlink, no Opaque.
 //
 // Each list is read in its own goroutine, a few batches of it at a time:
 // no list is held whole. c is only valid during the call; an error from
-// fn ends it and is returned. An error wrapping ErrNoMerge says a layer
-// has no change list (before fn is called) or a list is not in walk order
-// (fn may have had some entries: the caller starts again from a walk).
+// fn ends it and is returned. An error wrapping ErrNoMerge says a list is
+// not in walk order (fn may have had some entries: the caller starts
+// again from a walk).
 func (s *Store) EachMerged(chain []v1.Hash, fn func(c *Change) error) error {
 	k := len(chain)
 	done := make(chan struct{})
