@@ -70,15 +70,21 @@ func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
 // mark lays a step's changes over a whole-filesystem listing.
 func (t *ftree) mark(marks []layers.Change) {
 	for i := range marks {
-		n := t.insert(marks[i].Path)
-		nd := &t.nodes[n]
-		if marks[i].Kind == layers.Deleted || nd.ch.Path == "" {
-			t.set(n, &marks[i], true)
-		} else {
-			nd.mark = marks[i].Kind
-		}
+		t.markOne(&marks[i])
 	}
-	t.stats = layers.Stats(marks)
+}
+
+// markOne lays one of a step's changes over a whole-filesystem listing,
+// counting it.
+func (t *ftree) markOne(c *layers.Change) {
+	n := t.insert(c.Path)
+	nd := &t.nodes[n]
+	if c.Kind == layers.Deleted || nd.ch.Path == "" {
+		t.set(n, c, true)
+	} else {
+		nd.mark = c.Kind
+	}
+	t.stats.Add(c)
 }
 
 // newTree is an empty tree with room for about n entries.
@@ -117,16 +123,19 @@ func streamTree(n int, each func(fn func(*layers.Change) error) error) (*ftree, 
 }
 
 // streamWhole builds the tree of the whole filesystem that each gives one
-// entry at a time (Backend.EachTreeEntry), as streamTree does, with a
-// step's changes marked on it (as buildTree(entries, marks)). n is about
-// how many entries.
-func streamWhole(n int, each func(fn func(*layers.Change) error) error, marks []layers.Change) (*ftree, error) {
+// entry at a time (Backend.EachTreeEntry), as streamTree does, with the
+// step's changes that marks gives (Backend.EachStepChange) marked on it,
+// as buildTree(entries, marks) does: neither list is held whole. n is
+// about how many entries.
+func streamWhole(n int, each, marks func(fn func(*layers.Change) error) error) (*ftree, error) {
 	t := newTree(n)
 	err := t.stream(each, func(c *layers.Change) { t.set(t.insert(c.Path), c, false) })
+	if err == nil {
+		err = t.stream(marks, t.markOne)
+	}
 	if err != nil {
 		return nil, err
 	}
-	t.mark(marks)
 	t.finish()
 	return t, nil
 }

@@ -45,7 +45,7 @@ var _ changeStreamer = (*snapshot.Backend)(nil)
 // a snapshot one entry at a time, merged from its layers' change lists
 // (snapshot.Backend): the whole view needs no walk of the layers' trees.
 type treeStreamer interface {
-	layerFetcher
+	changeStreamer
 	// EachTreeEntry gives fn Tree(snap)'s entries one at a time; an error
 	// wrapping layers.ErrNoMerge: use Tree.
 	EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) error) error
