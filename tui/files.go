@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -190,6 +191,14 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 				t, err := streamTree(snap.Files, func(fn func(*layers.Change) error) error { return cs.EachStepChange(snap, fn) })
 				return filesLoadedMsg{seq: seq, snap: snap, tree: t, err: err}
 			}
+		} else if ts, ok := be.(treeStreamer); ok {
+			t, err := streamWhole(ts.TreeSize(snap),
+				func(fn func(*layers.Change) error) error { return ts.EachTreeEntry(snap, fn) },
+				func(fn func(*layers.Change) error) error { return ts.EachStepChange(snap, fn) })
+			if !errors.Is(err, layers.ErrNoMerge) {
+				return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: t, err: err}
+			}
+			// a change list out of walk order, a failed RUN's upper dir: the walk
 		}
 		changes, err := stepChanges(be, snap)
 		if err != nil {
@@ -198,13 +207,13 @@ func loadTree(be Backend, seq int, snap *event.Snapshot, whole bool) tea.Cmd {
 		if !whole {
 			return filesLoadedMsg{seq: seq, snap: snap, tree: buildTree(changes, nil)}
 		}
-		all, err := be.Tree(snap)
-		if err != nil {
-			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
-		}
 		marks := changes
 		if marks == nil {
 			marks = []layers.Change{}
+		}
+		all, err := be.Tree(snap)
+		if err != nil {
+			return filesLoadedMsg{seq: seq, snap: snap, whole: true, err: err}
 		}
 		return filesLoadedMsg{seq: seq, snap: snap, whole: true, tree: buildTree(all, marks)}
 	}

@@ -59,21 +59,32 @@ func buildTree(entries []layers.Change, marks []layers.Change) *ftree {
 		t.set(n, &entries[i], !overlay)
 	}
 	if overlay {
-		for i := range marks {
-			n := t.insert(marks[i].Path)
-			nd := &t.nodes[n]
-			if marks[i].Kind == layers.Deleted || nd.ch.Path == "" {
-				t.set(n, &marks[i], true)
-			} else {
-				nd.mark = marks[i].Kind
-			}
-		}
-		t.stats = layers.Stats(marks)
+		t.mark(marks)
 	} else {
 		t.stats = layers.Stats(entries)
 	}
 	t.finish()
 	return t
+}
+
+// mark lays a step's changes over a whole-filesystem listing.
+func (t *ftree) mark(marks []layers.Change) {
+	for i := range marks {
+		t.markOne(&marks[i])
+	}
+}
+
+// markOne lays one of a step's changes over a whole-filesystem listing,
+// counting it.
+func (t *ftree) markOne(c *layers.Change) {
+	n := t.insert(c.Path)
+	nd := &t.nodes[n]
+	if c.Kind == layers.Deleted || nd.ch.Path == "" {
+		t.set(n, c, true)
+	} else {
+		nd.mark = c.Kind
+	}
+	t.stats.Add(c)
 }
 
 // newTree is an empty tree with room for about n entries.
@@ -103,6 +114,35 @@ func (t *ftree) finish() {
 // goroutine) and the building share the two cores, and the list is never
 // held whole, only a few batches of it. n is about how many entries.
 func streamTree(n int, each func(fn func(*layers.Change) error) error) (*ftree, error) {
+	t := newTree(n)
+	if err := t.stream(each, t.change); err != nil {
+		return nil, err
+	}
+	t.finish()
+	return t, nil
+}
+
+// streamWhole builds the tree of the whole filesystem that each gives one
+// entry at a time (Backend.EachTreeEntry), as streamTree does, with the
+// step's changes that marks gives (Backend.EachStepChange) marked on it,
+// as buildTree(entries, marks) does: neither list is held whole. n is
+// about how many entries.
+func streamWhole(n int, each, marks func(fn func(*layers.Change) error) error) (*ftree, error) {
+	t := newTree(n)
+	err := t.stream(each, func(c *layers.Change) { t.set(t.insert(c.Path), c, false) })
+	if err == nil {
+		err = t.stream(marks, t.markOne)
+	}
+	if err != nil {
+		return nil, err
+	}
+	t.finish()
+	return t, nil
+}
+
+// stream gives add each entry that each gives, the reading in a
+// goroutine, the list never held whole, only a few batches of it.
+func (t *ftree) stream(each func(fn func(*layers.Change) error) error, add func(*layers.Change)) error {
 	const batch = 4096
 	full := make(chan []layers.Change, 2)
 	free := make(chan []layers.Change, 3)
@@ -126,18 +166,13 @@ func streamTree(n int, each func(fn func(*layers.Change) error) error) (*ftree, 
 		close(full)
 		errc <- err
 	}()
-	t := newTree(n)
 	for b := range full {
 		for i := range b {
-			t.change(&b[i])
+			add(&b[i])
 		}
 		free <- b[:0]
 	}
-	if err := <-errc; err != nil {
-		return nil, err
-	}
-	t.finish()
-	return t, nil
+	return <-errc
 }
 
 func (t *ftree) set(n int32, c *layers.Change, mark bool) {

@@ -3,6 +3,7 @@ package tui
 import (
 	"bufio"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -30,7 +31,9 @@ import (
 func storedLayer(t testing.TB, store *layers.Store, changes []layers.Change) *event.Snapshot {
 	t.Helper()
 	dir := t.TempDir()
-	empty := make([]byte, 1024)
+	// an empty tar (its end blocks), then the list's length: lists of
+	// other lengths make other layers
+	empty := binary.BigEndian.AppendUint64(make([]byte, 1024), uint64(len(changes)))
 	tarFile := filepath.Join(dir, "layer.tar")
 	if err := os.WriteFile(tarFile, empty, 0o644); err != nil {
 		t.Fatal(err)
@@ -61,7 +64,7 @@ func storedLayer(t testing.TB, store *layers.Store, changes []layers.Change) *ev
 	}
 	stats := layers.Stats(changes)
 	m, err := store.CommitLayer(&layers.PendingLayer{Tar: tarFile, DiffID: v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])},
-		Size: 1024, ChangesFile: cf.Name(), Files: len(changes), Stats: stats})
+		Size: int64(len(empty)), ChangesFile: cf.Name(), Files: len(changes), Stats: stats})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +107,12 @@ func storedEvents(t testing.TB, f *fixture, n int) ([]event.Event, storeBackend)
 		changes[i].ModTime = mt.Add(time.Duration(i) * 1234567)
 	}
 	stored := storedLayer(t, store, changes)
+	return stepEvents(f, stored), storeBackend{fakeBackend: f.be, real: snapshot.NewBackend(store, nil)}
+}
+
+// stepEvents is bigEvents with the RUN step's snapshot stored's layers
+// and counts, without the list.
+func stepEvents(f *fixture, stored *event.Snapshot) []event.Event {
 	var evs []event.Event
 	for _, e := range f.events() {
 		switch x := e.(type) {
@@ -120,7 +129,7 @@ func storedEvents(t testing.TB, f *fixture, n int) ([]event.Event, storeBackend)
 		}
 		evs = append(evs, e)
 	}
-	return evs, storeBackend{fakeBackend: f.be, real: snapshot.NewBackend(store, nil)}
+	return evs
 }
 
 // TestFilesReadsStoredList: a step whose snapshot carries counts only

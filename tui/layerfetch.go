@@ -41,6 +41,20 @@ type changeStreamer interface {
 
 var _ changeStreamer = (*snapshot.Backend)(nil)
 
+// treeStreamer is a layerFetcher that also lists the whole filesystem of
+// a snapshot one entry at a time, merged from its layers' change lists
+// (snapshot.Backend): the whole view needs no walk of the layers' trees.
+type treeStreamer interface {
+	changeStreamer
+	// EachTreeEntry gives fn Tree(snap)'s entries one at a time; an error
+	// wrapping layers.ErrNoMerge: use Tree.
+	EachTreeEntry(snap *event.Snapshot, fn func(c *layers.Change) error) error
+	// TreeSize is about how many entries Tree(snap) has, at most.
+	TreeSize(snap *event.Snapshot) int
+}
+
+var _ treeStreamer = (*snapshot.Backend)(nil)
+
 // layerFetchMsg is a download's progress, or (done) its end.
 type layerFetchMsg struct {
 	seq  int
