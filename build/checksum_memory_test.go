@@ -91,15 +91,19 @@ func TestChecksumMemoryFlat(t *testing.T) {
 		var p peaks
 		var reasons []string
 		build := func() { reasons = buildQuiet(t, store, opt, &fakeRunner{}) }
-		p.cold = peakLiveHeap(build)
-		p.same = peakLiveHeap(build)
+		// Sampled as often per file at both sizes: the maximum of more
+		// samples of the same noise (what the build allocates while a
+		// collection runs) would be higher by itself.
+		every := time.Duration(n/20000) * 500 * time.Microsecond
+		p.cold = peakLiveHeap(build, every)
+		p.same = peakLiveHeap(build, every)
 		if len(reasons) != 0 {
 			t.Fatalf("no-change rebuild built %v", reasons)
 		}
 		if err := os.WriteFile(filepath.Join(ctxDir, "files", "a00", "d0001", "f000100"), []byte("changed\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		p.one = peakLiveHeap(build)
+		p.one = peakLiveHeap(build, every)
 		if want := "file files/a00/d0001/f000100 changed"; len(reasons) != 1 || reasons[0] != want {
 			t.Errorf("one file changed: reasons %q, want %q", reasons, want)
 		}
@@ -122,16 +126,25 @@ func TestChecksumMemoryFlat(t *testing.T) {
 }
 
 // peakLiveHeap runs f and returns the high-water mark of its live heap
-// over what was live before: every 2 ms a full collection is forced and
-// the heap left after it read. Unlike the peak of HeapAlloc
+// over what was live before: every period a full collection is forced and
+// the heap left after it read, less what was allocated while it ran. Unlike the peak of HeapAlloc
 // (testutil.MeasureMem), it holds no garbage, so it does not depend on
 // when collections happened to run: the growth it measures is data held.
-func peakLiveHeap(f func()) uint64 {
+func peakLiveHeap(f func(), every time.Duration) uint64 {
+	// What the build allocates while the collection runs is kept by it
+	// (allocated black) whether it is garbage or not: it is taken off, so
+	// what is read is what was live when the collection started.
 	live := func() uint64 {
-		runtime.GC()
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
+		start := m.TotalAlloc
+		runtime.GC()
+		runtime.ReadMemStats(&m)
+		during := m.TotalAlloc - start
+		if during > m.HeapAlloc {
+			return 0
+		}
+		return m.HeapAlloc - during
 	}
 	before := live()
 	var peak atomic.Uint64
@@ -145,7 +158,7 @@ func peakLiveHeap(f func()) uint64 {
 			select {
 			case <-stop:
 				return
-			case <-time.After(2 * time.Millisecond):
+			case <-time.After(every):
 			}
 		}
 	}()
