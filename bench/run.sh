@@ -511,7 +511,9 @@ build() {
 		# --trace, not --report: a report adds the wasted-space analysis
 		# (it gzips each new layer), which the peers do not do; the trace
 		# is the build's events written out (each step's phases).
-		timed "$log" "$STRATA" build --root "$S_ROOT" --progress plain -t "bench-${sc,,}:latest" \
+		# --network host as BuildKit's (its private dockerd has no bridge):
+		# the same network for every RUN of both.
+		timed "$log" "$STRATA" build --root "$S_ROOT" --network host --progress plain -t "bench-${sc,,}:latest" \
 			--trace "$LOGS/$sc-$phase-$tool-$i.trace.json" "$CTX" ||
 			fail_build "$log" "strata build failed ($sc $phase run $i)"
 		# what the wall time has beyond the build's own duration (the
@@ -965,7 +967,7 @@ done
 
 echo
 if [ "$BUILDAH" -eq 1 ]; then against="buildah $BUILDAH_VERSION"; else against="no buildah"; fi
-echo "strata ($STRATA_FROM) vs $against," \
+echo "strata ($STRATA_FROM; strata build --network host, as BuildKit's) vs $against," \
 	"median of $N runs, wall seconds; $(nproc) cores, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
 echo "$BUILDKIT_NOTE"
 echo "$BUILDAH_NOTE"
