@@ -260,6 +260,9 @@ func (e *Executor) doCopy(ctx context.Context, r *stepRun, sp *copySpec) error {
 			return errors.New("--checksum works only with a single http(s) URL source")
 		}
 		cp := &copier{s: s, src: src, uid: o.uid, gid: o.gid, chmod: o.chmod, keepOwner: !fromContext, ctx: ctx, prev: prev}
+		if prev != nil {
+			s.linkedOutside = prev.outside.has
+		}
 		if destIsDir {
 			if err := s.mkdirAll(rdest, 0o755, o.uid, o.gid, o.uid >= 0); err != nil {
 				return err

@@ -3,6 +3,7 @@ package build
 import (
 	"io/fs"
 	"path"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -29,8 +30,12 @@ import (
 type prevCopy struct {
 	root      *beneath.Root    // the previous layer's tree
 	unchanged *cache.Unchanged // the sources whose checksums are the same then and now
-	used      map[uint64]bool
-	linked    int
+	used      inoSet           // the previous layer's inodes linked (each once: no link between two new files)
+	// outside: those of used whose source file has one link, so no other
+	// path of the new tree links them (the copier links a source's hard
+	// links to its first copy): the layer's differ need not remember them.
+	outside inoSet
+	linked  int
 
 	// The directory of the last file linked, in both trees (a COPY
 	// walks a directory's files one after another): -1 when not open.
@@ -67,8 +72,16 @@ func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	if err != nil {
 		return nil
 	}
-	return &prevCopy{root: root, unchanged: unchanged, used: map[uint64]bool{}, oldDir: -1, newDir: -1}
+	return &prevCopy{root: root, unchanged: unchanged, used: inoSet{}, outside: inoSet{}, oldDir: -1, newDir: -1}
 }
+
+// inoSet is a set of inode numbers as a sparse bitmap: a COPY's files get
+// inodes allocated close together, so a million of them take a few
+// thousand words, not a million map entries.
+type inoSet map[uint64]uint64
+
+func (s inoSet) has(ino uint64) bool { return s[ino/64]&(1<<(ino%64)) != 0 }
+func (s inoSet) add(ino uint64)      { s[ino/64] |= 1 << (ino % 64) }
 
 func (p *prevCopy) close() {
 	if p != nil {
@@ -136,7 +149,7 @@ func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int
 	}
 	mt := info.ModTime()
 	if st.Size != info.Size() || int(st.Uid) != uid || int(st.Gid) != gid || st.Mode&0o7777 != unixMode(mode) ||
-		st.Mtim.Sec != mt.Unix() || st.Mtim.Nsec != int64(mt.Nanosecond()) || p.used[st.Ino] {
+		st.Mtim.Sec != mt.Unix() || st.Mtim.Nsec != int64(mt.Nanosecond()) || p.used.has(st.Ino) {
 		return false
 	}
 	// Extended attributes: a context copy sets none (only COPY --from
@@ -147,7 +160,10 @@ func (c *copier) linkPrevious(target, key string, info fs.FileInfo, uid, gid int
 	if unix.Linkat(p.oldDir, base, p.newDir, base, 0) != nil {
 		return false
 	}
-	p.used[st.Ino] = true
+	p.used.add(st.Ino)
+	if src, ok := info.Sys().(*syscall.Stat_t); ok && src.Nlink == 1 {
+		p.outside.add(st.Ino)
+	}
 	p.linked++
 	return true
 }

@@ -26,6 +26,9 @@ type stager struct {
 	dir  string        // the scratch tree (becomes the layer's fs)
 	root *beneath.Root // dir, every path resolved beneath it
 	link bool          // COPY --link: do not look at the image
+	// linkedOutside, when set, reports the inodes linked from the last
+	// build's layer that have no other link in this tree (incremental.go).
+	linkedOutside func(ino uint64) bool
 }
 
 // resolveDest follows the image's symlinks in p's parents (and in p when
@@ -149,6 +152,7 @@ func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) 
 	}
 	s := &stager{view: view, dir: fsDir, root: root, link: link}
 	err = fn(s)
+	opt := layers.DiffOptions{LinkedOutside: s.linkedOutside}
 	root.Close()
 	if err != nil {
 		layers.RemoveAll(tmp)
@@ -158,7 +162,7 @@ func (e *Executor) makeLayerLink(view *layers.View, link bool, fn func(*stager) 
 	if link {
 		lowers = nil
 	}
-	pl, err := e.diffToLayer(fsDir, lowers, tmp, layers.DiffOptions{})
+	pl, err := e.diffToLayer(fsDir, lowers, tmp, opt)
 	if err != nil {
 		layers.RemoveAll(tmp)
 		return nil, err

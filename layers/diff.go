@@ -20,6 +20,13 @@ type DiffOptions struct {
 	// Exclude reports paths (absolute in the image, e.g. "/etc/hosts")
 	// that must never be captured. An excluded directory is skipped whole.
 	Exclude func(path string) bool
+	// LinkedOutside reports a regular file's inode whose other links are
+	// all outside the upper dir (an incremental COPY's file hard-linked
+	// from the stored layer it was copied into before): such an inode is
+	// not remembered for a later link in the tree, which never comes; a
+	// million of them would be a million entries held. nil: every inode
+	// with more than one link is remembered.
+	LinkedOutside func(ino uint64) bool
 }
 
 // Diff reads the change recorded in an overlay upper dir (or a staging dir
@@ -337,7 +344,7 @@ func (d *differ) entry(dirfd int, name string, e *upperEntry, vis []int) error {
 }
 
 func (d *differ) rememberLink(e *upperEntry) {
-	if e.st.Nlink > 1 {
+	if e.st.Nlink > 1 && (d.opt.LinkedOutside == nil || !d.opt.LinkedOutside(uint64(e.st.Ino))) {
 		if d.links == nil {
 			d.links = make(map[devIno]string)
 		}

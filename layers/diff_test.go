@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -616,4 +618,54 @@ func BenchmarkDiff10k(b *testing.B) {
 	b.ReportMetric(float64(tDiff.Milliseconds())/float64(n), "diff-ms/op")
 	b.ReportMetric(float64(tTar.Milliseconds())/float64(n), "tar-ms/op")
 	b.ReportMetric(float64(tDiff)/float64(tTar), "ratio")
+}
+
+// TestDiffLinkedOutside: inodes the caller says are linked from outside
+// the upper dir (an incremental COPY's files shared with the layer before)
+// are written as the regular files they are, as without the option, and
+// not remembered; a hard link inside the tree is still a link entry.
+func TestDiffLinkedOutside(t *testing.T) {
+	outside := t.TempDir()
+	upper := t.TempDir()
+	writeFile(t, outside+"/shared", "shared content", 0o644)
+	must(t, os.MkdirAll(upper+"/app", 0o755))
+	must(t, os.Link(outside+"/shared", upper+"/app/shared"))
+	writeFile(t, upper+"/app/a", "a", 0o644)
+	must(t, os.Link(upper+"/app/a", upper+"/app/b"))
+	var st syscall.Stat_t
+	must(t, syscall.Stat(upper+"/app/shared", &st))
+	var plain, opted bytes.Buffer
+	want, err := Diff(upper, nil, &plain, DiffOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []uint64
+	got, err := Diff(upper, nil, &opted, DiffOptions{LinkedOutside: func(ino uint64) bool {
+		asked = append(asked, ino)
+		return ino == st.Ino
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(plain.Bytes(), opted.Bytes()) {
+		t.Errorf("the tar differs with LinkedOutside")
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d changes, want %d", len(got), len(want))
+	}
+	links := 0
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("change %d: %+v, want %+v", i, got[i], want[i])
+		}
+		if got[i].Type == TypeHardlink {
+			links++
+		}
+	}
+	if links != 1 {
+		t.Errorf("%d hard link entries, want 1 (app/b to app/a)", links)
+	}
+	if !slices.Contains(asked, st.Ino) {
+		t.Errorf("LinkedOutside was not asked about app/shared's inode %d (asked %v)", st.Ino, asked)
+	}
 }
