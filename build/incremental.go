@@ -29,7 +29,7 @@ import (
 // as for a cold COPY, so the layer is byte-identical.
 type prevCopy struct {
 	root      *beneath.Root    // the previous layer's tree
-	unchanged *cache.Unchanged // the sources whose checksums are the same then and now
+	unchanged *cache.Unchanged // the sources whose checksums are the same then and now (asked in walk order)
 	used      inoSet           // the previous layer's inodes linked (each once: no link between two new files)
 	// outside: those of used whose source file has one link, so no other
 	// path of the new tree links them (the copier links a source's hard
@@ -64,12 +64,21 @@ func (e *Executor) previousCopy(st *stageState) *prevCopy {
 	}
 	// Merge-joined from the two sums files (streamed): a fingerprint of
 	// each unchanged path is kept, not the paths and their sums.
-	unchanged, err := cache.UnchangedSums(ls.Files, p.in.Files)
-	if err != nil || unchanged.Len() == 0 {
+	dir, err := e.Store.TempDir("unchanged-")
+	if err != nil {
+		return nil
+	}
+	unchanged, err := cache.UnchangedSums(ls.Files, p.in.Files, dir)
+	if err != nil {
+		return nil // it removed dir
+	}
+	if unchanged.Len() == 0 {
+		unchanged.Close()
 		return nil
 	}
 	root, err := beneath.Open(e.Store.LayerFS(h), beneath.NoSymlinks)
 	if err != nil {
+		unchanged.Close()
 		return nil
 	}
 	return &prevCopy{root: root, unchanged: unchanged, used: inoSet{}, outside: inoSet{}, oldDir: -1, newDir: -1}
@@ -87,6 +96,7 @@ func (p *prevCopy) close() {
 	if p != nil {
 		p.closeDirs()
 		p.root.Close()
+		p.unchanged.Close()
 	}
 }
 

@@ -7,9 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/strata-build/strata/internal/recfile"
@@ -329,50 +329,85 @@ func diffSums(prev, cur *Sums) (string, error) {
 }
 
 // Unchanged is the set of paths whose checksum is the same in two sums
-// files: a 128-bit fingerprint of each path, sorted (16 bytes a path,
-// not the path and both sums).
+// files, read as a forward cursor in walk order (recfile.Tree): an
+// incremental COPY asks about its sources in the order its walk visits
+// them, so the set is sorted on disk (recfile.Sorter, at most
+// recfile.RunSize paths in memory) and never held whole. A path asked
+// for behind the cursor (sources out of walk order, as COPY b a) is
+// reported changed: the file is copied instead of linked, never linked
+// wrongly.
 type Unchanged struct {
-	fps [][16]byte
-}
-
-func fingerprint(p string) [16]byte {
-	s := sha256.Sum256([]byte(p))
-	return [16]byte(s[:16])
+	dir  string // the sorter's runs; removed by Close
+	s    *recfile.Sorter
+	n    int
+	next func() (recfile.Record, bool)
+	stop func()
+	cur  recfile.Record
+	ok   bool
 }
 
 // UnchangedSums is the set of paths with the same, non-empty, checksum
-// in prev and cur.
-func UnchangedSums(prev, cur *Sums) (*Unchanged, error) {
-	u := &Unchanged{}
+// in prev and cur; dir is a fresh directory it may spill to (removed by
+// Close, which the caller must call).
+func UnchangedSums(prev, cur *Sums, dir string) (*Unchanged, error) {
+	u := &Unchanged{dir: dir, s: &recfile.Sorter{Dir: dir, Cmp: recfile.Tree}}
 	err := mergeSums(prev, cur, func(p, old string, inOld bool, now string, inCur bool) error {
 		if inOld && inCur && old == now && now != "" {
-			u.fps = append(u.fps, fingerprint(p))
+			u.n++
+			return u.s.Add(recfile.Record{Key: p})
 		}
 		return nil
 	})
 	if err != nil {
+		u.Close()
 		return nil, err
 	}
-	slices.SortFunc(u.fps, func(a, b [16]byte) int { return strings.Compare(string(a[:]), string(b[:])) })
 	return u, nil
 }
 
-// Has reports whether p's checksum is unchanged.
+// Has reports whether p's checksum is unchanged, for paths asked in walk
+// order; false for a path behind the last one asked.
 func (u *Unchanged) Has(p string) bool {
 	if u == nil {
 		return false
 	}
-	fp := fingerprint(p)
-	_, ok := slices.BinarySearchFunc(u.fps, fp, func(a, b [16]byte) int { return strings.Compare(string(a[:]), string(b[:])) })
-	return ok
+	if u.next == nil {
+		u.next, u.stop = iter.Pull(func(yield func(recfile.Record) bool) {
+			_ = u.s.Each(func(r recfile.Record) error {
+				if !yield(r) {
+					return errStopped
+				}
+				return nil
+			})
+		})
+		u.cur, u.ok = u.next()
+	}
+	for u.ok && recfile.Tree(u.cur.Key, p) < 0 {
+		u.cur, u.ok = u.next()
+	}
+	return u.ok && u.cur.Key == p
 }
+
+var errStopped = errors.New("stopped")
 
 // Len is how many paths are unchanged.
 func (u *Unchanged) Len() int {
 	if u == nil {
 		return 0
 	}
-	return len(u.fps)
+	return u.n
+}
+
+// Close ends the cursor and removes what the set spilled.
+func (u *Unchanged) Close() {
+	if u == nil {
+		return
+	}
+	if u.stop != nil {
+		u.stop()
+	}
+	u.s.Close()
+	os.RemoveAll(u.dir)
 }
 
 // pruneSums removes the sums files of dir that no record of records names

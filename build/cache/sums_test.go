@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,16 +111,17 @@ func TestSumsDiff(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s: %q (%v), want %q", tc.name, got, err, tc.want)
 		}
-		u, err := UnchangedSums(old, cur)
+		u, err := UnchangedSums(old, cur, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
 		oldSet := FileSums{"/": "d755", "/keep": "f644:k", "/mod": "f644:1", "/mode": "f644:m", "/gone": "f644:g", "/dir": "d755"}
 		n := 0
-		for p, s := range oldSet {
-			same := tc.cur[p] == s
-			if u.Has(p) != same {
-				t.Errorf("%s: unchanged(%s) = %v, want %v", tc.name, p, u.Has(p), same)
+		// Asked in walk order, as an incremental COPY asks.
+		for _, p := range slices.SortedFunc(maps.Keys(oldSet), recfile.Tree) {
+			same := tc.cur[p] == oldSet[p]
+			if got := u.Has(p); got != same {
+				t.Errorf("%s: unchanged(%s) = %v, want %v", tc.name, p, got, same)
 			}
 			if same {
 				n++
@@ -127,6 +130,7 @@ func TestSumsDiff(t *testing.T) {
 		if u.Len() != n || u.Has("/never") {
 			t.Errorf("%s: %d unchanged, want %d", tc.name, u.Len(), n)
 		}
+		u.Close()
 	}
 	// A last build's list that is gone: the reason says so, never "no change".
 	gone := &Sums{Digest: strings.Repeat("0", 64), dir: dir}
@@ -240,5 +244,54 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 			t.Errorf("%s holds %v, want %v", dir, got, names)
 			return
 		}
+	}
+}
+
+// TestUnchangedCursor: the unchanged set is read as a forward cursor in
+// walk order, spilled to disk past recfile.RunSize paths: every path asked
+// in order is found, one asked behind the cursor is reported changed
+// (copied, never wrongly linked), and Close removes what was spilled.
+func TestUnchangedCursor(t *testing.T) {
+	dir := t.TempDir()
+	n := 3*recfile.RunSize + 17
+	set := FileSums{}
+	for i := range n {
+		set[fmt.Sprintf("/d%03d/f%05d", i%97, i)] = fmt.Sprintf("f644:%d", i)
+	}
+	set["/d000.txt"] = "f644:x" // after /d000/... in walk order, before it in byte order
+	write := func(fs FileSums) *Sums {
+		sums, err := fs.Write(filepath.Join(dir, "sums"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sums
+	}
+	old := write(set)
+	changed := maps.Clone(set)
+	changed["/d005/f00005"] = "f644:new"
+	cur := write(changed)
+	spill := filepath.Join(dir, "spill")
+	if err := os.Mkdir(spill, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u, err := UnchangedSums(old, cur, spill)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Len() != len(set)-1 {
+		t.Errorf("%d unchanged, want %d", u.Len(), len(set)-1)
+	}
+	paths := slices.SortedFunc(maps.Keys(set), recfile.Tree)
+	for _, p := range paths {
+		if got, want := u.Has(p), p != "/d005/f00005"; got != want {
+			t.Fatalf("unchanged(%s) = %v, want %v", p, got, want)
+		}
+	}
+	if u.Has(paths[0]) {
+		t.Errorf("a path behind the cursor was reported unchanged")
+	}
+	u.Close()
+	if _, err := os.Stat(spill); !os.IsNotExist(err) {
+		t.Errorf("Close left %s (%v)", spill, err)
 	}
 }
