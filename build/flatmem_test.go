@@ -176,47 +176,5 @@ func TestCopyMemoryFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: writes and copies 220,000 files")
 	}
-	rootTar := busyboxRootfs(t)
-	const df = "FROM scratch\nADD rootfs.tar /\nCOPY files /files\n"
-	type peaks struct{ cold, same, one uint64 }
-	measure := func(n int) peaks {
-		ctxDir := smallFilesContext(t, n, df)
-		defer os.RemoveAll(ctxDir)
-		if err := os.WriteFile(filepath.Join(ctxDir, "rootfs.tar"), rootTar, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		store := newStore(t)
-		opt := frontend.Options{ContextDir: ctxDir}
-		var p peaks
-		var reasons []string
-		build := func() { reasons = buildQuiet(t, store, opt, &fakeRunner{}) }
-		every := time.Duration(n/20000) * 500 * time.Microsecond
-		p.cold = peakLiveHeap(build, every)
-		p.same = peakLiveHeap(build, every)
-		if len(reasons) != 0 {
-			t.Fatalf("no-change rebuild built %v", reasons)
-		}
-		if err := os.WriteFile(filepath.Join(ctxDir, "files", "a00", "d0001", "f000100"), []byte("changed\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p.one = peakLiveHeap(build, every)
-		if want := "file files/a00/d0001/f000100 changed"; len(reasons) != 1 || reasons[0] != want {
-			t.Errorf("one file changed: reasons %q, want %q", reasons, want)
-		}
-		t.Logf("COPY of %d files: peak live heap cold %.1f MiB, no change %.1f MiB, one file changed %.1f MiB",
-			n, float64(p.cold)/testutil.MiB, float64(p.same)/testutil.MiB, float64(p.one)/testutil.MiB)
-		return p
-	}
-	small, big := measure(20000), measure(200000)
-	for _, c := range []struct {
-		what   string
-		sm, bg uint64
-	}{{"cold", small.cold, big.cold}, {"no-change rebuild", small.same, big.same}, {"one-file-change rebuild", small.one, big.one}} {
-		ratio := float64(c.bg) / float64(max(c.sm, 1))
-		t.Logf("%s: peak live heap of 200,000 files / 20,000 = %.2f", c.what, ratio)
-		if ratio > 1.5 {
-			t.Errorf("%s: the peak live heap of a COPY of 200,000 files is %.2f times that of 20,000 (%.1f / %.1f MiB), want at most 1.5",
-				c.what, ratio, float64(c.bg)/testutil.MiB, float64(c.sm)/testutil.MiB)
-		}
-	}
+	assertHeapFlat(t, "FROM scratch\nADD rootfs.tar /\nCOPY files /files\n", map[string][]byte{"rootfs.tar": busyboxRootfs(t)})
 }
